@@ -1,0 +1,187 @@
+"""ORM tables of every bounded context, kept together to avoid import cycles."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import (
+    JSON,
+    BigInteger,
+    DateTime,
+    Float,
+    ForeignKey,
+    Index,
+    Integer,
+    String,
+    Text,
+    UniqueConstraint,
+)
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+
+Json = JSON().with_variant(JSON(none_as_null=True), "postgresql")
+
+
+class Base(DeclarativeBase):
+    type_annotation_map = {datetime: DateTime(timezone=True), dict[str, Any]: Json}
+
+
+class Incident(Base):
+    __tablename__ = "incidents"
+
+    id: Mapped[str] = mapped_column(String(36), primary_key=True)
+    group_key: Mapped[str] = mapped_column(String(512), index=True)
+    status: Mapped[str] = mapped_column(String(16), index=True)  # open | resolved
+    priority: Mapped[str] = mapped_column(String(4), index=True)  # P0..P3
+    namespace: Mapped[str] = mapped_column(String(253), default="")
+    service: Mapped[str] = mapped_column(String(253), default="", index=True)
+    title: Mapped[str] = mapped_column(String(1024), default="")
+    opened_at: Mapped[datetime]
+    updated_at: Mapped[datetime]
+    resolved_at: Mapped[datetime | None] = mapped_column(default=None)
+    # the newest signal activity; the grouping window is measured from it
+    last_signal_at: Mapped[datetime]
+
+
+class Signal(Base):
+    """One alert, deduplicated by fingerprint; re-sends update it."""
+
+    __tablename__ = "signals"
+
+    id: Mapped[str] = mapped_column(String(36), primary_key=True)
+    fingerprint: Mapped[str] = mapped_column(String(128), unique=True)
+    incident_id: Mapped[str] = mapped_column(ForeignKey("incidents.id"), index=True)
+    source: Mapped[str] = mapped_column(String(32))  # alertmanager | generic
+    status: Mapped[str] = mapped_column(String(16))  # firing | resolved
+    alertname: Mapped[str] = mapped_column(String(253), default="")
+    severity: Mapped[str] = mapped_column(String(32), default="")
+    labels: Mapped[dict[str, Any]]
+    annotations: Mapped[dict[str, Any]]
+    starts_at: Mapped[datetime]
+    ends_at: Mapped[datetime | None] = mapped_column(default=None)
+    generator_url: Mapped[str] = mapped_column(Text, default="")
+    received_at: Mapped[datetime]
+    updated_at: Mapped[datetime]
+    receive_count: Mapped[int] = mapped_column(Integer, default=1)
+
+
+class EvidenceSnapshotRow(Base):
+    __tablename__ = "evidence_snapshots"
+
+    id: Mapped[str] = mapped_column(String(36), primary_key=True)
+    incident_id: Mapped[str] = mapped_column(ForeignKey("incidents.id"), index=True)
+    taken_at: Mapped[datetime]
+    data: Mapped[dict[str, Any]]  # EvidenceSnapshot, sanitized
+
+
+class AuditEvent(Base):
+    """The append-only, hash-chained audit trail: no update, no delete (a trigger on PostgreSQL)."""
+
+    __tablename__ = "audit_events"
+
+    seq: Mapped[int] = mapped_column(
+        BigInteger().with_variant(Integer, "sqlite"), primary_key=True, autoincrement=True
+    )
+    at: Mapped[datetime]
+    kind: Mapped[str] = mapped_column(String(64), index=True)  # e.g. signal.received, agent.turn
+    actor: Mapped[str] = mapped_column(String(253), default="warroom")
+    incident_id: Mapped[str | None] = mapped_column(String(36), index=True, default=None)
+    decision_token: Mapped[str | None] = mapped_column(String(64), index=True, default=None)
+    session_id: Mapped[str | None] = mapped_column(String(64), default=None)
+    payload: Mapped[dict[str, Any]]
+    prev_hash: Mapped[str] = mapped_column(String(64))
+    hash: Mapped[str] = mapped_column(String(64), unique=True)
+
+
+class Decision(Base):
+    __tablename__ = "decisions"
+
+    token: Mapped[str] = mapped_column(String(64), primary_key=True)
+    incident_id: Mapped[str] = mapped_column(ForeignKey("incidents.id"), index=True)
+    # analyzing | ready | approved | rejected | expired | executing | verifying | completed | failed
+    status: Mapped[str] = mapped_column(String(16), index=True)
+    package: Mapped[dict[str, Any] | None] = mapped_column(Json, default=None)
+    fault: Mapped[str | None] = mapped_column(String(64), default=None)
+    action_type: Mapped[str | None] = mapped_column(String(32), default=None)
+    requires_approvals: Mapped[int] = mapped_column(Integer, default=1)
+    # a rollback proposal points at the decision it would undo
+    parent_token: Mapped[str | None] = mapped_column(String(64), default=None)
+    workflow_id: Mapped[str | None] = mapped_column(String(128), default=None)
+    created_at: Mapped[datetime]
+    updated_at: Mapped[datetime]
+    ready_at: Mapped[datetime | None] = mapped_column(default=None)
+    expires_at: Mapped[datetime | None] = mapped_column(default=None)
+
+
+class Approval(Base):
+    __tablename__ = "approvals"
+    __table_args__ = (UniqueConstraint("decision_token", "approver", name="uq_approval_approver"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    decision_token: Mapped[str] = mapped_column(ForeignKey("decisions.token"), index=True)
+    approver: Mapped[str] = mapped_column(String(253))
+    verdict: Mapped[str] = mapped_column(String(16))  # approve | reject
+    comment: Mapped[str] = mapped_column(Text, default="")
+    via: Mapped[str] = mapped_column(String(32), default="api")  # api | cli | web | policy | chat
+    at: Mapped[datetime]
+
+
+class Execution(Base):
+    """One executor call actually made; the idempotency key is written before the call."""
+
+    __tablename__ = "executions"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    decision_token: Mapped[str] = mapped_column(ForeignKey("decisions.token"), index=True)
+    idempotency_key: Mapped[str] = mapped_column(String(128), unique=True)
+    executor: Mapped[str] = mapped_column(String(32))  # shadow | kubernetes
+    status: Mapped[str] = mapped_column(String(16))  # started | succeeded | failed | refused
+    action: Mapped[dict[str, Any]]
+    request: Mapped[dict[str, Any] | None] = mapped_column(Json, default=None)  # method, path, body
+    kubectl: Mapped[str] = mapped_column(Text, default="")
+    pre_state: Mapped[dict[str, Any] | None] = mapped_column(Json, default=None)
+    result: Mapped[dict[str, Any] | None] = mapped_column(Json, default=None)
+    error: Mapped[str | None] = mapped_column(Text, default=None)
+    started_at: Mapped[datetime]
+    finished_at: Mapped[datetime | None] = mapped_column(default=None)
+
+
+class Verification(Base):
+    __tablename__ = "verifications"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    decision_token: Mapped[str] = mapped_column(ForeignKey("decisions.token"), index=True)
+    verdict: Mapped[str] = mapped_column(String(16))  # success | degraded | failed | timeout
+    score: Mapped[float] = mapped_column(Float)
+    details: Mapped[dict[str, Any]]
+    at: Mapped[datetime]
+
+
+class Playbook(Base):
+    """Trust in one (fault class, action type) pair, learned from verified outcomes."""
+
+    __tablename__ = "playbooks"
+
+    fault: Mapped[str] = mapped_column(String(64), primary_key=True)
+    action_type: Mapped[str] = mapped_column(String(32), primary_key=True)
+    trust: Mapped[float] = mapped_column(Float, default=0.5)
+    successes: Mapped[int] = mapped_column(Integer, default=0)
+    failures: Mapped[int] = mapped_column(Integer, default=0)
+    updated_at: Mapped[datetime]
+
+
+class ChallengeOutcome(Base):
+    """A critic challenge and whether the verified outcome proved it right."""
+
+    __tablename__ = "challenge_outcomes"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    decision_token: Mapped[str] = mapped_column(ForeignKey("decisions.token"), index=True)
+    question: Mapped[str] = mapped_column(String(32))
+    severity: Mapped[str] = mapped_column(String(16))
+    text: Mapped[str] = mapped_column(Text)
+    proved_right: Mapped[bool]
+    at: Mapped[datetime]
+
+
+Index("ix_incidents_group_open", Incident.group_key, Incident.status)

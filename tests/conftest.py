@@ -1,0 +1,118 @@
+"""Shared fixtures: a migrated database per test on SQLite, and on PostgreSQL when reachable.
+
+Under CI=true the PostgreSQL and Redis suites must run: an unreachable service fails the run
+instead of skipping it.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import socket
+import uuid
+from collections.abc import AsyncIterator
+from pathlib import Path
+from urllib.parse import urlparse
+
+import pytest
+from sqlalchemy import text
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
+
+from warroom.config import Settings
+from warroom.store.db import make_engine, make_sessionmaker
+from warroom.store.migrate import upgrade
+
+POSTGRES_URL = os.environ.get(
+    "WARROOM_TEST_POSTGRES_URL", "postgresql+asyncpg://postgres@127.0.0.1:5432/test"
+)
+REDIS_URL = os.environ.get("WARROOM_TEST_REDIS_URL", "redis://127.0.0.1:6379/15")
+IN_CI = os.environ.get("CI", "").lower() in ("1", "true", "yes")
+
+
+def reachable(url: str, default_port: int) -> bool:
+    """Tell whether a TCP service answers at the URL's host and port."""
+    parsed = urlparse(url.replace("+asyncpg", ""))
+    try:
+        with socket.create_connection((parsed.hostname or "127.0.0.1", parsed.port or default_port), 1):
+            return True
+    except OSError:
+        return False
+
+
+def require_service(url: str, default_port: int, what: str) -> None:
+    """Skip when the service is away on a laptop; fail under CI, where it must be there."""
+    if reachable(url, default_port):
+        return
+    message = f"{what} is not reachable at {url}"
+    if IN_CI:
+        pytest.fail(f"{message}: CI must run the {what} suite", pytrace=False)
+    pytest.skip(message)
+
+
+@pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
+def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
+    """A fresh database URL: a SQLite file, or a private schema on PostgreSQL."""
+    if request.param == "sqlite":
+        return f"sqlite+aiosqlite:///{tmp_path / 'warroom.sqlite'}"
+    require_service(POSTGRES_URL, 5432, "PostgreSQL")
+    return POSTGRES_URL
+
+
+@pytest.fixture
+async def engine(database_url: str) -> AsyncIterator[AsyncEngine]:
+    """A migrated engine; on PostgreSQL each test gets its own schema, dropped afterwards."""
+    if database_url.startswith("sqlite"):
+        eng = make_engine(database_url)
+        await upgrade(eng)
+        yield eng
+        await eng.dispose()
+        return
+    schema = f"t_{uuid.uuid4().hex[:12]}"
+    admin = make_engine(database_url)
+    async with admin.begin() as conn:
+        await conn.execute(text(f'CREATE SCHEMA "{schema}"'))
+    eng = make_engine(
+        database_url, connect_args={"server_settings": {"search_path": schema}}
+    )
+    try:
+        await upgrade(eng)
+        yield eng
+    finally:
+        await eng.dispose()
+        async with admin.begin() as conn:
+            await conn.execute(text(f'DROP SCHEMA "{schema}" CASCADE'))
+        await admin.dispose()
+
+
+@pytest.fixture
+def sessions(engine: AsyncEngine) -> async_sessionmaker[AsyncSession]:
+    return make_sessionmaker(engine)
+
+
+@pytest.fixture
+def settings(tmp_path: Path, database_url: str) -> Settings:
+    """Settings pointing at the test's own home and database."""
+    return Settings(home=tmp_path / "home", database_url=database_url, _env_file=None)  # type: ignore[call-arg]
+
+
+@pytest.fixture
+def redis_url() -> str:
+    require_service(REDIS_URL, 6379, "Redis")
+    return REDIS_URL
+
+
+@pytest.fixture
+def fixtures_dir() -> Path:
+    """The webhook bodies a real Alertmanager sent (shared/fixtures)."""
+    return Path(__file__).resolve().parents[2] / "shared" / "fixtures"
+
+
+@pytest.fixture
+def scenarios_dir() -> Path:
+    """The public example scenarios (shared/scenarios)."""
+    return Path(__file__).resolve().parents[2] / "shared" / "scenarios"
+
+
+def run(coro: object) -> object:
+    """Run a coroutine from synchronous test code."""
+    return asyncio.run(coro)  # type: ignore[arg-type]
