@@ -33,7 +33,8 @@ def reachable(url: str, default_port: int) -> bool:
     """Tell whether a TCP service answers at the URL's host and port."""
     parsed = urlparse(url.replace("+asyncpg", ""))
     try:
-        with socket.create_connection((parsed.hostname or "127.0.0.1", parsed.port or default_port), 1):
+        address = (parsed.hostname or "127.0.0.1", parsed.port or default_port)
+        with socket.create_connection(address, 1):
             return True
     except OSError:
         return False
