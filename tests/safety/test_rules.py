@@ -1,0 +1,113 @@
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+
+from warroom.agents.models import Action
+from warroom.safety.rules import RuleContext, check_action
+
+
+def rules(action: Action, ctx: RuleContext | None = None) -> set[str]:
+    return {v.rule for v in check_action(action, ctx)}
+
+
+@pytest.mark.parametrize(
+    "action",
+    [
+        Action(type="rollout_restart", target="shop/deployment/checkout"),
+        Action(type="rollout_undo", target="shop/deployment/checkout", params={"to_revision": 3}),
+        Action(type="scale", target="shop/deployment/checkout", params={"replicas": 4}),
+        Action(type="set_resources", target="shop/deployment/checkout",
+               params={"container": "checkout", "limits": {"memory": "768Mi"}}),
+        Action(type="set_hpa", target="shop/horizontalpodautoscaler/checkout",
+               params={"min_replicas": 2, "max_replicas": 8}),
+        Action(type="cordon_node", target="/node/worker-1"),
+        Action(type="delete_pod", target="shop/pod/checkout-7f9dd8b6c4-x7gr9"),
+        Action(type="escalate", params={"reason": "x"}),
+        Action(type="no_action", params={"reason": "healthy"}),
+    ],
+)
+def test_catalogue_actions_pass(action: Action) -> None:
+    assert check_action(action) == []
+
+
+@pytest.mark.parametrize(
+    ("action", "rule"),
+    [
+        (Action(type="rollout_restart", target="shop/namespace/shop"), "forbidden_kind"),
+        (Action(type="rollout_restart", target="shop/persistentvolumeclaim/data-0"),
+         "forbidden_kind"),
+        (Action(type="rollout_restart", target="shop/secret/db-password"), "forbidden_kind"),
+        (Action(type="rollout_restart", target="shop/clusterrolebinding/admin"),
+         "forbidden_kind"),
+        (Action(type="scale", target="shop/deployment/checkout", params={"replicas": 0}),
+         "scale_to_zero"),
+        (Action(type="set_hpa", target="shop/deployment/checkout",
+                params={"min_replicas": 0, "max_replicas": 3}), "scale_to_zero"),
+        (Action(type="rollout_restart", target="shop/deployment/*"), "cluster_wide"),
+        (Action(type="rollout_restart", target="/deployment/checkout"), "cluster_wide"),
+        (Action(type="rollout_restart", target="checkout"), "target"),
+        (Action(type="rollout_restart"), "target"),
+        (Action(type="rollout_undo", target="shop/statefulset/checkout"), "catalogue"),
+        (Action(type="delete_pod", target="/node/worker-1"), "catalogue"),
+        (Action(type="escalate", target="shop/deployment/checkout"), "catalogue"),
+        (Action(type="scale", target="shop/deployment/checkout",
+                params={"replicas": 3, "command": "kubectl delete ns shop"}), "catalogue"),
+        (Action(type="delete_pod", target="db/pod/orders-db-0"), "stateful_pod"),
+        (Action(type="rollout_restart", target="db/statefulset/postgres"), "database"),
+        (Action(type="scale", target="db/statefulset/orders-db", params={"replicas": 3}),
+         "database"),
+        (Action(type="rollout_restart", target="kube-system/deployment/coredns"),
+         "system_namespace"),
+        (Action(type="set_resources", target="shop/deployment/checkout",
+                params={"container": "checkout", "limits": {"memory": "0Mi"}}), "params"),
+        (Action(type="set_resources", target="shop/deployment/checkout",
+                params={"limits": {"memory": "1Gi"}}), "params"),
+    ],
+)
+def test_hard_rules_refuse(action: Action, rule: str) -> None:
+    assert rule in rules(action)
+
+
+def test_uncatalogued_type_is_refused_even_if_constructed_unchecked() -> None:
+    action = Action.model_construct(type="delete_namespace", target="shop/namespace/shop",
+                                    params={})
+    assert rules(action) == {"catalogue"}
+
+
+def node(name: str, ready: str, pressure: bool = False) -> dict[str, Any]:
+    return {"kind": "Node", "metadata": {"name": name}, "status": {"conditions": [
+        {"type": "Ready", "status": ready},
+        {"type": "DiskPressure", "status": "True" if pressure else "False"}]}}
+
+
+def test_drain_of_healthy_node_refused_but_failed_node_allowed() -> None:
+    ctx = RuleContext(objects=[node("w1", "True"), node("w2", "Unknown")])
+    assert "healthy_node" in rules(Action(type="drain_node", target="/node/w1"), ctx)
+    assert rules(Action(type="drain_node", target="/node/w2"), ctx) == set()
+
+
+def test_pod_owned_by_statefulset_cannot_be_deleted() -> None:
+    pod = {"kind": "Pod", "metadata": {"name": "cache-abc", "namespace": "shop",
+                                        "ownerReferences": [{"kind": "StatefulSet"}]}}
+    ctx = RuleContext(objects=[pod])
+    assert "stateful_pod" in rules(Action(type="delete_pod", target="shop/pod/cache-abc"), ctx)
+
+
+def test_statefulset_with_database_image_cannot_restart() -> None:
+    sts = {"kind": "StatefulSet", "metadata": {"name": "store", "namespace": "shop"},
+           "spec": {"template": {"spec": {"containers": [{"image": "docker.io/postgres:16"}]}}}}
+    ctx = RuleContext(objects=[sts])
+    assert "database" in rules(Action(type="rollout_restart", target="shop/statefulset/store"),
+                               ctx)
+
+
+def test_bystander_not_named_by_hypothesis_is_refused() -> None:
+    ctx = RuleContext(named={("shop", "checkout"), ("", "w9")})
+    assert rules(Action(type="rollout_restart", target="shop/deployment/checkout"), ctx) == set()
+    assert rules(Action(type="delete_pod", target="shop/pod/checkout-5d-abc"), ctx) == set()
+    assert "bystander" in rules(Action(type="rollout_restart", target="shop/deployment/cart"),
+                                ctx)
+    assert rules(Action(type="cordon_node", target="/node/w9"), ctx) == set()
+    assert "bystander" in rules(Action(type="cordon_node", target="/node/w1"), ctx)
