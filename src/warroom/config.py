@@ -70,6 +70,19 @@ class Settings(BaseSettings):
     trust_alpha: float = Field(default=0.2, gt=0, le=1)
     trust_failure_weight: float = Field(default=2.0, ge=1)
 
+    # durable workflow engine (DBOS)
+    # run the workflow worker inside `warroom serve` (`serve --no-worker` turns it off)
+    embedded_worker: bool = True
+    # schema of the DBOS system tables on PostgreSQL
+    dbos_system_schema: str = "dbos"
+    # recovery resumes only workflows of the same version: bump it when the workflow changes shape
+    workflow_version: str = "1"
+    # how often the worker polls the queue and the approval mailbox on SQLite
+    workflow_poll_seconds: float = Field(default=0.05, gt=0)
+    # test-only fault hook: pause this long inside the execution step, after the idempotency
+    # record is committed and before the executor call, so a crash test can kill it mid-step
+    execute_pause_seconds: float = Field(default=0.0, ge=0)
+
     # event feed (optional)
     redis_url: str = ""
     event_stream_maxlen: int = Field(default=10_000, gt=0)
