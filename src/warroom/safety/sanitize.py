@@ -1,0 +1,138 @@
+"""Make evidence safe to store and to show a model: secrets redacted, sizes capped, and
+instruction-like text in the data fenced and marked as data."""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+from warroom.sensors.models import EvidenceSnapshot
+
+REDACTED = "[REDACTED]"
+MAX_STRING = 4000  # characters per string value
+MAX_LOG_LINES = 200  # per stream, the newest kept
+MAX_SERIES = 2000
+MAX_OBJECTS = 2000
+MAX_DOCUMENT = 8000
+
+_SECRET_PATTERNS: list[tuple[re.Pattern[str], str]] = [
+    # PEM private keys, whole block
+    (re.compile(r"-----BEGIN [A-Z ]*PRIVATE KEY-----.*?(-----END [A-Z ]*PRIVATE KEY-----|$)",
+                re.S), REDACTED),
+    # URLs / DSNs with a password: scheme://user:password@host
+    (re.compile(r"(?P<pre>\b[a-zA-Z][a-zA-Z0-9+.-]*://[^\s:/@]+:)[^\s@/]+(?=@)"),
+     r"\g<pre>" + REDACTED),
+    # Authorization headers
+    (re.compile(r"(?i)(?P<pre>\bauthorization\s*[:=]\s*\"?(bearer|basic|token)\s+)"
+                r"[A-Za-z0-9._~+/=-]+"), r"\g<pre>" + REDACTED),
+    (re.compile(r"(?i)(?P<pre>\bbearer\s+)[A-Za-z0-9._~+/=-]{12,}"), r"\g<pre>" + REDACTED),
+    # JSON Web Tokens
+    (re.compile(r"\beyJ[A-Za-z0-9_-]{8,}\.eyJ[A-Za-z0-9_-]{8,}\.[A-Za-z0-9_-]{8,}"), REDACTED),
+    # AWS access key ids and secret keys
+    (re.compile(r"\b(AKIA|ASIA|AGPA|AIDA|AROA|ANPA)[A-Z0-9]{16}\b"), REDACTED),
+    (re.compile(r"(?i)(?P<pre>aws_?secret_?access_?key\s*[\"']?\s*[:=]\s*[\"']?)"
+                r"[A-Za-z0-9/+=]{40}"), r"\g<pre>" + REDACTED),
+    # well-known token shapes: GitHub, Slack, Stripe, Google, OpenAI/Anthropic-style keys
+    (re.compile(r"\b(gh[pousr]_[A-Za-z0-9]{36,}|github_pat_[A-Za-z0-9_]{40,})\b"), REDACTED),
+    (re.compile(r"\bxox[abprs]-[A-Za-z0-9-]{10,}\b"), REDACTED),
+    (re.compile(r"\b[sr]k_(live|test)_[A-Za-z0-9]{16,}\b"), REDACTED),
+    (re.compile(r"\bAIza[0-9A-Za-z_-]{35}\b"), REDACTED),
+    (re.compile(r"\bsk-(ant-)?[A-Za-z0-9_-]{20,}\b"), REDACTED),
+    # key=value / key: value where the key says it is secret
+    (re.compile(r"(?i)(?P<pre>\b[\w.-]*(password|passwd|pwd|secret|token|api[_-]?key|apikey|"
+                r"access[_-]?key|private[_-]?key|client[_-]?secret|credentials?)[\w.-]*"
+                r"[\"']?\s*[:=]\s*[\"']?)(?!\[REDACTED\])[^\s\"',;&}]{3,}"),
+     r"\g<pre>" + REDACTED),
+]
+
+_INJECTION = re.compile(
+    r"(?i)(ignore (all |any )?(the )?(previous|prior|above|earlier) (instructions|prompts?|rules)"
+    r"|disregard (all |the )?(previous|prior|above|your) |forget (all |your )?(previous )?"
+    r"instructions|you are now |new instructions?:|system prompt|<\s*/?\s*(system|assistant|"
+    r"instructions?)\s*>|\bas an ai\b|act as (an? )?(admin|root|system)|(approve|execute|run) "
+    r"(this|the following|immediately)|do not (tell|inform) the (user|human|operator)"
+    r"|kubectl (delete|drain|exec)|rm -rf|curl [^|]*\|\s*(ba)?sh)"
+)
+FENCE_OPEN = "«data:untrusted»"
+FENCE_CLOSE = "«/data»"
+
+# keys whose values are secret whatever they look like (Kubernetes Secret data, env values)
+_SECRET_KEYS = re.compile(r"(?i)(password|passwd|secret|token|api[_-]?key|private[_-]?key|"
+                          r"credentials?|\.pem$|\.key$)")
+
+
+def redact(text: str) -> str:
+    """Replace every secret-looking substring with a redaction mark."""
+    for pattern, replacement in _SECRET_PATTERNS:
+        text = pattern.sub(replacement, text)
+    return text
+
+
+def looks_like_instruction(text: str) -> bool:
+    """Tell whether a piece of data reads like an instruction aimed at an agent."""
+    return bool(_INJECTION.search(text))
+
+
+def defuse(text: str) -> str:
+    """Fence instruction-like text so every reader sees it is quoted data, never a command."""
+    if not looks_like_instruction(text) or text.startswith(FENCE_OPEN):
+        return text
+    return f"{FENCE_OPEN} {text} {FENCE_CLOSE}"
+
+
+def cap(text: str, limit: int = MAX_STRING) -> str:
+    """Truncate a string to `limit` characters, saying how much was cut."""
+    if len(text) <= limit:
+        return text
+    return f"{text[:limit]}… [truncated {len(text) - limit} chars]"
+
+
+def clean_text(text: str, limit: int = MAX_STRING) -> str:
+    """Redact, cap and defuse one string."""
+    return defuse(cap(redact(text), limit))
+
+
+def clean_value(value: Any, *, key: str = "", limit: int = MAX_STRING) -> Any:
+    """Sanitize any JSON-like value recursively; values under secret-named keys are dropped."""
+    if isinstance(value, str):
+        if key and _SECRET_KEYS.search(key) and value:
+            return REDACTED
+        return clean_text(value, limit)
+    if isinstance(value, dict):
+        if value.get("kind") == "Secret":
+            meta = value.get("metadata") or {}
+            return {"apiVersion": value.get("apiVersion", "v1"), "kind": "Secret",
+                    "metadata": {"name": meta.get("name", ""),
+                                 "namespace": meta.get("namespace", "")},
+                    "data": REDACTED}
+        out = {k: clean_value(v, key=str(k), limit=limit) for k, v in value.items()}
+        if isinstance(out.get("name"), str) and "value" in out and _SECRET_KEYS.search(
+                out["name"]) and isinstance(out["value"], str):
+            out["value"] = REDACTED  # container env entries: {"name": "DB_PASSWORD", ...}
+        return out
+    if isinstance(value, list):
+        return [clean_value(v, key=key, limit=limit) for v in value]
+    return value
+
+
+def sanitize_snapshot(snapshot: EvidenceSnapshot) -> EvidenceSnapshot:
+    """Return a copy of the snapshot that is safe to store and to show to any agent."""
+    data = snapshot.model_dump(mode="json")
+    data["series"] = data["series"][:MAX_SERIES]
+    data["objects"] = [clean_value(o) for o in data["objects"][:MAX_OBJECTS]]
+    for stream in data["logs"]:
+        stream["lines"] = [clean_text(line, 2000) for line in stream["lines"][-MAX_LOG_LINES:]]
+    for doc in data["documents"]:
+        doc["title"] = clean_text(doc["title"], 300)
+        doc["text"] = clean_text(doc["text"], MAX_DOCUMENT)
+    for change in data["changes"]:
+        change["description"] = clean_text(change["description"], 1000)
+    for alert in data["alerts"]:
+        alert["annotations"] = {k: clean_text(v, 2000) for k, v in alert["annotations"].items()}
+        alert["labels"] = {k: cap(redact(v), 500) for k, v in alert["labels"].items()}
+    for run in data["sensors"]:
+        run["error"] = clean_text(run["error"], 1000) if run["error"] else run["error"]
+        run["queries"] = [redact(q) for q in run["queries"]]
+    for inc in data["similar"]:
+        inc["title"] = clean_text(inc["title"], 300)
+    return EvidenceSnapshot.model_validate(data)
