@@ -1,0 +1,239 @@
+"""The append-only, hash-chained audit trail: every row seals the one before it.
+
+Each row's hash is sha256(previous hash + canonical JSON of the row). Writers are serialised so
+that concurrent transactions cannot fork the chain: on PostgreSQL a transaction-scoped advisory
+lock is taken before the last hash is read; on SQLite the database write lock is taken early
+(`BEGIN IMMEDIATE`) for the same effect. There is deliberately no update or delete here, and the
+database refuses both (triggers from migration 0001).
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+import orjson
+from sqlalchemy import insert, select, text
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from warroom.store.tables import AuditEvent
+
+GENESIS_HASH = "0" * 64
+# an arbitrary, fixed key: every warroom process serialises its audit writers on it
+ADVISORY_LOCK_KEY = 0x5741_5252_4F4F_4D  # "WARROOM"
+
+
+@dataclass(frozen=True)
+class ChainReport:
+    """Outcome of re-computing the chain: `first_bad_seq` is the first row that fails."""
+
+    ok: bool
+    checked: int
+    first_bad_seq: int | None = None
+
+
+@dataclass(frozen=True)
+class NewEvent:
+    """One audit row to append (see `append_many`)."""
+
+    kind: str
+    payload: dict[str, Any]
+    actor: str = "warroom"
+    incident_id: str | None = None
+    decision_token: str | None = None
+    session_id: str | None = None
+    at: datetime | None = None
+
+
+def utc(value: datetime) -> datetime:
+    """Return `value` as an aware UTC datetime (SQLite hands back naive UTC values)."""
+    if value.tzinfo is None:
+        return value.replace(tzinfo=UTC)
+    return value.astimezone(UTC)
+
+
+def compute_hash(
+    prev_hash: str,
+    *,
+    at: datetime,
+    kind: str,
+    actor: str,
+    incident_id: str | None,
+    decision_token: str | None,
+    session_id: str | None,
+    payload: dict[str, Any],
+) -> str:
+    """Hash one row over its content and the previous hash, independent of the database."""
+    body = orjson.dumps(
+        {
+            "at": utc(at).strftime("%Y-%m-%dT%H:%M:%S.%fZ"),
+            "kind": kind,
+            "actor": actor,
+            "incident_id": incident_id,
+            "decision_token": decision_token,
+            "session_id": session_id,
+            "payload": payload,
+        },
+        option=orjson.OPT_SORT_KEYS | orjson.OPT_NON_STR_KEYS,
+    )
+    return hashlib.sha256(prev_hash.encode() + body).hexdigest()
+
+
+async def lock_chain(session: AsyncSession) -> None:
+    """Take the writer lock for the rest of the transaction; call before reading the chain head.
+
+    Callers that write other tables before appending (ingestion) call it first, so that their
+    whole transaction is serialised and the write lock is never upgraded mid-transaction.
+    """
+    conn = await session.connection()
+    if conn.dialect.name == "postgresql":
+        await conn.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": ADVISORY_LOCK_KEY})
+        return
+    if conn.dialect.name == "sqlite":
+        raw = await conn.get_raw_connection()
+        driver = raw.driver_connection
+        # legacy sqlite3 transaction control begins lazily at the first write; begin now, as a
+        # writer, so no one can append between our read of the head and our insert
+        if driver is not None and not driver.in_transaction:
+            await conn.exec_driver_sql("BEGIN IMMEDIATE")
+
+
+async def _head(session: AsyncSession) -> str:
+    result = await session.execute(select(AuditEvent.hash).order_by(AuditEvent.seq.desc()).limit(1))
+    return result.scalar_one_or_none() or GENESIS_HASH
+
+
+async def append_many(session: AsyncSession, events: Sequence[NewEvent]) -> str:
+    """Append rows in order with one statement and return the new chain head hash."""
+    if not events:
+        return ""
+    await lock_chain(session)
+    prev = await _head(session)
+    now = datetime.now(UTC)
+    rows: list[dict[str, Any]] = []
+    for event in events:
+        at = utc(event.at or now)
+        # store exactly what was hashed: datetimes, enums and models become their JSON form
+        payload = orjson.loads(orjson.dumps(event.payload, option=orjson.OPT_NON_STR_KEYS))
+        digest = compute_hash(
+            prev,
+            at=at,
+            kind=event.kind,
+            actor=event.actor,
+            incident_id=event.incident_id,
+            decision_token=event.decision_token,
+            session_id=event.session_id,
+            payload=payload,
+        )
+        rows.append(
+            {
+                "at": at,
+                "kind": event.kind,
+                "actor": event.actor,
+                "incident_id": event.incident_id,
+                "decision_token": event.decision_token,
+                "session_id": event.session_id,
+                "payload": payload,
+                "prev_hash": prev,
+                "hash": digest,
+            }
+        )
+        prev = digest
+    await session.execute(insert(AuditEvent), rows)
+    return prev
+
+
+async def append(
+    session: AsyncSession,
+    *,
+    kind: str,
+    payload: dict[str, Any],
+    actor: str = "warroom",
+    incident_id: str | None = None,
+    decision_token: str | None = None,
+    session_id: str | None = None,
+) -> AuditEvent:
+    """Append one row to the chain and return it; the caller commits."""
+    digest = await append_many(
+        session,
+        [
+            NewEvent(
+                kind=kind,
+                payload=payload,
+                actor=actor,
+                incident_id=incident_id,
+                decision_token=decision_token,
+                session_id=session_id,
+            )
+        ],
+    )
+    result = await session.execute(select(AuditEvent).where(AuditEvent.hash == digest))
+    return result.scalar_one()
+
+
+async def list_events(
+    session: AsyncSession,
+    *,
+    incident_id: str | None = None,
+    decision_token: str | None = None,
+    kind: str | None = None,
+    limit: int = 1000,
+    offset: int = 0,
+) -> list[AuditEvent]:
+    """Return audit rows in chain order, optionally for one incident, decision or kind."""
+    query = select(AuditEvent).order_by(AuditEvent.seq)
+    if incident_id is not None:
+        query = query.where(AuditEvent.incident_id == incident_id)
+    if decision_token is not None:
+        query = query.where(AuditEvent.decision_token == decision_token)
+    if kind is not None:
+        query = query.where(AuditEvent.kind == kind)
+    result = await session.execute(query.limit(limit).offset(offset))
+    return list(result.scalars())
+
+
+async def verify_chain(session: AsyncSession, *, batch: int = 5000) -> ChainReport:
+    """Re-compute every hash in order and report the first row that does not match."""
+    prev = GENESIS_HASH
+    checked = 0
+    last_seq = 0
+    while True:
+        result = await session.execute(
+            select(
+                AuditEvent.seq,
+                AuditEvent.at,
+                AuditEvent.kind,
+                AuditEvent.actor,
+                AuditEvent.incident_id,
+                AuditEvent.decision_token,
+                AuditEvent.session_id,
+                AuditEvent.payload,
+                AuditEvent.prev_hash,
+                AuditEvent.hash,
+            )
+            .where(AuditEvent.seq > last_seq)
+            .order_by(AuditEvent.seq)
+            .limit(batch)
+        )
+        rows = result.all()
+        if not rows:
+            return ChainReport(ok=True, checked=checked)
+        for row in rows:
+            expected = compute_hash(
+                prev,
+                at=row.at,
+                kind=row.kind,
+                actor=row.actor,
+                incident_id=row.incident_id,
+                decision_token=row.decision_token,
+                session_id=row.session_id,
+                payload=row.payload,
+            )
+            if row.prev_hash != prev or row.hash != expected:
+                return ChainReport(ok=False, checked=checked, first_bad_seq=row.seq)
+            prev = row.hash
+            checked += 1
+            last_seq = row.seq

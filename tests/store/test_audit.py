@@ -1,0 +1,99 @@
+from __future__ import annotations
+
+import asyncio
+from datetime import UTC, datetime
+
+import pytest
+from sqlalchemy import text
+from sqlalchemy.exc import DBAPIError
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
+
+from warroom.store import audit
+from warroom.store.db import transaction
+
+
+async def test_append_chains_rows_and_verifies(
+    sessions: async_sessionmaker[AsyncSession],
+) -> None:
+    async with transaction(sessions) as session:
+        first = await audit.append(
+            session, kind="test.first", payload={"n": 1, "at": datetime(2026, 1, 1, tzinfo=UTC)}
+        )
+        second = await audit.append(
+            session, kind="test.second", payload={"n": 2}, incident_id="inc-1", actor="alice"
+        )
+    assert first.prev_hash == audit.GENESIS_HASH
+    assert second.prev_hash == first.hash
+    assert first.payload == {"n": 1, "at": "2026-01-01T00:00:00+00:00"}
+    async with sessions() as session:
+        report = await audit.verify_chain(session)
+        rows = await audit.list_events(session, incident_id="inc-1")
+    assert report == audit.ChainReport(ok=True, checked=2, first_bad_seq=None)
+    assert [r.kind for r in rows] == ["test.second"]
+    assert rows[0].actor == "alice"
+
+
+async def test_append_many_writes_one_chain_in_order(
+    sessions: async_sessionmaker[AsyncSession],
+) -> None:
+    events = [audit.NewEvent(kind="bulk", payload={"i": i}) for i in range(50)]
+    async with transaction(sessions) as session:
+        head = await audit.append_many(session, events)
+        await audit.append(session, kind="after", payload={})
+    async with sessions() as session:
+        rows = await audit.list_events(session)
+        report = await audit.verify_chain(session, batch=7)
+    assert [r.payload.get("i") for r in rows[:50]] == list(range(50))
+    assert rows[49].hash == head
+    assert rows[50].prev_hash == head
+    assert report.ok and report.checked == 51
+
+
+async def test_concurrent_writers_do_not_fork_the_chain(
+    sessions: async_sessionmaker[AsyncSession],
+) -> None:
+    async def writer(n: int) -> None:
+        for i in range(5):
+            async with transaction(sessions) as session:
+                await audit.append(session, kind="race", payload={"w": n, "i": i})
+
+    await asyncio.gather(*(writer(n) for n in range(4)))
+    async with sessions() as session:
+        report = await audit.verify_chain(session)
+    assert report.ok and report.checked == 20
+
+
+@pytest.mark.parametrize(
+    "statement", ["UPDATE audit_events SET kind = 'x'", "DELETE FROM audit_events"]
+)
+async def test_database_refuses_update_and_delete(
+    sessions: async_sessionmaker[AsyncSession], statement: str
+) -> None:
+    async with transaction(sessions) as session:
+        await audit.append(session, kind="keep", payload={})
+    with pytest.raises(DBAPIError, match="append-only"):
+        async with transaction(sessions) as session:
+            await session.execute(text(statement))
+    async with sessions() as session:
+        rows = await audit.list_events(session)
+    assert [r.kind for r in rows] == ["keep"]
+
+
+async def test_verify_detects_tampering(
+    engine: AsyncEngine, sessions: async_sessionmaker[AsyncSession]
+) -> None:
+    async with transaction(sessions) as session:
+        for i in range(3):
+            await audit.append(session, kind="step", payload={"i": i})
+    # an attacker with database rights lifts the guard and rewrites history
+    async with engine.begin() as conn:
+        if conn.dialect.name == "postgresql":
+            await conn.execute(text("ALTER TABLE audit_events DISABLE TRIGGER USER"))
+        else:
+            await conn.execute(text("DROP TRIGGER audit_events_no_update"))
+        await conn.execute(
+            text("UPDATE audit_events SET payload = :p WHERE seq = 2"), {"p": '{"i": 99}'}
+        )
+    async with sessions() as session:
+        report = await audit.verify_chain(session)
+    assert report == audit.ChainReport(ok=False, checked=1, first_bad_seq=2)
