@@ -1,0 +1,98 @@
+"""Similar past incidents, from warroom's own tables: what happened before, what was done."""
+
+from __future__ import annotations
+
+import re
+
+from sqlalchemy import or_, select
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from warroom.sensors.models import (
+    EvidenceData,
+    SensorRequest,
+    SensorResult,
+    SensorRun,
+    SimilarIncident,
+)
+from warroom.store.tables import Decision, Incident, Verification
+
+_WORD = re.compile(r"[a-z0-9]{3,}")
+
+
+def _words(text: str) -> set[str]:
+    return set(_WORD.findall(text.lower()))
+
+
+def similarity(request: SensorRequest, incident: Incident) -> float:
+    """Score 0..1 how alike a past incident is to the one the request describes."""
+    score = 0.0
+    if incident.service and incident.service in request.services:
+        score += 0.5
+    if incident.namespace and incident.namespace in request.namespaces:
+        score += 0.2
+    names = {a.labels.get("alertname", "") for a in request.alerts} - {""}
+    title_words = _words(" ".join(names) + " " + " ".join(
+        a.annotations.get("summary", "") for a in request.alerts))
+    past = _words(incident.title)
+    if title_words and past:
+        score += 0.3 * len(title_words & past) / len(title_words | past)
+    return round(min(score, 1.0), 3)
+
+
+class HistorySensor:
+    """Find past incidents on the same services or namespaces and how they ended."""
+
+    name = "history"
+
+    def __init__(self, sessions: async_sessionmaker[AsyncSession], *, limit: int = 5) -> None:
+        self._sessions = sessions
+        self._limit = limit
+
+    async def collect(self, request: SensorRequest) -> SensorResult:
+        """Query the incident, decision and verification tables for look-alikes."""
+        filters = []
+        if request.services:
+            filters.append(Incident.service.in_(request.services))
+        if request.namespaces:
+            filters.append(Incident.namespace.in_(request.namespaces))
+        query = f"incidents where service in {request.services} or namespace in " \
+            f"{request.namespaces}, before {request.now.isoformat()}"
+        if not filters:
+            return SensorResult(run=SensorRun(sensor=self.name, status="empty", queries=[query],
+                                              note="no service or namespace to search by"))
+        async with self._sessions() as session:
+            stmt = (select(Incident).where(or_(*filters), Incident.opened_at < request.now)
+                    .order_by(Incident.opened_at.desc()).limit(50))
+            if request.incident_id:
+                stmt = stmt.where(Incident.id != request.incident_id)
+            incidents = list((await session.scalars(stmt)).all())
+            found: list[SimilarIncident] = []
+            for inc in incidents:
+                score = similarity(request, inc)
+                if score <= 0.2:
+                    continue
+                fault, action, outcome = await _what_happened(session, inc.id)
+                found.append(SimilarIncident(
+                    incident_id=inc.id, title=inc.title, namespace=inc.namespace,
+                    service=inc.service, fault=fault, action=action, outcome=outcome,
+                    similarity=score))
+        found.sort(key=lambda s: s.similarity, reverse=True)
+        found = found[: self._limit]
+        return SensorResult(
+            run=SensorRun(sensor=self.name, status="ok" if found else "empty", queries=[query],
+                          items=len(found),
+                          note="" if found else f"searched {len(incidents)} past incidents, "
+                          "found none alike"),
+            data=EvidenceData(similar=found))
+
+
+async def _what_happened(session: AsyncSession, incident_id: str) -> tuple[str, str, str]:
+    decision = (await session.scalars(
+        select(Decision).where(Decision.incident_id == incident_id)
+        .order_by(Decision.created_at.desc()).limit(1))).first()
+    if decision is None:
+        return "", "", "unknown"
+    verdict = (await session.scalars(
+        select(Verification.verdict).where(Verification.decision_token == decision.token)
+        .order_by(Verification.at.desc()).limit(1))).first()
+    return decision.fault or "", decision.action_type or "", verdict or "unknown"

@@ -1,0 +1,84 @@
+"""Take an evidence snapshot: every sensor concurrently, each bounded by its own timeout.
+
+A sensor that hangs, raises or answers garbage never delays or breaks the snapshot: its run is
+recorded with status `timeout` or `error` and why, and the other sensors' evidence is kept.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import importlib
+import time
+from typing import TYPE_CHECKING
+
+from warroom.sensors.models import EvidenceSnapshot, SensorRequest, SensorResult, SensorRun
+from warroom.sensors.ports import Sensor
+
+if TYPE_CHECKING:
+    from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+    from warroom.config import Settings
+
+
+async def run_sensor(sensor: Sensor, request: SensorRequest, timeout: float) -> SensorResult:
+    """Run one sensor under its timeout; failures become a run record, never an exception."""
+    name = str(getattr(sensor, "name", type(sensor).__name__))
+    started = time.perf_counter()
+
+    def elapsed() -> float:
+        return round((time.perf_counter() - started) * 1000, 3)
+
+    try:
+        result = await asyncio.wait_for(sensor.collect(request), timeout)
+    except TimeoutError:
+        return SensorResult(run=SensorRun(
+            sensor=name, status="timeout", latency_ms=elapsed(),
+            error=f"no answer within {timeout:g}s"))
+    except asyncio.CancelledError:
+        raise
+    except Exception as exc:  # a broken adapter must not break the snapshot
+        return SensorResult(run=SensorRun(
+            sensor=name, status="error", latency_ms=elapsed(),
+            error=f"{type(exc).__name__}: {exc}"[:1000]))
+    if not isinstance(result, SensorResult):
+        return SensorResult(run=SensorRun(
+            sensor=name, status="error", latency_ms=elapsed(),
+            error=f"sensor returned {type(result).__name__}, not a SensorResult"))
+    run = result.run.model_copy(update={"sensor": result.run.sensor or name,
+                                        "latency_ms": elapsed()})
+    return SensorResult(run=run, data=result.data)
+
+
+async def take_snapshot(request: SensorRequest, sensors: list[Sensor], *,
+                        timeout: float) -> EvidenceSnapshot:
+    """Ask every sensor concurrently and merge what answered into one snapshot."""
+    results = await asyncio.gather(*(run_sensor(s, request, timeout) for s in sensors))
+    snapshot = EvidenceSnapshot(incident_id=request.incident_id, now=request.now,
+                                alerts=list(request.alerts))
+    for result in results:
+        snapshot.sensors.append(result.run)
+        if result.run.status in ("ok", "empty"):
+            snapshot.merge(result.data)
+    return snapshot
+
+
+def default_sensors(settings: Settings,
+                    sessions: async_sessionmaker[AsyncSession] | None = None) -> list[Sensor]:
+    """Build the live sensors the settings point at (Prometheus, Kubernetes, history)."""
+    sensors: list[Sensor] = []
+    if settings.prometheus_url:
+        from warroom.sensors.prometheus import PrometheusSensor
+
+        sensors.append(PrometheusSensor(settings.prometheus_url))
+    try:  # the Kubernetes adapters come with the sandbox work; absent, they add nothing
+        k8s = importlib.import_module("warroom.sensors.kubernetes")
+    except ModuleNotFoundError:
+        k8s = None
+    factory = getattr(k8s, "default_sensors", None)
+    if factory is not None:
+        sensors.extend(factory(settings))
+    if sessions is not None:
+        from warroom.sensors.history import HistorySensor
+
+        sensors.append(HistorySensor(sessions))
+    return sensors

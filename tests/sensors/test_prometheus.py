@@ -1,0 +1,65 @@
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+import httpx
+
+from warroom.sensors.models import SensorRequest
+from warroom.sensors.prometheus import PrometheusSensor, build_queries
+
+NOW = datetime(2026, 4, 18, 10, 46, tzinfo=UTC)
+
+
+def matrix(name: str, ns: str) -> dict[str, object]:
+    return {"status": "success", "data": {"resultType": "matrix", "result": [
+        {"metric": {"__name__": name, "namespace": ns, "service": "checkout"},
+         "values": [[1776508800, "0.1"], [1776508860, "0.2"]]}]}}
+
+
+def test_queries_are_scoped_to_the_incident_namespaces() -> None:
+    queries = build_queries(SensorRequest(now=NOW, namespaces=["shop", "db"]))
+    assert 'service:errors:ratio_rate1m{namespace=~"db|shop"}' in queries
+    assert "node:cpu_usage:ratio" in queries  # nodes are not namespaced
+    unscoped = build_queries(SensorRequest(now=NOW))
+    assert "service:errors:ratio_rate1m" in unscoped
+    hostile = build_queries(SensorRequest(now=NOW, namespaces=['x"} or vector(1) #']))
+    assert all("vector" not in q for q in hostile)
+
+
+async def test_query_range_results_become_series_with_exact_queries() -> None:
+    seen: list[httpx.Request] = []
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        seen.append(request)
+        query = request.url.params["query"]
+        if query.startswith("service:errors"):
+            return httpx.Response(200, json=matrix("service:errors:ratio_rate1m", "shop"))
+        if query.startswith("pod:cpu_usage"):
+            return httpx.Response(400, json={"status": "error", "errorType": "bad_data",
+                                             "error": "parse error"})
+        return httpx.Response(200, json={"status": "success",
+                                         "data": {"resultType": "matrix", "result": []}})
+
+    sensor = PrometheusSensor("http://prom:9090/", transport=httpx.MockTransport(handler))
+    result = await sensor.collect(SensorRequest(now=NOW, namespaces=["shop"],
+                                                lookback_seconds=600))
+    assert result.run.status == "ok"
+    assert [s.name for s in result.data.series] == ["service:errors:ratio_rate1m"]
+    assert result.data.series[0].values[1] == (1776508860.0, "0.2")
+    assert "parse error" in (result.run.error or "")
+    assert len(result.run.queries) == len(build_queries(SensorRequest(now=NOW)))
+    request = seen[0]
+    assert request.url.path == "/api/v1/query_range"
+    assert float(request.url.params["end"]) - float(request.url.params["start"]) == 600
+    assert request.url.params["step"] == "60s"
+
+
+async def test_unreachable_prometheus_is_an_error_not_an_exception() -> None:
+    def handler(request: httpx.Request) -> httpx.Response:
+        raise httpx.ConnectError("connection refused")
+
+    sensor = PrometheusSensor("http://prom:9090", transport=httpx.MockTransport(handler))
+    result = await sensor.collect(SensorRequest(now=NOW))
+    assert result.run.status == "error"
+    assert "connection refused" in (result.run.error or "")
+    assert "found nothing" in result.run.note

@@ -1,0 +1,76 @@
+from __future__ import annotations
+
+import asyncio
+from datetime import UTC, datetime
+
+from warroom.sensors.models import EvidenceData, SensorRequest, SensorResult, SensorRun, Series
+from warroom.sensors.service import take_snapshot
+
+NOW = datetime(2026, 4, 18, 10, 46, tzinfo=UTC)
+
+
+class Fixed:
+    def __init__(self, name: str, series: int = 1) -> None:
+        self.name = name
+        self.n = series
+
+    async def collect(self, request: SensorRequest) -> SensorResult:
+        data = EvidenceData(series=[Series(metric={"__name__": f"{self.name}_{i}"}, values=[])
+                                    for i in range(self.n)])
+        return SensorResult(run=SensorRun(sensor=self.name, status="ok", items=self.n),
+                            data=data)
+
+
+class Hangs:
+    name = "hangs"
+
+    def __init__(self) -> None:
+        self.cancelled = False
+
+    async def collect(self, request: SensorRequest) -> SensorResult:
+        try:
+            await asyncio.Event().wait()
+        except asyncio.CancelledError:
+            self.cancelled = True
+            raise
+        raise AssertionError("unreachable")
+
+
+class Raises:
+    name = "raises"
+
+    async def collect(self, request: SensorRequest) -> SensorResult:
+        raise ConnectionError("connection refused: prometheus:9090")
+
+
+class Garbage:
+    name = "garbage"
+
+    async def collect(self, request: SensorRequest) -> SensorResult:
+        return {"not": "a result"}  # type: ignore[return-value]
+
+
+async def test_hanging_sensor_is_cut_at_its_timeout_and_the_rest_is_kept() -> None:
+    hang = Hangs()
+    request = SensorRequest(now=NOW, incident_id="i-1")
+    snap = await asyncio.wait_for(
+        take_snapshot(request, [Fixed("metrics", 2), hang, Fixed("logs")], timeout=0.05),
+        timeout=5)
+    runs = {r.sensor: r for r in snap.sensors}
+    assert runs["hangs"].status == "timeout"
+    assert "0.05" in (runs["hangs"].error or "")
+    assert hang.cancelled
+    assert snap.sensors_attempted == ["metrics", "hangs", "logs"]
+    assert snap.sensors_succeeded == ["metrics", "logs"]
+    assert len(snap.series) == 3
+    assert snap.incident_id == "i-1" and snap.now == NOW
+
+
+async def test_failing_sensors_are_recorded_with_why() -> None:
+    snap = await take_snapshot(SensorRequest(now=NOW), [Raises(), Garbage()], timeout=1)
+    runs = {r.sensor: r for r in snap.sensors}
+    assert runs["raises"].status == "error"
+    assert "ConnectionError" in (runs["raises"].error or "")
+    assert "prometheus:9090" in (runs["raises"].error or "")
+    assert runs["garbage"].status == "error" and "SensorResult" in (runs["garbage"].error or "")
+    assert snap.sensors_succeeded == []
