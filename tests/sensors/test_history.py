@@ -26,7 +26,8 @@ async def test_similar_incidents_with_what_was_done(
                    incident("now", "shop", "checkout", "KubePodCrashLooping checkout", 0)])
         await s.flush()
         s.add(Decision(token="t1", incident_id="a", status="completed",
-                       fault="memory_limit_too_low", action_type="set_resources", created_at=NOW - timedelta(hours=47),
+                       fault="memory_limit_too_low", action_type="set_resources",
+                       created_at=NOW - timedelta(hours=47),
                        updated_at=NOW))
         await s.flush()
         s.add(Verification(decision_token="t1", verdict="success", score=0.9, details={},
