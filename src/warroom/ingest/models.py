@@ -24,7 +24,7 @@ class AlertmanagerAlert(BaseModel):
     # Alertmanager sends 0001-01-01T00:00:00Z for "not ended"
     ends_at: datetime | None = Field(default=None, alias="endsAt")
     generator_url: str = Field(default="", alias="generatorURL")
-    fingerprint: str = ""
+    fingerprint: str = Field(default="", max_length=128)
 
 
 class AlertmanagerWebhook(BaseModel):
@@ -42,6 +42,38 @@ class AlertmanagerWebhook(BaseModel):
     common_annotations: dict[str, str] = Field(default={}, alias="commonAnnotations")
     external_url: str = Field(default="", alias="externalURL")
     alerts: list[AlertmanagerAlert] = Field(min_length=1)
+
+
+class GenericAlert(BaseModel):
+    """One alert from a non-Prometheus source (`POST /api/v1/alerts`, documented in docs/api.md)."""
+
+    model_config = ConfigDict(extra="ignore")
+
+    name: str = Field(min_length=1, max_length=253, description="becomes the alertname label")
+    status: AlertStatus = "firing"
+    severity: str = Field(default="", max_length=32, description="mapped to P0..P3")
+    priority: Priority | None = Field(default=None, description="overrides the severity mapping")
+    namespace: str = ""
+    service: str = ""
+    summary: str = ""
+    description: str = ""
+    labels: dict[str, str] = {}
+    annotations: dict[str, str] = {}
+    starts_at: datetime | None = Field(default=None, description="default: when received")
+    ends_at: datetime | None = None
+    url: str = Field(default="", description="a link back to the source")
+    fingerprint: str = Field(
+        default="", max_length=128, description="default: computed from the labels"
+    )
+
+
+class GenericAlertBatch(BaseModel):
+    """The body of `POST /api/v1/alerts`."""
+
+    model_config = ConfigDict(extra="ignore")
+
+    source: str = Field(default="generic", min_length=1, max_length=32)
+    alerts: list[GenericAlert] = Field(min_length=1)
 
 
 class IncidentRef(BaseModel):
