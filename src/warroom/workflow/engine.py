@@ -1,0 +1,136 @@
+"""Start and stop DBOS in this process, and reach running workflows from any process.
+
+The worker (`warroom worker`, or `warroom serve` in embedded mode) launches DBOS: it resumes
+every workflow left pending by a crash and dequeues new ones. The API side only needs the
+`WorkflowClient`: it enqueues workflows and sends approvals through the system database, so an
+API process without a worker (`serve --no-worker`) works the same way.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Any
+
+from warroom.config import Settings
+from warroom.workflow.runtime import Runtime, configure
+
+APP_NAME = "warroom"
+
+
+def dbos_config(settings: Settings) -> dict[str, Any]:
+    """Return the DBOS configuration for these settings (system DB, version, polling)."""
+    return {
+        "name": APP_NAME,
+        "system_database_url": settings.effective_dbos_database_url,
+        "dbos_system_schema": settings.dbos_system_schema,
+        # recovery only resumes workflows of the same version: never a hash of the code
+        "application_version": settings.workflow_version,
+        "notification_listener_polling_interval_sec": settings.workflow_poll_seconds,
+        "log_level": "WARNING",
+    }
+
+
+def _prepare_sqlite(url: str) -> None:
+    if url.startswith("sqlite:///"):
+        from pathlib import Path
+
+        Path(url.removeprefix("sqlite:///")).parent.mkdir(parents=True, exist_ok=True)
+
+
+def launch(runtime: Runtime) -> None:
+    """Launch DBOS with the workflows registered, and register the incident queue."""
+    from dbos import DBOS
+
+    import warroom.workflow.incident as incident  # registers the workflows
+
+    configure(runtime)
+    settings = runtime.settings
+    _prepare_sqlite(settings.effective_dbos_database_url)
+    DBOS(config=dbos_config(settings))  # type: ignore[arg-type]
+    DBOS.launch()
+    # queues are registered after launch (DBOS 3.4)
+    DBOS.register_queue(
+        incident.QUEUE,
+        global_concurrency=settings.workflow_concurrency,
+        polling_interval_sec=settings.workflow_poll_seconds,
+    )
+
+
+def shutdown() -> None:
+    """Stop DBOS; pending workflows stay in the system database and resume on the next launch."""
+    from dbos import DBOS
+
+    DBOS.destroy(destroy_registry=False)
+
+
+async def launch_async(runtime: Runtime) -> None:
+    """Launch DBOS from async code without blocking the event loop."""
+    await asyncio.to_thread(launch, runtime)
+
+
+async def shutdown_async() -> None:
+    """Stop DBOS from async code without blocking the event loop."""
+    await asyncio.to_thread(shutdown)
+
+
+def migrate_system_database(settings: Settings) -> None:
+    """Create or upgrade the DBOS system tables (what a client needs before a worker ran)."""
+    from dbos import run_dbos_database_migrations
+
+    _prepare_sqlite(settings.effective_dbos_database_url)
+    run_dbos_database_migrations(
+        settings.effective_dbos_database_url, schema=settings.dbos_system_schema
+    )
+
+
+class WorkflowClient:
+    """Enqueue incident workflows and message decision workflows through the system database."""
+
+    def __init__(self, settings: Settings) -> None:
+        from dbos import DBOSClient
+
+        self._settings = settings
+        self._client = DBOSClient(
+            system_database_url=settings.effective_dbos_database_url,
+            dbos_system_schema=settings.dbos_system_schema,
+            application_name=APP_NAME,
+        )
+
+    async def enqueue_incident(self, incident_id: str, workflow_id: str) -> str:
+        """Enqueue an incident round; an id already used attaches to that workflow instead."""
+        from warroom.workflow.incident import INCIDENT_WORKFLOW, QUEUE
+
+        handle: Any = await self._client.enqueue_async(
+            {
+                "workflow_name": INCIDENT_WORKFLOW,
+                "queue_name": QUEUE,
+                "workflow_id": workflow_id,
+                "app_version": self._settings.workflow_version,
+            },
+            incident_id,
+        )
+        return str(handle.get_workflow_id())
+
+    async def send(
+        self, workflow_id: str, message: dict[str, Any], *, idempotency_key: str | None = None
+    ) -> None:
+        """Deliver a message to a workflow's mailbox (it waits on it with `recv`)."""
+        from warroom.workflow.incident import TOPIC
+
+        await self._client.send_async(
+            workflow_id, message, TOPIC, idempotency_key=idempotency_key
+        )
+
+    async def status(self, workflow_id: str) -> str | None:
+        """Return a workflow's DBOS status (PENDING, ENQUEUED, SUCCESS, ERROR...), if it exists."""
+        from dbos.error import DBOSNonExistentWorkflowError
+
+        try:
+            handle: Any = await self._client.retrieve_workflow_async(workflow_id)
+        except DBOSNonExistentWorkflowError:
+            return None
+        return str((await handle.get_status()).status)
+
+    def close(self) -> None:
+        """Release the client's connections."""
+        self._client.destroy()

@@ -1,0 +1,138 @@
+"""The durable incident workflows, on DBOS Transact.
+
+`incident_workflow` (queued, global concurrency `workflow_concurrency`): open the decision,
+sense and debate, decide. It then starts `decision_workflow` for the decision and ends, so a
+decision waiting hours for a human holds no queue slot. `decision_workflow`: wait for approval
+(a durable `recv` with the approval window as timeout), execute, wait out the warm-up, verify,
+learn, close. Every stage is a step: after a crash DBOS resumes from the last completed step,
+and the step that was in flight is run again (each one is idempotent on the decision token).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from dbos import DBOS, SetWorkflowID
+
+from warroom.workflow import steps
+
+QUEUE = "warroom-incidents"
+TOPIC = "warroom"  # the mailbox of a decision workflow: approvals and incident changes
+INCIDENT_WORKFLOW = "warroom.incident"
+DECISION_WORKFLOW = "warroom.decision"
+
+
+def incident_workflow_id(incident_id: str, round_no: int) -> str:
+    """Return the workflow id of one decision round of an incident (same alert, same id)."""
+    return f"incident:{incident_id}:{round_no}"
+
+
+@DBOS.step(name="warroom.open")
+async def _open(incident_id: str, workflow_id: str) -> str:
+    return await steps.open_step(incident_id, workflow_id)
+
+
+@DBOS.step(name="warroom.analyze")
+async def _analyze(token: str) -> dict[str, Any]:
+    return await steps.analyze_step(token)
+
+
+@DBOS.step(name="warroom.describe")
+async def _describe(token: str) -> dict[str, Any]:
+    return await steps.describe_step(token)
+
+
+@DBOS.step(name="warroom.escalate")
+async def _complete_without_action(token: str) -> str:
+    return await steps.complete_without_action_step(token)
+
+
+@DBOS.step(name="warroom.auto_approve")
+async def _auto_approve(token: str) -> str:
+    return await steps.auto_approve_step(token)
+
+
+@DBOS.step(name="warroom.settle_approval")
+async def _settle(token: str, expire: bool, reason: str) -> dict[str, Any]:
+    return await steps.settle_approval_step(token, expire=expire, reason=reason)
+
+
+@DBOS.step(name="warroom.execute")
+async def _execute(token: str) -> dict[str, Any]:
+    return await steps.execute_step(token)
+
+
+@DBOS.step(name="warroom.verify")
+async def _verify(token: str) -> dict[str, Any]:
+    return await steps.verify_step(token)
+
+
+@DBOS.step(name="warroom.learn")
+async def _learn(token: str) -> dict[str, Any] | None:
+    return await steps.learn_step(token)
+
+
+@DBOS.step(name="warroom.close")
+async def _close(token: str, outcome: str) -> dict[str, Any]:
+    return await steps.close_step(token, outcome)
+
+
+@DBOS.step(name="warroom.warmup")
+async def _warmup_seconds() -> float:
+    return steps.current().settings.verify_warmup_seconds
+
+
+@DBOS.workflow(name=INCIDENT_WORKFLOW)
+async def incident_workflow(incident_id: str) -> dict[str, Any]:
+    """Sense, debate and decide for one incident round, then hand the decision on."""
+    workflow_id = DBOS.workflow_id
+    assert workflow_id is not None
+    token = await _open(incident_id, workflow_id)
+    ready = await _analyze(token)
+    decision_workflow_id = steps.act_workflow_id(ready["workflow_id"] or workflow_id)
+    with SetWorkflowID(decision_workflow_id):
+        await DBOS.start_workflow_async(decision_workflow, token)
+    return {"token": token, "decision_workflow": decision_workflow_id, **ready}
+
+
+async def _await_approval(token: str) -> str:
+    """Wait durably for enough approvals, a rejection, the expiry, or the incident resolving."""
+    while True:
+        settled = await _settle(token, False, "")
+        if settled["state"] != "pending":
+            return str(settled["state"])
+        message = await DBOS.recv_async(TOPIC, timeout_seconds=max(settled["remaining"], 0.001))
+        if isinstance(message, dict) and message.get("type") == "incident" and message.get(
+            "status"
+        ) == "resolved":
+            settled = await _settle(token, True, "the incident resolved before any approval")
+            return str(settled["state"])
+
+
+@DBOS.workflow(name=DECISION_WORKFLOW)
+async def decision_workflow(token: str) -> dict[str, Any]:
+    """Carry a ready decision through approval, execution, verification and learning."""
+    ready = await _describe(token)
+    if ready["status"] == "ready" and not ready["executable"]:
+        await _complete_without_action(token)
+        return await _close(token, "escalated")
+    if ready["status"] == "ready" and ready["auto_execute"]:
+        state = await _auto_approve(token)
+    elif ready["status"] == "ready":
+        state = await _await_approval(token)
+    else:
+        state = ready["status"]
+    if state not in ("approved", "executing", "verifying"):
+        return await _close(token, state)
+    if state != "verifying":
+        report = await _execute(token)
+        if report["status"] != "succeeded":
+            return await _close(token, f"execution {report['status']}")
+    await DBOS.sleep_async(await _warmup_seconds())
+    verdict = await _verify(token)
+    if verdict.get("rollback_token"):
+        proposal = await _describe(verdict["rollback_token"])
+        with SetWorkflowID(steps.act_workflow_id(proposal["workflow_id"])):
+            await DBOS.start_workflow_async(decision_workflow, proposal["token"])
+    await _learn(token)
+    return await _close(token, str(verdict["verdict"]))

@@ -1,0 +1,100 @@
+"""What the workflow steps run with: settings, a database per event loop, sensors, the debate.
+
+DBOS runs async workflows on its own event loop thread, so steps cannot borrow the web app's
+engine (asyncpg connections belong to the loop that opened them). The runtime opens one engine
+per event loop, lazily, from the same settings.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
+
+from warroom.config import Settings
+from warroom.execute.ports import Executor
+from warroom.sensors.ports import Sensor
+from warroom.store.db import make_engine, make_sessionmaker
+
+# analyze_incident(session, incident_id, *, settings, sensors) -> DebateResult
+Analyzer = Callable[..., Awaitable[Any]]
+SensorFactory = Callable[[Settings, async_sessionmaker[AsyncSession]], list[Sensor]]
+ExecutorFactory = Callable[[Settings, list[dict[str, Any]]], Executor]
+EngineFactory = Callable[[Settings], AsyncEngine]
+
+
+def _default_engine(settings: Settings) -> AsyncEngine:
+    return make_engine(settings.effective_database_url)
+
+
+def _default_sensors(
+    settings: Settings, sessions: async_sessionmaker[AsyncSession]
+) -> list[Sensor]:
+    from warroom.sensors.service import default_sensors
+
+    return default_sensors(settings, sessions)
+
+
+def _default_executor(settings: Settings, objects: list[dict[str, Any]]) -> Executor:
+    from warroom.execute.service import make_executor
+
+    return make_executor(settings, objects)
+
+
+async def _default_analyzer(session: AsyncSession, incident_id: str, **kwargs: Any) -> Any:
+    from warroom.agents.service import analyze_incident
+
+    return await analyze_incident(session, incident_id, **kwargs)
+
+
+@dataclass
+class Runtime:
+    """Everything a workflow step needs; one per process, installed with `configure`."""
+
+    settings: Settings
+    engine_factory: EngineFactory = _default_engine
+    sensor_factory: SensorFactory = _default_sensors
+    executor_factory: ExecutorFactory = _default_executor
+    analyzer: Analyzer = _default_analyzer
+    _engines: dict[int, tuple[AsyncEngine, async_sessionmaker[AsyncSession]]] = field(
+        default_factory=dict
+    )
+
+    def sessions(self) -> async_sessionmaker[AsyncSession]:
+        """Return the session factory bound to the running event loop."""
+        loop = id(asyncio.get_running_loop())
+        if loop not in self._engines:
+            engine = self.engine_factory(self.settings)
+            self._engines[loop] = (engine, make_sessionmaker(engine))
+        return self._engines[loop][1]
+
+    def sensors(self) -> list[Sensor]:
+        """Return the live sensors, the same for sensing and for verification."""
+        return self.sensor_factory(self.settings, self.sessions())
+
+    async def dispose(self) -> None:
+        """Close the engine of the running loop (others close with their loops)."""
+        loop = id(asyncio.get_running_loop())
+        pair = self._engines.pop(loop, None)
+        if pair is not None:
+            await pair[0].dispose()
+
+
+_current: Runtime | None = None
+
+
+def configure(runtime: Runtime) -> Runtime:
+    """Install the runtime the workflow steps of this process use."""
+    global _current
+    _current = runtime
+    return runtime
+
+
+def current() -> Runtime:
+    """Return the installed runtime; a step running without one is a wiring bug."""
+    if _current is None:
+        raise RuntimeError("warroom.workflow.runtime.configure() was not called in this process")
+    return _current

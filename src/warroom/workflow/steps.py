@@ -1,0 +1,264 @@
+"""The stages of the incident workflow as plain async functions, each one committed unit.
+
+`incident.py` wraps each in a DBOS step; a step re-run after a crash (DBOS runs the step that
+was in flight again) must find its own earlier work and not repeat it, so every function here
+is idempotent on the decision token.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from datetime import UTC, datetime
+from typing import Any
+
+from sqlalchemy import select
+
+from warroom.agents.models import Action, DecisionPackage
+from warroom.decisions import repository
+from warroom.decisions.policy import PolicyVerdict, evaluate
+from warroom.decisions.service import approval_state, mark_ready, open_decision, transition
+from warroom.execute.service import execute_decision
+from warroom.learn.service import learn_outcome, playbook_trust
+from warroom.store import audit
+from warroom.store.db import transaction
+from warroom.store.tables import Approval, Decision, EvidenceSnapshotRow, Incident
+from warroom.verify.service import verify_decision
+from warroom.workflow.runtime import current
+
+
+def act_workflow_id(decision_workflow_id: str) -> str:
+    """Return the id of the workflow that carries a decision from approval to the end."""
+    return f"{decision_workflow_id}:act"
+
+
+def _ready_view(decision: Decision) -> dict[str, Any]:
+    policy = (decision.package or {}).get("policy") or {}
+    return {
+        "token": decision.token,
+        "status": decision.status,
+        "executable": bool(policy.get("executable", False)),
+        "auto_execute": bool(policy.get("auto_execute", False)),
+        "workflow_id": decision.workflow_id,
+    }
+
+
+async def open_step(incident_id: str, workflow_id: str) -> str:
+    """Open (or find) the decision this workflow carries and return its token."""
+    async with transaction(current().sessions()) as session:
+        decision, _ = await open_decision(
+            session, incident_id=incident_id, workflow_id=workflow_id
+        )
+        return decision.token
+
+
+def _fallback(reason: str, status: str) -> DecisionPackage:
+    return DecisionPackage(
+        status=status,
+        action=Action(type="escalate", params={"reason": reason}),
+        requires_human_approval=True,
+        risk="high",
+        summary=f"a human must decide: {reason}",
+        outcome="workflow_fallback",
+    )
+
+
+async def analyze_step(token: str) -> dict[str, Any]:
+    """Sense and debate within the decision deadline, apply the policy, mark the decision ready."""
+    runtime = current()
+    settings = runtime.settings
+    sessions = runtime.sessions()
+    async with transaction(sessions) as session:
+        decision = await repository.get(session, token)
+        if decision is None:
+            raise LookupError(f"no decision with token {token!r}")
+        if decision.status != "analyzing":  # a re-run: the package is already stored
+            return _ready_view(decision)
+        incident_id = decision.incident_id
+    extras: dict[str, Any] = {}
+    package: DecisionPackage
+    try:
+        async with transaction(sessions) as session:
+            result = await asyncio.wait_for(
+                runtime.analyzer(
+                    session, incident_id, settings=settings, sensors=runtime.sensors()
+                ),
+                timeout=settings.decision_deadline_seconds,
+            )
+            package = result.package
+            critique = getattr(result, "critique", None)
+            extras = {
+                "session_id": getattr(result, "session_id", None),
+                "challenges": [
+                    c.model_dump(mode="json") for c in getattr(critique, "challenges", [])
+                ],
+                "latency_ms": getattr(result, "latency_ms", None),
+            }
+    except TimeoutError:
+        package = _fallback(
+            f"the debate did not finish within {settings.decision_deadline_seconds:g} s",
+            "timeout",
+        )
+    except Exception as exc:  # the debate promised not to raise; a decision is ready anyway
+        package = _fallback(f"the debate failed: {type(exc).__name__}: {exc}", "failed")
+    async with transaction(sessions) as session:
+        decision = await repository.get(session, token, for_update=True)
+        assert decision is not None
+        if decision.status != "analyzing":
+            return _ready_view(decision)
+        policy = evaluate(package, settings=settings, trust=await playbook_trust(session))
+        await mark_ready(
+            session, decision, package, policy=policy, settings=settings, extras=extras
+        )
+        return _ready_view(decision)
+
+
+async def describe_step(token: str) -> dict[str, Any]:
+    """Return what the act workflow needs to know about a ready decision."""
+    async with transaction(current().sessions()) as session:
+        decision = await repository.get(session, token)
+        if decision is None:
+            raise LookupError(f"no decision with token {token!r}")
+        return _ready_view(decision)
+
+
+async def complete_without_action_step(token: str) -> str:
+    """Close a decision that has nothing to execute: the incident goes to a human."""
+    async with transaction(current().sessions()) as session:
+        decision = await repository.get(session, token, for_update=True)
+        assert decision is not None
+        if decision.status == "ready":
+            action = (decision.package or {}).get("action") or {}
+            await audit.append(
+                session, kind="decision.escalated",
+                payload={"reason": (action.get("params") or {}).get("reason")
+                         or (decision.package or {}).get("summary", ""),
+                         "action": action.get("type")},
+                incident_id=decision.incident_id, decision_token=token,
+            )
+            await transition(session, decision, "completed", payload={"executed": False})
+        return decision.status
+
+
+async def auto_approve_step(token: str) -> str:
+    """Record the policy's approval of a decision it lets run without a human."""
+    async with transaction(current().sessions()) as session:
+        decision = await repository.get(session, token, for_update=True)
+        assert decision is not None
+        if decision.status != "ready":
+            return decision.status
+        reasons = PolicyVerdict.model_validate((decision.package or {}).get("policy") or {})
+        session.add(Approval(
+            decision_token=token, approver="policy", verdict="approve",
+            comment=f"auto-execute: low risk, playbook trust {reasons.trust}",
+            via="policy", at=datetime.now(UTC),
+        ))
+        await transition(session, decision, "approved", actor="policy",
+                         payload={"auto": True, "trust": reasons.trust})
+        return decision.status
+
+
+async def settle_approval_step(token: str, *, expire: bool, reason: str = "") -> dict[str, Any]:
+    """Apply the recorded answers: approve, reject, or (when told) expire and escalate."""
+    settings = current().settings
+    async with transaction(current().sessions()) as session:
+        decision = await repository.get(session, token, for_update=True)
+        assert decision is not None
+        if decision.status != "ready":
+            return {"state": decision.status, "remaining": 0.0}
+        state = await approval_state(session, decision)
+        answers = await repository.approvals(session, token)
+        who = [a.approver for a in answers]
+        if state == "approved":
+            await transition(session, decision, "approved", actor=", ".join(who),
+                             payload={"approvers": who})
+            return {"state": "approved", "remaining": 0.0}
+        if state == "rejected":
+            rejecter = next(a.approver for a in answers if a.verdict == "reject")
+            await transition(session, decision, "rejected", actor=rejecter,
+                             payload={"by": rejecter})
+            return {"state": "rejected", "remaining": 0.0}
+        expires = decision.expires_at or datetime.now(UTC)
+        if expires.tzinfo is None:
+            expires = expires.replace(tzinfo=UTC)
+        remaining = (expires - datetime.now(UTC)).total_seconds()
+        if expire or remaining <= 0:
+            why = reason or f"no approval within {settings.approval_timeout_seconds:g} s"
+            await transition(session, decision, "expired", payload={"reason": why,
+                                                                    "approvals": who})
+            if not reason:
+                await audit.append(
+                    session, kind="decision.escalated",
+                    payload={"reason": why, "team": (decision.package or {}).get("team")},
+                    incident_id=decision.incident_id, decision_token=token,
+                )
+            return {"state": "expired", "remaining": 0.0}
+        return {"state": "pending", "remaining": remaining, "approvals": who}
+
+
+async def execute_step(token: str) -> dict[str, Any]:
+    """Run the approved action through the executor the settings choose, at most once."""
+    runtime = current()
+    sessions = runtime.sessions()
+    async with sessions() as session:
+        decision = await repository.get(session, token)
+        assert decision is not None
+        row = (await session.execute(
+            select(EvidenceSnapshotRow).where(EvidenceSnapshotRow.incident_id
+                                              == decision.incident_id)
+            .order_by(EvidenceSnapshotRow.taken_at.desc()).limit(1)
+        )).scalar_one_or_none()
+    objects = list((row.data if row is not None else {}).get("objects") or [])
+    executor = runtime.executor_factory(runtime.settings, objects)
+    report = await execute_decision(
+        sessions, token, executor=executor, settings=runtime.settings
+    )
+    return report.model_dump(mode="json")
+
+
+async def verify_step(token: str) -> dict[str, Any]:
+    """Observe the outcome with the same sensors and score it."""
+    runtime = current()
+    result = await verify_decision(
+        runtime.sessions(), token, settings=runtime.settings, sensors=runtime.sensors()
+    )
+    return result.model_dump(mode="json")
+
+
+async def learn_step(token: str) -> dict[str, Any] | None:
+    """Feed the verified outcome into the playbook's trust (once per decision)."""
+    runtime = current()
+    async with transaction(runtime.sessions()) as session:
+        decision = await repository.get(session, token)
+        assert decision is not None
+        done = await audit.list_events(session, decision_token=token, kind="learn.updated")
+        if done:
+            return dict(done[-1].payload)
+        verifications = list(await repository.verifications(session, token))
+        if not verifications:
+            return None
+        v = verifications[-1]
+        return await learn_outcome(
+            session, decision, verdict=v.verdict, score=v.score, details=v.details,
+            settings=runtime.settings,
+        )
+
+
+async def close_step(token: str, outcome: str) -> dict[str, Any]:
+    """Close the workflow's file on the incident (ingestion resolves it when alerts resolve)."""
+    async with transaction(current().sessions()) as session:
+        decision = await repository.get(session, token)
+        assert decision is not None
+        done = await audit.list_events(session, decision_token=token, kind="workflow.closed")
+        if done:
+            return dict(done[-1].payload)
+        incident = await session.get(Incident, decision.incident_id)
+        payload = {
+            "outcome": outcome,
+            "decision_status": decision.status,
+            "incident_status": incident.status if incident is not None else None,
+        }
+        await audit.append(
+            session, kind="workflow.closed", payload=payload,
+            incident_id=decision.incident_id, decision_token=token,
+        )
+        return payload
