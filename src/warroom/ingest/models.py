@@ -2,14 +2,22 @@
 
 from __future__ import annotations
 
-from datetime import datetime
-from typing import Literal
+from datetime import UTC, datetime
+from typing import Annotated, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field
 
 AlertStatus = Literal["firing", "resolved"]
 Priority = Literal["P0", "P1", "P2", "P3"]
 IncidentStatus = Literal["open", "resolved"]
+
+
+def _as_utc(value: datetime) -> datetime:
+    # SQLite hands stored (UTC) timestamps back without a zone
+    return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+
+
+UtcDatetime = Annotated[datetime, AfterValidator(_as_utc)]
 
 
 class AlertmanagerAlert(BaseModel):
@@ -90,3 +98,59 @@ class IncidentRef(BaseModel):
 class IngestResult(BaseModel):
     accepted: int
     incidents: list[IncidentRef]
+
+
+class SignalView(BaseModel):
+    """One stored signal as the API shows it."""
+
+    model_config = ConfigDict(from_attributes=True)
+
+    id: str
+    fingerprint: str
+    source: str
+    status: AlertStatus
+    alertname: str
+    severity: str
+    labels: dict[str, str]
+    annotations: dict[str, str]
+    starts_at: UtcDatetime
+    ends_at: UtcDatetime | None
+    generator_url: str
+    received_at: UtcDatetime
+    updated_at: UtcDatetime
+    receive_count: int
+
+
+class IncidentView(BaseModel):
+    """One incident as the API shows it."""
+
+    model_config = ConfigDict(from_attributes=True)
+
+    id: str
+    group_key: str
+    status: IncidentStatus
+    priority: Priority
+    namespace: str
+    service: str
+    title: str
+    opened_at: UtcDatetime
+    updated_at: UtcDatetime
+    resolved_at: UtcDatetime | None
+    last_signal_at: UtcDatetime
+
+
+class IncidentPage(BaseModel):
+    """One page of incidents and how many match in all."""
+
+    total: int
+    limit: int
+    offset: int
+    items: list[IncidentView]
+
+
+class IncidentDetail(IncidentView):
+    """An incident with its signals; detail providers (evidence, decision...) add more keys."""
+
+    model_config = ConfigDict(from_attributes=True, extra="allow")
+
+    signals: list[SignalView]

@@ -1,0 +1,168 @@
+"""HTTP endpoints of ingestion: the webhooks in, the incidents out."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Awaitable, Callable
+from typing import Annotated, Any
+
+import orjson
+from fastapi import APIRouter, HTTPException, Query, Request
+from fastapi.responses import Response
+from pydantic import BaseModel
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from warroom.api.body import parse, read_limited
+from warroom.api.deps import AppSettings, DbSession
+from warroom.api.errors import database_unavailable, unavailable_response
+from warroom.ingest import repository
+from warroom.ingest.models import (
+    AlertmanagerWebhook,
+    GenericAlertBatch,
+    IncidentDetail,
+    IncidentPage,
+    IncidentStatus,
+    IncidentView,
+    IngestResult,
+    Priority,
+    SignalView,
+)
+from warroom.ingest.service import ingest_alertmanager, ingest_generic
+
+log = logging.getLogger(__name__)
+router = APIRouter(tags=["ingest"])
+
+# the request models documented in OpenAPI (the bodies are read by hand: see api/body.py)
+REQUEST_MODELS: tuple[type[BaseModel], ...] = (AlertmanagerWebhook, GenericAlertBatch)
+
+
+def _body_doc(model: type[BaseModel]) -> dict[str, Any]:
+    ref = {"$ref": f"#/components/schemas/{model.__name__}"}
+    return {
+        "requestBody": {"required": True, "content": {"application/json": {"schema": ref}}},
+        "responses": {
+            "202": {
+                "description": "stored and committed",
+                "content": {
+                    "application/json": {"schema": {"$ref": "#/components/schemas/IngestResult"}}
+                },
+            },
+            "400": {"description": "the body is empty or not JSON"},
+            "413": {"description": "the body is over `max_body_bytes`"},
+            "422": {"description": "invalid fields, each named by its JSON path"},
+            "503": {"description": "the database is unavailable; nothing was stored, retry"},
+        },
+    }
+
+
+async def _ingest(
+    request: Request, run: Callable[[AsyncSession], Awaitable[IngestResult]]
+) -> Response:
+    """Run one ingest transaction, answer only after commit, then tell the listeners."""
+    app = request.app
+    try:
+        # one writer at a time in this process: no busy-waiting on the database write lock
+        async with app.state.ingest_lock, app.state.sessions() as session, session.begin():
+            result = await run(session)
+    except Exception as exc:
+        if database_unavailable(exc):
+            log.warning("ingest refused, database unavailable: %s", exc)
+            return unavailable_response(exc)
+        raise
+    if result.incidents:
+        for listener in list(app.state.listeners):
+            try:
+                await listener.incidents_changed(result.incidents)
+            except Exception:  # a listener must never fail an acknowledged ingest
+                log.exception("incident listener %r failed", listener)
+    return Response(
+        orjson.dumps(result.model_dump(mode="json")),
+        status_code=202,
+        media_type="application/json",
+    )
+
+
+@router.post(
+    "/api/v1/alerts/alertmanager",
+    status_code=202,
+    summary="Receive an Alertmanager webhook (version 4)",
+    openapi_extra=_body_doc(AlertmanagerWebhook),
+)
+async def receive_alertmanager(request: Request, settings: AppSettings) -> Response:
+    """Store the webhook's alerts; 202 once committed, with the incidents they touched."""
+    payload = parse(AlertmanagerWebhook, await read_limited(request, settings.max_body_bytes))
+    return await _ingest(
+        request, lambda session: ingest_alertmanager(session, payload, settings=settings)
+    )
+
+
+@router.post(
+    "/api/v1/alerts",
+    status_code=202,
+    summary="Receive generic JSON alerts from any source",
+    openapi_extra=_body_doc(GenericAlertBatch),
+)
+async def receive_generic(request: Request, settings: AppSettings) -> Response:
+    """Store generic alerts (the shape in docs/api.md); 202 once committed."""
+    payload = parse(GenericAlertBatch, await read_limited(request, settings.max_body_bytes))
+    return await _ingest(
+        request, lambda session: ingest_generic(session, payload, settings=settings)
+    )
+
+
+@router.get("/api/v1/incidents", response_model=IncidentPage, summary="List incidents")
+async def list_incidents(
+    session: DbSession,
+    status: IncidentStatus | None = None,
+    priority: Priority | None = None,
+    severity: Annotated[str | None, Query(description="incidents with a signal of it")] = None,
+    service: str | None = None,
+    namespace: str | None = None,
+    limit: Annotated[int, Query(ge=1, le=500)] = 50,
+    offset: Annotated[int, Query(ge=0)] = 0,
+) -> IncidentPage:
+    """Return incidents, newest first, filtered and paginated."""
+    items, total = await repository.list_incidents(
+        session,
+        status=status,
+        priority=priority,
+        severity=severity,
+        service=service,
+        namespace=namespace,
+        limit=limit,
+        offset=offset,
+    )
+    return IncidentPage(
+        total=total,
+        limit=limit,
+        offset=offset,
+        items=[IncidentView.model_validate(i) for i in items],
+    )
+
+
+@router.get(
+    "/api/v1/incidents/{incident_id}",
+    response_model=IncidentDetail,
+    summary="Show one incident with its signals and everything known about it",
+    responses={404: {"description": "no such incident"}},
+)
+async def show_incident(incident_id: str, request: Request, session: DbSession) -> Response:
+    """Return the incident, its signals, and what the registered detail providers add."""
+    incident = await repository.get_incident(session, incident_id)
+    if incident is None:
+        raise HTTPException(404, f"no incident {incident_id!r}")
+    signals = await repository.list_signals(session, incident_id)
+    body: dict[str, Any] = IncidentView.model_validate(incident).model_dump(mode="json")
+    body["signals"] = [SignalView.model_validate(s).model_dump(mode="json") for s in signals]
+    unavailable: list[str] = []
+    for provider in list(request.app.state.incident_detail_providers):
+        try:
+            body.update(await provider(session, incident_id))
+        except Exception as exc:
+            if database_unavailable(exc):
+                raise
+            log.exception("incident detail provider %r failed", provider)
+            unavailable.append(f"{getattr(provider, '__name__', provider)!s}: {exc}")
+    if unavailable:
+        body["unavailable"] = unavailable
+    return Response(orjson.dumps(body), media_type="application/json")
