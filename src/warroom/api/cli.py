@@ -1,0 +1,48 @@
+"""`warroom serve`: the API (and, unless `--no-worker`, the embedded workflow worker)."""
+
+from __future__ import annotations
+
+import typer
+
+
+def serve(
+    host: str = typer.Option(None, help="listen address [default: settings.host, 127.0.0.1]"),
+    port: int = typer.Option(None, help="listen port [default: settings.port, 8080]"),
+    no_worker: bool = typer.Option(
+        False, "--no-worker", help="serve the API only; run workflows in `warroom worker`"
+    ),
+    access_log: bool = typer.Option(False, "--access-log", help="log every request"),
+) -> None:
+    """Serve the HTTP API; the database is migrated on start."""
+    import uvicorn
+
+    from warroom.api.app import create_app
+    from warroom.config import get_settings
+
+    settings = get_settings()
+    update: dict[str, object] = {}
+    if host:
+        update["host"] = host
+    if port:
+        update["port"] = port
+    if no_worker:
+        update["embedded_worker"] = False
+    settings = settings.model_copy(update=update)
+    app = create_app(settings)
+    typer.echo(
+        f"warroom listening on http://{settings.host}:{settings.port} "
+        f"(database {settings.effective_database_url.split('@')[-1]}); "
+        f"Alertmanager webhook: http://{settings.host}:{settings.port}/api/v1/alerts/alertmanager"
+    )
+    uvicorn.run(
+        app,
+        host=settings.host,
+        port=settings.port,
+        log_level=settings.log_level.lower(),
+        access_log=access_log,
+    )
+
+
+def register(app: typer.Typer) -> None:
+    """Add `serve` to the warroom command."""
+    app.command("serve")(serve)
