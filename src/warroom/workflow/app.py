@@ -5,23 +5,33 @@ from __future__ import annotations
 import asyncio
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from dataclasses import replace
 from typing import Any
 
 from fastapi import FastAPI
-from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy import text
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
 
 from warroom.config import Settings
+from warroom.store.db import make_engine
 from warroom.workflow.runtime import Runtime
 
 
-def install(app: FastAPI, *, runtime: Runtime | None = None) -> None:
-    """Add the decision and playbook routes, the listener, the timeline and the worker hook."""
+def install(app: FastAPI, **overrides: Any) -> None:
+    """Add the decision and playbook routes, the listener, the timeline and the worker hook.
+
+    `overrides` replace `Runtime` fields (analyzer, sensor_factory, executor_factory) in tests.
+    """
     from warroom.decisions.endpoints import router as decisions_router
     from warroom.learn.endpoints import router as playbooks_router
 
+    if getattr(app.state, "workflow_installed", False):
+        app.state.workflow_overrides.update(overrides)
+        return
+    app.state.workflow_installed = True
     app.include_router(decisions_router)
     app.include_router(playbooks_router)
-    app.state.workflow_runtime = runtime
+    app.state.workflow_overrides = dict(overrides)
     app.state.incident_detail_providers.append(incident_detail)
     app.state.lifespan_hooks.append(workflow_lifespan)
 
@@ -36,6 +46,21 @@ async def incident_detail(session: AsyncSession, incident_id: str) -> dict[str, 
     }
 
 
+async def runtime_like(engine: AsyncEngine, settings: Settings) -> Runtime:
+    """Return a runtime whose per-loop engines reach the same database (and schema) as `engine`."""
+    url = engine.url.render_as_string(hide_password=False)
+    kwargs: dict[str, Any] = {}
+    if engine.dialect.name == "postgresql":
+        async with engine.connect() as conn:
+            path = (await conn.execute(text("SHOW search_path"))).scalar_one()
+        kwargs["connect_args"] = {"server_settings": {"search_path": str(path)}}
+
+    def factory(_: Settings) -> AsyncEngine:
+        return make_engine(url, **kwargs)
+
+    return Runtime(settings, engine_factory=factory)
+
+
 @asynccontextmanager
 async def workflow_lifespan(app: FastAPI) -> AsyncIterator[None]:
     """Connect the app to the workflow engine, and run the worker in-process unless told not to."""
@@ -43,7 +68,9 @@ async def workflow_lifespan(app: FastAPI) -> AsyncIterator[None]:
     from warroom.workflow.listener import WorkflowListener
 
     settings: Settings = app.state.settings
-    runtime: Runtime = app.state.workflow_runtime or Runtime(settings)
+    runtime = replace(
+        await runtime_like(app.state.engine, settings), **app.state.workflow_overrides
+    )
     embedded = settings.embedded_worker
     if embedded:
         await engine.launch_async(runtime)  # creates the system tables, resumes open workflows

@@ -60,6 +60,10 @@ def shutdown() -> None:
     """Stop DBOS; pending workflows stay in the system database and resume on the next launch."""
     from dbos import DBOS
 
+    from warroom.workflow import runtime
+
+    if runtime._current is not None:
+        runtime._current.close()
     DBOS.destroy(destroy_registry=False)
 
 

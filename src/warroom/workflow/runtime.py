@@ -59,17 +59,24 @@ class Runtime:
     sensor_factory: SensorFactory = _default_sensors
     executor_factory: ExecutorFactory = _default_executor
     analyzer: Analyzer = _default_analyzer
-    _engines: dict[int, tuple[AsyncEngine, async_sessionmaker[AsyncSession]]] = field(
-        default_factory=dict
-    )
+    _engines: dict[
+        asyncio.AbstractEventLoop, tuple[AsyncEngine, async_sessionmaker[AsyncSession]]
+    ] = field(default_factory=dict)
 
     def sessions(self) -> async_sessionmaker[AsyncSession]:
         """Return the session factory bound to the running event loop."""
-        loop = id(asyncio.get_running_loop())
+        loop = asyncio.get_running_loop()
         if loop not in self._engines:
             engine = self.engine_factory(self.settings)
             self._engines[loop] = (engine, make_sessionmaker(engine))
         return self._engines[loop][1]
+
+    def close(self, timeout: float = 5.0) -> None:
+        """Dispose every engine on its own loop; call from a thread that runs no loop."""
+        for loop, (engine, _) in list(self._engines.items()):
+            if loop.is_running():
+                asyncio.run_coroutine_threadsafe(engine.dispose(), loop).result(timeout)
+            self._engines.pop(loop, None)
 
     def sensors(self) -> list[Sensor]:
         """Return the live sensors, the same for sensing and for verification."""
@@ -77,8 +84,7 @@ class Runtime:
 
     async def dispose(self) -> None:
         """Close the engine of the running loop (others close with their loops)."""
-        loop = id(asyncio.get_running_loop())
-        pair = self._engines.pop(loop, None)
+        pair = self._engines.pop(asyncio.get_running_loop(), None)
         if pair is not None:
             await pair[0].dispose()
 

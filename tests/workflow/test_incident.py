@@ -1,0 +1,194 @@
+"""End to end through the real app and its embedded worker: webhook to closed incident."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import httpx
+from wfkit import ScriptedDebate, decision_of, package, post_alert, wait_for
+
+from warroom.agents.models import Action
+from warroom.store.db import make_sessionmaker
+from warroom.store.tables import Playbook
+
+
+async def _view(client: httpx.AsyncClient, token: str) -> dict[str, Any]:
+    response = await client.get(f"/api/v1/decisions/{token}")
+    assert response.status_code == 200, response.text
+    return dict(response.json())
+
+
+async def _status(client: httpx.AsyncClient, token: str, *states: str) -> dict[str, Any] | None:
+    view = await _view(client, token)
+    return view if view["status"] in states else None
+
+
+async def _closed(client: httpx.AsyncClient, incident_id: str) -> list[dict[str, Any]] | None:
+    timeline = (await client.get(f"/api/v1/incidents/{incident_id}")).json()["timeline"]
+    return timeline if any(e["kind"] == "workflow.closed" for e in timeline) else None
+
+
+async def test_webhook_to_closed_incident_with_every_step_audited(workflow_app: Any) -> None:
+    debate = ScriptedDebate()
+    async with workflow_app(debate) as client:
+        incident_id = await post_alert(client)
+        decision = await wait_for(lambda: decision_of(client, incident_id, "ready"),
+                                  what="a ready decision")
+        token = decision["token"]
+        response = await client.post(f"/api/v1/decisions/{token}/approve",
+                                     json={"approver": "alice", "comment": "go"})
+        assert response.status_code == 200, response.text
+        # the alert clears during the warm-up, so verification sees it resolved
+        await wait_for(lambda: _status(client, token, "executing", "verifying", "completed"),
+                       what="execution")
+        await post_alert(client, "resolved")
+        timeline = await wait_for(lambda: _closed(client, incident_id), what="workflow closed")
+        view = await _view(client, token)
+        detail = (await client.get(f"/api/v1/incidents/{incident_id}")).json()
+
+    assert view["status"] == "completed"
+    assert [a["approver"] for a in view["approvals"]] == ["alice"]
+    assert len(view["executions"]) == 1
+    execution = view["executions"][0]
+    assert execution["executor"] == "shadow" and execution["status"] == "succeeded"
+    assert execution["request"]["method"] == "PATCH"
+    assert execution["request"]["path"].endswith("/namespaces/shop/deployments/checkout/scale")
+    assert execution["request"]["body"] == {"spec": {"replicas": 4}}
+    assert view["verifications"][0]["verdict"] == "success"
+    assert detail["status"] == "resolved"
+    assert detail["decision"]["token"] == token
+    kinds = [e["kind"] for e in timeline]
+    order = ["agent.turn", "decision.ready", "decision.approval", "decision.approved",
+             "decision.executing", "execution.started", "execution.call", "decision.verifying",
+             "verification.recorded", "decision.completed", "learn.updated", "workflow.closed"]
+    positions = [kinds.index(k) for k in order]
+    assert positions == sorted(positions), kinds
+    assert next(e for e in timeline if e["kind"] == "decision.approval")["actor"] == "alice"
+    assert debate.calls == [incident_id]
+
+
+async def test_resent_alert_reuses_the_running_workflow(workflow_app: Any) -> None:
+    debate = ScriptedDebate()
+    async with workflow_app(debate) as client:
+        incident_id = await post_alert(client)
+        await post_alert(client)
+        first = await wait_for(lambda: decision_of(client, incident_id, "ready"),
+                               what="a ready decision")
+        await post_alert(client)
+        again = await decision_of(client, incident_id)
+    assert again is not None and again["token"] == first["token"]
+    assert len(again["decisions"]) == 1
+    assert debate.calls == [incident_id]
+
+
+async def test_low_risk_trusted_playbook_auto_executes(
+    workflow_app: Any, engine: Any
+) -> None:
+    from datetime import UTC, datetime
+
+    async with make_sessionmaker(engine)() as session, session.begin():
+        session.add(Playbook(fault="traffic_surge", action_type="scale", trust=0.95,
+                             successes=9, failures=0, updated_at=datetime.now(UTC)))
+    debate = ScriptedDebate(package(risk="low", human=False))
+    async with workflow_app(debate, auto_execute_namespaces=["shop"]) as client:
+        incident_id = await post_alert(client)
+        decision = await wait_for(lambda: decision_of(client, incident_id), what="a decision")
+        view = await wait_for(
+            lambda: _status(client, decision["token"], "completed", "failed"), what="the end"
+        )
+    assert view["auto_execute"] is True
+    assert [(a["approver"], a["via"]) for a in view["approvals"]] == [("policy", "policy")]
+    assert len(view["executions"]) == 1
+
+
+async def test_untrusted_playbook_waits_for_a_human(workflow_app: Any) -> None:
+    debate = ScriptedDebate(package(risk="low", human=False))
+    async with workflow_app(debate, auto_execute_namespaces=["shop"]) as client:
+        incident_id = await post_alert(client)
+        decision = await wait_for(lambda: decision_of(client, incident_id, "ready"),
+                                  what="a ready decision")
+        view = await _view(client, decision["token"])
+    assert view["auto_execute"] is False
+    assert any("trust" in r for r in view["package"]["policy"]["reasons"])
+    assert view["executions"] == []
+
+
+async def test_critical_action_waits_for_two_distinct_approvers(workflow_app: Any) -> None:
+    debate = ScriptedDebate(package(risk="critical"))
+    async with workflow_app(debate) as client:
+        incident_id = await post_alert(client)
+        decision = await wait_for(lambda: decision_of(client, incident_id, "ready"),
+                                  what="a ready decision")
+        token = decision["token"]
+        url = f"/api/v1/decisions/{token}/approve"
+        assert (await client.post(url, json={"approver": "alice"})).status_code == 200
+        again = await client.post(url, json={"approver": "alice", "comment": "twice"})
+        assert again.status_code == 409 and "already" in again.json()["detail"]
+        waiting = await _view(client, token)
+        assert waiting["status"] == "ready" and waiting["executions"] == []
+        assert (await client.post(url, json={"approver": "bob"})).status_code == 200
+        view = await wait_for(lambda: _status(client, token, "completed", "failed"),
+                              what="the end")
+    assert view["requires_approvals"] == 2
+    assert {a["approver"] for a in view["approvals"]} == {"alice", "bob"}
+    assert len(view["executions"]) == 1
+
+
+async def test_rejected_decision_never_executes(workflow_app: Any) -> None:
+    async with workflow_app(ScriptedDebate()) as client:
+        incident_id = await post_alert(client)
+        decision = await wait_for(lambda: decision_of(client, incident_id, "ready"),
+                                  what="a ready decision")
+        token = decision["token"]
+        response = await client.post(f"/api/v1/decisions/{token}/reject",
+                                     json={"approver": "carol", "comment": "too risky"})
+        assert response.status_code == 200
+        await wait_for(lambda: _closed(client, incident_id), what="workflow closed")
+        late = await client.post(f"/api/v1/decisions/{token}/approve", json={"approver": "dan"})
+        view = await _view(client, token)
+    assert late.status_code == 409
+    assert view["status"] == "rejected"
+    assert view["executions"] == []
+
+
+async def test_expired_decision_never_executes_and_escalates(workflow_app: Any) -> None:
+    async with workflow_app(ScriptedDebate(), approval_timeout_seconds=0.3) as client:
+        incident_id = await post_alert(client)
+        timeline = await wait_for(lambda: _closed(client, incident_id), what="workflow closed")
+        decision = await decision_of(client, incident_id)
+        assert decision is not None
+        view = await _view(client, decision["token"])
+    assert view["status"] == "expired"
+    assert view["executions"] == []
+    kinds = [e["kind"] for e in timeline]
+    assert "decision.expired" in kinds and "decision.escalated" in kinds
+
+
+async def test_hard_rule_refuses_an_approved_action_at_execution(workflow_app: Any) -> None:
+    scale_to_zero = Action(type="scale", target="shop/deployment/checkout",
+                           params={"replicas": 0})
+    async with workflow_app(ScriptedDebate(package(scale_to_zero))) as client:
+        incident_id = await post_alert(client)
+        decision = await wait_for(lambda: decision_of(client, incident_id, "ready"),
+                                  what="a ready decision")
+        token = decision["token"]
+        await client.post(f"/api/v1/decisions/{token}/approve", json={"approver": "alice"})
+        timeline = await wait_for(lambda: _closed(client, incident_id), what="workflow closed")
+        view = await _view(client, token)
+    assert view["status"] == "failed"
+    assert view["executions"] == []
+    refused = next(e for e in timeline if e["kind"] == "execution.refused")
+    assert "replicas" in refused["summary"] or "zero" in refused["summary"].lower()
+
+
+async def test_debate_past_the_deadline_still_yields_a_ready_decision(
+    workflow_app: Any,
+) -> None:
+    async with workflow_app(ScriptedDebate(delay=5.0), decision_deadline_seconds=0.3) as client:
+        incident_id = await post_alert(client)
+        decision = await wait_for(lambda: decision_of(client, incident_id), what="a decision")
+        token = decision["token"]
+        view = await wait_for(lambda: _status(client, token, "completed"), what="escalation")
+    assert view["package"]["status"] == "timeout"
+    assert view["package"]["action"]["type"] == "escalate"
+    assert view["executions"] == []
