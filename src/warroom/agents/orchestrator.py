@@ -1,0 +1,213 @@
+"""The debate: Diagnostician → Solver → (Reviewer ‖ Critic) → Coordinator.
+
+Every agent runs under its own deadline; one that is late or raises becomes a degraded,
+abstaining turn and the debate goes on. The whole debate runs under a global deadline (the
+package then says `timeout`, a human decides), and any unexpected error yields a `failed`
+package. `run_debate` never raises and never hangs.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import time
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+from typing import Any, TypeVar
+
+import orjson
+from pydantic import BaseModel
+
+from warroom.agents.coordinator import Degraded, decide
+from warroom.agents.models import (
+    Action,
+    ActionPlan,
+    AgentTurn,
+    CriticReport,
+    DecisionPackage,
+    DecisionStatus,
+    DiagnosisReport,
+    ReviewVerdict,
+    Role,
+    Vote,
+)
+from warroom.agents.ports import Critic, DebateContext, Diagnostician, Reviewer, Solver
+from warroom.agents.team import responsible_team
+
+T = TypeVar("T", bound=BaseModel)
+R = TypeVar("R")
+
+
+@dataclass
+class Backends:
+    """One implementation per role; a rule backend and a model backend are interchangeable."""
+
+    diagnostician: Diagnostician
+    solver: Solver
+    reviewer: Reviewer
+    critic: Critic
+
+
+def rule_backends() -> Backends:
+    """Return the deterministic rule backends (no model, no network)."""
+    from warroom.agents.critic import RuleCritic
+    from warroom.agents.diagnostician.rules import RuleDiagnostician
+    from warroom.agents.reviewer import RuleReviewer
+    from warroom.agents.solver import RuleSolver
+
+    return Backends(diagnostician=RuleDiagnostician(), solver=RuleSolver(),
+                    reviewer=RuleReviewer(), critic=RuleCritic())
+
+
+@dataclass
+class Debate:
+    """What a debate produced; filled in as it goes, so a timeout keeps the finished turns."""
+
+    package: DecisionPackage | None = None
+    diagnosis: DiagnosisReport = field(default_factory=DiagnosisReport)
+    plan: ActionPlan = field(default_factory=ActionPlan)
+    review: ReviewVerdict = field(default_factory=lambda: ReviewVerdict(vote="abstain"))
+    critique: CriticReport = field(default_factory=lambda: CriticReport(vote="abstain"))
+    turns: list[AgentTurn] = field(default_factory=list)
+    input_hashes: list[str] = field(default_factory=list)  # one per turn, same order
+
+
+def _reap(task: asyncio.Future[Any]) -> None:
+    if not task.cancelled():
+        task.exception()  # retrieved, so an abandoned failure is not reported as lost
+
+
+async def bounded(awaitable: Awaitable[R], timeout: float) -> R:
+    """Await with a deadline that holds even if the awaited code ignores cancellation."""
+    task = asyncio.ensure_future(awaitable)
+    try:
+        done, _ = await asyncio.wait({task}, timeout=timeout)
+    except asyncio.CancelledError:
+        task.cancel()
+        raise
+    if not done:
+        task.cancel()  # asked to stop; not waited for, so a stubborn agent cannot hold us
+        task.add_done_callback(_reap)
+        raise TimeoutError
+    return task.result()
+
+
+def digest(*parts: Any) -> str:
+    """Hash the JSON of an agent's inputs, so the audit trail can prove what it saw."""
+    h = hashlib.sha256()
+    for part in parts:
+        data = part.model_dump(mode="json") if isinstance(part, BaseModel) else part
+        h.update(orjson.dumps(data, option=orjson.OPT_SORT_KEYS, default=str))
+    return h.hexdigest()
+
+
+def _vote_of(role: Role, output: BaseModel) -> Vote:
+    if isinstance(output, DiagnosisReport):
+        return "abstain" if output.abstain or not output.hypotheses else "approve"
+    if isinstance(output, ActionPlan):
+        return "approve" if output.candidates else "abstain"
+    vote = getattr(output, "vote", "abstain")
+    for known in ("approve", "request_revision", "reject", "abstain"):
+        if vote == known:
+            return known
+    return "abstain"
+
+
+async def _turn(debate: Debate, role: Role, call: Callable[[], Awaitable[T]], fallback: T,
+                expected: type[T], deadline: float, input_hash: str) -> tuple[T, bool]:
+    started = time.perf_counter()
+    error: str | None = None
+    output: T = fallback
+    try:
+        result = await bounded(call(), deadline)
+        if isinstance(result, expected):
+            output = result
+        else:
+            error = f"returned {type(result).__name__}, expected {expected.__name__}"
+    except TimeoutError:
+        error = f"missed its {deadline:g}s deadline"
+    except asyncio.CancelledError:
+        raise
+    except Exception as exc:  # an agent's failure degrades it, never the debate
+        error = f"{type(exc).__name__}: {exc}"[:1000]
+    degraded = error is not None
+    turn = AgentTurn(
+        role=role, vote="abstain" if degraded else _vote_of(role, output), degraded=degraded,
+        latency_ms=round((time.perf_counter() - started) * 1000, 3), error=error,
+        output=None if degraded else output.model_dump(mode="json"))
+    debate.turns.append(turn)
+    debate.input_hashes.append(input_hash)
+    return output, degraded
+
+
+async def _debate(ctx: DebateContext, backends: Backends, agent_deadline: float,
+                  debate: Debate) -> None:
+    ctx_hash = digest(ctx)
+    debate.diagnosis, d_bad = await _turn(
+        debate, "diagnostician", lambda: backends.diagnostician.diagnose(ctx),
+        DiagnosisReport(abstain=True, summary="the Diagnostician did not answer"),
+        DiagnosisReport, agent_deadline, ctx_hash)
+    diagnosis = debate.diagnosis
+    diag_hash = digest(ctx_hash, diagnosis)
+    debate.plan, s_bad = await _turn(
+        debate, "solver", lambda: backends.solver.solve(ctx, diagnosis), ActionPlan(),
+        ActionPlan, agent_deadline, diag_hash)
+    plan = debate.plan
+    plan_hash = digest(diag_hash, plan)
+    (debate.review, r_bad), (debate.critique, c_bad) = await asyncio.gather(
+        _turn(debate, "reviewer", lambda: backends.reviewer.review(ctx, diagnosis, plan),
+              ReviewVerdict(vote="abstain", notes=["the Reviewer did not answer"]),
+              ReviewVerdict, agent_deadline, plan_hash),
+        _turn(debate, "critic", lambda: backends.critic.critique(ctx, diagnosis, plan),
+              CriticReport(vote="abstain"), CriticReport, agent_deadline, plan_hash))
+    degraded = Degraded(diagnostician=d_bad, solver=s_bad, reviewer=r_bad, critic=c_bad)
+    started = time.perf_counter()
+    package = decide(ctx, diagnosis, plan, debate.review, debate.critique, degraded)
+    debate.package = package
+    debate.turns.append(AgentTurn(
+        role="coordinator", vote="approve" if package.status == "ready" else "reject",
+        latency_ms=round((time.perf_counter() - started) * 1000, 3),
+        output=package.model_dump(mode="json")))
+    debate.input_hashes.append(digest(plan_hash, debate.review, debate.critique))
+
+
+def _human_package(ctx: DebateContext, debate: Debate, status: DecisionStatus, outcome: str,
+                   why: str) -> DecisionPackage:
+    hyps = debate.diagnosis.hypotheses
+    try:
+        team = responsible_team(ctx, debate.diagnosis)
+    except Exception:
+        team = "COLLAB"
+    return DecisionPackage(
+        status=status,
+        action=Action(type="escalate", params={"reason": why[:500]}),
+        requires_human_approval=True, risk="high", outcome=outcome, blocked_reason=why,
+        summary=f"{why}. A human must decide.", team=team, hypotheses=hyps[:5],
+        confidence=hyps[0].confidence if hyps and not debate.diagnosis.abstain else 0.0,
+        fault=hyps[0].fault if hyps and not debate.diagnosis.abstain else None,
+        followups=debate.plan.followups)
+
+
+async def run_debate(ctx: DebateContext, backends: Backends, *, agent_deadline: float,
+                     debate_deadline: float) -> Debate:
+    """Run the five agents and return the debate; never raises, never outlives its deadline."""
+    debate = Debate()
+    try:
+        await bounded(_debate(ctx, backends, agent_deadline, debate), debate_deadline)
+    except TimeoutError:
+        debate.package = _human_package(
+            ctx, debate, "timeout", "timeout",
+            f"the debate missed its {debate_deadline:g}s deadline after "
+            f"{len(debate.turns)} turn(s)")
+        debate.turns.append(AgentTurn(role="coordinator", vote="abstain", degraded=True,
+                                      error="global deadline", output=debate.package.model_dump(
+                                          mode="json")))
+        debate.input_hashes.append(digest(ctx.session_id, "timeout"))
+    except Exception as exc:  # the promise: a package, whatever happened
+        debate.package = _human_package(ctx, debate, "failed", "failed",
+                                         f"the debate failed: {type(exc).__name__}: {exc}"[:500])
+        debate.turns.append(AgentTurn(role="coordinator", vote="abstain", degraded=True,
+                                      error=f"{type(exc).__name__}: {exc}"[:1000],
+                                      output=debate.package.model_dump(mode="json")))
+        debate.input_hashes.append(digest(ctx.session_id, "failed"))
+    return debate

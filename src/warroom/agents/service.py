@@ -1,0 +1,223 @@
+"""Analyse an incident: sense, sanitize, persist the snapshot, debate, audit every turn.
+
+`analyze_incident` is the one entry point live traffic and replay share. It never raises:
+whatever goes wrong ends in a `failed` (or `timeout`) package that asks for a human.
+The caller owns the transaction and commits.
+"""
+
+from __future__ import annotations
+
+import time
+import uuid
+from datetime import UTC, datetime
+from typing import Any
+
+from pydantic import BaseModel
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from warroom.agents.events import EventBus
+from warroom.agents.models import (
+    Action,
+    ActionPlan,
+    AgentTurn,
+    CriticReport,
+    DecisionPackage,
+    DiagnosisReport,
+    ReviewVerdict,
+)
+from warroom.agents.orchestrator import Backends, Debate, rule_backends, run_debate
+from warroom.agents.ports import DebateContext
+from warroom.config import Settings
+from warroom.safety.sanitize import sanitize_snapshot
+from warroom.sensors.models import AlertView, EvidenceSnapshot, SensorRequest
+from warroom.sensors.ports import Sensor
+from warroom.sensors.service import take_snapshot
+from warroom.store.tables import EvidenceSnapshotRow, Incident, Playbook, Signal
+
+TURN_KIND = "agent.turn"
+PACKAGE_KIND = "debate.package"
+# alert labels that name a workload, in the order they are trusted
+SERVICE_LABELS = ("service", "deployment", "statefulset", "daemonset", "app", "job_name")
+
+
+class DebateResult(BaseModel):
+    """Everything one analysis produced, as `warroom replay` and the API show it."""
+
+    session_id: str
+    incident_id: str
+    package: DecisionPackage
+    diagnosis: DiagnosisReport = DiagnosisReport()
+    plan: ActionPlan = ActionPlan()
+    review: ReviewVerdict = ReviewVerdict(vote="abstain")
+    critique: CriticReport = CriticReport(vote="abstain")
+    turns: list[AgentTurn] = []
+    snapshot: EvidenceSnapshot
+    snapshot_id: str | None = None
+    latency_ms: float = 0.0
+
+
+def _utc(value: datetime) -> datetime:
+    return value.replace(tzinfo=UTC) if value.tzinfo is None else value
+
+
+def build_request(incident: Incident, signals: list[Signal], *, now: datetime,
+                  lookback_seconds: int) -> SensorRequest:
+    """Scope the sensors to the incident: its alerts, namespaces and services."""
+    alerts = [AlertView(status="firing" if s.status == "firing" else "resolved",
+                        labels={str(k): str(v) for k, v in (s.labels or {}).items()},
+                        annotations={str(k): str(v) for k, v in (s.annotations or {}).items()},
+                        starts_at=_utc(s.starts_at),
+                        ends_at=_utc(s.ends_at) if s.ends_at else None,
+                        fingerprint=s.fingerprint) for s in signals]
+    namespaces = [incident.namespace] if incident.namespace else []
+    services = [incident.service] if incident.service else []
+    for alert in alerts:
+        ns = alert.labels.get("namespace")
+        if ns and ns not in namespaces:
+            namespaces.append(ns)
+        for label in SERVICE_LABELS:
+            value = alert.labels.get(label)
+            if value and value not in services:
+                services.append(value)
+                break
+    return SensorRequest(incident_id=incident.id, now=now, lookback_seconds=lookback_seconds,
+                         namespaces=namespaces, services=services, alerts=alerts)
+
+
+async def playbook_trust(session: AsyncSession) -> dict[str, float]:
+    """Return learned trust per "fault/action_type" from the playbooks table."""
+    rows = (await session.execute(select(Playbook.fault, Playbook.action_type,
+                                         Playbook.trust))).all()
+    return {f"{fault}/{action}": float(trust) for fault, action, trust in rows}
+
+
+def _failed(session_id: str, incident_id: str, now: datetime, why: str,
+            snapshot: EvidenceSnapshot | None = None) -> DebateResult:
+    package = DecisionPackage(
+        status="failed", action=Action(type="escalate", params={"reason": why[:500]}),
+        requires_human_approval=True, risk="high", outcome="failed", blocked_reason=why,
+        summary=f"{why}. A human must decide.")
+    turn = AgentTurn(role="coordinator", vote="abstain", degraded=True, error=why,
+                     output=package.model_dump(mode="json"))
+    return DebateResult(session_id=session_id, incident_id=incident_id, package=package,
+                        turns=[turn], snapshot=snapshot or EvidenceSnapshot(
+                            incident_id=incident_id, now=now))
+
+
+async def analyze_incident(session: AsyncSession, incident_id: str, *, settings: Settings,
+                           sensors: list[Sensor], now: datetime | None = None,
+                           backends: Backends | None = None,
+                           bus: EventBus | None = None) -> DebateResult:
+    """Sense, sanitize, persist the snapshot, debate and audit; never raises."""
+    started = time.perf_counter()
+    session_id = uuid.uuid4().hex
+    now = _utc(now) if now is not None else datetime.now(UTC)
+    try:
+        result = await _analyze(session, incident_id, session_id=session_id, settings=settings,
+                                sensors=sensors, now=now, backends=backends)
+    except Exception as exc:  # the promise to the caller: a package, never an exception
+        result = _failed(session_id, incident_id, now,
+                         f"analysis failed: {type(exc).__name__}: {exc}"[:500])
+        try:
+            async with session.begin_nested():
+                await _audit(session, result, [""])
+        except Exception:  # the database itself is the problem; the package still stands
+            pass
+    result.latency_ms = round((time.perf_counter() - started) * 1000, 3)
+    if bus is not None:
+        await _publish(bus, result)
+    return result
+
+
+async def _analyze(session: AsyncSession, incident_id: str, *, session_id: str,
+                   settings: Settings, sensors: list[Sensor], now: datetime,
+                   backends: Backends | None) -> DebateResult:
+    incident = await session.get(Incident, incident_id)
+    if incident is None:
+        return _failed(session_id, incident_id, now, f"incident {incident_id} not found")
+    signals = list((await session.scalars(
+        select(Signal).where(Signal.incident_id == incident_id)
+        .order_by(Signal.starts_at, Signal.fingerprint))).all())
+    request = build_request(incident, signals, now=now,
+                            lookback_seconds=settings.evidence_lookback_seconds)
+    raw = await take_snapshot(request, sensors, timeout=settings.sensor_timeout_seconds)
+    snapshot = sanitize_snapshot(raw)
+    row = EvidenceSnapshotRow(id=str(uuid.uuid4()), incident_id=incident_id, taken_at=now,
+                              data=snapshot.model_dump(mode="json"))
+    session.add(row)
+    ctx = DebateContext(
+        session_id=session_id, incident_id=incident_id, namespace=incident.namespace,
+        service=incident.service, priority=incident.priority, title=incident.title,
+        evidence=snapshot, service_teams=settings.service_teams,
+        critical_namespaces=settings.critical_namespaces,
+        playbook_trust=await playbook_trust(session))
+    debate: Debate = await run_debate(
+        ctx, backends or rule_backends(), agent_deadline=settings.agent_deadline_seconds,
+        debate_deadline=settings.debate_deadline_seconds)
+    assert debate.package is not None
+    result = DebateResult(
+        session_id=session_id, incident_id=incident_id, package=debate.package,
+        diagnosis=debate.diagnosis, plan=debate.plan, review=debate.review,
+        critique=debate.critique, turns=debate.turns, snapshot=snapshot, snapshot_id=row.id)
+    await _audit(session, result, debate.input_hashes)
+    return result
+
+
+async def _audit(session: AsyncSession, result: DebateResult, hashes: list[str]) -> None:
+    from warroom.store.audit import NewEvent, append_many
+
+    events = [NewEvent(
+        kind=TURN_KIND, incident_id=result.incident_id, session_id=result.session_id,
+        payload={"session_id": result.session_id, "incident_id": result.incident_id,
+                 "role": turn.role, "input_hash": hashes[i] if i < len(hashes) else "",
+                 "output": turn.output, "latency_ms": turn.latency_ms, "vote": turn.vote,
+                 "degraded": turn.degraded, "error": turn.error})
+        for i, turn in enumerate(result.turns)]
+    events.append(NewEvent(
+        kind=PACKAGE_KIND, incident_id=result.incident_id, session_id=result.session_id,
+        payload={"session_id": result.session_id, "incident_id": result.incident_id,
+                 "snapshot_id": result.snapshot_id,
+                 "package": result.package.model_dump(mode="json")}))
+    await append_many(session, events)
+
+
+async def _publish(bus: EventBus, result: DebateResult) -> None:
+    try:
+        for turn in result.turns:
+            await bus.publish(TURN_KIND, {"session_id": result.session_id,
+                                          "incident_id": result.incident_id,
+                                          **turn.model_dump(mode="json", exclude={"output"})})
+        await bus.publish(PACKAGE_KIND, {"session_id": result.session_id,
+                                         "incident_id": result.incident_id,
+                                         "package": result.package.model_dump(mode="json")})
+    except Exception:  # the feed is best effort
+        pass
+
+
+async def incident_detail(session: AsyncSession, incident_id: str) -> dict[str, Any]:
+    """Return the evidence summary, the latest debate's turns and its package for the API."""
+    from warroom.store.audit import list_events
+
+    row = (await session.scalars(
+        select(EvidenceSnapshotRow).where(EvidenceSnapshotRow.incident_id == incident_id)
+        .order_by(EvidenceSnapshotRow.taken_at.desc()).limit(1))).first()
+    out: dict[str, Any] = {"evidence": None, "debate": None}
+    if row is not None:
+        data = row.data or {}
+        out["evidence"] = {
+            "snapshot_id": row.id, "taken_at": _utc(row.taken_at).isoformat(),
+            "sensors": data.get("sensors", []),
+            "counts": {k: len(data.get(k) or []) for k in (
+                "series", "objects", "logs", "topology", "changes", "documents", "similar")},
+            "alerts": data.get("alerts", []), "changes": data.get("changes", [])[:20],
+        }
+    events = await list_events(session, incident_id=incident_id)
+    packages = [e for e in events if e.kind == PACKAGE_KIND]
+    if packages:
+        latest = max(packages, key=lambda e: e.seq)
+        turns = [e.payload for e in sorted(events, key=lambda e: e.seq)
+                 if e.kind == TURN_KIND and e.session_id == latest.session_id]
+        out["debate"] = {"session_id": latest.session_id, "turns": turns,
+                         "package": latest.payload.get("package")}
+    return out

@@ -1,0 +1,180 @@
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Callable
+
+from warroom.agents.critic import RuleCritic
+from warroom.agents.models import (
+    Action,
+    ActionPlan,
+    CandidateAction,
+    CriticReport,
+    DiagnosisReport,
+    ReviewVerdict,
+)
+from warroom.agents.orchestrator import Backends, run_debate
+from warroom.agents.ports import DebateContext
+from warroom.agents.reviewer import RuleReviewer
+from warroom.agents.solver import RuleSolver
+
+Make = Callable[..., DebateContext]
+Diag = Callable[..., DiagnosisReport]
+
+
+class FixedDiagnostician:
+    def __init__(self, report: DiagnosisReport) -> None:
+        self.report = report
+
+    async def diagnose(self, ctx: DebateContext) -> DiagnosisReport:
+        return self.report
+
+
+class Raising:
+    async def diagnose(self, ctx: DebateContext) -> DiagnosisReport:
+        raise RuntimeError("model endpoint unreachable")
+
+    async def critique(self, ctx: DebateContext, d: DiagnosisReport,
+                       p: ActionPlan) -> CriticReport:
+        raise ValueError("bad JSON from the model")
+
+
+class Hanging:
+    async def review(self, ctx: DebateContext, d: DiagnosisReport,
+                     p: ActionPlan) -> ReviewVerdict:
+        await asyncio.Event().wait()
+        raise AssertionError
+
+    async def diagnose(self, ctx: DebateContext) -> DiagnosisReport:
+        await asyncio.Event().wait()
+        raise AssertionError
+
+
+class Stubborn:
+    """Swallows cancellation and keeps going: the deadline must hold anyway."""
+
+    async def diagnose(self, ctx: DebateContext) -> DiagnosisReport:
+        for _ in range(10):
+            try:
+                await asyncio.sleep(0.05)
+            except asyncio.CancelledError:
+                continue
+        return DiagnosisReport()
+
+
+class ApproveAll:
+    async def review(self, ctx: DebateContext, d: DiagnosisReport,
+                     p: ActionPlan) -> ReviewVerdict:
+        return ReviewVerdict(vote="approve")
+
+    async def critique(self, ctx: DebateContext, d: DiagnosisReport,
+                       p: ActionPlan) -> CriticReport:
+        return CriticReport(vote="approve")
+
+
+class FixedSolver:
+    def __init__(self, action: Action) -> None:
+        self.action = action
+
+    async def solve(self, ctx: DebateContext, d: DiagnosisReport) -> ActionPlan:
+        return ActionPlan(candidates=[CandidateAction(action=self.action, risk="low",
+                                                      blast_radius=5)])
+
+
+def rules(diagnostician: object) -> Backends:
+    return Backends(diagnostician=diagnostician, solver=RuleSolver(),  # type: ignore[arg-type]
+                    reviewer=RuleReviewer(), critic=RuleCritic())
+
+
+async def test_full_rule_debate_decides_the_oom_fix(make_ctx: Make, diag: Diag) -> None:
+    report = diag(("shop", "checkout", "memory_limit_too_low", 0.9))
+    debate = await run_debate(make_ctx(), rules(FixedDiagnostician(report)), agent_deadline=1,
+                              debate_deadline=5)
+    package = debate.package
+    assert package is not None and package.status == "ready"
+    assert package.action is not None and package.action.type == "set_resources"
+    assert [t.role for t in debate.turns][:2] == ["diagnostician", "solver"]
+    assert {t.role for t in debate.turns} == {"diagnostician", "solver", "reviewer", "critic",
+                                              "coordinator"}
+    assert len(debate.input_hashes) == len(debate.turns) == 5
+    assert len(set(debate.input_hashes[:2])) == 2
+    assert package.team == "payments-team"
+
+
+async def test_raising_agents_become_degraded_abstains(make_ctx: Make, diag: Diag) -> None:
+    backends = Backends(diagnostician=Raising(), solver=RuleSolver(), reviewer=RuleReviewer(),
+                        critic=Raising())  # type: ignore[arg-type]
+    debate = await run_debate(make_ctx(), backends, agent_deadline=1, debate_deadline=5)
+    turns = {t.role: t for t in debate.turns}
+    assert turns["diagnostician"].degraded and turns["diagnostician"].vote == "abstain"
+    assert "model endpoint unreachable" in (turns["diagnostician"].error or "")
+    assert turns["critic"].degraded and "bad JSON" in (turns["critic"].error or "")
+    assert debate.package is not None
+    assert debate.package.outcome == "abstain_escalate"
+    assert debate.package.action is not None and debate.package.action.type == "escalate"
+    assert debate.package.requires_human_approval
+
+
+async def test_late_agent_is_cut_at_its_deadline(make_ctx: Make, diag: Diag) -> None:
+    report = diag(("shop", "checkout", "memory_limit_too_low", 0.9))
+    backends = Backends(diagnostician=FixedDiagnostician(report), solver=RuleSolver(),
+                        reviewer=Hanging(), critic=RuleCritic())  # type: ignore[arg-type]
+    debate = await asyncio.wait_for(run_debate(make_ctx(), backends, agent_deadline=0.05,
+                                               debate_deadline=5), 3)
+    turns = {t.role: t for t in debate.turns}
+    assert turns["reviewer"].degraded and "deadline" in (turns["reviewer"].error or "")
+    assert debate.package is not None and debate.package.status == "ready"
+    assert debate.package.requires_human_approval  # a missing reviewer means a human checks
+    assert debate.package.outcome == "approve_with_human"
+
+
+async def test_global_deadline_yields_a_timeout_package(make_ctx: Make) -> None:
+    debate = await asyncio.wait_for(run_debate(make_ctx(), rules(Hanging()), agent_deadline=10,
+                                               debate_deadline=0.05), 3)
+    assert debate.package is not None
+    assert debate.package.status == "timeout"
+    assert debate.package.requires_human_approval
+    assert debate.package.action is not None and debate.package.action.type == "escalate"
+    assert debate.turns[-1].role == "coordinator" and debate.turns[-1].degraded
+
+
+async def test_deadline_holds_against_an_agent_that_ignores_cancellation(make_ctx: Make) -> None:
+    debate = await asyncio.wait_for(run_debate(make_ctx(), rules(Stubborn()),
+                                               agent_deadline=0.05, debate_deadline=5), 2)
+    assert debate.turns[0].degraded
+    assert debate.package is not None and debate.package.outcome == "abstain_escalate"
+
+
+async def test_hard_rule_breach_rejected_whatever_the_other_votes(make_ctx: Make,
+                                                                  diag: Diag) -> None:
+    report = diag(("db", "orders-db", "database_saturation", 0.95))
+    for action in (Action(type="rollout_restart", target="db/statefulset/orders-db"),
+                   Action(type="scale", target="shop/deployment/checkout",
+                          params={"replicas": 0}),
+                   Action(type="rollout_restart", target="shop/namespace/shop")):
+        critic = ApproveAll()
+        backends = Backends(diagnostician=FixedDiagnostician(report),
+                            solver=FixedSolver(action), reviewer=RuleReviewer(),
+                            critic=critic)
+        debate = await run_debate(make_ctx(), backends, agent_deadline=1, debate_deadline=5)
+        turns = {t.role: t for t in debate.turns}
+        assert turns["critic"].vote == "approve"
+        assert turns["reviewer"].vote == "reject"
+        package = debate.package
+        assert package is not None and package.status == "blocked"
+        assert package.outcome == "reject_escalate"
+        assert package.action is not None and package.action.type == "escalate"
+
+
+async def test_unexpected_error_gives_a_failed_package(make_ctx: Make, diag: Diag) -> None:
+    class BrokenPlan:
+        async def solve(self, ctx: DebateContext, d: DiagnosisReport) -> ActionPlan:
+            plan = ActionPlan()
+            plan.candidates = [None]  # type: ignore[list-item]  # breaks the Coordinator
+            return plan
+
+    report = diag(("shop", "checkout", "bad_deploy", 0.9))
+    backends = Backends(diagnostician=FixedDiagnostician(report), solver=BrokenPlan(),
+                        reviewer=ApproveAll(), critic=ApproveAll())  # type: ignore[arg-type]
+    debate = await run_debate(make_ctx(), backends, agent_deadline=1, debate_deadline=5)
+    assert debate.package is not None and debate.package.status == "failed"
+    assert debate.package.requires_human_approval

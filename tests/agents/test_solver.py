@@ -1,0 +1,90 @@
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import pytest
+
+from warroom.agents.models import DiagnosisReport
+from warroom.agents.ports import DebateContext
+from warroom.agents.solver import POLICY, solve
+
+Make = Callable[..., DebateContext]
+Diag = Callable[..., DiagnosisReport]
+
+
+def test_oom_raises_the_killed_containers_limit_by_half(make_ctx: Make, diag: Diag) -> None:
+    plan = solve(make_ctx(), diag(("shop", "checkout", "memory_limit_too_low", 0.9)))
+    top = plan.candidates[0]
+    assert top.action.type == "set_resources"
+    assert top.action.target == "shop/deployment/checkout"
+    assert top.action.params == {"container": "checkout", "limits": {"memory": "768Mi"}}
+    assert "kubectl" in top.kubectl and "768Mi" in top.kubectl
+    assert 0 < top.blast_radius <= 50
+    assert plan.candidates[-1].action.type == "escalate"
+    assert any(f.kind == "resources" for f in plan.followups)
+
+
+def test_bad_deploy_rolls_back_to_the_previous_revision(make_ctx: Make, diag: Diag) -> None:
+    plan = solve(make_ctx(), diag(("shop", "checkout", "bad_deploy", 0.85)))
+    top = plan.candidates[0]
+    assert (top.action.type, top.action.params) == ("rollout_undo", {"to_revision": 1})
+    assert "--to-revision=1" in top.kubectl
+
+
+def test_surge_raises_the_hpa_ceiling(make_ctx: Make, diag: Diag) -> None:
+    plan = solve(make_ctx(), diag(("shop", "cart", "traffic_surge", 0.8)))
+    top = plan.candidates[0]
+    assert top.action.type == "set_hpa"
+    assert top.action.target == "shop/horizontalpodautoscaler/cart"
+    assert top.action.params == {"min_replicas": 2, "max_replicas": 6}
+    # scaling a workload pinned at its HPA ceiling would be undone: not proposed
+    assert all(c.action.type != "scale" for c in plan.candidates)
+
+
+def test_cpu_without_hpa_scales_and_suggests_one(make_ctx: Make, diag: Diag) -> None:
+    plan = solve(make_ctx(), diag(("web", "frontend", "cpu_saturation", 0.8)))
+    types = [c.action.type for c in plan.candidates]
+    assert types[:3] == ["scale", "set_hpa", "set_resources"]
+    assert plan.candidates[0].action.params == {"replicas": 6}
+    assert plan.candidates[2].action.params == {"container": "frontend",
+                                                "limits": {"cpu": "800m"}}
+    assert any(f.kind == "hpa" and "autoscale" in f.change for f in plan.followups)
+
+
+def test_node_failure_cordons_before_draining(make_ctx: Make, diag: Diag) -> None:
+    plan = solve(make_ctx(), diag(("", "w2", "node_failure", 0.9)))
+    assert [c.action.type for c in plan.candidates] == ["cordon_node", "drain_node", "escalate"]
+    assert plan.candidates[0].action.target == "/node/w2"
+
+
+@pytest.mark.parametrize("fault", ["dns_failure", "external_dependency", "application_error"])
+def test_escalation_only_faults(make_ctx: Make, diag: Diag, fault: str) -> None:
+    plan = solve(make_ctx(), diag(("shop", "checkout", fault, 0.9)))
+    assert [c.action.type for c in plan.candidates] == ["escalate"]
+    assert fault in plan.candidates[0].action.params["reason"]
+
+
+def test_healthy_is_no_action_and_abstention_escalates(make_ctx: Make, diag: Diag) -> None:
+    assert solve(make_ctx(), diag(("shop", "checkout", "none", 0.9))).candidates[
+        0].action.type == "no_action"
+    plan = solve(make_ctx(), diag(("shop", "checkout", "bad_deploy", 0.3), abstain=True))
+    assert [c.action.type for c in plan.candidates] == ["escalate"]
+
+
+def test_config_error_without_a_config_change_escalates(make_ctx: Make, diag: Diag) -> None:
+    # revisions 1 and 2 differ only by image: the config did not roll out with a revision
+    plan = solve(make_ctx(), diag(("shop", "checkout", "config_error", 0.9)))
+    assert [c.action.type for c in plan.candidates] == ["escalate"]
+
+
+def test_learned_trust_reorders_within_the_policy(make_ctx: Make, diag: Diag) -> None:
+    trust = {"cpu_saturation/scale": 0.05, "cpu_saturation/set_hpa": 0.95}
+    plan = solve(make_ctx(playbook_trust=trust),
+                 diag(("web", "frontend", "cpu_saturation", 0.8)))
+    assert plan.candidates[0].action.type == "set_hpa"
+
+
+def test_every_fault_has_a_policy() -> None:
+    from warroom.agents.models import FAULTS
+
+    assert set(POLICY) == set(FAULTS)
