@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any
 
 from warroom.config import Settings
@@ -52,11 +52,21 @@ def fingerprint(labels: dict[str, str]) -> str:
     return f"{h:016x}"
 
 
+def instant(value: datetime) -> datetime:
+    """Return `value` in UTC, clamped to the representable range (year 1 +01:00 overflows)."""
+    try:
+        return utc(value)
+    except OverflowError:
+        return (
+            datetime.min.replace(tzinfo=UTC) if value.year < 2 else datetime.max.replace(tzinfo=UTC)
+        )
+
+
 def _ends_at(value: datetime | None) -> datetime | None:
     # Alertmanager writes 0001-01-01T00:00:00Z for "has not ended"
     if value is None or value.year <= 1:
         return None
-    return utc(value)
+    return instant(value)
 
 
 def from_alertmanager(payload: AlertmanagerWebhook) -> list[AlertRecord]:
@@ -67,7 +77,7 @@ def from_alertmanager(payload: AlertmanagerWebhook) -> list[AlertRecord]:
             status=alert.status,
             labels=alert.labels,
             annotations=alert.annotations,
-            starts_at=utc(alert.starts_at),
+            starts_at=instant(alert.starts_at),
             ends_at=_ends_at(alert.ends_at) if alert.status == "resolved" else None,
             generator_url=alert.generator_url,
             source="alertmanager",
@@ -98,7 +108,7 @@ def from_generic(payload: GenericAlertBatch, now: datetime) -> list[AlertRecord]
                 status=alert.status,
                 labels=labels,
                 annotations=annotations,
-                starts_at=utc(alert.starts_at) if alert.starts_at else now,
+                starts_at=instant(alert.starts_at) if alert.starts_at else now,
                 ends_at=(ends_at or now) if alert.status == "resolved" else None,
                 generator_url=alert.url,
                 source=payload.source,
