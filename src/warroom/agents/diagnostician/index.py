@@ -1,0 +1,186 @@
+"""An index over the raw evidence: which workload owns a pod, where a service lives, events.
+
+Kubernetes objects arrive as plain API dicts; this module answers the questions every analyzer
+asks (pod -> Deployment/StatefulSet through ownerReferences and ReplicaSets, service name ->
+namespace, PVC -> StatefulSet, events about an object) once, so analyzers stay short.
+"""
+
+from __future__ import annotations
+
+import re
+from collections import defaultdict
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any
+
+from warroom.sensors.models import EvidenceSnapshot
+
+_HASH_POD = re.compile(r"^(?P<base>.+?)-(?P<hash>[a-z0-9]{5,10})-(?P<id>[a-z0-9]{5})$")
+_ORDINAL = re.compile(r"^(?P<base>.+)-(?P<n>\d+)$")
+Entity = tuple[str, str]  # (namespace, service); nodes and external hosts have namespace ""
+
+
+def parse_time(value: Any) -> datetime | None:
+    """Parse an RFC 3339 timestamp from Kubernetes, or None when absent/invalid."""
+    if not isinstance(value, str) or not value or value.startswith("0001-"):
+        return None
+    try:
+        t = datetime.fromisoformat(value.replace("Z", "+00:00"))
+    except ValueError:
+        return None
+    return t if t.tzinfo else t.replace(tzinfo=UTC)
+
+
+def meta(obj: dict[str, Any]) -> dict[str, Any]:
+    """Return an object's metadata (empty when missing)."""
+    m = obj.get("metadata")
+    return m if isinstance(m, dict) else {}
+
+
+@dataclass
+class Index:
+    """Lookups over one evidence snapshot."""
+
+    snapshot: EvidenceSnapshot
+    by_kind: dict[str, list[dict[str, Any]]] = field(default_factory=lambda: defaultdict(list))
+    rs_owner: dict[tuple[str, str], tuple[str, str]] = field(default_factory=dict)
+    workloads: dict[Entity, str] = field(default_factory=dict)  # -> kind
+    pods: dict[tuple[str, str], dict[str, Any]] = field(default_factory=dict)
+    service_ns: dict[str, set[str]] = field(default_factory=lambda: defaultdict(set))
+    events: dict[tuple[str, str, str], list[dict[str, Any]]] = field(
+        default_factory=lambda: defaultdict(list))
+    nodes: dict[str, dict[str, Any]] = field(default_factory=dict)
+    pods_on_node: dict[str, list[tuple[str, str]]] = field(
+        default_factory=lambda: defaultdict(list))
+    db_services: set[str] = field(default_factory=set)
+
+    @classmethod
+    def build(cls, snapshot: EvidenceSnapshot) -> Index:
+        """Index a snapshot's objects, series labels and topology."""
+        ix = cls(snapshot=snapshot)
+        for obj in snapshot.objects:
+            if isinstance(obj, dict) and isinstance(obj.get("kind"), str):
+                ix.by_kind[obj["kind"]].append(obj)
+        for rs in ix.by_kind["ReplicaSet"]:
+            m = meta(rs)
+            for ref in m.get("ownerReferences") or []:
+                if ref.get("kind") in ("Deployment", "Rollout"):
+                    ix.rs_owner[(m.get("namespace", ""), m.get("name", ""))] = (
+                        "Deployment", ref.get("name", ""))
+        for kind in ("Deployment", "StatefulSet", "DaemonSet"):
+            for obj in ix.by_kind[kind]:
+                m = meta(obj)
+                ns, name = m.get("namespace", ""), m.get("name", "")
+                ix.workloads[(ns, name)] = kind
+                ix.service_ns[name].add(ns)
+        for svc in ix.by_kind["Service"]:
+            m = meta(svc)
+            ix.service_ns[m.get("name", "")].add(m.get("namespace", ""))
+        for node in ix.by_kind["Node"]:
+            ix.nodes[meta(node).get("name", "")] = node
+        for pod in ix.by_kind["Pod"]:
+            m = meta(pod)
+            key = (m.get("namespace", ""), m.get("name", ""))
+            ix.pods[key] = pod
+            node_name = str((pod.get("spec") or {}).get("nodeName") or "")
+            if node_name:
+                ix.pods_on_node[node_name].append(key)
+        for ev in ix.by_kind["Event"]:
+            inv = ev.get("involvedObject") or {}
+            ns = inv.get("namespace") or meta(ev).get("namespace", "")
+            if inv.get("kind") == "Node":
+                ns = ""
+            ix.events[(inv.get("kind", ""), ns, inv.get("name", ""))].append(ev)
+        for s in snapshot.series:
+            label_ns, label_svc = s.metric.get("namespace"), s.metric.get("service")
+            if label_ns is not None and label_svc:
+                ix.service_ns[label_svc].add(label_ns)
+                if s.name.startswith("db:"):
+                    ix.db_services.add(label_svc)
+        return ix
+
+    def owner_of_pod(self, namespace: str, pod: str) -> Entity:
+        """Return (namespace, workload) owning a pod: ownerReferences first, then its name."""
+        obj = self.pods.get((namespace, pod))
+        if obj is not None:
+            m = meta(obj)
+            for ref in m.get("ownerReferences") or []:
+                kind, name = ref.get("kind", ""), ref.get("name", "")
+                if kind == "ReplicaSet":
+                    owner = self.rs_owner.get((namespace, name))
+                    if owner:
+                        return (namespace, owner[1])
+                    return (namespace, name.rsplit("-", 1)[0])
+                if kind in ("StatefulSet", "DaemonSet", "Job", "Deployment"):
+                    return (namespace, name)
+            labels = m.get("labels") or {}
+            for label in ("app.kubernetes.io/name", "app", "k8s-app"):
+                if labels.get(label) and (namespace, labels[label]) in self.workloads:
+                    return (namespace, labels[label])
+        return (namespace, self.workload_from_name(namespace, pod))
+
+    def workload_from_name(self, namespace: str, pod: str) -> str:
+        """Guess a pod's workload from its name (deployment hash suffix or ordinal)."""
+        for (ns, name) in self.workloads:
+            if ns == namespace and (pod.startswith(name + "-")):
+                rest = pod[len(name) + 1:]
+                if _HASH_POD.match(f"x-{rest}") or rest.isdigit() or re.fullmatch(
+                        r"[a-z0-9]{5}", rest):
+                    return name
+        m = _HASH_POD.match(pod)
+        if m:
+            return m.group("base")
+        m2 = _ORDINAL.match(pod)
+        return m2.group("base") if m2 else pod
+
+    def namespace_of(self, name: str, prefer: str = "") -> str | None:
+        """Return the namespace of a service or workload by bare name; None when unknown."""
+        spaces = self.service_ns.get(name)
+        if not spaces:
+            return None
+        if prefer in spaces:
+            return prefer
+        non_empty = sorted(s for s in spaces if s)
+        return non_empty[0] if non_empty else ""
+
+    def entity(self, name: str, prefer: str = "") -> Entity:
+        """Resolve a bare topology name to an entity; unknown dotted names are external hosts."""
+        ns = self.namespace_of(name, prefer)
+        if ns is not None:
+            return (ns, name)
+        if name in self.nodes:
+            return ("", name)
+        return ("", name) if "." in name else (prefer, name)
+
+    def pvc_owner(self, namespace: str, claim: str) -> Entity:
+        """Return the StatefulSet (or workload) that owns a PersistentVolumeClaim."""
+        for (ns, name), kind in self.workloads.items():
+            if ns == namespace and kind == "StatefulSet" and re.search(
+                    rf"(^|-){re.escape(name)}-\d+$", claim):
+                return (ns, name)
+        for pod_key, pod in self.pods.items():
+            if pod_key[0] != namespace:
+                continue
+            for vol in (pod.get("spec") or {}).get("volumes") or []:
+                if (vol.get("persistentVolumeClaim") or {}).get("claimName") == claim:
+                    return self.owner_of_pod(*pod_key)
+        m = _ORDINAL.match(claim)
+        base = m.group("base") if m else claim
+        return (namespace, base.removeprefix("data-"))
+
+    def kind_of(self, entity: Entity) -> str:
+        """Return the workload kind of an entity ("" when it is not a known workload)."""
+        return self.workloads.get(entity, "")
+
+    def pod_node(self, namespace: str, pod: str) -> str:
+        """Return the node a pod is scheduled on ("" when unscheduled or unknown)."""
+        obj = self.pods.get((namespace, pod)) or {}
+        return str((obj.get("spec") or {}).get("nodeName") or "")
+
+    def is_database(self, entity: Entity) -> bool:
+        """Tell whether an entity looks like a database (db series, or a stateful -db)."""
+        name = entity[1]
+        if name in self.db_services:
+            return True
+        return self.kind_of(entity) == "StatefulSet" and any(
+            t in name for t in ("db", "postgres", "mysql", "mongo", "sql"))

@@ -1,0 +1,234 @@
+"""Kubernetes analyzers, in the spirit of k8sgpt: pods, events, nodes, PVCs, quotas, certs.
+
+Each analyzer reads raw API objects and returns findings that name the owning workload (or the
+node) and cite what a human can check with kubectl.
+"""
+
+from __future__ import annotations
+
+import re
+from datetime import datetime, timedelta
+from typing import Any
+
+from warroom.agents.diagnostician.findings import Finding
+from warroom.agents.diagnostician.index import Index, meta, parse_time
+
+_RECENT = timedelta(hours=3)
+
+
+def _limit(pod: dict[str, Any], container: str, resource: str) -> str:
+    for c in (pod.get("spec") or {}).get("containers") or []:
+        if c.get("name") == container:
+            return str(((c.get("resources") or {}).get("limits") or {}).get(resource, ""))
+    return ""
+
+
+def analyze_pods(ix: Index, now: datetime) -> list[Finding]:
+    """Judge container states: OOMKilled, crash loops, image pulls, config errors, pending."""
+    out: list[Finding] = []
+    for (ns, name), pod in ix.pods.items():
+        owner = ix.owner_of_pod(ns, name)
+        status = pod.get("status") or {}
+        where = f"Pod {ns}/{name}"
+
+        def add(fault: str, weight: float, text: str, onset: datetime | None = None,
+                generic: bool = False, owner: tuple[str, str] = owner) -> None:
+            out.append(Finding(owner[0], owner[1], fault, weight, text, generic=generic,
+                               onset=onset, source="kubernetes"))
+
+        for cs in status.get("containerStatuses") or []:
+            cname = cs.get("name", "")
+            state = cs.get("state") or {}
+            waiting = state.get("waiting") or {}
+            reason = waiting.get("reason", "")
+            last = (cs.get("lastState") or {}).get("terminated") or {}
+            restarts = int(cs.get("restartCount") or 0)
+            finished = parse_time(last.get("finishedAt"))
+            recent = finished is None or now - finished <= _RECENT
+            looping = reason == "CrashLoopBackOff"
+            if last.get("reason") == "OOMKilled" and (recent or looping):
+                limit = _limit(pod, cname, "memory")
+                text = (f"{where}: lastState OOMKilled, exit {last.get('exitCode', 137)}"
+                        f"{', limit ' + limit if limit else ''}, {restarts} restarts"
+                        f"{', CrashLoopBackOff' if looping else ''}")
+                if looping or restarts >= 3:
+                    add("memory_limit_too_low", 0.7, text, finished)
+                    add("memory_leak", 0.25, text, finished)
+                else:
+                    add("memory_leak", 0.3, text, finished)
+                    add("memory_limit_too_low", 0.3, text, finished)
+            elif looping:
+                code = last.get("exitCode")
+                text = (f"{where}: CrashLoopBackOff, {restarts} restarts, last exit "
+                        f"{code} ({last.get('reason', 'unknown')})")
+                add("application_error", 0.35, text, finished, generic=True)
+            if reason in ("ErrImagePull", "ImagePullBackOff", "InvalidImageName",
+                          "ErrImageNeverPull"):
+                add("image_pull_error", 0.8,
+                    f"{where}: {reason} for image {cs.get('image', '?')}"
+                    f"{': ' + waiting['message'][:160] if waiting.get('message') else ''}")
+            if reason in ("CreateContainerConfigError", "CreateContainerError"):
+                add("config_error", 0.8, f"{where}: {reason}: {waiting.get('message', '')[:200]}")
+            term = state.get("terminated") or {}
+            if status.get("phase") == "Failed" and (status.get("reason") == "Evicted"
+                                                     or term.get("reason") == "Evicted"):
+                node = ix.pod_node(ns, name)
+                msg = status.get("message") or ""
+                if node and ("ephemeral-storage" in msg or "disk" in msg.lower() or not msg):
+                    add("disk_pressure", 0.3, f"{where}: Evicted from node {node} {msg[:120]}",
+                        owner=("", node))
+        for cond in status.get("conditions") or []:
+            if (cond.get("type") == "PodScheduled" and cond.get("status") == "False"
+                    and cond.get("reason") == "Unschedulable"):
+                add("unschedulable", 0.75,
+                    f"{where}: Pending, unschedulable: {cond.get('message', '')[:200]}")
+        if status.get("phase") == "Unknown":
+            node = ix.pod_node(ns, name)
+            if node:
+                add("node_failure", 0.3, f"{where}: phase Unknown on node {node}",
+                    owner=("", node))
+    return out
+
+
+_PROBE = re.compile(r"(Readiness|Liveness|Startup) probe failed", re.I)
+_PULL = re.compile(r"Failed to pull image|ErrImagePull|manifest unknown|pull access denied")
+
+
+def analyze_events(ix: Index, now: datetime) -> list[Finding]:
+    """Read Warning events: probe failures, scheduling, pulls, evictions, node readiness."""
+    out: list[Finding] = []
+    for (kind, ns, name), events in ix.events.items():
+        for ev in events:
+            last = parse_time(ev.get("lastTimestamp")) or parse_time(ev.get("eventTime"))
+            if last is not None and now - last > _RECENT:
+                continue
+            reason, msg = ev.get("reason", ""), str(ev.get("message", ""))
+            count = int(ev.get("count") or 1)
+            first = parse_time(ev.get("firstTimestamp"))
+            owner = ix.owner_of_pod(ns, name) if kind == "Pod" else (ns, name)
+            text = f"Event {kind} {ns + '/' if ns else ''}{name}: {reason} x{count}: {msg[:180]}"
+
+            def add(fault: str, weight: float, where: tuple[str, str] = owner,
+                    text: str = text, first: datetime | None = first) -> None:
+                out.append(Finding(where[0], where[1], fault, weight, text, onset=first,
+                                   source="kubernetes"))
+
+            if reason == "Unhealthy" and _PROBE.search(msg):
+                add("probe_failure", min(0.6, 0.3 + 0.02 * count))
+            elif reason == "FailedScheduling":
+                add("unschedulable", 0.6)
+            elif (reason in ("Failed", "ErrImagePull") and _PULL.search(msg)):
+                add("image_pull_error", 0.6)
+            elif reason == "NodeNotReady":
+                node = name if kind == "Node" else ix.pod_node(ns, name)
+                if node:
+                    add("node_failure", 0.5 if kind == "Node" else 0.15, ("", node))
+            elif reason in ("EvictionThresholdMet", "NodeHasDiskPressure", "FreeDiskSpaceFailed"):
+                node = name if kind == "Node" else ix.pod_node(ns, name)
+                if node:
+                    add("disk_pressure", 0.45, ("", node))
+            elif reason == "OOMKilling" and kind == "Node":
+                m = re.search(r"\(([^)]+)\)", msg)
+                if m:
+                    for (pns, pname) in ix.pods_on_node.get(name, []):
+                        if ix.owner_of_pod(pns, pname)[1] == m.group(1):
+                            add("memory_limit_too_low", 0.25, (pns, m.group(1)))
+                            break
+            elif reason in ("FailedCreate",) and "exceeded quota" in msg:
+                add("unschedulable", 0.6)
+    return out
+
+
+def analyze_nodes(ix: Index, now: datetime) -> list[Finding]:
+    """Judge node conditions: NotReady/Unknown, disk and memory pressure."""
+    out: list[Finding] = []
+    for name, node in ix.nodes.items():
+        conds = {c.get("type"): c for c in (node.get("status") or {}).get("conditions") or []}
+        ready = conds.get("Ready") or {}
+        pods = len(ix.pods_on_node.get(name, []))
+        if ready and ready.get("status") != "True":
+            since = parse_time(ready.get("lastTransitionTime"))
+            taints = [t.get("key", "") for t in (node.get("spec") or {}).get("taints") or []]
+            out.append(Finding("", name, "node_failure", 0.85,
+                               f"Node {name}: Ready={ready.get('status')} since "
+                               f"{ready.get('lastTransitionTime', '?')} ({ready.get('reason', '')}"
+                               f": {ready.get('message', '')}); taints {taints}; {pods} pods on "
+                               "it", onset=since, source="kubernetes"))
+            continue
+        for ctype, fault, weight in (("DiskPressure", "disk_pressure", 0.7),
+                                     ("MemoryPressure", "node_failure", 0.4),
+                                     ("PIDPressure", "node_failure", 0.3)):
+            c = conds.get(ctype) or {}
+            if c.get("status") == "True":
+                out.append(Finding("", name, fault, weight,
+                                   f"Node {name}: {ctype}=True ({c.get('reason', '')})",
+                                   onset=parse_time(c.get("lastTransitionTime")),
+                                   source="kubernetes"))
+    return out
+
+
+def analyze_resources(ix: Index, now: datetime) -> list[Finding]:
+    """Judge PVCs, quotas, HPAs at their ceiling, and certificates."""
+    out: list[Finding] = []
+    for pvc in ix.by_kind["PersistentVolumeClaim"]:
+        m = meta(pvc)
+        if (pvc.get("status") or {}).get("phase") == "Pending":
+            owner = ix.pvc_owner(m.get("namespace", ""), m.get("name", ""))
+            out.append(Finding(owner[0], owner[1], "unschedulable", 0.4,
+                               f"PVC {m.get('namespace')}/{m.get('name')}: Pending (unbound)",
+                               source="kubernetes"))
+    for quota in ix.by_kind["ResourceQuota"]:
+        m = meta(quota)
+        st = quota.get("status") or {}
+        hard, used = st.get("hard") or {}, st.get("used") or {}
+        full = [k for k in hard if k in used and str(used[k]) == str(hard[k])]
+        if full:
+            out.append(Finding(m.get("namespace", ""), m.get("name", ""), "unschedulable", 0.2,
+                               f"ResourceQuota {m.get('namespace')}/{m.get('name')}: "
+                               f"{', '.join(full)} at the hard limit", source="kubernetes"))
+    for hpa in ix.by_kind["HorizontalPodAutoscaler"]:
+        m = meta(hpa)
+        spec, st = hpa.get("spec") or {}, hpa.get("status") or {}
+        target = (spec.get("scaleTargetRef") or {}).get("name") or m.get("name", "")
+        limited = any(c.get("type") == "ScalingLimited" and c.get("status") == "True"
+                      and c.get("reason") == "TooManyReplicas" for c in st.get("conditions") or [])
+        at_max = (st.get("currentReplicas") is not None
+                  and st.get("currentReplicas") == spec.get("maxReplicas")
+                  and (st.get("desiredReplicas") or 0) > (spec.get("maxReplicas") or 0))
+        if limited or at_max:
+            out.append(Finding(m.get("namespace", ""), target, "traffic_surge", 0.45,
+                               f"HPA {m.get('namespace')}/{m.get('name')}: at maxReplicas "
+                               f"{spec.get('maxReplicas')}, wants {st.get('desiredReplicas')} "
+                               "(ScalingLimited TooManyReplicas)", source="kubernetes"))
+    for cert in ix.by_kind["Certificate"]:
+        m = meta(cert)
+        st = cert.get("status") or {}
+        not_after = parse_time(st.get("notAfter"))
+        ready: dict[str, Any] = next(
+            (c for c in st.get("conditions") or [] if c.get("type") == "Ready"), {})
+        expired = (not_after is not None and not_after <= now) or ready.get("reason") == "Expired"
+        if expired or ready.get("status") == "False":
+            ns = m.get("namespace", "")
+            name = _cert_service(ix, ns, cert)
+            out.append(Finding(ns, name, "certificate_expired", 0.75 if expired else 0.35,
+                               f"Certificate {ns}/{m.get('name')}: Ready="
+                               f"{ready.get('status', '?')} ({ready.get('reason', '')}), notAfter "
+                               f"{st.get('notAfter', '?')}", onset=not_after, source="kubernetes"))
+    return out
+
+
+def _cert_service(ix: Index, ns: str, cert: dict[str, Any]) -> str:
+    name = meta(cert).get("name", "")
+    if (ns, name) in ix.workloads or name in ix.service_ns:
+        return name
+    for dns in (cert.get("spec") or {}).get("dnsNames") or []:
+        first = str(dns).split(".")[0]
+        if first in ix.service_ns:
+            return first
+    return re.sub(r"-(tls|cert|certificate)$", "", name)
+
+
+def kubernetes_findings(ix: Index, now: datetime) -> list[Finding]:
+    """Run every Kubernetes analyzer."""
+    return [*analyze_pods(ix, now), *analyze_events(ix, now), *analyze_nodes(ix, now),
+            *analyze_resources(ix, now)]

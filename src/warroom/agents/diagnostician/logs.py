@@ -1,0 +1,197 @@
+"""Log evidence: classify lines (exceptions, timeouts, refused, pool exhaustion, DNS, TLS, OOM,
+disk, config) and attribute each either to the pod's own workload or to the dependency it names.
+
+Lines are matched as data: nothing in them is ever executed or followed.
+"""
+
+from __future__ import annotations
+
+import re
+from collections import defaultdict
+from dataclasses import dataclass, field
+
+from warroom.agents.diagnostician.findings import Finding
+from warroom.agents.diagnostician.index import Entity, Index
+
+CATEGORIES: list[tuple[str, re.Pattern[str]]] = [
+    ("dns", re.compile(r"NXDOMAIN|SERVFAIL|EAI_AGAIN|name resolution|no such host|server "
+                       r"misbehaving|on [\d.]+:53|dns lookup failed|UnknownHostException", re.I)),
+    ("tls", re.compile(r"x509|certificate (has )?expired|bad certificate|certificate verify "
+                       r"failed|TLS handshake|SSLHandshake|CERT_HAS_EXPIRED", re.I)),
+    ("pool", re.compile(r"HikariPool|Connection is not available|too many clients|remaining "
+                        r"connection slots|pool (is )?exhausted|could not obtain connection|"
+                        r"max_connections|QueuePool limit", re.I)),
+    ("disk", re.compile(r"No space left on device|disk (is )?full|ENOSPC", re.I)),
+    ("oom", re.compile(r"OutOfMemory|heap out of memory|MemoryError|cannot allocate memory|"
+                       r"approaching limit|Killed process", re.I)),
+    ("leak", re.compile(r"GC overhead|still growing|memory leak|no eviction configured", re.I)),
+    ("config", re.compile(r"invalid configuration|missing required|configuration validation|"
+                          r"required key|failed to parse \S+|config(uration)? error|unknown "
+                          r"config", re.I)),
+    ("cpu", re.compile(r"WORKER TIMEOUT|event loop blocked|CPU throttl|compute_\w+", re.I)),
+    ("load", re.compile(r"queue full|shedding load|Rejected request|too many requests|\b429\b",
+                        re.I)),
+    ("network", re.compile(r"retransmi|reset before headers|packet loss|connection timeout",
+                           re.I)),
+    ("exception", re.compile(r"Exception\b|Traceback|panic:|TypeError|NullPointer|Unhandled|"
+                             r"segmentation fault|KeyError|AttributeError|IllegalState|"
+                             r"cannot unmarshal", re.I)),
+    ("timeout", re.compile(r"timed? ?out|deadline exceeded|Timeout", re.I)),
+    ("refused", re.compile(r"connection refused|ECONNREFUSED|reset by peer|broken pipe|"
+                           r"upstream connect error|\b50[234]\b|Service Unavailable|Bad Gateway|"
+                           r"status code 5\d\d|IOException", re.I)),
+]
+_ERRORISH = re.compile(r"error|warn|fatal|critical|fail|exception|panic|refused|timeout|"
+                       r"\"level\":\s*[456]0", re.I)
+_DEP = [re.compile(p) for p in (
+    r"call(?:ing)? to ([\w.-]+)", r"peer=\"?([\w.-]+)", r"https?://([\w.-]+)",
+    r"lookup ([\w.-]+)", r"getaddrinfo \w+ ([\w.-]+)", r"upstream ([\w.-]+) returned",
+    r"connect(?:ion)? to ([\w.-]+)", r"\(([\w-]+\.[\w.-]+)\)",
+    r"with ([\w.-]+) failed", r"->([a-z][\w.-]+):\d+")]
+_DNS_NAMES = ("coredns", "kube-dns")
+
+
+@dataclass
+class LogEvidence:
+    """What the logs say, per workload and per (caller -> dependency) pair."""
+
+    own: dict[Entity, dict[str, list[str]]] = field(
+        default_factory=lambda: defaultdict(lambda: defaultdict(list)))
+    about: dict[Entity, dict[str, list[tuple[Entity, str]]]] = field(
+        default_factory=lambda: defaultdict(lambda: defaultdict(list)))
+
+
+def _dependency(ix: Index, line: str, caller: Entity) -> Entity | None:
+    for pat in _DEP:
+        for m in pat.finditer(line):
+            raw = m.group(1).strip(".").lower()
+            if raw in ("http", "https", "the", "request", "post", "get"):
+                continue
+            if ".svc" in raw or raw.endswith(".cluster.local") or (
+                    raw.count(".") >= 1 and raw.split(".")[0] in ix.service_ns
+                    and raw.split(".")[1] in {ns for s in ix.service_ns.values() for ns in s}):
+                raw = raw.split(".")[0]
+            if raw in ix.service_ns:
+                ent = ix.entity(raw, caller[0])
+            elif "." in raw and not re.fullmatch(r"[\d.]+", raw) and re.search(r"[a-z]{2,}$",
+                                                                              raw):
+                ent = ("", raw)
+            else:
+                continue
+            if ent != caller:
+                return ent
+    return None
+
+
+def classify(line: str) -> list[str]:
+    """Return the categories of one log line (empty for ordinary chatter)."""
+    if not _ERRORISH.search(line) and not re.search(r"GC overhead|still growing|heap in use",
+                                                      line):
+        return []
+    return [name for name, pat in CATEGORIES if pat.search(line)]
+
+
+def collect(ix: Index) -> LogEvidence:
+    """Classify every log line of the snapshot."""
+    ev = LogEvidence()
+    for stream in ix.snapshot.logs:
+        owner = ix.owner_of_pod(stream.namespace, stream.pod)
+        tag = f"{stream.namespace}/{stream.pod}{' (previous)' if stream.previous else ''}"
+        for line in stream.lines:
+            cats = classify(line)
+            if not cats:
+                continue
+            short = f"log {tag}: {line.strip()[:200]}"
+            dep = _dependency(ix, line, owner)
+            for cat in cats:
+                if dep is not None and cat not in ("oom", "leak", "config", "cpu", "load"):
+                    ev.about[dep][cat].append((owner, short))
+                else:
+                    ev.own[owner][cat].append(short)
+    return ev
+
+
+def dns_entity(ix: Index) -> Entity:
+    """Return the cluster DNS workload (CoreDNS in kube-system unless found elsewhere)."""
+    for (ns, name) in ix.workloads:
+        if name in _DNS_NAMES:
+            return (ns, name)
+    return ("kube-system", "coredns")
+
+
+def log_findings(ix: Index, ev: LogEvidence) -> list[Finding]:
+    """Turn classified log lines into findings."""
+    out: list[Finding] = []
+
+    def add(ent: Entity, fault: str, weight: float, lines: list[str], generic: bool = False,
+            what: str = "") -> None:
+        text = f"{lines[0]}" + (f" (+{len(lines) - 1} similar{what})" if len(lines) > 1 else "")
+        out.append(Finding(ent[0], ent[1], fault, min(weight, 0.85), text, generic=generic,
+                           source="logs"))
+
+    dns = dns_entity(ix)
+    dns_callers: set[Entity] = set()
+    dns_lines: list[str] = []
+    for ent, cats in ev.own.items():
+        n = {c: len(v) for c, v in cats.items()}
+        if ent == dns and (cats.get("timeout") or cats.get("exception") or cats.get("refused")):
+            lines = cats.get("timeout") or cats.get("exception") or cats["refused"]
+            add(ent, "dns_failure", 0.35, lines)
+        if cats.get("dns"):
+            dns_callers.add(ent)
+            dns_lines += cats["dns"]
+        if n.get("exception", 0) >= 2:
+            add(ent, "application_error", 0.3 + min(0.2, 0.02 * n["exception"]),
+                cats["exception"], generic=True)
+        if cats.get("config"):
+            add(ent, "config_error", 0.45, cats["config"])
+        if cats.get("oom"):
+            add(ent, "memory_limit_too_low", 0.2, cats["oom"])
+            add(ent, "memory_leak", 0.1, cats["oom"])
+        if cats.get("leak"):
+            add(ent, "memory_leak", 0.35, cats["leak"])
+        if cats.get("cpu"):
+            add(ent, "cpu_saturation", 0.25, cats["cpu"])
+        if cats.get("load"):
+            add(ent, "traffic_surge", 0.2, cats["load"])
+        if cats.get("network"):
+            add(ent, "network_latency", 0.3, cats["network"])
+        if cats.get("disk"):
+            add(ent, "disk_pressure", 0.45, cats["disk"])
+        if cats.get("tls") and not cats.get("dns"):
+            add(ent, "certificate_expired", 0.3, cats["tls"])
+        if cats.get("pool") and ix.is_database(ent):
+            add(ent, "database_saturation", 0.35, cats["pool"])
+    for dep, dcats in ev.about.items():
+        callers = {c for lines in dcats.values() for c, _ in lines}
+        spread = 0.1 * (len(callers) - 1)
+
+        def lines_of(cat: str, dcats: dict[str, list[tuple[Entity, str]]] = dcats) -> list[str]:
+            return [t for _, t in dcats.get(cat, [])]
+
+        if dcats.get("dns"):
+            dns_callers |= {c for c, _ in dcats["dns"]}
+            dns_lines += lines_of("dns")
+        if dcats.get("tls"):
+            add(dep, "certificate_expired", 0.45 + spread, lines_of("tls"))
+        if dcats.get("pool"):
+            add(dep, "database_saturation", 0.45 + spread, lines_of("pool"))
+        if dcats.get("disk"):
+            add(dep, "disk_pressure", 0.4 + spread, lines_of("disk"))
+        failing = lines_of("timeout") + lines_of("refused")
+        if dep[0] == "" and failing and not dcats.get("dns"):
+            add(dep, "external_dependency", 0.45 + spread + min(0.15, 0.015 * len(failing)),
+                failing, what=" from callers")
+    if dns_callers:
+        weight = 0.3 + 0.15 * (len(dns_callers) - 1)
+        add(dns, "dns_failure", weight, dns_lines, what=f" across {len(dns_callers)} workloads")
+    return out
+
+
+def pointers(ev: LogEvidence) -> dict[Entity, int]:
+    """Count, per dependency, the failing calls its callers logged (a hint to look downstream)."""
+    out: dict[Entity, int] = {}
+    for dep, cats in ev.about.items():
+        out[dep] = sum(len(v) for k, v in cats.items()
+                       if k in ("timeout", "refused", "pool", "tls", "disk", "exception"))
+    return out

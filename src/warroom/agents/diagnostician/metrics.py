@@ -1,0 +1,229 @@
+"""Metric anomaly scoring: each series against its own baseline (robust z-score and onset).
+
+The recent window (the last third, at most ten samples) is compared with the earlier samples by
+median and MAD; the onset is the first sample from which the series stays outside the baseline
+band. Saturation series (ratios to a limit) are also judged by their absolute level.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from statistics import median
+
+from warroom.agents.diagnostician.findings import Finding
+from warroom.agents.diagnostician.index import Entity, Index
+from warroom.sensors.models import Series
+
+
+@dataclass(frozen=True)
+class Stat:
+    """How one series behaves now compared with its own past."""
+
+    name: str
+    entity: Entity
+    pod: str
+    base: float
+    recent: float
+    last: float
+    z: float
+    onset: datetime | None
+    slope_rise: float  # fitted rise over the whole window
+    r2: float
+    ended_early: bool  # the series stopped before the others (a vanished target)
+    points: int
+
+    @property
+    def ratio(self) -> float:
+        return self.recent / self.base if self.base > 1e-12 else math.inf
+
+
+def _floats(series: Series) -> list[tuple[float, float]]:
+    out = []
+    for ts, raw in series.values:
+        try:
+            v = float(raw)
+        except (TypeError, ValueError):
+            continue
+        if math.isfinite(v):
+            out.append((float(ts), v))
+    return out
+
+
+def _fit(values: list[float]) -> tuple[float, float]:
+    """Return (rise over the window, r²) of a least-squares line."""
+    n = len(values)
+    if n < 3:
+        return 0.0, 0.0
+    mx, my = (n - 1) / 2, sum(values) / n
+    sxx = sum((i - mx) ** 2 for i in range(n))
+    sxy = sum((i - mx) * (v - my) for i, v in enumerate(values))
+    syy = sum((v - my) ** 2 for v in values)
+    slope = sxy / sxx if sxx else 0.0
+    r2 = (sxy * sxy) / (sxx * syy) if sxx and syy else 0.0
+    return slope * (n - 1), r2
+
+
+def series_stat(series: Series, entity: Entity, pod: str, latest: float) -> Stat | None:
+    """Score one series against its own baseline; None when too short to judge."""
+    pts = _floats(series)
+    if len(pts) < 6:
+        return None
+    vals = [v for _, v in pts]
+    w = max(3, min(10, len(vals) // 3))
+    base_vals, recent_vals = vals[:-w], vals[-w:]
+    base = median(base_vals)
+    mad = median(abs(v - base) for v in base_vals) * 1.4826
+    scale = max(mad, abs(base) * 0.05, 1e-6)
+    recent = median(recent_vals)
+    z = (recent - base) / scale
+    onset = None
+    if abs(z) >= 3:
+        sign = 1 if z > 0 else -1
+        out = [sign * (v - base) > 3 * scale for v in vals]
+        for i in range(len(vals)):
+            tail = out[i:]
+            if out[i] and sum(tail) >= 0.7 * len(tail):
+                onset = datetime.fromtimestamp(pts[i][0], tz=UTC)
+                break
+    rise, r2 = _fit(vals)
+    return Stat(name=series.name, entity=entity, pod=pod, base=base, recent=recent,
+                last=vals[-1], z=z, onset=onset, slope_rise=rise, r2=r2,
+                ended_early=latest - pts[-1][0] > 180, points=len(vals))
+
+
+def compute_stats(ix: Index) -> list[Stat]:
+    """Score every series of the snapshot, attributing it to a workload, node or host."""
+    latest = 0.0
+    for s in ix.snapshot.series:
+        if s.values:
+            latest = max(latest, float(s.values[-1][0]))
+    stats = []
+    for s in ix.snapshot.series:
+        m = s.metric
+        ns = m.get("namespace", "")
+        pod = m.get("pod", "")
+        if pod:
+            entity = ix.owner_of_pod(ns, pod)
+        elif m.get("persistentvolumeclaim"):
+            entity = ix.pvc_owner(ns, m["persistentvolumeclaim"])
+        elif m.get("service"):
+            entity = (ns, m["service"])
+        elif m.get("node"):
+            entity = ("", m["node"])
+        elif m.get("deployment") or m.get("statefulset"):
+            entity = (ns, m.get("deployment") or m.get("statefulset") or "")
+        else:
+            continue
+        st = series_stat(s, entity, pod, latest)
+        if st is not None:
+            stats.append(st)
+    return stats
+
+
+def _pct(v: float) -> str:
+    return f"{v * 100:.0f}%"
+
+
+def _where(st: Stat) -> str:
+    ns, name = st.entity
+    return f"pod {ns}/{st.pod}" if st.pod else (f"{ns}/{name}" if ns else name)
+
+
+def metric_findings(stats: list[Stat]) -> list[Finding]:
+    """Turn anomalous series into findings about faults (saturation, growth, expiry...)."""
+    out: list[Finding] = []
+    by_entity: dict[Entity, dict[str, list[Stat]]] = {}
+    for st in stats:
+        by_entity.setdefault(st.entity, {}).setdefault(st.name, []).append(st)
+
+    def add(st: Stat, fault: str, weight: float, text: str, generic: bool = False) -> None:
+        out.append(Finding(st.entity[0], st.entity[1], fault, weight, text, generic=generic,
+                           onset=st.onset, source="metrics"))
+
+    for entity, named in by_entity.items():
+        for st in named.get("pod:memory_working_set:ratio", []):
+            if st.last >= 0.85 and st.slope_rise >= 0.25 and st.r2 >= 0.6:
+                add(st, "memory_leak", 0.7,
+                    f"{_where(st)}: memory working set rose steadily by {_pct(st.slope_rise)} "
+                    f"of its limit over the window to {_pct(st.last)} (r²={st.r2:.2f})")
+            elif st.recent >= 0.9 and st.z >= 3:
+                add(st, "memory_limit_too_low", 0.3,
+                    f"{_where(st)}: memory working set at {_pct(st.recent)} of its limit "
+                    f"(baseline {_pct(st.base)})")
+        cpu_hot = [st for st in named.get("pod:cpu_usage:ratio", [])
+                   if st.recent >= 0.85 and st.z >= 3]
+        throttled = [st for st in named.get("pod:cpu_throttled:ratio", [])
+                     if st.recent >= 0.25 and st.z >= 3]
+        if cpu_hot:
+            st = max(cpu_hot, key=lambda s: s.recent)
+            text = (f"{_where(st)}: CPU at {_pct(st.recent)} of its limit (baseline "
+                    f"{_pct(st.base)}), {len(cpu_hot)} pod(s) saturated")
+            if throttled:
+                text += f"; throttled {_pct(max(t.recent for t in throttled))} of CFS periods"
+            share = len(cpu_hot) / max(1, len(named.get("pod:cpu_usage:ratio", [])))
+            add(st, "cpu_saturation", 0.35 + 0.3 * share + (0.1 if throttled else 0.0), text)
+        for st in named.get("service:requests:rate1m", []):
+            if st.ratio >= 1.8 and st.z >= 4:
+                add(st, "traffic_surge", 0.35 if cpu_hot else 0.15,
+                    f"{_where(st)}: request rate {st.recent:.0f}/s vs baseline {st.base:.0f}/s "
+                    f"(x{st.ratio:.1f})")
+        for st in named.get("pod:network_latency_seconds:p99_1m", []):
+            if st.ratio >= 5 and st.z >= 4 and st.recent >= 0.03:
+                add(st, "network_latency", 0.7,
+                    f"{_where(st)}: network round trip p99 {st.recent * 1000:.0f} ms vs "
+                    f"baseline {st.base * 1000:.1f} ms")
+                break
+        for st in named.get("db:connections:ratio", []):
+            if st.recent >= 0.85 and st.z >= 3:
+                add(st, "database_saturation", 0.75,
+                    f"database {_where(st)}: {_pct(st.recent)} of max connections in use "
+                    f"(baseline {_pct(st.base)})")
+        for st in named.get("db:cpu_usage:ratio", []):
+            if st.recent >= 0.8 and st.z >= 3:
+                add(st, "database_saturation", 0.4,
+                    f"database {_where(st)}: CPU {_pct(st.recent)} (baseline {_pct(st.base)})")
+        for st in named.get("db:replication_lag_seconds", []):
+            if st.z >= 5 and st.recent >= 5:
+                add(st, "database_saturation", 0.3,
+                    f"database {_where(st)}: replication lag {st.recent:.0f}s")
+        for name in ("pvc:usage:ratio", "db:storage_usage:ratio"):
+            for st in named.get(name, []):
+                if st.recent >= 0.9:
+                    what = "volume" if name.startswith("pvc") else "database storage"
+                    add(st, "disk_pressure", 0.75 if st.recent >= 0.95 else 0.5,
+                        f"{_where(st)}: {what} {_pct(st.recent)} full (was {_pct(st.base)})")
+        for st in named.get("node:filesystem_usage:ratio", []):
+            if st.recent >= 0.9 and not st.ended_early:
+                add(st, "disk_pressure", 0.5,
+                    f"node {st.entity[1]}: filesystem {_pct(st.recent)} full")
+        ended = [st for n, sts in named.items() if n.startswith("node:") for st in sts
+                 if st.ended_early]
+        if ended:
+            add(ended[0], "node_failure", 0.45,
+                f"node {entity[1]}: node metrics stopped reporting "
+                f"({', '.join(sorted({s.name for s in ended}))})")
+        for st in named.get("probe:ssl_expiry_seconds", []):
+            if st.last <= 0:
+                add(st, "certificate_expired", 0.8,
+                    f"{_where(st)}: served TLS certificate expired {-st.last / 60:.0f} min ago "
+                    "(probe:ssl_expiry_seconds <= 0)")
+            elif st.last < 3 * 86400:
+                add(st, "certificate_expired", 0.3,
+                    f"{_where(st)}: TLS certificate expires in {st.last / 3600:.1f} h")
+    return out
+
+
+def symptoms(stats: list[Stat]) -> dict[Entity, list[str]]:
+    """Return, per entity, its anomalous golden signals (errors up, latency up) as text."""
+    out: dict[Entity, list[str]] = {}
+    for st in stats:
+        if st.name == "service:errors:ratio_rate1m" and st.z >= 3 and st.recent - st.base >= 0.02:
+            out.setdefault(st.entity, []).append(
+                f"{_where(st)}: error ratio {_pct(st.recent)} (baseline {_pct(st.base)})")
+        elif st.name.startswith("service:latency_seconds:p99") and st.z >= 3 and st.ratio >= 1.5:
+            out.setdefault(st.entity, []).append(
+                f"{_where(st)}: p99 latency {st.recent:.2f}s (baseline {st.base:.2f}s, "
+                f"x{st.ratio:.1f})")
+    return out

@@ -1,0 +1,219 @@
+"""The rule-based Diagnostician: analyzers -> findings -> localised, ranked, calibrated hypotheses.
+
+Pipeline: index the snapshot; score every series against its own baseline; run the Kubernetes,
+metric, log and change analyzers; combine the findings per (place, fault) by noisy-OR; weigh
+each place by where it sits relative to the alert (the walk down the dependency graph); discount
+generic symptoms that an anomalous dependency explains; map the score to a calibrated
+confidence. Evidence is only ever read, never executed.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from warroom.agents.diagnostician.calibration import calibrate
+from warroom.agents.diagnostician.changes import change_findings, recent_deploy
+from warroom.agents.diagnostician.findings import Finding
+from warroom.agents.diagnostician.index import Entity, Index
+from warroom.agents.diagnostician.kubernetes import kubernetes_findings
+from warroom.agents.diagnostician.logs import collect, dns_entity, log_findings, pointers
+from warroom.agents.diagnostician.metrics import Stat, compute_stats, metric_findings, symptoms
+from warroom.agents.diagnostician.topology import Graph, alert_entities, relation
+from warroom.agents.models import DiagnosisReport, Hypothesis
+from warroom.agents.ports import DebateContext
+from warroom.sensors.models import EvidenceSnapshot
+
+ABSTAIN_BELOW = 0.4
+MAX_HYPOTHESES = 5
+_MAX_EVIDENCE = 6
+
+
+@dataclass
+class Candidate:
+    entity: Entity
+    fault: str
+    findings: list[Finding]
+    score: float = 0.0
+    place: str = ""
+
+    @property
+    def generic(self) -> bool:
+        return all(f.generic for f in self.findings)
+
+
+def _noisy_or(findings: list[Finding]) -> float:
+    seen: set[str] = set()
+    miss = 1.0
+    for f in sorted(findings, key=lambda f: -f.weight):
+        if f.evidence in seen:
+            continue
+        seen.add(f.evidence)
+        miss *= 1 - max(0.0, min(0.95, f.weight))
+    return 1 - miss
+
+
+def _onsets(stats: list[Stat]) -> dict[Entity, datetime]:
+    out: dict[Entity, datetime] = {}
+    for st in stats:
+        if st.onset is not None and abs(st.z) >= 3:
+            prev = out.get(st.entity)
+            out[st.entity] = st.onset if prev is None else min(prev, st.onset)
+    return out
+
+
+def _default_onset(snapshot: EvidenceSnapshot, alerts: list[Entity],
+                   onsets: dict[Entity, datetime]) -> datetime:
+    known = [onsets[a] for a in alerts if a in onsets]
+    if known:
+        return min(known)
+    starts = [a.starts_at for a in snapshot.alerts]
+    if starts:
+        return min(starts) - timedelta(minutes=5)
+    return snapshot.now - timedelta(minutes=15)
+
+
+def _adjust(cands: dict[tuple[Entity, str], Candidate]) -> None:
+    """Resolve faults that compete on the same place (deploy vs code, surge vs CPU, probes)."""
+    by_ent: dict[Entity, dict[str, Candidate]] = defaultdict(dict)
+    for (ent, fault), c in cands.items():
+        by_ent[ent][fault] = c
+    for faults in by_ent.values():
+        def s(name: str, faults: dict[str, Candidate] = faults) -> float:
+            return faults[name].score if name in faults else 0.0
+
+        if "application_error" in faults and max(s("bad_deploy"), s("config_error")) >= 0.5:
+            faults["application_error"].score *= 0.5
+        if "bad_deploy" in faults and s("config_error") >= 0.6:
+            faults["bad_deploy"].score *= 0.6
+        if "bad_deploy" in faults and max(s("image_pull_error"), s("probe_failure")) >= 0.6:
+            faults["bad_deploy"].score *= 0.55
+        if "cpu_saturation" in faults and s("traffic_surge") >= 0.5:
+            faults["cpu_saturation"].score *= 0.6
+        if "traffic_surge" in faults and s("traffic_surge") < 0.5:
+            faults["traffic_surge"].score *= 0.7
+        if "memory_leak" in faults and s("memory_limit_too_low") >= 0.75 and s("memory_leak") < 0.7:
+            faults["memory_leak"].score *= 0.7
+        if "memory_limit_too_low" in faults and s("memory_leak") >= 0.75:
+            faults["memory_limit_too_low"].score *= 0.75
+        if "probe_failure" in faults:
+            other = max((c.score for f, c in faults.items()
+                         if f != "probe_failure" and not c.generic), default=0.0)
+            if other >= s("probe_failure"):
+                faults["probe_failure"].score *= 0.6
+        if "application_error" in faults and s("config_error") >= 0.4:
+            faults["application_error"].score *= 0.7
+
+
+def _explainers(ix: Index, g: Graph, ent: Entity, dns: Entity) -> set[Entity]:
+    """Places whose failure would explain generic symptoms at `ent`."""
+    out = g.below(ent) | {dns}
+    for (ns, pod) in ix.pods:
+        if ns == ent[0] and ix.owner_of_pod(ns, pod) == ent:
+            node = ix.pod_node(ns, pod)
+            if node:
+                out.add(("", node))
+    out.discard(ent)
+    return out
+
+
+def diagnose_snapshot(snapshot: EvidenceSnapshot, *, namespace: str = "",
+                      service: str = "") -> DiagnosisReport:
+    """Rank root-cause hypotheses for one evidence snapshot."""
+    ix = Index.build(snapshot)
+    now = snapshot.now
+    firing = [a for a in snapshot.alerts if a.status == "firing"] or snapshot.alerts
+    alerts = alert_entities(ix, firing)
+    if not alerts and service:
+        alerts = [ix.entity(service, namespace)]
+    g = Graph.build(ix, alerts[0][0] if alerts else namespace)
+    reach = g.downstream(alerts)
+    dns = dns_entity(ix)
+
+    stats = compute_stats(ix)
+    logev = collect(ix)
+    findings = [*metric_findings(stats), *kubernetes_findings(ix, now), *log_findings(ix, logev)]
+    sym = symptoms(stats)
+    for ent, texts in sym.items():
+        if any("error ratio" in t for t in texts) and ent[1] not in ix.nodes:
+            findings.append(Finding(ent[0], ent[1], "application_error", 0.2,
+                                    "; ".join(texts), generic=True, source="metrics"))
+    onsets = _onsets(stats)
+    default_onset = _default_onset(snapshot, alerts, onsets)
+    troubled: dict[Entity, bool] = {ent: False for ent in sym}
+    for f in findings:
+        if f.source in ("kubernetes", "logs"):
+            troubled[f.entity] = True
+        else:
+            troubled.setdefault(f.entity, False)
+    findings += change_findings(ix, snapshot.changes, onsets, troubled, default_onset)
+
+    cands: dict[tuple[Entity, str], Candidate] = {}
+    for f in findings:
+        key = (f.entity, f.fault)
+        cands.setdefault(key, Candidate(f.entity, f.fault, [])).findings.append(f)
+    for c in cands.values():
+        c.score = _noisy_or(c.findings)
+    _adjust(cands)
+
+    strong = {c.entity for c in cands.values() if not c.generic and c.score >= 0.4}
+    anomalous = strong | set(sym)
+    hints = pointers(logev)
+    for c in cands.values():
+        factor, c.place = relation(ix, g, c.entity, alerts, reach, dns)
+        c.score *= factor
+        if c.generic:
+            explained = _explainers(ix, g, c.entity, dns) & anomalous
+            if explained:
+                c.score *= 0.35
+                c.place += f"; its dependency {sorted(explained)[0][1]} is anomalous too"
+            elif hints.get(c.entity):
+                c.score = 1 - (1 - c.score) * 0.8
+        if c.fault == "application_error" and recent_deploy(
+                ix, snapshot.changes, c.entity, onsets.get(c.entity, default_onset)):
+            c.score *= 0.6
+
+    ranked = sorted(cands.values(), key=lambda c: (-c.score, c.entity, c.fault))
+    best = ranked[0].score if ranked else 0.0
+    quiet = not any(a in sym or a in strong for a in alerts)
+    resolved = bool(snapshot.alerts) and all(a.status == "resolved" for a in snapshot.alerts)
+    none_score = (0.35 + (0.3 if quiet else 0.0) + (0.2 if resolved else 0.0)) * (1 - best)
+    place = alerts[0] if alerts else (namespace, service)
+    hyps: list[Hypothesis] = []
+    second = ranked[1].score if len(ranked) > 1 else 0.0
+    for c in ranked:
+        if c.score < 0.05 or len(hyps) >= MAX_HYPOTHESES:
+            break
+        ev = [f.evidence for f in sorted(c.findings, key=lambda f: -f.weight)]
+        ev = list(dict.fromkeys(ev))[:_MAX_EVIDENCE]
+        ev.append(f"localisation: {c.place}")
+        margin = c.score - (second if c is ranked[0] else best)
+        hyps.append(Hypothesis(namespace=c.entity[0], service=c.entity[1], fault=c.fault,
+                               confidence=calibrate(c.score, margin), evidence=ev))
+    if none_score > best or not hyps:
+        why = ["no anomaly on the alerting service's own signals" if quiet else
+               "the signals of the alerting service are only mildly off their baseline"]
+        if resolved:
+            why.append("every alert has resolved")
+        why.append(f"strongest other hypothesis scores {best:.2f}")
+        none_h = Hypothesis(namespace=place[0], service=place[1], fault="none",
+                            confidence=calibrate(none_score, none_score - best), evidence=why)
+        hyps.insert(0 if none_score > best else len(hyps), none_h)
+        hyps = hyps[:MAX_HYPOTHESES]
+    top = hyps[0]
+    abstain = top.confidence < ABSTAIN_BELOW
+    summary = (f"{top.fault} at {top.namespace + '/' if top.namespace else ''}{top.service} "
+               f"(confidence {top.confidence:.2f})"
+               + (f": {top.evidence[0]}" if top.evidence else ""))
+    if abstain:
+        summary = f"abstaining, best guess {summary}"
+    return DiagnosisReport(hypotheses=hyps, abstain=abstain, summary=summary)
+
+
+class RuleDiagnostician:
+    """Diagnostician backend built from analyzers and rules (no language model)."""
+
+    async def diagnose(self, ctx: DebateContext) -> DiagnosisReport:
+        """Rank root-cause hypotheses with confidence and cited evidence."""
+        return diagnose_snapshot(ctx.evidence, namespace=ctx.namespace, service=ctx.service)

@@ -1,0 +1,119 @@
+"""Localisation: where the alert points, and the walk down the dependency graph to the culprit.
+
+Alerts name a service, pod, HPA, PVC or node; the topology (caller -> callee) says what each
+depends on. A candidate downstream of an alerting service is plausible; a service whose only
+trouble is generic symptoms while a dependency below it is anomalous is a victim, not a cause.
+"""
+
+from __future__ import annotations
+
+from collections import deque
+from dataclasses import dataclass, field
+
+from warroom.agents.diagnostician.index import Entity, Index
+from warroom.sensors.models import AlertView
+
+
+def alert_entities(ix: Index, alerts: list[AlertView]) -> list[Entity]:
+    """Resolve what each firing alert is about to a workload, node or service entity."""
+    out: list[Entity] = []
+    for a in alerts:
+        lab = a.labels
+        ns = lab.get("namespace", "")
+        ent: Entity | None = None
+        if lab.get("node") and not lab.get("pod"):
+            ent = ("", lab["node"])
+        elif lab.get("service"):
+            ent = ix.entity(lab["service"], ns)
+        elif lab.get("deployment") or lab.get("statefulset") or lab.get("daemonset"):
+            ent = (ns, lab.get("deployment") or lab.get("statefulset") or lab["daemonset"])
+        elif lab.get("pod"):
+            ent = ix.owner_of_pod(ns, lab["pod"])
+        elif lab.get("horizontalpodautoscaler"):
+            ent = (ns, lab["horizontalpodautoscaler"])
+        elif lab.get("persistentvolumeclaim"):
+            ent = ix.pvc_owner(ns, lab["persistentvolumeclaim"])
+        elif lab.get("job") and ns:
+            ent = (ns, lab["job"])
+        elif lab.get("instance"):
+            host = lab["instance"].split(":")[0]
+            ent = ("", host) if host in ix.nodes else None
+        if ent is not None and ent not in out:
+            out.append(ent)
+    return out
+
+
+@dataclass
+class Graph:
+    """The dependency graph over resolved entities."""
+
+    callees: dict[Entity, set[Entity]] = field(default_factory=dict)
+    callers: dict[Entity, set[Entity]] = field(default_factory=dict)
+
+    @classmethod
+    def build(cls, ix: Index, prefer: str = "") -> Graph:
+        """Resolve topology edges (bare names) to entities."""
+        g = cls()
+        for caller, callee in ix.snapshot.topology:
+            a = ix.entity(caller, prefer)
+            b = ix.entity(callee, a[0] or prefer)
+            g.callees.setdefault(a, set()).add(b)
+            g.callers.setdefault(b, set()).add(a)
+        return g
+
+    @property
+    def empty(self) -> bool:
+        return not self.callees
+
+    def downstream(self, roots: list[Entity], depth: int = 5) -> dict[Entity, int]:
+        """Return each entity reachable from `roots` through callee edges, with its distance."""
+        dist = {r: 0 for r in roots}
+        queue = deque(roots)
+        while queue:
+            cur = queue.popleft()
+            if dist[cur] >= depth:
+                continue
+            for nxt in sorted(self.callees.get(cur, ())):
+                if nxt not in dist:
+                    dist[nxt] = dist[cur] + 1
+                    queue.append(nxt)
+        return dist
+
+    def below(self, ent: Entity, depth: int = 4) -> set[Entity]:
+        """Return the transitive dependencies of one entity."""
+        return set(self.downstream([ent], depth)) - {ent}
+
+    def above(self, ent: Entity, depth: int = 4) -> set[Entity]:
+        """Return the transitive callers of one entity."""
+        seen: set[Entity] = set()
+        frontier = {ent}
+        for _ in range(depth):
+            frontier = {c for f in frontier for c in self.callers.get(f, ())} - seen - {ent}
+            seen |= frontier
+        return seen
+
+
+def relation(ix: Index, g: Graph, ent: Entity, alerts: list[Entity],
+             reach: dict[Entity, int], dns: Entity) -> tuple[float, str]:
+    """Return how plausible a place is given the alerts (factor 0..1) and why."""
+    if not alerts:
+        return 0.9, "no alert target to localise from"
+    if ent in alerts:
+        return 1.0, "the alert fires on it"
+    if ent in reach:
+        return 1.0, f"{reach[ent]} hop(s) downstream of the alerting service"
+    if ent == dns:
+        return 0.95, "cluster DNS serves every workload"
+    if ent[0] == "" and ent[1] in ix.nodes:
+        relevant = set(reach) | set(alerts)
+        hosted = {ix.owner_of_pod(*p) for p in ix.pods_on_node.get(ent[1], [])}
+        if hosted & relevant:
+            return 1.0, "hosts pods of the alerting service or its dependencies"
+        return 0.8 if hosted else 0.7, "a node of the cluster"
+    if g.empty:
+        same_ns = any(ent[0] == a[0] for a in alerts)
+        return (0.9 if same_ns else 0.75), "no topology to localise with"
+    ups = set().union(*(g.above(a) for a in alerts)) if alerts else set()
+    if ent in ups:
+        return 0.6, "upstream of the alerting service"
+    return 0.55, "not connected to the alerting service"
