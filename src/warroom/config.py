@@ -89,6 +89,17 @@ class Settings(BaseSettings):
 
     log_level: str = "INFO"
 
+    # the sandbox cluster (`warroom sandbox ...`, `serve --sandbox`, `demo`)
+    sandbox_port: int = Field(default=0, ge=0, le=65535)  # 0: any free loopback port
+    sandbox_tick_seconds: float = Field(default=15.0, gt=0)  # simulated seconds per tick
+    sandbox_tick_interval_seconds: float = Field(default=0.5, gt=0)  # wall seconds per tick
+    sandbox_seed: int = 7
+    # where the sandbox posts Alertmanager webhooks; empty: this warroom's own ingest endpoint
+    sandbox_webhook_url: str = ""
+    # a running sandbox (or `warroom serve --sandbox`) for `warroom sandbox inject|faults`;
+    # empty: http://{host}:{port}
+    sandbox_url: str = ""
+
     @field_validator("severity_map")
     @classmethod
     def _priorities_are_known(cls, value: dict[str, str]) -> dict[str, str]:

@@ -125,6 +125,15 @@ def _find(state: dict[str, Any] | None, kind: str, name: str, namespace: str) ->
     return None
 
 
+def _guard(body: dict[str, Any], state: dict[str, Any] | None, target: Target) -> dict:
+    """Add the state's resourceVersion as a precondition: a changed object answers 409."""
+    seen = _find(state, target.kind, target.name, target.namespace)
+    version = (seen or {}).get("metadata", {}).get("resourceVersion")
+    if version:
+        return {"metadata": {"resourceVersion": str(version)}, **body}
+    return body
+
+
 def _revision(obj: dict[str, Any]) -> int:
     raw = (obj.get("metadata", {}).get("annotations") or {}).get(REVISION, "0")
     try:
@@ -146,10 +155,11 @@ def owned_replicasets(state: dict[str, Any] | None, deployment: Target) -> list[
     return sorted(found, key=_revision)
 
 
-def _restart(action: Action, now: datetime) -> list[ApiCall]:
+def _restart(action: Action, now: datetime, state: dict[str, Any] | None) -> list[ApiCall]:
     target = parse_target(action.target, allowed=_WORKLOADS)
     stamp = now.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
-    body = {"spec": {"template": {"metadata": {"annotations": {RESTARTED_AT: stamp}}}}}
+    body = _guard({"spec": {"template": {"metadata": {"annotations": {RESTARTED_AT: stamp}}}}},
+                  state, target)
     return [ApiCall(
         method="PATCH", path=target.path, body=body, content_type=STRATEGIC,
         kubectl=f"kubectl {_ns(target)}rollout restart {target.ref}",
@@ -193,13 +203,14 @@ def _undo(action: Action, state: dict[str, Any] | None) -> list[ApiCall]:
     )]
 
 
-def _scale(action: Action) -> list[ApiCall]:
+def _scale(action: Action, state: dict[str, Any] | None) -> list[ApiCall]:
     target = parse_target(action.target, allowed=("deployment", "statefulset"))
     replicas = action.params.get("replicas")
     if isinstance(replicas, bool) or not isinstance(replicas, int) or replicas < 0:
         raise RenderError(f"scale params.replicas must be a whole number >= 0, got {replicas!r}")
     return [ApiCall(
-        method="PATCH", path=f"{target.path}/scale", body={"spec": {"replicas": replicas}},
+        method="PATCH", path=f"{target.path}/scale",
+        body=_guard({"spec": {"replicas": replicas}}, state, target),
         content_type=MERGE,
         kubectl=f"kubectl {_ns(target)}scale {target.ref} --replicas={replicas}",
     )]
@@ -232,9 +243,9 @@ def _set_resources(action: Action, state: dict[str, Any] | None) -> list[ApiCall
     if not resources:
         raise RenderError("set_resources needs params.limits or params.requests")
     container = _container_name(action, target, state)
-    body = {"spec": {"template": {"spec": {"containers": [
+    body = _guard({"spec": {"template": {"spec": {"containers": [
         {"name": container, "resources": resources}
-    ]}}}}
+    ]}}}}, state, target)
     flags = "".join(
         f" --{key}=" + ",".join(f"{k}={v}" for k, v in sorted(values.items()))
         for key, values in resources.items()
@@ -252,9 +263,10 @@ def _delete_pod(action: Action) -> list[ApiCall]:
     )]
 
 
-def _cordon(target: Target) -> ApiCall:
+def _cordon(target: Target, state: dict[str, Any] | None) -> ApiCall:
     return ApiCall(
-        method="PATCH", path=target.path, body={"spec": {"unschedulable": True}},
+        method="PATCH", path=target.path,
+        body=_guard({"spec": {"unschedulable": True}}, state, target),
         content_type=STRATEGIC, kubectl=f"kubectl cordon {target.name}",
     )
 
@@ -281,7 +293,7 @@ def _drain(action: Action, state: dict[str, Any] | None) -> list[ApiCall]:
     target = parse_target(action.target, allowed=("node",))
     if state is None:
         raise RenderError(f"drain_node of {action.target} needs state with the node's pods")
-    calls = [_cordon(target)]
+    calls = [_cordon(target, state)]
     drain = f"kubectl drain {target.name} --ignore-daemonsets --delete-emptydir-data"
     for pod in pods_to_evict(state, target.name):
         meta = pod["metadata"]
@@ -339,6 +351,7 @@ def _set_hpa(action: Action, state: dict[str, Any] | None) -> list[ApiCall]:
     hpa = Target(target.namespace, "horizontalpodautoscaler", name)
     body = {"spec": spec}
     patch = json.dumps(body, separators=(",", ":"))
+    body = _guard(body, state, hpa)
     return [ApiCall(
         method="PATCH", path=hpa.path, body=body, content_type=MERGE,
         kubectl=f"kubectl {_ns(hpa)}patch hpa {name} --type=merge -p '{patch}'",
@@ -350,23 +363,25 @@ def render_calls(
 ) -> list[ApiCall]:
     """Return the exact API calls (and kubectl twins) that carry out a catalogue action.
 
+    When `state` holds the object a PATCH changes, its resourceVersion goes into the patch as
+    a precondition, so the call fails with 409 if the object changed since the state was read.
     Raises `RenderError` naming the bad target, parameter or missing state.
     """
     match action.type:
         case "escalate" | "no_action":
             return []
         case "rollout_restart":
-            return _restart(action, now or datetime.now(UTC))
+            return _restart(action, now or datetime.now(UTC), state)
         case "rollout_undo":
             return _undo(action, state)
         case "scale":
-            return _scale(action)
+            return _scale(action, state)
         case "set_resources":
             return _set_resources(action, state)
         case "delete_pod":
             return _delete_pod(action)
         case "cordon_node":
-            return [_cordon(parse_target(action.target, allowed=("node",)))]
+            return [_cordon(parse_target(action.target, allowed=("node",)), state)]
         case "drain_node":
             return _drain(action, state)
         case "set_hpa":

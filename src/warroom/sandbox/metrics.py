@@ -1,0 +1,147 @@
+"""The sandbox's time series: recorded per tick, queried like Prometheus, exposed as text."""
+
+from __future__ import annotations
+
+import math
+import re
+from collections import deque
+from dataclasses import dataclass
+
+Labels = tuple[tuple[str, str], ...]
+
+_SELECTOR = re.compile(r"^\s*([a-zA-Z_:][a-zA-Z0-9_:]*)?\s*(?:\{(.*)\})?\s*$")
+_MATCHER = re.compile(r'\s*([a-zA-Z_][a-zA-Z0-9_]*)\s*(=~|!=|!~|=)\s*"((?:[^"\\]|\\.)*)"\s*,?')
+
+
+class QueryError(ValueError):
+    """A PromQL expression outside the supported subset (an instant vector selector)."""
+
+
+@dataclass(frozen=True)
+class Matcher:
+    name: str
+    op: str
+    value: str
+
+    def matches(self, labels: dict[str, str]) -> bool:
+        """Tell whether a label set satisfies this matcher."""
+        actual = labels.get(self.name, "")
+        if self.op == "=":
+            return actual == self.value
+        if self.op == "!=":
+            return actual != self.value
+        found = re.fullmatch(self.value, actual) is not None
+        return found if self.op == "=~" else not found
+
+
+def parse_selector(query: str) -> list[Matcher]:
+    """Parse `name{label="value",...}` into matchers (the name becomes `__name__`)."""
+    match = _SELECTOR.match(query)
+    if not match or (match.group(1) is None and match.group(2) is None):
+        raise QueryError(f"unsupported query {query!r}: only selectors name{{label=\"v\"}} work")
+    matchers = [Matcher("__name__", "=", match.group(1))] if match.group(1) else []
+    body = match.group(2) or ""
+    position = 0
+    while position < len(body.strip()):
+        item = _MATCHER.match(body, position)
+        if not item:
+            raise QueryError(f"cannot parse label matchers in {query!r} at {body[position:]!r}")
+        value = item.group(3).replace('\\"', '"').replace("\\\\", "\\")
+        matchers.append(Matcher(item.group(1), item.group(2), value))
+        position = item.end()
+    return matchers
+
+
+class SeriesStore:
+    """A ring buffer of samples per series."""
+
+    def __init__(self, keep: int = 720) -> None:
+        self.keep = keep
+        self._series: dict[Labels, deque[tuple[float, float]]] = {}
+
+    def record(self, when: float, name: str, labels: dict[str, str], value: float) -> None:
+        """Append one sample."""
+        key = tuple(sorted({**labels, "__name__": name}.items()))
+        series = self._series.get(key)
+        if series is None:
+            series = self._series[key] = deque(maxlen=self.keep)
+        series.append((when, float(value)))
+
+    def select(self, query: str) -> list[tuple[dict[str, str], deque[tuple[float, float]]]]:
+        """Return the series a selector matches."""
+        matchers = parse_selector(query)
+        found = []
+        for key, samples in self._series.items():
+            labels = dict(key)
+            if all(m.matches(labels) for m in matchers):
+                found.append((labels, samples))
+        return sorted(found, key=lambda item: sorted(item[0].items()))
+
+    def query_range(self, query: str, start: float, end: float, step: float) -> list[dict]:
+        """Answer like Prometheus `query_range`: the last sample at or before each step."""
+        if step <= 0:
+            raise QueryError("step must be positive")
+        if (end - start) / step > 11000:
+            raise QueryError("exceeded maximum resolution of 11,000 points per timeseries")
+        result = []
+        for labels, samples in self.select(query):
+            values = []
+            at = start
+            points = list(samples)
+            index = 0
+            last: tuple[float, float] | None = None
+            while at <= end + 1e-9:
+                while index < len(points) and points[index][0] <= at:
+                    last = points[index]
+                    index += 1
+                if last is not None and at - last[0] <= 300:  # Prometheus' lookback delta
+                    values.append([_num(at), _fmt(last[1])])
+                at += step
+            if values:
+                result.append({"metric": labels, "values": values})
+        return result
+
+    def query(self, query: str, at: float) -> list[dict]:
+        """Answer like Prometheus `query` for an instant vector selector."""
+        result = []
+        for labels, samples in self.select(query):
+            best = None
+            for sample in samples:
+                if sample[0] <= at:
+                    best = sample
+            if best is not None and at - best[0] <= 300:
+                result.append({"metric": labels, "value": [_num(at), _fmt(best[1])]})
+        return result
+
+    def exposition(self, at: float) -> str:
+        """Render the latest sample of every live series in Prometheus text format."""
+        lines: list[str] = []
+        seen: set[str] = set()
+        for key, samples in sorted(self._series.items()):
+            if not samples or at - samples[-1][0] > 300:
+                continue
+            labels = dict(key)
+            name = labels.pop("__name__")
+            if name not in seen:
+                seen.add(name)
+                lines.append(f"# TYPE {name} gauge")
+            rendered = ",".join(f'{k}="{_escape(v)}"' for k, v in sorted(labels.items()))
+            lines.append(f"{name}{{{rendered}}} {_fmt(samples[-1][1])} "
+                         f"{int(samples[-1][0] * 1000)}")
+        return "\n".join(lines) + "\n"
+
+
+def _escape(value: str) -> str:
+    return value.replace("\\", "\\\\").replace("\n", "\\n").replace('"', '\\"')
+
+
+def _num(value: float) -> float | int:
+    return int(value) if float(value).is_integer() else round(value, 3)
+
+
+def _fmt(value: float) -> str:
+    if math.isinf(value):
+        return "+Inf" if value > 0 else "-Inf"
+    if math.isnan(value):
+        return "NaN"
+    return repr(round(value, 6))

@@ -1,0 +1,174 @@
+"""Run a sandbox live: its HTTP server on a loopback port, an accelerated clock, a kubeconfig
+pointing at it, and Alertmanager webhooks posted to warroom."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import logging
+import socket
+from collections.abc import AsyncIterator
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import httpx
+import uvicorn
+
+from warroom.config import Settings
+from warroom.sandbox.server import create_app
+from warroom.sandbox.sim import Sandbox
+
+log = logging.getLogger(__name__)
+KUBECONFIG_NAME = "sandbox-kubeconfig.yaml"
+
+
+def kubeconfig(url: str) -> dict[str, Any]:
+    """Return a kubeconfig whose current context is the sandbox at the URL."""
+    return {
+        "apiVersion": "v1", "kind": "Config", "preferences": {},
+        "clusters": [{"name": "warroom-sandbox", "cluster": {"server": url}}],
+        "users": [{"name": "warroom-sandbox", "user": {"token": "sandbox"}}],
+        "contexts": [{"name": "warroom-sandbox", "context": {
+            "cluster": "warroom-sandbox", "user": "warroom-sandbox", "namespace": "shop"}}],
+        "current-context": "warroom-sandbox",
+    }
+
+
+class SandboxRuntime:
+    """A sandbox cluster served over HTTP and ticking in the background.
+
+    `start()` warms the shop up, binds 127.0.0.1 (`settings.sandbox_port`, 0 for any free
+    port), writes `settings.home / "sandbox-kubeconfig.yaml"` and starts the clock: one tick of
+    `settings.sandbox_tick_seconds` simulated seconds every
+    `settings.sandbox_tick_interval_seconds` wall seconds. After each tick, new Alertmanager
+    webhooks go to `webhook_url` (default `settings.sandbox_webhook_url`, else warroom's own
+    `/api/v1/alerts/alertmanager`).
+    """
+
+    def __init__(self, settings: Settings, *, webhook_url: str | None = None,
+                 sandbox: Sandbox | None = None, clock: bool = True) -> None:
+        self.settings = settings
+        self.webhook_url = webhook_url if webhook_url is not None else (
+            settings.sandbox_webhook_url
+            or f"http://{settings.host}:{settings.port}/api/v1/alerts/alertmanager")
+        self.sandbox = sandbox or Sandbox(seed=settings.sandbox_seed,
+                                          start=datetime.now(UTC),
+                                          tick_seconds=settings.sandbox_tick_seconds)
+        self.clock = clock
+        self.port = 0
+        self.delivered: list[dict[str, Any]] = []
+        self.failed_deliveries = 0
+        self._server: uvicorn.Server | None = None
+        self._serve_task: asyncio.Task[None] | None = None
+        self._tick_task: asyncio.Task[None] | None = None
+        self._http: httpx.AsyncClient | None = None
+
+    @property
+    def url(self) -> str:
+        """Return the base URL of the sandbox's API server."""
+        return f"http://127.0.0.1:{self.port}"
+
+    @property
+    def kubeconfig_path(self) -> Path:
+        """Return where the kubeconfig for the sandbox is written."""
+        return self.settings.home / KUBECONFIG_NAME
+
+    async def start(self) -> None:
+        """Serve the sandbox, write its kubeconfig and start the clock."""
+        sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        sock.bind(("127.0.0.1", self.settings.sandbox_port))
+        self.port = sock.getsockname()[1]
+        config = uvicorn.Config(create_app(self.sandbox), log_level="warning", lifespan="off",
+                                access_log=False)
+        self._server = uvicorn.Server(config)
+        self._serve_task = asyncio.create_task(self._server.serve(sockets=[sock]))
+        while not self._server.started:
+            if self._serve_task.done():
+                self._serve_task.result()
+                raise RuntimeError(f"the sandbox server on {self.url} stopped at start-up")
+            await asyncio.sleep(0.01)
+        self.settings.home.mkdir(parents=True, exist_ok=True)
+        self.kubeconfig_path.write_text(json.dumps(kubeconfig(self.url), indent=2) + "\n")
+        self._http = httpx.AsyncClient(timeout=5.0)
+        if self.clock:
+            self._tick_task = asyncio.create_task(self._run_clock())
+
+    async def stop(self) -> None:
+        """Stop the clock and the server."""
+        if self._tick_task is not None:
+            self._tick_task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._tick_task
+            self._tick_task = None
+        if self._server is not None:
+            self._server.should_exit = True
+        if self._serve_task is not None:
+            await self._serve_task
+            self._serve_task = None
+        if self._http is not None:
+            await self._http.aclose()
+            self._http = None
+
+    async def __aenter__(self) -> SandboxRuntime:
+        await self.start()
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        await self.stop()
+
+    async def _run_clock(self) -> None:
+        interval = self.settings.sandbox_tick_interval_seconds
+        while True:
+            await asyncio.sleep(interval)
+            try:
+                await self.advance(self.sandbox.tick_seconds)
+            except Exception:  # the clock must survive one bad tick
+                log.exception("sandbox tick failed")
+
+    async def advance(self, seconds: float) -> int:
+        """Advance the simulated clock and deliver the webhooks it produced; return how many."""
+        self.sandbox.advance(seconds)
+        return await self.deliver()
+
+    async def deliver(self) -> int:
+        """POST pending Alertmanager webhooks; keep failed ones for the next tick."""
+        if not self.webhook_url or self._http is None:
+            return 0
+        sent = 0
+        pending, self.sandbox.outbox = self.sandbox.outbox, []
+        for index, payload in enumerate(pending):
+            try:
+                response = await self._http.post(self.webhook_url, json=payload)
+                response.raise_for_status()
+            except httpx.HTTPError as exc:
+                self.failed_deliveries += 1
+                log.warning("sandbox webhook to %s failed: %s", self.webhook_url, exc)
+                self.sandbox.outbox = (pending[index:] + self.sandbox.outbox)[-100:]
+                break
+            self.delivered.append(payload)
+            sent += 1
+        return sent
+
+    def inject(self, fault: str, *, service: str | None = None, namespace: str | None = None,
+               severity: float = 0.8, onset_seconds: float = 0.0) -> dict[str, Any]:
+        """Inject a fault into the running sandbox and return it (target included)."""
+        return self.sandbox.inject(fault, service=service, namespace=namespace,
+                                   severity=severity, onset_seconds=onset_seconds).as_dict()
+
+    def faults(self) -> list[dict[str, Any]]:
+        """Return the faults in force."""
+        return self.sandbox.fault_list()
+
+
+@contextlib.asynccontextmanager
+async def sandbox_lifespan(settings: Settings, **kwargs: Any) -> AsyncIterator[SandboxRuntime]:
+    """Run a sandbox for the duration of a block (how `serve --sandbox` hosts one)."""
+    runtime = SandboxRuntime(settings, **kwargs)
+    await runtime.start()
+    try:
+        yield runtime
+    finally:
+        await runtime.stop()
