@@ -191,7 +191,8 @@ def _fill(ctx: DebateContext, hyp: Hypothesis, workload: dict[str, Any],
         container = container or wl.main_container(workload)
         if container is None:
             return None
-        current = wl.limit(workload, container, resource)
+        current = wl.limit(workload, container, resource) or _limit_from_pods(
+            ctx, hyp, container, resource)
         if current is None:
             return None
         raised = wl.scale_quantity(current, 1.5, resource)
@@ -204,16 +205,28 @@ def _fill(ctx: DebateContext, hyp: Hypothesis, workload: dict[str, Any],
 
 def _undo(ctx: DebateContext, hyp: Hypothesis,
           workload: dict[str, Any]) -> tuple[dict[str, Any], str] | None:
+    if workload.get("kind") != "Deployment":
+        return None
     objects = ctx.evidence.objects
     revisions = wl.revisions(objects, workload)
+    if len(revisions) < 2:
+        return None  # nothing earlier to go back to
     current = wl.revision_of(workload)
-    previous = [r for r in revisions if current is None or r.revision < current]
+    known = all(r.revision > 0 for r in revisions)
+    if known:
+        ordered = sorted(revisions, key=lambda r: r.revision)
+        newest = ordered[-1]
+        previous = [r for r in ordered if r.revision < (current or newest.revision)]
+    else:  # no revision annotations: the ReplicaSets' age and health tell the story
+        ordered = sorted(revisions, key=lambda r: (r.created, r.ready == 0))
+        newest = ordered[-1]
+        previous = [r for r in ordered if r is not newest]
     if not previous:
         return None
-    last_good = max(previous, key=lambda r: r.revision)
+    healthy = [r for r in previous if r.ready > 0] or previous
+    last_good = healthy[-1]
     if hyp.fault in ("config_error", "probe_failure"):
         # only when the config or probe change came with the new revision
-        newest = max(revisions, key=lambda r: r.revision)
         changed = wl.template_diff(last_good.template, newest.template)
         rolled = wl.recent_change(ctx.evidence.changes, hyp.namespace, hyp.service,
                                   ctx.evidence.now)
@@ -222,9 +235,28 @@ def _undo(ctx: DebateContext, hyp: Hypothesis,
         if not any(w in c for c in changed for w in wanted) and not (
                 rolled is not None and any(w in rolled.description.lower() for w in wanted)):
             return None
-    return ({"to_revision": last_good.revision},
-            f"roll {hyp.service} back to revision {last_good.revision} "
-            f"({last_good.image or 'previous template'}), the last one before the fault")
+    params: dict[str, Any] = {"to_revision": last_good.revision} if known else {}
+    label = f"revision {last_good.revision}" if known else f"ReplicaSet {last_good.name}"
+    return (params, f"roll {hyp.service} back to {label} "
+            f"({last_good.image or 'previous template'}), the last healthy one before the fault")
+
+
+def _limit_from_pods(ctx: DebateContext, hyp: Hypothesis, container: str,
+                     resource: str) -> str | None:
+    """Read the current limit from the pods' own specs, else from what logs and events say."""
+    pods = wl.pods_of(ctx.evidence.objects, hyp.namespace, hyp.service)
+    for pod in pods:
+        found = wl.limit(pod, container, resource)
+        if found:
+            return found
+    if resource != "memory":
+        return None
+    names = {wl.meta(p).get("name") for p in pods}
+    lines = [line for stream in ctx.evidence.logs if stream.pod in names
+             and stream.container in ("", container) for line in stream.lines]
+    lines += [str(o.get("message", "")) for o in ctx.evidence.objects if o.get("kind") == "Event"
+              and (o.get("involvedObject") or {}).get("name") in names]
+    return wl.memory_limit_from_text(lines)
 
 
 def _kubectl(action: Action, objects: list[dict[str, Any]]) -> str:

@@ -21,10 +21,12 @@ _BYTES = {None: 1, "k": 1e3, "M": 1e6, "G": 1e9, "T": 1e12, "Ki": 1024, "Mi": 10
 
 @dataclass
 class Revision:
-    revision: int
+    revision: int  # 0 when the ReplicaSet carries no revision annotation
     template: dict[str, Any] = field(default_factory=dict)
     image: str = ""
     created: str = ""
+    name: str = ""
+    ready: int = 0
 
 
 def meta(obj: dict[str, Any]) -> dict[str, Any]:
@@ -182,12 +184,31 @@ def revisions(objects: list[dict[str, Any]], deployment: dict[str, Any]) -> list
             continue
         rev = revision_of(obj)
         if rev is None:
-            continue
+            rev = 0  # unknown: ordered by creation below, never named as a target revision
         template = (obj.get("spec") or {}).get("template") or {}
         images = [c.get("image", "") for c in containers(obj)]
         out.append(Revision(revision=rev, template=template, image=", ".join(images),
-                            created=str(m.get("creationTimestamp", ""))))
+                            created=str(m.get("creationTimestamp", "")), name=str(m.get("name")),
+                            ready=int((obj.get("status") or {}).get("readyReplicas") or 0)))
     return out
+
+
+_SIZE = r"(\d+(?:\.\d+)?)\s?(Ki|Mi|Gi|KiB|MiB|GiB|kB|KB|MB|GB)"
+_USED_OF = re.compile(_SIZE + r"\s*/\s*" + _SIZE)
+_LIMIT_IS = re.compile(r"(?i)(?:memory[ _-]?)?limit(?:s)?(?:[ _-]?memory)?\s*[:=]?\s*" + _SIZE)
+_UNITS = {"Ki": "Ki", "KiB": "Ki", "kB": "k", "KB": "k", "Mi": "Mi", "MiB": "Mi", "MB": "M",
+          "Gi": "Gi", "GiB": "Gi", "GB": "G"}
+
+
+def memory_limit_from_text(lines: list[str]) -> str | None:
+    """Find the memory limit a log or event states ("496Mi / 512Mi", "memory limit: 1Gi")."""
+    for line in reversed(lines):
+        for pattern, group in ((_USED_OF, 3), (_LIMIT_IS, 1)):
+            match = pattern.search(line)
+            if match:
+                number, unit = match.group(group), match.group(group + 1)
+                return f"{number}{_UNITS[unit]}"
+    return None
 
 
 def template_diff(old: dict[str, Any], new: dict[str, Any]) -> list[str]:

@@ -6,6 +6,8 @@ from __future__ import annotations
 import re
 from typing import Any
 
+import orjson
+
 from warroom.sensors.models import EvidenceSnapshot
 
 REDACTED = "[REDACTED]"
@@ -61,8 +63,39 @@ _SECRET_KEYS = re.compile(r"(?i)(password|passwd|secret|token|api[_-]?key|privat
                           r"credentials?|\.pem$|\.key$)")
 
 
+# every secret pattern above contains one of these (lower-cased); text without any is skipped
+_TRIGGERS = (
+    "-----begin", "authoriz", "authoris", "bearer", "eyj", "akia", "asia", "agpa",
+    "aida", "aroa", "anpa", "aws", "ghp_", "gho_", "ghu_", "ghs_", "ghr_", "github_pat", "xox",
+    "sk_", "rk_", "aiza", "sk-", "passw", "pwd", "secret", "token", "api_key", "api-key",
+    "apikey", "access_key", "access-key", "accesskey", "private", "credential", ".pem", ".key",
+)
+_INJECTION_TRIGGERS = (
+    "ignore", "disregard", "forget", "you are", "instruction", "prompt", "<",
+    "as an ai", "act as", "approve", "execute", "run ", "do not", "kubectl", "rm -rf", "curl",
+)
+
+
+_LONG_STRING = re.compile(r'"(?:[^"\\]|\\.){%d,}"' % MAX_STRING)
+_DSN_TRIGGER = re.compile(r"://[^\s/@\"']+:[^\s@/\"']*@")
+# references to Secrets name them without holding them: not worth a closer look
+_SECRET_REF = re.compile(r'"secretKeyRef":\{[^}]*\}|"secretRef":\{[^}]*\}')
+
+
+def _any_in(text: str, needles: tuple[str, ...]) -> bool:
+    low = text.lower()
+    return any(n in low for n in needles)
+
+
+def might_hold_secret(text: str) -> bool:
+    """Tell cheaply whether any secret pattern could match (no false negatives)."""
+    return _any_in(text, _TRIGGERS) or bool(_DSN_TRIGGER.search(text))
+
+
 def redact(text: str) -> str:
     """Replace every secret-looking substring with a redaction mark."""
+    if not might_hold_secret(text):
+        return text
     for pattern, replacement in _SECRET_PATTERNS:
         text = pattern.sub(replacement, text)
     return text
@@ -70,7 +103,7 @@ def redact(text: str) -> str:
 
 def looks_like_instruction(text: str) -> bool:
     """Tell whether a piece of data reads like an instruction aimed at an agent."""
-    return bool(_INJECTION.search(text))
+    return _any_in(text, _INJECTION_TRIGGERS) and bool(_INJECTION.search(text))
 
 
 def defuse(text: str) -> str:
@@ -115,24 +148,43 @@ def clean_value(value: Any, *, key: str = "", limit: int = MAX_STRING) -> Any:
     return value
 
 
+def clean_object(obj: dict[str, Any]) -> dict[str, Any]:
+    """Sanitize one Kubernetes object, skipping the walk when nothing in it could need it."""
+    if obj.get("kind") != "Secret":
+        text = orjson.dumps(obj, default=str).decode()
+        short = len(text) <= MAX_STRING or not _LONG_STRING.search(text)
+        text = _SECRET_REF.sub("", text)
+        if short and not might_hold_secret(text) and not looks_like_instruction(text):
+            return obj
+    cleaned: dict[str, Any] = clean_value(obj)
+    return cleaned
+
+
 def sanitize_snapshot(snapshot: EvidenceSnapshot) -> EvidenceSnapshot:
     """Return a copy of the snapshot that is safe to store and to show to any agent."""
-    data = snapshot.model_dump(mode="json")
-    data["series"] = data["series"][:MAX_SERIES]
-    data["objects"] = [clean_value(o) for o in data["objects"][:MAX_OBJECTS]]
-    for stream in data["logs"]:
-        stream["lines"] = [clean_text(line, 2000) for line in stream["lines"][-MAX_LOG_LINES:]]
-    for doc in data["documents"]:
-        doc["title"] = clean_text(doc["title"], 300)
-        doc["text"] = clean_text(doc["text"], MAX_DOCUMENT)
-    for change in data["changes"]:
-        change["description"] = clean_text(change["description"], 1000)
-    for alert in data["alerts"]:
-        alert["annotations"] = {k: clean_text(v, 2000) for k, v in alert["annotations"].items()}
-        alert["labels"] = {k: cap(redact(v), 500) for k, v in alert["labels"].items()}
-    for run in data["sensors"]:
-        run["error"] = clean_text(run["error"], 1000) if run["error"] else run["error"]
-        run["queries"] = [redact(q) for q in run["queries"]]
-    for inc in data["similar"]:
-        inc["title"] = clean_text(inc["title"], 300)
-    return EvidenceSnapshot.model_validate(data)
+    series = [
+        s if not any(might_hold_secret(v) for v in s.metric.values()) else s.model_copy(
+            update={"metric": {k: cap(redact(v), 500) for k, v in s.metric.items()}})
+        for s in snapshot.series[:MAX_SERIES]]
+    logs = [stream.model_copy(update={"lines": [
+        clean_text(line, 2000) for line in stream.lines[-MAX_LOG_LINES:]]})
+        for stream in snapshot.logs]
+    documents = [doc.model_copy(update={"title": clean_text(doc.title, 300),
+                                        "text": clean_text(doc.text, MAX_DOCUMENT)})
+                 for doc in snapshot.documents]
+    changes = [c.model_copy(update={"description": clean_text(c.description, 1000)})
+               for c in snapshot.changes]
+    alerts = [a.model_copy(update={
+        "annotations": {k: clean_text(v, 2000) for k, v in a.annotations.items()},
+        "labels": {k: cap(redact(v), 500) for k, v in a.labels.items()}})
+        for a in snapshot.alerts]
+    sensors = [r.model_copy(update={
+        "error": clean_text(r.error, 1000) if r.error else r.error,
+        "note": clean_text(r.note, 1000), "queries": [redact(q) for q in r.queries]})
+        for r in snapshot.sensors]
+    similar = [i.model_copy(update={"title": clean_text(i.title, 300)})
+               for i in snapshot.similar]
+    return snapshot.model_copy(update={
+        "series": series, "objects": [clean_object(o) for o in snapshot.objects[:MAX_OBJECTS]],
+        "logs": logs, "documents": documents, "changes": changes, "alerts": alerts,
+        "sensors": sensors, "similar": similar, "topology": list(snapshot.topology)})

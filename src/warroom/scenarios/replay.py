@@ -1,0 +1,191 @@
+"""Replay scenarios through the live pipeline: ingest → sense → debate, executing nothing.
+
+Only the sensors differ from live traffic: replay adapters answer from the scenario. Each run
+migrates one SQLite database once; every scenario gets a copy of it, so scenarios never see
+each other's incidents while no scenario pays for migrations.
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+import tempfile
+import time
+from collections.abc import Iterable
+from pathlib import Path
+from types import TracebackType
+from typing import Any
+
+from pydantic import ValidationError
+
+from warroom.config import Settings
+from warroom.scenarios.models import Scenario
+
+
+class ScenarioError(Exception):
+    """A scenario file that cannot be read; the message names the file and the field."""
+
+
+def _loc(loc: tuple[int | str, ...]) -> str:
+    return ".".join(str(part) for part in loc) or "(document)"
+
+
+def load_scenario(path: Path, *, with_expected: bool = False) -> Scenario:
+    """Read and validate one scenario file, naming the file and field on failure.
+
+    Replay ignores `expected` (the system under test never sees it); eval keeps it to score.
+    """
+    try:
+        raw = path.read_bytes()
+    except OSError as exc:
+        raise ScenarioError(f"{path}: cannot read: {exc.strerror or exc}") from exc
+    try:
+        data = json.loads(raw)
+    except (ValueError, UnicodeDecodeError) as exc:
+        raise ScenarioError(f"{path}: not a JSON document: {exc}") from exc
+    if not isinstance(data, dict):
+        raise ScenarioError(f"{path}: field (document): expected a JSON object, "
+                            f"got {type(data).__name__}")
+    if not with_expected:
+        data.pop("expected", None)
+    elif data.get("expected") is None:
+        raise ScenarioError(f"{path}: field expected: required to score the scenario")
+    try:
+        return Scenario.model_validate(data)
+    except ValidationError as exc:
+        problems = "; ".join(f"field {_loc(e['loc'])}: {e['msg']}" for e in exc.errors()[:5])
+        more = f" (+{exc.error_count() - 5} more)" if exc.error_count() > 5 else ""
+        raise ScenarioError(f"{path}: {problems}{more}") from exc
+
+
+def scenario_paths(inputs: Iterable[Path]) -> list[Path]:
+    """Expand files and folders (their *.json files, sorted) into scenario paths."""
+    out: list[Path] = []
+    for item in inputs:
+        if item.is_dir():
+            found = sorted(p for p in item.glob("*.json") if p.is_file())
+            if not found:
+                raise ScenarioError(f"{item}: folder holds no *.json scenario")
+            out.extend(found)
+        else:
+            out.append(item)
+    return out
+
+
+def _primary(refs: list[Any], counts: dict[str, int]) -> str:
+    order = {"P0": 0, "P1": 1, "P2": 2, "P3": 3}
+    best = min(enumerate(refs), key=lambda ir: (
+        -counts.get(ir[1].id, 0), order.get(ir[1].priority, 9), ir[0]))
+    return str(best[1].id)
+
+
+def output_line(scenario: Scenario, result: Any, latency_ms: float) -> dict[str, Any]:
+    """Shape a debate result as SCENARIOS.md's `warroom replay` output document."""
+    package = result.package
+    return {
+        "scenario": scenario.id,
+        "incident_id": result.incident_id,
+        "hypotheses": [h.model_dump(mode="json") for h in result.diagnosis.hypotheses],
+        "decision": {
+            "status": package.status,
+            "action": package.action.model_dump(mode="json") if package.action else None,
+            "requires_human_approval": package.requires_human_approval,
+            "risk": package.risk,
+            "blast_radius": package.blast_radius,
+            "confidence": package.confidence,
+            "blocked_reason": package.blocked_reason,
+            "summary": package.summary,
+            "outcome": package.outcome,
+            "team": package.team,
+        },
+        "agents": [{"role": t.role, "vote": t.vote, "degraded": t.degraded,
+                    "latency_ms": t.latency_ms} for t in result.turns],
+        "latency_ms": round(latency_ms, 3),
+    }
+
+
+class Replayer:
+    """Replay many scenarios with one migrated database template (async context manager)."""
+
+    def __init__(self, settings: Settings | None = None) -> None:
+        self._base = settings
+        self._dir: tempfile.TemporaryDirectory[str] | None = None
+        self._template: Path | None = None
+        self._n = 0
+
+    async def __aenter__(self) -> Replayer:
+        from warroom.store.db import make_engine
+        from warroom.store.migrate import upgrade
+
+        self._dir = tempfile.TemporaryDirectory(prefix="warroom-replay-")
+        self._template = Path(self._dir.name) / "template.sqlite"
+        engine = make_engine(f"sqlite+aiosqlite:///{self._template}")
+        try:
+            await upgrade(engine)
+        finally:
+            await engine.dispose()
+        return self
+
+    async def __aexit__(self, exc_type: type[BaseException] | None,
+                        exc: BaseException | None, tb: TracebackType | None) -> None:
+        if self._dir is not None:
+            self._dir.cleanup()
+            self._dir = None
+
+    async def replay(self, scenario: Scenario) -> dict[str, Any]:
+        """Run one scenario through ingest, sensing and the debate; return its output line."""
+        from warroom.agents.service import analyze_incident
+        from warroom.ingest.service import ingest_alertmanager
+        from warroom.sensors.replay import replay_sensors
+        from warroom.store.db import make_engine, make_sessionmaker
+
+        assert self._dir is not None and self._template is not None, "use `async with`"
+        scenario = scenario.model_copy(update={"expected": None})  # never seen by the system
+        self._n += 1
+        path = Path(self._dir.name) / f"s{self._n}.sqlite"
+        shutil.copyfile(self._template, path)
+        url = f"sqlite+aiosqlite:///{path}"
+        base = self._base or Settings(_env_file=None)  # type: ignore[call-arg]
+        settings = base.model_copy(update={"database_url": url,
+                                           "home": Path(self._dir.name)})
+        engine = make_engine(url)
+        try:
+            sessions = make_sessionmaker(engine)
+            started = time.perf_counter()
+            async with sessions() as session:
+                refs: list[Any] = []
+                counts: dict[str, int] = {}
+                for webhook in scenario.alerts:
+                    ingested = await ingest_alertmanager(session, webhook, settings=settings,
+                                                         now=scenario.now)
+                    for ref in ingested.incidents:
+                        if ref.id not in counts:
+                            refs.append(ref)
+                        counts[ref.id] = counts.get(ref.id, 0) + sum(
+                            1 for a in webhook.alerts if a.status == "firing")
+                await session.commit()
+                if not refs:
+                    return _no_incident(scenario, time.perf_counter() - started)
+                incident_id = _primary(refs, counts)
+                result = await analyze_incident(
+                    session, incident_id, settings=settings, sensors=replay_sensors(scenario),
+                    now=scenario.now)
+                await session.commit()
+            return output_line(scenario, result, (time.perf_counter() - started) * 1000)
+        finally:
+            await engine.dispose()
+            path.unlink(missing_ok=True)
+
+
+def _no_incident(scenario: Scenario, elapsed_s: float) -> dict[str, Any]:
+    why = "the scenario's alerts opened no incident"
+    return {
+        "scenario": scenario.id, "incident_id": None, "hypotheses": [],
+        "decision": {"status": "failed", "action": {"type": "escalate", "target": None,
+                                                    "params": {"reason": why}},
+                     "requires_human_approval": True, "risk": "high", "blast_radius": 0,
+                     "confidence": 0.0, "blocked_reason": why,
+                     "summary": f"{why}. A human must decide.", "outcome": "failed",
+                     "team": "COLLAB"},
+        "agents": [], "latency_ms": round(elapsed_s * 1000, 3),
+    }
