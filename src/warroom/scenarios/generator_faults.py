@@ -90,9 +90,13 @@ def memory_leak(c: Ctx) -> Injected:
 def memory_limit_too_low(c: Ctx) -> Injected:
     """Crash-loop a workload's pods with OOMKilled under ordinary load."""
     w = pick_app(c)
-    n_bad = c.rng.randint(1, len(w.pods))
+    n_bad = 1 if c.difficulty == "hard" else c.rng.randint(1, len(w.pods))
     for p in w.pods[:n_bad]:
-        crashloop(c, w, p, reason="OOMKilled", exit_code=137, restarts=c.rng.randint(4, 14))
+        crashloop(c, w, p, reason="OOMKilled", exit_code=137, restarts=c.rng.randint(3, 14))
+        if c.difficulty == "hard":  # running again between kills
+            p.state, p.ready = {"running": {"startedAt": stamp(c.when(0.85, 0.95))}}, True
+            p.conditions.pop("Ready", None)
+            p.conditions.pop("ContainersReady", None)
         k = key("pod:memory_working_set:ratio", namespace=w.namespace, pod=p.name,
                 container=w.name)
         c.tel.bend(k, c.onset, lambda i, v: c.rng.choice([0.97, 0.99, 0.93, 0.6, 0.99]))
@@ -122,13 +126,20 @@ def memory_limit_too_low(c: Ctx) -> Injected:
 def cpu_saturation(c: Ctx) -> Injected:
     """Pin a workload's CPU at its limit with throttling, traffic unchanged."""
     w = pick_app(c)
+    # at the limit, or (limits set high, usage measured against them) a large jump below it
+    at_limit = c.rng.random() < 0.5
+    low = c.rng.uniform(0.03, 0.08)
     for p in w.pods:
         labels = {"namespace": w.namespace, "pod": p.name, "container": w.name}
-        metric_step(c, "pod:cpu_usage:ratio", labels, c.rng.uniform(0.95, 1.08))
-        k = key("pod:cpu_throttled:ratio", **labels)
-        if k not in c.tel.series:
-            c.tel.add(k, c.rng.uniform(0.0, 0.04), 0.4, hi=1.0)
-        metric_step(c, "pod:cpu_throttled:ratio", labels, c.rng.uniform(0.35, 0.8))
+        if at_limit:
+            metric_step(c, "pod:cpu_usage:ratio", labels, c.rng.uniform(0.95, 1.08))
+            k = key("pod:cpu_throttled:ratio", **labels)
+            if k not in c.tel.series:
+                c.tel.add(k, c.rng.uniform(0.0, 0.04), 0.4, hi=1.0)
+            metric_step(c, "pod:cpu_throttled:ratio", labels, c.rng.uniform(0.35, 0.8))
+        else:
+            c.tel.add(key("pod:cpu_usage:ratio", **labels), low, 0.08)
+            metric_step(c, "pod:cpu_usage:ratio", labels, low * c.rng.uniform(5, 10))
     service_symptoms(c, w, latency=c.rng.uniform(3, 9), errors=c.rng.uniform(0.0, 0.06),
                      requests=c.rng.uniform(0.95, 1.1))
     propagate(c, w.name, latency=2.5, errors=0.03)
@@ -151,10 +162,10 @@ def cpu_saturation(c: Ctx) -> Injected:
 
 def traffic_surge(c: Ctx) -> Injected:
     """Multiply a workload's traffic until its HPA sits at max replicas."""
-    w = pick_app(c, with_hpa=True)
-    if not w.hpa:
+    w = pick_app(c, with_hpa=c.difficulty != "hard")
+    if not w.hpa and c.difficulty != "hard":
         w.hpa = (w.replicas, w.replicas + 2)
-    lo, hi = w.hpa
+    lo, hi = w.hpa or (w.replicas, w.replicas)
     w.replicas = hi
     while len(w.pods) < hi:
         w.pods.append(Pod(name=pod_name(c.world, w), node=c.rng.choice(c.world.nodes).name,
@@ -167,16 +178,18 @@ def traffic_surge(c: Ctx) -> Injected:
                     {"namespace": w.namespace, "pod": p.name, "container": w.name},
                     c.rng.uniform(0.88, 1.0))
     factor = c.rng.uniform(2.5, 5.0)
-    w.hpa_status = {"currentReplicas": hi, "desiredReplicas": hi + c.rng.randint(2, 8),
-                    "lastScaleTime": stamp(c.when(0.1, 0.4)),
-                    "currentMetrics": [{"type": "Resource", "resource": {"name": "cpu", "current": {
-                        "averageUtilization": c.rng.randint(150, 240)}}}],
-                    "conditions": [{"type": "AbleToScale", "status": "True",
-                                    "reason": "ReadyForNewScale"},
-                                   {"type": "ScalingLimited", "status": "True",
-                                    "reason": "TooManyReplicas",
-                                    "message": "the desired replica count is more than the "
-                                               "maximum replica count"}]}
+    if w.hpa:
+        w.hpa_status = {
+            "currentReplicas": hi, "desiredReplicas": hi + c.rng.randint(2, 8),
+            "lastScaleTime": stamp(c.when(0.1, 0.4)),
+            "currentMetrics": [{"type": "Resource", "resource": {"name": "cpu", "current": {
+                "averageUtilization": c.rng.randint(150, 240)}}}],
+            "conditions": [{"type": "AbleToScale", "status": "True",
+                            "reason": "ReadyForNewScale"},
+                           {"type": "ScalingLimited", "status": "True",
+                            "reason": "TooManyReplicas",
+                            "message": "the desired replica count is more than the "
+                                       "maximum replica count"}]}
     service_symptoms(c, w, latency=c.rng.uniform(2.5, 6), errors=c.rng.uniform(0.01, 0.08),
                      requests=factor)
     for caller in c.world.callers(w.name):
@@ -211,9 +224,11 @@ _EXC = {
 
 
 def _errors_on(c: Ctx, w: Workload, rate: float) -> None:
+    if c.difficulty == "hard":
+        rate = min(rate, c.rng.uniform(0.03, 0.08))
     service_symptoms(c, w, latency=c.rng.uniform(1.0, 1.6), errors=rate, full=2)
     propagate(c, w.name, latency=1.3, errors=rate * 0.5, hops=2)
-    own_logs(c, w, _EXC[w.lang], level="error", n=6)
+    own_logs(c, w, _EXC[w.lang], level="error", n=2 if c.difficulty == "hard" else 6)
     caller_logs(c, w.name, ["call to {dep} failed: Request failed with status code 500",
                             "upstream {dep} returned 500 Internal Server Error"], n=3)
 
@@ -222,7 +237,8 @@ def bad_deploy(c: Ctx) -> Injected:
     """Roll out a new revision that starts failing requests right after."""
     w = pick_app(c)
     new_revision(c, w)
-    deployed = c.onset_time - timedelta(minutes=c.rng.uniform(1, 12))
+    deployed = c.onset_time - timedelta(minutes=c.rng.uniform(1, 12 if c.difficulty != "hard"
+                                                             else 35))
     for p in w.pods:
         p.rs_hash = w.rs_hash
         p.name = pod_name(c.world, w)
@@ -372,7 +388,7 @@ def probe_failure(c: Ctx) -> Injected:
         event(c.world, ns=w.namespace, kind="Pod", name=p.name, reason="Unhealthy",
               message=msg, first=c.onset_time, last=c.world.now,
               count=c.rng.randint(20, 120), host=p.node, field_path=f"spec.containers{{{w.name}}}")
-        if c.rng.random() < 0.5:
+        if c.difficulty != "hard" and c.rng.random() < 0.5:
             p.restarts = c.rng.randint(1, 5)
             p.last_state = {"terminated": {"reason": "Error", "exitCode": 137,
                                            "finishedAt": stamp(c.when(0.3, 0.9))}}

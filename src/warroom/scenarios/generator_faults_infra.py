@@ -36,7 +36,7 @@ def external_dependency(c: Ctx) -> Injected:
                     "call to https://{dep}/v2/messages failed: HTTP 502 Bad Gateway"],
             "reset": ["upstream call failed peer={dep}: read tcp 10.244.3.7:43122->{dep}:443: "
                       "read: connection reset by peer"]}[mode]
-    caller_logs(c, host, msgs, n=7, callers=callers)
+    caller_logs(c, host, msgs, n=2 if c.difficulty == "hard" else 7, callers=callers[:1])
     docs = []
     if c.difficulty != "hard":
         docs.append({"source": "statuspage", "title": f"{host} status",
@@ -89,7 +89,8 @@ def dns_failure(c: Ctx) -> Injected:
             crashloop(c, dns, p, reason="Error", exit_code=1, restarts=c.rng.randint(4, 12))
         own_logs(c, dns, ["plugin/loop: Loop (127.0.0.1:{n}012 -> :53) detected for zone \".\""],
                  n=2, previous=True, lo=0.3)
-    apps = [w for w in c.world.apps() if c.rng.random() < 0.7] or c.world.apps()[:2]
+    share = 0.4 if c.difficulty == "hard" else 0.7
+    apps = [w for w in c.world.apps() if c.rng.random() < share] or c.world.apps()[:2]
     for w in apps:
         service_symptoms(c, w, errors=c.rng.uniform(0.1, 0.6), latency=c.rng.uniform(1.1, 2))
         dep = c.rng.choice(c.world.callees(w.name) or ["api-gateway"])
@@ -220,8 +221,12 @@ def node_failure(c: Ctx) -> Injected:
     node = c.rng.choice([n for n in c.world.nodes if n.name in hosting] or c.world.nodes)
     node.ready = "Unknown"
     msg = "Kubelet stopped posting node status."
-    for t in ("Ready", "MemoryPressure", "DiskPressure", "PIDPressure"):
-        node.conditions[t] = ("Unknown", "NodeStatusUnknown", msg)
+    if c.difficulty == "hard":
+        node.conditions["Ready"] = ("False", "KubeletNotReady",
+                                    "PLEG is not healthy: pleg was last seen active 4m2s ago")
+    else:
+        for t in ("Ready", "MemoryPressure", "DiskPressure", "PIDPressure"):
+            node.conditions[t] = ("Unknown", "NodeStatusUnknown", msg)
     node.taints = [{"key": "node.kubernetes.io/unreachable", "effect": e,
                     "timeAdded": stamp(c.onset_time)} for e in ("NoSchedule", "NoExecute")]
     for name in ("node:cpu_usage:ratio", "node:memory_usage:ratio",

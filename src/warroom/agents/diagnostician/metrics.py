@@ -31,6 +31,7 @@ class Stat:
     onset: datetime | None
     slope_rise: float  # fitted rise over the whole window
     r2: float
+    early_rise: float  # fitted rise over the first half (a leak climbs from the start)
     ended_early: bool  # the series stopped before the others (a vanished target)
     points: int
 
@@ -88,8 +89,9 @@ def series_stat(series: Series, entity: Entity, pod: str, latest: float) -> Stat
                 onset = datetime.fromtimestamp(pts[i][0], tz=UTC)
                 break
     rise, r2 = _fit(vals)
+    early, _ = _fit(vals[: len(vals) // 2])
     return Stat(name=series.name, entity=entity, pod=pod, base=base, recent=recent,
-                last=vals[-1], z=z, onset=onset, slope_rise=rise, r2=r2,
+                last=vals[-1], z=z, onset=onset, slope_rise=rise, r2=r2, early_rise=early,
                 ended_early=latest - pts[-1][0] > 180, points=len(vals))
 
 
@@ -144,7 +146,8 @@ def metric_findings(stats: list[Stat]) -> list[Finding]:
 
     for entity, named in by_entity.items():
         for st in named.get("pod:memory_working_set:ratio", []):
-            if st.last >= 0.85 and st.slope_rise >= 0.25 and st.r2 >= 0.6:
+            gradual = st.early_rise >= 0.25 * st.slope_rise * 0.5
+            if st.last >= 0.85 and st.slope_rise >= 0.25 and st.r2 >= 0.7 and gradual:
                 add(st, "memory_leak", 0.7,
                     f"{_where(st)}: memory working set rose steadily by {_pct(st.slope_rise)} "
                     f"of its limit over the window to {_pct(st.last)} (r²={st.r2:.2f})")
@@ -152,11 +155,23 @@ def metric_findings(stats: list[Stat]) -> list[Finding]:
                 add(st, "memory_limit_too_low", 0.3,
                     f"{_where(st)}: memory working set at {_pct(st.recent)} of its limit "
                     f"(baseline {_pct(st.base)})")
-        cpu_hot = [st for st in named.get("pod:cpu_usage:ratio", [])
-                   if st.recent >= 0.85 and st.z >= 3]
+        cpu_all = named.get("pod:cpu_usage:ratio", [])
+        cpu_hot = [st for st in cpu_all if st.recent >= 0.85 and st.z >= 3]
+        cpu_jump = [st for st in cpu_all if st.ratio >= 3 and st.z >= 6 and st.recent >= 0.15]
+        traffic = [st for st in named.get("service:requests:rate1m", []) if st.ratio >= 1.5]
         throttled = [st for st in named.get("pod:cpu_throttled:ratio", [])
                      if st.recent >= 0.25 and st.z >= 3]
-        if cpu_hot:
+        surge = [st for st in traffic if st.ratio >= 1.8 and st.z >= 4]
+        if cpu_hot and surge:
+            st, t = max(cpu_hot, key=lambda s: s.recent), surge[0]
+            add(t, "traffic_surge", 0.65,
+                f"{_where(t)}: request rate {t.recent:.0f}/s vs baseline {t.base:.0f}/s "
+                f"(x{t.ratio:.1f}) drives CPU to {_pct(st.recent)} of its limit on "
+                f"{len(cpu_hot)} pod(s)")
+            add(st, "cpu_saturation", 0.3,
+                f"{_where(st)}: CPU at {_pct(st.recent)} of its limit, with traffic x"
+                f"{t.ratio:.1f}")
+        elif cpu_hot:
             st = max(cpu_hot, key=lambda s: s.recent)
             text = (f"{_where(st)}: CPU at {_pct(st.recent)} of its limit (baseline "
                     f"{_pct(st.base)}), {len(cpu_hot)} pod(s) saturated")
@@ -164,9 +179,16 @@ def metric_findings(stats: list[Stat]) -> list[Finding]:
                 text += f"; throttled {_pct(max(t.recent for t in throttled))} of CFS periods"
             share = len(cpu_hot) / max(1, len(named.get("pod:cpu_usage:ratio", [])))
             add(st, "cpu_saturation", 0.35 + 0.3 * share + (0.1 if throttled else 0.0), text)
+        elif cpu_jump and len(cpu_jump) * 2 >= len(cpu_all):
+            st = max(cpu_jump, key=lambda s: s.ratio)
+            flat = "" if traffic else ", request rate flat"
+            add(st, "cpu_saturation", 0.35 if traffic else 0.55,
+                f"{_where(st)}: CPU usage x{st.ratio:.1f} its baseline ({_pct(st.base)} -> "
+                f"{_pct(st.recent)} of its limit) on {len(cpu_jump)} of {len(cpu_all)} pods"
+                f"{flat}")
         for st in named.get("service:requests:rate1m", []):
-            if st.ratio >= 1.8 and st.z >= 4:
-                add(st, "traffic_surge", 0.35 if cpu_hot else 0.15,
+            if st.ratio >= 1.8 and st.z >= 4 and not cpu_hot:
+                add(st, "traffic_surge", 0.15,
                     f"{_where(st)}: request rate {st.recent:.0f}/s vs baseline {st.base:.0f}/s "
                     f"(x{st.ratio:.1f})")
         for st in named.get("pod:network_latency_seconds:p99_1m", []):

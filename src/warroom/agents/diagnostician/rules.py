@@ -10,7 +10,7 @@ confidence. Evidence is only ever read, never executed.
 from __future__ import annotations
 
 from collections import defaultdict
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 
 from warroom.agents.diagnostician.calibration import calibrate
@@ -20,7 +20,12 @@ from warroom.agents.diagnostician.index import Entity, Index
 from warroom.agents.diagnostician.kubernetes import kubernetes_findings
 from warroom.agents.diagnostician.logs import collect, dns_entity, log_findings, pointers
 from warroom.agents.diagnostician.metrics import Stat, compute_stats, metric_findings, symptoms
-from warroom.agents.diagnostician.topology import Graph, alert_entities, relation
+from warroom.agents.diagnostician.topology import (
+    Graph,
+    alert_entities,
+    alert_findings,
+    relation,
+)
 from warroom.agents.models import DiagnosisReport, Hypothesis
 from warroom.agents.ports import DebateContext
 from warroom.sensors.models import EvidenceSnapshot
@@ -118,6 +123,19 @@ def _explainers(ix: Index, g: Graph, ent: Entity, dns: Entity) -> set[Entity]:
     return out
 
 
+_DB_FOLD = {"cpu_saturation", "application_error", "memory_limit_too_low", "memory_leak",
+            "traffic_surge", "probe_failure"}
+
+
+def _fold(ix: Index, f: Finding, dns: Entity) -> Finding:
+    """Name faults of shared infrastructure by what they do to everyone else."""
+    if f.entity == dns and f.fault not in ("node_failure", "dns_failure"):
+        return replace(f, fault="dns_failure", generic=False)
+    if f.fault in _DB_FOLD and ix.is_database(f.entity):
+        return replace(f, fault="database_saturation")
+    return f
+
+
 def diagnose_snapshot(snapshot: EvidenceSnapshot, *, namespace: str = "",
                       service: str = "") -> DiagnosisReport:
     """Rank root-cause hypotheses for one evidence snapshot."""
@@ -133,7 +151,8 @@ def diagnose_snapshot(snapshot: EvidenceSnapshot, *, namespace: str = "",
 
     stats = compute_stats(ix)
     logev = collect(ix)
-    findings = [*metric_findings(stats), *kubernetes_findings(ix, now), *log_findings(ix, logev)]
+    findings = [*metric_findings(stats), *kubernetes_findings(ix, now), *log_findings(ix, logev),
+                *alert_findings(ix, snapshot.alerts)]
     sym = symptoms(stats)
     for ent, texts in sym.items():
         if any("error ratio" in t for t in texts) and ent[1] not in ix.nodes:
@@ -149,6 +168,7 @@ def diagnose_snapshot(snapshot: EvidenceSnapshot, *, namespace: str = "",
             troubled.setdefault(f.entity, False)
     findings += change_findings(ix, snapshot.changes, onsets, troubled, default_onset)
 
+    findings = [_fold(ix, f, dns) for f in findings]
     cands: dict[tuple[Entity, str], Candidate] = {}
     for f in findings:
         key = (f.entity, f.fault)

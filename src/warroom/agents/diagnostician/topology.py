@@ -7,9 +7,11 @@ trouble is generic symptoms while a dependency below it is anomalous is a victim
 
 from __future__ import annotations
 
+import re
 from collections import deque
 from dataclasses import dataclass, field
 
+from warroom.agents.diagnostician.findings import Finding
 from warroom.agents.diagnostician.index import Entity, Index
 from warroom.sensors.models import AlertView
 
@@ -117,3 +119,41 @@ def relation(ix: Index, g: Graph, ent: Entity, alerts: list[Entity],
     if ent in ups:
         return 0.6, "upstream of the alerting service"
     return 0.55, "not connected to the alerting service"
+
+
+_ALERT_HINTS: list[tuple[re.Pattern[str], str, float]] = [
+    (re.compile(r"CPUThrottling|CpuSaturat|HighCPU", re.I), "cpu_saturation", 0.3),
+    (re.compile(r"HpaMaxedOut|TooManyRequests|TrafficSurge", re.I), "traffic_surge", 0.3),
+    (re.compile(r"NodeNotReady|NodeDown|NodeUnreachable", re.I), "node_failure", 0.3),
+    (re.compile(r"VolumeFillingUp|VolumeFull|DiskFull|FilesystemAlmostOut|DiskPressure", re.I),
+     "disk_pressure", 0.3),
+    (re.compile(r"Cert|SSL|TLS", re.I), "certificate_expired", 0.3),
+    (re.compile(r"ImagePull", re.I), "image_pull_error", 0.3),
+    (re.compile(r"OOMKill|MemoryNearLimit|MemoryHigh", re.I), "memory_limit_too_low", 0.15),
+    (re.compile(r"TooManyConnections|DatabaseSaturat|PostgresqlHigh|MysqlHigh", re.I),
+     "database_saturation", 0.3),
+    (re.compile(r"NotScheduled|Unschedulable|PodPending", re.I), "unschedulable", 0.2),
+    (re.compile(r"CoreDNS|DNSErrors", re.I), "dns_failure", 0.3),
+]
+
+
+def alert_findings(ix: Index, alerts: list[AlertView]) -> list[Finding]:
+    """Read what the firing alerts' own names say about the fault (weak, checkable evidence)."""
+    out: list[Finding] = []
+    for a in alerts:
+        if a.status != "firing":
+            continue
+        name = a.labels.get("alertname", "")
+        ents = alert_entities(ix, [a])
+        if not ents:
+            continue
+        for pat, fault, weight in _ALERT_HINTS:
+            if pat.search(name):
+                where = ", ".join(f"{k}={v}" for k, v in sorted(a.labels.items())
+                                  if k in ("namespace", "service", "pod", "node",
+                                           "persistentvolumeclaim", "horizontalpodautoscaler"))
+                out.append(Finding(ents[0][0], ents[0][1], fault, weight,
+                                   f"Alert {name} firing since {a.starts_at:%H:%M:%SZ} ({where})",
+                                   onset=a.starts_at, source="alerts"))
+                break
+    return out
