@@ -1,6 +1,7 @@
 """Measure the rule Diagnostician directly on scenario folders: RCA@1/@3, Loc@1, calibration.
 
-    uv run python tests/agents/diagnostician/harness.py scenarios/regression ../shared/scenarios
+    uv run python tests/agents/diagnostician/diag_harness.py \
+        scenarios/regression ../shared/scenarios
 
 It builds the evidence snapshot from the scenario fields (what the replay sensors serve) and
 scores the hypotheses against `expected`; `--failures` lists the misses, `--calibrate` fits the
