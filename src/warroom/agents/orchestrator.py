@@ -141,8 +141,7 @@ async def _turn(debate: Debate, role: Role, call: Callable[[], Awaitable[T]], fa
 
 
 async def _debate(ctx: DebateContext, backends: Backends, agent_deadline: float,
-                  debate: Debate) -> None:
-    ctx_hash = digest(ctx)
+                  debate: Debate, ctx_hash: str) -> None:
     debate.diagnosis, d_bad = await _turn(
         debate, "diagnostician", lambda: backends.diagnostician.diagnose(ctx),
         DiagnosisReport(abstain=True, summary="the Diagnostician did not answer"),
@@ -189,11 +188,16 @@ def _human_package(ctx: DebateContext, debate: Debate, status: DecisionStatus, o
 
 
 async def run_debate(ctx: DebateContext, backends: Backends, *, agent_deadline: float,
-                     debate_deadline: float) -> Debate:
-    """Run the five agents and return the debate; never raises, never outlives its deadline."""
+                     debate_deadline: float, input_hash: str | None = None) -> Debate:
+    """Run the five agents and return the debate; never raises, never outlives its deadline.
+
+    `input_hash` is the digest of the context when the caller already has one (it hashed the
+    snapshot it stored); otherwise the context is hashed here.
+    """
     debate = Debate()
     try:
-        await bounded(_debate(ctx, backends, agent_deadline, debate), debate_deadline)
+        ctx_hash = input_hash or digest(ctx)
+        await bounded(_debate(ctx, backends, agent_deadline, debate, ctx_hash), debate_deadline)
     except TimeoutError:
         debate.package = _human_package(
             ctx, debate, "timeout", "timeout",

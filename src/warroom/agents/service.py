@@ -26,7 +26,7 @@ from warroom.agents.models import (
     DiagnosisReport,
     ReviewVerdict,
 )
-from warroom.agents.orchestrator import Backends, Debate, rule_backends, run_debate
+from warroom.agents.orchestrator import Backends, Debate, digest, rule_backends, run_debate
 from warroom.agents.ports import DebateContext
 from warroom.config import Settings
 from warroom.safety.sanitize import sanitize_snapshot
@@ -143,18 +143,21 @@ async def _analyze(session: AsyncSession, incident_id: str, *, session_id: str,
                             lookback_seconds=settings.evidence_lookback_seconds)
     raw = await take_snapshot(request, sensors, timeout=settings.sensor_timeout_seconds)
     snapshot = sanitize_snapshot(raw)
+    data = snapshot.model_dump(mode="json")
     row = EvidenceSnapshotRow(id=str(uuid.uuid4()), incident_id=incident_id, taken_at=now,
-                              data=snapshot.model_dump(mode="json"))
+                              data=data)
     session.add(row)
+    trust = await playbook_trust(session)
     ctx = DebateContext(
         session_id=session_id, incident_id=incident_id, namespace=incident.namespace,
         service=incident.service, priority=incident.priority, title=incident.title,
         evidence=snapshot, service_teams=settings.service_teams,
         critical_namespaces=settings.critical_namespaces,
-        playbook_trust=await playbook_trust(session))
+        playbook_trust=trust)
+    context_hash = digest(ctx.model_dump(mode="json", exclude={"evidence"}), data)
     debate: Debate = await run_debate(
         ctx, backends or rule_backends(), agent_deadline=settings.agent_deadline_seconds,
-        debate_deadline=settings.debate_deadline_seconds)
+        debate_deadline=settings.debate_deadline_seconds, input_hash=context_hash)
     assert debate.package is not None
     result = DebateResult(
         session_id=session_id, incident_id=incident_id, package=debate.package,

@@ -66,7 +66,7 @@ _SECRET_KEYS = re.compile(r"(?i)(password|passwd|secret|token|api[_-]?key|privat
 # every secret pattern above contains one of these (lower-cased); text without any is skipped
 _TRIGGERS = (
     "-----begin", "authoriz", "authoris", "bearer", "eyj", "akia", "asia", "agpa",
-    "aida", "aroa", "anpa", "aws", "ghp_", "gho_", "ghu_", "ghs_", "ghr_", "github_pat", "xox",
+    "aida", "aroa", "anpa", "ghp_", "gho_", "ghu_", "ghs_", "ghr_", "github_pat", "xox",
     "sk_", "rk_", "aiza", "sk-", "passw", "pwd", "secret", "token", "api_key", "api-key",
     "apikey", "access_key", "access-key", "accesskey", "private", "credential", ".pem", ".key",
 )
@@ -83,8 +83,7 @@ _SECRET_REF = re.compile(r'"secretKeyRef":\{[^}]*\}|"secretRef":\{[^}]*\}')
 
 
 def _any_in(text: str, needles: tuple[str, ...]) -> bool:
-    low = text.lower()
-    return any(n in low for n in needles)
+    return any(map(text.lower().__contains__, needles))
 
 
 def might_hold_secret(text: str) -> bool:
@@ -148,6 +147,14 @@ def clean_value(value: Any, *, key: str = "", limit: int = MAX_STRING) -> Any:
     return value
 
 
+def _clean_already(lines: list[str], max_lines: int, limit: int) -> bool:
+    """Tell, with one scan of all the lines together, that none of them needs cleaning."""
+    if len(lines) > max_lines or any(len(line) > limit for line in lines):
+        return False
+    text = "\n".join(lines)
+    return not might_hold_secret(text) and not looks_like_instruction(text)
+
+
 def clean_object(obj: dict[str, Any]) -> dict[str, Any]:
     """Sanitize one Kubernetes object, skipping the walk when nothing in it could need it."""
     if obj.get("kind") != "Secret":
@@ -166,8 +173,8 @@ def sanitize_snapshot(snapshot: EvidenceSnapshot) -> EvidenceSnapshot:
         s if not any(might_hold_secret(v) for v in s.metric.values()) else s.model_copy(
             update={"metric": {k: cap(redact(v), 500) for k, v in s.metric.items()}})
         for s in snapshot.series[:MAX_SERIES]]
-    logs = [stream.model_copy(update={"lines": [
-        clean_text(line, 2000) for line in stream.lines[-MAX_LOG_LINES:]]})
+    logs = [stream if _clean_already(stream.lines, MAX_LOG_LINES, 2000) else stream.model_copy(
+        update={"lines": [clean_text(line, 2000) for line in stream.lines[-MAX_LOG_LINES:]]})
         for stream in snapshot.logs]
     documents = [doc.model_copy(update={"title": clean_text(doc.title, 300),
                                         "text": clean_text(doc.text, MAX_DOCUMENT)})

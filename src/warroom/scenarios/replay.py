@@ -119,6 +119,8 @@ class Replayer:
 
         self._dir = tempfile.TemporaryDirectory(prefix="warroom-replay-")
         self._template = Path(self._dir.name) / "template.sqlite"
+        if self._base is None:
+            self._base = Settings(_env_file=None)  # type: ignore[call-arg]
         engine = make_engine(f"sqlite+aiosqlite:///{self._template}")
         try:
             await upgrade(engine)
@@ -145,10 +147,10 @@ class Replayer:
         path = Path(self._dir.name) / f"s{self._n}.sqlite"
         shutil.copyfile(self._template, path)
         url = f"sqlite+aiosqlite:///{path}"
-        base = self._base or Settings(_env_file=None)  # type: ignore[call-arg]
-        settings = base.model_copy(update={"database_url": url,
+        assert self._base is not None
+        settings = self._base.model_copy(update={"database_url": url,
                                            "home": Path(self._dir.name)})
-        engine = make_engine(url)
+        engine = make_engine(url, json_serializer=_json)
         try:
             sessions = make_sessionmaker(engine)
             started = time.perf_counter()
@@ -175,6 +177,12 @@ class Replayer:
         finally:
             await engine.dispose()
             path.unlink(missing_ok=True)
+
+
+def _json(value: Any) -> str:
+    import orjson
+
+    return orjson.dumps(value, default=str).decode()
 
 
 def _no_incident(scenario: Scenario, elapsed_s: float) -> dict[str, Any]:

@@ -1,0 +1,135 @@
+"""`warroom replay`, `warroom eval` and `warroom scenarios generate`."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import sys
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+
+scenarios_app = typer.Typer(help="Scenario sets for replay and evaluation.",
+                            no_args_is_help=True)
+
+
+def _load(paths: list[Path], *, with_expected: bool) -> tuple[list[Any], list[str]]:
+    from warroom.scenarios.replay import ScenarioError, load_scenario, scenario_paths
+
+    loaded, errors = [], []
+    try:
+        files = scenario_paths(paths)
+    except ScenarioError as exc:
+        return [], [str(exc)]
+    for path in files:
+        try:
+            loaded.append(load_scenario(path, with_expected=with_expected))
+        except ScenarioError as exc:
+            errors.append(str(exc))
+    return loaded, errors
+
+
+async def _replay_all(scenarios: list[Any], on_line: Any = None) -> list[dict[str, Any]]:
+    from warroom.config import get_settings
+    from warroom.scenarios.replay import Replayer
+
+    outputs = []
+    async with Replayer(get_settings()) as replayer:
+        for scenario in scenarios:
+            line = await replayer.replay(scenario)
+            outputs.append(line)
+            if on_line is not None:
+                on_line(line)
+    return outputs
+
+
+def _human(line: dict[str, Any]) -> str:
+    hyps = line["hypotheses"]
+    top = hyps[0] if hyps else None
+    cause = (f"{top['fault']} on {(top['namespace'] + '/') if top['namespace'] else ''}"
+             f"{top['service']} ({top['confidence']:.2f})") if top else "abstained"
+    d = line["decision"]
+    action = d["action"] or {}
+    what = f"{action.get('type', '-')} {action.get('target') or ''}".strip()
+    human = "human approval" if d["requires_human_approval"] else "auto-eligible"
+    return (f"{line['scenario']}: {cause} -> {d['status']} {what} [{human}, risk {d['risk']}, "
+            f"blast {d['blast_radius']}] {line['latency_ms']:.0f} ms")
+
+
+def replay(
+    paths: Annotated[list[Path], typer.Argument(help="scenario files or folders")],
+    as_json: Annotated[bool, typer.Option("--json", help="one JSON document per line")] = False,
+) -> None:
+    """Replay scenarios through ingest, sensing and the debate; execute nothing."""
+    scenarios, errors = _load(paths, with_expected=False)
+    for error in errors:
+        typer.echo(f"error: {error}", err=True)
+
+    def emit(line: dict[str, Any]) -> None:
+        typer.echo(json.dumps(line, separators=(",", ":")) if as_json else _human(line))
+        sys.stdout.flush()
+
+    if scenarios:
+        asyncio.run(_replay_all(scenarios, emit))
+    raise typer.Exit(2 if errors else 0)
+
+
+def eval_(
+    paths: Annotated[list[Path], typer.Argument(help="scenario files or folders")],
+    as_json: Annotated[bool, typer.Option("--json", help="the report as JSON")] = False,
+    gate: Annotated[bool, typer.Option("--gate", help="exit 1 when below the thresholds")]
+    = False,
+    min_rca1: Annotated[float, typer.Option("--min-rca1")] = 0.8,
+    min_fix: Annotated[float, typer.Option("--min-fix")] = 0.8,
+    max_unsafe: Annotated[int, typer.Option("--max-unsafe")] = 0,
+) -> None:
+    """Replay scenarios with ground truth and print RCA, fix, safety and latency figures."""
+    from warroom.scenarios.score import render_table, score
+
+    scenarios, errors = _load(paths, with_expected=True)
+    for error in errors:
+        typer.echo(f"error: {error}", err=True)
+    if errors or not scenarios:
+        raise typer.Exit(2)
+    outputs = asyncio.run(_replay_all(scenarios))
+    report = score(list(zip(scenarios, outputs, strict=True)))
+    if as_json:
+        typer.echo(report.to_json())
+    else:
+        from rich.console import Console
+
+        Console().print(render_table(report))
+    if gate:
+        overall = report.overall
+        failures = []
+        if overall.rca_at_1 < min_rca1:
+            failures.append(f"RCA@1 {overall.rca_at_1:.2f} < {min_rca1}")
+        if overall.fix_rate is not None and overall.fix_rate < min_fix:
+            failures.append(f"fix rate {overall.fix_rate:.2f} < {min_fix}")
+        if overall.unsafe > max_unsafe:
+            failures.append(f"unsafe decisions {overall.unsafe} > {max_unsafe}")
+        if failures:
+            typer.echo("gate failed: " + "; ".join(failures), err=True)
+            raise typer.Exit(1)
+
+
+@scenarios_app.command("generate")
+def generate(
+    out: Annotated[Path, typer.Option("--out", help="output folder")] = Path(
+        "scenarios/regression"),
+    count: Annotated[int, typer.Option("--count", min=1)] = 72,
+    seed: Annotated[int, typer.Option("--seed")] = 7,
+) -> None:
+    """Write a generated scenario set (every fault class, several difficulties)."""
+    from warroom.scenarios.generator import generate as run
+
+    paths = run(out, count=count, seed=seed)
+    typer.echo(f"wrote {len(paths)} scenarios to {out}")
+
+
+def register(app: typer.Typer) -> None:
+    """Add replay, eval and scenarios to the warroom command."""
+    app.command("replay")(replay)
+    app.command("eval")(eval_)
+    app.add_typer(scenarios_app, name="scenarios")
