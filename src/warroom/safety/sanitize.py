@@ -76,7 +76,7 @@ _INJECTION_TRIGGERS = (
 )
 
 
-_LONG_STRING = re.compile(r'"(?:[^"\\]|\\.){%d,}"' % MAX_STRING)
+_LONG_STRING = re.compile(r'"(?:[^"\\]|\\.){' + str(MAX_STRING) + ',}"')
 _DSN_TRIGGER = re.compile(r"://[^\s/@\"']+:[^\s@/\"']*@")
 # references to Secrets name them without holding them: not worth a closer look
 _SECRET_REF = re.compile(r'"secretKeyRef":\{[^}]*\}|"secretRef":\{[^}]*\}')
