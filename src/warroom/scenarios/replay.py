@@ -120,7 +120,7 @@ class Replayer:
         self._dir = tempfile.TemporaryDirectory(prefix="warroom-replay-")
         self._template = Path(self._dir.name) / "template.sqlite"
         if self._base is None:
-            self._base = Settings(_env_file=None)  # type: ignore[call-arg]
+            self._base = Settings(_env_file=None)
         engine = make_engine(f"sqlite+aiosqlite:///{self._template}")
         try:
             await upgrade(engine)
