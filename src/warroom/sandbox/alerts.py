@@ -30,8 +30,11 @@ def fingerprint(labels: dict[str, str]) -> str:
     return f"{value:016x}"
 
 
-def _latest(series: SeriesStore, query: str) -> list[tuple[dict[str, str], float]]:
-    return [(labels, samples[-1][1]) for labels, samples in series.select(query) if samples]
+def _latest(series: SeriesStore, query: str, now: datetime) -> list[tuple[dict[str, str], float]]:
+    """Return the samples recorded at `now` (a deleted pod's series is stale at once)."""
+    at = now.timestamp()
+    return [(labels, samples[-1][1]) for labels, samples in series.select(query)
+            if samples and abs(samples[-1][0] - at) < 1e-3]
 
 
 def evaluate_rules(store: ObjectStore, series: SeriesStore, now: datetime) -> list[Found]:
@@ -43,40 +46,40 @@ def evaluate_rules(store: ObjectStore, series: SeriesStore, now: datetime) -> li
         found.append(({"alertname": name, "severity": severity, **labels},
                       {"summary": summary, **extra}, for_s))
 
-    for labels, value in _latest(series, "service:errors:ratio_rate1m"):
+    for labels, value in _latest(series, "service:errors:ratio_rate1m", now):
         if value > 0.05:
             add("HighErrorRate", "critical", _svc(labels), f"{labels['service']} is failing "
                 f"{value:.0%} of requests", 60, description=f"error ratio {value:.3f} > 0.05")
-    for labels, value in _latest(series, "service:latency_seconds:p99_1m"):
+    for labels, value in _latest(series, "service:latency_seconds:p99_1m", now):
         if value > 1.0:
             add("HighLatencyP99", "critical" if value > 2.5 else "warning", _svc(labels),
                 f"{labels['service']} p99 latency is {value:.2f}s", 60)
-    for labels, value in _latest(series, "pod:cpu_throttled:ratio"):
+    for labels, value in _latest(series, "pod:cpu_throttled:ratio", now):
         if value > 0.25:
             add("CPUThrottlingHigh", "warning", _pod(labels), f"{value:.0%} throttling of CPU "
                 f"in namespace {labels['namespace']} for container {labels['container']} in "
                 f"pod {labels['pod']}", 60)
-    for labels, value in _latest(series, "pod:memory_working_set:ratio"):
+    for labels, value in _latest(series, "pod:memory_working_set:ratio", now):
         if value > 0.9:
             add("ContainerMemoryNearLimit", "warning", _pod(labels), f"container "
                 f"{labels['container']} uses {value:.0%} of its memory limit", 30)
-    for labels, value in _latest(series, "pvc:usage:ratio"):
+    for labels, value in _latest(series, "pvc:usage:ratio", now):
         if value > 0.9:
             add("KubePersistentVolumeFillingUp", "critical" if value > 0.97 else "warning",
                 {"namespace": labels["namespace"], "persistentvolumeclaim":
                  labels["persistentvolumeclaim"], "job": "kubelet"}, f"PersistentVolume "
                 f"claimed by {labels['persistentvolumeclaim']} is {value:.1%} full", 60)
-    for labels, value in _latest(series, "db:connections:ratio"):
+    for labels, value in _latest(series, "db:connections:ratio", now):
         if value > 0.9:
             add("DatabaseConnectionsSaturated", "critical", _svc(labels),
                 f"{labels['service']} uses {value:.0%} of max_connections", 60)
-    for labels, value in _latest(series, "probe:ssl_expiry_seconds"):
+    for labels, value in _latest(series, "probe:ssl_expiry_seconds", now):
         if value < 7 * 86400:
             add("SSLCertExpiringSoon", "critical" if value < 0 else "warning",
                 {**_svc(labels), "job": "blackbox", "instance": f"https://{labels['service']}."
                  f"{labels['namespace']}.svc:443"}, f"certificate of {labels['service']} "
                 f"{'expired' if value < 0 else 'expires soon'}", 0)
-    for labels, value in _latest(series, 'coredns_dns_responses:rate1m{rcode="SERVFAIL"}'):
+    for labels, value in _latest(series, 'coredns_dns_responses:rate1m{rcode="SERVFAIL"}', now):
         if value > 50:
             add("CoreDNSErrorsHigh", "critical", _svc(labels), f"CoreDNS is returning "
                 f"SERVFAIL for {value:.0f} requests/s", 60)

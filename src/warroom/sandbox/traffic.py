@@ -243,7 +243,7 @@ class Traffic:
             record(at, "node:filesystem_usage:ratio", {"node": name}, 0.41)
         db = views["orders-db"]
         dbl = {"namespace": "data", "service": "orders-db"}
-        hot = hit("database_saturation", "orders-db")
+        hot = min(1.0, hit("database_saturation", "orders-db") / 0.6)
         if not db.serving:  # a database that is down has no open connections
             db.util = 0.0
         record(at, "db:connections:ratio", dbl, min(1.0, 0.3 + 0.2 * db.util + 0.7 * hot))
