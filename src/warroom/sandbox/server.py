@@ -7,6 +7,7 @@ import json
 import re
 from datetime import datetime
 from typing import Any
+from urllib.parse import parse_qsl
 
 from starlette.applications import Starlette
 from starlette.requests import Request
@@ -51,9 +52,8 @@ def _prom_error(message: str) -> JSONResponse:
 
 async def _params(request: Request) -> dict[str, str]:
     params = dict(request.query_params)
-    if request.method == "POST":
-        form = await request.form()
-        params.update({k: str(v) for k, v in form.items()})
+    if request.method == "POST":  # Prometheus accepts url-encoded forms
+        params.update(parse_qsl((await request.body()).decode("utf-8", "replace")))
     return params
 
 
