@@ -62,19 +62,34 @@ def judge(sc: Scenario, report: DiagnosisReport) -> tuple[bool, bool, bool]:
             bool(keys) and keys[0][:2] in places)
 
 
-def run(scenarios: list[Scenario]) -> list[dict[str, Any]]:
-    """Diagnose every scenario and judge it."""
+ABLATIONS = ("logs", "events", "series", "topology", "changes", "objects")
+
+
+def ablate(snap: EvidenceSnapshot, what: str | None) -> EvidenceSnapshot:
+    """Drop one evidence dimension, as when a sensor fails."""
+    if what is None:
+        return snap
+    if what == "events":
+        return snap.model_copy(update={"objects": [o for o in snap.objects
+                                                   if o.get("kind") != "Event"]})
+    return snap.model_copy(update={what: []})
+
+
+def run(scenarios: list[Scenario], drop: str | None = None) -> list[dict[str, Any]]:
+    """Diagnose every scenario (optionally without one evidence dimension) and judge it."""
     rows = []
     for sc in scenarios:
-        snap = snapshot_from_scenario(sc)
+        snap = ablate(snapshot_from_scenario(sc), drop)
         t0 = time.perf_counter()
         report = diagnose_snapshot(snap)
         ms = (time.perf_counter() - t0) * 1000
         r1, r3, l1 = judge(sc, report)
         assert sc.expected is not None
         top = report.hypotheses[0] if report.hypotheses else None
+        second = report.hypotheses[1].confidence if len(report.hypotheses) > 1 else 0.0
         rows.append({"id": sc.id, "fault": sc.expected.root_cause.fault, "rca1": r1, "rca3": r3,
                      "loc1": l1, "ms": ms, "confidence": top.confidence if top else 0.0,
+                     "second": second,
                      "abstain": report.abstain,
                      "got": [(h.namespace, h.service, h.fault, h.confidence)
                              for h in report.hypotheses[:3]],
@@ -106,13 +121,63 @@ def table(rows: list[dict[str, Any]]) -> str:
     return "\n".join(lines)
 
 
+def fit_platt(rows: list[dict[str, Any]], l2: float = 0.05) -> tuple[float, float, float]:
+    """Fit P(correct) = sigmoid(a*logit(conf) + b*margin + c) by Newton steps (raw conf in)."""
+    xs = []
+    for r in rows:
+        s = min(max(r["confidence"], 1e-4), 1 - 1e-4)
+        xs.append((math.log(s / (1 - s)), r["confidence"] - r["second"], 1.0, float(r["rca1"])))
+    w = [1.0, 0.0, 0.0]
+    for _ in range(50):
+        g = [0.0, 0.0, 0.0]
+        h = [[0.0] * 3 for _ in range(3)]
+        for x0, x1, x2, y in xs:
+            x = (x0, x1, x2)
+            p = 1 / (1 + math.exp(-sum(wi * xi for wi, xi in zip(w, x, strict=True))))
+            for i in range(3):
+                g[i] += (p - y) * x[i]
+                for j in range(3):
+                    h[i][j] += p * (1 - p) * x[i] * x[j]
+        for i in range(3):
+            g[i] += l2 * (w[i] - (1.0 if i == 0 else 0.0))
+            h[i][i] += l2
+        step = _solve(h, g)
+        w = [wi - si for wi, si in zip(w, step, strict=True)]
+        if max(abs(s) for s in step) < 1e-8:
+            break
+    return w[0], w[1], w[2]
+
+
+def _solve(a: list[list[float]], b: list[float]) -> list[float]:
+    n = len(b)
+    m = [row[:] + [b[i]] for i, row in enumerate(a)]
+    for c in range(n):
+        piv = max(range(c, n), key=lambda r: abs(m[r][c]))
+        m[c], m[piv] = m[piv], m[c]
+        for r in range(n):
+            if r != c and m[c][c]:
+                f = m[r][c] / m[c][c]
+                m[r] = [x - f * y for x, y in zip(m[r], m[c], strict=True)]
+    return [m[i][n] / m[i][i] if m[i][i] else 0.0 for i in range(n)]
+
+
 def main(argv: list[str] | None = None) -> int:
     """Print the table for the given folders."""
     ap = argparse.ArgumentParser()
     ap.add_argument("paths", nargs="+", type=Path)
     ap.add_argument("--failures", action="store_true")
     ap.add_argument("--json", action="store_true")
+    ap.add_argument("--calibrate", action="store_true",
+                    help="fit the confidence map (run with identity constants in calibration.py)")
     args = ap.parse_args(argv)
+    if args.calibrate:
+        scenarios = load(args.paths)
+        rows = [r for drop in (None, *ABLATIONS) for r in run(scenarios, drop)]
+        a, b, c = fit_platt(rows)
+        print(f"fitted on {len(rows)} runs (every scenario whole and without each dimension): "
+              f"_A, _B, _C = {a:.3f}, {b:.3f}, {c:.3f}")
+        print(table(rows))
+        return 0
     for p in args.paths:
         rows = run(load([p]))
         if args.json:
