@@ -214,17 +214,22 @@ def score(results: Sequence[tuple[Scenario, Mapping[str, Any]]]) -> EvalReport:
 
 
 def _pct(value: float | None) -> str:
-    return "—" if value is None else f"{value:.2f}"
+    return "—" if value is None else f"{value * 100:.0f}"
 
 
 def render_table(report: EvalReport) -> Table:
     """Render the per-fault and overall metrics as a Rich table."""
+    from rich import box
     from rich.table import Table
 
-    table = Table(title="warroom eval", show_lines=False)
-    for name in ("fault", "n", "RCA@1", "RCA@3", "Loc@1", "action acc", "fix rate",
-                 "escalation", "unsafe", "p50 ms", "p95 ms"):
-        table.add_column(name, justify="left" if name == "fault" else "right")
+    table = Table(title="warroom eval", box=box.SIMPLE_HEAD, padding=(0, 1), pad_edge=False,
+                  collapse_padding=True,
+                  caption="rates in %. RCA@k: right root cause in the top k; Loc: right place; "
+                          "action: acceptable; fix: fixed where a fix exists; esc: escalated")
+    table.add_column("fault", justify="left", no_wrap=True)
+    for name in ("n", "RCA\n@1", "RCA\n@3", "Loc\n@1", "act-\nion", "fix", "esc",
+                 "un-\nsafe", "p50\nms", "p95\nms"):
+        table.add_column(name, justify="right", no_wrap=True)
 
     def row(label: str, m: Metrics, style: str | None = None) -> None:
         table.add_row(
