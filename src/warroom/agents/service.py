@@ -57,6 +57,15 @@ class DebateResult(BaseModel):
     latency_ms: float = 0.0
 
 
+def snapshot_json(snapshot: EvidenceSnapshot) -> dict[str, Any]:
+    """Return the snapshot as JSON-ready data, fast: the bulky parts are plain data already."""
+    data = snapshot.model_dump(mode="json", exclude={"series", "objects"})
+    # JSON writes tuples as arrays: the samples need no copy
+    data["series"] = [{"metric": s.metric, "values": s.values} for s in snapshot.series]
+    data["objects"] = snapshot.objects
+    return data
+
+
 def _utc(value: datetime) -> datetime:
     return value.replace(tzinfo=UTC) if value.tzinfo is None else value
 
@@ -143,7 +152,7 @@ async def _analyze(session: AsyncSession, incident_id: str, *, session_id: str,
                             lookback_seconds=settings.evidence_lookback_seconds)
     raw = await take_snapshot(request, sensors, timeout=settings.sensor_timeout_seconds)
     snapshot = sanitize_snapshot(raw)
-    data = snapshot.model_dump(mode="json")
+    data = snapshot_json(snapshot)
     row = EvidenceSnapshotRow(id=str(uuid.uuid4()), incident_id=incident_id, taken_at=now,
                               data=data)
     session.add(row)

@@ -48,7 +48,9 @@ _SECRET_PATTERNS: list[tuple[re.Pattern[str], str]] = [
 ]
 
 _INJECTION = re.compile(
-    r"(?i)(ignore (all |any )?(the )?(previous|prior|above|earlier) (instructions|prompts?|rules)"
+    # the lookahead rejects most positions at once: only these letters start an alternative
+    r"(?i)(?=[idfynsaerkc<])"
+    r"(ignore (all |any )?(the )?(previous|prior|above|earlier) (instructions|prompts?|rules)"
     r"|disregard (all |the )?(previous|prior|above|your) |forget (all |your )?(previous )?"
     r"instructions|you are now |new instructions?:|system prompt|<\s*/?\s*(system|assistant|"
     r"instructions?)\s*>|\bas an ai\b|act as (an? )?(admin|root|system)|(approve|execute|run) "
@@ -67,7 +69,7 @@ _SECRET_KEYS = re.compile(r"(?i)(password|passwd|secret|token|api[_-]?key|privat
 _TRIGGERS = (
     "-----begin", "authoriz", "authoris", "bearer", "eyj", "akia", "asia", "agpa",
     "aida", "aroa", "anpa", "ghp_", "gho_", "ghu_", "ghs_", "ghr_", "github_pat", "xox",
-    "sk_", "rk_", "aiza", "sk-", "passw", "pwd", "secret", "token", "api_key", "api-key",
+    "k_live", "k_test", "aiza", "sk-", "passw", "pwd", "secret", "token", "api_key", "api-key",
     "apikey", "access_key", "access-key", "accesskey", "private", "credential", ".pem", ".key",
 )
 _INJECTION_TRIGGERS = (
@@ -77,6 +79,7 @@ _INJECTION_TRIGGERS = (
 
 
 _LONG_STRING = re.compile(r'"(?:[^"\\]|\\.){' + str(MAX_STRING) + ',}"')
+_LONG_LABEL = re.compile(r"[^\n]{501}")
 _DSN_TRIGGER = re.compile(r"://[^\s/@\"']+:[^\s@/\"']*@")
 # references to Secrets name them without holding them: not worth a closer look
 _SECRET_REF = re.compile(r'"secretKeyRef":\{[^}]*\}|"secretRef":\{[^}]*\}')
@@ -155,24 +158,51 @@ def _clean_already(lines: list[str], max_lines: int, limit: int) -> bool:
     return not might_hold_secret(text) and not looks_like_instruction(text)
 
 
-def clean_object(obj: dict[str, Any]) -> dict[str, Any]:
+def _has_long_string(text: str) -> bool:
+    """Tell whether JSON text holds a string longer than MAX_STRING."""
+    if len(text) <= MAX_STRING:
+        return False
+    if '\\"' in text:  # escaped quotes split strings: take the exact, slower road
+        return bool(_LONG_STRING.search(text))
+    return max(map(len, text.split('"'))) > MAX_STRING
+
+
+def clean_object(obj: dict[str, Any], needles: tuple[str, ...] = _TRIGGERS) -> dict[str, Any]:
     """Sanitize one Kubernetes object, skipping the walk when nothing in it could need it."""
     if obj.get("kind") != "Secret":
         text = orjson.dumps(obj, default=str).decode()
-        short = len(text) <= MAX_STRING or not _LONG_STRING.search(text)
+        short = len(text) <= MAX_STRING or not _has_long_string(text)
         text = _SECRET_REF.sub("", text)
-        if short and not might_hold_secret(text) and not looks_like_instruction(text):
+        if short and not _any_in(text, needles) and not _DSN_TRIGGER.search(text) and not \
+                looks_like_instruction(text):
             return obj
     cleaned: dict[str, Any] = clean_value(obj)
     return cleaned
 
 
+def clean_objects(objects: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Sanitize many objects, first asking which trigger words occur in any of them at all."""
+    if not objects:
+        return []
+    text = _SECRET_REF.sub("", orjson.dumps(objects, default=str).decode())
+    low = text.lower()
+    present = tuple(n for n in _TRIGGERS if n in low)
+    if not present and not _DSN_TRIGGER.search(text) and not _has_long_string(text) and \
+            not _any_in(text, _INJECTION_TRIGGERS):
+        return [clean_value(o) if o.get("kind") == "Secret" else o for o in objects]
+    return [clean_object(o, present) for o in objects]
+
+
 def sanitize_snapshot(snapshot: EvidenceSnapshot) -> EvidenceSnapshot:
     """Return a copy of the snapshot that is safe to store and to show to any agent."""
-    series = [
-        s if not any(might_hold_secret(v) for v in s.metric.values()) else s.model_copy(
-            update={"metric": {k: cap(redact(v), 500) for k, v in s.metric.items()}})
-        for s in snapshot.series[:MAX_SERIES]]
+    series = snapshot.series[:MAX_SERIES]
+    labels = "\n".join(v for s in series for v in s.metric.values())
+    if might_hold_secret(labels) or _LONG_LABEL.search(labels):
+        series = [
+            s if not any(might_hold_secret(v) or len(v) > 500 for v in s.metric.values())
+            else s.model_copy(update={"metric": {k: cap(redact(v), 500)
+                                                 for k, v in s.metric.items()}})
+            for s in series]
     logs = [stream if _clean_already(stream.lines, MAX_LOG_LINES, 2000) else stream.model_copy(
         update={"lines": [clean_text(line, 2000) for line in stream.lines[-MAX_LOG_LINES:]]})
         for stream in snapshot.logs]
@@ -192,6 +222,6 @@ def sanitize_snapshot(snapshot: EvidenceSnapshot) -> EvidenceSnapshot:
     similar = [i.model_copy(update={"title": clean_text(i.title, 300)})
                for i in snapshot.similar]
     return snapshot.model_copy(update={
-        "series": series, "objects": [clean_object(o) for o in snapshot.objects[:MAX_OBJECTS]],
+        "series": series, "objects": clean_objects(snapshot.objects[:MAX_OBJECTS]),
         "logs": logs, "documents": documents, "changes": changes, "alerts": alerts,
         "sensors": sensors, "similar": similar, "topology": list(snapshot.topology)})
