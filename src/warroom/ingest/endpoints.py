@@ -3,14 +3,13 @@
 from __future__ import annotations
 
 import logging
-from collections.abc import Awaitable, Callable
+from datetime import UTC, datetime
 from typing import Annotated, Any
 
 import orjson
 from fastapi import APIRouter, HTTPException, Query, Request
 from fastapi.responses import Response
 from pydantic import BaseModel
-from sqlalchemy.ext.asyncio import AsyncSession
 
 from warroom.api.body import parse, read_limited
 from warroom.api.deps import AppSettings, DbSession
@@ -23,11 +22,10 @@ from warroom.ingest.models import (
     IncidentPage,
     IncidentStatus,
     IncidentView,
-    IngestResult,
     Priority,
     SignalView,
 )
-from warroom.ingest.service import ingest_alertmanager, ingest_generic
+from warroom.ingest.normalize import AlertRecord, from_alertmanager, from_generic
 
 log = logging.getLogger(__name__)
 router = APIRouter(tags=["ingest"])
@@ -55,26 +53,15 @@ def _body_doc(model: type[BaseModel]) -> dict[str, Any]:
     }
 
 
-async def _ingest(
-    request: Request, run: Callable[[AsyncSession], Awaitable[IngestResult]]
-) -> Response:
-    """Run one ingest transaction, answer only after commit, then tell the listeners."""
-    app = request.app
+async def _ingest(request: Request, records: list[AlertRecord]) -> Response:
+    """Store the alerts through the app's group committer; 202 only after the commit."""
     try:
-        # one writer at a time in this process: no busy-waiting on the database write lock
-        async with app.state.ingest_lock, app.state.sessions() as session, session.begin():
-            result = await run(session)
+        result = await request.app.state.ingest_committer.submit(records)
     except Exception as exc:
         if database_unavailable(exc):
             log.warning("ingest refused, database unavailable: %s", exc)
             return unavailable_response(exc)
         raise
-    if result.incidents:
-        for listener in list(app.state.listeners):
-            try:
-                await listener.incidents_changed(result.incidents)
-            except Exception:  # a listener must never fail an acknowledged ingest
-                log.exception("incident listener %r failed", listener)
     return Response(
         orjson.dumps(result.model_dump(mode="json")),
         status_code=202,
@@ -91,9 +78,7 @@ async def _ingest(
 async def receive_alertmanager(request: Request, settings: AppSettings) -> Response:
     """Store the webhook's alerts; 202 once committed, with the incidents they touched."""
     payload = parse(AlertmanagerWebhook, await read_limited(request, settings.max_body_bytes))
-    return await _ingest(
-        request, lambda session: ingest_alertmanager(session, payload, settings=settings)
-    )
+    return await _ingest(request, from_alertmanager(payload))
 
 
 @router.post(
@@ -105,9 +90,7 @@ async def receive_alertmanager(request: Request, settings: AppSettings) -> Respo
 async def receive_generic(request: Request, settings: AppSettings) -> Response:
     """Store generic alerts (the shape in docs/api.md); 202 once committed."""
     payload = parse(GenericAlertBatch, await read_limited(request, settings.max_body_bytes))
-    return await _ingest(
-        request, lambda session: ingest_generic(session, payload, settings=settings)
-    )
+    return await _ingest(request, from_generic(payload, datetime.now(UTC)))
 
 
 @router.get("/api/v1/incidents", response_model=IncidentPage, summary="List incidents")

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, cast
 
 from warroom.config import Settings
-from warroom.ingest.models import AlertmanagerWebhook, GenericAlertBatch
+from warroom.ingest.models import AlertmanagerWebhook, GenericAlertBatch, Priority
 from warroom.store.audit import utc
 
 PRIORITIES = ("P0", "P1", "P2", "P3")
@@ -117,12 +117,13 @@ def from_generic(payload: GenericAlertBatch, now: datetime) -> list[AlertRecord]
     return records
 
 
-def priority_of(labels: dict[str, str], settings: Settings) -> str:
+def priority_of(labels: dict[str, str], settings: Settings) -> Priority:
     """Map an alert to P0..P3: an explicit `priority` label wins, then the severity mapping."""
     explicit = labels.get("priority", "").upper()
     if explicit in PRIORITIES:
-        return explicit
-    return settings.severity_map.get(labels.get("severity", "").lower(), settings.default_priority)
+        return cast(Priority, explicit)
+    mapped = settings.severity_map.get(labels.get("severity", "").lower())
+    return cast(Priority, mapped or settings.default_priority)
 
 
 def group_key(record: AlertRecord, settings: Settings) -> str:

@@ -22,6 +22,7 @@ _SIGNAL_STATE = (
     SIGNALS.c.status,
     SIGNALS.c.receive_count,
     SIGNALS.c.starts_at,
+    SIGNALS.c.annotations,
 )
 _INCIDENT_STATE = (
     INCIDENTS.c.id,
@@ -114,6 +115,28 @@ async def write_batch(
         await session.execute(insert(SIGNALS), list(new_signals))
     if signal_updates:
         await session.execute(_SIGNAL_UPDATE, list(signal_updates))
+
+
+async def touch(
+    session: AsyncSession,
+    *,
+    seen_again: Sequence[str],
+    recounted: dict[int, list[str]],
+    now: datetime,
+) -> None:
+    """Record re-sent alerts that changed nothing else: bump counts and activity times."""
+    if seen_again:
+        await session.execute(
+            update(INCIDENTS)
+            .where(INCIDENTS.c.id.in_(seen_again))
+            .values(last_signal_at=now, updated_at=now)
+        )
+    for increment, ids in recounted.items():
+        await session.execute(
+            update(SIGNALS)
+            .where(SIGNALS.c.id.in_(ids))
+            .values(receive_count=SIGNALS.c.receive_count + increment, updated_at=now)
+        )
 
 
 async def get_incident(session: AsyncSession, incident_id: str) -> Incident | None:

@@ -20,7 +20,9 @@ from warroom.ingest.models import (
     AlertmanagerWebhook,
     GenericAlertBatch,
     IncidentRef,
+    IncidentStatus,
     IngestResult,
+    Priority,
 )
 from warroom.ingest.normalize import (
     AlertRecord,
@@ -39,13 +41,13 @@ from warroom.store.audit import NewEvent, utc
 class _Incident:
     id: str
     group_key: str
-    status: str
-    priority: str
+    status: IncidentStatus
+    priority: Priority
     namespace: str
     service: str
     last_signal_at: datetime
     new: bool = False
-    created: bool = False  # opened or re-opened by this batch
+    changed: bool = False  # more than last_signal_at changed (status, priority)
     resolved_at: datetime | None = None
     row: dict[str, Any] = field(default_factory=dict)  # the full row, for new incidents
 
@@ -57,7 +59,10 @@ class _Signal:
     status: str
     receive_count: int
     starts_at: datetime
+    annotations: dict[str, str] = field(default_factory=dict)
+    stored_count: int = 0
     new: bool = False
+    changed: bool = False  # more than the receive count changed
     record: AlertRecord | None = None  # the newest alert received for it in this batch
 
 
@@ -72,6 +77,8 @@ class _Batch:
         self.incidents: dict[str, _Incident] = {}
         self.by_key: dict[str, _Incident] = {}  # the incident a new signal with this key joins
         self.touched: dict[str, _Incident] = {}
+        # per webhook of a group commit: incident id -> opened or re-opened by that webhook
+        self.groups: list[dict[str, bool]] = []
         self.maybe_resolved: set[str] = set()
         self.events: list[NewEvent] = []
 
@@ -107,7 +114,8 @@ class _Batch:
     def reopen(self, inc: _Incident, record: AlertRecord) -> None:
         inc.status = "open"
         inc.resolved_at = None
-        inc.created = True
+        inc.changed = True
+        self.groups[-1][inc.id] = True
         self.event("incident.reopened", inc, {"by_fingerprint": record.fingerprint})
 
     def place(self, record: AlertRecord) -> _Incident:
@@ -129,9 +137,9 @@ class _Batch:
             service=service_of(record.labels),
             last_signal_at=self.now,
             new=True,
-            created=firing,
             resolved_at=None if firing else self.now,
         )
+        self.groups[-1][inc.id] = firing
         inc.row = {
             "id": inc.id,
             "group_key": key,
@@ -171,20 +179,27 @@ class _Batch:
                     else:  # too late to be the same incident: group it afresh
                         inc = self.place(record)
                         sig.incident_id = inc.id
-                sig.status = "firing"
-                sig.starts_at = record.starts_at
+                if sig.status != "firing" or sig.starts_at != record.starts_at:
+                    sig.status = "firing"
+                    sig.starts_at = record.starts_at
+                    sig.changed = True
             elif sig.status == "firing" and record.starts_at >= sig.starts_at:
                 # (a resolution of an older occurrence than the one stored changes nothing)
                 sig.status = "resolved"
+                sig.changed = True
                 self.maybe_resolved.add(inc.id)
+            if record.annotations != sig.annotations:
+                sig.changed = True
         sig.record = record
         if record.status == "firing":
             priority = priority_of(record.labels, self.settings)
             if priority < inc.priority:  # "P0" < "P1": escalate, never de-escalate
                 self.event("incident.escalated", inc, {"from": inc.priority, "to": priority})
                 inc.priority = priority
+                inc.changed = True
         inc.last_signal_at = self.now
         self.touched[inc.id] = inc
+        self.groups[-1].setdefault(inc.id, False)
         self.events.append(
             NewEvent(
                 kind="signal.received",
@@ -193,7 +208,6 @@ class _Batch:
                     "status": record.status,
                     "alertname": record.labels.get("alertname", ""),
                     "source": record.source,
-                    "signal_id": sig.id,
                     "receive_count": sig.receive_count,
                 },
                 incident_id=inc.id,
@@ -233,9 +247,22 @@ async def ingest_records(
     now: datetime | None = None,
 ) -> IngestResult:
     """Apply normalised alerts in order, write the changes in bulk and extend the audit chain."""
+    [result] = await ingest_groups(session, [records], settings=settings, now=now)
+    return result
+
+
+async def ingest_groups(
+    session: AsyncSession,
+    groups: list[list[AlertRecord]],
+    *,
+    settings: Settings,
+    now: datetime | None = None,
+) -> list[IngestResult]:
+    """Apply several webhooks' alerts in one transaction (group commit), one result each."""
     batch = _Batch(settings, utc(now or datetime.now(UTC)))
+    records = [record for group in groups for record in group]
     if not records:
-        return IngestResult(accepted=0, incidents=[])
+        return [IngestResult(accepted=0, incidents=[]) for _ in groups]
     # serialise ingestion (and the audit chain) from the first statement on
     await audit.lock_chain(session)
 
@@ -245,7 +272,9 @@ async def ingest_records(
             incident_id=row.incident_id,
             status=row.status,
             receive_count=row.receive_count,
+            stored_count=row.receive_count,
             starts_at=utc(row.starts_at),
+            annotations=row.annotations,
         )
     incident_ids = {s.incident_id for s in batch.signals.values()}
     if incident_ids:
@@ -263,30 +292,39 @@ async def ingest_records(
         for row in await repository.grouping_candidates(session, keys, since=since):
             batch.offer_candidate(batch.load_incident(row))
 
-    for record in records:
-        batch.receive(record)
+    for group in groups:
+        batch.groups.append({})
+        for record in group:
+            batch.receive(record)
 
     await _write(session, batch)
     await _resolve_finished(session, batch)
     await audit.append_many(session, batch.events)
-    refs = [
-        IncidentRef(
-            id=inc.id,
-            status=inc.status,
-            priority=inc.priority,
-            namespace=inc.namespace,
-            service=inc.service,
-            created=inc.created,
-        )
-        for inc in batch.touched.values()
-    ]
-    return IngestResult(accepted=len(records), incidents=refs)
+    results = []
+    for group, touched in zip(groups, batch.groups, strict=True):
+        refs = []
+        for incident_id, created in touched.items():
+            inc = batch.incidents[incident_id]
+            refs.append(
+                IncidentRef.model_construct(  # fields are already valid: skip re-validation
+                    id=inc.id,
+                    status=inc.status,
+                    priority=inc.priority,
+                    namespace=inc.namespace,
+                    service=inc.service,
+                    created=created,
+                )
+            )
+        results.append(IngestResult(accepted=len(group), incidents=refs))
+    return results
 
 
 async def _write(session: AsyncSession, batch: _Batch) -> None:
     now = batch.now
     new_signals: list[dict[str, Any]] = []
     signal_updates: list[dict[str, Any]] = []
+    # re-sent alerts that changed nothing but their count: one statement per increment
+    recounted: dict[int, list[str]] = {}
     for fp, sig in batch.signals.items():
         record = sig.record
         if record is None:
@@ -313,7 +351,7 @@ async def _write(session: AsyncSession, batch: _Batch) -> None:
                     "receive_count": sig.receive_count,
                 }
             )
-        else:
+        elif sig.changed:
             signal_updates.append(
                 {
                     "b_id": sig.id,
@@ -326,8 +364,11 @@ async def _write(session: AsyncSession, batch: _Batch) -> None:
                     "updated_at": now,
                 }
             )
+        else:
+            recounted.setdefault(sig.receive_count - sig.stored_count, []).append(sig.id)
     new_incidents: list[dict[str, Any]] = []
     incident_updates: list[dict[str, Any]] = []
+    seen_again: list[str] = []  # incidents whose only change is the newest signal time
     for inc in batch.touched.values():
         if inc.new:
             new_incidents.append(
@@ -342,8 +383,10 @@ async def _write(session: AsyncSession, batch: _Batch) -> None:
                     "last_signal_at": inc.last_signal_at,
                 }
             )
-        else:
+        elif inc.changed:
             incident_updates.append(_incident_update(inc, now))
+        else:
+            seen_again.append(inc.id)
     await repository.write_batch(
         session,
         new_incidents=new_incidents,
@@ -351,6 +394,7 @@ async def _write(session: AsyncSession, batch: _Batch) -> None:
         new_signals=new_signals,
         signal_updates=signal_updates,
     )
+    await repository.touch(session, seen_again=seen_again, recounted=recounted, now=now)
 
 
 def _incident_update(inc: _Incident, now: datetime) -> dict[str, Any]:

@@ -12,16 +12,18 @@ from __future__ import annotations
 import hashlib
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import UTC, datetime
-from typing import Any
+from datetime import UTC, datetime, timedelta
+from typing import Any, cast
 
 import orjson
-from sqlalchemy import insert, select, text
+from sqlalchemy import Table, insert, select, text
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from warroom.store.tables import AuditEvent
 
+AUDIT = cast(Table, AuditEvent.__table__)
 GENESIS_HASH = "0" * 64
+_ZERO = timedelta(0)
 # an arbitrary, fixed key: every warroom process serialises its audit writers on it
 ADVISORY_LOCK_KEY = 0x5741_5252_4F4F_4D  # "WARROOM"
 
@@ -50,15 +52,22 @@ class NewEvent:
 
 def utc(value: datetime) -> datetime:
     """Return `value` as an aware UTC datetime (SQLite hands back naive UTC values)."""
-    if value.tzinfo is None:
+    zone = value.tzinfo
+    if zone is UTC:
+        return value
+    if zone is None or zone.utcoffset(value) == _ZERO:
         return value.replace(tzinfo=UTC)
     return value.astimezone(UTC)
+
+
+def _stamp(at: datetime) -> str:
+    return utc(at).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
 
 
 def compute_hash(
     prev_hash: str,
     *,
-    at: datetime,
+    at: datetime | str,
     kind: str,
     actor: str,
     incident_id: str | None,
@@ -69,7 +78,7 @@ def compute_hash(
     """Hash one row over its content and the previous hash, independent of the database."""
     body = orjson.dumps(
         {
-            "at": utc(at).strftime("%Y-%m-%dT%H:%M:%S.%fZ"),
+            "at": at if isinstance(at, str) else _stamp(at),
             "kind": kind,
             "actor": actor,
             "incident_id": incident_id,
@@ -113,14 +122,18 @@ async def append_many(session: AsyncSession, events: Sequence[NewEvent]) -> str:
     await lock_chain(session)
     prev = await _head(session)
     now = datetime.now(UTC)
+    stamps: dict[datetime, tuple[datetime, str]] = {}  # a batch shares one or few instants
     rows: list[dict[str, Any]] = []
     for event in events:
-        at = utc(event.at or now)
+        given = event.at or now
+        if given not in stamps:
+            stamps[given] = (utc(given), _stamp(given))
+        at, stamp = stamps[given]
         # store exactly what was hashed: datetimes, enums and models become their JSON form
         payload = orjson.loads(orjson.dumps(event.payload, option=orjson.OPT_NON_STR_KEYS))
         digest = compute_hash(
             prev,
-            at=at,
+            at=stamp,
             kind=event.kind,
             actor=event.actor,
             incident_id=event.incident_id,
@@ -142,7 +155,7 @@ async def append_many(session: AsyncSession, events: Sequence[NewEvent]) -> str:
             }
         )
         prev = digest
-    await session.execute(insert(AuditEvent), rows)
+    await session.execute(insert(AUDIT), rows)
     return prev
 
 
