@@ -111,12 +111,6 @@ class Sandbox:
             assert workload is not None
             patch = rollout_patch(fault, self.registry, workload)
             self.apply_patch(workload, patch)
-            container = workload["spec"]["template"]["spec"]["containers"][0]
-            self.changes.append({"time": self.now, "kind": "deploy",
-                                 "target": fault.target(),
-                                 "description": f"rollout of {name}: image {container['image']}"
-                                 + ("" if kind in ("bad_deploy", "image_pull_error")
-                                    else f" ({kind.replace('_', ' ')} change in the template)")})
         elif kind == "node_failure":
             self.controllers.node_down_since[name] = self.now
         self.faults.append(fault)
@@ -154,8 +148,12 @@ class Sandbox:
         meta = after["metadata"]
         target = f"{meta.get('namespace', '')}/{kind}/{meta['name']}"
         if before.get("spec", {}).get("template") != after.get("spec", {}).get("template"):
-            self.changes.append({"time": self.now, "kind": "deploy", "target": target,
-                                 "description": "pod template changed"})
+            from warroom.sensors.kubernetes import describe_template_change
+
+            description = describe_template_change(before, after)
+            self.changes.append({"time": self.now, "target": target,
+                                 "kind": "config" if description.startswith("env") else "deploy",
+                                 "description": description})
         elif before.get("spec", {}).get("replicas") != after.get("spec", {}).get("replicas"):
             self.changes.append({"time": self.now, "kind": "scale", "target": target,
                                  "description": f"replicas {before['spec'].get('replicas')} -> "
