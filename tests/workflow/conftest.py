@@ -2,6 +2,6 @@
 
 from __future__ import annotations
 
-from wfkit import drop_dbos_schema, wf_settings, workflow_app
+from wfkit import wf_settings, workflow_app
 
-__all__ = ["drop_dbos_schema", "wf_settings", "workflow_app"]
+__all__ = ["wf_settings", "workflow_app"]

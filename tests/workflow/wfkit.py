@@ -14,7 +14,6 @@ from typing import Any
 
 import httpx
 import pytest
-from sqlalchemy import create_engine, text
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
 
 from warroom.agents.models import Action, Challenge, CriticReport, DecisionPackage
@@ -80,35 +79,22 @@ class ScriptedDebate:
 
 
 @pytest.fixture
-def wf_settings(settings: Settings, database_url: str) -> Settings:
-    """Settings with short warm-ups and polling, and a private DBOS schema on PostgreSQL."""
+def wf_settings(settings: Settings) -> Settings:
+    """Settings with short warm-ups and polling."""
     update: dict[str, Any] = {
         "verify_warmup_seconds": 0.05, "workflow_poll_seconds": 0.02,
         "approval_timeout_seconds": 30.0, "sensor_timeout_seconds": 1.0,
         "verify_timeout_seconds": 5.0,
     }
-    if database_url.startswith("postgresql"):
-        update["dbos_system_schema"] = f"dbos_{uuid.uuid4().hex[:10]}"
+    # on PostgreSQL the DBOS tables follow the app into the test's private schema
     return settings.model_copy(update=update)
-
-
-@pytest.fixture
-def drop_dbos_schema(wf_settings: Settings) -> Any:
-    yield
-    if wf_settings.effective_database_url.startswith("postgresql"):
-        eng = create_engine(wf_settings.effective_dbos_database_url)
-        with eng.begin() as conn:
-            conn.execute(text(f'DROP SCHEMA IF EXISTS "{wf_settings.dbos_system_schema}" CASCADE'))
-        eng.dispose()
 
 
 AppFactory = Callable[..., Any]
 
 
 @pytest.fixture
-def workflow_app(
-    wf_settings: Settings, engine: AsyncEngine, drop_dbos_schema: None
-) -> Callable[..., Any]:
+def workflow_app(wf_settings: Settings, engine: AsyncEngine) -> Callable[..., Any]:
     """Start the real app with its embedded worker and a scripted debate."""
 
     @asynccontextmanager

@@ -47,13 +47,21 @@ async def incident_detail(session: AsyncSession, incident_id: str) -> dict[str, 
 
 
 async def runtime_like(engine: AsyncEngine, settings: Settings) -> Runtime:
-    """Return a runtime whose per-loop engines reach the same database (and schema) as `engine`."""
+    """Return a runtime whose per-loop engines reach the same database (and schema) as `engine`.
+
+    When the app lives in a private PostgreSQL schema and the DBOS schema is left at its
+    default, the DBOS system tables go into that schema too, so two warroom instances sharing
+    one database never run each other's workflows.
+    """
     url = engine.url.render_as_string(hide_password=False)
     kwargs: dict[str, Any] = {}
     if engine.dialect.name == "postgresql":
         async with engine.connect() as conn:
-            path = (await conn.execute(text("SHOW search_path"))).scalar_one()
-        kwargs["connect_args"] = {"server_settings": {"search_path": str(path)}}
+            path = str((await conn.execute(text("SHOW search_path"))).scalar_one())
+        kwargs["connect_args"] = {"server_settings": {"search_path": path}}
+        schema = path.split(",")[0].strip().strip('"')
+        if schema not in ("", "public", "$user") and settings.dbos_system_schema == "dbos":
+            settings = settings.model_copy(update={"dbos_system_schema": schema})
 
     def factory(_: Settings) -> AsyncEngine:
         return make_engine(url, **kwargs)
@@ -67,10 +75,10 @@ async def workflow_lifespan(app: FastAPI) -> AsyncIterator[None]:
     from warroom.workflow import engine
     from warroom.workflow.listener import WorkflowListener
 
-    settings: Settings = app.state.settings
     runtime = replace(
-        await runtime_like(app.state.engine, settings), **app.state.workflow_overrides
+        await runtime_like(app.state.engine, app.state.settings), **app.state.workflow_overrides
     )
+    settings = runtime.settings
     embedded = settings.embedded_worker
     if embedded:
         await engine.launch_async(runtime)  # creates the system tables, resumes open workflows

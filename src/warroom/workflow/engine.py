@@ -37,10 +37,27 @@ def _prepare_sqlite(url: str) -> None:
         Path(url.removeprefix("sqlite:///")).parent.mkdir(parents=True, exist_ok=True)
 
 
+def _private_jitter() -> None:
+    """Give DBOS's background pollers their own random generator.
+
+    They draw jitter from the process-wide `random` state, which belongs to the application
+    (and to test tools that check nobody else touched it); a private generator changes nothing
+    about the jitter and leaves the global state alone.
+    """
+    import importlib
+    import random
+
+    for name in ("dbos._queue", "dbos._sys_db", "dbos._scheduler", "dbos._workflow_commands"):
+        module = importlib.import_module(name)
+        if getattr(module, "random", None) is random:
+            module.random = random.Random()  # type: ignore[attr-defined]
+
+
 def launch(runtime: Runtime) -> None:
     """Launch DBOS with the workflows registered, and register the incident queue."""
     from dbos import DBOS
 
+    _private_jitter()
     import warroom.workflow.incident as incident  # registers the workflows
 
     configure(runtime)
@@ -58,10 +75,19 @@ def launch(runtime: Runtime) -> None:
 
 def shutdown() -> None:
     """Stop DBOS; pending workflows stay in the system database and resume on the next launch."""
-    from dbos import DBOS
+    from dbos import DBOS, _dbos
 
     from warroom.workflow import runtime
 
+    instance = _dbos._dbos_global_instance
+    if instance is not None:
+        # stop dequeuing first and let the pollers finish, so no workflow is handed to the
+        # event loop while it is being stopped
+        for stop in instance.background_thread_stop_events:
+            stop.set()
+        for thread in list(instance._background_threads):
+            if "queue_thread" in thread.name:  # unnamed threads are named after their target
+                thread.join(timeout=5.0)
     if runtime._current is not None:
         runtime._current.close()
     DBOS.destroy(destroy_registry=False)
@@ -117,17 +143,27 @@ class WorkflowClient:
 
     async def send(
         self, workflow_id: str, message: dict[str, Any], *, idempotency_key: str | None = None
-    ) -> None:
-        """Deliver a message to a workflow's mailbox (it waits on it with `recv`)."""
+    ) -> bool:
+        """Deliver a message to a workflow's mailbox; False when the workflow does not exist yet.
+
+        Messages only wake a workflow: it reads the approvals from the database before every
+        wait, so one that starts after the message was refused still sees what was committed.
+        """
+        from dbos._error import DBOSNonExistentWorkflowError
+
         from warroom.workflow.incident import TOPIC
 
-        await self._client.send_async(
-            workflow_id, message, TOPIC, idempotency_key=idempotency_key
-        )
+        try:
+            await self._client.send_async(
+                workflow_id, message, TOPIC, idempotency_key=idempotency_key
+            )
+        except DBOSNonExistentWorkflowError:
+            return False
+        return True
 
     async def status(self, workflow_id: str) -> str | None:
         """Return a workflow's DBOS status (PENDING, ENQUEUED, SUCCESS, ERROR...), if it exists."""
-        from dbos.error import DBOSNonExistentWorkflowError
+        from dbos._error import DBOSNonExistentWorkflowError
 
         try:
             handle: Any = await self._client.retrieve_workflow_async(workflow_id)
