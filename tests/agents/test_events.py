@@ -1,0 +1,56 @@
+from __future__ import annotations
+
+import asyncio
+
+import orjson
+
+from warroom.agents.events import EventBus, RedisStreamSink
+
+
+async def test_subscribers_get_their_topics_and_slow_ones_lose_events() -> None:
+    bus = EventBus(queue_size=2)
+    async with bus.subscribe("agent.turn") as turns, bus.subscribe() as everything:
+        for i in range(3):
+            await bus.publish("agent.turn", {"i": i})
+        await bus.publish("debate.package", {"done": True})
+        assert [turns.get_nowait()[1]["i"] for _ in range(turns.qsize())] == [0, 1]
+        assert everything.qsize() == 2
+        assert bus.dropped == 3  # one turn and one package for `everything`, one turn for `turns`
+    await bus.publish("agent.turn", {"after": True})  # no subscriber left: nothing happens
+
+
+class BrokenSink:
+    async def send(self, topic: str, event: dict[str, object]) -> None:
+        raise ConnectionError("redis down")
+
+
+class SlowSink:
+    async def send(self, topic: str, event: dict[str, object]) -> None:
+        await asyncio.sleep(10)
+
+
+async def test_failing_or_slow_sinks_never_break_publishing() -> None:
+    bus = EventBus(sinks=[BrokenSink(), SlowSink()], sink_timeout=0.05)
+    async with bus.subscribe() as feed:
+        await asyncio.wait_for(bus.publish("agent.turn", {"role": "solver"}), 2)
+        assert feed.get_nowait() == ("agent.turn", {"role": "solver"})
+
+
+async def test_redis_stream_sink_appends_capped(redis_url: str) -> None:
+    from redis.asyncio import Redis
+
+    sink = RedisStreamSink(redis_url, prefix="warroom-test:", maxlen=5)
+    client = Redis.from_url(redis_url)
+    try:
+        await client.delete(sink.stream("agent.turn"))
+        bus = EventBus(sinks=[sink])
+        for i in range(200):
+            await bus.publish("agent.turn", {"i": i})
+        length = await client.xlen(sink.stream("agent.turn"))
+        assert 5 <= length < 200  # approximate trimming keeps it near maxlen
+        last = await client.xrevrange(sink.stream("agent.turn"), count=1)
+        assert orjson.loads(last[0][1][b"event"]) == {"i": 199}
+    finally:
+        await client.delete(sink.stream("agent.turn"))
+        await client.aclose()
+        await sink.close()
