@@ -107,6 +107,10 @@ def show(incident_id: str) -> None:
             _when(s.ends_at),
         )
     console.print(table)
+    from warroom.workflow.timeline import incident_timeline_text
+
+    console.print(_with_session(lambda s: incident_timeline_text(s, incident_id)), markup=False,
+                  soft_wrap=True)
 
 
 def register(app: typer.Typer) -> None:
