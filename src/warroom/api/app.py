@@ -45,6 +45,7 @@ async def _lifespan(app: FastAPI) -> AsyncIterator[None]:
                 await stack.enter_async_context(hook(app))
             yield
     finally:
+        await app.state.ingest_committer.aclose()
         if app.state.owns_engine:
             await app.state.engine.dispose()
 

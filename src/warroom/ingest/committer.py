@@ -48,6 +48,8 @@ class GroupCommitter:
         self._max_alerts = max_alerts
         self._queue: list[_Waiting] = []
         self._writer: asyncio.Task[None] | None = None
+        self._notifier: asyncio.Task[None] | None = None
+        self._resent: dict[str, IncidentRef] = {}
 
     async def submit(self, records: list[AlertRecord]) -> IngestResult:
         """Store these alerts (with whatever else is waiting) and return once committed."""
@@ -89,17 +91,46 @@ class GroupCommitter:
                 waiting.answer.set_result(result)
 
     async def _notify(self, results: list[IngestResult]) -> None:
-        """Tell the listeners, once per transaction, which incidents changed."""
-        merged: dict[str, IncidentRef] = {}
+        """Tell the listeners what changed before answering; plain re-sends in the background.
+
+        Opened, re-opened, escalated and resolved incidents are told before the senders get
+        their answer. Incidents that only received re-sent alerts are coalesced (one entry per
+        incident, the newest state) and told by a background task, so a slow listener cannot
+        slow down acknowledgements during an alert storm.
+        """
+        urgent: dict[str, IncidentRef] = {}
         for result in results:
             for ref in result.incidents:
-                known = merged.get(ref.id)
-                merged[ref.id] = ref if known is None or ref.created else known
-        if not merged:
-            return
-        changed = list(merged.values())
+                if ref.changed or ref.created:
+                    known = urgent.get(ref.id)
+                    urgent[ref.id] = ref if known is None or ref.created else known
+                else:
+                    self._resent[ref.id] = ref
+        for incident_id in urgent:
+            self._resent.pop(incident_id, None)
+        if urgent:
+            await self._tell(list(urgent.values()))
+        if self._resent and (self._notifier is None or self._notifier.done()):
+            self._notifier = asyncio.create_task(self._drain_resent())
+
+    async def _drain_resent(self) -> None:
+        while self._resent:
+            pending, self._resent = list(self._resent.values()), {}
+            await self._tell(pending)
+
+    async def _tell(self, refs: list[IncidentRef]) -> None:
         for listener in list(self._listeners()):
             try:
-                await listener.incidents_changed(changed)
+                await listener.incidents_changed(refs)
             except Exception:  # a listener must never fail an acknowledged ingest
                 log.exception("incident listener %r failed", listener)
+
+    async def aclose(self) -> None:
+        """Stop the background tasks (at shutdown)."""
+        for task in (self._writer, self._notifier):
+            if task is not None and not task.done():
+                task.cancel()
+                try:
+                    await task
+                except asyncio.CancelledError:
+                    pass

@@ -93,6 +93,8 @@ class IncidentRef(BaseModel):
     namespace: str
     service: str
     created: bool = False  # the signal opened this incident (or re-opened it)
+    # its status or priority changed, or it was opened; false for a plain re-sent alert
+    changed: bool = False
 
 
 class IngestResult(BaseModel):

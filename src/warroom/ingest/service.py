@@ -313,6 +313,7 @@ async def ingest_groups(
                     namespace=inc.namespace,
                     service=inc.service,
                     created=created,
+                    changed=inc.new or inc.changed,
                 )
             )
         results.append(IngestResult(accepted=len(group), incidents=refs))
@@ -419,6 +420,7 @@ async def _resolve_finished(session: AsyncSession, batch: _Batch) -> None:
         inc = batch.incidents[incident_id]
         inc.status = "resolved"
         inc.resolved_at = batch.now
+        inc.changed = True
         batch.event("incident.resolved", inc, {"priority": inc.priority})
         updates.append(_incident_update(inc, batch.now))
     if updates:
