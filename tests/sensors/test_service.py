@@ -74,3 +74,18 @@ async def test_failing_sensors_are_recorded_with_why() -> None:
     assert "prometheus:9090" in (runs["raises"].error or "")
     assert runs["garbage"].status == "error" and "SensorResult" in (runs["garbage"].error or "")
     assert snap.sensors_succeeded == []
+
+
+def test_selection_keeps_one_per_name_and_asks_applies() -> None:
+    from warroom.sensors.service import select_sensors
+
+    class Picky(Fixed):
+        def applies(self, request: SensorRequest) -> bool:
+            return bool(request.services)
+
+    override = Fixed("metrics", 5)
+    chosen = select_sensors([Fixed("metrics"), Picky("history"), override],
+                            SensorRequest(now=NOW))
+    assert chosen == [override]
+    with_service = select_sensors([Picky("history")], SensorRequest(now=NOW, services=["a"]))
+    assert [s.name for s in with_service] == ["history"]

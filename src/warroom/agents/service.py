@@ -32,7 +32,7 @@ from warroom.config import Settings
 from warroom.safety.sanitize import sanitize_snapshot
 from warroom.sensors.models import AlertView, EvidenceSnapshot, SensorRequest
 from warroom.sensors.ports import Sensor
-from warroom.sensors.service import take_snapshot
+from warroom.sensors.service import select_sensors, take_snapshot
 from warroom.store.tables import EvidenceSnapshotRow, Incident, Playbook, Signal
 
 TURN_KIND = "agent.turn"
@@ -150,7 +150,8 @@ async def _analyze(session: AsyncSession, incident_id: str, *, session_id: str,
         .order_by(Signal.starts_at, Signal.fingerprint))).all())
     request = build_request(incident, signals, now=now,
                             lookback_seconds=settings.evidence_lookback_seconds)
-    raw = await take_snapshot(request, sensors, timeout=settings.sensor_timeout_seconds)
+    raw = await take_snapshot(request, select_sensors(sensors, request),
+                              timeout=settings.sensor_timeout_seconds)
     snapshot = sanitize_snapshot(raw)
     data = snapshot_json(snapshot)
     row = EvidenceSnapshotRow(id=str(uuid.uuid4()), incident_id=incident_id, taken_at=now,

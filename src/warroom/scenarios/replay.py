@@ -126,6 +126,12 @@ class Replayer:
             await upgrade(engine)
         finally:
             await engine.dispose()
+        # load the pipeline's modules now, so the first scenario's latency is not an import's
+        from warroom.agents.orchestrator import rule_backends
+        from warroom.agents.service import analyze_incident  # noqa: F401
+        from warroom.ingest.service import ingest_alertmanager  # noqa: F401
+
+        rule_backends()
         return self
 
     async def __aexit__(self, exc_type: type[BaseException] | None,

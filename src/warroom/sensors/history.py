@@ -48,6 +48,10 @@ class HistorySensor:
         self._sessions = sessions
         self._limit = limit
 
+    def applies(self, request: SensorRequest) -> bool:
+        """Search only when the incident names a service or a namespace to search by."""
+        return bool(request.services or request.namespaces)
+
     async def collect(self, request: SensorRequest) -> SensorResult:
         """Query the incident, decision and verification tables for look-alikes."""
         filters = []

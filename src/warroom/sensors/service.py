@@ -49,6 +49,28 @@ async def run_sensor(sensor: Sensor, request: SensorRequest, timeout: float) -> 
     return SensorResult(run=run, data=result.data)
 
 
+def select_sensors(sensors: list[Sensor], request: SensorRequest) -> list[Sensor]:
+    """Pick the sensors that apply to the incident: one per name, asking each `applies()`.
+
+    A sensor may define `applies(request) -> bool` (say, a history sensor with nothing to search
+    by); one that does not is always asked. A later sensor with the same name replaces an
+    earlier one, so callers can override a default adapter.
+    """
+    by_name: dict[str, Sensor] = {}
+    for sensor in sensors:
+        by_name[str(getattr(sensor, "name", type(sensor).__name__))] = sensor
+    chosen = []
+    for sensor in by_name.values():
+        applies = getattr(sensor, "applies", None)
+        try:
+            if applies is not None and not applies(request):
+                continue
+        except Exception:  # a broken predicate is not a reason to go without the sensor
+            pass
+        chosen.append(sensor)
+    return chosen
+
+
 async def take_snapshot(request: SensorRequest, sensors: list[Sensor], *,
                         timeout: float) -> EvidenceSnapshot:
     """Ask every sensor concurrently and merge what answered into one snapshot."""
