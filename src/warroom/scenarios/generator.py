@@ -130,7 +130,8 @@ def _herrings(c: Ctx, inj: Injected) -> list[dict[str, Any]]:
         changes.append({"time": stamp(world.now - timedelta(hours=rng.uniform(3, 30))),
                         "kind": "feature_flag", "target": w.target,
                         "description": f"flag {w.name}.{rng.choice(_FLAGS)}"})
-    kinds = rng.sample(["deploy", "old_oom", "noisy", "missing", "events"], k=min(n, 5))
+    kinds = rng.sample(["deploy", "old_oom", "noisy", "missing", "events", "deploy_upstream"],
+                       k=min(n, 6))
     for kind in kinds:
         if kind == "deploy" and bystanders:
             w = rng.choice(bystanders)
@@ -140,6 +141,17 @@ def _herrings(c: Ctx, inj: Injected) -> list[dict[str, Any]]:
                             "description": f"image {w.name}:{w.version} -> {w.name}:"
                                            f"{w.version}-{rng.getrandbits(24):06x} (bump base "
                                            "image)"})
+        elif kind == "deploy_upstream" and inj.symptom and inj.fault not in (
+                "bad_deploy", "config_error", "image_pull_error", "probe_failure"):
+            # a harmless deploy on a service that feels the fault from below
+            callers = world.callers(inj.symptom) if inj.symptom == culprit else [inj.symptom]
+            if callers:
+                w = world.get(rng.choice(callers))
+                changes.append({"time": stamp(c.onset_time - timedelta(minutes=rng.uniform(3, 15))),
+                                "kind": "deploy", "target": w.target,
+                                "description": f"image {w.name}:{w.version} -> {w.name}:"
+                                               f"{w.version}-r{rng.randint(2, 9)} (dependency "
+                                               "updates)"})
         elif kind == "old_oom" and bystanders:
             w = rng.choice(bystanders)
             p = w.pods[-1]

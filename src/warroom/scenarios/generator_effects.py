@@ -158,8 +158,9 @@ def crashloop(c: Ctx, w: Workload, p: Pod, *, reason: str, exit_code: int,
           count=restarts * 3, host=p.node, field_path=f"spec.containers{{{w.name}}}")
 
 
-def new_revision(c: Ctx, w: Workload, *, image: str | None = None) -> tuple[str, int]:
-    """Roll a deployment forward one revision; the old ReplicaSet becomes the previous one."""
+def new_revision(c: Ctx, w: Workload, *, at: datetime,
+                 image: str | None = None) -> tuple[str, int]:
+    """Roll a deployment forward one revision at `at`; the old ReplicaSet becomes the previous."""
     from warroom.scenarios.generator_world import rand_id
 
     new_hash = rand_id(c.rng, 10)
@@ -170,6 +171,7 @@ def new_revision(c: Ctx, w: Workload, *, image: str | None = None) -> tuple[str,
     w.image = image or w.image.replace(old_ver, w.version)
     w.rs_hash = new_hash
     w.revision += 1
+    w.rs_created = at
     return new_hash, w.revision
 
 

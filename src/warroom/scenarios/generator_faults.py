@@ -58,6 +58,44 @@ def memory_leak(c: Ctx) -> Injected:
     """Grow a workload's memory steadily towards its limit over the whole window."""
     w = pick_app(c)
     top = c.rng.uniform(0.92, 0.99)
+    if c.difficulty != "easy" and c.rng.random() < 0.5:
+        _sawtooth(c, w)
+    else:
+        _ramp(c, w, top)
+    service_symptoms(c, w, latency=c.rng.uniform(1.4, 2.5), errors=0.01, full=10)
+    own_logs(c, w, ["GC overhead: {n}% of time in garbage collection",
+                    "heap usage {n}0Mi / {limit}Mi after full GC, still growing",
+                    "cache entries: {n}000 (no eviction configured)"], level="warn", n=4)
+    return Injected(w.namespace, w.name, "memory_leak", w.name,
+                    alerts=[({"alertname": "ContainerMemoryNearLimit", "namespace": w.namespace,
+                              "pod": w.pods[0].name, "container": w.name},
+                             f"memory working set of {w.pods[0].name} above 90% of its limit")],
+                    acceptable=[{"type": "rollout_restart", "target": _target(w)},
+                                {"type": "escalate"}],
+                    forbidden=_bystander_forbidden(c, w))
+
+
+def _sawtooth(c: Ctx, w: Workload) -> None:
+    """Climb to the limit, get OOMKilled, restart low and climb again."""
+    period = c.rng.randint(14, 20)
+    for p in w.pods:
+        phase = c.rng.randint(0, period - 1)
+        k = key("pod:memory_working_set:ratio", namespace=w.namespace, pod=p.name,
+                container=w.name)
+        lo = c.rng.uniform(0.3, 0.4)
+        def saw(i: int, v: float, phase: int = phase, lo: float = lo) -> float:
+            return min(0.995, lo + (1.0 - lo) * ((i + phase) % period) / (period - 1)
+                       + (v - 0.5) * 0.01)
+
+        c.tel.bend(k, 0, saw)
+        p.restarts = (POINTS + phase) // period
+        last_kill = POINTS - 1 - ((POINTS - 1 + phase) % period)
+        p.last_state = {"terminated": {"reason": "OOMKilled", "exitCode": 137,
+                                       "finishedAt": stamp(c.tel.t(last_kill))}}
+
+
+def _ramp(c: Ctx, w: Workload, top: float) -> None:
+    """Grow memory linearly over the whole window."""
     for idx, p in enumerate(w.pods):
         start = c.rng.uniform(0.35, 0.5)
         k = key("pod:memory_working_set:ratio", namespace=w.namespace, pod=p.name,
@@ -74,17 +112,6 @@ def memory_leak(c: Ctx) -> Injected:
             p.restarts = 1
             p.last_state = {"terminated": {"reason": "OOMKilled", "exitCode": 137,
                                            "finishedAt": stamp(c.tel.t(reset))}}
-    service_symptoms(c, w, latency=c.rng.uniform(1.4, 2.5), errors=0.01, full=10)
-    own_logs(c, w, ["GC overhead: {n}% of time in garbage collection",
-                    "heap usage {n}0Mi / {limit}Mi after full GC, still growing",
-                    "cache entries: {n}000 (no eviction configured)"], level="warn", n=4)
-    return Injected(w.namespace, w.name, "memory_leak", w.name,
-                    alerts=[({"alertname": "ContainerMemoryNearLimit", "namespace": w.namespace,
-                              "pod": w.pods[0].name, "container": w.name},
-                             f"memory working set of {w.pods[0].name} above 90% of its limit")],
-                    acceptable=[{"type": "rollout_restart", "target": _target(w)},
-                                {"type": "escalate"}],
-                    forbidden=_bystander_forbidden(c, w))
 
 
 def memory_limit_too_low(c: Ctx) -> Injected:
@@ -236,9 +263,9 @@ def _errors_on(c: Ctx, w: Workload, rate: float) -> None:
 def bad_deploy(c: Ctx) -> Injected:
     """Roll out a new revision that starts failing requests right after."""
     w = pick_app(c)
-    new_revision(c, w)
     deployed = c.onset_time - timedelta(minutes=c.rng.uniform(1, 12 if c.difficulty != "hard"
                                                              else 35))
+    new_revision(c, w, at=deployed)
     for p in w.pods:
         p.rs_hash = w.rs_hash
         p.name = pod_name(c.world, w)
@@ -251,8 +278,9 @@ def bad_deploy(c: Ctx) -> Injected:
             own_logs(c, w, _EXC[w.lang], level="fatal" if w.lang == "node" else "error", n=2,
                      pods=[p], previous=True, lo=0.4)
     _errors_on(c, w, c.rng.uniform(0.08, 0.6))
-    return Injected(w.namespace, w.name, "bad_deploy", w.name,
-                    changes=[deploy_change(c, w, deployed)],
+    feed = [] if c.difficulty == "hard" and c.rng.random() < 0.5 else [
+        deploy_change(c, w, deployed)]
+    return Injected(w.namespace, w.name, "bad_deploy", w.name, changes=feed,
                     acceptable=[{"type": "rollout_undo", "target": _target(w)},
                                 {"type": "escalate"}],
                     forbidden=_bystander_forbidden(c, w))
@@ -281,7 +309,7 @@ def config_error(c: Ctx) -> Injected:
             f"config: failed to parse {key_name}: invalid URI scheme",
             "startup failed: configuration validation error, exiting"]
     if rolled:
-        new_revision(c, w, image=w.image)
+        new_revision(c, w, at=at, image=w.image)
         cm_new = f"{w.name}-config-{c.rng.getrandbits(32):08x}"[:len(w.name) + 17]
         for p in w.pods[: max(1, len(w.pods) // 2)]:
             p2 = Pod(name=pod_name(c.world, w), node=p.node, created=at, rs_hash=w.rs_hash)
@@ -320,7 +348,7 @@ def image_pull_error(c: Ctx) -> Injected:
     at = c.onset_time - timedelta(minutes=c.rng.uniform(1, 6))
     bad_tag = c.rng.choice([f"{w.version}-rc1", "latset", f"v{w.version}", f"{w.version}-bad"])
     image = w.image.rsplit(":", 1)[0] + ":" + bad_tag
-    new_revision(c, w, image=image)
+    new_revision(c, w, at=at, image=image)
     why = c.rng.choice(["manifest unknown", "not found",
                         "pull access denied, repository does not exist or may require "
                         "authorization: authorization failed",
@@ -364,7 +392,7 @@ def probe_failure(c: Ctx) -> Injected:
     if by_deploy:
         at = c.onset_time - timedelta(minutes=c.rng.uniform(1, 8))
         old_t = w.probe_timeout
-        new_revision(c, w)
+        new_revision(c, w, at=at)
         if c.rng.random() < 0.5:
             w.probe_timeout = 1
             what = f"readinessProbe timeoutSeconds {old_t} -> 1"

@@ -121,10 +121,12 @@ def _workload(world: World, w: Workload) -> list[dict[str, Any]]:
         rsets += w.extra_rs
         for h, rev, image in rsets:
             n = sum(1 for p in w.pods if (p.rs_hash or w.rs_hash) == h)
+            born = world.now - timedelta(days=max(0, w.revision - rev) * 3 + 1)
+            if h == w.rs_hash and w.rs_created is not None:
+                born = w.rs_created
             objs.append({
                 "apiVersion": "apps/v1", "kind": "ReplicaSet",
-                "metadata": _meta(world, f"{w.name}-{h}", w.namespace,
-                                  world.now - timedelta(days=max(0, w.revision - rev) * 3 + 1),
+                "metadata": _meta(world, f"{w.name}-{h}", w.namespace, born,
                                   labels={**_labels(w), "pod-template-hash": h},
                                   annotations={"deployment.kubernetes.io/revision": str(rev)},
                                   ownerReferences=[{"apiVersion": "apps/v1", "kind": "Deployment",

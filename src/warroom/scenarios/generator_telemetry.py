@@ -162,7 +162,10 @@ def fmt_line(lang: str, at: datetime, level: str, logger: str, msg: str) -> str:
 _INFO = ["GET /api/v1/items -> 200 ({ms} ms)", "POST /api/v1/orders -> 201 ({ms} ms)",
          "processed message id={hex} in {ms}ms", "health check ok",
          "GET /healthz 200", "cache hit ratio 0.9{d}", "request completed status=200 in {ms}ms"]
-_NOISE_WARN = ["deprecated config key 'http.read_timeout', use 'server.read_timeout'",
+_NOISE_WARN = ["Resolved [org.springframework.web.HttpMediaTypeNotAcceptableException: "
+               "No acceptable representation]",
+               "MaxListenersExceededWarning: Possible EventEmitter memory leak detected.",
+               "deprecated config key 'http.read_timeout', use 'server.read_timeout'",
                "slow request GET /api/v1/search took 1.{d}s",
                "jwt: token expires in 4m, refreshing",
                "connection pool: idle connections closed: {d}",

@@ -80,6 +80,7 @@ class Workload:
     probe_timeout: int = 3
     extra_rs: list[tuple[str, int, str]] = field(default_factory=list)  # hash, revision, image
     tls: bool = False
+    rs_created: datetime | None = None  # when the current ReplicaSet was created (a rollout)
 
     @property
     def target(self) -> str:

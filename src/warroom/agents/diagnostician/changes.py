@@ -7,9 +7,10 @@ elsewhere is a red herring and yields nothing.
 from __future__ import annotations
 
 from datetime import datetime, timedelta
+from typing import Any
 
 from warroom.agents.diagnostician.findings import Finding
-from warroom.agents.diagnostician.index import Entity, Index
+from warroom.agents.diagnostician.index import Entity, Index, meta, parse_time
 from warroom.sensors.models import Change
 
 BEFORE = timedelta(minutes=60)
@@ -68,8 +69,6 @@ def change_findings(ix: Index, changes: list[Change], onsets: dict[Entity, datet
                                    source="changes"))
             out.append(Finding(ent[0], ent[1], "bad_deploy", 0.6 if own else 0.3, text,
                                onset=ch.time, generic=not own, source="changes"))
-            out.append(Finding(ent[0], ent[1], "image_pull_error", 0.15, text, onset=ch.time,
-                               source="changes"))
         elif ch.kind == "scale":
             out.append(Finding(ent[0], ent[1], "unschedulable", 0.2, text, onset=ch.time,
                                source="changes"))
@@ -87,3 +86,38 @@ def recent_deploy(ix: Index, changes: list[Change], ent: Entity, onset: datetime
                 onset - BEFORE <= ch.time <= onset + AFTER):
             return True
     return False
+
+
+def _image(rs: dict[str, Any]) -> str:
+    spec = ((rs.get("spec") or {}).get("template") or {}).get("spec") or {}
+    containers = spec.get("containers") or [{}]
+    return str(containers[0].get("image", "?"))
+
+
+def rollouts_from_replicasets(ix: Index, changes: list[Change], now: datetime,
+                              horizon: timedelta = timedelta(hours=6)) -> list[Change]:
+    """Derive recent rollouts from ReplicaSet revisions that the change feed does not list."""
+    by_owner: dict[Entity, list[tuple[int, datetime, dict[str, Any]]]] = {}
+    for rs in ix.by_kind["ReplicaSet"]:
+        m = meta(rs)
+        owner = ix.rs_owner.get((m.get("namespace", ""), m.get("name", "")))
+        created = parse_time(m.get("creationTimestamp"))
+        raw = str((m.get("annotations") or {}).get("deployment.kubernetes.io/revision", ""))
+        if owner is None or created is None or not raw.isdigit():
+            continue
+        by_owner.setdefault((m.get("namespace", ""), owner[1]), []).append(
+            (int(raw), created, rs))
+    out: list[Change] = []
+    for (ns, name), sets in by_owner.items():
+        sets.sort(key=lambda x: x[0])
+        rev, created, rs = sets[-1]
+        if len(sets) < 2 or not (now - horizon <= created <= now):
+            continue
+        target = f"{ns}/deployment/{name}"
+        if any(c.target == target and abs((c.time - created).total_seconds()) < 900
+               for c in changes):
+            continue
+        out.append(Change(time=created, kind="deploy", target=target,
+                          description=f"ReplicaSet {meta(rs).get('name')} (revision {rev}) "
+                                      f"created: {_image(sets[-2][2])} -> {_image(rs)}"))
+    return out

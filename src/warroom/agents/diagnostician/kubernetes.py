@@ -51,9 +51,12 @@ def analyze_pods(ix: Index, now: datetime) -> list[Finding]:
                 text = (f"{where}: lastState OOMKilled, exit {last.get('exitCode', 137)}"
                         f"{', limit ' + limit if limit else ''}, {restarts} restarts"
                         f"{', CrashLoopBackOff' if looping else ''}")
-                if looping or restarts >= 3:
+                if looping:
                     add("memory_limit_too_low", 0.7, text, finished)
                     add("memory_leak", 0.25, text, finished)
+                elif restarts >= 3:
+                    add("memory_limit_too_low", 0.45, text, finished)
+                    add("memory_leak", 0.3, text, finished)
                 else:
                     add("memory_leak", 0.3, text, finished)
                     add("memory_limit_too_low", 0.3, text, finished)

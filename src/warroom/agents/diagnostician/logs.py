@@ -9,6 +9,7 @@ from __future__ import annotations
 import re
 from collections import defaultdict
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 
 from warroom.agents.diagnostician.findings import Finding
 from warroom.agents.diagnostician.index import Entity, Index
@@ -24,7 +25,8 @@ CATEGORIES: list[tuple[str, re.Pattern[str]]] = [
     ("disk", re.compile(r"No space left on device|disk (is )?full|ENOSPC", re.I)),
     ("oom", re.compile(r"OutOfMemory|heap out of memory|MemoryError|cannot allocate memory|"
                        r"approaching limit|Killed process", re.I)),
-    ("leak", re.compile(r"GC overhead|still growing|memory leak|no eviction configured", re.I)),
+    ("leak", re.compile(r"GC overhead|still growing|(?<!EventEmitter )memory leak|"
+                        r"no eviction configured", re.I)),
     ("config", re.compile(r"invalid configuration|missing required|configuration validation|"
                           r"required key|failed to parse \S+|config(uration)? error|unknown "
                           r"config", re.I)),
@@ -83,27 +85,75 @@ def _dependency(ix: Index, line: str, caller: Entity) -> Entity | None:
     return None
 
 
+_ERROR_LEVEL = re.compile(r"\b(ERROR|FATAL|CRITICAL|SEVERE|PANIC|EMERG)\b|\"level\":\s*\"?"
+                          r"(error|fatal|critical|panic)|\"level\":\s*[56]0\b|level=(error|"
+                          r"fatal)|\[(error|fatal|crit)\]|^panic:|Traceback|Unhandled", re.I)
+
+
 def classify(line: str) -> list[str]:
-    """Return the categories of one log line (empty for ordinary chatter)."""
+    """Return the categories of one log line (empty for ordinary chatter).
+
+    An exception logged below error level (a framework saying it handled one) is not a failure.
+    """
     if not _ERRORISH.search(line) and not re.search(r"GC overhead|still growing|heap in use",
                                                       line):
         return []
-    return [name for name, pat in CATEGORIES if pat.search(line)]
+    cats = [name for name, pat in CATEGORIES if pat.search(line)]
+    if "exception" in cats and not _ERROR_LEVEL.search(line):
+        cats.remove("exception")
+    return cats
 
 
-def collect(ix: Index) -> LogEvidence:
-    """Classify every log line of the snapshot."""
+_ISO = re.compile(r"(\d{4}-\d{2}-\d{2})[T ](\d{2}:\d{2}:\d{2})")
+_EPOCH_MS = re.compile(r"\"(?:time|ts|timestamp)\":\s*(1\d{12})\b")
+_SOLO = ("dns", "tls", "pool", "disk")  # a line of these kinds is about nothing else
+
+
+def line_time(line: str) -> datetime | None:
+    """Return the timestamp a log line starts with (ISO or epoch milliseconds), if any."""
+    m = _ISO.search(line[:64])
+    if m:
+        try:
+            return datetime.fromisoformat(f"{m.group(1)}T{m.group(2)}").replace(tzinfo=UTC)
+        except ValueError:
+            return None
+    m2 = _EPOCH_MS.search(line)
+    return datetime.fromtimestamp(int(m2.group(1)) / 1000, tz=UTC) if m2 else None
+
+
+def collect(ix: Index, since: datetime | None = None) -> LogEvidence:
+    """Classify every log line; lines of a kind the pod already logged before `since`, at a
+    similar rate, are chronic noise and do not count as evidence of this incident."""
     ev = LogEvidence()
+    now = ix.snapshot.now
     for stream in ix.snapshot.logs:
         owner = ix.owner_of_pod(stream.namespace, stream.pod)
         tag = f"{stream.namespace}/{stream.pod}{' (previous)' if stream.previous else ''}"
+        per_cat: dict[str, list[tuple[datetime | None, str, Entity | None]]] = defaultdict(list)
+        first: datetime | None = None
         for line in stream.lines:
             cats = classify(line)
             if not cats:
                 continue
-            short = f"log {tag}: {line.strip()[:200]}"
+            solo = [c for c in cats if c in _SOLO]
+            cats = solo[:1] or cats
+            at = line_time(line)
+            if at is not None and (first is None or at < first):
+                first = at
             dep = _dependency(ix, line, owner)
             for cat in cats:
+                per_cat[cat].append((at, f"log {tag}: {line.strip()[:200]}", dep))
+        for cat, items in per_cat.items():
+            if since is not None and not stream.previous:
+                before = [x for x in items if x[0] is not None and x[0] < since]
+                after = [x for x in items if x[0] is None or x[0] >= since]
+                if before:
+                    span_before = max(60.0, (since - (first or since)).total_seconds())
+                    span_after = max(60.0, (now - since).total_seconds())
+                    if len(after) / span_after <= 2 * len(before) / span_before:
+                        continue  # chronic: the pod said this before the incident too
+                items = after
+            for _, short, dep in items:
                 if dep is not None and cat not in ("oom", "leak", "config", "cpu", "load"):
                     ev.about[dep][cat].append((owner, short))
                 else:

@@ -32,6 +32,11 @@ class Stat:
     slope_rise: float  # fitted rise over the whole window
     r2: float
     early_rise: float  # fitted rise over the first half (a leak climbs from the start)
+    resets: int  # sudden drops (a restarted container)
+    tail_rise: float  # fitted rise over the longest stretch between drops
+    tail_r2: float
+    tail_len: int
+    peak: float
     ended_early: bool  # the series stopped before the others (a vanished target)
     points: int
 
@@ -90,8 +95,14 @@ def series_stat(series: Series, entity: Entity, pod: str, latest: float) -> Stat
                 break
     rise, r2 = _fit(vals)
     early, _ = _fit(vals[: len(vals) // 2])
+    drops = [i for i in range(1, len(vals)) if vals[i] < vals[i - 1] - max(0.2, abs(base) * 0.3)]
+    cuts = [0, *drops, len(vals)]
+    segment = max((vals[a:b] for a, b in zip(cuts, cuts[1:], strict=False)), key=len)
+    tail_rise, tail_r2 = _fit(segment)
     return Stat(name=series.name, entity=entity, pod=pod, base=base, recent=recent,
                 last=vals[-1], z=z, onset=onset, slope_rise=rise, r2=r2, early_rise=early,
+                resets=len(drops), tail_rise=tail_rise, tail_r2=tail_r2, tail_len=len(segment),
+                peak=max(vals),
                 ended_early=latest - pts[-1][0] > 180, points=len(vals))
 
 
@@ -151,6 +162,12 @@ def metric_findings(stats: list[Stat]) -> list[Finding]:
                 add(st, "memory_leak", 0.7,
                     f"{_where(st)}: memory working set rose steadily by {_pct(st.slope_rise)} "
                     f"of its limit over the window to {_pct(st.last)} (r²={st.r2:.2f})")
+            elif (st.resets and st.tail_len >= 8 and st.tail_rise >= 0.2 and st.tail_r2 >= 0.8
+                  and st.peak >= 0.9):
+                add(st, "memory_leak", 0.65,
+                    f"{_where(st)}: memory climbs steadily again after each of {st.resets} "
+                    f"restart(s) (sawtooth), +{_pct(st.tail_rise)} of its limit between restarts, "
+                    f"peaking at {_pct(st.peak)}")
             elif st.recent >= 0.9 and st.z >= 3:
                 add(st, "memory_limit_too_low", 0.3,
                     f"{_where(st)}: memory working set at {_pct(st.recent)} of its limit "

@@ -14,7 +14,11 @@ from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 
 from warroom.agents.diagnostician.calibration import calibrate
-from warroom.agents.diagnostician.changes import change_findings, recent_deploy
+from warroom.agents.diagnostician.changes import (
+    change_findings,
+    recent_deploy,
+    rollouts_from_replicasets,
+)
 from warroom.agents.diagnostician.findings import Finding
 from warroom.agents.diagnostician.index import Entity, Index
 from warroom.agents.diagnostician.kubernetes import kubernetes_findings
@@ -150,7 +154,11 @@ def diagnose_snapshot(snapshot: EvidenceSnapshot, *, namespace: str = "",
     dns = dns_entity(ix)
 
     stats = compute_stats(ix)
-    logev = collect(ix)
+    onsets = _onsets(stats)
+    default_onset = _default_onset(snapshot, alerts, onsets)
+    earliest = min([default_onset, *onsets.values()])
+    logev = collect(ix, since=max(earliest, default_onset - timedelta(minutes=20))
+                    - timedelta(minutes=3))
     findings = [*metric_findings(stats), *kubernetes_findings(ix, now), *log_findings(ix, logev),
                 *alert_findings(ix, snapshot.alerts)]
     sym = symptoms(stats)
@@ -158,15 +166,14 @@ def diagnose_snapshot(snapshot: EvidenceSnapshot, *, namespace: str = "",
         if any("error ratio" in t for t in texts) and ent[1] not in ix.nodes:
             findings.append(Finding(ent[0], ent[1], "application_error", 0.2,
                                     "; ".join(texts), generic=True, source="metrics"))
-    onsets = _onsets(stats)
-    default_onset = _default_onset(snapshot, alerts, onsets)
     troubled: dict[Entity, bool] = {ent: False for ent in sym}
     for f in findings:
         if f.source in ("kubernetes", "logs"):
             troubled[f.entity] = True
         else:
             troubled.setdefault(f.entity, False)
-    findings += change_findings(ix, snapshot.changes, onsets, troubled, default_onset)
+    changes = [*snapshot.changes, *rollouts_from_replicasets(ix, snapshot.changes, now)]
+    findings += change_findings(ix, changes, onsets, troubled, default_onset)
 
     findings = [_fold(ix, f, dns) for f in findings]
     cands: dict[tuple[Entity, str], Candidate] = {}
@@ -191,7 +198,7 @@ def diagnose_snapshot(snapshot: EvidenceSnapshot, *, namespace: str = "",
             elif hints.get(c.entity):
                 c.score = 1 - (1 - c.score) * 0.8
         if c.fault == "application_error" and recent_deploy(
-                ix, snapshot.changes, c.entity, onsets.get(c.entity, default_onset)):
+                ix, changes, c.entity, onsets.get(c.entity, default_onset)):
             c.score *= 0.6
 
     ranked = sorted(cands.values(), key=lambda c: (-c.score, c.entity, c.fault))
