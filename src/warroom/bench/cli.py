@@ -44,4 +44,5 @@ def ingest(
 
 def register(app: typer.Typer) -> None:
     """Add the `bench` group to the warroom command."""
+    from warroom.bench import pipeline  # noqa: F401  (adds `bench pipeline`)
     app.add_typer(bench, name="bench")
