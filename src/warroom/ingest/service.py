@@ -300,13 +300,16 @@ async def ingest_groups(
     await _write(session, batch)
     await _resolve_finished(session, batch)
     await audit.append_many(session, batch.events)
+    # one ref object per incident and flag pair, shared by the webhooks of a group commit
+    refs: dict[tuple[str, bool], IncidentRef] = {}
     results = []
     for group, touched in zip(groups, batch.groups, strict=True):
-        refs = []
+        group_refs = []
         for incident_id, created in touched.items():
-            inc = batch.incidents[incident_id]
-            refs.append(
-                IncidentRef.model_construct(  # fields are already valid: skip re-validation
+            ref = refs.get((incident_id, created))
+            if ref is None:
+                inc = batch.incidents[incident_id]
+                ref = refs[incident_id, created] = IncidentRef.model_construct(
                     id=inc.id,
                     status=inc.status,
                     priority=inc.priority,
@@ -315,8 +318,8 @@ async def ingest_groups(
                     created=created,
                     changed=inc.new or inc.changed,
                 )
-            )
-        results.append(IngestResult(accepted=len(group), incidents=refs))
+            group_refs.append(ref)
+        results.append(IngestResult.model_construct(accepted=len(group), incidents=group_refs))
     return results
 
 
