@@ -192,3 +192,47 @@ async def test_debate_past_the_deadline_still_yields_a_ready_decision(
     assert view["package"]["status"] == "timeout"
     assert view["package"]["action"]["type"] == "escalate"
     assert view["executions"] == []
+
+
+class HealthyMetrics:
+    """A sensor that reports the target healthy: the root cause cleared, the alert still on."""
+
+    name = "metrics"
+
+    async def collect(self, request: Any) -> Any:
+        from warroom.sensors.models import EvidenceData, SensorResult, SensorRun, Series
+
+        series = Series(metric={"__name__": "service:errors:ratio_rate1m", "namespace": "shop",
+                                "service": "checkout"}, values=[(1.0, "0.001")])
+        return SensorResult(run=SensorRun(sensor="metrics", status="ok", items=1),
+                            data=EvidenceData(series=[series]))
+
+
+async def test_completed_decision_for_a_still_firing_incident_starts_a_fresh_round(
+    wf_settings: Any, engine: Any
+) -> None:
+    from warroom.api.testing import app_client
+    from warroom.workflow.app import install
+
+    debate = ScriptedDebate()
+    settings = wf_settings.model_copy(update={"approval_timeout_seconds": 30.0})
+
+    def configure(app: Any) -> None:
+        install(app, analyzer=debate, sensor_factory=lambda s, sessions: [HealthyMetrics()])
+
+    async with app_client(settings, engine=engine, configure=configure) as client:
+        incident_id = await post_alert(client)
+        first = await wait_for(lambda: decision_of(client, incident_id, "ready"),
+                               what="a ready decision")
+        await client.post(f"/api/v1/decisions/{first['token']}/approve",
+                          json={"approver": "alice"})
+        done = await wait_for(lambda: _status(client, first["token"], "completed", "failed"),
+                              what="the first round to end")
+        assert done["status"] == "completed"
+        assert done["verifications"][0]["verdict"] == "degraded"
+        await post_alert(client)  # the alert still fires
+        second = await wait_for(lambda: decision_of(client, incident_id, "ready"),
+                                what="a fresh decision")
+    assert second["token"] != first["token"]
+    assert [d["status"] for d in second["decisions"]] == ["completed", "ready"]
+    assert debate.calls == [incident_id, incident_id]
