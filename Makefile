@@ -10,7 +10,8 @@ demo: install
 	$(UV) run warroom demo
 
 # The whole suite: lint, types, unit + integration tests (SQLite always; PostgreSQL and Redis
-# when reachable, required under CI=true), then the scenario evaluation gate.
+# when reachable, required under CI=true), then the scenario evaluation gate. Any non-zero exit
+# fails the target, pytest's 5 ("no tests collected") included.
 test: install
 	$(UV) run ruff check .
 	$(UV) run mypy
@@ -25,6 +26,9 @@ lint:
 
 typecheck:
 	$(UV) run mypy
+
+bench: install
+	$(UV) run warroom bench ingest
 
 eval: install
 	$(UV) run warroom eval scenarios/regression
