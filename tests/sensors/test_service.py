@@ -89,3 +89,23 @@ def test_selection_keeps_one_per_name_and_asks_applies() -> None:
     assert chosen == [override]
     with_service = select_sensors([Picky("history")], SensorRequest(now=NOW, services=["a"]))
     assert [s.name for s in with_service] == ["history"]
+
+
+class Stubborn:
+    """Swallows cancellation: the timeout must hold anyway."""
+
+    name = "stubborn"
+
+    async def collect(self, request: SensorRequest) -> SensorResult:
+        for _ in range(40):  # two seconds, deaf to cancellation
+            try:
+                await asyncio.sleep(0.05)
+            except asyncio.CancelledError:
+                continue
+        return SensorResult(run=SensorRun(sensor=self.name, status="ok"))
+
+
+async def test_sensor_ignoring_cancellation_still_misses_its_timeout() -> None:
+    snap = await asyncio.wait_for(
+        take_snapshot(SensorRequest(now=NOW), [Stubborn(), Fixed("logs")], timeout=0.05), 1.5)
+    assert [r.status for r in snap.sensors] == ["timeout", "ok"]

@@ -33,9 +33,9 @@ from warroom.agents.models import (
 )
 from warroom.agents.ports import Critic, DebateContext, Diagnostician, Reviewer, Solver
 from warroom.agents.team import responsible_team
+from warroom.sensors.service import bounded
 
 T = TypeVar("T", bound=BaseModel)
-R = TypeVar("R")
 
 
 @dataclass
@@ -70,26 +70,6 @@ class Debate:
     critique: CriticReport = field(default_factory=lambda: CriticReport(vote="abstain"))
     turns: list[AgentTurn] = field(default_factory=list)
     input_hashes: list[str] = field(default_factory=list)  # one per turn, same order
-
-
-def _reap(task: asyncio.Future[Any]) -> None:
-    if not task.cancelled():
-        task.exception()  # retrieved, so an abandoned failure is not reported as lost
-
-
-async def bounded(awaitable: Awaitable[R], timeout: float) -> R:
-    """Await with a deadline that holds even if the awaited code ignores cancellation."""
-    task = asyncio.ensure_future(awaitable)
-    try:
-        done, _ = await asyncio.wait({task}, timeout=timeout)
-    except asyncio.CancelledError:
-        task.cancel()
-        raise
-    if not done:
-        task.cancel()  # asked to stop; not waited for, so a stubborn agent cannot hold us
-        task.add_done_callback(_reap)
-        raise TimeoutError
-    return task.result()
 
 
 def digest(*parts: Any) -> str:

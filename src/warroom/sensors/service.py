@@ -9,7 +9,8 @@ from __future__ import annotations
 import asyncio
 import importlib
 import time
-from typing import TYPE_CHECKING
+from collections.abc import Awaitable
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from warroom.sensors.models import EvidenceSnapshot, SensorRequest, SensorResult, SensorRun
 from warroom.sensors.ports import Sensor
@@ -18,6 +19,29 @@ if TYPE_CHECKING:
     from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
     from warroom.config import Settings
+
+
+R = TypeVar("R")
+
+
+def _reap(task: asyncio.Future[Any]) -> None:
+    if not task.cancelled():
+        task.exception()  # retrieved, so an abandoned failure is not reported as lost
+
+
+async def bounded(awaitable: Awaitable[R], timeout: float) -> R:
+    """Await with a deadline that holds even if the awaited code ignores cancellation."""
+    task = asyncio.ensure_future(awaitable)
+    try:
+        done, _ = await asyncio.wait({task}, timeout=timeout)
+    except asyncio.CancelledError:
+        task.cancel()
+        raise
+    if not done:
+        task.cancel()  # asked to stop; not waited for, so a stubborn callee cannot hold us
+        task.add_done_callback(_reap)
+        raise TimeoutError
+    return task.result()
 
 
 async def run_sensor(sensor: Sensor, request: SensorRequest, timeout: float) -> SensorResult:
@@ -29,7 +53,7 @@ async def run_sensor(sensor: Sensor, request: SensorRequest, timeout: float) -> 
         return round((time.perf_counter() - started) * 1000, 3)
 
     try:
-        result = await asyncio.wait_for(sensor.collect(request), timeout)
+        result = await bounded(sensor.collect(request), timeout)
     except TimeoutError:
         return SensorResult(run=SensorRun(
             sensor=name, status="timeout", latency_ms=elapsed(),
