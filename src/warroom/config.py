@@ -77,6 +77,9 @@ class Settings(BaseSettings):
     dbos_system_schema: str = "dbos"
     # recovery resumes only workflows of the same version: bump it when the workflow changes shape
     workflow_version: str = "1"
+    # DBOS executor id of this worker: stable across restarts (a restarted worker resumes the
+    # workflows of its id) and distinct per worker process when several run at once
+    worker_id: str = "local"
     # how often the worker polls the queue and the approval mailbox on SQLite
     workflow_poll_seconds: float = Field(default=0.05, gt=0)
     # test-only fault hook: pause this long inside the execution step, after the idempotency

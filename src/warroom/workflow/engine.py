@@ -25,6 +25,7 @@ def dbos_config(settings: Settings) -> dict[str, Any]:
         "dbos_system_schema": settings.dbos_system_schema,
         # recovery only resumes workflows of the same version: never a hash of the code
         "application_version": settings.workflow_version,
+        "executor_id": settings.worker_id,
         "notification_listener_polling_interval_sec": settings.workflow_poll_seconds,
         "log_level": "WARNING",
     }
