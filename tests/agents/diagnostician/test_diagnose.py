@@ -4,7 +4,11 @@ from __future__ import annotations
 
 from typing import Any
 
-from diag_builders import (
+from warroom.agents.diagnostician import RuleDiagnostician, diagnose_snapshot
+from warroom.agents.models import DiagnosisReport
+from warroom.agents.ports import DebateContext
+
+from .diag_builders import (
     alert,
     change,
     deployment,
@@ -19,10 +23,6 @@ from diag_builders import (
     stepped,
     ts,
 )
-
-from warroom.agents.diagnostician import RuleDiagnostician, diagnose_snapshot
-from warroom.agents.models import DiagnosisReport
-from warroom.agents.ports import DebateContext
 
 
 def top(report: DiagnosisReport) -> tuple[str, str, str]:

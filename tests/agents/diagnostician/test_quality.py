@@ -8,7 +8,7 @@ from __future__ import annotations
 from collections import defaultdict
 from pathlib import Path
 
-from diag_harness import load, run
+from .diag_harness import load, run
 
 REGRESSION = Path(__file__).resolve().parents[3] / "scenarios" / "regression"
 

@@ -1,0 +1,46 @@
+"""Change correlation: only changes just before the onset, only on troubled workloads."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+from warroom.agents.diagnostician.changes import change_findings, rollouts_from_replicasets
+from warroom.agents.diagnostician.index import Index
+
+from .diag_builders import NOW, change, deployment, snapshot, ts
+
+
+def test_deploy_window_and_troubled_workloads_only() -> None:
+    ix = Index.build(snapshot(objects=[*deployment("shop", "cart"),
+                                       *deployment("shop", "search", rs="9c9c9c9c9c")]))
+    onset = NOW - timedelta(minutes=10)
+    changes = [change("deploy", "shop/deployment/cart", 20, "cart:1 -> cart:2"),
+               change("deploy", "shop/deployment/search", 15, "search:1 -> search:2"),
+               change("deploy", "shop/deployment/cart", 300, "old")]
+    found = change_findings(ix, changes, {}, {("shop", "cart"): True}, onset)
+    assert [(f.service, f.fault) for f in found] == [("cart", "bad_deploy")]
+    assert "10 min before the onset" in found[0].evidence
+
+
+def test_configmap_change_is_config_error_on_its_workload() -> None:
+    ix = Index.build(snapshot(objects=deployment("shop", "cart")))
+    found = change_findings(ix, [change("config", "shop/configmap/cart-config", 12, "edit")],
+                            {}, {("shop", "cart"): True}, NOW - timedelta(minutes=10))
+    assert [(f.service, f.fault) for f in found] == [("cart", "config_error")]
+
+
+def test_rollouts_are_read_from_replicaset_revisions() -> None:
+    def rs(name: str, rev: int, created: str, image: str) -> dict[str, object]:
+        return {"kind": "ReplicaSet", "metadata": {
+            "name": name, "namespace": "shop", "creationTimestamp": created,
+            "annotations": {"deployment.kubernetes.io/revision": str(rev)},
+            "ownerReferences": [{"kind": "Deployment", "name": "cart"}]},
+            "spec": {"template": {"spec": {"containers": [{"image": image}]}}}}
+
+    ix = Index.build(snapshot(objects=[rs("cart-a", 4, ts(3000), "cart:1.0"),
+                                       rs("cart-b", 5, ts(15), "cart:1.1")]))
+    found = rollouts_from_replicasets(ix, [], NOW)
+    assert len(found) == 1 and found[0].target == "shop/deployment/cart"
+    assert "cart:1.0 -> cart:1.1" in found[0].description
+    listed = [change("deploy", "shop/deployment/cart", 15)]
+    assert rollouts_from_replicasets(ix, listed, NOW) == []

@@ -1,0 +1,37 @@
+"""The evidence index: pod -> workload, PVC -> StatefulSet, topology names -> places."""
+
+from __future__ import annotations
+
+from warroom.agents.diagnostician.index import Index
+
+from .diag_builders import deployment, pod, series, snapshot, statefulset
+
+
+def test_pods_map_to_their_owning_workload() -> None:
+    objects = [*deployment("shop", "checkout", rs="7f9dd8b6c4"), statefulset("data", "pg"),
+               pod("shop", "checkout-7f9dd8b6c4-x7gr9", ("ReplicaSet", "checkout-7f9dd8b6c4")),
+               pod("data", "pg-0", ("StatefulSet", "pg"))]
+    ix = Index.build(snapshot(objects=objects))
+    assert ix.owner_of_pod("shop", "checkout-7f9dd8b6c4-x7gr9") == ("shop", "checkout")
+    assert ix.owner_of_pod("data", "pg-0") == ("data", "pg")
+    # pods that are only named (in logs or series) resolve by their name's shape
+    assert ix.owner_of_pod("shop", "checkout-7f9dd8b6c4-zzzzz") == ("shop", "checkout")
+    assert ix.owner_of_pod("web", "frontend-5d8c7b9f6a-abcde") == ("web", "frontend")
+
+
+def test_an_orphan_replicaset_still_names_the_deployment() -> None:
+    p = pod("shop", "cart-6b7c8d9e0f-aaaaa", ("ReplicaSet", "cart-6b7c8d9e0f"))
+    assert Index.build(snapshot(objects=[p])).owner_of_pod(
+        "shop", "cart-6b7c8d9e0f-aaaaa") == ("shop", "cart")
+
+
+def test_pvc_belongs_to_its_statefulset_and_names_resolve_to_places() -> None:
+    ix = Index.build(snapshot(
+        objects=[statefulset("data", "orders-db"), *deployment("shop", "orders")],
+        series=[series("db:connections:ratio", [0.1] * 10, namespace="data",
+                       service="orders-db")],
+        topology=[("orders", "orders-db"), ("orders", "api.stripe.com")]))
+    assert ix.pvc_owner("data", "data-orders-db-0") == ("data", "orders-db")
+    assert ix.entity("orders-db", "shop") == ("data", "orders-db")
+    assert ix.entity("api.stripe.com", "shop") == ("", "api.stripe.com")
+    assert ix.is_database(("data", "orders-db")) and not ix.is_database(("shop", "orders"))

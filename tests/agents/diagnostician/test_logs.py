@@ -1,0 +1,54 @@
+"""Log evidence: categories, and whether a line blames its own pod or the dependency it names."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+from warroom.agents.diagnostician.index import Index
+from warroom.agents.diagnostician.logs import classify, collect, line_time
+
+from .diag_builders import NOW, deployment, logs, snapshot, statefulset
+
+
+def test_classify_reads_the_failure_kind() -> None:
+    assert classify("ERROR dial tcp: lookup orders on 10.96.0.10:53: no such host") == ["dns"]
+    assert "tls" in classify("ERROR x509: certificate has expired or is not yet valid")
+    assert classify("ERROR HikariPool-1 - Connection is not available, request timed out")[0] \
+        == "pool"
+    assert classify("INFO GET /healthz 200") == []
+    # an exception a framework handled at WARN level is not a failure
+    assert "exception" not in classify(
+        "WARN Resolved [org.springframework.web.HttpMediaTypeNotAcceptableException]")
+    assert "exception" in classify("ERROR Unhandled exception: java.lang.NullPointerException")
+
+
+def test_line_time_reads_iso_and_epoch_millis() -> None:
+    assert line_time("2026-03-01T11:58:00.123Z ERROR boom") is not None
+    assert line_time('{"level":50,"time":1772366280000,"msg":"x"}') is not None
+    assert line_time("no time here") is None
+
+
+def test_failures_are_attributed_to_the_dependency_they_name() -> None:
+    snap = snapshot(objects=[*deployment("shop", "orders"), statefulset("data", "orders-db")],
+                    topology=[("orders", "orders-db")],
+                    logs=[logs("shop", "orders-7f9dd8b6c4-aaaaa", [
+                        "ERROR call to orders-db failed: HikariPool-1 - Connection is not "
+                        "available",
+                        'ERROR upstream call failed peer=api.stripe.com: Post '
+                        '"https://api.stripe.com/v1": context deadline exceeded'])])
+    ev = collect(Index.build(snap))
+    assert "pool" in ev.about[("data", "orders-db")]
+    assert "timeout" in ev.about[("", "api.stripe.com")]
+    assert not ev.own.get(("shop", "orders"))
+
+
+def test_chronic_lines_before_the_onset_do_not_count() -> None:
+    t = [(NOW - timedelta(minutes=m)).strftime("%Y-%m-%dT%H:%M:%SZ") for m in (40, 30, 20, 5)]
+    lines = [f"{x} ERROR Unhandled exception: KeyError 'currency'" for x in t]
+    snap = snapshot(objects=deployment("shop", "cart"),
+                    logs=[logs("shop", "cart-7f9dd8b6c4-aaaaa", lines)])
+    since = NOW - timedelta(minutes=10)
+    assert not collect(Index.build(snap), since=since).own.get(("shop", "cart"))
+    fresh = snapshot(objects=deployment("shop", "cart"),
+                     logs=[logs("shop", "cart-7f9dd8b6c4-aaaaa", lines[-1:] * 3)])
+    assert collect(Index.build(fresh), since=since).own[("shop", "cart")]["exception"]

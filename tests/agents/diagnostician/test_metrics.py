@@ -1,0 +1,67 @@
+"""Metric anomaly scoring: robust z-score against the series' own baseline, onset, shapes."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+from warroom.agents.diagnostician.index import Index
+from warroom.agents.diagnostician.metrics import compute_stats, metric_findings, series_stat
+
+from .diag_builders import NOW, deployment, flat, pod, series, snapshot, stepped
+
+
+def test_step_up_scores_high_and_dates_its_onset() -> None:
+    st = series_stat(series("x", stepped(0.2, 1.0, at=30)), ("ns", "svc"), "", NOW.timestamp())
+    assert st is not None
+    assert st.z > 10 and st.ratio > 4
+    assert st.onset == NOW - timedelta(minutes=9)  # index 30 of 40, one-minute steps
+
+
+def test_noise_is_not_an_anomaly_and_short_series_are_not_judged() -> None:
+    st = series_stat(series("x", flat(0.2, jitter=0.04)), ("ns", "svc"), "", NOW.timestamp())
+    assert st is not None and abs(st.z) < 3 and st.onset is None
+    assert series_stat(series("x", [1, 2, 3]), ("ns", "svc"), "", NOW.timestamp()) is None
+
+
+def test_a_single_outlier_does_not_set_an_onset() -> None:
+    vals = flat(0.2)
+    vals[25] = 5.0
+    st = series_stat(series("x", vals), ("ns", "svc"), "", NOW.timestamp())
+    assert st is not None and st.onset is None
+
+
+def _findings(name: str, values: list[float]) -> list[str]:
+    objects = [*deployment("shop", "cart"),
+               pod("shop", "cart-7f9dd8b6c4-aaaaa", ("ReplicaSet", "cart-7f9dd8b6c4"))]
+    snap = snapshot(objects=objects, series=[
+        series(name, values, namespace="shop", pod="cart-7f9dd8b6c4-aaaaa", container="cart")])
+    return [f"{f.service}:{f.fault}" for f in metric_findings(compute_stats(Index.build(snap)))]
+
+
+def test_steady_growth_is_a_leak_but_a_late_step_is_not() -> None:
+    ramp = [0.4 + 0.57 * i / 39 for i in range(40)]
+    assert "cart:memory_leak" in _findings("pod:memory_working_set:ratio", ramp)
+    step = _findings("pod:memory_working_set:ratio", stepped(0.5, 0.97, at=32))
+    assert "cart:memory_leak" not in step and "cart:memory_limit_too_low" in step
+
+
+def test_sawtooth_after_restarts_is_a_leak() -> None:
+    saw = [0.35 + 0.65 * ((i + 3) % 15) / 14 for i in range(40)]
+    assert "cart:memory_leak" in _findings("pod:memory_working_set:ratio", saw)
+
+
+def test_cpu_pinned_at_its_limit_is_saturation_and_pod_maps_to_deployment() -> None:
+    assert _findings("pod:cpu_usage:ratio", stepped(0.3, 0.99)) == ["cart:cpu_saturation"]
+    assert _findings("pod:cpu_usage:ratio", flat(0.3)) == []
+
+
+def test_expired_certificate_and_full_volume() -> None:
+    snap = snapshot(series=[
+        series("probe:ssl_expiry_seconds", [(10 - i) * 60.0 for i in range(40)],
+               namespace="pay", service="payments"),
+        series("pvc:usage:ratio", stepped(0.6, 0.99), namespace="data",
+               persistentvolumeclaim="data-orders-db-0")],
+        objects=[{"kind": "StatefulSet", "metadata": {"name": "orders-db", "namespace": "data"}}])
+    found = {(f.service, f.fault) for f in metric_findings(compute_stats(Index.build(snap)))}
+    assert ("payments", "certificate_expired") in found
+    assert ("orders-db", "disk_pressure") in found

@@ -1,0 +1,39 @@
+"""Localisation: what alerts point at, and how plausible a place is relative to them."""
+
+from __future__ import annotations
+
+from warroom.agents.diagnostician.index import Index
+from warroom.agents.diagnostician.logs import dns_entity
+from warroom.agents.diagnostician.topology import Graph, alert_entities, relation
+
+from .diag_builders import alert, deployment, node, pod, snapshot, statefulset
+
+
+def test_alerts_resolve_to_workloads_nodes_and_volumes() -> None:
+    ix = Index.build(snapshot(objects=[*deployment("shop", "cart"), statefulset("data", "pg"),
+                                       node("n1")]))
+    got = alert_entities(ix, [
+        alert({"namespace": "shop", "pod": "cart-7f9dd8b6c4-aaaaa"}),
+        alert({"node": "n1"}),
+        alert({"namespace": "data", "persistentvolumeclaim": "data-pg-0"}),
+        alert({"namespace": "shop", "horizontalpodautoscaler": "cart"})])
+    assert got == [("shop", "cart"), ("", "n1"), ("data", "pg")]
+
+
+def test_relation_prefers_the_dependency_chain_below_the_alert() -> None:
+    objects = [*deployment("web", "frontend"), *deployment("shop", "orders"),
+               *deployment("shop", "reports"), statefulset("data", "orders-db"), node("n9"),
+               pod("shop", "orders-7f9dd8b6c4-aaaaa", ("ReplicaSet", "orders-7f9dd8b6c4"),
+                   node="n9")]
+    ix = Index.build(snapshot(objects=objects, topology=[
+        ("frontend", "orders"), ("orders", "orders-db"), ("reports", "orders-db")]))
+    g = Graph.build(ix, "web")
+    alerts = [("web", "frontend")]
+    reach = g.downstream(alerts)
+    assert reach[("data", "orders-db")] == 2
+    dns = dns_entity(ix)
+    assert relation(ix, g, ("data", "orders-db"), alerts, reach, dns)[0] == 1.0
+    assert relation(ix, g, ("", "n9"), alerts, reach, dns)[0] == 1.0
+    assert relation(ix, g, ("shop", "reports"), alerts, reach, dns)[0] < 0.7
+    assert g.above(("data", "orders-db")) == {("shop", "orders"), ("shop", "reports"),
+                                               ("web", "frontend")}
