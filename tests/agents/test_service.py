@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 from sqlalchemy import select, text
 from sqlalchemy.exc import DBAPIError
-from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 from warroom.agents.events import EventBus
 from warroom.agents.models import DiagnosisReport, Hypothesis
@@ -154,3 +154,25 @@ async def test_unknown_incident_and_broken_backends_never_raise(
         assert result.package.status == "blocked"
         assert result.package.outcome == "all_degraded_human"
         assert all(t.degraded for t in result.turns[:4])
+
+
+async def test_incident_api_shows_evidence_turns_and_package(
+        engine: AsyncEngine, sessions: Sessions, settings: Settings,
+        fixtures_dir: Path) -> None:
+    from warroom.api.testing import app_client
+
+    async with sessions() as session:
+        incident_id = await open_incident(session, settings, fixtures_dir)
+        result = await analyze_incident(session, incident_id, settings=settings, now=NOW,
+                                        sensors=[KubeSensor()], backends=backends())
+        await session.commit()
+    quiet = settings.model_copy(update={"embedded_worker": False})
+    async with app_client(quiet, engine=engine) as client:
+        response = await client.get(f"/api/v1/incidents/{incident_id}")
+    assert response.status_code == 200
+    body = response.json()
+    assert body["evidence"]["snapshot_id"] == result.snapshot_id
+    assert [s["sensor"] for s in body["evidence"]["sensors"]] == ["kubernetes"]
+    assert body["debate"]["session_id"] == result.session_id
+    assert len(body["debate"]["turns"]) == 5
+    assert body["debate"]["package"]["action"]["type"] == "rollout_undo"

@@ -21,6 +21,7 @@ from fastapi.openapi.utils import get_openapi
 from pydantic import BaseModel
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
 
+from warroom.agents.service import incident_detail as debate_detail
 from warroom.api import errors, system
 from warroom.config import Settings, get_settings
 from warroom.ingest import endpoints as ingest_endpoints
@@ -111,5 +112,6 @@ def create_app(settings: Settings | None = None, *, engine: AsyncEngine | None =
     app.include_router(ingest_endpoints.router)
     # other contexts' routers, listeners, detail providers and lifespan hooks go below
     install_workflow(app)
+    app.state.incident_detail_providers.append(debate_detail)  # evidence, turns, package
     _install_openapi(app)
     return app
