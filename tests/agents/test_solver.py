@@ -88,3 +88,23 @@ def test_every_fault_has_a_policy() -> None:
     from warroom.agents.models import FAULTS
 
     assert set(POLICY) == set(FAULTS)
+
+
+def test_undo_without_replicaset_history_follows_the_change_feed(make_ctx: Make,
+                                                                 diag: Diag) -> None:
+    from datetime import timedelta
+
+    from warroom.sensors.models import Change
+
+    ctx = make_ctx()
+    ctx.evidence.objects = [o for o in ctx.evidence.objects if o["kind"] != "ReplicaSet"]
+    d = diag(("shop", "checkout", "bad_deploy", 0.9))
+    assert [c.action.type for c in solve(ctx, d).candidates] == ["escalate"]
+    ctx.evidence.changes = [Change(time=ctx.evidence.now - timedelta(minutes=20), kind="deploy",
+                                   target="shop/deployment/checkout",
+                                   description="image checkout:2 -> checkout:3")]
+    top = solve(ctx, d).candidates[0]
+    assert (top.action.type, top.action.params) == ("rollout_undo", {})
+    assert "checkout:3" in top.rationale
+    config = solve(ctx, diag(("shop", "checkout", "config_error", 0.9)))
+    assert [c.action.type for c in config.candidates] == ["escalate"]  # an image bump only

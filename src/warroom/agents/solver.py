@@ -120,8 +120,9 @@ def _candidate(ctx: DebateContext, hyp: Hypothesis, index: int,
         return CandidateAction(action=action, hypothesis=index, risk="low", blast_radius=0,
                                rationale="the evidence shows nothing to fix")
     if action_type in ("cordon_node", "drain_node"):
-        if hyp.namespace or wl.find(objects, "Node", "", hyp.service) is None:
-            return None
+        if hyp.namespace or (action_type == "drain_node" and wl.find(
+                objects, "Node", "", hyp.service) is None):
+            return None  # cordoning an unseen node is harmless; draining one is not
         target = f"/node/{hyp.service}"
         rationale = f"keep new pods off node {hyp.service}" if action_type == "cordon_node" \
             else f"move the pods off node {hyp.service}"
@@ -210,7 +211,7 @@ def _undo(ctx: DebateContext, hyp: Hypothesis,
     objects = ctx.evidence.objects
     revisions = wl.revisions(objects, workload)
     if len(revisions) < 2:
-        return None  # nothing earlier to go back to
+        return _undo_from_changes(ctx, hyp)
     current = wl.revision_of(workload)
     known = all(r.revision > 0 for r in revisions)
     if known:
@@ -239,6 +240,22 @@ def _undo(ctx: DebateContext, hyp: Hypothesis,
     label = f"revision {last_good.revision}" if known else f"ReplicaSet {last_good.name}"
     return (params, f"roll {hyp.service} back to {label} "
             f"({last_good.image or 'previous template'}), the last healthy one before the fault")
+
+
+def _undo_from_changes(ctx: DebateContext,
+                       hyp: Hypothesis) -> tuple[dict[str, Any], str] | None:
+    """Without ReplicaSet history, a recent deploy in the change feed still says what to undo."""
+    change = wl.recent_change(ctx.evidence.changes, hyp.namespace, hyp.service,
+                              ctx.evidence.now)
+    if change is None or change.kind != "deploy":
+        return None  # a ConfigMap edit makes no new revision: there is nothing to roll back
+    text = change.description.lower()
+    if hyp.fault == "config_error" and not any(w in text for w in ("config", "env", "flag",
+                                                                    "setting", "args")):
+        return None
+    if hyp.fault == "probe_failure" and "probe" not in text:
+        return None
+    return {}, f"undo the deploy of {change.time:%H:%M} ({change.description[:120]})"
 
 
 def _limit_from_pods(ctx: DebateContext, hyp: Hypothesis, container: str,
