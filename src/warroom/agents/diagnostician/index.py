@@ -53,6 +53,7 @@ class Index:
     pods_on_node: dict[str, list[tuple[str, str]]] = field(
         default_factory=lambda: defaultdict(list))
     db_services: set[str] = field(default_factory=set)
+    node_names: set[str] = field(default_factory=set)  # nodes known from objects or series
 
     @classmethod
     def build(cls, snapshot: EvidenceSnapshot) -> Index:
@@ -97,6 +98,9 @@ class Index:
                 ix.service_ns[label_svc].add(label_ns)
                 if s.name.startswith("db:"):
                     ix.db_services.add(label_svc)
+            if s.metric.get("node") and not s.metric.get("pod"):
+                ix.node_names.add(s.metric["node"])
+        ix.node_names |= set(ix.nodes)
         return ix
 
     def owner_of_pod(self, namespace: str, pod: str) -> Entity:
@@ -148,7 +152,7 @@ class Index:
         ns = self.namespace_of(name, prefer)
         if ns is not None:
             return (ns, name)
-        if name in self.nodes:
+        if name in self.node_names:
             return ("", name)
         return ("", name) if "." in name else (prefer, name)
 

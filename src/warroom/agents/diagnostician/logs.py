@@ -174,10 +174,10 @@ def log_findings(ix: Index, ev: LogEvidence) -> list[Finding]:
     out: list[Finding] = []
 
     def add(ent: Entity, fault: str, weight: float, lines: list[str], generic: bool = False,
-            what: str = "") -> None:
+            what: str = "", source: str = "logs") -> None:
         text = f"{lines[0]}" + (f" (+{len(lines) - 1} similar{what})" if len(lines) > 1 else "")
         out.append(Finding(ent[0], ent[1], fault, min(weight, 0.85), text, generic=generic,
-                           source="logs"))
+                           source=source))
 
     dns = dns_entity(ix)
     dns_callers: set[Entity] = set()
@@ -229,6 +229,11 @@ def log_findings(ix: Index, ev: LogEvidence) -> list[Finding]:
         if dcats.get("disk"):
             add(dep, "disk_pressure", 0.4 + spread, lines_of("disk"))
         failing = lines_of("timeout") + lines_of("refused")
+        if dep[0] != "" and failing and not (dcats.get("dns") or dcats.get("pool")):
+            slow = [t for t in failing if re.search(r"time|reset|broken|IOException", t, re.I)]
+            fault = "network_latency" if len(slow) * 2 > len(failing) else "application_error"
+            add(dep, fault, 0.2 + spread, failing, generic=True, what=" from callers",
+                source="callers")
         if dep[0] == "" and failing and not dcats.get("dns"):
             add(dep, "external_dependency", 0.45 + spread + min(0.15, 0.015 * len(failing)),
                 failing, what=" from callers")

@@ -240,7 +240,7 @@ def metric_findings(stats: list[Stat]) -> list[Finding]:
         ended = [st for n, sts in named.items() if n.startswith("node:") for st in sts
                  if st.ended_early]
         if ended:
-            add(ended[0], "node_failure", 0.45,
+            add(ended[0], "node_failure", 0.6 if len(ended) >= 2 else 0.4,
                 f"node {entity[1]}: node metrics stopped reporting "
                 f"({', '.join(sorted({s.name for s in ended}))})")
         for st in named.get("probe:ssl_expiry_seconds", []):

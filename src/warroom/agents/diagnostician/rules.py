@@ -159,6 +159,7 @@ def diagnose_snapshot(snapshot: EvidenceSnapshot, *, namespace: str = "",
     earliest = min([default_onset, *onsets.values()])
     logev = collect(ix, since=max(earliest, default_onset - timedelta(minutes=20))
                     - timedelta(minutes=3))
+    hints = pointers(logev)
     findings = [*metric_findings(stats), *kubernetes_findings(ix, now), *log_findings(ix, logev),
                 *alert_findings(ix, snapshot.alerts)]
     sym = symptoms(stats)
@@ -186,7 +187,6 @@ def diagnose_snapshot(snapshot: EvidenceSnapshot, *, namespace: str = "",
 
     strong = {c.entity for c in cands.values() if not c.generic and c.score >= 0.4}
     anomalous = strong | set(sym)
-    hints = pointers(logev)
     for c in cands.values():
         factor, c.place = relation(ix, g, c.entity, alerts, reach, dns)
         c.score *= factor
@@ -203,9 +203,14 @@ def diagnose_snapshot(snapshot: EvidenceSnapshot, *, namespace: str = "",
 
     ranked = sorted(cands.values(), key=lambda c: (-c.score, c.entity, c.fault))
     best = ranked[0].score if ranked else 0.0
-    quiet = not any(a in sym or a in strong for a in alerts)
+    troubled_alert = any(a in sym or a in strong or troubled.get(a) or hints.get(a, 0) >= 2
+                         for a in alerts)
+    watched = {st.entity for st in stats} | {ix.owner_of_pod(*p) for p in ix.pods}
+    # health is only shown by signals that were looked at: no series, no claim of quiet
+    quiet = not troubled_alert and (not alerts or any(a in watched for a in alerts))
     resolved = bool(snapshot.alerts) and all(a.status == "resolved" for a in snapshot.alerts)
-    none_score = (0.35 + (0.3 if quiet else 0.0) + (0.2 if resolved else 0.0)) * (1 - best)
+    base = 0.35 if quiet else (0.12 if troubled_alert else 0.25)
+    none_score = (base + (0.3 if quiet else 0.0) + (0.2 if resolved else 0.0)) * (1 - best)
     place = alerts[0] if alerts else (namespace, service)
     hyps: list[Hypothesis] = []
     second = ranked[1].score if len(ranked) > 1 else 0.0
@@ -220,6 +225,8 @@ def diagnose_snapshot(snapshot: EvidenceSnapshot, *, namespace: str = "",
                                confidence=calibrate(c.score, margin), evidence=ev))
     if none_score > best or not hyps:
         why = ["no anomaly on the alerting service's own signals" if quiet else
+               "nothing observed of the alerting service to judge it by"
+               if not troubled_alert else
                "the signals of the alerting service are only mildly off their baseline"]
         if resolved:
             why.append("every alert has resolved")

@@ -106,11 +106,13 @@ def relation(ix: Index, g: Graph, ent: Entity, alerts: list[Entity],
         return 1.0, f"{reach[ent]} hop(s) downstream of the alerting service"
     if ent == dns:
         return 0.95, "cluster DNS serves every workload"
-    if ent[0] == "" and ent[1] in ix.nodes:
+    if ent[0] == "" and ent[1] in ix.node_names:
         relevant = set(reach) | set(alerts)
         hosted = {ix.owner_of_pod(*p) for p in ix.pods_on_node.get(ent[1], [])}
         if hosted & relevant:
             return 1.0, "hosts pods of the alerting service or its dependencies"
+        if not ix.nodes:
+            return 0.85, "a node (no node objects to see what it hosts)"
         return 0.8 if hosted else 0.7, "a node of the cluster"
     if g.empty:
         same_ns = any(ent[0] == a[0] for a in alerts)
