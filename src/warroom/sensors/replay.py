@@ -51,6 +51,11 @@ def _metrics(s: Scenario, r: SensorRequest) -> EvidenceData:
     end = r.now.timestamp()
     series = []
     for item in s.prometheus.series:
+        if not item.values:
+            continue
+        if item.values[-1][0] <= end and all(t <= end for t, _ in item.values):
+            series.append(item)  # nothing from after `now`: the recording as it is
+            continue
         values = [v for v in item.values if v[0] <= end]
         if values:
             series.append(item.model_copy(update={"values": values}))
