@@ -81,7 +81,7 @@ class Settings(BaseSettings):
     # workflows of its id) and distinct per worker process when several run at once
     worker_id: str = "local"
     # how often the worker polls the queue and the approval mailbox on SQLite
-    workflow_poll_seconds: float = Field(default=0.05, gt=0)
+    workflow_poll_seconds: float = Field(default=0.02, gt=0)
     # test-only fault hook: pause this long inside the execution step, after the idempotency
     # record is committed and before the executor call, so a crash test can kill it mid-step
     execute_pause_seconds: float = Field(default=0.0, ge=0)

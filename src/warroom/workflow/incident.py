@@ -27,13 +27,11 @@ def incident_workflow_id(incident_id: str, round_no: int) -> str:
     return f"incident:{incident_id}:{round_no}"
 
 
-@DBOS.step(name="warroom.open")
-async def _open(incident_id: str, workflow_id: str) -> str:
-    return await steps.open_step(incident_id, workflow_id)
-
-
-@DBOS.step(name="warroom.analyze")
-async def _analyze(token: str) -> dict[str, Any]:
+@DBOS.step(name="warroom.decide")
+async def _decide(incident_id: str, workflow_id: str) -> dict[str, Any]:
+    # two commits in one step: the decision shows `analyzing` while the debate runs, and a
+    # re-run after a crash finds it by workflow id instead of opening another
+    token = await steps.open_step(incident_id, workflow_id)
     return await steps.analyze_step(token)
 
 
@@ -87,8 +85,8 @@ async def incident_workflow(incident_id: str) -> dict[str, Any]:
     """Sense, debate and decide for one incident round, then hand the decision on."""
     workflow_id = DBOS.workflow_id
     assert workflow_id is not None
-    token = await _open(incident_id, workflow_id)
-    ready = await _analyze(token)
+    ready = await _decide(incident_id, workflow_id)
+    token = ready["token"]
     decision_workflow_id = steps.act_workflow_id(ready["workflow_id"] or workflow_id)
     with SetWorkflowID(decision_workflow_id):
         await DBOS.start_workflow_async(decision_workflow, token)
