@@ -120,3 +120,10 @@ def test_distinct_outcomes_cover_at_least_six(make_ctx: Make, diag: Diag) -> Non
     d = diag(("db", "orders-db", "database_saturation", 0.9))
     seen.add(decide(ctx, d, plan, review(ctx, d, plan), CriticReport(vote="approve")).outcome)
     assert len(seen) >= 6, seen
+
+
+def test_contested_diagnosis_is_never_automatic(make_ctx: Make, diag: Diag) -> None:
+    package = debate(make_ctx(), diag(("shop", "cart", "traffic_surge", 0.9),
+                                      ("shop", "cart", "cpu_saturation", 0.8)))
+    assert package.status == "ready" and package.requires_human_approval
+    assert package.outcome == "approve_with_human"

@@ -31,6 +31,7 @@ from warroom.agents.solver import HUMAN_REQUIRED
 from warroom.agents.team import responsible_team
 
 AUTO_MIN_CONFIDENCE = 0.8
+AUTO_MIN_LEAD = 0.2  # over every other hypothesis
 
 
 @dataclass
@@ -105,10 +106,13 @@ def decide(ctx: DebateContext, diagnosis: DiagnosisReport, plan: ActionPlan,
         package.outcome = "revise_human"
     else:
         human_faults = [h for h in hyps[:3] if h.fault in HUMAN_REQUIRED and h.confidence >= 0.3]
+        # a close runner-up means the diagnosis could be wrong: a human settles it
+        contested = any(h.confidence > hyp.confidence - AUTO_MIN_LEAD for h in hyps[:3]
+                        if h is not hyp)
         auto = (review.vote == "approve" and critique.vote == "approve"
                 and not (degraded.reviewer or degraded.critic or degraded.solver)
                 and top.risk == "low" and confidence >= AUTO_MIN_CONFIDENCE
-                and fault not in HUMAN_REQUIRED and not human_faults)
+                and fault not in HUMAN_REQUIRED and not human_faults and not contested)
         package.requires_human_approval = not auto
         package.outcome = "approve_auto_eligible" if auto else "approve_with_human"
     package.summary = _summary(package.outcome, "", diagnosis, review, critique, package)
