@@ -112,7 +112,13 @@ def _adjust(cands: dict[tuple[Entity, str], Candidate]) -> None:
             if other >= s("probe_failure"):
                 faults["probe_failure"].score *= 0.6
         if "application_error" in faults and s("config_error") >= 0.4:
-            faults["application_error"].score *= 0.7
+            faults["application_error"].score *= 0.5
+        if s("config_error") >= 0.4 and s("bad_deploy") >= 0.5 and any(
+                f.source == "logs" for f in faults["config_error"].findings):
+            # a rollout whose new pods fail on their configuration: the config rolled out
+            cfg = faults["config_error"]
+            cfg.score = 1 - (1 - cfg.score) * (1 - 0.5 * s("bad_deploy"))
+            faults["bad_deploy"].score *= 0.6
 
 
 def _explainers(ix: Index, g: Graph, ent: Entity, dns: Entity) -> set[Entity]:
@@ -186,7 +192,7 @@ def diagnose_snapshot(snapshot: EvidenceSnapshot, *, namespace: str = "",
     _adjust(cands)
 
     strong = {c.entity for c in cands.values() if not c.generic and c.score >= 0.4}
-    anomalous = strong | set(sym)
+    anomalous = strong | set(sym) | {e for e, n in hints.items() if n >= 2}
     for c in cands.values():
         factor, c.place = relation(ix, g, c.entity, alerts, reach, dns)
         c.score *= factor
@@ -205,9 +211,14 @@ def diagnose_snapshot(snapshot: EvidenceSnapshot, *, namespace: str = "",
     best = ranked[0].score if ranked else 0.0
     troubled_alert = any(a in sym or a in strong or troubled.get(a) or hints.get(a, 0) >= 2
                          for a in alerts)
-    watched = {st.entity for st in stats} | {ix.owner_of_pod(*p) for p in ix.pods}
-    # health is only shown by signals that were looked at: no series, no claim of quiet
-    quiet = not troubled_alert and (not alerts or any(a in watched for a in alerts))
+    below = set(reach) - set(alerts)
+    chain = any(e in sym or e in strong or troubled.get(e) or hints.get(e) for e in below)
+    metered = {st.entity for st in stats}
+    podded = {ix.owner_of_pod(*p) for p in ix.pods}
+    # health is only shown by what was looked at: the alert's own signals, or (with no metrics
+    # at all) its pods, and nothing anomalous below it
+    quiet = not troubled_alert and not chain and (not alerts or any(
+        a in metered or (not metered and a in podded) for a in alerts))
     resolved = bool(snapshot.alerts) and all(a.status == "resolved" for a in snapshot.alerts)
     base = 0.35 if quiet else (0.12 if troubled_alert else 0.25)
     none_score = (base + (0.3 if quiet else 0.0) + (0.2 if resolved else 0.0)) * (1 - best)
@@ -235,6 +246,7 @@ def diagnose_snapshot(snapshot: EvidenceSnapshot, *, namespace: str = "",
                             confidence=calibrate(none_score, none_score - best), evidence=why)
         hyps.insert(0 if none_score > best else len(hyps), none_h)
         hyps = hyps[:MAX_HYPOTHESES]
+    hyps.sort(key=lambda h: -h.confidence)
     top = hyps[0]
     abstain = top.confidence < ABSTAIN_BELOW
     summary = (f"{top.fault} at {top.namespace + '/' if top.namespace else ''}{top.service} "
