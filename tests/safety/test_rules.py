@@ -111,3 +111,12 @@ def test_bystander_not_named_by_hypothesis_is_refused() -> None:
                                 ctx)
     assert rules(Action(type="cordon_node", target="/node/w9"), ctx) == set()
     assert "bystander" in rules(Action(type="cordon_node", target="/node/w1"), ctx)
+
+
+def test_an_hpa_counts_as_named_through_the_workload_it_scales() -> None:
+    hpa = {"kind": "HorizontalPodAutoscaler", "metadata": {"namespace": "shop", "name": "web-hpa"},
+           "spec": {"scaleTargetRef": {"kind": "Deployment", "name": "web"}}}
+    action = Action(type="set_hpa", target="shop/horizontalpodautoscaler/web-hpa",
+                    params={"max_replicas": 9})
+    assert rules(action, RuleContext(objects=[hpa], named={("shop", "web")})) == set()
+    assert "bystander" in rules(action, RuleContext(objects=[hpa], named={("shop", "api")}))

@@ -204,6 +204,11 @@ def _check_facts(action: Action, target: Target, ctx: RuleContext, bad: Any) -> 
         ok = ("", target.name) in ctx.named or target.name in named_names
     elif target.kind == "pod":
         ok = any(ns == target.namespace and _pod_of(target.name, name) for ns, name in ctx.named)
+    elif target.kind == "horizontalpodautoscaler":
+        hpa = _find(ctx.objects, "HorizontalPodAutoscaler", target.namespace, target.name)
+        scaled = ((hpa or {}).get("spec") or {}).get("scaleTargetRef") or {}
+        ok = (target.namespace, target.name) in ctx.named or (
+            target.namespace, scaled.get("name", "")) in ctx.named
     else:
         ok = (target.namespace, target.name) in ctx.named
     if not ok:
