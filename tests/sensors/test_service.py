@@ -2,6 +2,7 @@ from __future__ import annotations
 
 import asyncio
 from datetime import UTC, datetime
+from pathlib import Path
 
 from warroom.sensors.models import EvidenceData, SensorRequest, SensorResult, SensorRun, Series
 from warroom.sensors.service import take_snapshot
@@ -109,3 +110,18 @@ async def test_sensor_ignoring_cancellation_still_misses_its_timeout() -> None:
     snap = await asyncio.wait_for(
         take_snapshot(SensorRequest(now=NOW), [Stubborn(), Fixed("logs")], timeout=0.05), 1.5)
     assert [r.status for r in snap.sensors] == ["timeout", "ok"]
+
+
+def test_default_sensors_follow_the_settings(tmp_path: Path) -> None:
+    from sqlalchemy.ext.asyncio import async_sessionmaker
+
+    from warroom.config import Settings
+    from warroom.sensors.service import default_sensors
+
+    bare = Settings(home=tmp_path, _env_file=None)  # type: ignore[call-arg]
+    names = [s.name for s in default_sensors(bare)]
+    assert "metrics" not in names and "history" not in names
+    assert {"kubernetes", "events", "logs", "changes"} <= set(names)
+    full = bare.model_copy(update={"prometheus_url": "http://prometheus:9090"})
+    names = [s.name for s in default_sensors(full, async_sessionmaker())]
+    assert names[0] == "metrics" and names[-1] == "history"

@@ -116,13 +116,13 @@ def default_sensors(settings: Settings,
         from warroom.sensors.prometheus import PrometheusSensor
 
         sensors.append(PrometheusSensor(settings.prometheus_url))
-    try:  # the Kubernetes adapters come with the sandbox work; absent, they add nothing
+    try:  # the Kubernetes adapters (objects, events, logs, changes) load their config lazily
         k8s = importlib.import_module("warroom.sensors.kubernetes")
     except ModuleNotFoundError:
         k8s = None
-    factory = getattr(k8s, "default_sensors", None)
+    factory = getattr(k8s, "kubernetes_sensors", None)
     if factory is not None:
-        sensors.extend(factory(settings))
+        sensors.extend(factory(settings.kubeconfig))
     if sessions is not None:
         from warroom.sensors.history import HistorySensor
 
