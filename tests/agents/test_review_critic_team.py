@@ -90,3 +90,11 @@ def test_team_from_label_then_map_then_fault_class(make_ctx: Make, diag: Diag) -
     assert responsible_team(ctx, diag(("shop", "checkout", "bad_deploy", 0.6))) == "COLLAB"
     two_teams = diag(("shop", "checkout", "bad_deploy", 0.8), ("shop", "cart", "bad_deploy", 0.75))
     assert responsible_team(ctx, two_teams) == "COLLAB"
+
+
+def test_critic_names_absent_signals(make_ctx: Make, diag: Diag) -> None:
+    ctx = make_ctx()
+    d = diag(("shop", "checkout", "memory_limit_too_low", 0.9))
+    texts = [c.text for c in critique(ctx, d, solve(ctx, d)).challenges
+             if c.question == "missing_evidence"]
+    assert any("no logs from checkout's 2 pod(s)" in t for t in texts)

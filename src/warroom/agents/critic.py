@@ -116,6 +116,12 @@ def _missing(ctx: DebateContext, diagnosis: DiagnosisReport,
             out.append(Challenge(question="missing_evidence", severity="info",
                                  text=f"no metric series for {target.name}: its golden signals "
                                  "before and after cannot be compared"))
+        pods = {wl.meta(p).get("name") for p in wl.pods_of(
+            ctx.evidence.objects, target.namespace, target.name)}
+        if pods and not any(stream.pod in pods for stream in ctx.evidence.logs):
+            out.append(Challenge(question="missing_evidence", severity="info",
+                                 text=f"no logs from {target.name}'s {len(pods)} pod(s): "
+                                 "the failure's own words are unknown"))
     hyps = diagnosis.hypotheses
     if hyps and not hyps[0].evidence:
         out.append(Challenge(question="missing_evidence", severity="warning",
