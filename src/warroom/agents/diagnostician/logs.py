@@ -230,7 +230,8 @@ def log_findings(ix: Index, ev: LogEvidence) -> list[Finding]:
             add(dep, "disk_pressure", 0.4 + spread, lines_of("disk"))
         failing = lines_of("timeout") + lines_of("refused")
         if dep[0] != "" and failing and not (dcats.get("dns") or dcats.get("pool")):
-            slow = [t for t in failing if re.search(r"time|reset|broken|IOException", t, re.I)]
+            slow = [t for t in failing
+                    if re.search(r"timed? ?out|deadline|reset|broken|IOException", t, re.I)]
             fault = "network_latency" if len(slow) * 2 > len(failing) else "application_error"
             add(dep, fault, 0.2 + spread, failing, generic=True, what=" from callers",
                 source="callers")

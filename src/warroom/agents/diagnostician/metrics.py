@@ -45,6 +45,10 @@ class Stat:
         return self.recent / self.base if self.base > 1e-12 else math.inf
 
 
+_SHAPED = frozenset({"pod:memory_working_set:ratio", "pvc:usage:ratio",
+                     "node:filesystem_usage:ratio"})
+
+
 def _floats(series: Series) -> list[tuple[float, float]]:
     out = []
     for ts, raw in series.values:
@@ -93,12 +97,17 @@ def series_stat(series: Series, entity: Entity, pod: str, latest: float) -> Stat
             if out[i] and sum(tail) >= 0.7 * len(tail):
                 onset = datetime.fromtimestamp(pts[i][0], tz=UTC)
                 break
-    rise, r2 = _fit(vals)
-    early, _ = _fit(vals[: len(vals) // 2])
-    drops = [i for i in range(1, len(vals)) if vals[i] < vals[i - 1] - max(0.2, abs(base) * 0.3)]
-    cuts = [0, *drops, len(vals)]
-    segment = max((vals[a:b] for a, b in zip(cuts, cuts[1:], strict=False)), key=len)
-    tail_rise, tail_r2 = _fit(segment)
+    rise = r2 = early = tail_rise = tail_r2 = 0.0
+    drops: list[int] = []
+    segment = vals
+    if series.name in _SHAPED:  # growth shapes only matter where a leak can show
+        rise, r2 = _fit(vals)
+        early, _ = _fit(vals[: len(vals) // 2])
+        drops = [i for i in range(1, len(vals))
+                 if vals[i] < vals[i - 1] - max(0.2, abs(base) * 0.3)]
+        cuts = [0, *drops, len(vals)]
+        segment = max((vals[a:b] for a, b in zip(cuts, cuts[1:], strict=False)), key=len)
+        tail_rise, tail_r2 = _fit(segment)
     return Stat(name=series.name, entity=entity, pod=pod, base=base, recent=recent,
                 last=vals[-1], z=z, onset=onset, slope_rise=rise, r2=r2, early_rise=early,
                 resets=len(drops), tail_rise=tail_rise, tail_r2=tail_r2, tail_len=len(segment),
