@@ -244,11 +244,15 @@ async def test_listeners_hear_after_commit_and_cannot_fail_the_request(
         async def incidents_changed(self, incidents: list[IncidentRef]) -> None:
             raise RuntimeError("listener bug")
 
+    apps: list[FastAPI] = []
+
     def configure(app: FastAPI) -> None:
         app.state.listeners.extend([Broken(), Recorder()])
+        apps.append(app)
 
     async with app_client(settings, engine=engine, configure=configure) as client:
         response = await client.post(AM, json=fixture(fixtures_dir, "firing"))
+        await apps[0].state.ingest_committer.idle()
     assert response.status_code == 202
     [(incidents, seen)] = heard
     assert incidents[0].created and incidents[0].service == "checkout"

@@ -44,9 +44,10 @@ async def _lifespan(app: FastAPI) -> AsyncIterator[None]:
         async with AsyncExitStack() as stack:
             for hook in list(app.state.lifespan_hooks):
                 await stack.enter_async_context(hook(app))
+            # exits first: queued alerts are stored and listeners told while hooks still run
+            stack.push_async_callback(app.state.ingest_committer.aclose)
             yield
     finally:
-        await app.state.ingest_committer.aclose()
         if app.state.owns_engine:
             await app.state.engine.dispose()
 

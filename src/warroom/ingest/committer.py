@@ -2,9 +2,9 @@
 
 Ingestion is serialised anyway (one database writer, one audit chain), so instead of queueing
 transactions, concurrent webhooks queue their alerts: one writer task ingests everything
-waiting in one transaction, tells the listeners, and answers every waiting request. Under load
-this turns N transactions of fixed cost into one, and each request is still acknowledged only
-after the commit that stored its alerts.
+waiting in one transaction and answers every waiting request, then queues what the listeners
+must hear for a notifier task. Under load this turns N transactions of fixed cost into one, and
+each request is still acknowledged only after the commit that stored its alerts.
 """
 
 from __future__ import annotations
@@ -50,6 +50,7 @@ class GroupCommitter:
         self._writer: asyncio.Task[None] | None = None
         self._notifier: asyncio.Task[None] | None = None
         self._resent: dict[str, IncidentRef] = {}
+        self._changes: list[IncidentRef] = []
 
     async def submit(self, records: list[AlertRecord]) -> IngestResult:
         """Store these alerts (with whatever else is waiting) and return once committed."""
@@ -84,39 +85,48 @@ class GroupCommitter:
                 if not waiting.answer.done():
                     waiting.answer.set_exception(exc)
             return
-        # listeners hear before the senders are answered: an acknowledged alert has been seen
-        await self._notify(results)
         for waiting, result in zip(taken, results, strict=True):
             if not waiting.answer.done():
                 waiting.answer.set_result(result)
+        self._notify(results)
 
-    async def _notify(self, results: list[IngestResult]) -> None:
-        """Tell the listeners what changed before answering; plain re-sends in the background.
+    def _notify(self, results: list[IngestResult]) -> None:
+        """Queue what the listeners must hear; a background task tells them, in order.
 
-        Opened, re-opened, escalated and resolved incidents are told before the senders get
-        their answer. Incidents that only received re-sent alerts are coalesced (one entry per
-        incident, the newest state) and told by a background task, so a slow listener cannot
-        slow down acknowledgements during an alert storm.
+        Listeners never delay an acknowledgement: a slow one (the workflow listener queries and
+        enqueues per incident) would otherwise throttle an alert storm to its own pace. Opened,
+        re-opened, escalated and resolved incidents are told in order; incidents that only
+        received re-sent alerts are coalesced to one entry each (the newest state), so the
+        backlog stays bounded by the number of incidents.
         """
-        urgent: dict[str, IncidentRef] = {}
         for result in results:
             for ref in result.incidents:
                 if ref.changed or ref.created:
-                    known = urgent.get(ref.id)
-                    urgent[ref.id] = ref if known is None or ref.created else known
+                    self._resent.pop(ref.id, None)
+                    self._changes.append(ref)
                 else:
                     self._resent[ref.id] = ref
-        for incident_id in urgent:
-            self._resent.pop(incident_id, None)
-        if urgent:
-            await self._tell(list(urgent.values()))
-        if self._resent and (self._notifier is None or self._notifier.done()):
-            self._notifier = asyncio.create_task(self._drain_resent())
+        if (self._changes or self._resent) and (self._notifier is None or self._notifier.done()):
+            self._notifier = asyncio.create_task(self._drain_notifications())
 
-    async def _drain_resent(self) -> None:
-        while self._resent:
-            pending, self._resent = list(self._resent.values()), {}
+    async def _drain_notifications(self) -> None:
+        while self._changes or self._resent:
+            if self._changes:
+                pending, self._changes = self._changes, []
+            else:
+                pending, self._resent = list(self._resent.values()), {}
             await self._tell(pending)
+
+    async def idle(self) -> None:
+        """Wait until every queued alert is stored and every listener told (tests, shutdown)."""
+        while True:
+            task = next(
+                (t for t in (self._writer, self._notifier) if t is not None and not t.done()),
+                None,
+            )
+            if task is None:
+                return
+            await asyncio.shield(task)
 
     async def _tell(self, refs: list[IncidentRef]) -> None:
         for listener in list(self._listeners()):
@@ -125,8 +135,12 @@ class GroupCommitter:
             except Exception:  # a listener must never fail an acknowledged ingest
                 log.exception("incident listener %r failed", listener)
 
-    async def aclose(self) -> None:
-        """Stop the background tasks (at shutdown)."""
+    async def aclose(self, timeout: float = 10.0) -> None:
+        """Finish the queued work (at shutdown), cancelling what is left after `timeout`."""
+        try:
+            await asyncio.wait_for(self.idle(), timeout)
+        except TimeoutError:
+            log.warning("ingest shutdown: dropping work still queued after %.0f s", timeout)
         for task in (self._writer, self._notifier):
             if task is not None and not task.done():
                 task.cancel()
