@@ -32,10 +32,24 @@ def dbos_config(settings: Settings) -> dict[str, Any]:
 
 
 def _prepare_sqlite(url: str) -> None:
-    if url.startswith("sqlite:///"):
-        from pathlib import Path
+    """Create the SQLite system database's folder and put the file in WAL mode.
 
-        Path(url.removeprefix("sqlite:///")).parent.mkdir(parents=True, exist_ok=True)
+    DBOS leaves SQLite in its default rollback-journal mode, where every checkpoint costs
+    several fsyncs (about 13 ms a step on a VM disk); in WAL mode, which persists in the file
+    and keeps every commit durable, a step costs about 4 ms.
+    """
+    if not url.startswith("sqlite:///"):
+        return
+    import sqlite3
+    from pathlib import Path
+
+    path = Path(url.removeprefix("sqlite:///"))
+    path.parent.mkdir(parents=True, exist_ok=True)
+    conn = sqlite3.connect(path, timeout=30)
+    try:
+        conn.execute("PRAGMA journal_mode=WAL")
+    finally:
+        conn.close()
 
 
 def _private_jitter() -> None:
