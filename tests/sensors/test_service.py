@@ -4,6 +4,8 @@ import asyncio
 from datetime import UTC, datetime
 from pathlib import Path
 
+import pytest
+
 from warroom.sensors.models import EvidenceData, SensorRequest, SensorResult, SensorRun, Series
 from warroom.sensors.service import take_snapshot
 
@@ -112,16 +114,20 @@ async def test_sensor_ignoring_cancellation_still_misses_its_timeout() -> None:
     assert [r.status for r in snap.sensors] == ["timeout", "ok"]
 
 
-def test_default_sensors_follow_the_settings(tmp_path: Path) -> None:
+def test_default_sensors_follow_the_settings(tmp_path: Path,
+                                            monkeypatch: pytest.MonkeyPatch) -> None:
     from sqlalchemy.ext.asyncio import async_sessionmaker
 
     from warroom.config import Settings
-    from warroom.sensors.service import default_sensors
+    from warroom.sensors import service
 
+    monkeypatch.setattr(service, "IN_CLUSTER_TOKEN", tmp_path / "no-token")
+    monkeypatch.setattr(Path, "home", lambda: tmp_path)
     bare = Settings(home=tmp_path, _env_file=None)  # type: ignore[call-arg]
-    names = [s.name for s in default_sensors(bare)]
-    assert "metrics" not in names and "history" not in names
-    assert {"kubernetes", "events", "logs", "changes"} <= set(names)
-    full = bare.model_copy(update={"prometheus_url": "http://prometheus:9090"})
-    names = [s.name for s in default_sensors(full, async_sessionmaker())]
+    assert service.default_sensors(bare) == []  # nothing configured, nothing to ask
+    kube = tmp_path / "kubeconfig"
+    full = bare.model_copy(update={"prometheus_url": "http://prometheus:9090",
+                                   "kubeconfig": str(kube)})
+    names = [s.name for s in service.default_sensors(full, async_sessionmaker())]
     assert names[0] == "metrics" and names[-1] == "history"
+    assert {"kubernetes", "events", "logs", "changes"} <= set(names)

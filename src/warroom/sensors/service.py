@@ -10,6 +10,7 @@ import asyncio
 import importlib
 import time
 from collections.abc import Awaitable
+from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeVar
 
 from warroom.sensors.models import EvidenceSnapshot, SensorRequest, SensorResult, SensorRun
@@ -18,8 +19,7 @@ from warroom.sensors.ports import Sensor
 if TYPE_CHECKING:
     from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-    from warroom.config import Settings
-
+from warroom.config import Settings
 
 R = TypeVar("R")
 
@@ -108,6 +108,16 @@ async def take_snapshot(request: SensorRequest, sensors: list[Sensor], *,
     return snapshot
 
 
+IN_CLUSTER_TOKEN = Path("/var/run/secrets/kubernetes.io/serviceaccount/token")
+
+
+def kubernetes_configured(settings: Settings) -> bool:
+    """Tell whether a Kubernetes API is configured: a kubeconfig, or a pod's service account."""
+    if settings.kubeconfig:
+        return True
+    return IN_CLUSTER_TOKEN.exists() or (Path.home() / ".kube" / "config").exists()
+
+
 def default_sensors(settings: Settings,
                     sessions: async_sessionmaker[AsyncSession] | None = None) -> list[Sensor]:
     """Build the live sensors the settings point at (Prometheus, Kubernetes, history)."""
@@ -121,7 +131,7 @@ def default_sensors(settings: Settings,
     except ModuleNotFoundError:
         k8s = None
     factory = getattr(k8s, "kubernetes_sensors", None)
-    if factory is not None:
+    if factory is not None and kubernetes_configured(settings):
         sensors.extend(factory(settings.kubeconfig))
     if sessions is not None:
         from warroom.sensors.history import HistorySensor
