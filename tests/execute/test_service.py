@@ -179,3 +179,33 @@ async def test_a_decision_not_approved_is_not_executed(
     executor = CountingExecutor()
     report = await execute_decision(sessions, token, executor=executor, settings=settings)
     assert report.status == "skipped" and executor.executed == 0
+
+
+async def test_kubernetes_executor_changes_the_sandbox_once(
+    sessions: async_sessionmaker[AsyncSession], settings: Settings, approved: Any
+) -> None:
+    import httpx
+
+    from warroom.execute.kubernetes import KubernetesExecutor
+    from warroom.sandbox.runtime import SandboxRuntime
+
+    sandbox = SandboxRuntime(settings, webhook_url="http://127.0.0.1:9/unused", clock=False)
+    token = await approved(Action(type="scale", target="shop/deployment/cart",
+                                  params={"replicas": 5}))
+    path = "/apis/apps/v1/namespaces/shop/deployments/cart"
+    async with sandbox:
+        async with httpx.AsyncClient(base_url=sandbox.url) as http:
+            before = (await http.get(path)).json()["spec"]["replicas"]
+            executor = KubernetesExecutor(str(sandbox.kubeconfig_path))
+            report = await execute_decision(sessions, token, executor=executor,
+                                            settings=settings)
+            again = await execute_decision(sessions, token, executor=executor,
+                                           settings=settings)
+            after = (await http.get(path)).json()["spec"]["replicas"]
+    assert before == 2 and after == 5
+    assert report.status == "succeeded" and again.resumed
+    async with sessions() as session:
+        rows = list(await repository.executions(session, token))
+    assert len(rows) == 1 and rows[0].executor == "kubernetes" and rows[0].status == "succeeded"
+    assert rows[0].request is not None and rows[0].request["path"].endswith("/cart/scale")
+    assert rows[0].pre_state is not None and rows[0].pre_state["objects"]
