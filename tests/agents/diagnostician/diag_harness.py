@@ -121,12 +121,18 @@ def table(rows: list[dict[str, Any]]) -> str:
     return "\n".join(lines)
 
 
-def fit_platt(rows: list[dict[str, Any]], l2: float = 0.05) -> tuple[float, float, float]:
-    """Fit P(correct) = sigmoid(a*logit(conf) + b*margin + c) by Newton steps (raw conf in)."""
+def fit_platt(rows: list[dict[str, Any]], l2: float = 0.05,
+              use_margin: bool = True) -> tuple[float, float, float]:
+    """Fit P(correct) = sigmoid(a*logit(conf) + b*margin + c) by Newton steps (raw conf in).
+
+    A larger lead over the runner-up must never lower confidence: when the free fit gives the
+    margin a negative weight, it is refitted without it.
+    """
     xs = []
     for r in rows:
         s = min(max(r["confidence"], 1e-4), 1 - 1e-4)
-        xs.append((math.log(s / (1 - s)), r["confidence"] - r["second"], 1.0, float(r["rca1"])))
+        margin = r["confidence"] - r["second"] if use_margin else 0.0
+        xs.append((math.log(s / (1 - s)), margin, 1.0, float(r["rca1"])))
     w = [1.0, 0.0, 0.0]
     for _ in range(50):
         g = [0.0, 0.0, 0.0]
@@ -145,6 +151,8 @@ def fit_platt(rows: list[dict[str, Any]], l2: float = 0.05) -> tuple[float, floa
         w = [wi - si for wi, si in zip(w, step, strict=True)]
         if max(abs(s) for s in step) < 1e-8:
             break
+    if use_margin and w[1] < 0:
+        return fit_platt(rows, l2, use_margin=False)
     return w[0], w[1], w[2]
 
 

@@ -11,7 +11,7 @@ from dataclasses import dataclass
 # Platt scaling on logit(score) and the margin, fitted on the generated regression set (630 runs)
 # with every scenario also replayed without each evidence dimension (a failed sensor), see
 # tests/agents/diagnostician/diag_harness.py --calibrate (run it with _A, _B, _C = 1, 0, 0).
-_A, _B, _C = 2.027, 3.464, 0.418
+_A, _B, _C = 1.850, 0.0, 2.629
 
 
 def calibrate(score: float, margin: float) -> float:
