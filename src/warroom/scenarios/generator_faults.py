@@ -323,6 +323,16 @@ def config_error(c: Ctx) -> Injected:
                   "description": f"envFrom configMapRef {w.name}-config -> {cm_new} "
                                  f"({key_name} changed)"}
         acceptable = [{"type": "rollout_undo", "target": _target(w)}, {"type": "escalate"}]
+    elif c.rng.random() < 0.4:  # a key the pods need was removed: they cannot even start
+        for p in w.pods:  # recreated after the edit, they fail before starting
+            p.ready, p.created = False, at + timedelta(minutes=1)
+            p.state = {"waiting": {"reason": "CreateContainerConfigError",
+                                   "message": f"couldn't find key {key_name} in ConfigMap "
+                                              f"{w.namespace}/{w.name}-config"}}
+        change = {"time": stamp(at), "kind": "config",
+                  "target": f"{w.namespace}/configmap/{w.name}-config",
+                  "description": f"data.{key_name} removed"}
+        acceptable = [{"type": "escalate"}]
     else:
         for p in w.pods:
             crashloop(c, w, p, reason="Error", exit_code=1, restarts=c.rng.randint(2, 6))

@@ -137,6 +137,9 @@ def analyze_events(ix: Index, now: datetime) -> list[Finding]:
                         if ix.owner_of_pod(pns, pname)[1] == m.group(1):
                             add("memory_limit_too_low", 0.25, (pns, m.group(1)))
                             break
+            elif reason == "FailedMount" and re.search(
+                    r"(configmap|secret)s? \S+ not found|couldn't find key", msg, re.I):
+                add("config_error", 0.5)
             elif reason in ("FailedCreate",) and "exceeded quota" in msg:
                 add("unschedulable", 0.6)
     return out

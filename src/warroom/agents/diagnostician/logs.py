@@ -29,7 +29,11 @@ CATEGORIES: list[tuple[str, re.Pattern[str]]] = [
                         r"no eviction configured", re.I)),
     ("config", re.compile(r"invalid configuration|missing required|configuration validation|"
                           r"required key|failed to parse \S+|config(uration)? error|unknown "
-                          r"config", re.I)),
+                          r"config|environment variable \S+ (is )?(not set|missing|required)|"
+                          r"env(ironment)? var(iable)? \S+ (is )?(not set|missing)|could not "
+                          r"load config|ConfigException|invalid value for \S+|yaml: unmarshal|"
+                          r"no such file or directory: \S+\.(ya?ml|json|conf|toml|ini)",
+                          re.I)),
     ("cpu", re.compile(r"WORKER TIMEOUT|event loop blocked|CPU throttl|compute_\w+", re.I)),
     ("load", re.compile(r"queue full|shedding load|Rejected request|too many requests|\b429\b",
                         re.I)),
