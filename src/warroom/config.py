@@ -42,6 +42,8 @@ class Settings(BaseSettings):
         "none": "P3",
     }
     default_priority: str = "P3"
+    # ingestion listeners hear each incident that only received re-sent alerts at most this often
+    listener_resend_interval_seconds: float = Field(default=5.0, ge=0)
 
     # evidence
     sensor_timeout_seconds: float = Field(default=5.0, gt=0)

@@ -51,6 +51,8 @@ class GroupCommitter:
         self._notifier: asyncio.Task[None] | None = None
         self._resent: dict[str, IncidentRef] = {}
         self._changes: list[IncidentRef] = []
+        self._wake = asyncio.Event()  # a change is queued: stop waiting for the re-send interval
+        self._next_resend = 0.0
 
     async def submit(self, records: list[AlertRecord]) -> IngestResult:
         """Store these alerts (with whatever else is waiting) and return once committed."""
@@ -96,25 +98,39 @@ class GroupCommitter:
         Listeners never delay an acknowledgement: a slow one (the workflow listener queries and
         enqueues per incident) would otherwise throttle an alert storm to its own pace. Opened,
         re-opened, escalated and resolved incidents are told in order; incidents that only
-        received re-sent alerts are coalesced to one entry each (the newest state), so the
-        backlog stays bounded by the number of incidents.
+        received re-sent alerts are coalesced to one entry each (the newest state) and told at
+        most once per `listener_resend_interval_seconds`, so the backlog stays bounded by the
+        number of incidents and a storm of re-sends costs the listeners little.
         """
         for result in results:
             for ref in result.incidents:
                 if ref.changed or ref.created:
                     self._resent.pop(ref.id, None)
                     self._changes.append(ref)
+                    self._wake.set()
                 else:
                     self._resent[ref.id] = ref
         if (self._changes or self._resent) and (self._notifier is None or self._notifier.done()):
             self._notifier = asyncio.create_task(self._drain_notifications())
 
     async def _drain_notifications(self) -> None:
+        loop = asyncio.get_running_loop()
         while self._changes or self._resent:
             if self._changes:
                 pending, self._changes = self._changes, []
-            else:
-                pending, self._resent = list(self._resent.values()), {}
+                await self._tell(pending)
+                continue
+            # re-sends only say "still firing": tell them at most once per interval
+            wait = self._next_resend - loop.time()
+            if wait > 0:
+                self._wake.clear()
+                try:
+                    await asyncio.wait_for(self._wake.wait(), wait)
+                except TimeoutError:
+                    pass
+                continue
+            pending, self._resent = list(self._resent.values()), {}
+            self._next_resend = loop.time() + self._settings.listener_resend_interval_seconds
             await self._tell(pending)
 
     async def idle(self) -> None:
