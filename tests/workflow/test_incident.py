@@ -236,3 +236,19 @@ async def test_completed_decision_for_a_still_firing_incident_starts_a_fresh_rou
     assert second["token"] != first["token"]
     assert [d["status"] for d in second["decisions"]] == ["completed", "ready"]
     assert debate.calls == [incident_id, incident_id]
+
+
+async def test_incident_resolving_before_any_approval_closes_the_decision(
+    workflow_app: Any,
+) -> None:
+    async with workflow_app(ScriptedDebate()) as client:
+        incident_id = await post_alert(client)
+        decision = await wait_for(lambda: decision_of(client, incident_id, "ready"),
+                                  what="a ready decision")
+        await post_alert(client, "resolved")
+        timeline = await wait_for(lambda: _closed(client, incident_id), what="workflow closed")
+        view = await _view(client, decision["token"])
+    assert view["status"] == "expired" and view["executions"] == []
+    expired = next(e for e in timeline if e["kind"] == "decision.expired")
+    assert "resolved" in expired["data"]["reason"]
+    assert "decision.escalated" not in [e["kind"] for e in timeline]

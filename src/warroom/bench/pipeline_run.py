@@ -40,7 +40,13 @@ def _percentile(values: list[float], q: float) -> float:
     return ordered[min(len(ordered) - 1, max(0, round(q * (len(ordered) - 1))))]
 
 
-async def _latencies(base: str, incidents: int) -> tuple[list[float], int]:
+def _at(text: str) -> datetime:
+    at = datetime.fromisoformat(text)
+    return at if at.tzinfo else at.replace(tzinfo=UTC)
+
+
+async def _latencies(base: str, incidents: int) -> tuple[list[tuple[float, float]], int]:
+    """Return (webhook -> decision opened, decision opened -> ready) in ms, and the timeouts."""
     run, out, timeouts = uuid.uuid4().hex[:6], [], 0
     async with httpx.AsyncClient(base_url=base, timeout=30.0) as client:
         for index in range(incidents):
@@ -61,10 +67,9 @@ async def _latencies(base: str, incidents: int) -> tuple[list[float], int]:
             if not decision.get("token"):
                 continue
             view = (await client.get(f"/api/v1/decisions/{decision['token']}")).json()
-            ready = datetime.fromisoformat(view["ready_at"])
-            if ready.tzinfo is None:
-                ready = ready.replace(tzinfo=UTC)
-            out.append((ready - sent).total_seconds() * 1000)
+            opened, ready = _at(view["created_at"]), _at(view["ready_at"])
+            out.append(((opened - sent).total_seconds() * 1000,
+                        (ready - opened).total_seconds() * 1000))
     return out, timeouts
 
 
@@ -77,17 +82,23 @@ def _pipeline(database_url: str, incidents: int, work: Path, echo: Callable[[str
            "WARROOM_LOG_LEVEL": "WARNING"}
     proc = start_warroom(port, env, work / f"serve-{label}.log")
     try:
-        latencies, timeouts = asyncio.run(_latencies(f"http://127.0.0.1:{port}", incidents))
+        parts, timeouts = asyncio.run(_latencies(f"http://127.0.0.1:{port}", incidents))
     finally:
         stop(proc)
         drop()
-    if not latencies:
+    if not parts:
         echo(f"{label}: no decision became ready")
         return False
+    latencies = [a + b for a, b in parts]
     p50, p95 = _percentile(latencies, 0.5), _percentile(latencies, 0.95)
     echo(f"{label:<10} webhook -> decision ready over {len(latencies)} incidents: "
          f"p50 {p50:.1f} ms  p95 {p95:.1f} ms  max {max(latencies):.1f} ms  "
          f"mean {statistics.fmean(latencies):.1f} ms  timeouts {timeouts}")
+    for name, values in (("ingest+queue+dispatch (webhook -> decision opened)",
+                          [a for a, _ in parts]),
+                         ("sense+debate+decide (opened -> ready)", [b for _, b in parts])):
+        echo(f"{'':<10}   {name}: p50 {_percentile(values, 0.5):.1f} ms  "
+             f"p95 {_percentile(values, 0.95):.1f} ms")
     return timeouts == 0
 
 
