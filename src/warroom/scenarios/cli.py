@@ -99,7 +99,8 @@ def eval_(
     else:
         from rich.console import Console
 
-        Console().print(render_table(report))
+        # a pipe or a log file gets the whole table rather than 80 truncated columns
+        Console(width=None if sys.stdout.isatty() else 140).print(render_table(report))
     if gate:
         overall = report.overall
         failures = []
