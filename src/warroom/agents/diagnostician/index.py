@@ -20,6 +20,60 @@ _ORDINAL = re.compile(r"^(?P<base>.+)-(?P<n>\d+)$")
 Entity = tuple[str, str]  # (namespace, service); nodes and external hosts have namespace ""
 
 
+_DICT_KEYS = frozenset({
+    "metadata", "spec", "status", "involvedObject", "state", "lastState", "waiting", "terminated",
+    "running", "resources", "limits", "requests", "annotations", "labels", "template",
+    "scaleTargetRef", "source", "selector", "matchLabels", "persistentVolumeClaim", "hard",
+    "used", "httpGet", "issuerRef", "capacity", "allocatable", "current", "resource", "target"})
+_LIST_KEYS = frozenset({
+    "containerStatuses", "initContainerStatuses", "conditions", "ownerReferences", "containers",
+    "taints", "volumes", "dnsNames", "currentMetrics", "metrics", "subsets", "addresses"})
+
+
+_STR_KEYS = frozenset({
+    "name", "namespace", "kind", "reason", "message", "nodeName", "type", "image", "phase",
+    "creationTimestamp", "lastTimestamp", "firstTimestamp", "eventTime", "finishedAt",
+    "startedAt", "lastTransitionTime", "notAfter", "apiVersion", "claimName", "path"})
+_INT_KEYS = frozenset({"currentReplicas", "desiredReplicas", "maxReplicas", "minReplicas",
+                       "replicas", "count", "restartCount"})
+_TOP_DICTS = frozenset({"metadata", "spec", "status"})
+
+
+def repair(obj: dict[str, Any]) -> dict[str, Any]:
+    """Give a raw API object the shapes the analyzers read (wrong types become empty)."""
+    out = {str(k): _fix(v, str(k)) for k, v in obj.items()}
+    for key in _TOP_DICTS:
+        if key in obj and not isinstance(obj[key], dict):
+            out[key] = {}
+    return out
+
+
+def _fix(value: Any, key: str) -> Any:
+    if key in _DICT_KEYS and key != "status" and not isinstance(value, dict):
+        return {}
+    if key in _LIST_KEYS:
+        if not isinstance(value, list):
+            return []
+        return [_fix(v, "") for v in value if isinstance(v, dict | str)]
+    if key in _STR_KEYS and not isinstance(value, str):
+        return "" if value is None or isinstance(value, dict | list) else str(value)
+    if key in _INT_KEYS and value is not None and not isinstance(value, int):
+        return as_int(value)
+    if key == "status" and not isinstance(value, dict | str):
+        return ""
+    if isinstance(value, dict):
+        return {str(k): _fix(v, str(k)) for k, v in value.items()}
+    return value
+
+
+def as_int(value: Any, default: int = 0) -> int:
+    """Read an integer field that may be missing or malformed."""
+    try:
+        return int(value)
+    except (TypeError, ValueError):
+        return default
+
+
 def parse_time(value: Any) -> datetime | None:
     """Parse an RFC 3339 timestamp from Kubernetes, or None when absent/invalid."""
     if not isinstance(value, str) or not value or value.startswith("0001-"):
@@ -59,8 +113,9 @@ class Index:
     def build(cls, snapshot: EvidenceSnapshot) -> Index:
         """Index a snapshot's objects, series labels and topology."""
         ix = cls(snapshot=snapshot)
-        for obj in snapshot.objects:
-            if isinstance(obj, dict) and isinstance(obj.get("kind"), str):
+        for raw in snapshot.objects:
+            if isinstance(raw, dict) and isinstance(raw.get("kind"), str):
+                obj = repair(raw)
                 ix.by_kind[obj["kind"]].append(obj)
         for rs in ix.by_kind["ReplicaSet"]:
             m = meta(rs)

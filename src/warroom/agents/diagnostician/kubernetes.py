@@ -11,7 +11,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from warroom.agents.diagnostician.findings import Finding
-from warroom.agents.diagnostician.index import Index, meta, parse_time
+from warroom.agents.diagnostician.index import Index, as_int, meta, parse_time
 
 _RECENT = timedelta(hours=3)
 
@@ -42,7 +42,7 @@ def analyze_pods(ix: Index, now: datetime) -> list[Finding]:
             waiting = state.get("waiting") or {}
             reason = waiting.get("reason", "")
             last = (cs.get("lastState") or {}).get("terminated") or {}
-            restarts = int(cs.get("restartCount") or 0)
+            restarts = as_int(cs.get("restartCount"))
             finished = parse_time(last.get("finishedAt"))
             recent = finished is None or now - finished <= _RECENT
             looping = reason == "CrashLoopBackOff"
@@ -106,7 +106,7 @@ def analyze_events(ix: Index, now: datetime) -> list[Finding]:
             if last is not None and now - last > _RECENT:
                 continue
             reason, msg = ev.get("reason", ""), str(ev.get("message", ""))
-            count = int(ev.get("count") or 1)
+            count = as_int(ev.get("count"), 1) or 1
             first = parse_time(ev.get("firstTimestamp"))
             owner = ix.owner_of_pod(ns, name) if kind == "Pod" else (ns, name)
             text = f"Event {kind} {ns + '/' if ns else ''}{name}: {reason} x{count}: {msg[:180]}"
