@@ -98,3 +98,13 @@ def test_critic_names_absent_signals(make_ctx: Make, diag: Diag) -> None:
     texts = [c.text for c in critique(ctx, d, solve(ctx, d)).challenges
              if c.question == "missing_evidence"]
     assert any("no logs from checkout's 2 pod(s)" in t for t in texts)
+
+
+def test_critic_rejects_cordoning_a_healthy_node(make_ctx: Make, diag: Diag) -> None:
+    ctx = make_ctx()
+    healthy = critique(ctx, diag(("", "w1", "node_failure", 0.9)),
+                       plan_of(Action(type="cordon_node", target="/node/w1")))
+    assert healthy.vote == "reject"
+    failed = critique(ctx, diag(("", "w2", "node_failure", 0.9)),
+                      plan_of(Action(type="cordon_node", target="/node/w2")))
+    assert failed.vote == "approve"

@@ -18,7 +18,7 @@ from warroom.agents.models import (
     Severity,
 )
 from warroom.agents.ports import DebateContext
-from warroom.safety.rules import is_database_name, parse_target
+from warroom.safety.rules import is_database_name, node_healthy, parse_target
 
 CORE_SENSORS = ("kubernetes", "metrics")
 MUTATING = frozenset({"rollout_restart", "rollout_undo", "scale", "set_resources", "delete_pod",
@@ -144,6 +144,10 @@ def _breakage(ctx: DebateContext, top: CandidateAction) -> list[Challenge]:
     if target.kind == "node":
         pods = [p for p in objects if p.get("kind") == "Pod"
                 and (p.get("spec") or {}).get("nodeName") == target.name]
+        node = wl.find(objects, "Node", "", target.name)
+        if node is not None and node_healthy(node):
+            say("critical", f"node {target.name} reports Ready with no pressure: taking a "
+                "healthy node out of service fixes nothing and removes capacity")
         if action.type == "drain_node":
             stateful = [wl.meta(p).get("name") for p in pods if any(
                 o.get("kind") == "StatefulSet" for o in wl.meta(p).get("ownerReferences") or [])]

@@ -194,7 +194,7 @@ def _check_stateful(action: Action, target: Target, context: RuleContext | None,
 def _check_facts(action: Action, target: Target, ctx: RuleContext, bad: Any) -> None:
     if action.type == "drain_node":
         node = _find(ctx.objects, "Node", "", target.name)
-        if node is not None and _node_healthy(node):
+        if node is not None and node_healthy(node):
             bad("healthy_node", f"node {target.name} is Ready with no pressure: draining it "
                 "evicts healthy workloads")
     if ctx.named is None:
@@ -247,7 +247,8 @@ def _looks_like_database(obj: dict[str, Any]) -> bool:
     return any(is_database_name(w) for w in words if w)
 
 
-def _node_healthy(node: dict[str, Any]) -> bool:
+def node_healthy(node: dict[str, Any]) -> bool:
+    """Tell whether a Node reports Ready, no pressure, and is schedulable."""
     conditions = (node.get("status") or {}).get("conditions") or []
     for cond in conditions:
         kind, status = cond.get("type"), cond.get("status")
