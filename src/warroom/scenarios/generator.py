@@ -27,6 +27,7 @@ from warroom.scenarios.generator_effects import Ctx, Injected
 from warroom.scenarios.generator_faults import INJECTORS
 from warroom.scenarios.generator_faults_infra import INFRA_INJECTORS
 from warroom.scenarios.generator_objects import render_objects
+from warroom.scenarios.generator_rollouts import ROLLOUT_INJECTORS
 from warroom.scenarios.generator_telemetry import (
     POINTS,
     STEP,
@@ -40,7 +41,7 @@ from warroom.scenarios.generator_telemetry import (
 )
 from warroom.scenarios.generator_world import World, build_world, stamp
 
-ALL_INJECTORS = {**INJECTORS, **INFRA_INJECTORS}
+ALL_INJECTORS = {**INJECTORS, **ROLLOUT_INJECTORS, **INFRA_INJECTORS}
 DIFFICULTIES = ("easy", "medium", "hard")
 _FLAGS = ["new-ranking rollout 10% -> 25%", "async-audit-log enabled",
           "legacy-endpoint disabled for beta cohort", "dark-mode enabled for 50%"]
