@@ -117,3 +117,25 @@ def test_eval_needs_ground_truth(scenarios_dir: Path, tmp_path: Path) -> None:
     (tmp_path / "x.json").write_text(json.dumps(data))
     result = runner.invoke(app, ["eval", str(tmp_path)])
     assert result.exit_code == 2 and "field expected" in result.stderr
+
+
+def test_a_pipeline_fault_fails_that_scenario_only(scenarios_dir: Path, tmp_path: Path,
+                                                   monkeypatch: pytest.MonkeyPatch) -> None:
+    import warroom.ingest.service as ingest
+
+    real = ingest.ingest_alertmanager
+
+    async def flaky(session: Any, payload: Any, **kwargs: Any) -> Any:
+        if payload.alerts[0].labels.get("service") == "payments-api":
+            raise RuntimeError("disk full")
+        return await real(session, payload, **kwargs)
+
+    monkeypatch.setattr(ingest, "ingest_alertmanager", flaky)
+    shutil.copy(scenarios_dir / "opensre-eks-001.json", tmp_path / "a.json")
+    shutil.copy(scenarios_dir / "synth-node-failure-1.json", tmp_path / "b.json")
+    result = runner.invoke(app, ["replay", str(tmp_path), "--json"])
+    assert result.exit_code == 1
+    first, second = (json.loads(line) for line in result.stdout.splitlines())
+    assert first["decision"]["status"] == "failed" and "disk full" in first["error"]
+    assert second["decision"]["status"] != "failed"
+    assert "opensre-eks-001: replay failed: RuntimeError: disk full" in result.stderr

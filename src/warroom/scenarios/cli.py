@@ -70,9 +70,13 @@ def replay(
         typer.echo(json.dumps(line, separators=(",", ":")) if as_json else _human(line))
         sys.stdout.flush()
 
+    crashed = []
     if scenarios:
-        asyncio.run(_replay_all(scenarios, emit))
-    raise typer.Exit(2 if errors else 0)
+        lines = asyncio.run(_replay_all(scenarios, emit))
+        crashed = [line for line in lines if line.get("error")]
+    for line in crashed:
+        typer.echo(f"error: {line['scenario']}: {line['error']}", err=True)
+    raise typer.Exit(2 if errors else 1 if crashed else 0)
 
 
 def eval_(

@@ -157,9 +157,9 @@ class Replayer:
         settings = self._base.model_copy(update={"database_url": url,
                                            "home": Path(self._dir.name)})
         engine = make_engine(url, json_serializer=_json)
+        started = time.perf_counter()
         try:
             sessions = make_sessionmaker(engine)
-            started = time.perf_counter()
             async with sessions() as session:
                 refs: list[Any] = []
                 counts: dict[str, int] = {}
@@ -173,13 +173,19 @@ class Replayer:
                             1 for a in webhook.alerts if a.status == "firing")
                 await session.commit()
                 if not refs:
-                    return _no_incident(scenario, time.perf_counter() - started)
+                    return _failed_line(scenario, "the scenario's alerts opened no incident",
+                                        time.perf_counter() - started)
                 incident_id = _primary(refs, counts)
                 result = await analyze_incident(
                     session, incident_id, settings=settings, sensors=replay_sensors(scenario),
                     now=scenario.now)
                 await session.commit()
             return output_line(scenario, result, (time.perf_counter() - started) * 1000)
+        except Exception as exc:  # a pipeline fault: this scenario fails, the run goes on
+            line = _failed_line(scenario, f"replay failed: {type(exc).__name__}: {exc}"[:500],
+                                time.perf_counter() - started)
+            line["error"] = line["decision"]["blocked_reason"]
+            return line
         finally:
             await engine.dispose()
             path.unlink(missing_ok=True)
@@ -191,8 +197,7 @@ def _json(value: Any) -> str:
     return orjson.dumps(value, default=str).decode()
 
 
-def _no_incident(scenario: Scenario, elapsed_s: float) -> dict[str, Any]:
-    why = "the scenario's alerts opened no incident"
+def _failed_line(scenario: Scenario, why: str, elapsed_s: float) -> dict[str, Any]:
     return {
         "scenario": scenario.id, "incident_id": None, "hypotheses": [],
         "decision": {"status": "failed", "action": {"type": "escalate", "target": None,
