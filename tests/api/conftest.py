@@ -12,5 +12,5 @@ from warroom.config import Settings
 
 @pytest.fixture
 async def client(settings: Settings, engine: AsyncEngine) -> AsyncIterator[httpx.AsyncClient]:
-    async with app_client(settings, engine=engine) as c:
+    async with app_client(settings, engine=engine, hooks=False) as c:
         yield c

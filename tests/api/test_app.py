@@ -14,7 +14,7 @@ from warroom.config import Settings
 async def test_openapi_documents_the_webhook_bodies(
     settings: Settings, engine: AsyncEngine
 ) -> None:
-    async with app_client(settings, engine=engine) as client:
+    async with app_client(settings, engine=engine, hooks=False) as client:
         assert (await client.get("/docs")).status_code == 200
         schema = (await client.get("/openapi.json")).json()
     body = schema["paths"]["/api/v1/alerts/alertmanager"]["post"]["requestBody"]
@@ -46,7 +46,7 @@ async def test_hooks_and_detail_providers_plug_in(
         app.state.incident_detail_providers.extend([evidence, broken])
 
     firing = (fixtures_dir / "alertmanager-webhook-firing.json").read_bytes()
-    async with app_client(settings, engine=engine, configure=configure) as client:
+    async with app_client(settings, engine=engine, configure=configure, hooks=False) as client:
         assert log == ["start worker=True"]
         posted = await client.post("/api/v1/alerts/alertmanager", content=firing)
         incident_id = posted.json()["incidents"][0]["id"]

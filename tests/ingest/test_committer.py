@@ -66,7 +66,7 @@ async def test_listeners_hear_changes_in_order_and_resends_coalesced(
     firing = (fixtures_dir / "alertmanager-webhook-firing.json").read_bytes()
     resolved = (fixtures_dir / "alertmanager-webhook-resolved.json").read_bytes()
     quick = settings.model_copy(update={"listener_resend_interval_seconds": 0.05})
-    async with app_client(quick, engine=engine, configure=configure) as client:
+    async with app_client(quick, engine=engine, configure=configure, hooks=False) as client:
         committer = apps[0].state.ingest_committer
         assert (await client.post(AM, content=firing)).status_code == 202
         await committer.idle()

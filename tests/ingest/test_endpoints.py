@@ -157,7 +157,7 @@ async def test_body_over_the_limit_is_refused_with_413(
     small = settings.model_copy(update={"max_body_bytes": 2000})
     body = json.dumps(fixture(fixtures_dir, "firing")).encode()
     assert len(body) < 2000
-    async with app_client(small, engine=engine) as client:
+    async with app_client(small, engine=engine, hooks=False) as client:
         assert (await client.post(AM, content=body)).status_code == 202
         huge = body + b" " * 2000
         declared = await client.post(AM, content=huge)
@@ -250,7 +250,7 @@ async def test_listeners_hear_after_commit_and_cannot_fail_the_request(
         app.state.listeners.extend([Broken(), Recorder()])
         apps.append(app)
 
-    async with app_client(settings, engine=engine, configure=configure) as client:
+    async with app_client(settings, engine=engine, configure=configure, hooks=False) as client:
         response = await client.post(AM, json=fixture(fixtures_dir, "firing"))
         await apps[0].state.ingest_committer.idle()
     assert response.status_code == 202

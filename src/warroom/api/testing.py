@@ -19,9 +19,16 @@ async def app_client(
     *,
     engine: AsyncEngine | None = None,
     configure: Callable[[FastAPI], None] | None = None,
+    hooks: bool = True,
 ) -> AsyncIterator[httpx.AsyncClient]:
-    """Start the app (after `configure` adds listeners or hooks) and yield a client bound to it."""
+    """Start the app (after `configure` adds listeners or hooks) and yield a client bound to it.
+
+    `hooks=False` drops the lifespan hooks other contexts registered (the workflow engine, the
+    sandbox) before `configure` runs: tests of ingestion and the API start none of them.
+    """
     app = create_app(settings, engine=engine)
+    if not hooks:
+        app.state.lifespan_hooks.clear()
     if configure is not None:
         configure(app)
     async with app.router.lifespan_context(app):
