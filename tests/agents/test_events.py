@@ -54,3 +54,31 @@ async def test_redis_stream_sink_appends_capped(redis_url: str) -> None:
         await client.delete(sink.stream("agent.turn"))
         await client.aclose()
         await sink.close()
+
+
+async def test_unreachable_redis_is_skipped_after_one_failure() -> None:
+    sink = RedisStreamSink("redis://127.0.0.1:1/0", backoff_seconds=60)
+    bus = EventBus(sinks=[sink], sink_timeout=2)
+    try:
+        await bus.publish("agent.turn", {"i": 1})  # fails once, logged, not raised
+        assert sink._down_until > 0
+        calls = 0
+        real = sink._redis.xadd
+
+        async def counting(*args: object, **kwargs: object) -> object:
+            nonlocal calls
+            calls += 1
+            return await real(*args, **kwargs)
+
+        sink._redis.xadd = counting  # type: ignore[method-assign]
+        await bus.publish("agent.turn", {"i": 2})
+        assert calls == 0  # within the back-off nothing is even tried
+    finally:
+        await sink.close()
+
+
+def test_one_bus_per_redis_url() -> None:
+    from warroom.agents.events import get_bus
+
+    assert get_bus("", 10) is get_bus("", 10)
+    assert get_bus("", 10) is not get_bus("", 11)

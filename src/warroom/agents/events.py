@@ -7,6 +7,7 @@ slowing the debate, and a Redis that is down costs one logged failure per event,
 from __future__ import annotations
 
 import asyncio
+import time
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Any, Protocol
@@ -66,12 +67,15 @@ class EventBus:
 class RedisStreamSink:
     """Append events to a Redis Stream per topic, capped at about `maxlen` entries."""
 
-    def __init__(self, url: str, *, prefix: str = "warroom:", maxlen: int = 10_000) -> None:
+    def __init__(self, url: str, *, prefix: str = "warroom:", maxlen: int = 10_000,
+                 backoff_seconds: float = 30.0) -> None:
         from redis.asyncio import Redis
 
         self._redis = Redis.from_url(url, socket_timeout=1.0, socket_connect_timeout=1.0)
         self.prefix = prefix
         self.maxlen = maxlen
+        self.backoff_seconds = backoff_seconds
+        self._down_until = 0.0  # after a failure, skip Redis for a while instead of waiting
 
     def stream(self, topic: str) -> str:
         """Return the Redis key of a topic's stream."""
@@ -79,8 +83,15 @@ class RedisStreamSink:
 
     async def send(self, topic: str, event: dict[str, Any]) -> None:
         """XADD the event as one JSON field, trimming the stream approximately to `maxlen`."""
-        await self._redis.xadd(self.stream(topic), {"event": orjson.dumps(event, default=str)},
-                               maxlen=self.maxlen, approximate=True)
+        if time.monotonic() < self._down_until:
+            return  # Redis failed recently: drop the event rather than slow the debate
+        try:
+            await self._redis.xadd(self.stream(topic),
+                                   {"event": orjson.dumps(event, default=str)},
+                                   maxlen=self.maxlen, approximate=True)
+        except BaseException:
+            self._down_until = time.monotonic() + self.backoff_seconds
+            raise
 
     async def close(self) -> None:
         """Close the connection pool."""
@@ -91,3 +102,14 @@ def bus_from_settings(redis_url: str, maxlen: int) -> EventBus:
     """Build the bus, with the Redis sink when a URL is configured."""
     sinks: list[EventSink] = [RedisStreamSink(redis_url, maxlen=maxlen)] if redis_url else []
     return EventBus(sinks=sinks)
+
+
+_BUSES: dict[tuple[str, int], EventBus] = {}
+
+
+def get_bus(redis_url: str = "", maxlen: int = 10_000) -> EventBus:
+    """Return the process-wide bus for these settings (one per Redis URL)."""
+    key = (redis_url, maxlen)
+    if key not in _BUSES:
+        _BUSES[key] = bus_from_settings(redis_url, maxlen)
+    return _BUSES[key]

@@ -16,7 +16,7 @@ from pydantic import BaseModel
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from warroom.agents.events import EventBus
+from warroom.agents.events import EventBus, get_bus
 from warroom.agents.models import (
     Action,
     ActionPlan,
@@ -118,7 +118,11 @@ async def analyze_incident(session: AsyncSession, incident_id: str, *, settings:
                            sensors: list[Sensor], now: datetime | None = None,
                            backends: Backends | None = None,
                            bus: EventBus | None = None) -> DebateResult:
-    """Sense, sanitize, persist the snapshot, debate and audit; never raises."""
+    """Sense, sanitize, persist the snapshot, debate and audit; never raises.
+
+    Turns and the package are published to `bus`, by default the process-wide bus of the
+    settings (in-process subscribers, and Redis Streams when `redis_url` is set).
+    """
     started = time.perf_counter()
     session_id = uuid.uuid4().hex
     now = _utc(now) if now is not None else datetime.now(UTC)
@@ -134,8 +138,7 @@ async def analyze_incident(session: AsyncSession, incident_id: str, *, settings:
         except Exception:  # the database itself is the problem; the package still stands
             pass
     result.latency_ms = round((time.perf_counter() - started) * 1000, 3)
-    if bus is not None:
-        await _publish(bus, result)
+    await _publish(bus or get_bus(settings.redis_url, settings.event_stream_maxlen), result)
     return result
 
 
