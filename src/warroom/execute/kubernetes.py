@@ -38,6 +38,10 @@ class KubernetesExecutor:
 
         A missing object is listed under `missing` with the API's message, not raised.
         """
+        async with self.api.session():
+            return await self._capture(action)
+
+    async def _capture(self, action: Action) -> dict[str, Any]:
         objects: list[dict[str, Any]] = []
         queries: list[str] = []
         missing: list[dict[str, str]] = []
@@ -73,6 +77,15 @@ class KubernetesExecutor:
 
     async def _run(self, action: Action, *, dry_run: bool,
                    expected_state: dict[str, Any] | None = None) -> ExecutionOutcome:
+        try:
+            async with self.api.session():
+                return await self._run_in_session(action, dry_run=dry_run,
+                                                  expected_state=expected_state)
+        except KubeUnavailable as exc:
+            return ExecutionOutcome(status="failed", error=str(exc))
+
+    async def _run_in_session(self, action: Action, *, dry_run: bool,
+                              expected_state: dict[str, Any] | None) -> ExecutionOutcome:
         if action.type in ("escalate", "no_action"):
             return ExecutionOutcome(status="dry_run_ok" if dry_run else "succeeded",
                                     result={"note": f"{action.type} makes no API call"})

@@ -137,5 +137,34 @@ def run_command(
 
 
 def register(app: typer.Typer) -> None:
-    """Add the `sandbox` group to the warroom command."""
+    """Add the `sandbox` group and `demo` to the warroom command."""
     app.add_typer(sandbox_app, name="sandbox")
+    app.command("demo")(demo_command)
+
+
+def demo_command(
+    headless: bool = typer.Option(False, "--headless", help="no prompts: run and summarise"),
+    faults: int = typer.Option(5, "--faults", min=1, help="how many faults to inject"),
+    auto_approve: bool = typer.Option(False, "--auto-approve",
+                                      help="let the demo policy approve low/medium risk"),
+    only: list[str] = typer.Option(None, "--fault", help="only these fault classes"),  # noqa: B008
+    speed: float = typer.Option(1.0, "--speed", min=0.1, max=10.0,
+                                help="clock speed (1.0: 15 simulated s per 0.5 s)"),
+    timeout: float = typer.Option(90.0, "--fault-timeout", help="seconds per fault"),
+) -> None:
+    """Run the sandbox and warroom together and follow faults from alert to verification."""
+    import asyncio
+
+    from rich.console import Console
+
+    from warroom.config import get_settings
+    from warroom.sandbox.demo import run_demo
+
+    console = Console()
+    runs = asyncio.run(run_demo(get_settings(), faults=faults, auto_approve=auto_approve,
+                                headless=headless, console=console, speed=speed,
+                                fault_timeout=timeout, only=only or None))
+    incomplete = [r.fault for r in runs if not r.complete]
+    if incomplete:
+        console.print(f"[red]not every step ran for: {', '.join(incomplete)}[/]")
+        raise typer.Exit(1)

@@ -5,9 +5,11 @@ from __future__ import annotations
 import math
 import re
 from collections import deque
+from collections.abc import Callable
 from dataclasses import dataclass
 
 Labels = tuple[tuple[str, str], ...]
+LOOKBACK_S = 300.0
 
 _SELECTOR = re.compile(r"^\s*([a-zA-Z_:][a-zA-Z0-9_:]*)?\s*(?:\{(.*)\})?\s*$")
 _MATCHER = re.compile(r'\s*([a-zA-Z_][a-zA-Z0-9_]*)\s*(=~|!=|!~|=)\s*"((?:[^"\\]|\\.)*)"\s*,?')
@@ -58,6 +60,9 @@ class SeriesStore:
     def __init__(self, keep: int = 720) -> None:
         self.keep = keep
         self._series: dict[Labels, deque[tuple[float, float]]] = {}
+        self.latest = 0.0  # time of the newest sample: series without it have gone stale
+        # how sample times (simulated) show outside; the live runtime maps them to wall time
+        self.to_external: Callable[[float], float] = lambda when: when
 
     def record(self, when: float, name: str, labels: dict[str, str], value: float) -> None:
         """Append one sample."""
@@ -66,6 +71,7 @@ class SeriesStore:
         if series is None:
             series = self._series[key] = deque(maxlen=self.keep)
         series.append((when, float(value)))
+        self.latest = max(self.latest, when)
 
     def select(self, query: str) -> list[tuple[dict[str, str], deque[tuple[float, float]]]]:
         """Return the series a selector matches."""
@@ -87,14 +93,14 @@ class SeriesStore:
         for labels, samples in self.select(query):
             values = []
             at = start
-            points = list(samples)
+            points, stale_after = self._external(samples)
             index = 0
             last: tuple[float, float] | None = None
             while at <= end + 1e-9:
                 while index < len(points) and points[index][0] <= at:
                     last = points[index]
                     index += 1
-                if last is not None and at - last[0] <= 300:  # Prometheus' lookback delta
+                if last is not None and _visible(at, last[0], stale_after):
                     values.append([_num(at), _fmt(last[1])])
                 at += step
             if values:
@@ -105,30 +111,44 @@ class SeriesStore:
         """Answer like Prometheus `query` for an instant vector selector."""
         result = []
         for labels, samples in self.select(query):
+            points, stale_after = self._external(samples)
             best = None
-            for sample in samples:
+            for sample in points:
                 if sample[0] <= at:
                     best = sample
-            if best is not None and at - best[0] <= 300:
+            if best is not None and _visible(at, best[0], stale_after):
                 result.append({"metric": labels, "value": [_num(at), _fmt(best[1])]})
         return result
+
+    def _external(self, samples: deque[tuple[float, float]]
+                  ) -> tuple[list[tuple[float, float]], float | None]:
+        """Return the samples in external time, and when the series went stale (or None)."""
+        points = [(self.to_external(when), value) for when, value in samples]
+        stale = bool(points) and samples[-1][0] < self.latest
+        return points, points[-1][0] if stale else None
 
     def exposition(self, at: float) -> str:
         """Render the latest sample of every live series in Prometheus text format."""
         lines: list[str] = []
         seen: set[str] = set()
         for key, samples in sorted(self._series.items()):
-            if not samples or at - samples[-1][0] > 300:
-                continue
+            if not samples or samples[-1][0] < self.latest:
+                continue  # stale: the pod is gone
             labels = dict(key)
             name = labels.pop("__name__")
             if name not in seen:
                 seen.add(name)
                 lines.append(f"# TYPE {name} gauge")
             rendered = ",".join(f'{k}="{_escape(v)}"' for k, v in sorted(labels.items()))
-            lines.append(f"{name}{{{rendered}}} {_fmt(samples[-1][1])} "
-                         f"{int(samples[-1][0] * 1000)}")
+            lines.append(f"{name}{{{rendered}}} {_fmt(samples[-1][1])}")
         return "\n".join(lines) + "\n"
+
+
+def _visible(at: float, sample_at: float, stale_after: float | None) -> bool:
+    """Apply Prometheus' 5-minute lookback, cut short by a staleness marker."""
+    if stale_after is not None and at > stale_after:
+        return False
+    return at - sample_at <= LOOKBACK_S
 
 
 def _escape(value: str) -> str:

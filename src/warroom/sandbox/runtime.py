@@ -8,8 +8,9 @@ import contextlib
 import json
 import logging
 import socket
+import time
 from collections.abc import AsyncIterator
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -22,6 +23,7 @@ from warroom.sandbox.sim import Sandbox
 
 log = logging.getLogger(__name__)
 KUBECONFIG_NAME = "sandbox-kubeconfig.yaml"
+HISTORY_S = 3600.0
 
 
 def kubeconfig(url: str) -> dict[str, Any]:
@@ -34,6 +36,49 @@ def kubeconfig(url: str) -> dict[str, Any]:
             "cluster": "warroom-sandbox", "user": "warroom-sandbox", "namespace": "shop"}}],
         "current-context": "warroom-sandbox",
     }
+
+
+class WallClock:
+    """Map the accelerated simulated time to wall time, tick by tick.
+
+    Each live tick pairs its simulated instant with the wall instant it ran at, so series
+    served over HTTP carry wall-clock timestamps and a query for "the last minute" sees the
+    last minute of ticks. The history simulated before the clock started (the warm-up) maps
+    one to one, as backfilled data would; later instants between or after the recorded ticks
+    are interpolated at the nominal speed.
+    """
+
+    def __init__(self, sim_start: float, wall_start: float, speed: float,
+                 keep: int = 20_000) -> None:
+        self.speed = speed
+        self.keep = keep
+        self._pairs: dict[float, float] = {sim_start: wall_start}
+        self._first = self._last = (sim_start, wall_start)
+
+    def tick(self, sim: float, wall: float) -> None:
+        """Record that the simulated instant `sim` happened at wall time `wall`."""
+        self._pairs[sim] = wall
+        self._last = (sim, wall)
+        if len(self._pairs) > self.keep:
+            oldest = next(iter(self._pairs))
+            del self._pairs[oldest]
+            self._first = (next(iter(self._pairs)), self._pairs[next(iter(self._pairs))])
+
+    def to_wall(self, sim: float) -> float:
+        """Return the wall time of a simulated instant."""
+        exact = self._pairs.get(sim)
+        if exact is not None:
+            return exact
+        if sim < self._first[0]:
+            return self._first[1] - (self._first[0] - sim)
+        return self._last[1] + (sim - self._last[0]) / self.speed
+
+    def stamp(self, text: str) -> str:
+        """Map an RFC 3339 simulated timestamp to wall time (the zero time stays)."""
+        if text.startswith("0001-"):
+            return text
+        when = datetime.fromisoformat(text.replace("Z", "+00:00")).timestamp()
+        return datetime.fromtimestamp(self.to_wall(when), UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
 class SandboxRuntime:
@@ -53,9 +98,10 @@ class SandboxRuntime:
         self.webhook_url = webhook_url if webhook_url is not None else (
             settings.sandbox_webhook_url
             or f"http://{settings.host}:{settings.port}/api/v1/alerts/alertmanager")
-        self.sandbox = sandbox or Sandbox(seed=settings.sandbox_seed,
-                                          start=datetime.now(UTC),
-                                          tick_seconds=settings.sandbox_tick_seconds)
+        # an hour of history, simulated up to the present, so queries have a baseline
+        self.sandbox = sandbox or Sandbox(
+            seed=settings.sandbox_seed, start=datetime.now(UTC) - timedelta(seconds=HISTORY_S),
+            tick_seconds=settings.sandbox_tick_seconds, warmup_seconds=HISTORY_S)
         self.clock = clock
         self.port = 0
         self.delivered: list[dict[str, Any]] = []
@@ -64,6 +110,8 @@ class SandboxRuntime:
         self._serve_task: asyncio.Task[None] | None = None
         self._tick_task: asyncio.Task[None] | None = None
         self._http: httpx.AsyncClient | None = None
+        self._socket: socket.socket | None = None
+        self.wall: WallClock | None = None
 
     @property
     def url(self) -> str:
@@ -75,14 +123,32 @@ class SandboxRuntime:
         """Return where the kubeconfig for the sandbox is written."""
         return self.settings.home / KUBECONFIG_NAME
 
+    def reserve(self) -> int:
+        """Bind the loopback port now (before start) and write the kubeconfig; return the port.
+
+        Lets a caller point settings at the sandbox before anything else starts.
+        """
+        if self._socket is None:
+            sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+            sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+            sock.bind(("127.0.0.1", self.settings.sandbox_port))
+            self._socket = sock
+            self.port = sock.getsockname()[1]
+            self.settings.home.mkdir(parents=True, exist_ok=True)
+            self.kubeconfig_path.write_text(json.dumps(kubeconfig(self.url), indent=2) + "\n")
+        return self.port
+
     async def start(self) -> None:
         """Serve the sandbox, write its kubeconfig and start the clock."""
-        sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        sock.bind(("127.0.0.1", self.settings.sandbox_port))
-        self.port = sock.getsockname()[1]
-        config = uvicorn.Config(create_app(self.sandbox), log_level="warning", lifespan="off",
-                                access_log=False)
+        self.reserve()
+        sock, self._socket = self._socket, None
+        assert sock is not None
+        if self.clock:
+            speed = self.sandbox.tick_seconds / self.settings.sandbox_tick_interval_seconds
+            self.wall = WallClock(self.sandbox.now.timestamp(), time.time(), speed)
+            self.sandbox.series.to_external = self.wall.to_wall
+        app = create_app(self.sandbox, stamp=self.wall.stamp if self.wall else None)
+        config = uvicorn.Config(app, log_level="warning", lifespan="off", access_log=False)
         self._server = uvicorn.Server(config)
         self._serve_task = asyncio.create_task(self._server.serve(sockets=[sock]))
         while not self._server.started:
@@ -90,8 +156,6 @@ class SandboxRuntime:
                 self._serve_task.result()
                 raise RuntimeError(f"the sandbox server on {self.url} stopped at start-up")
             await asyncio.sleep(0.01)
-        self.settings.home.mkdir(parents=True, exist_ok=True)
-        self.kubeconfig_path.write_text(json.dumps(kubeconfig(self.url), indent=2) + "\n")
         self._http = httpx.AsyncClient(timeout=5.0)
         if self.clock:
             self._tick_task = asyncio.create_task(self._run_clock())
@@ -124,7 +188,10 @@ class SandboxRuntime:
         while True:
             await asyncio.sleep(interval)
             try:
-                await self.advance(self.sandbox.tick_seconds)
+                self.sandbox.tick()
+                if self.wall is not None:
+                    self.wall.tick(self.sandbox.now.timestamp(), time.time())
+                await self.deliver()
             except Exception:  # the clock must survive one bad tick
                 log.exception("sandbox tick failed")
 
@@ -141,7 +208,7 @@ class SandboxRuntime:
         pending, self.sandbox.outbox = self.sandbox.outbox, []
         for index, payload in enumerate(pending):
             try:
-                response = await self._http.post(self.webhook_url, json=payload)
+                response = await self._http.post(self.webhook_url, json=self._external(payload))
                 response.raise_for_status()
             except httpx.HTTPError as exc:
                 self.failed_deliveries += 1
@@ -151,6 +218,15 @@ class SandboxRuntime:
             self.delivered.append(payload)
             sent += 1
         return sent
+
+    def _external(self, payload: dict[str, Any]) -> dict[str, Any]:
+        """Give a webhook wall-clock times when the clock is live."""
+        if self.wall is None:
+            return payload
+        wall = self.wall
+        alerts = [{**a, "startsAt": wall.stamp(a["startsAt"]), "endsAt": wall.stamp(a["endsAt"])}
+                  for a in payload["alerts"]]
+        return {**payload, "alerts": alerts}
 
     def inject(self, fault: str, *, service: str | None = None, namespace: str | None = None,
                severity: float = 0.8, onset_seconds: float = 0.0) -> dict[str, Any]:

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import re
+from collections.abc import Callable
 from datetime import datetime
 from typing import Any
 from urllib.parse import parse_qsl
@@ -57,16 +58,35 @@ async def _params(request: Request) -> dict[str, str]:
     return params
 
 
-def create_app(sandbox: Sandbox) -> Starlette:
-    """Return the ASGI app that serves one sandbox."""
+_STAMP = re.compile(r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}Z")
+
+
+def restamp(value: Any, stamp: Callable[[str], str]) -> Any:
+    """Rewrite every RFC 3339 time in a JSON value (and at the start of log lines)."""
+    if isinstance(value, dict):
+        return {k: restamp(v, stamp) for k, v in value.items()}
+    if isinstance(value, list):
+        return [restamp(v, stamp) for v in value]
+    if isinstance(value, str) and _STAMP.match(value):
+        return stamp(value[:20]) + value[20:]
+    return value
+
+
+def create_app(sandbox: Sandbox, *, stamp: Callable[[str], str] | None = None) -> Starlette:
+    """Return the ASGI app that serves one sandbox.
+
+    `stamp` maps the simulated times in objects and log lines to the outside clock (the live
+    runtime's wall clock), so every answer agrees with the Prometheus API's timestamps.
+    """
 
     async def query_range(request: Request) -> Response:
         params = await _params(request)
         try:
             if not params.get("query"):
                 raise QueryError('invalid parameter "query": empty query')
-            start = _time(params.get("start"), sandbox.now.timestamp() - 3600, "start")
-            end = _time(params.get("end"), sandbox.now.timestamp(), "end")
+            now = sandbox.series.to_external(sandbox.now.timestamp())
+            start = _time(params.get("start"), now - 3600, "start")
+            end = _time(params.get("end"), now, "end")
             if end < start:
                 raise QueryError('invalid parameter "end": end timestamp must not be before '
                                  "start time")
@@ -82,7 +102,8 @@ def create_app(sandbox: Sandbox) -> Starlette:
         try:
             if not params.get("query"):
                 raise QueryError('invalid parameter "query": empty query')
-            at = _time(params.get("time"), sandbox.now.timestamp(), "time")
+            at = _time(params.get("time"),
+                       sandbox.series.to_external(sandbox.now.timestamp()), "time")
             result = sandbox.series.query(params["query"], at)
         except QueryError as exc:
             return _prom_error(str(exc))
@@ -127,6 +148,12 @@ def create_app(sandbox: Sandbox) -> Starlette:
         code, payload = handle(sandbox, request.method, request.url.path,
                                dict(request.query_params), body,
                                request.headers.get("content-type", "application/json"))
+        if stamp is not None:
+            if isinstance(payload, str):
+                payload = "".join(restamp(line, stamp) + "\n"
+                                  for line in payload.splitlines())
+            else:
+                payload = restamp(payload, stamp)
         if isinstance(payload, str):
             return PlainTextResponse(payload, status_code=code)
         return Response(json.dumps(payload), status_code=code, media_type="application/json")

@@ -8,8 +8,10 @@ API server returned them. Every run reports the exact API paths it asked.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import time
+from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from pathlib import Path
@@ -57,38 +59,57 @@ class KubeResponse:
 class KubeApi:
     """Raw JSON access to the API server through kubernetes-asyncio's `ApiClient`.
 
-    The client is built on first use from `kubeconfig` (a path), or in-cluster configuration
-    when running in a pod, or `~/.kube/config`.
+    The configuration is loaded once, on first use, from `kubeconfig` (a path), or in-cluster
+    configuration when running in a pod, or `~/.kube/config`. HTTP sessions live only as
+    long as a `session()` block (one per sensor run or execution), or one request outside
+    any, so nothing is left open between workflow steps.
     """
 
     def __init__(self, kubeconfig: str = "", *, timeout: float = 10.0) -> None:
         self.kubeconfig = kubeconfig
         self.timeout = timeout
+        self._configuration: Any = None
         self._client: Any = None
+        self._users = 0
         self._lock = asyncio.Lock()
 
-    async def client(self) -> Any:
-        """Return the ApiClient, loading the configuration on first use."""
+    @contextlib.asynccontextmanager
+    async def session(self) -> AsyncIterator[KubeApi]:
+        """Share one HTTP session across the requests of a block (nesting is fine)."""
         async with self._lock:
-            if self._client is None:
-                from kubernetes_asyncio import client, config
+            if self._users == 0:
+                from kubernetes_asyncio import client
 
-                configuration = client.Configuration()
-                try:
-                    if self.kubeconfig:
-                        await config.load_kube_config(config_file=self.kubeconfig,
-                                                      client_configuration=configuration)
-                    else:
-                        try:
-                            config.load_incluster_config(client_configuration=configuration)
-                        except config.ConfigException:
-                            await config.load_kube_config(client_configuration=configuration)
-                except (config.ConfigException, OSError, TypeError, ValueError) as exc:
-                    where = self.kubeconfig or "in-cluster or ~/.kube/config"
-                    raise KubeUnavailable(f"cannot load Kubernetes config ({where}): {exc}") \
-                        from exc
-                self._client = client.ApiClient(configuration=configuration)
-            return self._client
+                self._client = client.ApiClient(configuration=await self.configuration())
+            self._users += 1
+        try:
+            yield self
+        finally:
+            self._users -= 1
+            if self._users == 0 and self._client is not None:
+                live, self._client = self._client, None
+                await live.close()
+
+    async def configuration(self) -> Any:
+        """Return the client configuration, loading it on first use."""
+        if self._configuration is None:
+            from kubernetes_asyncio import client, config
+
+            configuration = client.Configuration()
+            try:
+                if self.kubeconfig:
+                    await config.load_kube_config(config_file=self.kubeconfig,
+                                                  client_configuration=configuration)
+                else:
+                    try:
+                        config.load_incluster_config(client_configuration=configuration)
+                    except config.ConfigException:
+                        await config.load_kube_config(client_configuration=configuration)
+            except (config.ConfigException, OSError, TypeError, ValueError) as exc:
+                where = self.kubeconfig or "in-cluster or ~/.kube/config"
+                raise KubeUnavailable(f"cannot load Kubernetes config ({where}): {exc}") from exc
+            self._configuration = configuration
+        return self._configuration
 
     async def request(self, method: str, path: str, *, body: Any = None,
                       content_type: str = "application/json",
@@ -96,7 +117,11 @@ class KubeApi:
         """Send one call (the path may carry a query string) and return status and JSON."""
         import aiohttp
 
-        api = await self.client()
+        if self._client is None:
+            async with self.session():
+                return await self.request(method, path, body=body, content_type=content_type,
+                                          query=query)
+        api = self._client
         parts = urlsplit(path)
         params = parse_qsl(parts.query) + list(query or [])
         try:
@@ -129,10 +154,11 @@ class KubeApi:
                 for item in response.data.get("items", [])]
 
     async def close(self) -> None:
-        """Close the HTTP session."""
+        """Close an HTTP session left open (none is, outside `session()` blocks)."""
         if self._client is not None:
             await self._client.close()
             self._client = None
+            self._users = 0
 
 
 def _belongs(obj: dict[str, Any], services: list[str]) -> bool:
@@ -168,7 +194,8 @@ class _Base:
         started = time.perf_counter()
         queries: list[str] = []
         try:
-            data, note = await self._collect(request, queries)
+            async with self.api.session():
+                data, note = await self._collect(request, queries)
         except KubeUnavailable as exc:
             return SensorResult(run=SensorRun(
                 sensor=self.name, status="error", error=str(exc), queries=queries,
@@ -194,15 +221,16 @@ class KubernetesObjectsSensor(_Base):
 
     async def _collect(self, request: SensorRequest,
                        queries: list[str]) -> tuple[EvidenceData, str]:
-        objects: list[dict[str, Any]] = []
-        for namespace in _namespaces(request):
-            for group, plural in (("/api/v1", "pods"), ("/apis/apps/v1", "deployments"),
-                                  ("/apis/apps/v1", "replicasets"),
-                                  ("/apis/apps/v1", "statefulsets"), ("/api/v1", "services"),
-                                  ("/apis/autoscaling/v2", "horizontalpodautoscalers"),
-                                  ("/api/v1", "persistentvolumeclaims")):
-                found = await self._list(f"{group}{_prefix(namespace)}/{plural}", queries)
-                objects.extend(o for o in found if _belongs(o, request.services))
+        paths = [f"{group}{_prefix(namespace)}/{plural}"
+                 for namespace in _namespaces(request)
+                 for group, plural in (("/api/v1", "pods"), ("/apis/apps/v1", "deployments"),
+                                       ("/apis/apps/v1", "replicasets"),
+                                       ("/apis/apps/v1", "statefulsets"),
+                                       ("/api/v1", "services"),
+                                       ("/apis/autoscaling/v2", "horizontalpodautoscalers"),
+                                       ("/api/v1", "persistentvolumeclaims"))]
+        lists = await asyncio.gather(*(self._list(path, queries) for path in paths))
+        objects = [o for found in lists for o in found if _belongs(o, request.services)]
         objects.extend(await self._list("/api/v1/nodes", queries))
         scope = ", ".join(request.namespaces) or "all namespaces"
         note = f"searched {scope} for {', '.join(request.services) or 'every workload'}: " \

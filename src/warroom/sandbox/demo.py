@@ -1,0 +1,312 @@
+"""`warroom demo`: the whole product on a laptop, against the sandbox, narrated in the terminal.
+
+One process runs the sandbox and warroom (API, workflow worker). Faults are injected through
+warroom's own `/api/v1/sandbox/faults`; the sandbox fires alerts to warroom's Alertmanager
+endpoint; the demo follows each new decision through the public API — hypotheses, action,
+approval (the terminal asks, or `--auto-approve` lets the demo policy approve low- and
+medium-risk actions), execution through the Kubernetes adapter, and the verifier's verdict.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import socket
+import tempfile
+import time
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import httpx
+from rich.console import Console
+from rich.table import Table
+
+from warroom.config import Settings
+from warroom.sandbox.runtime import SandboxRuntime
+
+# faults with a fix the sandbox can carry out, each on its own service so incidents stay apart
+ROTATION: tuple[tuple[str, str], ...] = (
+    ("bad_deploy", "checkout"), ("memory_limit_too_low", "cart"),
+    ("image_pull_error", "orders"), ("traffic_surge", "catalog"), ("cpu_saturation", "search"),
+    ("config_error", "payments"), ("memory_leak", "payments"), ("node_failure", "worker-3"),
+)
+FINAL = frozenset({"completed", "failed", "rejected", "expired"})
+DEMO_RISKS = frozenset({"low", "medium"})
+
+
+@dataclass
+class FaultRun:
+    """What happened to one injected fault, for the summary table."""
+
+    fault: str
+    target: str = ""
+    diagnosis: str = "-"
+    action: str = "-"
+    approval: str = "-"
+    execution: str = "-"
+    verification: str = "-"
+    seconds: float = 0.0
+    complete: bool = False  # every step ran: diagnosis, approval, execution, verification
+
+
+def demo_settings(base: Settings, home: Path, port: int, speed: float) -> Settings:
+    """Return settings for an embedded, accelerated run under `home`."""
+    return base.model_copy(update={
+        "home": home, "database_url": "", "dbos_database_url": "", "host": "127.0.0.1",
+        "port": port, "embedded_worker": True, "redis_url": "",
+        "sandbox_tick_interval_seconds": 0.5 / speed, "verify_warmup_seconds": 4.0 / speed,
+        "verify_timeout_seconds": 60.0, "approval_timeout_seconds": 600.0,
+    })
+
+
+@asynccontextmanager
+async def embedded(settings: Settings) -> AsyncIterator[tuple[str, SandboxRuntime]]:
+    """Run the sandbox and warroom (API and worker) in this process; yield warroom's URL."""
+    import uvicorn
+
+    from warroom.api.app import create_app
+    from warroom.sandbox.embed import install, prepare
+
+    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    sock.bind(("127.0.0.1", settings.port))
+    settings = settings.model_copy(update={"port": sock.getsockname()[1]})
+    settings, runtime = prepare(settings)
+    app = create_app(settings)
+    install(app, runtime)
+    server = uvicorn.Server(uvicorn.Config(app, log_level="warning", access_log=False))
+    task = asyncio.create_task(server.serve(sockets=[sock]))
+    try:
+        while not server.started:
+            if task.done():
+                task.result()
+                raise RuntimeError("warroom stopped while starting")
+            await asyncio.sleep(0.05)
+        yield f"http://127.0.0.1:{settings.port}", runtime
+    finally:
+        server.should_exit = True
+        await task
+
+
+class Demo:
+    """Injects faults one after another and follows each through warroom's public API."""
+
+    def __init__(self, http: httpx.AsyncClient, runtime: SandboxRuntime, console: Console, *,
+                 auto_approve: bool, interactive: bool, fault_timeout: float) -> None:
+        self.http = http
+        self.runtime = runtime
+        self.console = console
+        self.auto_approve = auto_approve
+        self.interactive = interactive
+        self.fault_timeout = fault_timeout
+        self.seen: set[str] = set()
+
+    def say(self, stage: str, text: str) -> None:
+        """Print one line of the account."""
+        self.console.print(f"[dim]{time.strftime('%H:%M:%S')}[/] [bold]{stage:>10}[/] {text}",
+                           highlight=False)
+
+    async def decisions(self) -> list[dict[str, Any]]:
+        """Return every decision of every incident (newest incidents first)."""
+        page = (await self.http.get("/api/v1/incidents", params={"limit": 100})).json()
+        found = []
+        for incident in page["items"]:
+            detail = (await self.http.get(f"/api/v1/incidents/{incident['id']}")).json()
+            latest = detail.get("decision") or {}
+            for ref in latest.get("decisions", []):
+                found.append({**ref, "incident": incident})
+        return found
+
+    async def decision(self, token: str) -> dict[str, Any]:
+        """Return the full decision view."""
+        response = await self.http.get(f"/api/v1/decisions/{token}")
+        response.raise_for_status()
+        return dict(response.json())
+
+    async def run_fault(self, fault: str, service: str) -> FaultRun:
+        """Inject one fault and follow it to a verification result (or a timeout)."""
+        run = FaultRun(fault=fault)
+        self.seen |= {d["token"] for d in await self.decisions()}
+        started = time.monotonic()
+        response = await self.http.post("/api/v1/sandbox/faults",
+                                        json={"fault": fault, "service": service})
+        response.raise_for_status()
+        injected = response.json()
+        run.target = injected["target"]
+        self.say("fault", f"[red]{fault}[/] injected into {run.target}")
+        try:
+            await asyncio.wait_for(self._follow(run), timeout=self.fault_timeout)
+        except TimeoutError:
+            self.say("timeout", f"no verified outcome within {self.fault_timeout:.0f}s")
+        run.seconds = time.monotonic() - started
+        self.runtime.sandbox.clear(injected["id"])
+        await self._settle()
+        return run
+
+    async def _follow(self, run: FaultRun) -> None:
+        chosen = await self._pick(run)
+        token = chosen["token"]
+        view = await self.decision(token)
+        package = view.get("package") or {}
+        action = package.get("action") or {}
+        run.action = f"{action.get('type')} {action.get('target') or ''}".strip()
+        self.say("decision", f"{run.action} (risk {package.get('risk')}, blast radius "
+                 f"{package.get('blast_radius')}, confidence {package.get('confidence', 0):.2f})")
+        if package.get("summary"):
+            self.say("debate", str(package["summary"])[:300])
+        if not await self._approve(view, package, run):
+            return
+        while view["status"] not in FINAL:
+            await asyncio.sleep(0.25)
+            previous = view["status"]
+            view = await self.decision(token)
+            if view["status"] != previous:
+                self._narrate(view, run)
+        run.complete = bool(view["status"] == "completed" and view.get("executions")
+                            and view.get("verifications"))
+
+    async def _pick(self, run: FaultRun) -> dict[str, Any]:
+        """Wait for the new decisions; return the first with an executable action."""
+        announced: set[str] = set()
+        while True:
+            await asyncio.sleep(0.25)
+            for ref in await self.decisions():
+                token = ref["token"]
+                if token in self.seen or ref["status"] == "analyzing":
+                    continue
+                incident = ref["incident"]
+                if incident["id"] not in announced:
+                    announced.add(incident["id"])
+                    self.say("incident", f"{incident['priority']} {incident['namespace']}/"
+                             f"{incident['service']}: {incident.get('title', '')}")
+                view = await self.decision(token)
+                self.seen.add(token)
+                package = view.get("package") or {}
+                hypotheses = package.get("hypotheses") or []
+                if hypotheses and run.diagnosis == "-":
+                    top = hypotheses[0]
+                    run.diagnosis = f"{top['service']} {top['fault']} {top['confidence']:.2f}"
+                for h in hypotheses[:3]:
+                    self.say("hypothesis", f"{h['namespace']}/{h['service']} {h['fault']} "
+                             f"({h['confidence']:.2f})")
+                action = package.get("action") or {}
+                if view["status"] == "ready" and action.get("type") not in (
+                        None, "escalate", "no_action"):
+                    top = hypotheses[0] if hypotheses else {}
+                    run.diagnosis = f"{top.get('service')} {top.get('fault')} " \
+                                    f"{top.get('confidence', 0):.2f}"
+                    await self._reject_duplicates(token)
+                    return dict(ref)
+                self.say("decided", f"{action.get('type')} for {incident['service']} "
+                         f"({view['status']})")
+
+    async def _reject_duplicates(self, keep: str) -> None:
+        """Reject other ready decisions raised by the same fault: one fix at a time."""
+        for ref in await self.decisions():
+            if ref["token"] != keep and ref["status"] == "ready" and ref["token"] in self.seen:
+                view = await self.decision(ref["token"])
+                action = (view.get("package") or {}).get("action") or {}
+                if action.get("type") in ("escalate", "no_action", None):
+                    continue
+                await self.http.post(f"/api/v1/decisions/{ref['token']}/reject", json={
+                    "approver": "warroom-demo", "via": "policy",
+                    "comment": f"duplicate: decision {keep} handles this fault"})
+
+    async def _approve(self, view: dict[str, Any], package: dict[str, Any],
+                       run: FaultRun) -> bool:
+        token = view["token"]
+        risk = package.get("risk")
+        if view["status"] != "ready":
+            run.approval = view["status"]  # the policy auto-executed it
+            return True
+        if self.auto_approve and risk in DEMO_RISKS:
+            approver, comment = "demo-policy", f"demo policy: {risk} risk"
+        elif self.interactive:
+            answer = await asyncio.to_thread(self.console.input,
+                                             f"approve {run.action}? [y/N] ")
+            if answer.strip().lower() not in ("y", "yes"):
+                await self.http.post(f"/api/v1/decisions/{token}/reject", json={
+                    "approver": "terminal", "via": "cli", "comment": "rejected in the demo"})
+                run.approval = "rejected"
+                self.say("approval", "rejected in the terminal")
+                return False
+            approver, comment = "terminal", "approved in the demo terminal"
+        else:
+            self.say("approval", f"waiting for a human ({risk} risk): POST /api/v1/decisions/"
+                     f"{token}/approve")
+            while (view := await self.decision(token))["status"] == "ready":
+                await asyncio.sleep(0.5)
+            run.approval = "by " + ", ".join(a["approver"] for a in view.get("approvals", []))
+            return view["status"] != "rejected"
+        for _ in range(view.get("requires_approvals", 1)):
+            await self.http.post(f"/api/v1/decisions/{token}/approve", json={
+                "approver": f"{approver}-{_ + 1}" if _ else approver, "via": "policy"
+                if approver == "demo-policy" else "cli", "comment": comment})
+        run.approval = approver
+        self.say("approval", f"approved by {approver}")
+        return True
+
+    def _narrate(self, view: dict[str, Any], run: FaultRun) -> None:
+        status = view["status"]
+        executions = view.get("executions") or []
+        if status in ("executing", "verifying", "completed", "failed") and executions:
+            last = executions[-1]
+            run.execution = f"{last['status']} ({last['executor']})"
+            self.say("execution", f"{last.get('kubectl') or run.action}: {last['status']}"
+                     + (f" - {last['error']}" if last.get("error") else ""))
+        verifications = view.get("verifications") or []
+        if verifications:
+            verdict = verifications[-1]
+            run.verification = f"{verdict['verdict']} ({verdict['score']:.2f})"
+            details = verdict.get("details") or {}
+            colour = "green" if verdict["verdict"] == "success" else "yellow"
+            self.say("verify", f"[{colour}]{verdict['verdict']}[/] score {verdict['score']:.2f}: "
+                     f"root cause cleared {details.get('root_cause_cleared')}, alerts resolved "
+                     f"{details.get('alerts_resolved')}, regressions "
+                     f"{details.get('regressions') or 'none'}")
+        if status in FINAL:
+            self.say("closed", f"decision {view['token']} {status}")
+
+    async def _settle(self, limit: float = 20.0) -> None:
+        """Wait until the sandbox's alerts have resolved before the next fault."""
+        deadline = time.monotonic() + limit
+        while self.runtime.sandbox.firing() and time.monotonic() < deadline:
+            await asyncio.sleep(0.25)
+
+
+def summary(runs: list[FaultRun]) -> Table:
+    """Return the summary table: fault, diagnosis, action, verification, time to resolve."""
+    table = Table(title="warroom demo")
+    for column in ("fault", "target", "diagnosis", "action", "approval", "execution",
+                   "verification", "seconds"):
+        table.add_column(column)
+    for run in runs:
+        table.add_row(run.fault, run.target, run.diagnosis, run.action, run.approval,
+                      run.execution, run.verification, f"{run.seconds:.1f}",
+                      style=None if run.complete else "red")
+    return table
+
+
+async def run_demo(base: Settings, *, faults: int, auto_approve: bool, headless: bool,
+                   console: Console, speed: float = 1.0, fault_timeout: float = 90.0,
+                   home: Path | None = None, only: list[str] | None = None) -> list[FaultRun]:
+    """Run the demo end to end and return what happened to each fault."""
+    for noisy in ("dbos", "uvicorn.error", "warroom.sandbox.runtime"):
+        logging.getLogger(noisy).setLevel(logging.ERROR)
+    where = home or Path(tempfile.mkdtemp(prefix="warroom-demo-"))
+    settings = demo_settings(base, where, 0, speed)
+    rotation = [(f, s) for f, s in ROTATION if not only or f in only] or list(ROTATION)
+    runs: list[FaultRun] = []
+    async with embedded(settings) as (url, runtime):
+        console.print(f"warroom on [bold]{url}[/] (dashboard and API), sandbox cluster on "
+                      f"{runtime.url}; data in {where}")
+        async with httpx.AsyncClient(base_url=url, timeout=15.0) as http:
+            demo = Demo(http, runtime, console, auto_approve=auto_approve,
+                        interactive=not headless, fault_timeout=fault_timeout)
+            for index in range(faults):
+                fault, service = rotation[index % len(rotation)]
+                runs.append(await demo.run_fault(fault, service))
+    console.print(summary(runs))
+    return runs
