@@ -131,3 +131,10 @@ def test_default_sensors_follow_the_settings(tmp_path: Path,
     names = [s.name for s in service.default_sensors(full, async_sessionmaker())]
     assert names[0] == "metrics" and names[-1] == "history"
     assert {"kubernetes", "events", "logs", "changes"} <= set(names)
+
+
+async def test_a_sensor_may_carry_a_shorter_timeout() -> None:
+    quick = Hangs()
+    quick.timeout_seconds = 0.01  # type: ignore[attr-defined]
+    snap = await take_snapshot(SensorRequest(now=NOW), [quick], timeout=0.5)
+    assert snap.sensors[0].status == "timeout" and "0.01" in (snap.sensors[0].error or "")

@@ -45,8 +45,14 @@ async def bounded(awaitable: Awaitable[R], timeout: float) -> R:
 
 
 async def run_sensor(sensor: Sensor, request: SensorRequest, timeout: float) -> SensorResult:
-    """Run one sensor under its timeout; failures become a run record, never an exception."""
+    """Run one sensor under its timeout; failures become a run record, never an exception.
+
+    A sensor may carry its own `timeout_seconds` (a slow log store); it never exceeds `timeout`.
+    """
     name = str(getattr(sensor, "name", type(sensor).__name__))
+    own = getattr(sensor, "timeout_seconds", None)
+    if isinstance(own, int | float) and 0 < own < timeout:
+        timeout = float(own)
     started = time.perf_counter()
 
     def elapsed() -> float:
