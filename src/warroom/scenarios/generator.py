@@ -23,7 +23,7 @@ from statistics import fmean
 from typing import Any
 
 from warroom.agents.models import FAULTS
-from warroom.scenarios.generator_effects import Ctx, Injected
+from warroom.scenarios.generator_effects import Ctx, Injected, crashloop, own_logs
 from warroom.scenarios.generator_faults import INJECTORS
 from warroom.scenarios.generator_faults_infra import INFRA_INJECTORS
 from warroom.scenarios.generator_objects import render_objects
@@ -117,6 +117,18 @@ def _webhook(c: Ctx, alerts: list[tuple[dict[str, str], str]], resolved: bool) -
             "externalURL": "http://alertmanager.monitoring.svc:9093", "alerts": items}
 
 
+def _related(world: World, names: list[str]) -> set[str]:
+    """Return the names, everything they call and everything that calls them (transitively)."""
+    out = set(names)
+    for step in (world.callers, world.callees):
+        frontier = list(names)
+        while frontier:
+            nxt = [n for cur in frontier for n in step(cur) if n not in out]
+            out.update(nxt)
+            frontier = nxt
+    return out
+
+
 def _herrings(c: Ctx, inj: Injected) -> list[dict[str, Any]]:
     """Add red herrings; return the extra change-feed entries."""
     world, rng, tel = c.world, c.world.rng, c.tel
@@ -131,8 +143,10 @@ def _herrings(c: Ctx, inj: Injected) -> list[dict[str, Any]]:
         changes.append({"time": stamp(world.now - timedelta(hours=rng.uniform(3, 30))),
                         "kind": "feature_flag", "target": w.target,
                         "description": f"flag {w.name}.{rng.choice(_FLAGS)}"})
-    kinds = rng.sample(["deploy", "old_oom", "noisy", "missing", "events", "deploy_upstream"],
-                       k=min(n, 6))
+    kinds = rng.sample(["deploy", "old_oom", "noisy", "missing", "events", "deploy_upstream",
+                        "broken_bystander"], k=min(n, 7))
+    related = _related(world, [x for x in (culprit, inj.symptom) if x])
+    unrelated = [w for w in bystanders if w.name not in related]
     for kind in kinds:
         if kind == "deploy" and bystanders:
             w = rng.choice(bystanders)
@@ -153,6 +167,14 @@ def _herrings(c: Ctx, inj: Injected) -> list[dict[str, Any]]:
                                 "description": f"image {w.name}:{w.version} -> {w.name}:"
                                                f"{w.version}-r{rng.randint(2, 9)} (dependency "
                                                "updates)"})
+        elif kind == "broken_bystander" and unrelated:
+            # a workload far from the incident is broken in its own way (a known, old problem)
+            w = rng.choice(unrelated)
+            p = w.pods[-1]
+            crashloop(c, w, p, reason="Error", exit_code=rng.choice([1, 2, 255]),
+                      restarts=rng.randint(20, 300))
+            own_logs(c, w, ["fatal: could not connect to legacy-reporting:9000, exiting"],
+                     level="error", n=2, pods=[p], previous=True, lo=0.5)
         elif kind == "old_oom" and bystanders:
             w = rng.choice(bystanders)
             p = w.pods[-1]
