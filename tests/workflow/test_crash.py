@@ -178,3 +178,43 @@ async def test_worker_killed_while_waiting_and_mid_execution_executes_once(
 async def _closed(client: Any, incident_id: str) -> list[dict[str, Any]] | None:
     timeline = (await client.get(f"/api/v1/incidents/{incident_id}")).json()["timeline"]
     return timeline if any(e["kind"] == "workflow.closed" for e in timeline) else None
+
+
+async def test_serve_killed_while_waiting_resumes_its_workflow_on_restart(
+    crash_settings: Settings, tmp_path: Path
+) -> None:
+    import httpx
+
+    from warroom.bench.processes import free_port, start_warroom, stop
+
+    debate = ScriptedDebate()
+    async with app_client(
+        crash_settings, configure=lambda app: install(app, analyzer=debate)
+    ) as client:
+        incident_id = await post_alert(client)
+        decision = await wait_for(lambda: decision_of(client, incident_id, "ready"),
+                                  what="a ready decision")
+    token = decision["token"]
+    env = {"WARROOM_HOME": str(crash_settings.home),
+           "WARROOM_DATABASE_URL": crash_settings.effective_database_url,
+           "WARROOM_WORKFLOW_POLL_SECONDS": "0.02", "WARROOM_VERIFY_WARMUP_SECONDS": "0.05"}
+    port = free_port()
+    serve = await asyncio.to_thread(start_warroom, port, env, tmp_path / "serve-1.log")
+    await asyncio.sleep(1.0)  # it resumes the wait for approval
+    serve.send_signal(signal.SIGKILL)
+    serve.wait(10)
+    serve = await asyncio.to_thread(start_warroom, port, env, tmp_path / "serve-2.log")
+    try:
+        async with httpx.AsyncClient(base_url=f"http://127.0.0.1:{port}", timeout=30) as http:
+            response = await http.post(f"/api/v1/decisions/{token}/approve",
+                                       json={"approver": "alice"})
+            assert response.status_code == 200, response.text
+            timeline = await wait_for(lambda: _closed(http, incident_id), timeout=30,
+                                      what="workflow closed")
+            view = (await http.get(f"/api/v1/decisions/{token}")).json()
+    finally:
+        stop(serve)
+    assert len(view["executions"]) == 1 and view["executions"][0]["status"] == "succeeded"
+    kinds = [e["kind"] for e in timeline]
+    assert kinds.count("execution.call") == 1 and kinds.count("decision.ready") == 1
+    assert debate.calls == [incident_id]
