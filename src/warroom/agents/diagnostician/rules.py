@@ -19,6 +19,7 @@ from warroom.agents.diagnostician.changes import (
     recent_deploy,
     rollouts_from_replicasets,
 )
+from warroom.agents.diagnostician.context import document_findings, history_findings
 from warroom.agents.diagnostician.findings import Finding
 from warroom.agents.diagnostician.index import Entity, Index
 from warroom.agents.diagnostician.kubernetes import kubernetes_findings
@@ -167,7 +168,8 @@ def diagnose_snapshot(snapshot: EvidenceSnapshot, *, namespace: str = "",
                     - timedelta(minutes=3))
     hints = pointers(logev)
     findings = [*metric_findings(stats), *kubernetes_findings(ix, now), *log_findings(ix, logev),
-                *alert_findings(ix, snapshot.alerts)]
+                *alert_findings(ix, snapshot.alerts), *document_findings(ix),
+                *history_findings(ix)]
     sym = symptoms(stats)
     for ent, texts in sym.items():
         if any("error ratio" in t for t in texts) and ent[1] not in ix.nodes:
