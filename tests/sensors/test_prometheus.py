@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime
+from pathlib import Path
 
 import httpx
 
@@ -63,3 +64,23 @@ async def test_unreachable_prometheus_is_an_error_not_an_exception() -> None:
     assert result.run.status == "error"
     assert "connection refused" in (result.run.error or "")
     assert "found nothing" in result.run.note
+
+
+async def test_against_the_sandbox_prometheus_api(tmp_path: Path) -> None:
+    """The same adapter, over real HTTP, against the sandbox's Prometheus-compatible API."""
+    from warroom.config import Settings
+    from warroom.sandbox.runtime import SandboxRuntime
+
+    settings = Settings(home=tmp_path, sandbox_port=0, _env_file=None)  # type: ignore[call-arg]
+    async with SandboxRuntime(settings, clock=False, webhook_url="http://127.0.0.1:1/") as rt:
+        now = datetime.fromtimestamp(rt.sandbox.series.to_external(
+            rt.sandbox.now.timestamp()), UTC)
+        result = await PrometheusSensor(rt.url).collect(
+            SensorRequest(now=now, namespaces=["shop"], lookback_seconds=900))
+    assert result.run.status == "ok" and result.run.error is None
+    names = {s.name for s in result.data.series}
+    assert {"service:errors:ratio_rate1m", "pod:memory_working_set:ratio",
+            "node:cpu_usage:ratio"} <= names
+    assert {s.metric.get("namespace") for s in result.data.series if
+            s.name.startswith(("service:", "pod:"))} == {"shop"}
+    assert all(s.values for s in result.data.series)
