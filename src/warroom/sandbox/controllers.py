@@ -11,10 +11,10 @@ from __future__ import annotations
 
 import math
 import random
-from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from datetime import datetime
 from typing import Any
 
+from warroom.sandbox.events import Events
 from warroom.sandbox.kubelet import Kubelet
 from warroom.sandbox.model import (
     Obj,
@@ -25,56 +25,9 @@ from warroom.sandbox.model import (
     rfc3339,
     template_hash,
 )
+from warroom.sandbox.status import REVISION, publish_status, revision
 
-REVISION = "deployment.kubernetes.io/revision"
 EVICTION_TOLERATION_S = 300.0
-
-
-@dataclass
-class Events:
-    """Core v1 Events, deduplicated the way the API server's event correlator does."""
-
-    store: ObjectStore
-    limit: int = 600
-    _keys: dict[tuple[str, str, str], str] = field(default_factory=dict)
-
-    def record(self, obj: Obj, reason: str, message: str, now: datetime, *,
-               warning: bool = False, component: str = "kubelet") -> None:
-        """Emit (or count again) an event about an object."""
-        meta = obj["metadata"]
-        namespace = meta.get("namespace") or "default"
-        key = (meta["uid"], reason, message)
-        stamp = rfc3339(now)
-        existing = self.store.get("Event", self._keys.get(key, ""), namespace)
-        if existing is not None:
-            existing["count"] += 1
-            existing["lastTimestamp"] = stamp
-            existing["metadata"]["resourceVersion"] = self.store.next_version()
-            return
-        name = f"{meta['name']}.{self.store.next_version()}"
-        self._keys[key] = name
-        self.store.put({
-            "kind": "Event",
-            "metadata": {"name": name, "namespace": namespace},
-            "involvedObject": {"apiVersion": obj.get("apiVersion", "v1"), "kind": obj["kind"],
-                               "name": meta["name"], "namespace": meta.get("namespace", ""),
-                               "uid": meta["uid"]},
-            "reason": reason, "message": message, "type": "Warning" if warning else "Normal",
-            "source": {"component": component}, "count": 1,
-            "firstTimestamp": stamp, "lastTimestamp": stamp,
-            "reportingComponent": component,
-        }, now)
-        events = self.store.list("Event")
-        if len(events) > self.limit:
-            oldest = sorted(events, key=lambda e: int(e["metadata"]["resourceVersion"]))
-            for event in oldest[: len(events) - self.limit]:
-                self.store.delete("Event", event["metadata"]["name"],
-                                  event["metadata"]["namespace"])
-
-
-def revision(obj: Obj) -> int:
-    """Return the revision annotation of a Deployment or ReplicaSet."""
-    return int((obj["metadata"].get("annotations") or {}).get(REVISION, "0"))
 
 
 class Controllers:
@@ -103,12 +56,7 @@ class Controllers:
         for pod in self.store.list("Pod"):
             self.kubelet.step(pod, now, dt, node_ready=self.node_ready(pod["spec"].get(
                 "nodeName")))
-        for replicaset in self.store.list("ReplicaSet"):
-            self._rs_status(replicaset)
-        for deployment in self.store.list("Deployment"):
-            self._deployment_status(deployment, now)
-        for statefulset in self.store.list("StatefulSet"):
-            self._sts_status(statefulset)
+        publish_status(self.store, self.kubelet, self.rollouts, now)
 
     # nodes --------------------------------------------------------------------------------
     def node_ready(self, name: str | None) -> bool:
@@ -385,62 +333,6 @@ class Controllers:
             self.events.record(pod, "Scheduled", f"Successfully assigned {where} to {chosen}", now,
                                component="default-scheduler")
             self.kubelet.admit(pod, now)
-
-    # status -------------------------------------------------------------------------------
-    def _rs_status(self, rs: Obj) -> None:
-        pods = self.store.owned_by("Pod", rs)
-        ready = sum(self.kubelet.is_ready(p) for p in pods)
-        rs["status"] = {"replicas": len(pods), "fullyLabeledReplicas": len(pods),
-                        "readyReplicas": ready, "availableReplicas": ready,
-                        "observedGeneration": rs["metadata"].get("generation", 1)}
-
-    def _deployment_status(self, deployment: Obj, now: datetime) -> None:
-        owned = self.store.owned_by("ReplicaSet", deployment)
-        current = max(owned, key=revision, default=None)
-        desired = int(deployment["spec"].get("replicas", 1))
-        total: int = sum(int(rs["status"].get("replicas", 0)) for rs in owned)
-        ready: int = sum(int(rs["status"].get("readyReplicas", 0)) for rs in owned)
-        updated = int(current["status"].get("replicas", 0)) if current else 0
-        updated_ready = int(current["status"].get("readyReplicas", 0)) if current else 0
-        key = (deployment["metadata"]["namespace"], deployment["metadata"]["name"])
-        began, done = self.rollouts.get(key, (now, False))
-        complete = updated_ready >= desired and total == desired
-        if complete and not done:
-            self.rollouts[key] = (began, True)
-        started = rfc3339(began)
-        stuck = not (complete or done) and now - began > timedelta(seconds=600)
-        progressing = {"type": "Progressing", "status": "False" if stuck else "True",
-                       "reason": "ProgressDeadlineExceeded" if stuck else (
-                           "NewReplicaSetAvailable" if complete else "ReplicaSetUpdated"),
-                       "message": f"ReplicaSet \"{current['metadata']['name'] if current else ''}"
-                                  f"\" {'has timed out progressing' if stuck else 'is progressing'}"
-                                  f".", "lastUpdateTime": started, "lastTransitionTime": started}
-        available = ready >= desired - math.floor(desired * 0.25)
-        deployment["status"] = {
-            "observedGeneration": deployment["metadata"].get("generation", 1),
-            "replicas": total, "updatedReplicas": updated, "readyReplicas": ready,
-            "availableReplicas": ready, "unavailableReplicas": max(0, desired - ready),
-            "conditions": [
-                {"type": "Available", "status": "True" if available else "False",
-                 "reason": "MinimumReplicasAvailable" if available else
-                 "MinimumReplicasUnavailable", "message": "Deployment has minimum availability."
-                 if available else "Deployment does not have minimum availability.",
-                 "lastUpdateTime": rfc3339(now), "lastTransitionTime": started},
-                progressing,
-            ],
-        }
-
-    def _sts_status(self, sts: Obj) -> None:
-        pods = self.store.owned_by("Pod", sts)
-        ready = sum(self.kubelet.is_ready(p) for p in pods)
-        revision_hash = sts["status"].get("updateRevision", "")
-        current = len([p for p in pods
-                       if p["metadata"]["labels"].get("controller-revision-hash") == revision_hash])
-        sts["status"].update({"replicas": len(pods), "readyReplicas": ready,
-                              "availableReplicas": ready, "currentReplicas": current,
-                              "updatedReplicas": current, "currentRevision": revision_hash,
-                              "observedGeneration": sts["metadata"].get("generation", 1)})
-
 
 def _requests(pod: Obj) -> tuple[float, float]:
     cpu = memory = 0.0

@@ -10,7 +10,8 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from warroom.sandbox.alerts import Evaluator, evaluate_rules
-from warroom.sandbox.controllers import Controllers, Events
+from warroom.sandbox.controllers import Controllers
+from warroom.sandbox.events import Events
 from warroom.sandbox.faults import (
     Fault,
     FaultError,
