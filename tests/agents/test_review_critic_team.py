@@ -108,3 +108,19 @@ def test_critic_rejects_cordoning_a_healthy_node(make_ctx: Make, diag: Diag) -> 
     failed = critique(ctx, diag(("", "w2", "node_failure", 0.9)),
                       plan_of(Action(type="cordon_node", target="/node/w2")))
     assert failed.vote == "approve"
+
+
+def test_critic_rejects_scaling_past_the_namespace_quota(make_ctx: Make, diag: Diag) -> None:
+    ctx = make_ctx()
+    ctx.evidence.objects.append({"kind": "ResourceQuota",
+                                 "metadata": {"namespace": "web", "name": "pods"},
+                                 "status": {"hard": {"pods": "10"}, "used": {"pods": "9"}}})
+    d = diag(("web", "frontend", "cpu_saturation", 0.9))
+    scale = plan_of(Action(type="scale", target="web/deployment/frontend",
+                           params={"replicas": 6}))
+    report = critique(ctx, d, scale)
+    assert report.vote == "reject"
+    assert any("ResourceQuota" in c.text for c in report.challenges)
+    one_more = plan_of(Action(type="scale", target="web/deployment/frontend",
+                              params={"replicas": 5}))
+    assert critique(ctx, d, one_more).vote == "approve"

@@ -184,7 +184,29 @@ def _breakage(ctx: DebateContext, top: CandidateAction) -> list[Challenge]:
         if dbs:
             say("warning", f"more {target.name} replicas mean more connections to "
                 f"{', '.join(dbs)}")
+        wanted = action.params.get("replicas") or action.params.get("max_replicas")
+        room = _pod_room(objects, target.namespace)
+        if isinstance(wanted, int) and room is not None and wanted - replicas > room:
+            say("critical", f"namespace {target.namespace}'s ResourceQuota leaves room for "
+                f"{room} more pod(s), the action wants {wanted - replicas}: the new pods "
+                "would be refused")
     return out
+
+
+def _pod_room(objects: list[dict[str, Any]], namespace: str) -> int | None:
+    """Return how many more pods the namespace's quotas allow (None: no pod quota)."""
+    rooms = []
+    for quota in objects:
+        if quota.get("kind") != "ResourceQuota" or wl.meta(quota).get("namespace") != namespace:
+            continue
+        status = quota.get("status") or {}
+        hard = (status.get("hard") or (quota.get("spec") or {}).get("hard") or {}).get("pods")
+        used = (status.get("used") or {}).get("pods", "0")
+        try:
+            rooms.append(int(str(hard)) - int(str(used)))
+        except ValueError:
+            continue
+    return min(rooms) if rooms else None
 
 
 def _mib(quantity: str) -> float | None:
