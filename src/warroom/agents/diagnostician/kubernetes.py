@@ -80,6 +80,14 @@ def analyze_pods(ix: Index, now: datetime) -> list[Finding]:
                 if node and ("ephemeral-storage" in msg or "disk" in msg.lower() or not msg):
                     add("disk_pressure", 0.3, f"{where}: Evicted from node {node} {msg[:120]}",
                         owner=("", node))
+        conds = {c.get("type"): c for c in status.get("conditions") or []}
+        statuses = status.get("containerStatuses") or []
+        node_ok = _node_ready(ix, ix.pod_node(ns, name))
+        if (status.get("phase") == "Running" and node_ok and statuses
+                and (conds.get("Ready") or {}).get("status") == "False"
+                and all("running" in (cs.get("state") or {}) for cs in statuses)):
+            add("probe_failure", 0.35,
+                f"{where}: Running but not Ready (containers up, readiness failing)")
         for cond in status.get("conditions") or []:
             if (cond.get("type") == "PodScheduled" and cond.get("status") == "False"
                     and cond.get("reason") == "Unschedulable"):
@@ -91,6 +99,14 @@ def analyze_pods(ix: Index, now: datetime) -> list[Finding]:
                 add("node_failure", 0.3, f"{where}: phase Unknown on node {node}",
                     owner=("", node))
     return out
+
+
+def _node_ready(ix: Index, node: str) -> bool:
+    obj = ix.nodes.get(node)
+    if obj is None:
+        return True
+    conds = (obj.get("status") or {}).get("conditions") or []
+    return all(c.get("status") == "True" for c in conds if c.get("type") == "Ready")
 
 
 _PROBE = re.compile(r"(Readiness|Liveness|Startup) probe failed", re.I)
