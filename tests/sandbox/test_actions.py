@@ -69,7 +69,7 @@ def test_rollout_undo_returns_to_the_healthy_revision(sandbox: Sandbox, client: 
 
 
 def test_scale_adds_capacity_after_a_startup_delay(sandbox: Sandbox, client: Any) -> None:
-    sandbox.inject("cpu_saturation")
+    sandbox.inject("cpu_saturation", severity=1.0)
     sandbox.advance(120)
     assert errors(sandbox, "search") > 0.05
     ok(client.act(Action(type="scale", target="shop/deployment/search",

@@ -144,7 +144,7 @@ class Traffic:
         assert callable(hit)
         ready = [p for p in pods if self.kubelet.is_ready(p)]
         view.serving = len(ready)
-        cost = 1 + 3.0 * hit("cpu_saturation", spec.name)
+        cost = 1 + 1.5 * hit("cpu_saturation", spec.name)
         capacity = 0.0
         for pod in ready:
             limit = cpu_cores(pod["spec"]["containers"][0].get("resources", {}).get(
