@@ -57,3 +57,12 @@ def test_stale_events_are_ignored() -> None:
                  "Readiness probe failed: timeout")
     assert _found([*deployment("shop", "cart"), stale]) == set()
     assert _found([*deployment("shop", "cart"), live]) == {("cart", "probe_failure")}
+
+
+def test_running_but_not_ready_is_readiness_unless_the_node_is_down() -> None:
+    cond = [{"type": "Ready", "status": "False"}]
+    p = pod("shop", "cart-7f9dd8b6c4-aaaaa", ("ReplicaSet", "cart-7f9dd8b6c4"), ready=False,
+            conditions=cond, node="n1")
+    assert _found([*deployment("shop", "cart"), node("n1"), p]) == {("cart", "probe_failure")}
+    assert ("cart", "probe_failure") not in _found(
+        [*deployment("shop", "cart"), node("n1", ready="Unknown", reason="NodeStatusUnknown"), p])
