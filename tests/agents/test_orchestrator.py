@@ -178,3 +178,57 @@ async def test_unexpected_error_gives_a_failed_package(make_ctx: Make, diag: Dia
     debate = await run_debate(make_ctx(), backends, agent_deadline=1, debate_deadline=5)
     assert debate.package is not None and debate.package.status == "failed"
     assert debate.package.requires_human_approval
+
+
+async def test_an_objected_plan_is_revised_to_the_next_fix_for_a_human(make_ctx: Make,
+                                                                       diag: Diag) -> None:
+    ctx = make_ctx()
+    ctx.evidence.objects.append({"kind": "ResourceQuota",
+                                 "metadata": {"namespace": "web", "name": "pods"},
+                                 "status": {"hard": {"pods": "10"}, "used": {"pods": "9"}}})
+    report = diag(("web", "frontend", "cpu_saturation", 0.95))
+    debate = await run_debate(ctx, rules(FixedDiagnostician(report)), agent_deadline=1,
+                              debate_deadline=5)
+    roles = [t.role for t in debate.turns]
+    # scale and set_hpa both need pods the quota has not got; raising the cpu limit does not
+    assert roles.count("critic") == 3 and roles.count("reviewer") == 3
+    package = debate.package
+    assert package is not None and package.status == "ready"
+    assert package.action is not None and package.action.type == "set_resources"
+    assert package.outcome == "revise_human" and package.requires_human_approval
+
+
+async def test_no_revision_after_a_hard_rule_breach(make_ctx: Make, diag: Diag) -> None:
+    class TwoChoices:
+        async def solve(self, ctx: DebateContext, d: DiagnosisReport) -> ActionPlan:
+            return ActionPlan(candidates=[
+                CandidateAction(action=Action(type="scale", target="shop/deployment/checkout",
+                                              params={"replicas": 0})),
+                CandidateAction(action=Action(type="rollout_restart",
+                                              target="shop/deployment/checkout"))])
+
+    backends = Backends(diagnostician=FixedDiagnostician(diag(
+        ("shop", "checkout", "memory_leak", 0.9))), solver=TwoChoices(),
+        reviewer=RuleReviewer(), critic=RuleCritic())
+    debate = await run_debate(make_ctx(), backends, agent_deadline=1, debate_deadline=5)
+    assert [t.role for t in debate.turns].count("reviewer") == 1
+    assert debate.package is not None and debate.package.outcome == "reject_escalate"
+
+
+async def test_when_every_revision_fails_the_first_verdict_stands(make_ctx: Make,
+                                                                   diag: Diag) -> None:
+    ctx = make_ctx()
+    ctx.evidence.objects.append({"kind": "ResourceQuota",
+                                 "metadata": {"namespace": "web", "name": "pods"},
+                                 "status": {"hard": {"pods": "10"}, "used": {"pods": "10"}}})
+    for obj in ctx.evidence.objects:  # no cpu limit: no set_resources to fall back on
+        if obj["metadata"].get("name") == "frontend" and obj["kind"] == "Deployment":
+            del obj["spec"]["template"]["spec"]["containers"][0]["resources"]
+    report = diag(("web", "frontend", "cpu_saturation", 0.95))
+    debate = await run_debate(ctx, rules(FixedDiagnostician(report)), agent_deadline=1,
+                              debate_deadline=5)
+    assert [t.role for t in debate.turns].count("critic") == 2
+    package = debate.package
+    assert package is not None and package.outcome == "reject_escalate"
+    assert "scale web/deployment/frontend" in (package.blocked_reason or "")
+    assert debate.plan.candidates[0].action.type == "scale"

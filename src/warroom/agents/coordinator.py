@@ -7,7 +7,8 @@ Outcomes (the package's `outcome`):
 - `no_action`: healthy, recovered or a false alarm; nothing to do.
 - `reject_escalate`: the Reviewer (hard rule or blast radius) or a critical challenge rejected.
 - `escalate`: the policy's answer for this fault is a human.
-- `revise_human`: the Reviewer asked for a narrower action: proposed, a human must decide.
+- `revise_human`: the Reviewer asked for a narrower action, or the plan is the Solver's second
+  choice after the first was objected to: proposed, a human must decide.
 - `approve_with_human`: approved, but policy, risk, confidence or a degraded peer wants a human.
 - `approve_auto_eligible`: approved by all, low risk, confident, the fault allows automation.
 """
@@ -50,8 +51,12 @@ class Degraded:
 
 def decide(ctx: DebateContext, diagnosis: DiagnosisReport, plan: ActionPlan,
            review: ReviewVerdict, critique: CriticReport,
-           degraded: Degraded | None = None) -> DecisionPackage:
-    """Aggregate the votes into the decision package."""
+           degraded: Degraded | None = None, *, revised: bool = False) -> DecisionPackage:
+    """Aggregate the votes into the decision package.
+
+    `revised` says the plan is the Solver's second choice after the first was objected to:
+    even approved, it then goes to a human.
+    """
     degraded = degraded or Degraded()
     hyps = diagnosis.hypotheses
     team = responsible_team(ctx, diagnosis)
@@ -101,7 +106,7 @@ def decide(ctx: DebateContext, diagnosis: DiagnosisReport, plan: ActionPlan,
         package.requires_human_approval = False
         package.risk = "low"
         package.outcome = "no_action"
-    elif review.vote == "request_revision":
+    elif review.vote == "request_revision" or revised:
         package.requires_human_approval = True
         package.outcome = "revise_human"
     else:

@@ -36,6 +36,7 @@ from warroom.agents.team import responsible_team
 from warroom.sensors.service import bounded
 
 T = TypeVar("T", bound=BaseModel)
+MAX_REVISIONS = 2  # after the first plan is objected to, try at most this many alternatives
 
 
 @dataclass
@@ -133,21 +134,68 @@ async def _debate(ctx: DebateContext, backends: Backends, agent_deadline: float,
         ActionPlan, agent_deadline, diag_hash)
     plan = debate.plan
     plan_hash = digest(diag_hash, plan)
-    (debate.review, r_bad), (debate.critique, c_bad) = await asyncio.gather(
-        _turn(debate, "reviewer", lambda: backends.reviewer.review(ctx, diagnosis, plan),
-              ReviewVerdict(vote="abstain", notes=["the Reviewer did not answer"]),
-              ReviewVerdict, agent_deadline, plan_hash),
-        _turn(debate, "critic", lambda: backends.critic.critique(ctx, diagnosis, plan),
-              CriticReport(vote="abstain"), CriticReport, agent_deadline, plan_hash))
+    r_bad, c_bad = await _judge(ctx, backends, agent_deadline, debate, plan, plan_hash)
+    revised = False
+    first = (debate.plan, debate.review, debate.critique)
+    for _ in range(MAX_REVISIONS):
+        alternative = _revision(debate)
+        if alternative is None or r_bad or c_bad:
+            break
+        # a revision round: the Solver's next candidate, judged afresh by both
+        debate.plan = alternative
+        r_bad, c_bad = await _judge(ctx, backends, agent_deadline, debate, alternative,
+                                    digest(plan_hash, alternative))
+        if not (_objected(debate) or r_bad or c_bad):
+            revised = True
+            plan, plan_hash = alternative, digest(plan_hash, alternative)
+            break
+    if not revised:  # the first round stands; every round stays in the turns
+        r_bad = r_bad and debate.plan is plan
+        c_bad = c_bad and debate.plan is plan
+        debate.plan, debate.review, debate.critique = first
     degraded = Degraded(diagnostician=d_bad, solver=s_bad, reviewer=r_bad, critic=c_bad)
     started = time.perf_counter()
-    package = decide(ctx, diagnosis, plan, debate.review, debate.critique, degraded)
+    package = decide(ctx, diagnosis, plan, debate.review, debate.critique, degraded,
+                     revised=revised)
     debate.package = package
     debate.turns.append(AgentTurn(
         role="coordinator", vote="approve" if package.status == "ready" else "reject",
         latency_ms=round((time.perf_counter() - started) * 1000, 3),
         output=package.model_dump(mode="json")))
     debate.input_hashes.append(digest(plan_hash, debate.review, debate.critique))
+
+
+async def _judge(ctx: DebateContext, backends: Backends, agent_deadline: float, debate: Debate,
+                 plan: ActionPlan, plan_hash: str) -> tuple[bool, bool]:
+    """Run the Reviewer and the Critic concurrently on the plan's first candidate."""
+    diagnosis = debate.diagnosis
+    (debate.review, r_bad), (debate.critique, c_bad) = await asyncio.gather(
+        _turn(debate, "reviewer", lambda: backends.reviewer.review(ctx, diagnosis, plan),
+              ReviewVerdict(vote="abstain", notes=["the Reviewer did not answer"]),
+              ReviewVerdict, agent_deadline, plan_hash),
+        _turn(debate, "critic", lambda: backends.critic.critique(ctx, diagnosis, plan),
+              CriticReport(vote="abstain"), CriticReport, agent_deadline, plan_hash))
+    return r_bad, c_bad
+
+
+def _objected(debate: Debate) -> bool:
+    return debate.review.vote in ("reject", "request_revision") or debate.critique.vote == \
+        "reject"
+
+
+def _revision(debate: Debate) -> ActionPlan | None:
+    """Return the plan led by the next fix when the first was judged too wide or too risky.
+
+    Never after a hard-rule violation: a Solver that proposes a forbidden action is not
+    trusted with a second try; that debate ends in escalation.
+    """
+    review, plan = debate.review, debate.plan
+    if not _objected(debate) or review.violations or len(plan.candidates) < 2:
+        return None
+    rest = plan.candidates[1:]
+    if rest[0].action.type in ("escalate", "no_action"):
+        return None  # nothing left to try but a human
+    return plan.model_copy(update={"candidates": rest})
 
 
 def _human_package(ctx: DebateContext, debate: Debate, status: DecisionStatus, outcome: str,
