@@ -122,6 +122,23 @@ def _adjust(cands: dict[tuple[Entity, str], Candidate]) -> None:
             faults["bad_deploy"].score *= 0.6
 
 
+def _confidences(scored: list[tuple[float, Entity, str, list[str]]]) -> list[Hypothesis]:
+    """Calibrate the leader; the others share what the leader leaves, in proportion to score.
+
+    The calibration map was fitted on leaders, and the hypotheses exclude one another: a
+    runner-up cannot be more likely than the leader, nor than the leader's chance of being wrong.
+    """
+    raw_top = max(scored[0][0], 1e-6)
+    top = calibrate(scored[0][0], scored[0][0] - (scored[1][0] if len(scored) > 1 else 0.0))
+    out = []
+    for i, (raw, ent, fault, ev) in enumerate(scored):
+        conf = top if i == 0 else round(min(
+            calibrate(raw, raw - raw_top), (1 - top) * raw / raw_top, top * raw / raw_top), 3)
+        out.append(Hypothesis(namespace=ent[0], service=ent[1], fault=fault,
+                              confidence=conf, evidence=ev))
+    return out
+
+
 def _explainers(ix: Index, g: Graph, ent: Entity, dns: Entity) -> set[Entity]:
     """Places whose failure would explain generic symptoms at `ent`."""
     out = g.below(ent) | {dns}
@@ -225,18 +242,15 @@ def diagnose_snapshot(snapshot: EvidenceSnapshot, *, namespace: str = "",
     base = 0.35 if quiet else (0.12 if troubled_alert else 0.25)
     none_score = (base + (0.3 if quiet else 0.0) + (0.2 if resolved else 0.0)) * (1 - best)
     place = alerts[0] if alerts else (namespace, service)
-    hyps: list[Hypothesis] = []
-    second = ranked[1].score if len(ranked) > 1 else 0.0
+    scored: list[tuple[float, Entity, str, list[str]]] = []
     for c in ranked:
-        if c.score < 0.05 or len(hyps) >= MAX_HYPOTHESES:
+        if c.score < 0.05 or len(scored) >= MAX_HYPOTHESES:
             break
         ev = [f.evidence for f in sorted(c.findings, key=lambda f: -f.weight)]
         ev = list(dict.fromkeys(ev))[:_MAX_EVIDENCE]
         ev.append(f"localisation: {c.place}")
-        margin = c.score - (second if c is ranked[0] else best)
-        hyps.append(Hypothesis(namespace=c.entity[0], service=c.entity[1], fault=c.fault,
-                               confidence=calibrate(c.score, margin), evidence=ev))
-    if none_score > best or not hyps:
+        scored.append((c.score, c.entity, c.fault, ev))
+    if none_score > best or not scored:
         why = ["no anomaly on the alerting service's own signals" if quiet else
                "nothing observed of the alerting service to judge it by"
                if not troubled_alert else
@@ -244,11 +258,9 @@ def diagnose_snapshot(snapshot: EvidenceSnapshot, *, namespace: str = "",
         if resolved:
             why.append("every alert has resolved")
         why.append(f"strongest other hypothesis scores {best:.2f}")
-        none_h = Hypothesis(namespace=place[0], service=place[1], fault="none",
-                            confidence=calibrate(none_score, none_score - best), evidence=why)
-        hyps.insert(0 if none_score > best else len(hyps), none_h)
-        hyps = hyps[:MAX_HYPOTHESES]
-    hyps.sort(key=lambda h: -h.confidence)
+        scored.insert(0, (none_score, place, "none", why))
+        scored = scored[:MAX_HYPOTHESES]
+    hyps = _confidences(scored)
     top = hyps[0]
     abstain = top.confidence < ABSTAIN_BELOW
     summary = (f"{top.fault} at {top.namespace + '/' if top.namespace else ''}{top.service} "
