@@ -250,6 +250,8 @@ def test_report_shape_is_bounded_and_consistent() -> None:
     assert 1 <= len(report.hypotheses) <= 5
     confs = [h.confidence for h in report.hypotheses]
     assert all(0 <= c <= 1 for c in confs)
+    # runners-up share what the leader leaves: never above it, nor above its chance of error
+    assert all(c <= min(confs[0], 1 - confs[0]) + 1e-3 for c in confs[1:])
     assert all(h.evidence for h in report.hypotheses)
     assert report.abstain == (report.hypotheses[0].confidence < 0.4)
     assert report.summary.startswith("database_saturation")
