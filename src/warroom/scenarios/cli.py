@@ -123,8 +123,8 @@ def eval_(
 def generate(
     out: Annotated[Path, typer.Option("--out", help="output folder")] = Path(
         "scenarios/regression"),
-    count: Annotated[int, typer.Option("--count", min=1)] = 72,
-    seed: Annotated[int, typer.Option("--seed")] = 7,
+    count: Annotated[int, typer.Option("--count", min=1)] = 90,
+    seed: Annotated[int, typer.Option("--seed")] = 2026,
 ) -> None:
     """Write a generated scenario set (every fault class, several difficulties)."""
     from warroom.scenarios.generator import generate as run
