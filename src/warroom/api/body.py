@@ -9,8 +9,6 @@ from fastapi import Request
 from fastapi.responses import Response
 from pydantic import BaseModel, ValidationError
 
-from warroom.ingest.normalize import find_nul
-
 Model = TypeVar("Model", bound=BaseModel)
 MAX_ERRORS = 50
 
@@ -43,6 +41,24 @@ def json_path(loc: tuple[int | str, ...]) -> str:
         else:
             path += f"[{orjson.dumps(part).decode()}]"
     return path
+
+
+def find_nul(value: Any, loc: tuple[int | str, ...] = ()) -> str | None:
+    """Return the JSON path of the first key or string holding NUL (PostgreSQL refuses it)."""
+    if isinstance(value, str):
+        return json_path(loc) if "\x00" in value else None
+    items: Any = ()
+    if isinstance(value, dict):
+        items = value.items()
+    elif isinstance(value, list):
+        items = enumerate(value)
+    for key, item in items:
+        if isinstance(key, str) and "\x00" in key:
+            return json_path((*loc, key))
+        found = find_nul(item, (*loc, key))
+        if found:
+            return found
+    return None
 
 
 async def read_limited(request: Request, limit: int) -> bytes:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Any, cast
+from typing import cast
 
 from warroom.config import Settings
 from warroom.ingest.models import AlertmanagerWebhook, GenericAlertBatch, Priority
@@ -146,22 +146,3 @@ def service_of(labels: dict[str, str]) -> str:
 def title_of(record: AlertRecord) -> str:
     """Return a one-line title: the summary annotation, else the alert name."""
     return (record.annotations.get("summary") or record.labels.get("alertname", ""))[:1024]
-
-
-def find_nul(value: Any, path: str = "$") -> str | None:
-    """Return the JSON path of the first string holding a NUL character (PostgreSQL refuses it)."""
-    if isinstance(value, str):
-        return path if "\x00" in value else None
-    if isinstance(value, dict):
-        for key, item in value.items():
-            if "\x00" in str(key):
-                return f"{path}.{key!r}"
-            found = find_nul(item, f"{path}.{key}")
-            if found:
-                return found
-    if isinstance(value, list):
-        for index, item in enumerate(value):
-            found = find_nul(item, f"{path}[{index}]")
-            if found:
-                return found
-    return None

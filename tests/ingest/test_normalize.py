@@ -1,0 +1,42 @@
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta, timezone
+
+from warroom.config import Settings
+from warroom.ingest.normalize import AlertRecord, fingerprint, group_key, instant
+
+
+def test_fingerprint_matches_alertmanager() -> None:
+    # read back from a real Alertmanager 0.25 (GET /api/v2/alerts) after posting these labels
+    labels = {
+        "alertname": "HighErrorRatio",
+        "namespace": "shop",
+        "service": "checkout",
+        "severity": "critical",
+        "instance": "checkout.shop.svc:8080",
+        "job": "checkout",
+    }
+    assert fingerprint(labels) == "2c521cb91b2cea33"
+    assert fingerprint(dict(reversed(labels.items()))) == "2c521cb91b2cea33"
+    assert fingerprint({}) == "cbf29ce484222325"  # FNV-1a offset basis: the empty label set
+
+
+def record(**labels: str) -> AlertRecord:
+    return AlertRecord("fp1", "firing", labels, {}, datetime(2026, 1, 1, tzinfo=UTC), None, "", "t")
+
+
+def test_group_key_takes_the_first_complete_label_set() -> None:
+    settings = Settings(_env_file=None)  # type: ignore[call-arg]
+    assert group_key(record(namespace="a", service="b", job="j"), settings) == (
+        "namespace=a,service=b"
+    )
+    assert group_key(record(namespace="a", alertname="X"), settings) == "namespace=a,alertname=X"
+    assert group_key(record(namespace="a", service="", job="j"), settings) == "job=j"
+    assert group_key(record(instance="i"), settings) == "fingerprint=fp1"
+
+
+def test_instants_are_utc_and_clamped() -> None:
+    plus_one = timezone(timedelta(hours=1))
+    assert instant(datetime(2026, 1, 1, 1, tzinfo=plus_one)) == datetime(2026, 1, 1, tzinfo=UTC)
+    assert instant(datetime(1, 1, 1, tzinfo=plus_one)) == datetime.min.replace(tzinfo=UTC)
+    assert instant(datetime(2026, 1, 1)).tzinfo is UTC
