@@ -139,3 +139,13 @@ def test_a_pipeline_fault_fails_that_scenario_only(scenarios_dir: Path, tmp_path
     assert first["decision"]["status"] == "failed" and "disk full" in first["error"]
     assert second["decision"]["status"] != "failed"
     assert "opensre-eks-001: replay failed: RuntimeError: disk full" in result.stderr
+
+
+def test_scenarios_generate_writes_a_replayable_set(tmp_path: Path) -> None:
+    out = tmp_path / "set"
+    result = runner.invoke(app, ["scenarios", "generate", "--out", str(out), "--count", "2",
+                                 "--seed", "3"])
+    assert result.exit_code == 0 and "wrote 2 scenarios" in result.stdout
+    replayed = runner.invoke(app, ["replay", str(out), "--json"])
+    assert replayed.exit_code == 0
+    assert len(replayed.stdout.splitlines()) == 2
