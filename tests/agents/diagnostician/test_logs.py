@@ -52,3 +52,15 @@ def test_chronic_lines_before_the_onset_do_not_count() -> None:
     fresh = snapshot(objects=deployment("shop", "cart"),
                      logs=[logs("shop", "cart-7f9dd8b6c4-aaaaa", lines[-1:] * 3)])
     assert collect(Index.build(fresh), since=since).own[("shop", "cart")]["exception"]
+
+
+def test_pool_errors_that_name_no_database_go_to_the_one_it_calls() -> None:
+    from warroom.agents.diagnostician.logs import log_findings
+
+    snap = snapshot(objects=[*deployment("shop", "orders"), statefulset("data", "orders-db")],
+                    topology=[("orders", "orders-db"), ("orders", "payments")],
+                    logs=[logs("shop", "orders-7f9dd8b6c4-aaaaa", [
+                        "ERROR pq: sorry, too many clients already"] * 2)])
+    ix = Index.build(snap)
+    found = {(f.service, f.fault) for f in log_findings(ix, collect(ix))}
+    assert ("orders-db", "database_saturation") in found

@@ -216,6 +216,13 @@ def log_findings(ix: Index, ev: LogEvidence) -> list[Finding]:
             add(ent, "certificate_expired", 0.3, cats["tls"])
         if cats.get("pool") and ix.is_database(ent):
             add(ent, "database_saturation", 0.35, cats["pool"])
+        elif cats.get("pool"):
+            # a client that does not name its database: the one it calls, if only one
+            dbs = {ix.entity(b, ent[0]) for a, b in ix.snapshot.topology
+                   if ix.entity(a, ent[0]) == ent and ix.is_database(ix.entity(b, ent[0]))}
+            if len(dbs) == 1:
+                add(next(iter(dbs)), "database_saturation", 0.35, cats["pool"],
+                    what=f" from {ent[1]}")
     for dep, dcats in ev.about.items():
         callers = {c for lines in dcats.values() for c, _ in lines}
         spread = 0.1 * (len(callers) - 1)
