@@ -190,3 +190,18 @@ def test_state_requests_read_what_the_action_touches() -> None:
     assert paths == [DEPLOY, "/apis/apps/v1/namespaces/shop/replicasets"]
     drain = state_requests(Action(type="drain_node", target="/node/n"))
     assert drain[1].path == "/api/v1/pods?fieldSelector=spec.nodeName%3Dn"
+
+
+def test_a_known_resource_version_becomes_a_precondition() -> None:
+    state = _state()
+    state["objects"][0]["metadata"]["resourceVersion"] = "4242"
+    for action in (Action(type="rollout_restart", target="shop/deployment/checkout"),
+                   Action(type="scale", target="shop/deployment/checkout",
+                          params={"replicas": 3}),
+                   Action(type="set_resources", target="shop/deployment/checkout",
+                          params={"limits": {"cpu": "1"}})):
+        [call] = render_calls(action, state=state, now=NOW)
+        assert call.body["metadata"] == {"resourceVersion": "4242"}  # type: ignore[index]
+    [plain] = render_calls(Action(type="scale", target="shop/deployment/checkout",
+                                  params={"replicas": 3}))
+    assert plain.body == {"spec": {"replicas": 3}}

@@ -154,13 +154,14 @@ def demo_command(
 ) -> None:
     """Run the sandbox and warroom together and follow faults from alert to verification."""
     import asyncio
+    import sys
 
     from rich.console import Console
 
     from warroom.config import get_settings
     from warroom.sandbox.demo import run_demo
 
-    console = Console()
+    console = Console(width=None if sys.stdout.isatty() else 160)  # CI logs: keep rows whole
     runs = asyncio.run(run_demo(get_settings(), faults=faults, auto_approve=auto_approve,
                                 headless=headless, console=console, speed=speed,
                                 fault_timeout=timeout, only=only or None))

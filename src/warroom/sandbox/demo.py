@@ -300,6 +300,7 @@ async def run_demo(base: Settings, *, faults: int, auto_approve: bool, headless:
     rotation = [(f, s) for f, s in ROTATION if not only or f in only] or list(ROTATION)
     runs: list[FaultRun] = []
     async with embedded(settings) as (url, runtime):
+        logging.getLogger("dbos").setLevel(logging.ERROR)  # DBOS resets it when it launches
         console.print(f"warroom on [bold]{url}[/] (dashboard and API), sandbox cluster on "
                       f"{runtime.url}; data in {where}")
         async with httpx.AsyncClient(base_url=url, timeout=15.0) as http:
