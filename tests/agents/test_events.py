@@ -77,8 +77,18 @@ async def test_unreachable_redis_is_skipped_after_one_failure() -> None:
         await sink.close()
 
 
-def test_one_bus_per_redis_url() -> None:
+async def test_one_bus_per_redis_url_and_loop() -> None:
     from warroom.agents.events import get_bus
 
     assert get_bus("", 10) is get_bus("", 10)
     assert get_bus("", 10) is not get_bus("", 11)
+    here = get_bus("", 10)
+
+    def elsewhere() -> EventBus:
+        async def make() -> EventBus:
+            return get_bus("", 10)
+
+        return asyncio.run(make())
+
+    other = await asyncio.to_thread(elsewhere)
+    assert other is not here

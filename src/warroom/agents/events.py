@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import time
+import weakref
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Any, Protocol
@@ -104,12 +105,18 @@ def bus_from_settings(redis_url: str, maxlen: int) -> EventBus:
     return EventBus(sinks=sinks)
 
 
-_BUSES: dict[tuple[str, int], EventBus] = {}
+_BUSES: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, dict[tuple[str, int], EventBus]] = (
+    weakref.WeakKeyDictionary())
 
 
 def get_bus(redis_url: str = "", maxlen: int = 10_000) -> EventBus:
-    """Return the process-wide bus for these settings (one per Redis URL)."""
+    """Return the shared bus for these settings in the running event loop.
+
+    One per loop: queues and Redis connections belong to the loop that made them, and workflow
+    workers may run steps on loops of their own.
+    """
+    buses = _BUSES.setdefault(asyncio.get_running_loop(), {})
     key = (redis_url, maxlen)
-    if key not in _BUSES:
-        _BUSES[key] = bus_from_settings(redis_url, maxlen)
-    return _BUSES[key]
+    if key not in buses:
+        buses[key] = bus_from_settings(redis_url, maxlen)
+    return buses[key]
