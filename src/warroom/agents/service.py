@@ -29,7 +29,7 @@ from warroom.agents.models import (
 from warroom.agents.orchestrator import Backends, Debate, digest, rule_backends, run_debate
 from warroom.agents.ports import DebateContext
 from warroom.config import Settings
-from warroom.safety.sanitize import sanitize_snapshot
+from warroom.safety.sanitize import clean_text, sanitize_snapshot
 from warroom.sensors.models import AlertView, EvidenceSnapshot, SensorRequest
 from warroom.sensors.ports import Sensor
 from warroom.sensors.service import select_sensors, take_snapshot
@@ -163,7 +163,7 @@ async def _analyze(session: AsyncSession, incident_id: str, *, session_id: str,
     trust = await playbook_trust(session)
     ctx = DebateContext(
         session_id=session_id, incident_id=incident_id, namespace=incident.namespace,
-        service=incident.service, priority=incident.priority, title=incident.title,
+        service=incident.service, priority=incident.priority, title=clean_text(incident.title, 300),
         evidence=snapshot, service_teams=settings.service_teams,
         critical_namespaces=settings.critical_namespaces,
         playbook_trust=trust)
