@@ -88,6 +88,29 @@ def launch(runtime: Runtime) -> None:
     )
 
 
+def _cancel_in_flight(tasks: list[asyncio.Task[Any]], timeout: float = 5.0) -> None:
+    """Cancel the workflows still running so their transactions roll back and close.
+
+    A cancelled workflow stays PENDING in the system database and resumes on the next launch,
+    exactly as after a crash; cancelling first only lets its database sessions clean up.
+    """
+    if not tasks:
+        return
+    loop = tasks[0].get_loop()
+    if not loop.is_running():
+        return
+
+    async def cancel() -> None:
+        for task in tasks:
+            task.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)
+
+    try:
+        asyncio.run_coroutine_threadsafe(cancel(), loop).result(timeout)
+    except TimeoutError:
+        pass
+
+
 def shutdown() -> None:
     """Stop DBOS; pending workflows stay in the system database and resume on the next launch."""
     from dbos import DBOS, _dbos
@@ -103,6 +126,7 @@ def shutdown() -> None:
         for thread in list(instance._background_threads):
             if "queue_thread" in thread.name:  # unnamed threads are named after their target
                 thread.join(timeout=5.0)
+        _cancel_in_flight(list(instance._workflow_tasks))
     if runtime._current is not None:
         runtime._current.close()
     DBOS.destroy(destroy_registry=False)

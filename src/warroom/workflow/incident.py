@@ -10,9 +10,11 @@ and the step that was in flight is run again (each one is idempotent on the deci
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 from dbos import DBOS, SetWorkflowID
+from sqlalchemy.exc import DBAPIError
 
 from warroom.workflow import steps
 
@@ -22,12 +24,23 @@ INCIDENT_WORKFLOW = "warroom.incident"
 DECISION_WORKFLOW = "warroom.decision"
 
 
+def _transient(exc: BaseException) -> bool:
+    """Retry a step on database or network trouble, never on a logic error."""
+    return isinstance(exc, DBAPIError | OSError | TimeoutError)
+
+
+def _step(name: str) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
+    """A DBOS step that rides out transient failures; every step here is idempotent."""
+    return DBOS.step(name=name, retries_allowed=True, max_attempts=4, interval_seconds=0.5,
+                     backoff_rate=2.0, should_retry=_transient)
+
+
 def incident_workflow_id(incident_id: str, round_no: int) -> str:
     """Return the workflow id of one decision round of an incident (same alert, same id)."""
     return f"incident:{incident_id}:{round_no}"
 
 
-@DBOS.step(name="warroom.decide")
+@_step("warroom.decide")
 async def _decide(incident_id: str, workflow_id: str) -> dict[str, Any]:
     # two commits in one step: the decision shows `analyzing` while the debate runs, and a
     # re-run after a crash finds it by workflow id instead of opening another
@@ -35,47 +48,47 @@ async def _decide(incident_id: str, workflow_id: str) -> dict[str, Any]:
     return await steps.analyze_step(token)
 
 
-@DBOS.step(name="warroom.describe")
+@_step("warroom.describe")
 async def _describe(token: str) -> dict[str, Any]:
     return await steps.describe_step(token)
 
 
-@DBOS.step(name="warroom.escalate")
+@_step("warroom.escalate")
 async def _complete_without_action(token: str) -> str:
     return await steps.complete_without_action_step(token)
 
 
-@DBOS.step(name="warroom.auto_approve")
+@_step("warroom.auto_approve")
 async def _auto_approve(token: str) -> str:
     return await steps.auto_approve_step(token)
 
 
-@DBOS.step(name="warroom.settle_approval")
+@_step("warroom.settle_approval")
 async def _settle(token: str, expire: bool, reason: str) -> dict[str, Any]:
     return await steps.settle_approval_step(token, expire=expire, reason=reason)
 
 
-@DBOS.step(name="warroom.execute")
+@_step("warroom.execute")
 async def _execute(token: str) -> dict[str, Any]:
     return await steps.execute_step(token)
 
 
-@DBOS.step(name="warroom.verify")
+@_step("warroom.verify")
 async def _verify(token: str) -> dict[str, Any]:
     return await steps.verify_step(token)
 
 
-@DBOS.step(name="warroom.learn")
+@_step("warroom.learn")
 async def _learn(token: str) -> dict[str, Any] | None:
     return await steps.learn_step(token)
 
 
-@DBOS.step(name="warroom.close")
+@_step("warroom.close")
 async def _close(token: str, outcome: str) -> dict[str, Any]:
     return await steps.close_step(token, outcome)
 
 
-@DBOS.step(name="warroom.warmup")
+@_step("warroom.warmup")
 async def _warmup_seconds() -> float:
     return steps.current().settings.verify_warmup_seconds
 
