@@ -225,7 +225,7 @@ class Demo:
             approver, comment = "demo-policy", f"demo policy: {risk} risk"
         elif self.interactive:
             answer = await asyncio.to_thread(self.console.input,
-                                             f"approve {run.action}? [y/N] ")
+                                             f"approve {run.action}? \\[y/N] ")
             if answer.strip().lower() not in ("y", "yes"):
                 await self.http.post(f"/api/v1/decisions/{token}/reject", json={
                     "approver": "terminal", "via": "cli", "comment": "rejected in the demo"})
