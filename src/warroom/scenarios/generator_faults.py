@@ -11,6 +11,7 @@ from warroom.scenarios.generator_effects import (
     crashloop,
     deploy_change,
     metric_step,
+    new_revision,
     own_logs,
     propagate,
     service_symptoms,
@@ -114,8 +115,20 @@ def _ramp(c: Ctx, w: Workload, top: float) -> None:
 
 
 def memory_limit_too_low(c: Ctx) -> Injected:
-    """Crash-loop a workload's pods with OOMKilled under ordinary load."""
+    """Crash-loop a workload's pods with OOMKilled under ordinary load (or a lowered limit)."""
     w = pick_app(c)
+    changes = []
+    lowered = c.difficulty != "easy" and c.rng.random() < 0.3
+    if lowered:  # a rollout cut the limit below what the service needs
+        at = c.onset_time - timedelta(minutes=c.rng.uniform(2, 10))
+        old = w.mem_limit_mi
+        w.mem_limit_mi = max(128, old * 2 // 3 // 64 * 64)
+        new_revision(c, w, at=at)
+        for p in w.pods:
+            p.rs_hash = w.rs_hash
+        changes.append(deploy_change(c, w, at, f"image {w.name}:{w.prev_version} -> {w.name}:"
+                                               f"{w.version}; resources.limits.memory "
+                                               f"{old}Mi -> {w.mem_limit_mi}Mi"))
     n_bad = 1 if c.difficulty == "hard" else c.rng.randint(1, len(w.pods))
     for p in w.pods[:n_bad]:
         crashloop(c, w, p, reason="OOMKilled", exit_code=137, restarts=c.rng.randint(3, 14))
@@ -139,14 +152,14 @@ def memory_limit_too_low(c: Ctx) -> Injected:
           message=f"Memory cgroup out of memory: Killed process {c.rng.randint(1000, 60000)} "
                   f"({w.name}) total-vm:{w.mem_limit_mi * 1400}kB", first=c.onset_time,
           component="kernel-monitor", host=p0.node)
-    return Injected(w.namespace, w.name, "memory_limit_too_low", w.name,
+    undo = [] if lowered else [{"type": "rollout_undo", "target": _target(w)}]
+    return Injected(w.namespace, w.name, "memory_limit_too_low", w.name, changes=changes,
                     alerts=[({"alertname": "KubePodCrashLooping", "namespace": w.namespace,
                               "pod": p0.name, "container": w.name},
                              f"pod {w.namespace}/{p0.name} is crash looping")],
                     acceptable=[{"type": "set_resources", "target": _target(w)},
                                 {"type": "escalate"}],
-                    forbidden=[{"type": "rollout_undo", "target": _target(w)},
-                               *_bystander_forbidden(c, w)])
+                    forbidden=[*undo, *_bystander_forbidden(c, w)])
 
 
 def cpu_saturation(c: Ctx) -> Injected:

@@ -97,7 +97,9 @@ def _adjust(cands: dict[tuple[Entity, str], Candidate]) -> None:
             faults["application_error"].score *= 0.5
         if "bad_deploy" in faults and s("config_error") >= 0.6:
             faults["bad_deploy"].score *= 0.6
-        if "bad_deploy" in faults and max(s("image_pull_error"), s("probe_failure")) >= 0.6:
+        if "bad_deploy" in faults and max(s("image_pull_error"), s("probe_failure"),
+                                          s("memory_limit_too_low")) >= 0.6:
+            # the rollout is how the fault arrived; the fault says what to change
             faults["bad_deploy"].score *= 0.55
         if "cpu_saturation" in faults and s("traffic_surge") >= 0.5:
             faults["cpu_saturation"].score *= 0.6
