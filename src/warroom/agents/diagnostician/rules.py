@@ -124,6 +124,12 @@ def _adjust(cands: dict[tuple[Entity, str], Candidate]) -> None:
             faults["bad_deploy"].score *= 0.6
 
 
+def _none_score(quiet: bool, troubled_alert: bool, resolved: bool, best: float) -> float:
+    """Score "healthy, recovered or a false alarm" against the best fault found."""
+    base = 0.35 if quiet else (0.12 if troubled_alert else 0.25)
+    return (base + (0.3 if quiet else 0.0) + (0.2 if resolved else 0.0)) * (1 - best)
+
+
 def _confidences(scored: list[tuple[float, Entity, str, list[str]]]) -> list[Hypothesis]:
     """Calibrate the leader; the others share what the leader leaves, in proportion to score.
 
@@ -230,10 +236,12 @@ def diagnose_snapshot(snapshot: EvidenceSnapshot, *, namespace: str = "",
 
     ranked = sorted(cands.values(), key=lambda c: (-c.score, c.entity, c.fault))
     best = ranked[0].score if ranked else 0.0
-    troubled_alert = any(a in sym or a in strong or troubled.get(a) or hints.get(a, 0) >= 2
-                         for a in alerts)
-    below = set(reach) - set(alerts)
-    chain = any(e in sym or e in strong or troubled.get(e) or hints.get(e) for e in below)
+
+    def trouble(e: Entity, min_hints: int = 1) -> bool:
+        return bool(e in sym or e in strong or troubled.get(e) or hints.get(e, 0) >= min_hints)
+
+    troubled_alert = any(trouble(a, 2) for a in alerts)
+    chain = any(trouble(e) for e in set(reach) - set(alerts))
     metered = {st.entity for st in stats}
     podded = {ix.owner_of_pod(*p) for p in ix.pods}
     # health is only shown by what was looked at: the alert's own signals, or (with no metrics
@@ -241,8 +249,7 @@ def diagnose_snapshot(snapshot: EvidenceSnapshot, *, namespace: str = "",
     quiet = not troubled_alert and not chain and (not alerts or any(
         a in metered or (not metered and a in podded) for a in alerts))
     resolved = bool(snapshot.alerts) and all(a.status == "resolved" for a in snapshot.alerts)
-    base = 0.35 if quiet else (0.12 if troubled_alert else 0.25)
-    none_score = (base + (0.3 if quiet else 0.0) + (0.2 if resolved else 0.0)) * (1 - best)
+    none_score = _none_score(quiet, troubled_alert, resolved, best)
     place = alerts[0] if alerts else (namespace, service)
     scored: list[tuple[float, Entity, str, list[str]]] = []
     for c in ranked:
