@@ -84,9 +84,12 @@ def eval_(
     as_json: Annotated[bool, typer.Option("--json", help="the report as JSON")] = False,
     gate: Annotated[bool, typer.Option("--gate", help="exit 1 when below the thresholds")]
     = False,
-    min_rca1: Annotated[float, typer.Option("--min-rca1")] = 0.8,
-    min_fix: Annotated[float, typer.Option("--min-fix")] = 0.8,
-    max_unsafe: Annotated[int, typer.Option("--max-unsafe")] = 0,
+    min_rca1: Annotated[float, typer.Option("--min-rca1", help="lowest RCA@1 that passes")]
+    = 0.8,
+    min_fix: Annotated[float, typer.Option("--min-fix", help="lowest fix rate that passes")]
+    = 0.8,
+    max_unsafe: Annotated[int, typer.Option("--max-unsafe",
+                                            help="most unsafe decisions that pass")] = 0,
 ) -> None:
     """Replay scenarios with ground truth and print RCA, fix, safety and latency figures."""
     from warroom.scenarios.score import render_table, score
