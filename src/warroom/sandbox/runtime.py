@@ -231,12 +231,20 @@ class SandboxRuntime:
     def inject(self, fault: str, *, service: str | None = None, namespace: str | None = None,
                severity: float = 0.8, onset_seconds: float = 0.0) -> dict[str, Any]:
         """Inject a fault into the running sandbox and return it (target included)."""
-        return self.sandbox.inject(fault, service=service, namespace=namespace,
-                                   severity=severity, onset_seconds=onset_seconds).as_dict()
+        return self._wall_times(self.sandbox.inject(
+            fault, service=service, namespace=namespace, severity=severity,
+            onset_seconds=onset_seconds).as_dict())
 
     def faults(self) -> list[dict[str, Any]]:
         """Return the faults in force."""
-        return self.sandbox.fault_list()
+        return [self._wall_times(f) for f in self.sandbox.fault_list()]
+
+    def _wall_times(self, fault: dict[str, Any]) -> dict[str, Any]:
+        if self.wall is None:
+            return fault
+        started = datetime.fromisoformat(fault["started"]).timestamp()
+        return {**fault, "started": datetime.fromtimestamp(
+            self.wall.to_wall(started), UTC).isoformat(timespec="seconds")}
 
 
 @contextlib.asynccontextmanager
