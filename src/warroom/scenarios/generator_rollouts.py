@@ -30,6 +30,15 @@ def bad_deploy(c: Ctx) -> Injected:
         p.name = pod_name(c.world, w)
         p.created = deployed + timedelta(seconds=c.rng.randint(5, 90))
     crashing = c.rng.random() < 0.4
+    if not crashing and c.rng.random() < 0.4:  # the broken build also fails its readiness probe
+        for p in w.pods[: max(1, len(w.pods) // 2)]:
+            p.ready = False
+            p.conditions["Ready"] = ("False", "ContainersNotReady",
+                                     f"containers with unready status: [{w.name}]")
+            event(c.world, ns=w.namespace, kind="Pod", name=p.name, reason="Unhealthy",
+                  message="Readiness probe failed: HTTP probe failed with statuscode: 500",
+                  first=c.onset_time, last=c.world.now, count=c.rng.randint(20, 90),
+                  host=p.node, field_path=f"spec.containers{{{w.name}}}")
     if crashing:
         for p in w.pods[: max(1, len(w.pods) // 2)]:
             crashloop(c, w, p, reason="Error", exit_code=c.rng.choice([1, 2]),

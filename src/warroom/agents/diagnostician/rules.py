@@ -93,12 +93,16 @@ def _adjust(cands: dict[tuple[Entity, str], Candidate]) -> None:
         def s(name: str, faults: dict[str, Candidate] = faults) -> float:
             return faults[name].score if name in faults else 0.0
 
+        # the workload itself fails requests (its own exceptions or crashes), not only probes
+        code_fails = s("application_error") >= 0.4 and any(
+            f.source in ("logs", "kubernetes") for f in faults["application_error"].findings)
         if "application_error" in faults and max(s("bad_deploy"), s("config_error")) >= 0.5:
             faults["application_error"].score *= 0.5
         if "bad_deploy" in faults and s("config_error") >= 0.6:
             faults["bad_deploy"].score *= 0.6
-        if "bad_deploy" in faults and max(s("image_pull_error"), s("probe_failure"),
-                                          s("memory_limit_too_low")) >= 0.6:
+        if "bad_deploy" in faults and (
+                max(s("image_pull_error"), s("memory_limit_too_low")) >= 0.6
+                or (s("probe_failure") >= 0.6 and not code_fails)):
             # the rollout is how the fault arrived; the fault says what to change
             faults["bad_deploy"].score *= 0.55
         if "cpu_saturation" in faults and s("traffic_surge") >= 0.5:
@@ -112,7 +116,7 @@ def _adjust(cands: dict[tuple[Entity, str], Candidate]) -> None:
         if "probe_failure" in faults:
             other = max((c.score for f, c in faults.items()
                          if f != "probe_failure" and not c.generic), default=0.0)
-            if other >= s("probe_failure"):
+            if other >= s("probe_failure") or (code_fails and s("bad_deploy") >= 0.5):
                 faults["probe_failure"].score *= 0.6
         if "application_error" in faults and s("config_error") >= 0.4:
             faults["application_error"].score *= 0.5
