@@ -62,16 +62,15 @@ _INCIDENT_UPDATE = (
 async def signals_by_fingerprint(
     session: AsyncSession, fingerprints: Iterable[str]
 ) -> Sequence[Any]:
-    """Load the stored state of the signals with these fingerprints, in one query."""
+    """Load the stored state of these signals and of their incidents, in one query.
+
+    Signal columns keep their names; incident columns are prefixed `inc_`.
+    """
     result = await session.execute(
-        select(*_SIGNAL_STATE).where(SIGNALS.c.fingerprint.in_(list(fingerprints)))
+        select(*_SIGNAL_STATE, *(c.label(f"inc_{c.name}") for c in _INCIDENT_STATE))
+        .join(INCIDENTS, INCIDENTS.c.id == SIGNALS.c.incident_id)
+        .where(SIGNALS.c.fingerprint.in_(list(fingerprints)))
     )
-    return result.all()
-
-
-async def incidents_by_id(session: AsyncSession, ids: Iterable[str]) -> Sequence[Any]:
-    """Load the state of these incidents, in one query."""
-    result = await session.execute(select(*_INCIDENT_STATE).where(INCIDENTS.c.id.in_(list(ids))))
     return result.all()
 
 

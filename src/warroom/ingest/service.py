@@ -82,17 +82,19 @@ class _Batch:
         self.maybe_resolved: set[str] = set()
         self.events: list[NewEvent] = []
 
-    def load_incident(self, row: Any) -> _Incident:
-        inc = self.incidents.get(row.id)
+    def load_incident(self, row: Any, prefix: str = "") -> _Incident:
+        """Track the incident of a loaded row (its columns named `prefix` + column)."""
+        values = row._mapping
+        inc = self.incidents.get(values[f"{prefix}id"])
         if inc is None:
             inc = _Incident(
-                id=row.id,
-                group_key=row.group_key,
-                status=row.status,
-                priority=row.priority,
-                namespace=row.namespace,
-                service=row.service,
-                last_signal_at=utc(row.last_signal_at),
+                id=values[f"{prefix}id"],
+                group_key=values[f"{prefix}group_key"],
+                status=values[f"{prefix}status"],
+                priority=values[f"{prefix}priority"],
+                namespace=values[f"{prefix}namespace"],
+                service=values[f"{prefix}service"],
+                last_signal_at=utc(values[f"{prefix}last_signal_at"]),
             )
             self.incidents[inc.id] = inc
         return inc
@@ -276,10 +278,8 @@ async def ingest_groups(
             starts_at=utc(row.starts_at),
             annotations=row.annotations,
         )
-    incident_ids = {s.incident_id for s in batch.signals.values()}
-    if incident_ids:
-        for row in await repository.incidents_by_id(session, incident_ids):
-            batch.offer_candidate(batch.load_incident(row))
+        if row.incident_id not in batch.incidents:
+            batch.offer_candidate(batch.load_incident(row, prefix="inc_"))
     # only alerts that may need (re-)grouping cost the candidates query
     keys = {
         group_key(r, settings)
