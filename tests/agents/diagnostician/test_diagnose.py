@@ -255,3 +255,22 @@ def test_report_shape_is_bounded_and_consistent() -> None:
     assert all(h.evidence for h in report.hypotheses)
     assert report.abstain == (report.hypotheses[0].confidence < 0.4)
     assert report.summary.startswith("database_saturation")
+
+
+def test_probes_name_the_fault_only_when_the_code_itself_is_not_failing() -> None:
+    def case(exceptions: bool) -> DiagnosisReport:
+        p = pod("shop", "api-7f9dd8b6c4-aaaaa", ("ReplicaSet", "api-7f9dd8b6c4"), ready=False)
+        ev = event("Pod", "shop", "api-7f9dd8b6c4-aaaaa", "Unhealthy",
+                   "Readiness probe failed: HTTP probe failed with statuscode: 500", count=60)
+        lines = ["2026-03-01T11:58:00Z ERROR Unhandled exception: java.lang.NullPointerException"
+                 ] * 4 if exceptions else []
+        return diagnose_snapshot(snapshot(
+            objects=[*deployment("shop", "api"), p, ev],
+            logs=[logs("shop", "api-7f9dd8b6c4-aaaaa", lines)],
+            series=[series("service:errors:ratio_rate1m", stepped(0.002, 0.2, at=32),
+                           namespace="shop", service="api")],
+            changes=[change("deploy", "shop/deployment/api", 12, "api:1.1 -> api:1.2")],
+            alerts=[alert({"namespace": "shop", "service": "api"})]))
+
+    assert top(case(exceptions=True)) == ("shop", "api", "bad_deploy")
+    assert top(case(exceptions=False)) == ("shop", "api", "probe_failure")
