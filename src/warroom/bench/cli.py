@@ -10,7 +10,7 @@ bench = typer.Typer(help="Benchmarks (real processes, figures measured in one ru
 @bench.command("ingest")
 def ingest(
     seconds: float = typer.Option(20.0, min=1, help="how long to send alerts"),
-    concurrency: int = typer.Option(8, min=1, help="concurrent webhook senders"),
+    concurrency: int = typer.Option(4, min=1, help="concurrent webhook senders"),
     batch: int = typer.Option(100, min=1, help="alerts per webhook"),
     database_url: str = typer.Option(
         "",
