@@ -13,6 +13,7 @@ from pydantic import BaseModel
 
 from warroom.api.body import parse, read_limited
 from warroom.api.deps import AppSettings, DbSession
+from warroom.api.details import incident_details
 from warroom.api.errors import database_unavailable, unavailable_response
 from warroom.ingest import repository
 from warroom.ingest.models import (
@@ -137,15 +138,8 @@ async def show_incident(incident_id: str, request: Request, session: DbSession) 
     signals = await repository.list_signals(session, incident_id)
     body: dict[str, Any] = IncidentView.model_validate(incident).model_dump(mode="json")
     body["signals"] = [SignalView.model_validate(s).model_dump(mode="json") for s in signals]
-    unavailable: list[str] = []
-    for provider in list(request.app.state.incident_detail_providers):
-        try:
-            body.update(await provider(session, incident_id))
-        except Exception as exc:
-            if database_unavailable(exc):
-                raise
-            log.exception("incident detail provider %r failed", provider)
-            unavailable.append(f"{getattr(provider, '__name__', provider)!s}: {exc}")
+    details, unavailable = await incident_details(request.app, session, incident_id)
+    body.update(details)
     if unavailable:
         body["unavailable"] = unavailable
     return Response(orjson.dumps(body), media_type="application/json")
