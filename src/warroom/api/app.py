@@ -30,6 +30,7 @@ from warroom.ingest.models import IngestResult
 from warroom.ingest.ports import IncidentListener
 from warroom.store.db import make_engine, make_sessionmaker
 from warroom.store.migrate import upgrade
+from warroom.web import router as web_router
 from warroom.workflow.app import install as install_workflow
 
 DetailProvider = Callable[[AsyncSession, str], Awaitable[dict[str, Any]]]
@@ -114,5 +115,6 @@ def create_app(settings: Settings | None = None, *, engine: AsyncEngine | None =
     # other contexts' routers, listeners, detail providers and lifespan hooks go below
     install_workflow(app)
     app.state.incident_detail_providers.append(debate_detail)  # evidence, turns, package
+    app.include_router(web_router)  # the dashboard and the event stream
     _install_openapi(app)
     return app

@@ -1,0 +1,14 @@
+"""The web dashboard: server-rendered pages and the event stream that refreshes them.
+
+Mounted on the API app with `app.include_router(warroom.web.router)`.
+"""
+
+from fastapi import APIRouter
+
+from warroom.web import events, pages
+
+router = APIRouter()
+router.include_router(pages.router)
+router.include_router(events.router)
+
+__all__ = ["router"]

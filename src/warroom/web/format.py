@@ -1,0 +1,89 @@
+"""Template filters: UTC times with their age, badges' words, JSON shown as text."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from collections.abc import Callable
+from typing import Any
+
+import orjson
+
+# decision status -> (css tone, words a tired reader needs)
+DECISION_TONES: dict[str, str] = {
+    "analyzing": "info", "ready": "warn", "approved": "info", "executing": "info",
+    "verifying": "info", "completed": "ok", "rejected": "muted", "expired": "bad",
+    "failed": "bad",
+}
+PRIORITY_WORDS = {"P0": "critical", "P1": "high", "P2": "medium", "P3": "low"}
+RISK_TONES = {"low": "ok", "medium": "warn", "high": "bad", "critical": "bad"}
+VOTE_TONES = {"approve": "ok", "request_revision": "warn", "reject": "bad", "abstain": "muted"}
+
+
+def as_utc(value: datetime | str | None) -> datetime | None:
+    """Return an aware UTC datetime from a datetime or an ISO string (None passes through)."""
+    if value is None or value == "":
+        return None
+    if isinstance(value, str):
+        value = datetime.fromisoformat(value.replace("Z", "+00:00"))
+    return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+
+
+def utc_text(value: datetime | str | None) -> str:
+    """Format a time as `YYYY-MM-DD HH:MM:SS UTC`."""
+    at = as_utc(value)
+    return at.strftime("%Y-%m-%d %H:%M:%S UTC") if at else "—"
+
+
+def iso(value: datetime | str | None) -> str:
+    """Format a time for a `<time datetime>` attribute."""
+    at = as_utc(value)
+    return at.isoformat().replace("+00:00", "Z") if at else ""
+
+
+def ago(value: datetime | str | None, now: datetime | None = None) -> str:
+    """Say how long ago a time was, coarsely (`just now`, `4 min ago`, `3 h ago`, `2 d ago`)."""
+    at = as_utc(value)
+    if at is None:
+        return ""
+    seconds = int(((now or datetime.now(UTC)) - at).total_seconds())
+    if seconds < 0:
+        return "in the future"
+    if seconds < 60:
+        return "just now"
+    if seconds < 3600:
+        return f"{seconds // 60} min ago"
+    if seconds < 86400:
+        return f"{seconds // 3600} h {seconds % 3600 // 60} min ago"
+    return f"{seconds // 86400} d ago"
+
+
+def pretty_json(value: Any) -> str:
+    """Render a value as indented JSON text (the template escapes it)."""
+    return orjson.dumps(value, option=orjson.OPT_INDENT_2 | orjson.OPT_SORT_KEYS,
+                        default=str).decode()
+
+
+def percent(value: Any) -> str:
+    """Render a 0..1 ratio as a whole percentage."""
+    try:
+        return f"{float(value) * 100:.0f}%"
+    except (TypeError, ValueError):
+        return "—"
+
+
+def action_text(action: dict[str, Any] | None) -> str:
+    """Render a catalogue action as `type target key=value...`."""
+    if not action:
+        return "no action"
+    params = " ".join(f"{k}={v}" for k, v in sorted((action.get("params") or {}).items()))
+    return " ".join(p for p in (str(action.get("type")), action.get("target") or "", params) if p)
+
+
+FILTERS: dict[str, Callable[..., str]] = {
+    "utc": utc_text, "iso": iso, "ago": ago, "pretty_json": pretty_json, "percent": percent,
+    "action_text": action_text,
+}
+GLOBALS = {
+    "DECISION_TONES": DECISION_TONES, "PRIORITY_WORDS": PRIORITY_WORDS,
+    "RISK_TONES": RISK_TONES, "VOTE_TONES": VOTE_TONES,
+}

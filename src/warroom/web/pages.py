@@ -1,0 +1,145 @@
+"""The dashboard's pages: incidents, one incident (with approve/reject), playbooks, audit."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from importlib.resources import files
+from pathlib import Path
+from typing import Annotated, Any, Literal
+from urllib.parse import parse_qs, quote
+
+from fastapi import APIRouter, HTTPException, Query, Request
+from fastapi.responses import HTMLResponse, RedirectResponse, Response
+from jinja2 import Environment, FileSystemLoader, select_autoescape
+from pydantic import ValidationError
+
+from warroom.api.deps import AppSettings, DbSession, Sessions
+from warroom.decisions import endpoints as decision_endpoints
+from warroom.decisions.models import ApprovalRequest
+from warroom.web import data
+from warroom.web.format import FILTERS, GLOBALS
+
+router = APIRouter(include_in_schema=False)
+_PACKAGE = Path(str(files("warroom.web")))
+_STATIC = {"app.css": "text/css; charset=utf-8", "app.js": "text/javascript; charset=utf-8"}
+# no script or style from anywhere else, no inline script: an injected tag cannot run
+CSP = ("default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
+       "connect-src 'self'; form-action 'self'; frame-ancestors 'none'; base-uri 'none'")
+MAX_FORM_BYTES = 64 * 1024
+
+env = Environment(
+    loader=FileSystemLoader(_PACKAGE / "templates"),
+    autoescape=select_autoescape(["html"], default=True),
+    trim_blocks=True,
+    lstrip_blocks=True,
+)
+env.filters.update(FILTERS)
+env.globals.update(GLOBALS)
+
+
+def render(name: str, status_code: int = 200, **context: Any) -> HTMLResponse:
+    """Render a template as an HTML response with the dashboard's security headers."""
+    context.setdefault("now", datetime.now(UTC))
+    html = env.get_template(name).render(**context)
+    return HTMLResponse(html, status_code=status_code, headers={
+        "Content-Security-Policy": CSP, "X-Content-Type-Options": "nosniff",
+        "Referrer-Policy": "same-origin", "Cache-Control": "no-store",
+    })
+
+
+@router.get("/web/static/{name}")
+async def static(name: str) -> Response:
+    """Serve the dashboard's one stylesheet and one script from the package."""
+    if name not in _STATIC:
+        raise HTTPException(404, f"no static file {name!r}")
+    body = (_PACKAGE / "static" / name).read_bytes()
+    return Response(body, media_type=_STATIC[name],
+                    headers={"Cache-Control": "public, max-age=300"})
+
+
+@router.get("/", response_class=HTMLResponse)
+async def index(session: DbSession) -> HTMLResponse:
+    """Show open incidents, most urgent first, then the latest resolved ones."""
+    return render("index.html", board=await data.dashboard(session), page="incidents")
+
+
+async def _incident(request: Request, session: DbSession, incident_id: str, *,
+                    error: str | None = None, form: dict[str, str] | None = None,
+                    notice: str | None = None, status_code: int = 200) -> HTMLResponse:
+    page = await data.incident_page(request, session, incident_id)
+    if page is None:
+        return render("not_found.html", 404, what=f"incident {incident_id}", page="incidents")
+    return render("incident.html", status_code, p=page, error=error, form=form or {},
+                  notice=notice, page="incidents")
+
+
+@router.get("/incidents/{incident_id}", response_class=HTMLResponse)
+async def incident(
+    incident_id: str, request: Request, session: DbSession,
+    answered: Annotated[str | None, Query(max_length=20)] = None,
+) -> HTMLResponse:
+    """Show one incident: signals, hypotheses, the decision package, the timeline, the forms."""
+    notice = {"approve": "Your approval was recorded.",
+              "reject": "Your rejection was recorded."}.get(answered or "")
+    return await _incident(request, session, incident_id, notice=notice)
+
+
+async def _form(request: Request) -> dict[str, str]:
+    body = await request.body()
+    if len(body) > MAX_FORM_BYTES:
+        raise HTTPException(413, f"form over {MAX_FORM_BYTES} bytes")
+    fields = parse_qs(body.decode("utf-8", errors="replace"), keep_blank_values=True)
+    return {k: v[0] for k, v in fields.items() if v}
+
+
+def _validation_text(exc: ValidationError) -> str:
+    return "; ".join(f"{'.'.join(str(p) for p in e['loc'])}: {e['msg']}" for e in exc.errors())
+
+
+@router.post("/incidents/{incident_id}/decisions/{token}/{verdict}", response_class=HTMLResponse)
+async def answer(
+    incident_id: str, token: str, verdict: Literal["approve", "reject"], request: Request,
+    sessions: Sessions,
+) -> Response:
+    """Approve or reject through the decisions API's own logic, then show the incident again."""
+    form = await _form(request)
+    form["_verdict"] = verdict
+    error: str | None = None
+    status_code = 200
+    try:
+        body = ApprovalRequest(approver=form.get("approver", "").strip(),
+                               comment=form.get("comment", ""), via="web")
+        answer_fn = (decision_endpoints.approve if verdict == "approve"
+                     else decision_endpoints.reject)
+        view = await answer_fn(token, body, request, sessions)
+        if view.incident_id != incident_id:
+            raise HTTPException(404, f"decision {token} belongs to another incident")
+    except ValidationError as exc:
+        error, status_code = _validation_text(exc), 422
+    except HTTPException as exc:
+        error, status_code = str(exc.detail), exc.status_code
+    if error is None:
+        return RedirectResponse(
+            f"/incidents/{quote(incident_id, safe='')}?answered={verdict}", status_code=303)
+    async with sessions() as session:
+        return await _incident(request, session, incident_id, error=error, form=form,
+                               status_code=status_code)
+
+
+@router.get("/playbooks", response_class=HTMLResponse)
+async def playbooks(session: DbSession, settings: AppSettings) -> HTMLResponse:
+    """Show the learned trust of every (fault, action) playbook."""
+    return render("playbooks.html", playbooks=await data.playbooks(session),
+                  threshold=settings.trust_threshold, page="playbooks")
+
+
+@router.get("/audit", response_class=HTMLResponse)
+async def audit_trail(
+    session: DbSession,
+    incident: Annotated[str | None, Query(max_length=64)] = None,
+    offset: Annotated[int | None, Query(ge=0)] = None,
+    limit: Annotated[int, Query(ge=1, le=1000)] = 200,
+) -> HTMLResponse:
+    """Show the audit trail, newest first, and whether its hash chain verifies."""
+    page = await data.audit_page(session, incident_id=incident, offset=offset, limit=limit)
+    return render("audit.html", a=page, incident=incident, page="audit")

@@ -1,0 +1,91 @@
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from webkit import XSS, firing, package, post_incident, seed_decision, web_app
+
+from warroom.config import Settings
+from warroom.store import audit
+
+
+async def test_pages_render_an_incident_posted_from_the_real_fixture(
+    settings: Settings, fixtures_dir: Path
+) -> None:
+    async with web_app(settings) as web:
+        incident_id = await post_incident(web, firing(fixtures_dir))
+        token = await seed_decision(web, incident_id, package())
+
+        index = await web.client.get("/")
+        assert index.status_code == 200
+        assert "text/html" in index.headers["content-type"]
+        assert "default-src 'self'" in index.headers["content-security-policy"]
+        assert f'href="/incidents/{incident_id}"' in index.text
+        assert "Error ratio high on checkout" in index.text
+        assert "awaiting approval" in index.text and "rollout_undo" in index.text
+        assert "needs 2 approvers" in index.text
+
+        page = await web.client.get(f"/incidents/{incident_id}")
+        assert page.status_code == 200
+        html = page.text
+        for expected in (
+            "HighErrorRatio", "error ratio is 0.9",  # the signal and its annotation
+            "bad_deploy", "confidence 87%", "error ratio 90% on checkout",  # hypothesis
+            "rollout_undo shop/deployment/checkout to_revision=6", "risk critical",
+            "blast radius <strong>23</strong>", "2 approvers", "team-shop",
+            "the old revision may lack a schema migration",  # the Critic
+            "kubectl -n shop annotate deployment/checkout gate=errors",  # follow-up change
+            "kubectl -n shop rollout undo deployment/checkout --to-revision=6",  # solver
+            "decision.ready", token,  # the timeline
+            f'action="/incidents/{incident_id}/decisions/{token}/approve"',
+            f'action="/incidents/{incident_id}/decisions/{token}/reject"',
+            '<label for="a-name">',
+        ):
+            assert expected in html, expected
+
+        playbooks = await web.client.get("/playbooks")
+        assert playbooks.status_code == 200 and "No playbook has been learned yet" in playbooks.text
+
+        trail = await web.client.get("/audit")
+        assert trail.status_code == 200
+        assert "Hash chain verified" in trail.text and "decision.ready" in trail.text
+        only = await web.client.get("/audit", params={"incident": incident_id})
+        assert "agent.turn" in only.text
+
+        assert (await web.client.get("/incidents/nope")).status_code == 404
+        css = await web.client.get("/web/static/app.css")
+        assert css.status_code == 200 and css.headers["content-type"].startswith("text/css")
+        assert (await web.client.get("/web/static/secret.py")).status_code == 404
+
+
+async def test_hostile_evidence_renders_as_text_everywhere(
+    settings: Settings, fixtures_dir: Path
+) -> None:
+    async with web_app(settings) as web:
+        incident_id = await post_incident(web, firing(fixtures_dir, summary=XSS))
+        await seed_decision(web, incident_id, package(evidence=XSS))
+        pages = [await web.client.get(path) for path in
+                 ("/", f"/incidents/{incident_id}", "/audit")]
+        for page in pages:
+            assert page.status_code == 200
+            assert "<script>alert" not in page.text and "<img src=x" not in page.text
+        detail = pages[1].text
+        # shown, as text: the annotation, the cited evidence and the timeline's payloads
+        assert detail.count("&lt;script&gt;alert(&#34;pwned&#34;)&lt;/script&gt;") >= 2
+        assert "&lt;img src=x onerror=alert(1)&gt;" in detail
+
+
+async def test_the_audit_page_says_when_the_chain_is_broken(
+    settings: Settings, fixtures_dir: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    async with web_app(settings) as web:
+        await post_incident(web, firing(fixtures_dir))
+        async with web.sessions() as session, session.begin():
+            await audit.append(session, kind="test.note", payload={"n": 1})
+
+        async def broken(session: object, **_: object) -> audit.ChainReport:
+            return audit.ChainReport(ok=False, checked=1, first_bad_seq=2)
+
+        monkeypatch.setattr(audit, "verify_chain", broken)
+        page = await web.client.get("/audit")
+        assert "Hash chain BROKEN at row 2" in page.text
