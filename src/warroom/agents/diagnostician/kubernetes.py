@@ -14,6 +14,10 @@ from warroom.agents.diagnostician.findings import Finding
 from warroom.agents.diagnostician.index import Index, as_int, meta, parse_time
 
 _RECENT = timedelta(hours=3)
+# an OOM kill this soon after the container started means the limit is below the ordinary
+# working set; one after hours of uptime is what a leak looks like
+_SOON_AFTER_START = timedelta(minutes=5)
+_LONG_LIFE = timedelta(hours=2)
 
 
 def _limit(pod: dict[str, Any], container: str, resource: str) -> str:
@@ -51,9 +55,22 @@ def analyze_pods(ix: Index, now: datetime) -> list[Finding]:
                 text = (f"{where}: lastState OOMKilled, exit {last.get('exitCode', 137)}"
                         f"{', limit ' + limit if limit else ''}, {restarts} restarts"
                         f"{', CrashLoopBackOff' if looping else ''}")
-                if looping:
+                started = parse_time(last.get("startedAt"))
+                lived = finished - started if started and finished else None
+                if lived is not None and lived <= _SOON_AFTER_START:
+                    # killed minutes after it started: the ordinary working set does not fit
+                    # (a leak needs the pod's lifetime to climb to the limit)
+                    text += f", killed {lived.total_seconds():.0f}s after it started"
+                    add("memory_limit_too_low", 0.75 if looping or restarts >= 2 else 0.55,
+                        text, finished)
+                    add("memory_leak", 0.1, text, finished)
+                elif looping:
                     add("memory_limit_too_low", 0.7, text, finished)
                     add("memory_leak", 0.25, text, finished)
+                elif lived is not None and lived >= _LONG_LIFE:
+                    text += f", killed after {lived.total_seconds() / 3600:.1f}h of uptime"
+                    add("memory_leak", 0.4, text, finished)
+                    add("memory_limit_too_low", 0.2, text, finished)
                 elif restarts >= 3:
                     add("memory_limit_too_low", 0.45, text, finished)
                     add("memory_leak", 0.3, text, finished)
@@ -64,7 +81,13 @@ def analyze_pods(ix: Index, now: datetime) -> list[Finding]:
                 code = last.get("exitCode")
                 text = (f"{where}: CrashLoopBackOff, {restarts} restarts, last exit "
                         f"{code} ({last.get('reason', 'unknown')})")
-                add("application_error", 0.35, text, finished, generic=True)
+                if as_int(code) in (137, 143) and _liveness_failing(ix, ns, name):
+                    # SIGKILL/SIGTERM after failed liveness probes: the kubelet restarted a
+                    # container its probe could not reach; the code did not crash by itself
+                    add("probe_failure", 0.35, text + " after failed liveness probes",
+                        finished)
+                else:
+                    add("application_error", 0.35, text, finished, generic=True)
             if reason in ("ErrImagePull", "ImagePullBackOff", "InvalidImageName",
                           "ErrImageNeverPull"):
                 add("image_pull_error", 0.8,
@@ -99,6 +122,13 @@ def analyze_pods(ix: Index, now: datetime) -> list[Finding]:
                 add("node_failure", 0.3, f"{where}: phase Unknown on node {node}",
                     owner=("", node))
     return out
+
+
+def _liveness_failing(ix: Index, namespace: str, pod: str) -> bool:
+    """Tell whether the pod's events show liveness probe failures."""
+    return any(ev.get("reason") == "Unhealthy"
+               and "liveness probe failed" in str(ev.get("message", "")).lower()
+               for ev in ix.events.get(("Pod", namespace, pod), []))
 
 
 def _node_ready(ix: Index, node: str) -> bool:

@@ -263,6 +263,35 @@ def metric_findings(stats: list[Stat]) -> list[Finding]:
     return out
 
 
+# a pod-to-pod round trip inside one cluster takes a few milliseconds; a p99 this high is a
+# network problem whatever the series' own history
+NETWORK_RTT_ABNORMAL = 0.1
+
+
+def young_series_findings(ix: Index) -> list[Finding]:
+    """Judge series too short for a baseline by absolute level (pod network round trip)."""
+    out: list[Finding] = []
+    for s in ix.snapshot.series:
+        if s.name != "pod:network_latency_seconds:p99_1m":
+            continue
+        pts = _floats(s)
+        if not pts or len(pts) >= 6:
+            continue  # long series are judged against their own baseline
+        recent = median(v for _, v in pts[-3:])
+        if recent < NETWORK_RTT_ABNORMAL:
+            continue
+        ns, pod = s.metric.get("namespace", ""), s.metric.get("pod", "")
+        if not pod:
+            continue
+        ent = ix.owner_of_pod(ns, pod)
+        out.append(Finding(ent[0], ent[1], "network_latency", 0.6,
+                           f"pod {ns}/{pod}: network round trip p99 {recent * 1000:.0f} ms "
+                           f"(series only {len(pts)} samples old; in-cluster round trips take "
+                           "a few ms)", onset=datetime.fromtimestamp(pts[0][0], tz=UTC),
+                           source="metrics"))
+    return out
+
+
 def symptoms(stats: list[Stat]) -> dict[Entity, list[str]]:
     """Return, per entity, its anomalous golden signals (errors up, latency up) as text."""
     out: dict[Entity, list[str]] = {}

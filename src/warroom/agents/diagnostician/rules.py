@@ -24,7 +24,13 @@ from warroom.agents.diagnostician.findings import Finding
 from warroom.agents.diagnostician.index import Entity, Index
 from warroom.agents.diagnostician.kubernetes import kubernetes_findings
 from warroom.agents.diagnostician.logs import collect, dns_entity, log_findings, pointers
-from warroom.agents.diagnostician.metrics import Stat, compute_stats, metric_findings, symptoms
+from warroom.agents.diagnostician.metrics import (
+    Stat,
+    compute_stats,
+    metric_findings,
+    symptoms,
+    young_series_findings,
+)
 from warroom.agents.diagnostician.topology import (
     Graph,
     alert_entities,
@@ -151,6 +157,15 @@ def _confidences(scored: list[tuple[float, Entity, str, list[str]]]) -> list[Hyp
     return out
 
 
+def _deepest(g: Graph, alerts: list[Entity]) -> Entity:
+    """Pick the alerting place the other alerting places depend on (callers inherit symptoms)."""
+    for a in alerts:
+        below = g.below(a)
+        if not any(b != a and b in below for b in alerts):
+            return a
+    return alerts[0]
+
+
 def _explainers(ix: Index, g: Graph, ent: Entity, dns: Entity) -> set[Entity]:
     """Places whose failure would explain generic symptoms at `ent`."""
     out = g.below(ent) | {dns}
@@ -196,7 +211,8 @@ def diagnose_snapshot(snapshot: EvidenceSnapshot, *, namespace: str = "",
     logev = collect(ix, since=max(earliest, default_onset - timedelta(minutes=20))
                     - timedelta(minutes=3))
     hints = pointers(logev)
-    findings = [*metric_findings(stats), *kubernetes_findings(ix, now), *log_findings(ix, logev),
+    findings = [*metric_findings(stats), *young_series_findings(ix),
+                *kubernetes_findings(ix, now), *log_findings(ix, logev),
                 *alert_findings(ix, snapshot.alerts), *document_findings(ix),
                 *history_findings(ix)]
     sym = symptoms(stats)
@@ -254,7 +270,7 @@ def diagnose_snapshot(snapshot: EvidenceSnapshot, *, namespace: str = "",
         a in metered or (not metered and a in podded) for a in alerts))
     resolved = bool(snapshot.alerts) and all(a.status == "resolved" for a in snapshot.alerts)
     none_score = _none_score(quiet, troubled_alert, resolved, best)
-    place = alerts[0] if alerts else (namespace, service)
+    place = _deepest(g, alerts) if alerts else (namespace, service)
     scored: list[tuple[float, Entity, str, list[str]]] = []
     for c in ranked:
         if c.score < 0.05 or len(scored) >= MAX_HYPOTHESES:

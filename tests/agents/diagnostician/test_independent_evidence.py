@@ -1,0 +1,142 @@
+"""Reasoning that the sandbox's independent recordings showed missing from the Diagnostician.
+
+Each case is hand-built evidence of a situation an SRE reads one way; each fails without the
+rule it pins (OOM timing, young network series, liveness kills, where a false alarm sits).
+"""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+from warroom.agents.diagnostician import diagnose_snapshot
+from warroom.agents.diagnostician.index import Index
+from warroom.agents.diagnostician.metrics import young_series_findings
+from warroom.agents.models import DiagnosisReport
+from warroom.sensors.models import Series
+
+from .diag_builders import (
+    NOW,
+    alert,
+    change,
+    deployment,
+    event,
+    flat,
+    logs,
+    pod,
+    series,
+    snapshot,
+    ts,
+)
+
+
+def top(report: DiagnosisReport) -> tuple[str, str, str]:
+    h = report.hypotheses[0]
+    return (h.namespace, h.service, h.fault)
+
+
+def _oom_case(lived_minutes: float) -> DiagnosisReport:
+    """Two pods OOMKilled twice, `lived_minutes` after their containers started, GC busy."""
+    pods, streams = [], []
+    for suffix in ("aaaaa", "bbbbb"):
+        name = f"checkout-7f9dd8b6c4-{suffix}"
+        pods.append(pod("shop", name, ("ReplicaSet", "checkout-7f9dd8b6c4"), restarts=2,
+                        last={"reason": "OOMKilled", "exitCode": 137,
+                              "startedAt": ts(1 + lived_minutes), "finishedAt": ts(1)}))
+        streams.append(logs("shop", name, [
+            "2026-03-01T11:59:00Z WARN heap in use 500Mi / 512Mi; GC overhead high"] * 3))
+    return diagnose_snapshot(snapshot(
+        objects=[*deployment("shop", "checkout"), *pods], logs=streams,
+        alerts=[alert({"alertname": "KubeContainerOOMKilled", "namespace": "shop",
+                       "pod": "checkout-7f9dd8b6c4-aaaaa", "service": "checkout"})]))
+
+
+def test_an_oom_kill_soon_after_start_is_a_limit_too_low_not_a_leak() -> None:
+    # killed 15 s after starting: the ordinary working set does not fit the limit
+    assert top(_oom_case(0.25)) == ("shop", "checkout", "memory_limit_too_low")
+    report = _oom_case(0.25)
+    assert "after it started" in " ".join(report.hypotheses[0].evidence)
+    # killed after three hours of uptime: the memory climbed over the pod's lifetime
+    assert top(_oom_case(180)) == ("shop", "checkout", "memory_leak")
+
+
+def _net_case(network: bool) -> DiagnosisReport:
+    objects = [*deployment("shop", "checkout"), *deployment("shop", "orders", rs="5d8c7b9f6a"),
+               pod("shop", "checkout-7f9dd8b6c4-aaaaa", ("ReplicaSet", "checkout-7f9dd8b6c4")),
+               pod("shop", "orders-5d8c7b9f6a-bbbbb", ("ReplicaSet", "orders-5d8c7b9f6a"))]
+    s = [series("service:latency_seconds:p99_1m", flat(0.3, 16) + [0.7] * 4, namespace="shop",
+                service="checkout"),
+         series("service:errors:ratio_rate1m", flat(0.001, 20), namespace="shop",
+                service="checkout")]
+    if network:  # the round-trip series only started when the trouble did: no baseline yet
+        s.append(series("pod:network_latency_seconds:p99_1m", [0.18, 0.18, 0.18],
+                        namespace="shop", pod="orders-5d8c7b9f6a-bbbbb"))
+    return diagnose_snapshot(snapshot(
+        objects=objects, series=s, topology=[("checkout", "orders")],
+        alerts=[alert({"alertname": "HighLatencyP99", "namespace": "shop",
+                       "service": "checkout"})]))
+
+
+def test_a_young_network_series_at_an_abnormal_level_names_the_callee() -> None:
+    assert top(_net_case(network=True)) == ("shop", "orders", "network_latency")
+    assert top(_net_case(network=False))[2] != "network_latency"
+
+
+def test_young_series_below_the_abnormal_level_or_with_a_baseline_say_nothing() -> None:
+    def findings(values: list[float]) -> int:
+        s = series("pod:network_latency_seconds:p99_1m", values, namespace="shop",
+                   pod="orders-5d8c7b9f6a-bbbbb")
+        ix = Index.build(snapshot(objects=deployment("shop", "orders", rs="5d8c7b9f6a"),
+                                  series=[s]))
+        return len(young_series_findings(ix))
+
+    assert findings([0.2, 0.2, 0.2]) == 1
+    assert findings([0.004, 0.004, 0.004]) == 0
+    assert findings([0.2] * 12) == 0  # long enough to be judged against its own baseline
+    empty = Series(metric={"__name__": "pod:network_latency_seconds:p99_1m",
+                           "namespace": "shop", "pod": "orders-5d8c7b9f6a-bbbbb"}, values=[])
+    assert young_series_findings(Index.build(snapshot(series=[empty]))) == []
+
+
+def _probe_case(exit_code: int, liveness: bool) -> DiagnosisReport:
+    objects: list[dict[str, object]] = [*deployment("shop", "cart")]
+    for suffix in ("aaaaa", "bbbbb"):
+        name = f"cart-7f9dd8b6c4-{suffix}"
+        objects.append(pod("shop", name, ("ReplicaSet", "cart-7f9dd8b6c4"), restarts=3,
+                           ready=False, state={"waiting": {"reason": "CrashLoopBackOff"}},
+                           last={"reason": "Error", "exitCode": exit_code,
+                                 "finishedAt": ts(1)}))
+        if liveness:
+            objects.append(event("Pod", "shop", name, "Unhealthy",
+                                 "Liveness probe failed: HTTP probe failed with statuscode: 404",
+                                 count=3, minutes_ago=1))
+    return diagnose_snapshot(snapshot(
+        objects=objects,
+        changes=[change("deploy", "shop/deployment/cart", 12,
+                        "livenessProbe of cart changed; readinessProbe of cart changed")],
+        alerts=[alert({"alertname": "KubePodCrashLooping", "namespace": "shop",
+                       "service": "cart"})]))
+
+
+def test_restarts_by_the_kubelet_after_liveness_failures_are_a_probe_fault() -> None:
+    assert top(_probe_case(137, liveness=True)) == ("shop", "cart", "probe_failure")
+    # exiting on its own with an error code is the code failing, whatever the probes say
+    assert top(_probe_case(1, liveness=False))[2] != "probe_failure"
+
+
+def test_a_false_alarm_sits_at_the_deepest_alerting_service() -> None:
+    objects = [*deployment("shop", "gateway"), *deployment("shop", "frontend", rs="5d8c7b9f6a"),
+               pod("shop", "gateway-7f9dd8b6c4-aaaaa", ("ReplicaSet", "gateway-7f9dd8b6c4")),
+               pod("shop", "frontend-5d8c7b9f6a-bbbbb", ("ReplicaSet", "frontend-5d8c7b9f6a"))]
+    s = [series(name, flat(level), namespace="shop", service=svc)
+         for svc in ("gateway", "frontend")
+         for name, level in (("service:latency_seconds:p99_1m", 0.2),
+                             ("service:errors:ratio_rate1m", 0.002))]
+    # the caller's alert arrives first; both resolved after a blip that passed
+    alerts = [alert({"alertname": "HighErrorRate", "namespace": "shop", "service": "gateway"},
+                    status="resolved"),
+              alert({"alertname": "HighLatencyP99", "namespace": "shop", "service": "frontend"},
+                    status="resolved")]
+    report = diagnose_snapshot(snapshot(objects=objects, series=s, alerts=alerts,
+                                        topology=[("gateway", "frontend")]))
+    assert top(report) == ("shop", "frontend", "none")
+    assert NOW - timedelta(minutes=8) == alerts[0].starts_at
