@@ -5,9 +5,11 @@ from __future__ import annotations
 from typing import Any
 
 import httpx
-from wfkit import ScriptedDebate, decision_of, package, post_alert, wait_for
+from wfkit import ScriptedDebate, decision_of, package, post_alert, wait_for, webhook
 
 from warroom.agents.models import Action
+from warroom.ingest.models import AlertmanagerWebhook
+from warroom.ingest.service import ingest_alertmanager
 from warroom.store.db import make_sessionmaker
 from warroom.store.tables import Playbook
 
@@ -252,3 +254,20 @@ async def test_incident_resolving_before_any_approval_closes_the_decision(
     expired = next(e for e in timeline if e["kind"] == "decision.expired")
     assert "resolved" in expired["data"]["reason"]
     assert "decision.escalated" not in [e["kind"] for e in timeline]
+
+
+async def test_incident_acknowledged_before_a_crash_gets_its_workflow_on_start(
+    workflow_app: Any, engine: Any, wf_settings: Any
+) -> None:
+    # stored and acknowledged, but the process died before any listener heard of it
+    async with make_sessionmaker(engine)() as session, session.begin():
+        result = await ingest_alertmanager(
+            session, AlertmanagerWebhook.model_validate(webhook()), settings=wf_settings
+        )
+    incident_id = result.incidents[0].id
+    debate = ScriptedDebate()
+    async with workflow_app(debate) as client:
+        decision = await wait_for(lambda: decision_of(client, incident_id, "ready"),
+                                  what="the orphan's decision")
+    assert decision["token"]
+    assert debate.calls == [incident_id]

@@ -73,7 +73,7 @@ async def runtime_like(engine: AsyncEngine, settings: Settings) -> Runtime:
 async def workflow_lifespan(app: FastAPI) -> AsyncIterator[None]:
     """Connect the app to the workflow engine, and run the worker in-process unless told not to."""
     from warroom.workflow import engine
-    from warroom.workflow.listener import WorkflowListener
+    from warroom.workflow.listener import WorkflowListener, adopt_orphans
 
     runtime = replace(
         await runtime_like(app.state.engine, app.state.settings), **app.state.workflow_overrides
@@ -88,6 +88,7 @@ async def workflow_lifespan(app: FastAPI) -> AsyncIterator[None]:
     app.state.workflow_client = client
     listener = WorkflowListener(app.state.sessions, client)
     app.state.listeners.append(listener)
+    await adopt_orphans(app.state.sessions, listener)
     try:
         yield
     finally:

@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import structlog
+from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from warroom.decisions import repository
 from warroom.ingest.models import IncidentRef
+from warroom.store.tables import Decision, Incident
 from warroom.workflow.engine import WorkflowClient
 from warroom.workflow.incident import incident_workflow_id
 from warroom.workflow.steps import act_workflow_id
@@ -64,3 +66,31 @@ class WorkflowListener:
             )
         if round_no is not None:
             await self._client.enqueue_incident(ref.id, incident_workflow_id(ref.id, round_no))
+
+
+async def adopt_orphans(
+    sessions: async_sessionmaker[AsyncSession], listener: WorkflowListener
+) -> list[str]:
+    """Start workflows for open incidents that never got one; return their ids.
+
+    A webhook is acknowledged once its signals are committed; the listener hears of it just
+    after. A process that dies in between leaves an open incident with no decision: every start
+    sweeps them up, so nothing accepted is ever lost. Workflow ids are derived from the
+    incident, so adopting one that is already queued starts nothing twice.
+    """
+    async with sessions() as session:
+        rows = (await session.execute(
+            select(Incident)
+            .where(Incident.status == "open")
+            .where(~select(Decision.token).where(Decision.incident_id == Incident.id).exists())
+            .order_by(Incident.opened_at)
+        )).scalars().all()
+    refs = [
+        IncidentRef(id=row.id, status="open", priority=row.priority,  # type: ignore[arg-type]
+                    namespace=row.namespace, service=row.service)
+        for row in rows
+    ]
+    if refs:
+        log.info("workflow.adopting_orphans", incidents=[r.id for r in refs])
+        await listener.incidents_changed(refs)
+    return [r.id for r in refs]
