@@ -29,11 +29,12 @@ from warroom.agents.models import (
 from warroom.agents.orchestrator import Backends, Debate, digest, rule_backends, run_debate
 from warroom.agents.ports import DebateContext
 from warroom.config import Settings
+from warroom.learn.service import playbook_trust
 from warroom.safety.sanitize import clean_text, sanitize_snapshot
 from warroom.sensors.models import AlertView, EvidenceSnapshot, SensorRequest
 from warroom.sensors.ports import Sensor
 from warroom.sensors.service import select_sensors, take_snapshot
-from warroom.store.tables import EvidenceSnapshotRow, Incident, Playbook, Signal
+from warroom.store.tables import EvidenceSnapshotRow, Incident, Signal
 
 TURN_KIND = "agent.turn"
 PACKAGE_KIND = "debate.package"
@@ -92,13 +93,6 @@ def build_request(incident: Incident, signals: list[Signal], *, now: datetime,
                 break
     return SensorRequest(incident_id=incident.id, now=now, lookback_seconds=lookback_seconds,
                          namespaces=namespaces, services=services, alerts=alerts)
-
-
-async def playbook_trust(session: AsyncSession) -> dict[str, float]:
-    """Return learned trust per "fault/action_type" from the playbooks table."""
-    rows = (await session.execute(select(Playbook.fault, Playbook.action_type,
-                                         Playbook.trust))).all()
-    return {f"{fault}/{action}": float(trust) for fault, action, trust in rows}
 
 
 def _failed(session_id: str, incident_id: str, now: datetime, why: str,
