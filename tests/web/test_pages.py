@@ -3,6 +3,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+from sqlalchemy.ext.asyncio import AsyncEngine
 from webkit import XSS, firing, package, post_incident, seed_decision, web_app
 
 from warroom.config import Settings
@@ -10,9 +11,9 @@ from warroom.store import audit
 
 
 async def test_pages_render_an_incident_posted_from_the_real_fixture(
-    settings: Settings, fixtures_dir: Path
+    settings: Settings, engine: AsyncEngine, fixtures_dir: Path
 ) -> None:
-    async with web_app(settings) as web:
+    async with web_app(settings, engine) as web:
         incident_id = await post_incident(web, firing(fixtures_dir))
         token = await seed_decision(web, incident_id, package())
 
@@ -59,9 +60,9 @@ async def test_pages_render_an_incident_posted_from_the_real_fixture(
 
 
 async def test_hostile_evidence_renders_as_text_everywhere(
-    settings: Settings, fixtures_dir: Path
+    settings: Settings, engine: AsyncEngine, fixtures_dir: Path
 ) -> None:
-    async with web_app(settings) as web:
+    async with web_app(settings, engine) as web:
         incident_id = await post_incident(web, firing(fixtures_dir, summary=XSS))
         await seed_decision(web, incident_id, package(evidence=XSS))
         pages = [await web.client.get(path) for path in
@@ -76,9 +77,9 @@ async def test_hostile_evidence_renders_as_text_everywhere(
 
 
 async def test_the_audit_page_says_when_the_chain_is_broken(
-    settings: Settings, fixtures_dir: Path, monkeypatch: pytest.MonkeyPatch
+    settings: Settings, engine: AsyncEngine, fixtures_dir: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    async with web_app(settings) as web:
+    async with web_app(settings, engine) as web:
         await post_incident(web, firing(fixtures_dir))
         async with web.sessions() as session, session.begin():
             await audit.append(session, kind="test.note", payload={"n": 1})

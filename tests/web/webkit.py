@@ -11,7 +11,7 @@ from typing import Any
 
 import httpx
 from fastapi import FastAPI
-from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 from warroom.agents.models import Action, DecisionPackage, FollowUp, Hypothesis
 from warroom.api.testing import app_client
@@ -34,10 +34,11 @@ class Web:
 
 
 @asynccontextmanager
-async def web_app(settings: Settings) -> AsyncIterator[Web]:
-    """Start the real app without the workflow worker (tests drive the decision themselves)."""
+async def web_app(settings: Settings, engine: AsyncEngine) -> AsyncIterator[Web]:
+    """Start the real app on the test's database, without the workflow worker."""
     holder: list[FastAPI] = []
-    async with app_client(settings, hooks=False, configure=holder.append) as client:
+    async with app_client(settings, engine=engine, hooks=False,
+                          configure=holder.append) as client:
         yield Web(client, holder[0])
 
 

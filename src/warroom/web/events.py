@@ -53,10 +53,10 @@ class _Shutdown:
         if getattr(original, "_warroom_streams", False):
             self._hooked = True
             return
-        stopping = self.stopping
+        shutdown = self
 
         def handle_exit(server: Server, sig: int, frame: Any) -> None:
-            stopping.set()
+            shutdown.stopping.set()
             original(server, sig, frame)
 
         handle_exit._warroom_streams = True  # type: ignore[attr-defined]

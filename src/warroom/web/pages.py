@@ -15,6 +15,7 @@ from pydantic import ValidationError
 
 from warroom.api.deps import AppSettings, DbSession, Sessions
 from warroom.decisions import endpoints as decision_endpoints
+from warroom.decisions import repository as decision_repository
 from warroom.decisions.models import ApprovalRequest
 from warroom.web import data
 from warroom.web.format import FILTERS, GLOBALS
@@ -109,11 +110,14 @@ async def answer(
     try:
         body = ApprovalRequest(approver=form.get("approver", "").strip(),
                                comment=form.get("comment", ""), via="web")
+        async with sessions() as session:
+            decision = await decision_repository.get(session, token)
+        if decision is not None and decision.incident_id != incident_id:
+            raise HTTPException(404, f"decision {token} belongs to another incident")
+        # the decisions API's own logic: its rules, its audit entry, its workflow wake-up
         answer_fn = (decision_endpoints.approve if verdict == "approve"
                      else decision_endpoints.reject)
-        view = await answer_fn(token, body, request, sessions)
-        if view.incident_id != incident_id:
-            raise HTTPException(404, f"decision {token} belongs to another incident")
+        await answer_fn(token, body, request, sessions)
     except ValidationError as exc:
         error, status_code = _validation_text(exc), 422
     except HTTPException as exc:
