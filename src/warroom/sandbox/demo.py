@@ -168,10 +168,15 @@ class Demo:
                             and view.get("verifications"))
 
     async def _pick(self, run: FaultRun) -> dict[str, Any]:
-        """Wait for the new decisions; return the first with an executable action."""
+        """Wait for the new decisions; return the earliest raised with an executable action.
+
+        One fix at a time: a cascade raises decisions on callers too, and the first raised is
+        the one closest to the cause.
+        """
         announced: set[str] = set()
         while True:
             await asyncio.sleep(0.25)
+            candidates: list[tuple[str, dict[str, Any], list[dict[str, Any]]]] = []
             for ref in await self.decisions():
                 token = ref["token"]
                 if token in self.seen or ref["status"] == "analyzing":
@@ -194,13 +199,17 @@ class Demo:
                 action = package.get("action") or {}
                 if view["status"] == "ready" and action.get("type") not in (
                         None, "escalate", "no_action"):
-                    top = hypotheses[0] if hypotheses else {}
-                    run.diagnosis = f"{top.get('service')} {top.get('fault')} " \
-                                    f"{top.get('confidence', 0):.2f}"
-                    await self._reject_duplicates(token)
-                    return dict(ref)
+                    candidates.append((str(view["created_at"]), dict(ref), hypotheses))
+                    continue
                 self.say("decided", f"{action.get('type')} for {incident['service']} "
                          f"({view['status']})")
+            if candidates:
+                _, chosen, hypotheses = min(candidates, key=lambda c: c[0])
+                top = hypotheses[0] if hypotheses else {}
+                run.diagnosis = f"{top.get('service')} {top.get('fault')} " \
+                                f"{top.get('confidence', 0):.2f}"
+                await self._reject_duplicates(chosen["token"])
+                return chosen
 
     async def _reject_duplicates(self, keep: str) -> None:
         """Reject other ready decisions raised by the same fault: one fix at a time."""
