@@ -12,6 +12,12 @@ def serve(
         False, "--no-worker", help="serve the API only; run workflows in `warroom worker`"
     ),
     access_log: bool = typer.Option(False, "--access-log", help="log every request"),
+    sandbox: bool = typer.Option(
+        False, "--sandbox",
+        help="run against the built-in simulated cluster: its Kubernetes and Prometheus APIs "
+        "feed the sensors, its alerts post here, and approved actions change it (shadow mode "
+        "is off, since nothing real is touched)",
+    ),
 ) -> None:
     """Serve the HTTP API; the database is migrated on start."""
     import uvicorn
@@ -28,7 +34,20 @@ def serve(
     if no_worker:
         update["embedded_worker"] = False
     settings = settings.model_copy(update=update)
+    runtime = None
+    if sandbox:
+        from warroom.sandbox.embed import prepare
+
+        settings, runtime = prepare(settings)
     app = create_app(settings)
+    if runtime is not None:
+        from warroom.sandbox.embed import install
+
+        install(app, runtime)
+        typer.echo(
+            f"sandbox cluster at {runtime.url} (kubeconfig {runtime.kubeconfig_path}); "
+            "inject a fault with `warroom sandbox inject FAULT`"
+        )
     typer.echo(
         f"warroom listening on http://{settings.host}:{settings.port} "
         f"(database {settings.effective_database_url.split('@')[-1]}); "
