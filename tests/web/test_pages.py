@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
@@ -8,6 +9,7 @@ from webkit import XSS, firing, package, post_incident, seed_decision, web_app
 
 from warroom.config import Settings
 from warroom.store import audit
+from warroom.web.format import ago, timeline_text
 
 
 async def test_pages_render_an_incident_posted_from_the_real_fixture(
@@ -90,3 +92,25 @@ async def test_the_audit_page_says_when_the_chain_is_broken(
         monkeypatch.setattr(audit, "verify_chain", broken)
         page = await web.client.get("/audit")
         assert "Hash chain BROKEN at row 2" in page.text
+
+
+def test_timeline_entries_say_what_happened() -> None:
+    turn = {"kind": "agent.turn", "summary": "critic",
+            "data": {"role": "critic", "vote": "request_revision", "degraded": True}}
+    assert timeline_text(turn) == "critic voted request revision (degraded)"
+    signal = {"kind": "signal.received", "summary": "",
+              "data": {"alertname": "HighErrorRatio", "status": "firing", "receive_count": 3}}
+    assert timeline_text(signal) == "HighErrorRatio firing, received 3×"
+    moved = {"kind": "decision.approved", "summary": "", "data": {"from": "ready"}}
+    assert timeline_text(moved) == "from ready"
+    assert timeline_text({"kind": "x", "summary": "kept", "data": {}}) == "kept"
+    assert timeline_text({"kind": "incident.resolved", "data": {"priority": "P1"}}) == "priority=P1"
+
+
+def test_ages_read_plainly_past_and_future() -> None:
+    now = datetime(2026, 1, 1, tzinfo=UTC)
+    assert ago(now - timedelta(seconds=30), now) == "just now"
+    assert ago(now - timedelta(minutes=4, seconds=5), now) == "4 min ago"
+    assert ago(now - timedelta(hours=5, minutes=2), now) == "5 h 2 min ago"
+    assert ago(now + timedelta(minutes=59, seconds=30), now) == "in 59 min"
+    assert ago("2025-12-29T00:00:00Z", now) == "3 d ago"

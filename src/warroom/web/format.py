@@ -47,7 +47,8 @@ def ago(value: datetime | str | None, now: datetime | None = None) -> str:
         return ""
     seconds = int(((now or datetime.now(UTC)) - at).total_seconds())
     if seconds < 0:
-        return "in the future"
+        return "in " + ago(now or datetime.now(UTC), at).removesuffix(" ago").replace(
+            "just now", "under a minute")
     if seconds < 60:
         return "just now"
     if seconds < 3600:
@@ -79,9 +80,35 @@ def action_text(action: dict[str, Any] | None) -> str:
     return " ".join(p for p in (str(action.get("type")), action.get("target") or "", params) if p)
 
 
+def timeline_text(entry: dict[str, Any]) -> str:
+    """Say what a timeline entry is about when the timeline's own summary says too little."""
+    kind = str(entry.get("kind", ""))
+    data = entry.get("data") or {}
+    if kind == "agent.turn":
+        vote = str(data.get("vote") or "no vote").replace("_", " ")
+        flags = " (degraded)" if data.get("degraded") else ""
+        error = f": {data['error']}" if data.get("error") else ""
+        return f"{data.get('role', 'agent')} voted {vote}{flags}{error}"
+    if kind == "signal.received":
+        count = data.get("receive_count")
+        times = f", received {count}×" if count and count > 1 else ""
+        return f"{data.get('alertname') or 'alert'} {data.get('status', '')}{times}".strip()
+    if kind == "debate.package":
+        package = data.get("package") or {}
+        return (f"{package.get('status', '')}: {action_text(package.get('action'))}, "
+                f"risk {package.get('risk', '?')}")
+    summary = str(entry.get("summary") or "")
+    if summary:
+        return summary
+    if kind.startswith("decision.") and data.get("from"):
+        return f"from {data['from']}"
+    scalars = [f"{k}={v}" for k, v in data.items() if isinstance(v, str | int | float | bool)]
+    return ", ".join(scalars[:4])
+
+
 FILTERS: dict[str, Callable[..., str]] = {
     "utc": utc_text, "iso": iso, "ago": ago, "pretty_json": pretty_json, "percent": percent,
-    "action_text": action_text,
+    "action_text": action_text, "timeline_text": timeline_text,
 }
 GLOBALS = {
     "DECISION_TONES": DECISION_TONES, "PRIORITY_WORDS": PRIORITY_WORDS,

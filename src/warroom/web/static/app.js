@@ -11,11 +11,14 @@
   function ago(iso) {
     var s = Math.floor((Date.now() - Date.parse(iso)) / 1000);
     if (isNaN(s)) { return ""; }
-    if (s < 0) { return "in the future"; }
+    if (s < 0) { return s > -60 ? "in under a minute" : "in " + span(-s); }
+    return span(s) === "just now" ? "just now" : span(s) + " ago";
+  }
+  function span(s) {
     if (s < 60) { return "just now"; }
-    if (s < 3600) { return Math.floor(s / 60) + " min ago"; }
-    if (s < 86400) { return Math.floor(s / 3600) + " h " + Math.floor((s % 3600) / 60) + " min ago"; }
-    return Math.floor(s / 86400) + " d ago";
+    if (s < 3600) { return Math.floor(s / 60) + " min"; }
+    if (s < 86400) { return Math.floor(s / 3600) + " h " + Math.floor((s % 3600) / 60) + " min"; }
+    return Math.floor(s / 86400) + " d";
   }
   function tick() {
     var els = document.querySelectorAll("[data-ago]");
