@@ -18,6 +18,9 @@ from warroom.sensors.models import EvidenceData
 ERROR_OK = 0.05  # error ratio at or under this is healthy
 SATURATION_OK = 0.9  # memory / CPU ratio under this is healthy
 ERROR_RISE = 0.05  # an error ratio rising more than this elsewhere is a regression
+# a series whose newest sample is this much older than the snapshot's newest has ended (a pod
+# deleted by the rollout, say); Prometheus' own look-back delta is the same five minutes
+STALE_AFTER_SECONDS = 300.0
 _POD_SUFFIX = re.compile(r"-[a-z0-9]{8,10}-[a-z0-9]{5}$|-[a-z0-9]{5}$|-\d+$")
 
 
@@ -84,7 +87,10 @@ def summarize(data: EvidenceData) -> dict[str, ServiceHealth]:
         health.restarts += sum(int(s.get("restartCount", 0) or 0) for s in statuses)
         if any(not s.get("ready", True) for s in statuses):
             health.not_ready += 1
+    newest = max((float(s.values[-1][0]) for s in data.series if s.values), default=0.0)
     for series in data.series:
+        if not series.values or float(series.values[-1][0]) < newest - STALE_AFTER_SECONDS:
+            continue
         value = _last(series.values)
         if value is None:
             continue
