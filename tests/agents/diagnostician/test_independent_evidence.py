@@ -97,7 +97,9 @@ def test_young_series_below_the_abnormal_level_or_with_a_baseline_say_nothing() 
     assert young_series_findings(Index.build(snapshot(series=[empty]))) == []
 
 
-def _probe_case(exit_code: int, liveness: bool) -> DiagnosisReport:
+def _probe_case(exit_code: int, liveness: bool,
+                description: str = "image cart:1.4 -> cart:1.5; livenessProbe of cart changed",
+                ) -> DiagnosisReport:
     objects: list[dict[str, object]] = [*deployment("shop", "cart")]
     for suffix in ("aaaaa", "bbbbb"):
         name = f"cart-7f9dd8b6c4-{suffix}"
@@ -111,8 +113,7 @@ def _probe_case(exit_code: int, liveness: bool) -> DiagnosisReport:
                                  count=3, minutes_ago=1))
     return diagnose_snapshot(snapshot(
         objects=objects,
-        changes=[change("deploy", "shop/deployment/cart", 12,
-                        "livenessProbe of cart changed; readinessProbe of cart changed")],
+        changes=[change("deploy", "shop/deployment/cart", 12, description)],
         alerts=[alert({"alertname": "KubePodCrashLooping", "namespace": "shop",
                        "service": "cart"})]))
 
@@ -140,3 +141,44 @@ def test_a_false_alarm_sits_at_the_deepest_alerting_service() -> None:
                                         topology=[("gateway", "frontend")]))
     assert top(report) == ("shop", "frontend", "none")
     assert NOW - timedelta(minutes=8) == alerts[0].starts_at
+
+
+def _memory_case(values: list[float]) -> DiagnosisReport:
+    objects = [*deployment("shop", "checkout"),
+               pod("shop", "checkout-7f9dd8b6c4-aaaaa", ("ReplicaSet", "checkout-7f9dd8b6c4"))]
+    s = [series("pod:memory_working_set:ratio", values, namespace="shop",
+                pod="checkout-7f9dd8b6c4-aaaaa", container="checkout")]
+    return diagnose_snapshot(snapshot(objects=objects, series=s, alerts=[
+        alert({"alertname": "ContainerMemoryNearLimit", "namespace": "shop",
+               "service": "checkout"})]))
+
+
+def test_a_leak_that_began_mid_window_is_read_from_its_ramp_not_its_logs() -> None:
+    # flat for twenty minutes, then a steady climb of 4% of the limit a minute (no logs)
+    ramp = flat(0.59, 20, jitter=0.0) + [0.6 + 0.04 * i for i in range(10)]
+    report = _memory_case(ramp)
+    assert top(report) == ("shop", "checkout", "memory_leak")
+    assert "climbs steadily since" in report.hypotheses[0].evidence[0]
+    # the same level reached by a step stays flat after it: not a leak
+    step = flat(0.59, 20, jitter=0.0) + [0.96] * 10
+    assert top(_memory_case(step))[2] != "memory_leak"
+
+
+def test_a_rollout_that_only_changed_its_probes_is_a_probe_fault_without_events() -> None:
+    def case(description: str) -> DiagnosisReport:
+        objects: list[dict[str, object]] = [*deployment("shop", "cart")]
+        objects += [pod("shop", f"cart-7f9dd8b6c4-{s}", ("ReplicaSet", "cart-7f9dd8b6c4"),
+                        restarts=3, ready=False,
+                        state={"waiting": {"reason": "CrashLoopBackOff"}},
+                        last={"reason": "Error", "exitCode": 137, "finishedAt": ts(1)})
+                    for s in ("aaaaa", "bbbbb")]
+        return diagnose_snapshot(snapshot(
+            objects=objects, changes=[change("deploy", "shop/deployment/cart", 12, description)],
+            alerts=[alert({"alertname": "KubePodCrashLooping", "namespace": "shop",
+                           "service": "cart"})]))
+
+    assert top(case("livenessProbe of cart changed; readinessProbe of cart changed")) == (
+        "shop", "cart", "probe_failure")
+    # new code shipped with the probe change: the build is as suspect as the probe
+    assert top(case("image cart:1.4 -> cart:1.5; livenessProbe path /healthz -> /live")) == (
+        "shop", "cart", "bad_deploy")

@@ -6,6 +6,7 @@ elsewhere is a red herring and yields nothing.
 
 from __future__ import annotations
 
+import re
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -15,6 +16,8 @@ from warroom.sensors.models import Change
 
 BEFORE = timedelta(minutes=60)
 AFTER = timedelta(minutes=5)
+# a description that names new code (an image, tag, version or commit) rather than settings only
+_NEW_CODE = re.compile(r"\bimage\b|\bversion\b|\btag\b|\bcommit\b|:\S+\s*->", re.I)
 
 
 def _parse_target(target: str) -> tuple[str, str, str]:
@@ -64,11 +67,14 @@ def change_findings(ix: Index, changes: list[Change], onsets: dict[Entity, datet
             out.append(Finding(ent[0], ent[1], "config_error", 0.55 if own else 0.3, text,
                                onset=ch.time, generic=not own, source="changes"))
         elif ch.kind == "deploy":
+            probes_only = "probe" in desc and not _NEW_CODE.search(desc)
             if "probe" in desc:
-                out.append(Finding(ent[0], ent[1], "probe_failure", 0.45, text, onset=ch.time,
-                                   source="changes"))
-            out.append(Finding(ent[0], ent[1], "bad_deploy", 0.6 if own else 0.3, text,
-                               onset=ch.time, generic=not own, source="changes"))
+                # a rollout that changed nothing but its probes cannot have broken the code
+                out.append(Finding(ent[0], ent[1], "probe_failure", 0.6 if probes_only else 0.45,
+                                   text, onset=ch.time, source="changes"))
+            out.append(Finding(ent[0], ent[1], "bad_deploy",
+                               0.25 if probes_only else 0.6 if own else 0.3, text,
+                               onset=ch.time, generic=not own or probes_only, source="changes"))
         elif ch.kind == "scale":
             out.append(Finding(ent[0], ent[1], "unschedulable", 0.2, text, onset=ch.time,
                                source="changes"))

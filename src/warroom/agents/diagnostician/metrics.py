@@ -39,6 +39,9 @@ class Stat:
     peak: float
     ended_early: bool  # the series stopped before the others (a vanished target)
     points: int
+    ramp_rise: float = 0.0  # fitted rise from the onset on (a leak that began mid-window)
+    ramp_r2: float = 0.0
+    ramp_len: int = 0
 
     @property
     def ratio(self) -> float:
@@ -89,6 +92,7 @@ def series_stat(series: Series, entity: Entity, pod: str, latest: float) -> Stat
     recent = median(recent_vals)
     z = (recent - base) / scale
     onset = None
+    onset_at = len(vals)
     if abs(z) >= 3:
         sign = 1 if z > 0 else -1
         out = [sign * (v - base) > 3 * scale for v in vals]
@@ -96,8 +100,10 @@ def series_stat(series: Series, entity: Entity, pod: str, latest: float) -> Stat
             tail = out[i:]
             if out[i] and sum(tail) >= 0.7 * len(tail):
                 onset = datetime.fromtimestamp(pts[i][0], tz=UTC)
+                onset_at = i
                 break
-    rise = r2 = early = tail_rise = tail_r2 = 0.0
+    rise = r2 = early = tail_rise = tail_r2 = ramp_rise = ramp_r2 = 0.0
+    ramp_len = 0
     drops: list[int] = []
     segment = vals
     if series.name in _SHAPED:  # growth shapes only matter where a leak can show
@@ -108,11 +114,16 @@ def series_stat(series: Series, entity: Entity, pod: str, latest: float) -> Stat
         cuts = [0, *drops, len(vals)]
         segment = max((vals[a:b] for a, b in zip(cuts, cuts[1:], strict=False)), key=len)
         tail_rise, tail_r2 = _fit(segment)
+        if not drops:  # from the last baseline sample on: a ramp climbs, a step stays flat
+            ramp = vals[max(0, onset_at - 1):]
+            ramp_rise, ramp_r2 = _fit(ramp)
+            ramp_len = len(ramp)
     return Stat(name=series.name, entity=entity, pod=pod, base=base, recent=recent,
                 last=vals[-1], z=z, onset=onset, slope_rise=rise, r2=r2, early_rise=early,
                 resets=len(drops), tail_rise=tail_rise, tail_r2=tail_r2, tail_len=len(segment),
                 peak=max(vals),
-                ended_early=latest - pts[-1][0] > 180, points=len(vals))
+                ended_early=latest - pts[-1][0] > 180, points=len(vals),
+                ramp_rise=ramp_rise, ramp_r2=ramp_r2, ramp_len=ramp_len)
 
 
 def compute_stats(ix: Index) -> list[Stat]:
@@ -171,6 +182,14 @@ def metric_findings(stats: list[Stat]) -> list[Finding]:
                 add(st, "memory_leak", 0.7,
                     f"{_where(st)}: memory working set rose steadily by {_pct(st.slope_rise)} "
                     f"of its limit over the window to {_pct(st.last)} (r²={st.r2:.2f})")
+            elif (st.last >= 0.85 and st.ramp_len >= 8 and st.ramp_rise >= 0.25
+                  and st.ramp_r2 >= 0.9):
+                add(st, "memory_leak", 0.65,
+                    f"{_where(st)}: memory working set climbs steadily since "
+                    f"{st.onset:%H:%M}Z, +{_pct(st.ramp_rise)} of its limit over "
+                    f"{st.ramp_len} samples to {_pct(st.last)} (r²={st.ramp_r2:.2f})"
+                    if st.onset else
+                    f"{_where(st)}: memory working set climbs steadily to {_pct(st.last)}")
             elif (st.resets and st.tail_len >= 8 and st.tail_rise >= 0.2 and st.tail_r2 >= 0.8
                   and st.peak >= 0.9):
                 add(st, "memory_leak", 0.65,
