@@ -20,6 +20,7 @@ from fastapi.responses import StreamingResponse
 from sqlalchemy import func, select
 
 from warroom.agents.events import get_bus
+from warroom.store import audit
 from warroom.store.tables import AuditEvent
 
 router = APIRouter(tags=["dashboard"])
@@ -85,7 +86,7 @@ async def _audit_since(request: Request, seq: int) -> list[dict[str, Any]]:
             select(AuditEvent.seq, AuditEvent.at, AuditEvent.kind, AuditEvent.actor,
                    AuditEvent.incident_id, AuditEvent.decision_token)
             .where(AuditEvent.seq > seq).order_by(AuditEvent.seq).limit(BATCH))).all()
-    return [{"seq": r.seq, "at": r.at, "kind": r.kind, "actor": r.actor,
+    return [{"seq": r.seq, "at": audit.utc(r.at), "kind": r.kind, "actor": r.actor,
              "incident_id": r.incident_id, "decision_token": r.decision_token} for r in rows]
 
 
