@@ -182,3 +182,21 @@ def test_a_rollout_that_only_changed_its_probes_is_a_probe_fault_without_events(
     # new code shipped with the probe change: the build is as suspect as the probe
     assert top(case("image cart:1.4 -> cart:1.5; livenessProbe path /healthz -> /live")) == (
         "shop", "cart", "bad_deploy")
+
+
+def test_without_a_service_map_callers_logs_give_the_walk_to_the_dependency() -> None:
+    objects = [*deployment("shop", "frontend"), *deployment("shop", "payments", rs="5d8c7b9f6a"),
+               pod("shop", "frontend-7f9dd8b6c4-aaaaa", ("ReplicaSet", "frontend-7f9dd8b6c4")),
+               pod("shop", "payments-5d8c7b9f6a-bbbbb", ("ReplicaSet", "payments-5d8c7b9f6a"))]
+    s = [series("service:errors:ratio_rate1m", flat(0.001, 30) + [0.7] * 10, namespace="shop",
+                service=svc) for svc in ("frontend", "payments")]
+    lg = [logs("shop", "frontend-7f9dd8b6c4-aaaaa",
+               [f"2026-03-01T11:5{i}:00Z ERROR upstream payments returned 503" for i in range(6)]),
+          logs("shop", "payments-5d8c7b9f6a-bbbbb",
+               [f"2026-03-01T11:5{i}:00Z ERROR call to api.pay.example timed out after 3s"
+                for i in range(6)])]
+    report = diagnose_snapshot(snapshot(
+        objects=objects, series=s, logs=lg,
+        alerts=[alert({"alertname": "HighErrorRate", "namespace": "shop",
+                       "service": "frontend"})]))
+    assert top(report) == ("", "api.pay.example", "external_dependency")

@@ -211,6 +211,13 @@ def diagnose_snapshot(snapshot: EvidenceSnapshot, *, namespace: str = "",
     logev = collect(ix, since=max(earliest, default_onset - timedelta(minutes=20))
                     - timedelta(minutes=3))
     hints = pointers(logev)
+    if g.empty:
+        # no service map: the callers' own logs say whom they call ("call to X timed out")
+        for dep, cats in logev.about.items():
+            for items in cats.values():
+                for caller, _ in items:
+                    g.add(caller, dep)
+        reach = g.downstream(alerts)
     findings = [*metric_findings(stats), *young_series_findings(ix),
                 *kubernetes_findings(ix, now), *log_findings(ix, logev),
                 *alert_findings(ix, snapshot.alerts), *document_findings(ix),

@@ -58,10 +58,14 @@ class Graph:
         g = cls()
         for caller, callee in ix.snapshot.topology:
             a = ix.entity(caller, prefer)
-            b = ix.entity(callee, a[0] or prefer)
-            g.callees.setdefault(a, set()).add(b)
-            g.callers.setdefault(b, set()).add(a)
+            g.add(a, ix.entity(callee, a[0] or prefer))
         return g
+
+    def add(self, caller: Entity, callee: Entity) -> None:
+        """Add one caller -> callee edge."""
+        if caller != callee:
+            self.callees.setdefault(caller, set()).add(callee)
+            self.callers.setdefault(callee, set()).add(caller)
 
     @property
     def empty(self) -> bool:
