@@ -66,3 +66,24 @@ async def test_a_rejection_through_the_page_is_recorded_and_wrong_links_are_refu
             ("carol", "reject")]
         page = await web.client.get(f"/incidents/{incident_id}")
         assert "carol" in page.text and "not now" in page.text
+
+
+async def test_a_form_posted_from_another_site_is_refused(
+    settings: Settings, engine: AsyncEngine, fixtures_dir: Path
+) -> None:
+    async with web_app(settings, engine) as web:
+        incident_id = await post_incident(web, firing(fixtures_dir))
+        token = await seed_decision(web, incident_id, package(risk="medium"))
+        form = f"/incidents/{incident_id}/decisions/{token}/approve"
+        forged = await web.client.post(form, data={"approver": "mallory"},
+                                       headers={"Origin": "http://evil.example"})
+        assert forged.status_code == 403 and "evil.example" in forged.text
+        sneaky = await web.client.post(form, data={"approver": "mallory"},
+                                       headers={"Sec-Fetch-Site": "cross-site"})
+        assert sneaky.status_code == 403
+        decision = (await web.client.get(f"/api/v1/decisions/{token}")).json()
+        assert decision["approvals"] == []
+        ours = await web.client.post(form, data={"approver": "alice"},
+                                     headers={"Origin": "http://warroom",
+                                              "Sec-Fetch-Site": "same-origin"})
+        assert ours.status_code == 303

@@ -6,7 +6,7 @@ from datetime import UTC, datetime
 from importlib.resources import files
 from pathlib import Path
 from typing import Annotated, Any, Literal
-from urllib.parse import parse_qs, quote
+from urllib.parse import parse_qs, quote, urlsplit
 
 from fastapi import APIRouter, HTTPException, Query, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
@@ -93,6 +93,16 @@ async def _form(request: Request) -> dict[str, str]:
     return {k: v[0] for k, v in fields.items() if v}
 
 
+def _cross_site(request: Request) -> str | None:
+    """Say why a form post came from another site (a forged approval), or None when it did not."""
+    if request.headers.get("sec-fetch-site") in ("cross-site", "same-site"):
+        return "the form was posted from another site"
+    origin = request.headers.get("origin")
+    if origin and origin != "null" and urlsplit(origin).netloc != request.headers.get("host"):
+        return f"the form was posted from {origin}, not from this dashboard"
+    return None
+
+
 def _validation_text(exc: ValidationError) -> str:
     return "; ".join(f"{'.'.join(str(p) for p in e['loc'])}: {e['msg']}" for e in exc.errors())
 
@@ -103,6 +113,9 @@ async def answer(
     sessions: Sessions,
 ) -> Response:
     """Approve or reject through the decisions API's own logic, then show the incident again."""
+    refused = _cross_site(request)
+    if refused is not None:
+        raise HTTPException(403, f"not recorded: {refused}")
     form = await _form(request)
     form["_verdict"] = verdict
     error: str | None = None
