@@ -1,9 +1,15 @@
-"""Start and stop the processes a benchmark measures: warroom itself, a real Alertmanager."""
+"""Start and stop real processes: warroom itself, Alertmanager and Prometheus.
+
+The benchmarks and the integration tests (tests/integration) share these helpers. Alertmanager
+and Prometheus come from the Debian packages, installed on demand; each instance binds
+127.0.0.1 only and runs in its own process group with a throw-away config and data directory.
+"""
 
 from __future__ import annotations
 
 import os
 import shutil
+import signal
 import socket
 import subprocess
 import sys
@@ -14,6 +20,10 @@ from pathlib import Path
 import httpx
 
 ALERTMANAGER = "/usr/bin/prometheus-alertmanager"
+PROMETHEUS = "/usr/bin/prometheus"
+PACKAGES = {ALERTMANAGER: "prometheus-alertmanager", PROMETHEUS: "prometheus"}
+NULL_ROUTE = "route:\n  receiver: blackhole\n  group_wait: 1m\nreceivers:\n  - name: blackhole\n"
+_apt_updated = False
 
 
 def free_port() -> int:
@@ -51,14 +61,33 @@ def peak_rss_bytes(pid: int) -> int:
 
 
 def stop(proc: subprocess.Popen[bytes]) -> None:
-    """Terminate a process we started, and kill it if it lingers."""
-    if proc.poll() is None:
-        proc.terminate()
-        try:
-            proc.wait(timeout=15)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait()
+    """Terminate a process we started (its whole group when it leads one); kill it if it lingers."""
+    if proc.poll() is not None:
+        return
+    group = _own_group(proc)
+    _signal(proc, group, signal.SIGTERM)
+    try:
+        proc.wait(timeout=15)
+    except subprocess.TimeoutExpired:
+        _signal(proc, group, signal.SIGKILL)
+        proc.wait()
+
+
+def _own_group(proc: subprocess.Popen[bytes]) -> bool:
+    try:
+        return os.getpgid(proc.pid) == proc.pid
+    except ProcessLookupError:
+        return False
+
+
+def _signal(proc: subprocess.Popen[bytes], group: bool, sig: signal.Signals) -> None:
+    try:
+        if group:
+            os.killpg(proc.pid, sig)
+        else:
+            proc.send_signal(sig)
+    except ProcessLookupError:
+        pass
 
 
 def start_warroom(
@@ -69,7 +98,11 @@ def start_warroom(
     command += ["--host", "127.0.0.1", "--port", str(port), *args]
     with log.open("wb") as out:
         proc = subprocess.Popen(
-            command, env={**os.environ, **env}, stdout=out, stderr=subprocess.STDOUT
+            command,
+            env={**os.environ, **env},
+            stdout=out,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
         )
     try:
         wait_http(f"http://127.0.0.1:{port}/healthz", proc)
@@ -81,43 +114,90 @@ def start_warroom(
 
 def ensure_alertmanager() -> str | None:
     """Return why Alertmanager cannot run here, installing the Debian package if need be."""
-    if Path(ALERTMANAGER).exists():
+    return ensure_binary(ALERTMANAGER)
+
+
+def ensure_prometheus() -> str | None:
+    """Return why Prometheus cannot run here, installing the Debian package if need be."""
+    return ensure_binary(PROMETHEUS)
+
+
+def ensure_binary(binary: str) -> str | None:
+    """Return why `binary` cannot run here, installing its Debian package if need be.
+
+    The package lists are refreshed once per process (`apt-get update`), before the first
+    install; apt waits up to two minutes for a dpkg lock another installer holds.
+    """
+    global _apt_updated
+    if Path(binary).exists():
         return None
+    package = PACKAGES.get(binary)
+    if package is None:
+        return f"{binary} is missing and no Debian package is known to provide it"
     if shutil.which("apt-get") is None:
-        return "apt-get is not available to install prometheus-alertmanager"
+        return f"apt-get is not available to install {package} ({binary} is missing)"
     sudo = [] if os.geteuid() == 0 else ["sudo", "-n"]
+    apt = [*sudo, "apt-get", "-q", "-o", "DPkg::Lock::Timeout=120"]
+    env = {**os.environ, "DEBIAN_FRONTEND": "noninteractive"}
+    if not _apt_updated:
+        update = subprocess.run([*apt, "update"], capture_output=True, text=True, env=env)
+        if update.returncode != 0:
+            return f"apt-get update failed: {update.stderr.strip()[-300:]}"
+        _apt_updated = True
     result = subprocess.run(
-        [*sudo, "apt-get", "install", "-y", "-q", "prometheus-alertmanager"],
+        [*apt, "install", "-y", "--no-install-recommends", package],
         capture_output=True,
         text=True,
-        env={**os.environ, "DEBIAN_FRONTEND": "noninteractive"},
+        env=env,
     )
-    if result.returncode != 0 or not Path(ALERTMANAGER).exists():
-        return f"installing prometheus-alertmanager failed: {result.stderr.strip()[-300:]}"
+    if result.returncode != 0 or not Path(binary).exists():
+        return f"installing {package} failed: {result.stderr.strip()[-300:]}"
     return None
 
 
-def start_alertmanager(port: int, workdir: Path) -> subprocess.Popen[bytes]:
-    """Start a throw-away Alertmanager on 127.0.0.1 (no cluster port) with a null receiver."""
-    config = workdir / "alertmanager.yml"
-    config.write_text(
-        "route:\n  receiver: blackhole\n  group_wait: 1m\nreceivers:\n  - name: blackhole\n"
-    )
-    (workdir / "data").mkdir(exist_ok=True)
+def start_alertmanager(
+    port: int, workdir: Path, config: str = NULL_ROUTE
+) -> subprocess.Popen[bytes]:
+    """Start a throw-away Alertmanager on 127.0.0.1 (no cluster port); default: a null receiver."""
+    config_file = workdir / "alertmanager.yml"
+    config_file.write_text(config)
+    (workdir / "alertmanager-data").mkdir(exist_ok=True)
     command = [
         ALERTMANAGER,
-        f"--config.file={config}",
-        f"--storage.path={workdir / 'data'}",
+        f"--config.file={config_file}",
+        f"--storage.path={workdir / 'alertmanager-data'}",
         f"--web.listen-address=127.0.0.1:{port}",
         "--cluster.listen-address=",
         f"--web.external-url=http://127.0.0.1:{port}",
     ]
-    log = workdir / "alertmanager.log"
+    return _start_service("Alertmanager", command, port, workdir / "alertmanager.log")
+
+
+def start_prometheus(port: int, workdir: Path, config: str) -> subprocess.Popen[bytes]:
+    """Start a throw-away Prometheus on 127.0.0.1 with `config` (YAML) and a fresh TSDB."""
+    config_file = workdir / "prometheus.yml"
+    config_file.write_text(config)
+    (workdir / "prometheus-data").mkdir(exist_ok=True)
+    command = [
+        PROMETHEUS,
+        f"--config.file={config_file}",
+        f"--storage.tsdb.path={workdir / 'prometheus-data'}",
+        f"--web.listen-address=127.0.0.1:{port}",
+        f"--web.external-url=http://127.0.0.1:{port}",
+    ]
+    return _start_service("Prometheus", command, port, workdir / "prometheus.log")
+
+
+def _start_service(
+    name: str, command: list[str], port: int, log: Path
+) -> subprocess.Popen[bytes]:
     with log.open("wb") as out:
-        proc = subprocess.Popen(command, stdout=out, stderr=subprocess.STDOUT)
+        proc = subprocess.Popen(
+            command, stdout=out, stderr=subprocess.STDOUT, start_new_session=True
+        )
     try:
         wait_http(f"http://127.0.0.1:{port}/-/ready", proc)
     except RuntimeError as exc:
         stop(proc)
-        raise RuntimeError(f"Alertmanager did not start:\n{log.read_text()[-2000:]}") from exc
+        raise RuntimeError(f"{name} did not start ({exc}):\n{log.read_text()[-2000:]}") from exc
     return proc
