@@ -86,7 +86,7 @@ async def adopt_orphans(
             .order_by(Incident.opened_at)
         )).scalars().all()
     refs = [
-        IncidentRef(id=row.id, status="open", priority=row.priority,  # type: ignore[arg-type]
+        IncidentRef(id=row.id, status="open", priority=row.priority,
                     namespace=row.namespace, service=row.service)
         for row in rows
     ]
