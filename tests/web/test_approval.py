@@ -43,6 +43,8 @@ async def test_an_approval_through_the_page_form_reaches_the_decision(
         assert second.status_code == 303
         decision = (await web.client.get(f"/api/v1/decisions/{token}")).json()
         assert [a["approver"] for a in decision["approvals"]] == ["alice", "bob"]
+        page = await web.client.get(f"/incidents/{incident_id}")
+        assert "2 approvals recorded, enough" in page.text
         trail = await web.client.get("/audit", params={"incident": incident_id})
         assert "decision.approval" in trail.text
 
@@ -66,6 +68,7 @@ async def test_a_rejection_through_the_page_is_recorded_and_wrong_links_are_refu
             ("carol", "reject")]
         page = await web.client.get(f"/incidents/{incident_id}")
         assert "carol" in page.text and "not now" in page.text
+        assert "Rejected by carol: it will not run" in page.text
 
 
 async def test_a_form_posted_from_another_site_is_refused(
