@@ -271,3 +271,17 @@ async def test_incident_acknowledged_before_a_crash_gets_its_workflow_on_start(
                                   what="the orphan's decision")
     assert decision["token"]
     assert debate.calls == [incident_id]
+
+
+async def test_incident_resolving_while_the_debate_runs_closes_the_decision(
+    workflow_app: Any,
+) -> None:
+    # the resolution arrives before the decision is ready, so no message can reach the
+    # approval wait: the workflow must read the incident's state itself
+    async with workflow_app(ScriptedDebate(delay=1.5)) as client:
+        incident_id = await post_alert(client)
+        await post_alert(client, "resolved")
+        timeline = await wait_for(lambda: _closed(client, incident_id), what="workflow closed")
+    expired = next(e for e in timeline if e["kind"] == "decision.expired")
+    assert "resolved" in expired["data"]["reason"]
+    assert "execution.call" not in [e["kind"] for e in timeline]

@@ -165,6 +165,11 @@ async def settle_approval_step(token: str, *, expire: bool, reason: str = "") ->
         assert decision is not None
         if decision.status != "ready":
             return {"state": decision.status, "remaining": 0.0}
+        # read, not only told: a "resolved" message sent before this workflow existed is lost
+        incident = await session.get(Incident, decision.incident_id)
+        if incident is not None and incident.status == "resolved" and not reason:
+            reason = "the incident resolved before any approval"
+            expire = True
         state = await approval_state(session, decision)
         answers = await repository.approvals(session, token)
         who = [a.approver for a in answers]
