@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable
+from datetime import UTC, datetime
 
 from warroom.agents.coordinator import Degraded, decide
 from warroom.agents.critic import critique
@@ -17,6 +18,7 @@ from warroom.agents.models import (
 from warroom.agents.ports import DebateContext
 from warroom.agents.reviewer import review
 from warroom.agents.solver import solve
+from warroom.sensors.models import AlertView
 
 Make = Callable[..., DebateContext]
 Diag = Callable[..., DiagnosisReport]
@@ -81,6 +83,22 @@ def test_healthy_is_no_action_without_approval(make_ctx: Make, diag: Diag) -> No
     assert package.outcome == "no_action"
     assert package.action is not None and package.action.type == "no_action"
     assert not package.requires_human_approval
+
+
+def test_nothing_found_while_a_page_still_fires_needs_a_human_to_confirm(
+    make_ctx: Make, diag: Diag
+) -> None:
+    ctx = make_ctx(priority="P1")
+    ctx.evidence.alerts = [AlertView(
+        status="firing", labels={"alertname": "HighErrorRate", "severity": "critical"},
+        starts_at=datetime(2026, 4, 18, 10, 40, tzinfo=UTC))]
+    package = debate(ctx, diag(("shop", "checkout", "none", 0.9)))
+    assert package.outcome == "no_action_confirm"
+    assert package.action is not None and package.action.type == "no_action"
+    assert package.requires_human_approval
+
+    ctx.evidence.alerts[0].status = "resolved"
+    assert not debate(ctx, diag(("shop", "checkout", "none", 0.9))).requires_human_approval
 
 
 def test_abstention_escalates(make_ctx: Make, diag: Diag) -> None:

@@ -5,6 +5,7 @@ Outcomes (the package's `outcome`):
 - `abstain_escalate`: the diagnosis abstained (or failed): escalate with what is known.
 - `no_plan_escalate`: the Solver produced nothing usable.
 - `no_action`: healthy, recovered or a false alarm; nothing to do.
+- `no_action_confirm`: nothing found, but a P0/P1 alert still fires: a human confirms it.
 - `reject_escalate`: the Reviewer (hard rule or blast radius) or a critical challenge rejected.
 - `escalate`: the policy's answer for this fault is a human.
 - `revise_human`: the Reviewer asked for a narrower action, or the plan is the Solver's second
@@ -103,9 +104,12 @@ def decide(ctx: DebateContext, diagnosis: DiagnosisReport, plan: ActionPlan,
         status="ready", action=top.action, risk=top.risk, blast_radius=review.blast_radius
         or top.blast_radius, confidence=confidence, fault=fault, **base)
     if top.action.type == "no_action":
-        package.requires_human_approval = False
         package.risk = "low"
-        package.outcome = "no_action"
+        # evidence can lag an alert (or miss what it measures): a page stays with a human
+        urgent = ctx.priority in ("P0", "P1") and any(
+            a.status == "firing" for a in ctx.evidence.alerts)
+        package.requires_human_approval = urgent
+        package.outcome = "no_action_confirm" if urgent else "no_action"
     elif review.vote == "request_revision" or revised:
         package.requires_human_approval = True
         package.outcome = "revise_human"
@@ -150,6 +154,8 @@ def _summary(outcome: str, why: str, diagnosis: DiagnosisReport, review: ReviewV
         "approve_with_human": "Approved; a human must confirm.",
         "revise_human": "Reviewer asked for revision; a human must decide.",
         "no_action": "Nothing to do.",
+        "no_action_confirm": "No fault found, but a high-priority alert still fires: a human "
+                             "confirms there is nothing to do.",
     }
     parts.append(why or labels.get(outcome, ""))
     return " ".join(p for p in parts if p)[:1000]
