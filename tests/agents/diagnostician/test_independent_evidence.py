@@ -78,7 +78,29 @@ def _net_case(network: bool) -> DiagnosisReport:
 
 def test_a_young_network_series_at_an_abnormal_level_names_the_callee() -> None:
     assert top(_net_case(network=True)) == ("shop", "orders", "network_latency")
-    assert top(_net_case(network=False))[2] != "network_latency"
+    # without it, nothing below checkout is seen to be anomalous: orders is not named
+    assert top(_net_case(network=False))[1] != "orders"
+
+
+def test_latency_that_callers_inherit_is_localised_to_the_deepest_slow_callee() -> None:
+    def case(orders_errors: float) -> DiagnosisReport:
+        objects = [*deployment("shop", "checkout"),
+                   *deployment("shop", "orders", rs="5d8c7b9f6a")]
+        s = [series("service:latency_seconds:p99_1m", flat(0.3, 30) + [0.9] * 10,
+                    namespace="shop", service="checkout"),
+             series("service:latency_seconds:p99_1m", flat(0.1, 30) + [0.8] * 10,
+                    namespace="shop", service="orders"),
+             series("service:errors:ratio_rate1m", flat(0.001, 30) + [orders_errors] * 10,
+                    namespace="shop", service="orders")]
+        return diagnose_snapshot(snapshot(
+            objects=objects, series=s, topology=[("checkout", "orders")],
+            alerts=[alert({"alertname": "HighLatencyP99", "namespace": "shop",
+                           "service": "checkout"})]))
+
+    # slower but not failing, nothing saturated: time lost on the way to and from orders
+    assert top(case(0.001)) == ("shop", "orders", "network_latency")
+    # failing too: that is the callee's own error, not the network
+    assert top(case(0.3)) == ("shop", "orders", "application_error")
 
 
 def test_young_series_below_the_abnormal_level_or_with_a_baseline_say_nothing() -> None:

@@ -227,6 +227,12 @@ def diagnose_snapshot(snapshot: EvidenceSnapshot, *, namespace: str = "",
         if any("error ratio" in t for t in texts) and ent[1] not in ix.nodes:
             findings.append(Finding(ent[0], ent[1], "application_error", 0.2,
                                     "; ".join(texts), generic=True, source="metrics"))
+        elif ent[1] not in ix.nodes and not ix.is_database(ent):
+            # slower, not failing: time lost between the service and what it calls; the walk
+            # to the deepest anomalous callee discounts callers that merely inherit it
+            findings.append(Finding(ent[0], ent[1], "network_latency", 0.2,
+                                    "; ".join(texts) + " with no error increase",
+                                    generic=True, source="metrics"))
     troubled: dict[Entity, bool] = {ent: False for ent in sym}
     for f in findings:
         if f.source in ("kubernetes", "logs"):
