@@ -11,7 +11,7 @@ from fastapi import Request
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from warroom.api.errors import database_unavailable
+from warroom.api.details import incident_details
 from warroom.decisions import service as decisions
 from warroom.decisions.models import DecisionNotFound, DecisionView
 from warroom.ingest import repository as incidents
@@ -115,17 +115,8 @@ async def incident_page(request: Request, session: AsyncSession,
     if incident is None:
         return None
     signals = await incidents.list_signals(session, incident_id)
-    details: dict[str, Any] = {}
-    unavailable: list[str] = []
     # the same providers `GET /api/v1/incidents/{id}` merges: evidence, debate, decision, timeline
-    for provider in list(request.app.state.incident_detail_providers):
-        try:
-            details.update(await provider(session, incident_id))
-        except Exception as exc:
-            if database_unavailable(exc):
-                raise
-            log.exception("incident detail provider %r failed", provider)
-            unavailable.append(f"{getattr(provider, '__name__', provider)!s}: {exc}")
+    details, unavailable = await incident_details(request.app, session, incident_id)
     all_decisions = list((await session.execute(
         select(Decision).where(Decision.incident_id == incident_id)
         .order_by(Decision.created_at, Decision.token))).scalars())
