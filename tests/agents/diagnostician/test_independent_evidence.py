@@ -222,3 +222,37 @@ def test_without_a_service_map_callers_logs_give_the_walk_to_the_dependency() ->
         alerts=[alert({"alertname": "HighErrorRate", "namespace": "shop",
                        "service": "frontend"})]))
     assert top(report) == ("", "api.pay.example", "external_dependency")
+
+
+def _surge_case(hpa_status: dict[str, object], rates: list[float]) -> DiagnosisReport:
+    hpa = {"apiVersion": "autoscaling/v2", "kind": "HorizontalPodAutoscaler",
+           "metadata": {"name": "catalog", "namespace": "shop"},
+           "spec": {"scaleTargetRef": {"kind": "Deployment", "name": "catalog"},
+                    "minReplicas": 2, "maxReplicas": 4,
+                    "metrics": [{"type": "Resource", "resource": {
+                        "name": "cpu", "target": {"type": "Utilization",
+                                                  "averageUtilization": 80}}}]},
+           "status": hpa_status}
+    s = [series("service:requests:rate1m", rates, namespace="shop", service="catalog"),
+         series("pod:cpu_usage:ratio", flat(0.47, 36) + [0.66, 0.65, 0.62, 0.72],
+                namespace="shop", pod="catalog-7f9dd8b6c4-aaaaa", container="catalog")]
+    return diagnose_snapshot(snapshot(
+        objects=[*deployment("shop", "catalog"), hpa,
+                 pod("shop", "catalog-7f9dd8b6c4-aaaaa", ("ReplicaSet", "catalog-7f9dd8b6c4"))],
+        series=s, alerts=[alert({"alertname": "HighLatencyP99", "namespace": "shop",
+                                 "service": "catalog"})]))
+
+
+def test_an_hpa_at_its_ceiling_above_target_with_demand_still_climbing_is_a_surge() -> None:
+    at_max = {"currentReplicas": 4, "desiredReplicas": 4,
+              "currentMetrics": [{"type": "Resource", "resource": {
+                  "name": "cpu", "current": {"averageUtilization": 87}}}]}
+    climbing = flat(113, 36) + [162, 238, 305, 360]  # tripled over the last four minutes
+    report = _surge_case(at_max, climbing)
+    assert top(report) == ("shop", "catalog", "traffic_surge")
+    assert any("vs target 80%" in e for e in report.hypotheses[0].evidence)
+    # below its ceiling, with flat demand: nothing says the traffic outgrew the service
+    calm = {"currentReplicas": 2, "desiredReplicas": 2,
+            "currentMetrics": [{"type": "Resource", "resource": {
+                "name": "cpu", "current": {"averageUtilization": 60}}}]}
+    assert top(_surge_case(calm, flat(113, 40)))[2] != "traffic_surge"

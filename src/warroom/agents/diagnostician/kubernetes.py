@@ -131,6 +131,20 @@ def _liveness_failing(ix: Index, namespace: str, pod: str) -> bool:
                for ev in ix.events.get(("Pod", namespace, pod), []))
 
 
+def _over_target(spec: dict[str, Any], status: dict[str, Any]) -> str:
+    """Describe a resource metric of an HPA that is above its utilization target, or ''."""
+    targets = {(x.get("resource") or {}).get("name"):
+               ((x.get("resource") or {}).get("target") or {}).get("averageUtilization")
+               for x in spec.get("metrics") or [] if x.get("type") == "Resource"}
+    for cur in status.get("currentMetrics") or []:
+        res = cur.get("resource") or {}
+        now = (res.get("current") or {}).get("averageUtilization")
+        want = targets.get(res.get("name"))
+        if isinstance(now, int | float) and isinstance(want, int | float) and now > want:
+            return f"{res.get('name')} at {now}% of requests vs target {want}%"
+    return ""
+
+
 def _node_ready(ix: Index, node: str) -> bool:
     obj = ix.nodes.get(node)
     if obj is None:
@@ -244,14 +258,20 @@ def analyze_resources(ix: Index, now: datetime) -> list[Finding]:
         target = (spec.get("scaleTargetRef") or {}).get("name") or m.get("name", "")
         limited = any(c.get("type") == "ScalingLimited" and c.get("status") == "True"
                       and c.get("reason") == "TooManyReplicas" for c in st.get("conditions") or [])
-        at_max = (st.get("currentReplicas") is not None
-                  and st.get("currentReplicas") == spec.get("maxReplicas")
-                  and (st.get("desiredReplicas") or 0) > (spec.get("maxReplicas") or 0))
+        at_ceiling = (st.get("currentReplicas") is not None
+                      and st.get("currentReplicas") == spec.get("maxReplicas"))
+        at_max = at_ceiling and (st.get("desiredReplicas") or 0) > (spec.get("maxReplicas") or 0)
+        over = _over_target(spec, st) if at_ceiling else ""
         if limited or at_max:
             out.append(Finding(m.get("namespace", ""), target, "traffic_surge", 0.45,
                                f"HPA {m.get('namespace')}/{m.get('name')}: at maxReplicas "
                                f"{spec.get('maxReplicas')}, wants {st.get('desiredReplicas')} "
                                "(ScalingLimited TooManyReplicas)", source="kubernetes"))
+        elif over:
+            # at its ceiling and still above its target: it would scale further if allowed
+            out.append(Finding(m.get("namespace", ""), target, "traffic_surge", 0.4,
+                               f"HPA {m.get('namespace')}/{m.get('name')}: at maxReplicas "
+                               f"{spec.get('maxReplicas')} with {over}", source="kubernetes"))
     for cert in ix.by_kind["Certificate"]:
         m = meta(cert)
         st = cert.get("status") or {}

@@ -90,6 +90,10 @@ def series_stat(series: Series, entity: Entity, pod: str, latest: float) -> Stat
     mad = median(abs(v - base) for v in base_vals) * 1.4826
     scale = max(mad, abs(base) * 0.05, 1e-6)
     recent = median(recent_vals)
+    if series.name == "service:requests:rate1m":
+        # demand still building at the snapshot: the newest samples say more about now than
+        # the median of the recent window, which lags a surge that began minutes ago
+        recent = max(recent, median(vals[-3:]))
     z = (recent - base) / scale
     onset = None
     onset_at = len(vals)
