@@ -25,6 +25,7 @@ from .diag_builders import (
     pod,
     series,
     snapshot,
+    statefulset,
     ts,
 )
 
@@ -256,3 +257,18 @@ def test_an_hpa_at_its_ceiling_above_target_with_demand_still_climbing_is_a_surg
             "currentMetrics": [{"type": "Resource", "resource": {
                 "name": "cpu", "current": {"averageUtilization": 60}}}]}
     assert top(_surge_case(calm, flat(113, 40)))[2] != "traffic_surge"
+
+
+def test_a_volume_that_filled_minutes_ago_is_full_now() -> None:
+    pvc = {"apiVersion": "v1", "kind": "PersistentVolumeClaim",
+           "metadata": {"name": "data-orders-db-0", "namespace": "data"},
+           "status": {"phase": "Bound"}}
+    filling = flat(0.55, 30, jitter=0.0) + [0.64, 0.72, 0.80, 0.89, 0.97, 0.999, 0.999]
+    report = diagnose_snapshot(snapshot(
+        objects=[statefulset("data", "orders-db"), pvc],
+        series=[series("pvc:usage:ratio", filling, namespace="data",
+                       persistentvolumeclaim="data-orders-db-0")],
+        alerts=[alert({"alertname": "HighErrorRate", "namespace": "data",
+                       "service": "orders-db"})]))
+    assert top(report) == ("data", "orders-db", "disk_pressure")
+    assert "100% full" in report.hypotheses[0].evidence[0]

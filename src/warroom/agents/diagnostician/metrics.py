@@ -42,6 +42,7 @@ class Stat:
     ramp_rise: float = 0.0  # fitted rise from the onset on (a leak that began mid-window)
     ramp_r2: float = 0.0
     ramp_len: int = 0
+    fresh: float = 0.0  # median of the newest three samples (a level reached minutes ago)
 
     @property
     def ratio(self) -> float:
@@ -127,7 +128,8 @@ def series_stat(series: Series, entity: Entity, pod: str, latest: float) -> Stat
                 resets=len(drops), tail_rise=tail_rise, tail_r2=tail_r2, tail_len=len(segment),
                 peak=max(vals),
                 ended_early=latest - pts[-1][0] > 180, points=len(vals),
-                ramp_rise=ramp_rise, ramp_r2=ramp_r2, ramp_len=ramp_len)
+                ramp_rise=ramp_rise, ramp_r2=ramp_r2, ramp_len=ramp_len,
+                fresh=median(vals[-3:]))
 
 
 def compute_stats(ix: Index) -> list[Stat]:
@@ -261,10 +263,11 @@ def metric_findings(stats: list[Stat]) -> list[Finding]:
                     f"database {_where(st)}: replication lag {st.recent:.0f}s")
         for name in ("pvc:usage:ratio", "db:storage_usage:ratio"):
             for st in named.get(name, []):
-                if st.recent >= 0.9:
+                full = max(st.recent, st.fresh)  # a volume that filled minutes ago is full now
+                if full >= 0.9:
                     what = "volume" if name.startswith("pvc") else "database storage"
-                    add(st, "disk_pressure", 0.75 if st.recent >= 0.95 else 0.5,
-                        f"{_where(st)}: {what} {_pct(st.recent)} full (was {_pct(st.base)})")
+                    add(st, "disk_pressure", 0.75 if full >= 0.95 else 0.5,
+                        f"{_where(st)}: {what} {_pct(full)} full (was {_pct(st.base)})")
         for st in named.get("node:filesystem_usage:ratio", []):
             if st.recent >= 0.9 and not st.ended_early:
                 add(st, "disk_pressure", 0.5,
