@@ -33,6 +33,9 @@ def expected_for(fault: Fault) -> dict[str, Any]:
     target = fault.target()
     actions: list[dict[str, Any]] = []
     kind = fault.kind
+    # SCENARIOS.md: set_hpa targets the HPA or the Deployment it scales; either is right
+    hpa_target = target.replace("/deployment/", "/horizontalpodautoscaler/")
+    hpa = [{"type": "set_hpa", "target": target}, {"type": "set_hpa", "target": hpa_target}]
     if kind == "memory_leak" or kind == "network_latency":
         actions.append({"type": "rollout_restart", "target": target})
     elif kind == "memory_limit_too_low":
@@ -41,9 +44,9 @@ def expected_for(fault: Fault) -> dict[str, Any]:
         actions += [{"type": "scale", "target": target}, {"type": "set_resources",
                                                           "target": target}]
         if BY_NAME[fault.service].hpa:
-            actions.append({"type": "set_hpa", "target": target})
+            actions += hpa
     elif kind == "traffic_surge":
-        actions += [{"type": "set_hpa", "target": target}, {"type": "scale", "target": target}]
+        actions += [*hpa, {"type": "scale", "target": target}]
     elif kind in ("bad_deploy", "config_error", "image_pull_error", "probe_failure"):
         actions.append({"type": "rollout_undo", "target": target})
     elif kind == "node_failure":
