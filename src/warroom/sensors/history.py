@@ -70,18 +70,17 @@ class HistorySensor:
             if request.incident_id:
                 stmt = stmt.where(Incident.id != request.incident_id)
             incidents = list((await session.scalars(stmt)).all())
+            # score all, then ask what happened only for the few kept (not once per candidate)
+            scored = [(similarity(request, inc), inc) for inc in incidents]
+            kept = sorted((pair for pair in scored if pair[0] > 0.2),
+                          key=lambda pair: pair[0], reverse=True)[: self._limit]
             found: list[SimilarIncident] = []
-            for inc in incidents:
-                score = similarity(request, inc)
-                if score <= 0.2:
-                    continue
+            for score, inc in kept:
                 fault, action, outcome = await _what_happened(session, inc.id)
                 found.append(SimilarIncident(
                     incident_id=inc.id, title=inc.title, namespace=inc.namespace,
                     service=inc.service, fault=fault, action=action, outcome=outcome,
                     similarity=score))
-        found.sort(key=lambda s: s.similarity, reverse=True)
-        found = found[: self._limit]
         return SensorResult(
             run=SensorRun(sensor=self.name, status="ok" if found else "empty", queries=[query],
                           items=len(found),
