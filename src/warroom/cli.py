@@ -28,10 +28,4 @@ _CONTEXTS = (
 )
 
 for _name in _CONTEXTS:
-    try:
-        _module = importlib.import_module(_name)
-    except ModuleNotFoundError as exc:  # a context not built yet registers nothing
-        if not exc.name or not _name.startswith(exc.name):
-            raise
-        continue
-    _module.register(app)
+    importlib.import_module(_name).register(app)
