@@ -18,6 +18,7 @@ import pytest
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
+from ci_env import IN_CI
 from warroom.config import Settings
 from warroom.store.db import make_engine, make_sessionmaker
 from warroom.store.migrate import upgrade
@@ -26,7 +27,6 @@ POSTGRES_URL = os.environ.get(
     "WARROOM_TEST_POSTGRES_URL", "postgresql+asyncpg://postgres@127.0.0.1:5432/test"
 )
 REDIS_URL = os.environ.get("WARROOM_TEST_REDIS_URL", "redis://127.0.0.1:6379/15")
-IN_CI = os.environ.get("CI", "").lower() in ("1", "true", "yes")
 
 
 def reachable(url: str, default_port: int) -> bool:

@@ -8,7 +8,6 @@ with a temporary config and data directory, and is stopped (its process group ki
 
 from __future__ import annotations
 
-import os
 import subprocess
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -17,11 +16,8 @@ from typing import NoReturn
 
 import pytest
 
+from ci_env import IN_CI
 from warroom.bench import processes
-
-# the same rule as tests/conftest.py; read here because `conftest` names a different module
-# depending on which test folders pytest collected first
-IN_CI = os.environ.get("CI", "").lower() in ("1", "true", "yes")
 
 
 def unavailable(message: str) -> NoReturn:
