@@ -2,7 +2,25 @@
 
 from __future__ import annotations
 
+import gc
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from typing import Any
+
 import typer
+
+
+@asynccontextmanager
+async def freeze_startup_heap(_app: Any) -> AsyncIterator[None]:
+    """Hide everything built at start-up from the cyclic garbage collector.
+
+    The server's long-lived objects (modules, SQLAlchemy metadata, the workflow engine) would
+    otherwise be traversed by every full collection: under an alert storm those pauses cost
+    about a tenth of the CPU and add up to 100 ms to single acknowledgements.
+    """
+    gc.collect()
+    gc.freeze()
+    yield
 
 
 def serve(
@@ -48,6 +66,7 @@ def serve(
             f"sandbox cluster at {runtime.url} (kubeconfig {runtime.kubeconfig_path}); "
             "inject a fault with `warroom sandbox inject FAULT`"
         )
+    app.state.lifespan_hooks.append(freeze_startup_heap)  # last: after every other start-up
     typer.echo(
         f"warroom listening on http://{settings.host}:{settings.port} "
         f"(database {settings.effective_database_url.split('@')[-1]}); "

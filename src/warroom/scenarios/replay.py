@@ -156,7 +156,7 @@ class Replayer:
         assert self._base is not None
         settings = self._base.model_copy(update={"database_url": url,
                                            "home": Path(self._dir.name)})
-        engine = make_engine(url, json_serializer=_json)
+        engine = make_engine(url)
         try:
             # live traffic finds a warm connection pool; so does each replayed scenario, whose
             # private database is an artefact of replay, not part of the pipeline it times
@@ -197,12 +197,6 @@ class Replayer:
         finally:
             await engine.dispose()
             path.unlink(missing_ok=True)
-
-
-def _json(value: Any) -> str:
-    import orjson
-
-    return orjson.dumps(value, default=str).decode()
 
 
 def _failed_line(scenario: Scenario, why: str, elapsed_s: float) -> dict[str, Any]:

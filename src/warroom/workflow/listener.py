@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
+from collections import OrderedDict
+from dataclasses import dataclass
+from typing import Any
+
 import structlog
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from warroom.decisions import repository
+from warroom.decisions.models import ACTIVE_STATES
 from warroom.ingest.models import IncidentRef
 from warroom.store.tables import Decision, Incident
 from warroom.workflow.engine import WorkflowClient
@@ -16,21 +20,54 @@ from warroom.workflow.steps import act_workflow_id
 log = structlog.get_logger(__name__)
 
 
-async def next_round(session: AsyncSession, incident_id: str) -> int | None:
-    """Return the round to run for an incident that fired, or None when one is in flight.
+# how many workflow ids this process remembers having enqueued (re-enqueueing one is a no-op)
+_REMEMBERED = 10_000
+_CHUNK = 500  # incidents per planning query
 
-    No decision yet: round 1 (a re-sent alert gets the same id, so DBOS starts nothing new).
-    A decision in flight: nothing. The last one completed and the incident still fires: a
-    fresh round. Rejected, expired or failed: nothing, a human has it.
+
+@dataclass(frozen=True, slots=True)
+class _Plan:
+    """What one incident's change asks of its workflows."""
+
+    incident_id: str
+    round_no: int | None = None  # start this round
+    resolved_target: str | None = None  # tell this workflow the incident resolved
+
+
+def plan(ref: IncidentRef, decisions: list[Any]) -> _Plan:
+    """Decide from the incident's round-opening decisions (oldest first) what to start or tell.
+
+    Firing, no decision yet: round 1 (a re-sent alert gets the same id, so DBOS starts nothing
+    new). A decision in flight: nothing. The last one completed and the incident still fires: a
+    fresh round. Rejected, expired or failed: nothing, a human has it. Resolved: the decision
+    waiting for approval hears of it.
     """
-    if await repository.active_for_incident(session, incident_id) is not None:
-        return None
-    rounds = await repository.count_rounds(session, incident_id)
-    if rounds == 0:
-        return 1
-    latest = [d for d in await repository.for_incident(session, incident_id)
-              if d.parent_token is None][-1]
-    return rounds + 1 if latest.status == "completed" else None
+    active = next((d for d in reversed(decisions) if d.status in ACTIVE_STATES), None)
+    if ref.status == "resolved":
+        target = active.workflow_id if active is not None and active.status == "ready" else None
+        return _Plan(ref.id, resolved_target=target)
+    if active is not None:
+        return _Plan(ref.id)
+    if not decisions:
+        return _Plan(ref.id, round_no=1)
+    if decisions[-1].status == "completed":
+        return _Plan(ref.id, round_no=len(decisions) + 1)
+    return _Plan(ref.id)
+
+
+async def plan_all(session: AsyncSession, refs: list[IncidentRef]) -> list[_Plan]:
+    """Plan every incident of a batch from one query per few hundred incidents."""
+    found: dict[str, list[Any]] = {ref.id: [] for ref in refs}
+    ids = list(found)
+    for i in range(0, len(ids), _CHUNK):
+        rows = await session.execute(
+            select(Decision.incident_id, Decision.status, Decision.workflow_id)
+            .where(Decision.incident_id.in_(ids[i : i + _CHUNK]), Decision.parent_token.is_(None))
+            .order_by(Decision.created_at, Decision.token)
+        )
+        for row in rows:
+            found[row.incident_id].append(row)
+    return [plan(ref, found[ref.id]) for ref in refs]
 
 
 class WorkflowListener:
@@ -41,31 +78,38 @@ class WorkflowListener:
     ) -> None:
         self._sessions = sessions
         self._client = client
+        self._enqueued: OrderedDict[str, None] = OrderedDict()
 
     async def incidents_changed(self, incidents: list[IncidentRef]) -> None:
         """Enqueue or signal the workflow of every incident in the batch; never raise."""
-        for ref in incidents:
+        try:
+            async with self._sessions() as session:
+                plans = await plan_all(session, incidents)
+        except Exception as exc:  # ingestion is committed: log, the next alert retries
+            log.error("workflow.listener_failed", incidents=len(incidents), error=str(exc))
+            return
+        for planned in plans:
             try:
-                await self._one(ref)
-            except Exception as exc:  # ingestion is committed: log, the next alert retries
-                log.error("workflow.listener_failed", incident_id=ref.id, error=str(exc))
+                await self._act(planned)
+            except Exception as exc:
+                log.error(
+                    "workflow.listener_failed", incident_id=planned.incident_id, error=str(exc)
+                )
 
-    async def _one(self, ref: IncidentRef) -> None:
-        async with self._sessions() as session:
-            if ref.status == "resolved":
-                active = await repository.active_for_incident(session, ref.id)
-                target = active.workflow_id if active is not None and active.status == "ready" \
-                    else None
-                round_no = None
-            else:
-                target = None
-                round_no = await next_round(session, ref.id)
-        if target is not None:
+    async def _act(self, planned: _Plan) -> None:
+        if planned.resolved_target is not None:
             await self._client.send(
-                act_workflow_id(target), {"type": "incident", "status": "resolved"}
+                act_workflow_id(planned.resolved_target), {"type": "incident", "status": "resolved"}
             )
-        if round_no is not None:
-            await self._client.enqueue_incident(ref.id, incident_workflow_id(ref.id, round_no))
+        if planned.round_no is None:
+            return
+        workflow_id = incident_workflow_id(planned.incident_id, planned.round_no)
+        if workflow_id in self._enqueued:  # a storm's re-sends: DBOS would attach, start nothing
+            return
+        await self._client.enqueue_incident(planned.incident_id, workflow_id)
+        self._enqueued[workflow_id] = None
+        if len(self._enqueued) > _REMEMBERED:
+            self._enqueued.popitem(last=False)
 
 
 async def adopt_orphans(
