@@ -15,7 +15,6 @@ from contextlib import AbstractAsyncContextManager, AsyncExitStack, asynccontext
 from importlib.metadata import version
 from typing import Any
 
-import orjson
 from fastapi import FastAPI
 from fastapi.openapi.utils import get_openapi
 from pydantic import BaseModel
@@ -28,7 +27,7 @@ from warroom.ingest import endpoints as ingest_endpoints
 from warroom.ingest.committer import GroupCommitter
 from warroom.ingest.models import IngestResult
 from warroom.ingest.ports import IncidentListener
-from warroom.store.db import make_engine, make_sessionmaker
+from warroom.store.db import make_engine, make_sessionmaker, wal_checkpointer
 from warroom.store.migrate import upgrade
 from warroom.web import router as web_router
 from warroom.workflow.app import install as install_workflow
@@ -43,6 +42,7 @@ async def _lifespan(app: FastAPI) -> AsyncIterator[None]:
     await upgrade(app.state.engine)
     try:
         async with AsyncExitStack() as stack:
+            await stack.enter_async_context(wal_checkpointer(app.state.engine))
             for hook in list(app.state.lifespan_hooks):
                 await stack.enter_async_context(hook(app))
             # exits first: queued alerts are stored and listeners told while hooks still run
@@ -76,11 +76,6 @@ def _install_openapi(app: FastAPI) -> None:
     app.openapi = build  # type: ignore[method-assign]
 
 
-def _json_dumps(value: Any) -> str:
-    # orjson: several times faster than json on the ingest hot path (labels, audit payloads)
-    return orjson.dumps(value, option=orjson.OPT_NON_STR_KEYS).decode()
-
-
 def create_app(settings: Settings | None = None, *, engine: AsyncEngine | None = None) -> FastAPI:
     """Build the app; it migrates the database on start. Pass `engine` to share one (tests)."""
     settings = settings or get_settings()
@@ -92,11 +87,7 @@ def create_app(settings: Settings | None = None, *, engine: AsyncEngine | None =
     )
     app.state.settings = settings
     app.state.owns_engine = engine is None
-    app.state.engine = engine or make_engine(
-        settings.effective_database_url,
-        json_serializer=_json_dumps,
-        json_deserializer=orjson.loads,
-    )
+    app.state.engine = engine or make_engine(settings.effective_database_url)
     app.state.sessions = make_sessionmaker(app.state.engine)
     listeners: list[IncidentListener] = []
     detail_providers: list[DetailProvider] = []

@@ -9,6 +9,7 @@ from typing import Any, cast
 from sqlalchemy import Table, and_, bindparam, exists, func, insert, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from warroom.store.sql import in_values
 from warroom.store.tables import Incident, Signal
 
 SIGNALS = cast(Table, Signal.__table__)
@@ -59,6 +60,10 @@ _INCIDENT_UPDATE = (
 )
 
 
+def _dialect(session: AsyncSession) -> str:
+    return session.get_bind().dialect.name
+
+
 async def signals_by_fingerprint(
     session: AsyncSession, fingerprints: Iterable[str]
 ) -> Sequence[Any]:
@@ -69,7 +74,7 @@ async def signals_by_fingerprint(
     result = await session.execute(
         select(*_SIGNAL_STATE, *(c.label(f"inc_{c.name}") for c in _INCIDENT_STATE))
         .join(INCIDENTS, INCIDENTS.c.id == SIGNALS.c.incident_id)
-        .where(SIGNALS.c.fingerprint.in_(list(fingerprints)))
+        .where(in_values(SIGNALS.c.fingerprint, list(fingerprints), _dialect(session)))
     )
     return result.all()
 
@@ -80,7 +85,7 @@ async def grouping_candidates(
     """Load incidents a new signal may join: open ones, or ones active since `since`."""
     result = await session.execute(
         select(*_INCIDENT_STATE).where(
-            INCIDENTS.c.group_key.in_(list(keys)),
+            in_values(INCIDENTS.c.group_key, list(keys), _dialect(session)),
             or_(INCIDENTS.c.status == "open", INCIDENTS.c.last_signal_at >= since),
         )
     )
@@ -91,7 +96,10 @@ async def incidents_with_firing_signals(session: AsyncSession, ids: Iterable[str
     """Return which of these incidents still have a firing signal."""
     result = await session.execute(
         select(SIGNALS.c.incident_id)
-        .where(SIGNALS.c.incident_id.in_(list(ids)), SIGNALS.c.status == "firing")
+        .where(
+            in_values(SIGNALS.c.incident_id, list(ids), _dialect(session)),
+            SIGNALS.c.status == "firing",
+        )
         .group_by(SIGNALS.c.incident_id)
     )
     return set(result.scalars())
@@ -127,13 +135,13 @@ async def touch(
     if seen_again:
         await session.execute(
             update(INCIDENTS)
-            .where(INCIDENTS.c.id.in_(seen_again))
+            .where(in_values(INCIDENTS.c.id, seen_again, _dialect(session)))
             .values(last_signal_at=now, updated_at=now)
         )
     for increment, ids in recounted.items():
         await session.execute(
             update(SIGNALS)
-            .where(SIGNALS.c.id.in_(ids))
+            .where(in_values(SIGNALS.c.id, ids, _dialect(session)))
             .values(receive_count=SIGNALS.c.receive_count + increment, updated_at=now)
         )
 

@@ -170,7 +170,7 @@ async def append(
     session_id: str | None = None,
 ) -> AuditEvent:
     """Append one row to the chain and return it; the caller commits."""
-    digest = await append_many(
+    await append_many(
         session,
         [
             NewEvent(
@@ -183,7 +183,8 @@ async def append(
             )
         ],
     )
-    result = await session.execute(select(AuditEvent).where(AuditEvent.hash == digest))
+    # the writer lock is still held: the newest row is the one just appended
+    result = await session.execute(select(AuditEvent).order_by(AuditEvent.seq.desc()).limit(1))
     return result.scalar_one()
 
 

@@ -90,7 +90,8 @@ class AuditEvent(Base):
     session_id: Mapped[str | None] = mapped_column(String(64), default=None)
     payload: Mapped[dict[str, Any]]
     prev_hash: Mapped[str] = mapped_column(String(64))
-    hash: Mapped[str] = mapped_column(String(64), unique=True)
+    # not unique, not indexed: each hash covers the previous one (migration 0002 says why)
+    hash: Mapped[str] = mapped_column(String(64))
 
 
 class Decision(Base):
