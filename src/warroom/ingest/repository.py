@@ -3,13 +3,27 @@
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
 from datetime import datetime
+from functools import cache
 from typing import Any, cast
 
-from sqlalchemy import Table, and_, bindparam, exists, func, insert, or_, select, update
+from sqlalchemy import (
+    Executable,
+    Result,
+    Table,
+    and_,
+    bindparam,
+    exists,
+    func,
+    insert,
+    or_,
+    select,
+    update,
+)
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from warroom.store.sql import in_values
+from warroom.store.sql import in_list, list_value
 from warroom.store.tables import Incident, Signal
 
 SIGNALS = cast(Table, Signal.__table__)
@@ -64,6 +78,53 @@ def _dialect(session: AsyncSession) -> str:
     return session.get_bind().dialect.name
 
 
+@dataclass(frozen=True)
+class _HotStatements:
+    """The hot path's statements, built once per dialect: no rendering or cache keys per batch."""
+
+    by_fingerprint: Executable
+    candidates: Executable
+    firing: Executable
+    touch_incidents: Executable
+    recount: Executable
+
+
+@cache
+def _hot(dialect: str) -> _HotStatements:
+    return _HotStatements(
+        # signal columns keep their names; incident columns are prefixed `inc_`
+        by_fingerprint=select(
+            *_SIGNAL_STATE, *(c.label(f"inc_{c.name}") for c in _INCIDENT_STATE)
+        )
+        .join(INCIDENTS, INCIDENTS.c.id == SIGNALS.c.incident_id)
+        .where(in_list(SIGNALS.c.fingerprint, "b_values", dialect)),
+        candidates=select(*_INCIDENT_STATE).where(
+            in_list(INCIDENTS.c.group_key, "b_values", dialect),
+            or_(INCIDENTS.c.status == "open", INCIDENTS.c.last_signal_at >= bindparam("b_since")),
+        ),
+        firing=select(SIGNALS.c.incident_id)
+        .where(in_list(SIGNALS.c.incident_id, "b_values", dialect), SIGNALS.c.status == "firing")
+        .group_by(SIGNALS.c.incident_id),
+        touch_incidents=update(INCIDENTS)
+        .where(in_list(INCIDENTS.c.id, "b_values", dialect))
+        .values(last_signal_at=bindparam("b_now"), updated_at=bindparam("b_now")),
+        recount=update(SIGNALS)
+        .where(in_list(SIGNALS.c.id, "b_values", dialect))
+        .values(
+            receive_count=SIGNALS.c.receive_count + bindparam("b_increment"),
+            updated_at=bindparam("b_now"),
+        ),
+    )
+
+
+async def _run_hot(
+    session: AsyncSession, name: str, values: Iterable[str], **params: Any
+) -> Result[Any]:
+    dialect = _dialect(session)
+    statement = getattr(_hot(dialect), name)
+    return await session.execute(statement, {"b_values": list_value(values, dialect), **params})
+
+
 async def signals_by_fingerprint(
     session: AsyncSession, fingerprints: Iterable[str]
 ) -> Sequence[Any]:
@@ -71,38 +132,19 @@ async def signals_by_fingerprint(
 
     Signal columns keep their names; incident columns are prefixed `inc_`.
     """
-    result = await session.execute(
-        select(*_SIGNAL_STATE, *(c.label(f"inc_{c.name}") for c in _INCIDENT_STATE))
-        .join(INCIDENTS, INCIDENTS.c.id == SIGNALS.c.incident_id)
-        .where(in_values(SIGNALS.c.fingerprint, list(fingerprints), _dialect(session)))
-    )
-    return result.all()
+    return (await _run_hot(session, "by_fingerprint", fingerprints)).all()
 
 
 async def grouping_candidates(
     session: AsyncSession, keys: Iterable[str], *, since: datetime
 ) -> Sequence[Any]:
     """Load incidents a new signal may join: open ones, or ones active since `since`."""
-    result = await session.execute(
-        select(*_INCIDENT_STATE).where(
-            in_values(INCIDENTS.c.group_key, list(keys), _dialect(session)),
-            or_(INCIDENTS.c.status == "open", INCIDENTS.c.last_signal_at >= since),
-        )
-    )
-    return result.all()
+    return (await _run_hot(session, "candidates", keys, b_since=since)).all()
 
 
 async def incidents_with_firing_signals(session: AsyncSession, ids: Iterable[str]) -> set[str]:
     """Return which of these incidents still have a firing signal."""
-    result = await session.execute(
-        select(SIGNALS.c.incident_id)
-        .where(
-            in_values(SIGNALS.c.incident_id, list(ids), _dialect(session)),
-            SIGNALS.c.status == "firing",
-        )
-        .group_by(SIGNALS.c.incident_id)
-    )
-    return set(result.scalars())
+    return set((await _run_hot(session, "firing", ids)).scalars())
 
 
 async def write_batch(
@@ -133,17 +175,9 @@ async def touch(
 ) -> None:
     """Record re-sent alerts that changed nothing else: bump counts and activity times."""
     if seen_again:
-        await session.execute(
-            update(INCIDENTS)
-            .where(in_values(INCIDENTS.c.id, seen_again, _dialect(session)))
-            .values(last_signal_at=now, updated_at=now)
-        )
+        await _run_hot(session, "touch_incidents", seen_again, b_now=now)
     for increment, ids in recounted.items():
-        await session.execute(
-            update(SIGNALS)
-            .where(in_values(SIGNALS.c.id, ids, _dialect(session)))
-            .values(receive_count=SIGNALS.c.receive_count + increment, updated_at=now)
-        )
+        await _run_hot(session, "recount", ids, b_now=now, b_increment=increment)
 
 
 async def get_incident(session: AsyncSession, incident_id: str) -> Incident | None:

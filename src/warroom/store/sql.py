@@ -2,28 +2,35 @@
 
 from __future__ import annotations
 
-from collections.abc import Collection
+from collections.abc import Iterable
+from typing import Any
 
 import orjson
-from sqlalchemy import ColumnElement, String, any_, bindparam, literal_column, select
+from sqlalchemy import ColumnElement, Select, String, any_, bindparam, literal_column, select
 from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.sql import func
 
 
-def in_values(
-    column: ColumnElement[str], values: Collection[str], dialect: str
-) -> ColumnElement[bool]:
-    """`column IN (values)` with one bound parameter whatever the number of values.
+def in_list(column: ColumnElement[str], name: str, dialect: str) -> ColumnElement[bool]:
+    """`column IN (...)` where the bound parameter `name` carries the whole list.
 
-    A plain IN renders one placeholder per value, so each batch size is new SQL that SQLite
-    parses and plans again and SQLAlchemy renders again. Here the statement never changes: the
-    values travel as one array (PostgreSQL) or one JSON text read by json_each (SQLite).
+    A plain IN renders one placeholder per value, so every batch size is new SQL for SQLite to
+    parse and plan and for SQLAlchemy to render. Here the statement never changes: the values
+    travel as one array (PostgreSQL) or one JSON text read by json_each (SQLite). Bind the
+    value made by `list_value`.
     """
     if dialect == "postgresql":
-        return column == any_(bindparam(None, list(values), type_=ARRAY(String())))
+        return column == any_(bindparam(name, type_=ARRAY(String())))
     if dialect == "sqlite":
-        listed = orjson.dumps(list(values)).decode()
-        return column.in_(
-            select(literal_column("value")).select_from(func.json_each(bindparam(None, listed)))
+        values: Select[Any] = select(literal_column("value")).select_from(
+            func.json_each(bindparam(name, type_=String()))
         )
-    return column.in_(list(values))
+        return column.in_(values)
+    return column.in_(bindparam(name, expanding=True))
+
+
+def list_value(values: Iterable[str], dialect: str) -> Any:
+    """The value to bind to an `in_list` parameter."""
+    if dialect == "sqlite":
+        return orjson.dumps(list(values)).decode()
+    return list(values)
