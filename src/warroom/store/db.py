@@ -24,7 +24,7 @@ SQLITE_CACHE_KIB = 64 * 1024
 # pages in the WAL before a committing writer folds it back into the database itself; the
 # background checkpointer (`wal_checkpointer`) normally does it long before, off the commit path
 SQLITE_WAL_CHECKPOINT_PAGES = 10_000
-WAL_CHECKPOINT_INTERVAL_S = 1.0
+WAL_CHECKPOINT_INTERVAL_S = 0.1
 
 log = logging.getLogger(__name__)
 
@@ -82,8 +82,10 @@ async def wal_checkpointer(
     Left to itself, SQLite checkpoints inside the COMMIT that crosses the WAL threshold: under an
     alert storm that commit (and every webhook waiting on it) took 35 to 55 ms longer. A passive
     checkpoint runs beside writers and readers, so one every `interval` seconds on a connection
-    of its own (its own thread, with aiosqlite) keeps the WAL short and commits fast. Other
-    databases need nothing: the context does nothing for them.
+    of its own (its own thread, with aiosqlite) keeps the WAL short and commits fast. Small and
+    frequent is best: the storm's ack p99 was about 110 ms checkpointing every second, about
+    95 ms every 0.25 s and 87 ms every 0.1 s. Other databases need nothing: the context does
+    nothing for them.
     """
     if engine.dialect.name != "sqlite" or engine.url.database in (None, "", ":memory:"):
         yield
