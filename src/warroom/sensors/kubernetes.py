@@ -229,8 +229,17 @@ class KubernetesObjectsSensor(_Base):
                                        ("/api/v1", "services"),
                                        ("/apis/autoscaling/v2", "horizontalpodautoscalers"),
                                        ("/api/v1", "persistentvolumeclaims"))]
-        lists = await asyncio.gather(*(self._list(path, queries) for path in paths))
-        objects = [o for found in lists for o in found if _belongs(o, request.services)]
+        lists = await asyncio.gather(
+            *(self._list(path, queries) for path in paths), return_exceptions=True
+        )
+        # report the first failure in the order listed, not whichever failed first
+        failed = next((r for r in lists if isinstance(r, BaseException)), None)
+        if failed is not None:
+            raise failed
+        objects = [
+            o for found in lists if isinstance(found, list)
+            for o in found if _belongs(o, request.services)
+        ]
         objects.extend(await self._list("/api/v1/nodes", queries))
         scope = ", ".join(request.namespaces) or "all namespaces"
         note = f"searched {scope} for {', '.join(request.services) or 'every workload'}: " \
