@@ -153,7 +153,6 @@ async def _analyze(session: AsyncSession, incident_id: str, *, session_id: str,
     data = snapshot_json(snapshot)
     row = EvidenceSnapshotRow(id=str(uuid.uuid4()), incident_id=incident_id, taken_at=now,
                               data=data)
-    session.add(row)
     trust = await playbook_trust(session)
     ctx = DebateContext(
         session_id=session_id, incident_id=incident_id, namespace=incident.namespace,
@@ -170,6 +169,9 @@ async def _analyze(session: AsyncSession, incident_id: str, *, session_id: str,
         session_id=session_id, incident_id=incident_id, package=debate.package,
         diagnosis=debate.diagnosis, plan=debate.plan, review=debate.review,
         critique=debate.critique, turns=debate.turns, snapshot=snapshot, snapshot_id=row.id)
+    # write only now: on SQLite the first write takes the database's one write lock until the
+    # commit, and ingestion must not wait for a debate (a language model may take seconds)
+    session.add(row)
     await _audit(session, result, debate.input_hashes)
     return result
 
