@@ -60,11 +60,10 @@ def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
 
 
 @pytest.fixture
-async def engine(database_url: str) -> AsyncIterator[AsyncEngine]:
-    """A migrated engine; on PostgreSQL each test gets its own schema, dropped afterwards."""
+async def blank_engine(database_url: str) -> AsyncIterator[AsyncEngine]:
+    """An engine on an empty database; on PostgreSQL a schema of its own, dropped afterwards."""
     if database_url.startswith("sqlite"):
         eng = make_engine(database_url)
-        await upgrade(eng)
         yield eng
         await eng.dispose()
         return
@@ -76,13 +75,19 @@ async def engine(database_url: str) -> AsyncIterator[AsyncEngine]:
         database_url, connect_args={"server_settings": {"search_path": schema}}
     )
     try:
-        await upgrade(eng)
         yield eng
     finally:
         await eng.dispose()
         async with admin.begin() as conn:
             await conn.execute(text(f'DROP SCHEMA "{schema}" CASCADE'))
         await admin.dispose()
+
+
+@pytest.fixture
+async def engine(blank_engine: AsyncEngine) -> AsyncEngine:
+    """A migrated engine (see `blank_engine`)."""
+    await upgrade(blank_engine)
+    return blank_engine
 
 
 @pytest.fixture

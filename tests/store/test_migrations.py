@@ -1,7 +1,5 @@
 from __future__ import annotations
 
-import uuid
-from collections.abc import AsyncIterator
 from typing import Any
 
 import pytest
@@ -12,30 +10,8 @@ from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from warroom.store import audit
-from warroom.store.db import make_engine, make_sessionmaker, transaction
+from warroom.store.db import make_sessionmaker, transaction
 from warroom.store.migrate import alembic_config, upgrade
-
-
-@pytest.fixture
-async def blank_engine(database_url: str) -> AsyncIterator[AsyncEngine]:
-    """An engine on an empty database (a private schema on PostgreSQL), not migrated."""
-    if database_url.startswith("sqlite"):
-        engine = make_engine(database_url)
-        yield engine
-        await engine.dispose()
-        return
-    schema = f"m_{uuid.uuid4().hex[:12]}"
-    admin = make_engine(database_url)
-    async with admin.begin() as conn:
-        await conn.execute(text(f'CREATE SCHEMA "{schema}"'))
-    engine = make_engine(database_url, connect_args={"server_settings": {"search_path": schema}})
-    try:
-        yield engine
-    finally:
-        await engine.dispose()
-        async with admin.begin() as conn:
-            await conn.execute(text(f'DROP SCHEMA "{schema}" CASCADE'))
-        await admin.dispose()
 
 
 async def _downgrade(engine: AsyncEngine, revision: str) -> None:
