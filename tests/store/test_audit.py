@@ -2,14 +2,16 @@ from __future__ import annotations
 
 import asyncio
 from datetime import UTC, datetime
+from pathlib import Path
 
 import pytest
 from sqlalchemy import text
-from sqlalchemy.exc import DBAPIError
+from sqlalchemy.exc import DBAPIError, OperationalError
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 from warroom.store import audit
-from warroom.store.db import transaction
+from warroom.store.db import SQLITE_BUSY_TIMEOUT_MS, make_engine, make_sessionmaker, transaction
+from warroom.store.migrate import upgrade
 
 
 async def test_append_chains_rows_and_verifies(
@@ -97,3 +99,42 @@ async def test_verify_detects_tampering(
     async with sessions() as session:
         report = await audit.verify_chain(session)
     assert report == audit.ChainReport(ok=False, checked=1, first_bad_seq=2)
+
+
+async def test_an_eager_writer_takes_the_sqlite_lock_as_soon_as_it_is_free(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    engine = make_engine(f"sqlite+aiosqlite:///{tmp_path / 'w.sqlite'}")
+    await upgrade(engine)
+    sessions = make_sessionmaker(engine)
+    try:
+        async with engine.connect() as holder:
+            await holder.exec_driver_sql("BEGIN IMMEDIATE")  # another writer holds the lock
+
+            async def release_soon() -> None:
+                await asyncio.sleep(0.3)
+                await holder.exec_driver_sql("COMMIT")
+
+            releasing = asyncio.create_task(release_soon())
+            async with transaction(sessions) as session:
+                await audit.lock_chain(session, eager=True)
+                await audit.append(session, kind="after.wait", payload={})
+            await releasing
+            # the connection's normal busy timeout is back for whoever uses it next
+            async with sessions() as session:
+                timeout = (await session.execute(text("PRAGMA busy_timeout"))).scalar_one()
+            assert timeout == SQLITE_BUSY_TIMEOUT_MS
+
+            await holder.exec_driver_sql("BEGIN IMMEDIATE")
+            monkeypatch.setattr(audit, "SQLITE_EAGER_WAIT_S", 0.2)
+            started = asyncio.get_running_loop().time()
+            with pytest.raises(OperationalError, match="locked"):
+                async with transaction(sessions) as session:
+                    await audit.lock_chain(session, eager=True)
+            # its own deadline, not the 30 s busy timeout of every other writer
+            assert asyncio.get_running_loop().time() - started < 10
+            await holder.exec_driver_sql("ROLLBACK")
+        async with sessions() as session:
+            assert (await audit.verify_chain(session)).checked == 1
+    finally:
+        await engine.dispose()

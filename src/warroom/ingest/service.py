@@ -266,7 +266,7 @@ async def ingest_groups(
     if not records:
         return [IngestResult(accepted=0, incidents=[]) for _ in groups]
     # serialise ingestion (and the audit chain) from the first statement on
-    await audit.lock_chain(session)
+    await audit.lock_chain(session, eager=True)
 
     for row in await repository.signals_by_fingerprint(session, {r.fingerprint for r in records}):
         batch.signals[row.fingerprint] = _Signal(

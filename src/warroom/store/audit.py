@@ -9,7 +9,9 @@ database refuses both (triggers from migration 0001).
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
+import time
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -17,8 +19,10 @@ from typing import Any, cast
 
 import orjson
 from sqlalchemy import Table, insert, select, text
+from sqlalchemy.exc import OperationalError
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from warroom.store.db import SQLITE_BUSY_TIMEOUT_MS
 from warroom.store.tables import AuditEvent
 
 AUDIT = cast(Table, AuditEvent.__table__)
@@ -26,6 +30,8 @@ GENESIS_HASH = "0" * 64
 _ZERO = timedelta(0)
 # an arbitrary, fixed key: every warroom process serialises its audit writers on it
 ADVISORY_LOCK_KEY = 0x5741_5252_4F4F_4D  # "WARROOM"
+SQLITE_EAGER_POLL_S = 0.002
+SQLITE_EAGER_WAIT_S = SQLITE_BUSY_TIMEOUT_MS / 1000
 
 
 @dataclass(frozen=True)
@@ -91,11 +97,16 @@ def compute_hash(
     return hashlib.sha256(prev_hash.encode() + body).hexdigest()
 
 
-async def lock_chain(session: AsyncSession) -> None:
+async def lock_chain(session: AsyncSession, *, eager: bool = False) -> None:
     """Take the writer lock for the rest of the transaction; call before reading the chain head.
 
     Callers that write other tables before appending (ingestion) call it first, so that their
     whole transaction is serialised and the write lock is never upgraded mid-transaction.
+
+    `eager` (ingestion, whose every webhook waits on it): on SQLite, ask for the lock every
+    `SQLITE_EAGER_POLL_S` instead of through SQLite's busy handler, whose waits grow to 100 ms.
+    That handler is not first come, first served: while workflow steps kept taking the lock,
+    an alert storm's writer waited 1 to 2.5 s for it. PostgreSQL queues lock waiters fairly.
     """
     conn = await session.connection()
     if conn.dialect.name == "postgresql":
@@ -106,8 +117,24 @@ async def lock_chain(session: AsyncSession) -> None:
         driver = raw.driver_connection
         # legacy sqlite3 transaction control begins lazily at the first write; begin now, as a
         # writer, so no one can append between our read of the head and our insert
-        if driver is not None and not driver.in_transaction:
+        if driver is None or driver.in_transaction:
+            return
+        if not eager:
             await conn.exec_driver_sql("BEGIN IMMEDIATE")
+            return
+        await conn.exec_driver_sql("PRAGMA busy_timeout=0")
+        try:
+            deadline = time.monotonic() + SQLITE_EAGER_WAIT_S
+            while True:
+                try:
+                    await conn.exec_driver_sql("BEGIN IMMEDIATE")
+                    return
+                except OperationalError as exc:
+                    if "locked" not in str(exc) or time.monotonic() > deadline:
+                        raise
+                await asyncio.sleep(SQLITE_EAGER_POLL_S)
+        finally:
+            await conn.exec_driver_sql(f"PRAGMA busy_timeout={SQLITE_BUSY_TIMEOUT_MS}")
 
 
 async def _head(session: AsyncSession) -> str:

@@ -25,6 +25,7 @@ SQLITE_CACHE_KIB = 64 * 1024
 # background checkpointer (`wal_checkpointer`) normally does it long before, off the commit path
 SQLITE_WAL_CHECKPOINT_PAGES = 10_000
 WAL_CHECKPOINT_INTERVAL_S = 0.1
+SQLITE_BUSY_TIMEOUT_MS = 30_000  # how long a writer waits for the write lock before failing
 
 log = logging.getLogger(__name__)
 
@@ -50,7 +51,7 @@ def make_engine(url: str, **kwargs: Any) -> AsyncEngine:
             cur.execute("PRAGMA journal_mode=WAL")
             cur.execute("PRAGMA synchronous=NORMAL")
             cur.execute("PRAGMA foreign_keys=ON")
-            cur.execute("PRAGMA busy_timeout=30000")
+            cur.execute(f"PRAGMA busy_timeout={SQLITE_BUSY_TIMEOUT_MS}")
             cur.execute(f"PRAGMA cache_size=-{SQLITE_CACHE_KIB}")
             cur.execute(f"PRAGMA wal_autocheckpoint={SQLITE_WAL_CHECKPOINT_PAGES}")
             cur.close()
