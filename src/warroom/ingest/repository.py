@@ -23,7 +23,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from warroom.store.sql import in_list, list_value
+from warroom.store.sql import dialect_of, in_list, list_value
 from warroom.store.tables import Incident, Signal
 
 SIGNALS = cast(Table, Signal.__table__)
@@ -74,10 +74,6 @@ _INCIDENT_UPDATE = (
 )
 
 
-def _dialect(session: AsyncSession) -> str:
-    return session.get_bind().dialect.name
-
-
 @dataclass(frozen=True)
 class _HotStatements:
     """The hot path's statements, built once per dialect: no rendering or cache keys per batch."""
@@ -120,7 +116,7 @@ def _hot(dialect: str) -> _HotStatements:
 async def _run_hot(
     session: AsyncSession, name: str, values: Iterable[str], **params: Any
 ) -> Result[Any]:
-    dialect = _dialect(session)
+    dialect = dialect_of(session)
     statement = getattr(_hot(dialect), name)
     return await session.execute(statement, {"b_values": list_value(values, dialect), **params})
 

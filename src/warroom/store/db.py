@@ -24,7 +24,7 @@ SQLITE_CACHE_KIB = 64 * 1024
 # pages in the WAL before a committing writer folds it back into the database itself; the
 # background checkpointer (`wal_checkpointer`) normally does it long before, off the commit path
 SQLITE_WAL_CHECKPOINT_PAGES = 10_000
-WAL_CHECKPOINT_INTERVAL_S = 0.1
+SQLITE_WAL_CHECKPOINT_INTERVAL_S = 0.1
 SQLITE_BUSY_TIMEOUT_MS = 30_000  # how long a writer waits for the write lock before failing
 
 log = logging.getLogger(__name__)
@@ -43,7 +43,9 @@ def make_engine(url: str, **kwargs: Any) -> AsyncEngine:
         path = url.split("///", 1)[-1]
         if path and path != ":memory:":
             Path(path).parent.mkdir(parents=True, exist_ok=True)
-        engine = create_async_engine(url, connect_args={"timeout": 30}, **kwargs)
+        engine = create_async_engine(
+            url, connect_args={"timeout": SQLITE_BUSY_TIMEOUT_MS / 1000}, **kwargs
+        )
 
         @event.listens_for(engine.sync_engine, "connect")
         def _pragmas(dbapi_conn: Any, _record: Any) -> None:
@@ -76,7 +78,7 @@ async def transaction(
 
 @asynccontextmanager
 async def wal_checkpointer(
-    engine: AsyncEngine, interval: float = WAL_CHECKPOINT_INTERVAL_S
+    engine: AsyncEngine, interval: float = SQLITE_WAL_CHECKPOINT_INTERVAL_S
 ) -> AsyncIterator[None]:
     """Checkpoint a SQLite database's WAL in the background while the context is open.
 

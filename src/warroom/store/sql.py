@@ -8,10 +8,19 @@ from typing import Any
 import orjson
 from sqlalchemy import ColumnElement, Select, String, any_, bindparam, literal_column, select
 from sqlalchemy.dialects.postgresql import ARRAY
+from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import QueryableAttribute
 from sqlalchemy.sql import func
 
 
-def in_list(column: ColumnElement[str], name: str, dialect: str) -> ColumnElement[bool]:
+def dialect_of(session: AsyncSession) -> str:
+    """Name the dialect a session talks to ("sqlite", "postgresql")."""
+    return session.get_bind().dialect.name
+
+
+def in_list(
+    column: ColumnElement[str] | QueryableAttribute[str], name: str, dialect: str
+) -> ColumnElement[bool]:
     """`column IN (...)` where the bound parameter `name` carries the whole list.
 
     A plain IN renders one placeholder per value, so every batch size is new SQL for SQLite to

@@ -12,6 +12,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from warroom.decisions.models import ACTIVE_STATES
 from warroom.ingest.models import IncidentRef
+from warroom.store.sql import dialect_of, in_list, list_value
 from warroom.store.tables import Decision, Incident
 from warroom.workflow.engine import WorkflowClient
 from warroom.workflow.incident import incident_workflow_id
@@ -22,7 +23,6 @@ log = structlog.get_logger(__name__)
 
 # how many workflow ids this process remembers having enqueued (re-enqueueing one is a no-op)
 _REMEMBERED = 10_000
-_CHUNK = 500  # incidents per planning query
 
 
 @dataclass(frozen=True, slots=True)
@@ -56,17 +56,17 @@ def plan(ref: IncidentRef, decisions: list[Any]) -> _Plan:
 
 
 async def plan_all(session: AsyncSession, refs: list[IncidentRef]) -> list[_Plan]:
-    """Plan every incident of a batch from one query per few hundred incidents."""
+    """Plan every incident of a batch from one query."""
     found: dict[str, list[Any]] = {ref.id: [] for ref in refs}
-    ids = list(found)
-    for i in range(0, len(ids), _CHUNK):
-        rows = await session.execute(
-            select(Decision.incident_id, Decision.status, Decision.workflow_id)
-            .where(Decision.incident_id.in_(ids[i : i + _CHUNK]), Decision.parent_token.is_(None))
-            .order_by(Decision.created_at, Decision.token)
-        )
-        for row in rows:
-            found[row.incident_id].append(row)
+    dialect = dialect_of(session)
+    rows = await session.execute(
+        select(Decision.incident_id, Decision.status, Decision.workflow_id)
+        .where(in_list(Decision.incident_id, "b_ids", dialect), Decision.parent_token.is_(None))
+        .order_by(Decision.created_at, Decision.token),
+        {"b_ids": list_value(found, dialect)},
+    )
+    for row in rows:
+        found[row.incident_id].append(row)
     return [plan(ref, found[ref.id]) for ref in refs]
 
 
