@@ -8,14 +8,14 @@ from fastapi import APIRouter, HTTPException, Request
 
 from warroom.api.deps import DbSession, Sessions
 from warroom.decisions import service
+from warroom.decisions.approvals import answer_decision
 from warroom.decisions.models import (
     ApprovalRefused,
     ApprovalRequest,
     DecisionNotFound,
     DecisionView,
 )
-from warroom.store import audit
-from warroom.store.db import transaction
+from warroom.decisions.ports import ApprovalWaker
 
 router = APIRouter(prefix="/api/v1/decisions", tags=["decisions"])
 
@@ -29,6 +29,11 @@ async def get_decision(token: str, session: DbSession) -> DecisionView:
         raise HTTPException(status_code=404, detail=str(exc)) from exc
 
 
+def _waker(request: Request) -> ApprovalWaker | None:
+    waker: ApprovalWaker | None = getattr(request.app.state, "approval_waker", None)
+    return waker
+
+
 async def _answer(
     request: Request,
     sessions: Sessions,
@@ -37,26 +42,11 @@ async def _answer(
     verdict: Literal["approve", "reject"],
 ) -> DecisionView:
     try:
-        async with transaction(sessions) as session:
-            await audit.lock_chain(session)
-            decision, approval = await service.record_approval(session, token, body, verdict)
-            workflow_id = decision.workflow_id
+        return await answer_decision(sessions, token, body, verdict, waker=_waker(request))
     except DecisionNotFound as exc:
         raise HTTPException(status_code=404, detail=str(exc)) from exc
     except ApprovalRefused as exc:
         raise HTTPException(status_code=409, detail=str(exc)) from exc
-    # only after the commit: the workflow reads the approvals when it wakes
-    client = getattr(request.app.state, "workflow_client", None)
-    if client is not None and workflow_id:
-        from warroom.workflow.steps import act_workflow_id
-
-        await client.send(
-            act_workflow_id(workflow_id),
-            {"type": "approval", "verdict": verdict, "approver": approval.approver},
-            idempotency_key=f"approval:{approval.id}",
-        )
-    async with sessions() as session:
-        return await service.get_view(session, token)
 
 
 @router.post("/{token}/approve")

@@ -14,9 +14,10 @@ from jinja2 import Environment, FileSystemLoader, select_autoescape
 from pydantic import ValidationError
 
 from warroom.api.deps import AppSettings, DbSession, Sessions
-from warroom.decisions import endpoints as decision_endpoints
 from warroom.decisions import repository as decision_repository
-from warroom.decisions.models import ApprovalRequest
+from warroom.decisions.approvals import answer_decision
+from warroom.decisions.models import ApprovalRefused, ApprovalRequest, DecisionNotFound
+from warroom.decisions.ports import ApprovalWaker
 from warroom.web import data
 from warroom.web.format import FILTERS, GLOBALS
 
@@ -127,10 +128,11 @@ async def answer(
             decision = await decision_repository.get(session, token)
         if decision is not None and decision.incident_id != incident_id:
             raise HTTPException(404, f"decision {token} belongs to another incident")
-        # the decisions API's own logic: its rules, its audit entry, its workflow wake-up
-        answer_fn = (decision_endpoints.approve if verdict == "approve"
-                     else decision_endpoints.reject)
-        await answer_fn(token, body, request, sessions)
+        waker: ApprovalWaker | None = getattr(request.app.state, "approval_waker", None)
+        await answer_decision(sessions, token, body, verdict, waker=waker)
+    except (DecisionNotFound, ApprovalRefused) as exc:
+        error = str(exc)
+        status_code = 404 if isinstance(exc, DecisionNotFound) else 409
     except ValidationError as exc:
         error, status_code = _validation_text(exc), 422
     except HTTPException as exc:

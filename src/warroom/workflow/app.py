@@ -86,6 +86,7 @@ async def workflow_lifespan(app: FastAPI) -> AsyncIterator[None]:
         await asyncio.to_thread(engine.migrate_system_database, settings)
     client = await asyncio.to_thread(engine.WorkflowClient, settings)
     app.state.workflow_client = client
+    app.state.approval_waker = client
     listener = WorkflowListener(app.state.sessions, client)
     app.state.listeners.append(listener)
     await adopt_orphans(app.state.sessions, listener)

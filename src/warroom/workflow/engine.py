@@ -200,6 +200,18 @@ class WorkflowClient:
             return False
         return True
 
+    async def answered(
+        self, workflow_id: str, *, verdict: str, approver: str, approval_id: int
+    ) -> None:
+        """Wake the decision workflow waiting on `workflow_id` (the decisions `ApprovalWaker`)."""
+        from warroom.workflow.steps import act_workflow_id
+
+        await self.send(
+            act_workflow_id(workflow_id),
+            {"type": "approval", "verdict": verdict, "approver": approver},
+            idempotency_key=f"approval:{approval_id}",
+        )
+
     async def status(self, workflow_id: str) -> str | None:
         """Return a workflow's DBOS status (PENDING, ENQUEUED, SUCCESS, ERROR...), if it exists."""
         from dbos._error import DBOSNonExistentWorkflowError
