@@ -5,12 +5,15 @@ from __future__ import annotations
 
 import json
 import re
+import shutil
 from datetime import timedelta
 from pathlib import Path
 from statistics import fmean
 
 import pytest
+from typer.testing import CliRunner
 
+from warroom.cli import app
 from warroom.scenarios.models import Scenario
 from warroom.scenarios.replay import load_scenario
 from warroom.scenarios.transforms import (
@@ -236,3 +239,21 @@ def test_all_transforms_together_are_deterministic_and_seeded() -> None:
     assert all("_AWS::" in name for name in services)
     labels = [a.labels for w in combined.alerts for a in w.alerts]
     assert len(labels) == 1 and labels[0]["namespace"] == ""
+
+
+def test_eval_prints_a_row_per_transform_and_combined(tmp_path: Path) -> None:
+    runner = CliRunner()
+    for name in (DEPLOY, OOM):
+        shutil.copy(REGRESSION / f"{name}.json", tmp_path)
+    bad = runner.invoke(app, ["eval", str(tmp_path), "--transform", "nope"])
+    assert bad.exit_code == 2 and "valid: drop_objects" in bad.output
+    result = runner.invoke(app, ["eval", str(tmp_path), "--transform", "drop_logs",
+                                 "--transform", "rename", "--json"])
+    assert result.exit_code == 0, result.output
+    report = json.loads(result.stdout)
+    assert list(report) == ["untransformed", "drop_logs", "rename", "combined"]
+    assert all(r["overall"]["scenarios"] == 2 for r in report.values())
+    table = runner.invoke(app, ["eval", str(tmp_path), "--transform", "drop_changes"])
+    assert table.exit_code == 0
+    assert "untransformed" in table.stdout and "drop_changes" in table.stdout
+    assert "combined" not in table.stdout.split("combined:")[0]
