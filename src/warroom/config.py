@@ -93,6 +93,19 @@ class Settings(BaseSettings):
     event_stream_maxlen: int = Field(default=10_000, gt=0)
 
     log_level: str = "INFO"
+    # log lines: json (one object a line), console (readable), auto (console on a terminal,
+    # json otherwise)
+    log_format: str = Field(default="auto", pattern="^(auto|json|console)$")
+
+    # self-observability (docs/observability.md)
+    # OTLP/HTTP traces endpoint (e.g. http://127.0.0.1:4318/v1/traces); empty: no tracing
+    otlp_traces_endpoint: str = ""
+    # headers sent with every OTLP export (e.g. Authorization for Langfuse)
+    otlp_headers: dict[str, str] = {}
+    # `service.name` of the spans this process exports
+    otel_service_name: str = "warroom"
+    # `warroom worker` serves its own /metrics on this loopback port; 0: none
+    worker_metrics_port: int = Field(default=0, ge=0, le=65535)
 
     # the sandbox cluster (`warroom sandbox ...`, `serve --sandbox`, `demo`)
     sandbox_port: int = Field(default=0, ge=0, le=65535)  # 0: any free loopback port
