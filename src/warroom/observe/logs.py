@@ -20,6 +20,8 @@ from warroom.config import Settings
 
 # library loggers that install handlers of their own: theirs are dropped, ours print them
 _LIBRARY_LOGGERS = ("uvicorn", "uvicorn.error", "uvicorn.access", "dbos", "sqlalchemy")
+# libraries that log every request at INFO: heard from at WARNING unless the level is DEBUG
+_CHATTY_LOGGERS = ("httpx", "httpcore", "kubernetes_asyncio", "urllib3")
 
 
 class _WarroomHandler(logging.StreamHandler[TextIO]):
@@ -104,6 +106,9 @@ def configure_logging(settings: Settings, *, stream: TextIO | None = None) -> No
         library = logging.getLogger(name)
         library.handlers.clear()
         library.propagate = True
+    for name in _CHATTY_LOGGERS:
+        logging.getLogger(name).setLevel(max(level, logging.WARNING) if level > logging.DEBUG
+                                         else level)
     # DBOS adds its own console handler to a logger that has none: give it one that prints
     # nothing, and let its records reach ours
     logging.getLogger("dbos").addHandler(logging.NullHandler())
