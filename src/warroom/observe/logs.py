@@ -21,7 +21,7 @@ from warroom.config import Settings
 # library loggers that install handlers of their own: theirs are dropped, ours print them
 _LIBRARY_LOGGERS = ("uvicorn", "uvicorn.error", "uvicorn.access", "dbos", "sqlalchemy")
 # libraries that log every request at INFO: heard from at WARNING unless the level is DEBUG
-_CHATTY_LOGGERS = ("httpx", "httpcore", "kubernetes_asyncio", "urllib3")
+_CHATTY_LOGGERS = ("httpx", "httpcore", "kubernetes_asyncio", "urllib3", "alembic.runtime.plugins")
 
 
 class _WarroomHandler(logging.StreamHandler[TextIO]):
@@ -50,6 +50,12 @@ def _trace_ids(_: WrappedLogger, __: str, event: EventDict) -> EventDict:
     if context.is_valid:
         event.setdefault("trace_id", format(context.trace_id, "032x"))
         event.setdefault("span_id", format(context.span_id, "016x"))
+    return event
+
+
+def _drop_color_message(_: WrappedLogger, __: str, event: EventDict) -> EventDict:
+    """Drop the ANSI-coloured copy of the message uvicorn attaches to its records."""
+    event.pop("color_message", None)
     return event
 
 
@@ -91,7 +97,7 @@ def configure_logging(settings: Settings, *, stream: TextIO | None = None) -> No
     if as_json:
         tail.append(structlog.processors.format_exc_info)
     formatter = structlog.stdlib.ProcessorFormatter(
-        foreign_pre_chain=[*shared, structlog.stdlib.ExtraAdder()],
+        foreign_pre_chain=[*shared, structlog.stdlib.ExtraAdder(), _drop_color_message],
         processors=[*tail, renderer],
     )
     handler = _WarroomHandler(stream)
