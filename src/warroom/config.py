@@ -118,6 +118,26 @@ class Settings(BaseSettings):
     # empty: http://{host}:{port}
     sandbox_url: str = ""
 
+    # the people's language and time zone (docs/configuration.md#language-and-time-zone):
+    # text for people (the demo's account) in `language`, times shown in `timezone`;
+    # everything is stored in UTC and machine-facing output stays language-neutral
+    language: str = "en"  # en | zh-TW
+    timezone: str = "UTC"  # an IANA zone, e.g. Asia/Taipei
+
+    @field_validator("language")
+    @classmethod
+    def _language_has_a_catalog(cls, value: str) -> str:
+        from warroom.i18n.service import check_language
+
+        return check_language(value)
+
+    @field_validator("timezone")
+    @classmethod
+    def _timezone_exists(cls, value: str) -> str:
+        from warroom.i18n.service import check_timezone
+
+        return check_timezone(value)
+
     @field_validator("severity_map")
     @classmethod
     def _priorities_are_known(cls, value: dict[str, str]) -> dict[str, str]:
