@@ -9,7 +9,9 @@ import pytest
 
 # the workflow test kit drives one incident through the real app and its embedded worker
 sys.path.insert(0, str(Path(__file__).parents[1] / "workflow"))
+sys.path.insert(0, str(Path(__file__).parent))
 
+from otlpkit import otlp, spans  # noqa: E402
 from wfkit import wf_settings, workflow_app  # noqa: E402
 
 from integration.services import prometheus_binary  # noqa: E402
@@ -21,4 +23,4 @@ def promtool(prometheus_binary: str) -> str:
     return str(Path(prometheus_binary).with_name("promtool"))
 
 
-__all__ = ["prometheus_binary", "promtool", "wf_settings", "workflow_app"]
+__all__ = ["otlp", "prometheus_binary", "promtool", "spans", "wf_settings", "workflow_app"]

@@ -2,20 +2,14 @@
 
 from __future__ import annotations
 
-import http.server
 import os
 import subprocess
 import sys
-import threading
-from collections.abc import Iterator
 from typing import Any
 
-import pytest
-from opentelemetry import trace
-from opentelemetry.sdk.trace import ReadableSpan, TracerProvider
-from opentelemetry.sdk.trace.export import SimpleSpanProcessor
+from opentelemetry.sdk.trace import ReadableSpan
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
-from opentelemetry.util._once import Once
+from otlpkit import OtlpCollector
 from sqlalchemy.ext.asyncio import AsyncEngine
 from wfkit import ScriptedDebate, decision_of, post_alert, wait_for
 
@@ -23,24 +17,6 @@ from warroom.api.testing import app_client
 from warroom.config import Settings
 from warroom.observe.tracing import configure_tracing, tracing_active
 from warroom.workflow.app import install
-
-
-@pytest.fixture
-def spans() -> Iterator[InMemorySpanExporter]:
-    """Install a tracer provider that keeps every finished span in memory, for this test only."""
-    assert not tracing_active(), "another test left a tracer provider installed"
-    exporter = InMemorySpanExporter()
-    provider = TracerProvider()
-    provider.add_span_processor(SimpleSpanProcessor(exporter))
-    trace.set_tracer_provider(provider)
-    try:
-        yield exporter
-    finally:
-        provider.shutdown()
-        # OpenTelemetry sets the global provider once per process; tests put the default back
-        # so the suite's other apps run untraced, as they would in production
-        trace._TRACER_PROVIDER = None
-        trace._TRACER_PROVIDER_SET_ONCE = Once()
 
 
 def by_name(finished: tuple[ReadableSpan, ...], name: str) -> list[ReadableSpan]:
@@ -108,44 +84,28 @@ async def test_sensors_and_agents_are_spans_of_the_incident(
     assert debate.attributes["backend.diagnostician"] == "RuleDiagnostician"
 
 
-class _Collector(http.server.BaseHTTPRequestHandler):
-    received: list[tuple[str, str, int]] = []
-
-    def do_POST(self) -> None:  # noqa: N802 (the http.server hook's name)
-        length = int(self.headers.get("content-length", 0))
-        self.rfile.read(length)
-        self.received.append((self.path, self.headers.get("content-type", ""), length))
-        self.send_response(200)
-        self.end_headers()
-
-    def log_message(self, *_: Any) -> None:
-        pass
-
-
-def test_spans_are_exported_over_otlp_http_only_when_an_endpoint_is_set() -> None:
+def test_spans_are_exported_over_otlp_http_only_when_an_endpoint_is_set(
+    otlp: OtlpCollector,
+) -> None:
     assert configure_tracing(Settings(_env_file=None)) is False  # type: ignore[call-arg]
     assert not tracing_active()
-    server = http.server.HTTPServer(("127.0.0.1", 0), _Collector)
-    threading.Thread(target=server.serve_forever, daemon=True).start()
-    try:
-        endpoint = f"http://127.0.0.1:{server.server_port}/v1/traces"
-        script = (
-            "from opentelemetry import trace\n"
-            "from warroom.config import get_settings\n"
-            "from warroom.observe.tracing import configure_tracing, span\n"
-            "assert configure_tracing(get_settings())\n"
-            "with span('warroom.test', incident_id='i-1'):\n"
-            "    pass\n"
-            "trace.get_tracer_provider().shutdown()\n"
-        )
-        env = {**os.environ, "WARROOM_OTLP_TRACES_ENDPOINT": endpoint,
-               "WARROOM_OTLP_HEADERS": '{"authorization": "Basic dGVzdA=="}'}
-        result = subprocess.run([sys.executable, "-c", script], env=env, capture_output=True,
-                                text=True, timeout=60)
-        assert result.returncode == 0, result.stderr
-    finally:
-        server.shutdown()
-        server.server_close()
-    assert [(p, t) for p, t, _ in _Collector.received] == [
-        ("/v1/traces", "application/x-protobuf")]
-    assert _Collector.received[0][2] > 0
+    script = (
+        "from opentelemetry import trace\n"
+        "from warroom.config import get_settings\n"
+        "from warroom.observe.tracing import configure_tracing, span\n"
+        "assert configure_tracing(get_settings())\n"
+        "with span('warroom.test', incident_id='i-1'):\n"
+        "    pass\n"
+        "trace.get_tracer_provider().shutdown()\n"
+    )
+    env = {**os.environ, "WARROOM_OTLP_TRACES_ENDPOINT": otlp.endpoint,
+           "WARROOM_OTEL_SERVICE_NAME": "warroom-test",
+           "WARROOM_OTLP_HEADERS": '{"authorization": "Basic dGVzdA=="}'}
+    result = subprocess.run([sys.executable, "-c", script], env=env, capture_output=True,
+                            text=True, timeout=60)
+    assert result.returncode == 0, result.stderr
+    assert otlp.headers and otlp.headers[0]["authorization"] == "Basic dGVzdA=="
+    assert otlp.headers[0]["content-type"] == "application/x-protobuf"
+    [exported] = otlp.spans()
+    assert exported.name == "warroom.test" and exported.service == "warroom-test"
+    assert exported.attributes["incident_id"] == "i-1"
