@@ -23,6 +23,10 @@ def configure() -> Iterator[Configure]:
     """Configure logging into a buffer; put the process's logging back afterwards."""
     root = logging.getLogger()
     level, handlers = root.level, list(root.handlers)
+    touched = [logging.getLogger(name) for name in (
+        "uvicorn", "uvicorn.error", "uvicorn.access", "dbos", "sqlalchemy", "httpx", "httpcore",
+        "kubernetes_asyncio", "urllib3", "alembic.runtime.plugins")]
+    saved = [(lg, lg.level, list(lg.handlers), lg.propagate) for lg in touched]
 
     def run(**update: Any) -> io.StringIO:
         out = io.StringIO()
@@ -36,6 +40,10 @@ def configure() -> Iterator[Configure]:
         for handler in [h for h in root.handlers if h not in handlers]:
             root.removeHandler(handler)
         root.setLevel(level)
+        for lg, lg_level, lg_handlers, propagate in saved:
+            lg.setLevel(lg_level)
+            lg.handlers[:] = lg_handlers
+            lg.propagate = propagate
         structlog.reset_defaults()
 
 
