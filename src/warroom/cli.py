@@ -27,5 +27,16 @@ _CONTEXTS = (
     "warroom.bench.cli",  # bench ingest|pipeline
 )
 
+
+
+@app.callback()
+def _configure_process() -> None:
+    """Set up what every command shares: structured logs (see docs/observability.md)."""
+    from warroom.config import get_settings
+    from warroom.observe.logs import configure_logging
+
+    configure_logging(get_settings())
+
+
 for _name in _CONTEXTS:
     importlib.import_module(_name).register(app)

@@ -93,6 +93,19 @@ class Settings(BaseSettings):
     event_stream_maxlen: int = Field(default=10_000, gt=0)
 
     log_level: str = "INFO"
+    # log lines: json (one object a line), console (readable), auto (console on a terminal,
+    # json otherwise)
+    log_format: str = Field(default="auto", pattern="^(auto|json|console)$")
+
+    # self-observability (docs/observability.md)
+    # OTLP/HTTP traces endpoint (e.g. http://127.0.0.1:4318/v1/traces); empty: no tracing
+    otlp_traces_endpoint: str = ""
+    # headers sent with every OTLP export (e.g. Authorization for Langfuse)
+    otlp_headers: dict[str, str] = {}
+    # `service.name` of the spans this process exports
+    otel_service_name: str = "warroom"
+    # `warroom worker` serves its own /metrics on this loopback port; 0: none
+    worker_metrics_port: int = Field(default=0, ge=0, le=65535)
 
     # the sandbox cluster (`warroom sandbox ...`, `serve --sandbox`, `demo`)
     sandbox_port: int = Field(default=0, ge=0, le=65535)  # 0: any free loopback port
@@ -104,6 +117,26 @@ class Settings(BaseSettings):
     # a running sandbox (or `warroom serve --sandbox`) for `warroom sandbox inject|faults`;
     # empty: http://{host}:{port}
     sandbox_url: str = ""
+
+    # the people's language and time zone (docs/configuration.md#language-and-time-zone):
+    # text for people (the demo's account) in `language`, times shown in `timezone`;
+    # everything is stored in UTC and machine-facing output stays language-neutral
+    language: str = "en"  # en | zh-TW
+    timezone: str = "UTC"  # an IANA zone, e.g. Asia/Taipei
+
+    @field_validator("language")
+    @classmethod
+    def _language_has_a_catalog(cls, value: str) -> str:
+        from warroom.i18n.service import check_language
+
+        return check_language(value)
+
+    @field_validator("timezone")
+    @classmethod
+    def _timezone_exists(cls, value: str) -> str:
+        from warroom.i18n.service import check_timezone
+
+        return check_timezone(value)
 
     @field_validator("severity_map")
     @classmethod

@@ -33,6 +33,8 @@ from warroom.agents.models import (
 )
 from warroom.agents.ports import Critic, DebateContext, Diagnostician, Reviewer, Solver
 from warroom.agents.team import responsible_team
+from warroom.observe.metrics import AGENT_SECONDS
+from warroom.observe.tracing import span
 from warroom.sensors.service import bounded
 
 T = TypeVar("T", bound=BaseModel)
@@ -99,18 +101,20 @@ async def _turn(debate: Debate, role: Role, call: Callable[[], Awaitable[T]], fa
     started = time.perf_counter()
     error: str | None = None
     output: T = fallback
-    try:
-        result = await bounded(call(), deadline)
-        if isinstance(result, expected):
-            output = result
-        else:
-            error = f"returned {type(result).__name__}, expected {expected.__name__}"
-    except TimeoutError:
-        error = f"missed its {deadline:g}s deadline"
-    except asyncio.CancelledError:
-        raise
-    except Exception as exc:  # an agent's failure degrades it, never the debate
-        error = f"{type(exc).__name__}: {exc}"[:1000]
+    with span(f"warroom.agent.{role}", role=role) as current:
+        try:
+            result = await bounded(call(), deadline)
+            if isinstance(result, expected):
+                output = result
+            else:
+                error = f"returned {type(result).__name__}, expected {expected.__name__}"
+        except TimeoutError:
+            error = f"missed its {deadline:g}s deadline"
+        except asyncio.CancelledError:
+            raise
+        except Exception as exc:  # an agent's failure degrades it, never the debate
+            error = f"{type(exc).__name__}: {exc}"[:1000]
+        current.set_attribute("degraded", error is not None)
     degraded = error is not None
     turn = AgentTurn(
         role=role, vote="abstain" if degraded else _vote_of(role, output), degraded=degraded,
@@ -223,9 +227,13 @@ async def run_debate(ctx: DebateContext, backends: Backends, *, agent_deadline: 
     snapshot it stored); otherwise the context is hashed here.
     """
     debate = Debate()
+    names = backend_names(backends)
     try:
         ctx_hash = input_hash or digest(ctx)
-        await bounded(_debate(ctx, backends, agent_deadline, debate, ctx_hash), debate_deadline)
+        with span("warroom.debate", incident_id=ctx.incident_id, session_id=ctx.session_id,
+                  **{f"backend.{role}": name for role, name in names.items()}):
+            await bounded(_debate(ctx, backends, agent_deadline, debate, ctx_hash),
+                          debate_deadline)
     except TimeoutError:
         debate.package = _human_package(
             ctx, debate, "timeout", "timeout",
@@ -242,4 +250,19 @@ async def run_debate(ctx: DebateContext, backends: Backends, *, agent_deadline: 
                                       error=f"{type(exc).__name__}: {exc}"[:1000],
                                       output=debate.package.model_dump(mode="json")))
         debate.input_hashes.append(digest(ctx.session_id, "failed"))
+    for turn in debate.turns:
+        AGENT_SECONDS.labels(
+            turn.role, names.get(turn.role, "rules"), "degraded" if turn.degraded else "ok"
+        ).observe(turn.latency_ms / 1000)
     return debate
+
+
+def backend_names(backends: Backends) -> dict[str, str]:
+    """Name the implementation behind each role (the `backend` label of agent metrics)."""
+    return {
+        "diagnostician": type(backends.diagnostician).__name__,
+        "solver": type(backends.solver).__name__,
+        "reviewer": type(backends.reviewer).__name__,
+        "critic": type(backends.critic).__name__,
+        "coordinator": "rules",  # the Coordinator is pure rules, always
+    }

@@ -27,6 +27,8 @@ from warroom.ingest import endpoints as ingest_endpoints
 from warroom.ingest.committer import GroupCommitter
 from warroom.ingest.models import IngestResult
 from warroom.ingest.ports import IncidentListener
+from warroom.observe.endpoints import router as metrics_router
+from warroom.observe.tracing import configure_tracing
 from warroom.store.db import make_engine, make_sessionmaker, wal_checkpointer
 from warroom.store.migrate import upgrade
 from warroom.web import router as web_router
@@ -79,6 +81,7 @@ def _install_openapi(app: FastAPI) -> None:
 def create_app(settings: Settings | None = None, *, engine: AsyncEngine | None = None) -> FastAPI:
     """Build the app; it migrates the database on start. Pass `engine` to share one (tests)."""
     settings = settings or get_settings()
+    configure_tracing(settings)  # once per process; nothing unless an OTLP endpoint is set
     app = FastAPI(
         title="warroom",
         version=version("warroom"),
@@ -107,5 +110,6 @@ def create_app(settings: Settings | None = None, *, engine: AsyncEngine | None =
     install_workflow(app)
     app.state.incident_detail_providers.append(debate_detail)  # evidence, turns, package
     app.include_router(web_router)  # the dashboard and the event stream
+    app.include_router(metrics_router)  # /metrics, public like /healthz
     _install_openapi(app)
     return app

@@ -78,6 +78,7 @@ def serve(
         port=settings.port,
         log_level=settings.log_level.lower(),
         access_log=access_log,
+        log_config=None,  # uvicorn's loggers go through warroom's structured logs
     )
 
 

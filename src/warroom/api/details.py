@@ -2,15 +2,15 @@
 
 from __future__ import annotations
 
-import logging
 from typing import Any
 
+import structlog
 from fastapi import FastAPI
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from warroom.api.errors import database_unavailable
 
-log = logging.getLogger(__name__)
+log = structlog.get_logger(__name__)
 
 
 async def incident_details(
@@ -28,6 +28,6 @@ async def incident_details(
         except Exception as exc:
             if database_unavailable(exc):
                 raise
-            log.exception("incident detail provider %r failed", provider)
+            log.exception("api.detail_provider_failed", provider=repr(provider))
             unavailable.append(f"{getattr(provider, '__name__', provider)!s}: {exc}")
     return details, unavailable

@@ -9,6 +9,7 @@ from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError
 from sqlalchemy.exc import TimeoutError as PoolTimeoutError
 
 from warroom.api.body import BodyError
+from warroom.observe.metrics import DATABASE_ERRORS
 
 RETRY_AFTER_SECONDS = "5"
 
@@ -42,6 +43,7 @@ def install(app: FastAPI) -> None:
         return exc.response()
 
     async def on_database_error(_request: Request, exc: Exception) -> Response:
+        DATABASE_ERRORS.labels("api").inc()
         return unavailable_response(exc)
 
     app.add_exception_handler(BodyError, on_body_error)

@@ -24,6 +24,7 @@ from warroom.decisions.models import (
     VerificationView,
 )
 from warroom.decisions.policy import PolicyVerdict
+from warroom.observe.metrics import DECISION_TRANSITIONS, who
 from warroom.store import audit
 from warroom.store.tables import Approval, Decision
 
@@ -96,6 +97,7 @@ async def transition(
     decision.status = to
     decision.updated_at = _now(now)
     await session.flush()
+    DECISION_TRANSITIONS.labels(to, who(actor)).inc()
     await audit.append(
         session,
         kind=f"decision.{to}",

@@ -10,10 +10,14 @@ each request is still acknowledged only after the commit that stored its alerts.
 from __future__ import annotations
 
 import asyncio
-import logging
+import time
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Any
 
+import structlog
+from opentelemetry.context import Context
+from opentelemetry.trace import Link
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from warroom.config import Settings
@@ -21,14 +25,17 @@ from warroom.ingest.models import IncidentRef, IngestResult
 from warroom.ingest.normalize import AlertRecord
 from warroom.ingest.ports import IncidentListener
 from warroom.ingest.service import ingest_groups
+from warroom.observe.metrics import BATCH_ALERTS, BATCH_WEBHOOKS, COMMIT_SECONDS
+from warroom.observe.tracing import current_span_context, tracer
 
-log = logging.getLogger(__name__)
+log = structlog.get_logger(__name__)
 
 
 @dataclass
 class _Waiting:
     records: list[AlertRecord]
     answer: asyncio.Future[IngestResult]
+    span: Any = None  # the webhook's span context, when traced
 
 
 class GroupCommitter:
@@ -56,7 +63,9 @@ class GroupCommitter:
 
     async def submit(self, records: list[AlertRecord]) -> IngestResult:
         """Store these alerts (with whatever else is waiting) and return once committed."""
-        waiting = _Waiting(records, asyncio.get_running_loop().create_future())
+        waiting = _Waiting(
+            records, asyncio.get_running_loop().create_future(), current_span_context()
+        )
         self._queue.append(waiting)
         if self._writer is None or self._writer.done():
             self._writer = asyncio.create_task(self._drain())
@@ -77,17 +86,32 @@ class GroupCommitter:
         return taken
 
     async def _run(self, taken: list[_Waiting]) -> None:
-        try:
-            async with self._sessions()() as session, session.begin():
-                results = await ingest_groups(
-                    session, [w.records for w in taken], settings=self._settings
-                )
-        except Exception as exc:
-            for waiting in taken:
-                if not waiting.answer.done():
-                    waiting.answer.set_exception(exc)
-            return
+        alerts = sum(len(w.records) for w in taken)
+        started = time.perf_counter()
+        # a root span of its own, linked to every webhook it stores: the writer task would
+        # otherwise carry the first request's context for all the batches after it
+        links = [Link(w.span) for w in taken if w.span is not None]
+        with tracer().start_as_current_span(
+            "warroom.ingest.commit", context=Context(), links=links,
+            attributes={"webhooks": len(taken), "alerts": alerts},
+        ):
+            try:
+                async with self._sessions()() as session, session.begin():
+                    results = await ingest_groups(
+                        session, [w.records for w in taken], settings=self._settings
+                    )
+            except Exception as exc:
+                for waiting in taken:
+                    if not waiting.answer.done():
+                        waiting.answer.set_exception(exc)
+                return
+        COMMIT_SECONDS.observe(time.perf_counter() - started)
+        BATCH_WEBHOOKS.observe(len(taken))
+        BATCH_ALERTS.observe(alerts)
         for waiting, result in zip(taken, results, strict=True):
+            if waiting.span is not None:
+                for ref in result.incidents:
+                    ref.traced_by(waiting.span)
             if not waiting.answer.done():
                 waiting.answer.set_result(result)
         self._notify(results)
@@ -149,14 +173,14 @@ class GroupCommitter:
             try:
                 await listener.incidents_changed(refs)
             except Exception:  # a listener must never fail an acknowledged ingest
-                log.exception("incident listener %r failed", listener)
+                log.exception("ingest.listener_failed", listener=repr(listener))
 
     async def aclose(self, timeout: float = 10.0) -> None:
         """Finish the queued work (at shutdown), cancelling what is left after `timeout`."""
         try:
             await asyncio.wait_for(self.idle(), timeout)
         except TimeoutError:
-            log.warning("ingest shutdown: dropping work still queued after %.0f s", timeout)
+            log.warning("ingest.shutdown_dropping_queued_work", after_seconds=timeout)
         for task in (self._writer, self._notifier):
             if task is not None and not task.done():
                 task.cancel()

@@ -2,19 +2,22 @@
 
 from __future__ import annotations
 
-import logging
+import time
+from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Annotated, Any
 
 import orjson
+import structlog
 from fastapi import APIRouter, HTTPException, Query, Request
 from fastapi.responses import Response
 from pydantic import BaseModel
 
-from warroom.api.body import parse, read_limited
+from warroom.api.body import BodyError, parse, read_limited
 from warroom.api.deps import AppSettings, DbSession
 from warroom.api.details import incident_details
 from warroom.api.errors import database_unavailable, unavailable_response
+from warroom.config import Settings
 from warroom.ingest import repository
 from warroom.ingest.models import (
     AlertmanagerWebhook,
@@ -27,8 +30,10 @@ from warroom.ingest.models import (
     SignalView,
 )
 from warroom.ingest.normalize import AlertRecord, from_alertmanager, from_generic
+from warroom.observe.metrics import ACK_SECONDS, ALERTS, DATABASE_ERRORS, WEBHOOKS
+from warroom.observe.tracing import span
 
-log = logging.getLogger(__name__)
+log = structlog.get_logger(__name__)
 router = APIRouter(tags=["ingest"])
 
 # the request models documented in OpenAPI (the bodies are read by hand: see api/body.py)
@@ -54,20 +59,46 @@ def _body_doc(model: type[BaseModel]) -> dict[str, Any]:
     }
 
 
-async def _ingest(request: Request, records: list[AlertRecord]) -> Response:
+async def _ingest(
+    request: Request, source: str, started: float, records: list[AlertRecord]
+) -> Response:
     """Store the alerts through the app's group committer; 202 only after the commit."""
     try:
         result = await request.app.state.ingest_committer.submit(records)
     except Exception as exc:
         if database_unavailable(exc):
-            log.warning("ingest refused, database unavailable: %s", exc)
+            log.warning("ingest.database_unavailable", error=str(exc))
+            WEBHOOKS.labels(source, "503").inc()
+            DATABASE_ERRORS.labels("ingest").inc()
             return unavailable_response(exc)
+        WEBHOOKS.labels(source, "500").inc()
         raise
+    firing = sum(1 for r in records if r.status == "firing")
+    ALERTS.labels(source, "firing").inc(firing)
+    ALERTS.labels(source, "resolved").inc(len(records) - firing)
+    WEBHOOKS.labels(source, "202").inc()
+    ACK_SECONDS.labels(source).observe(time.perf_counter() - started)
     return Response(
         orjson.dumps(result.model_dump(mode="json")),
         status_code=202,
         media_type="application/json",
     )
+
+
+async def _receive(
+    request: Request, settings: Settings, source: str,
+    read: Callable[[bytes], list[AlertRecord]],
+) -> Response:
+    """Read, validate and store one webhook, counting it whatever the answer."""
+    started = time.perf_counter()
+    with span("warroom.ingest.webhook", source=source) as current:
+        try:
+            records = read(await read_limited(request, settings.max_body_bytes))
+        except BodyError as exc:
+            WEBHOOKS.labels(source, str(exc.status)).inc()
+            raise
+        current.set_attribute("alerts", len(records))
+        return await _ingest(request, source, started, records)
 
 
 @router.post(
@@ -78,8 +109,10 @@ async def _ingest(request: Request, records: list[AlertRecord]) -> Response:
 )
 async def receive_alertmanager(request: Request, settings: AppSettings) -> Response:
     """Store the webhook's alerts; 202 once committed, with the incidents they touched."""
-    payload = parse(AlertmanagerWebhook, await read_limited(request, settings.max_body_bytes))
-    return await _ingest(request, from_alertmanager(payload))
+    return await _receive(
+        request, settings, "alertmanager",
+        lambda body: from_alertmanager(parse(AlertmanagerWebhook, body)),
+    )
 
 
 @router.post(
@@ -90,8 +123,10 @@ async def receive_alertmanager(request: Request, settings: AppSettings) -> Respo
 )
 async def receive_generic(request: Request, settings: AppSettings) -> Response:
     """Store generic alerts (the shape in docs/api.md); 202 once committed."""
-    payload = parse(GenericAlertBatch, await read_limited(request, settings.max_body_bytes))
-    return await _ingest(request, from_generic(payload, datetime.now(UTC)))
+    return await _receive(
+        request, settings, "generic",
+        lambda body: from_generic(parse(GenericAlertBatch, body), datetime.now(UTC)),
+    )
 
 
 @router.get("/api/v1/incidents", response_model=IncidentPage, summary="List incidents")

@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime
-from typing import Annotated, Literal
+from typing import Annotated, Any, Literal
 
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, PrivateAttr
 
 AlertStatus = Literal["firing", "resolved"]
 Priority = Literal["P0", "P1", "P2", "P3"]
@@ -95,6 +95,18 @@ class IncidentRef(BaseModel):
     created: bool = False  # the signal opened this incident (or re-opened it)
     # its status or priority changed, or it was opened; false for a plain re-sent alert
     changed: bool = False
+    # the OpenTelemetry span context of the webhook that brought the change (never serialised)
+    _trace_parent: Any = PrivateAttr(default=None)
+
+    def traced_by(self, span_context: Any) -> IncidentRef:
+        """Remember the webhook span that changed the incident, for the workflow's trace."""
+        self._trace_parent = span_context
+        return self
+
+    @property
+    def trace_parent(self) -> Any:
+        """Return the span context of the webhook that changed the incident, if traced."""
+        return self._trace_parent
 
 
 class IngestResult(BaseModel):

@@ -17,14 +17,17 @@ import time
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 import httpx
+from rich.cells import cell_len
 from rich.console import Console
 from rich.table import Table
 
 from warroom.config import Settings
+from warroom.i18n.service import _, activate, local_time, utc_offset
 from warroom.sandbox.runtime import SandboxRuntime
 
 # faults with a fix the sandbox can carry out, each on its own service so incidents stay apart
@@ -94,8 +97,10 @@ class Demo:
     """Injects faults one after another and follows each through warroom's public API."""
 
     def __init__(self, http: httpx.AsyncClient, runtime: SandboxRuntime, console: Console, *,
-                 auto_approve: bool, interactive: bool, fault_timeout: float) -> None:
+                 auto_approve: bool, interactive: bool, fault_timeout: float,
+                 timezone: str = "UTC") -> None:
         self.http = http
+        self.timezone = timezone
         self.runtime = runtime
         self.console = console
         self.auto_approve = auto_approve
@@ -104,9 +109,10 @@ class Demo:
         self.seen: set[str] = set()
 
     def say(self, stage: str, text: str) -> None:
-        """Print one line of the account."""
-        self.console.print(f"[dim]{time.strftime('%H:%M:%S')}[/] [bold]{stage:>10}[/] {text}",
-                           highlight=False)
+        """Print one line of the account: the people's local time, the stage, what happened."""
+        clock = local_time(datetime.now(UTC), self.timezone, "%H:%M:%S")
+        pad = " " * max(0, 10 - cell_len(stage))  # CJK characters take two cells
+        self.console.print(f"[dim]{clock}[/] [bold]{pad}{stage}[/] {text}", highlight=False)
 
     async def decisions(self) -> list[dict[str, Any]]:
         """Return every decision of every incident (newest incidents first)."""
@@ -135,11 +141,13 @@ class Demo:
         response.raise_for_status()
         injected = response.json()
         run.target = injected["target"]
-        self.say("fault", f"[red]{fault}[/] injected into {run.target}")
+        self.say(_("fault"), _("[red]{fault}[/] injected into {target}").format(
+            fault=fault, target=run.target))
         try:
             await asyncio.wait_for(self._follow(run), timeout=self.fault_timeout)
         except TimeoutError:
-            self.say("timeout", f"no verified outcome within {self.fault_timeout:.0f}s")
+            self.say(_("timeout"), _("no verified outcome within {seconds:.0f} s").format(
+                seconds=self.fault_timeout))
         run.seconds = time.monotonic() - started
         self.runtime.sandbox.clear(injected["id"])
         await self._settle()
@@ -152,10 +160,12 @@ class Demo:
         package = view.get("package") or {}
         action = package.get("action") or {}
         run.action = f"{action.get('type')} {action.get('target') or ''}".strip()
-        self.say("decision", f"{run.action} (risk {package.get('risk')}, blast radius "
-                 f"{package.get('blast_radius')}, confidence {package.get('confidence', 0):.2f})")
+        self.say(_("decision"), _(
+            "{action} (risk {risk}, blast radius {blast}, confidence {confidence:.2f})").format(
+            action=run.action, risk=package.get("risk"), blast=package.get("blast_radius"),
+            confidence=package.get("confidence", 0)))
         if package.get("summary"):
-            self.say("debate", str(package["summary"])[:300])
+            self.say(_("debate"), str(package["summary"])[:300])
         if not await self._approve(view, package, run):
             return
         while view["status"] not in FINAL:
@@ -184,7 +194,7 @@ class Demo:
                 incident = ref["incident"]
                 if incident["id"] not in announced:
                     announced.add(incident["id"])
-                    self.say("incident", f"{incident['priority']} {incident['namespace']}/"
+                    self.say(_("incident"), f"{incident['priority']} {incident['namespace']}/"
                              f"{incident['service']}: {incident.get('title', '')}")
                 view = await self.decision(token)
                 self.seen.add(token)
@@ -194,17 +204,18 @@ class Demo:
                     top = hypotheses[0]
                     run.diagnosis = f"{top['service']} {top['fault']} {top['confidence']:.2f}"
                 for h in hypotheses[:3]:
-                    self.say("hypothesis", f"{h['namespace']}/{h['service']} {h['fault']} "
+                    self.say(_("hypothesis"), f"{h['namespace']}/{h['service']} {h['fault']} "
                              f"({h['confidence']:.2f})")
                 action = package.get("action") or {}
                 if view["status"] == "ready" and action.get("type") not in (
                         None, "escalate", "no_action"):
                     candidates.append((str(view["created_at"]), dict(ref), hypotheses))
                     continue
-                self.say("decided", f"{action.get('type')} for {incident['service']} "
-                         f"({view['status']})")
+                self.say(_("decided"), _("{action} for {service} ({status})").format(
+                    action=action.get("type"), service=incident["service"],
+                    status=view["status"]))
             if candidates:
-                _, chosen, hypotheses = min(candidates, key=lambda c: c[0])
+                _created, chosen, hypotheses = min(candidates, key=lambda c: c[0])
                 top = hypotheses[0] if hypotheses else {}
                 run.diagnosis = f"{top.get('service')} {top.get('fault')} " \
                                 f"{top.get('confidence', 0):.2f}"
@@ -233,28 +244,29 @@ class Demo:
         if self.auto_approve and risk in DEMO_RISKS:
             approver, comment = "demo-policy", f"demo policy: {risk} risk"
         elif self.interactive:
-            answer = await asyncio.to_thread(self.console.input,
-                                             f"approve {run.action}? \\[y/N] ")
+            answer = await asyncio.to_thread(
+                self.console.input, _("approve {action}? \\[y/N] ").format(action=run.action))
             if answer.strip().lower() not in ("y", "yes"):
                 await self.http.post(f"/api/v1/decisions/{token}/reject", json={
                     "approver": "terminal", "via": "cli", "comment": "rejected in the demo"})
                 run.approval = "rejected"
-                self.say("approval", "rejected in the terminal")
+                self.say(_("approval"), _("rejected in the terminal"))
                 return False
             approver, comment = "terminal", "approved in the demo terminal"
         else:
-            self.say("approval", f"waiting for a human ({risk} risk): POST /api/v1/decisions/"
-                     f"{token}/approve")
+            self.say(_("approval"), _(
+                "waiting for a human ({risk} risk): POST /api/v1/decisions/{token}/approve"
+            ).format(risk=risk, token=token))
             while (view := await self.decision(token))["status"] == "ready":
                 await asyncio.sleep(0.5)
             run.approval = "by " + ", ".join(a["approver"] for a in view.get("approvals", []))
             return view["status"] != "rejected"
-        for _ in range(view.get("requires_approvals", 1)):
+        for n in range(view.get("requires_approvals", 1)):
             await self.http.post(f"/api/v1/decisions/{token}/approve", json={
-                "approver": f"{approver}-{_ + 1}" if _ else approver, "via": "policy"
+                "approver": f"{approver}-{n + 1}" if n else approver, "via": "policy"
                 if approver == "demo-policy" else "cli", "comment": comment})
         run.approval = approver
-        self.say("approval", f"approved by {approver}")
+        self.say(_("approval"), _("approved by {approver}").format(approver=approver))
         return True
 
     def _narrate(self, view: dict[str, Any], run: FaultRun) -> None:
@@ -263,7 +275,7 @@ class Demo:
         if status in ("executing", "verifying", "completed", "failed") and executions:
             last = executions[-1]
             run.execution = f"{last['status']} ({last['executor']})"
-            self.say("execution", f"{last.get('kubectl') or run.action}: {last['status']}"
+            self.say(_("execution"), f"{last.get('kubectl') or run.action}: {last['status']}"
                      + (f" - {last['error']}" if last.get("error") else ""))
         verifications = view.get("verifications") or []
         if verifications:
@@ -271,12 +283,16 @@ class Demo:
             run.verification = f"{verdict['verdict']} ({verdict['score']:.2f})"
             details = verdict.get("details") or {}
             colour = "green" if verdict["verdict"] == "success" else "yellow"
-            self.say("verify", f"[{colour}]{verdict['verdict']}[/] score {verdict['score']:.2f}: "
-                     f"root cause cleared {details.get('root_cause_cleared')}, alerts resolved "
-                     f"{details.get('alerts_resolved')}, regressions "
-                     f"{details.get('regressions') or 'none'}")
+            self.say(_("verify"), _(
+                "[{colour}]{verdict}[/] score {score:.2f}: root cause cleared {cleared}, "
+                "alerts resolved {resolved}, regressions {regressions}").format(
+                colour=colour, verdict=verdict["verdict"], score=verdict["score"],
+                cleared=details.get("root_cause_cleared"),
+                resolved=details.get("alerts_resolved"),
+                regressions=details.get("regressions") or _("none")))
         if status in FINAL:
-            self.say("closed", f"decision {view['token']} {status}")
+            self.say(_("closed"), _("decision {token} {status}").format(
+                token=view["token"], status=status))
 
     async def _settle(self, limit: float = 20.0) -> None:
         """Wait until the sandbox's alerts have resolved before the next fault."""
@@ -285,11 +301,19 @@ class Demo:
             await asyncio.sleep(0.25)
 
 
+def banner(url: str, sandbox: str, where: Path, timezone: str) -> str:
+    """Say where everything runs and in which time zone the account's clock reads."""
+    return _(
+        "warroom on [bold]{url}[/] (dashboard and API), sandbox cluster on {sandbox}; "
+        "data in {where}; times in {zone} ({offset})").format(
+        url=url, sandbox=sandbox, where=where, zone=timezone, offset=utc_offset(timezone))
+
+
 def summary(runs: list[FaultRun]) -> Table:
     """Return the summary table: fault, diagnosis, action, verification, time to resolve."""
-    table = Table(title="warroom demo")
-    for column in ("fault", "target", "diagnosis", "action", "approval", "execution",
-                   "verification", "seconds"):
+    table = Table(title=_("warroom demo"))
+    for column in (_("fault"), _("target"), _("diagnosis"), _("action"), _("approval"),
+                   _("execution"), _("verification"), _("seconds")):
         table.add_column(column)
     for run in runs:
         table.add_row(run.fault, run.target, run.diagnosis, run.action, run.approval,
@@ -304,17 +328,18 @@ async def run_demo(base: Settings, *, faults: int, auto_approve: bool, headless:
     """Run the demo end to end and return what happened to each fault."""
     for noisy in ("dbos", "uvicorn.error", "warroom.sandbox.runtime"):
         logging.getLogger(noisy).setLevel(logging.ERROR)
+    activate(base.language)
     where = home or Path(tempfile.mkdtemp(prefix="warroom-demo-"))
     settings = demo_settings(base, where, 0, speed)
     rotation = [(f, s) for f, s in ROTATION if not only or f in only] or list(ROTATION)
     runs: list[FaultRun] = []
     async with embedded(settings) as (url, runtime):
         logging.getLogger("dbos").setLevel(logging.ERROR)  # DBOS resets it when it launches
-        console.print(f"warroom on [bold]{url}[/] (dashboard and API), sandbox cluster on "
-                      f"{runtime.url}; data in {where}")
+        console.print(banner(url, runtime.url, where, settings.timezone))
         async with httpx.AsyncClient(base_url=url, timeout=15.0) as http:
             demo = Demo(http, runtime, console, auto_approve=auto_approve,
-                        interactive=not headless, fault_timeout=fault_timeout)
+                        interactive=not headless, fault_timeout=fault_timeout,
+                        timezone=settings.timezone)
             for index in range(faults):
                 fault, service = rotation[index % len(rotation)]
                 runs.append(await demo.run_fault(fault, service))

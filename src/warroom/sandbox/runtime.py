@@ -6,7 +6,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import json
-import logging
 import socket
 import time
 from collections.abc import AsyncIterator
@@ -15,13 +14,14 @@ from pathlib import Path
 from typing import Any
 
 import httpx
+import structlog
 import uvicorn
 
 from warroom.config import Settings
 from warroom.sandbox.server import create_app
 from warroom.sandbox.sim import Sandbox
 
-log = logging.getLogger(__name__)
+log = structlog.get_logger(__name__)
 KUBECONFIG_NAME = "sandbox-kubeconfig.yaml"
 HISTORY_S = 3600.0
 
@@ -193,7 +193,7 @@ class SandboxRuntime:
                     self.wall.tick(self.sandbox.now.timestamp(), time.time())
                 await self.deliver()
             except Exception:  # the clock must survive one bad tick
-                log.exception("sandbox tick failed")
+                log.exception("sandbox.tick_failed")
 
     async def advance(self, seconds: float) -> int:
         """Advance the simulated clock and deliver the webhooks it produced; return how many."""
@@ -212,7 +212,7 @@ class SandboxRuntime:
                 response.raise_for_status()
             except httpx.HTTPError as exc:
                 self.failed_deliveries += 1
-                log.warning("sandbox webhook to %s failed: %s", self.webhook_url, exc)
+                log.warning("sandbox.webhook_failed", url=self.webhook_url, error=str(exc))
                 self.sandbox.outbox = (pending[index:] + self.sandbox.outbox)[-100:]
                 break
             self.delivered.append(payload)

@@ -9,10 +9,11 @@ from __future__ import annotations
 import asyncio
 import importlib
 import time
-from collections.abc import Awaitable
+from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeVar
 
+from warroom.observe.tracing import span
 from warroom.sensors.models import EvidenceSnapshot, SensorRequest, SensorResult, SensorRun
 from warroom.sensors.ports import Sensor
 
@@ -58,6 +59,14 @@ async def run_sensor(sensor: Sensor, request: SensorRequest, timeout: float) -> 
     def elapsed() -> float:
         return round((time.perf_counter() - started) * 1000, 3)
 
+    with span("warroom.sensor", sensor=name) as current:
+        result = await _collect(sensor, request, timeout, name, elapsed)
+        current.set_attribute("status", result.run.status)
+        return result
+
+
+async def _collect(sensor: Sensor, request: SensorRequest, timeout: float, name: str,
+                   elapsed: Callable[[], float]) -> SensorResult:
     try:
         result = await bounded(sensor.collect(request), timeout)
     except TimeoutError:
@@ -104,7 +113,8 @@ def select_sensors(sensors: list[Sensor], request: SensorRequest) -> list[Sensor
 async def take_snapshot(request: SensorRequest, sensors: list[Sensor], *,
                         timeout: float) -> EvidenceSnapshot:
     """Ask every sensor concurrently and merge what answered into one snapshot."""
-    results = await asyncio.gather(*(run_sensor(s, request, timeout) for s in sensors))
+    with span("warroom.sense", incident_id=request.incident_id, sensors=len(sensors)):
+        results = await asyncio.gather(*(run_sensor(s, request, timeout) for s in sensors))
     snapshot = EvidenceSnapshot(incident_id=request.incident_id, now=request.now,
                                 alerts=list(request.alerts))
     for result in results:

@@ -3,13 +3,13 @@
 from __future__ import annotations
 
 import asyncio
-import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Any
 
 import orjson
+import structlog
 from sqlalchemy import event
 from sqlalchemy.ext.asyncio import (
     AsyncEngine,
@@ -27,7 +27,7 @@ SQLITE_WAL_CHECKPOINT_PAGES = 10_000
 SQLITE_WAL_CHECKPOINT_INTERVAL_S = 0.1
 SQLITE_BUSY_TIMEOUT_MS = 30_000  # how long a writer waits for the write lock before failing
 
-log = logging.getLogger(__name__)
+log = structlog.get_logger(__name__)
 
 
 def json_text(value: Any) -> str:
@@ -101,7 +101,7 @@ async def wal_checkpointer(
                 async with engine.connect() as conn:
                     await conn.exec_driver_sql("PRAGMA wal_checkpoint(PASSIVE)")
             except Exception as exc:  # the commit-time checkpoint remains as a fallback
-                log.warning("WAL checkpoint failed: %s", exc)
+                log.warning("store.wal_checkpoint_failed", error=str(exc))
 
     task = asyncio.create_task(run(), name="sqlite-wal-checkpointer")
     try:

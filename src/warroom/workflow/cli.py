@@ -14,6 +14,11 @@ def worker(
     concurrency: int = typer.Option(
         0, help="Global concurrency of the incident queue (0: WARROOM_WORKFLOW_CONCURRENCY)."
     ),
+    metrics_port: int = typer.Option(
+        None, min=0, max=65535,
+        help="serve this worker's Prometheus metrics at http://HOST:PORT/metrics "
+        "[default: WARROOM_WORKER_METRICS_PORT, 0: none]",
+    ),
 ) -> None:
     """Run the durable incident workflows until interrupted; open workflows resume on start."""
     import asyncio
@@ -23,6 +28,8 @@ def worker(
     settings = get_settings()
     if concurrency:
         settings = settings.model_copy(update={"workflow_concurrency": concurrency})
+    if metrics_port is not None:
+        settings = settings.model_copy(update={"worker_metrics_port": metrics_port})
     asyncio.run(_run(settings))
 
 
@@ -43,6 +50,16 @@ async def _run(settings: object) -> None:
     finally:
         await db.dispose()
     await engine.launch_async(Runtime(settings))
+    metrics = None
+    if settings.worker_metrics_port:
+        from prometheus_client import start_http_server
+
+        # this process's counters only: the database gauges come from the API's /metrics
+        metrics, _ = start_http_server(settings.worker_metrics_port, addr=settings.host)
+        typer.echo(
+            f"worker metrics at http://{settings.host}:{settings.worker_metrics_port}/metrics",
+            err=True,
+        )
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):
@@ -54,3 +71,5 @@ async def _run(settings: object) -> None:
     )
     await stop.wait()
     await engine.shutdown_async()
+    if metrics is not None:
+        metrics.shutdown()

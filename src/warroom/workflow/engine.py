@@ -12,6 +12,7 @@ import asyncio
 from typing import Any
 
 from warroom.config import Settings
+from warroom.observe.tracing import configure_tracing, tracing_active
 from warroom.workflow.runtime import Runtime, configure
 
 APP_NAME = "warroom"
@@ -28,6 +29,9 @@ def dbos_config(settings: Settings) -> dict[str, Any]:
         "executor_id": settings.worker_id,
         "notification_listener_polling_interval_sec": settings.workflow_poll_seconds,
         "log_level": "WARNING",
+        # DBOS's workflow and step spans, on the tracer provider warroom installed (DBOS
+        # exports nothing itself: no endpoints are passed)
+        "enable_otlp": tracing_active(),
     }
 
 
@@ -77,6 +81,7 @@ def launch(runtime: Runtime) -> None:
 
     configure(runtime)
     settings = runtime.settings
+    configure_tracing(settings)
     _prepare_sqlite(settings.effective_dbos_database_url)
     DBOS(config=dbos_config(settings))  # type: ignore[arg-type]
     DBOS.launch()
@@ -167,17 +172,22 @@ class WorkflowClient:
 
     async def enqueue_incident(self, incident_id: str, workflow_id: str) -> str:
         """Enqueue an incident round; an id already used attaches to that workflow instead."""
+        from dbos import EnqueueOptions
+        from opentelemetry import context
+
+        from warroom.observe.tracing import current_span_context
         from warroom.workflow.incident import INCIDENT_WORKFLOW, QUEUE
 
-        handle: Any = await self._client.enqueue_async(
-            {
-                "workflow_name": INCIDENT_WORKFLOW,
-                "queue_name": QUEUE,
-                "workflow_id": workflow_id,
-                "app_version": self._settings.workflow_version,
-            },
-            incident_id,
-        )
+        options: EnqueueOptions = {
+            "workflow_name": INCIDENT_WORKFLOW,
+            "queue_name": QUEUE,
+            "workflow_id": workflow_id,
+            "app_version": self._settings.workflow_version,
+        }
+        if current_span_context() is not None:
+            # stored with the workflow: the worker's spans continue this trace
+            options["otel_context"] = context.get_current()
+        handle: Any = await self._client.enqueue_async(options, incident_id)
         return str(handle.get_workflow_id())
 
     async def send(

@@ -10,12 +10,16 @@ and the step that was in flight is run again (each one is idempotent on the deci
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import functools
+import time
+from collections.abc import Awaitable, Callable
 from typing import Any
 
-from dbos import DBOS, SetWorkflowID
+from dbos import DBOS, PropagateOtelContext, SetWorkflowID
 from sqlalchemy.exc import DBAPIError
+from structlog.contextvars import bound_contextvars
 
+from warroom.observe.metrics import STEP_SECONDS
 from warroom.workflow import steps
 
 QUEUE = "warroom-incidents"
@@ -29,10 +33,26 @@ def _transient(exc: BaseException) -> bool:
     return isinstance(exc, DBAPIError | OSError | TimeoutError)
 
 
-def _step(name: str) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
-    """A DBOS step that rides out transient failures; every step here is idempotent."""
-    return DBOS.step(name=name, retries_allowed=True, max_attempts=4, interval_seconds=0.5,
-                     backoff_rate=2.0, should_retry=_transient)
+def _step(name: str) -> Callable[[Callable[..., Awaitable[Any]]], Callable[..., Any]]:
+    """A DBOS step that rides out transient failures, timed per attempt; all are idempotent."""
+    durable = DBOS.step(name=name, retries_allowed=True, max_attempts=4, interval_seconds=0.5,
+                        backoff_rate=2.0, should_retry=_transient)
+
+    def decorate(function: Callable[..., Awaitable[Any]]) -> Callable[..., Any]:
+        @functools.wraps(function)
+        async def timed(*args: Any, **kwargs: Any) -> Any:
+            started = time.perf_counter()
+            result = "error"
+            try:
+                value = await function(*args, **kwargs)
+                result = "ok"
+                return value
+            finally:
+                STEP_SECONDS.labels(name, result).observe(time.perf_counter() - started)
+
+        return durable(timed)
+
+    return decorate
 
 
 def incident_workflow_id(incident_id: str, round_no: int) -> str:
@@ -98,11 +118,13 @@ async def incident_workflow(incident_id: str) -> dict[str, Any]:
     """Sense, debate and decide for one incident round, then hand the decision on."""
     workflow_id = DBOS.workflow_id
     assert workflow_id is not None
-    ready = await _decide(incident_id, workflow_id)
-    token = ready["token"]
-    decision_workflow_id = steps.act_workflow_id(ready["workflow_id"] or workflow_id)
-    with SetWorkflowID(decision_workflow_id):
-        await DBOS.start_workflow_async(decision_workflow, token)
+    with bound_contextvars(incident_id=incident_id, workflow_id=workflow_id):
+        ready = await _decide(incident_id, workflow_id)
+        token = ready["token"]
+        decision_workflow_id = steps.act_workflow_id(ready["workflow_id"] or workflow_id)
+        # the decision workflow continues this trace (DBOS does not pass it on by itself)
+        with SetWorkflowID(decision_workflow_id), PropagateOtelContext():
+            await DBOS.start_workflow_async(decision_workflow, token)
     return {"token": token, "decision_workflow": decision_workflow_id, **ready}
 
 
@@ -123,7 +145,14 @@ async def _await_approval(token: str) -> str:
 @DBOS.workflow(name=DECISION_WORKFLOW)
 async def decision_workflow(token: str) -> dict[str, Any]:
     """Carry a ready decision through approval, execution, verification and learning."""
-    ready = await _describe(token)
+    with bound_contextvars(decision_token=token):
+        ready = await _describe(token)
+        # a view recorded before the incident id was part of it replays without one
+        with bound_contextvars(incident_id=ready.get("incident_id")):
+            return await _carry(token, ready)
+
+
+async def _carry(token: str, ready: dict[str, Any]) -> dict[str, Any]:
     if ready["status"] == "ready" and not ready["executable"]:
         await _complete_without_action(token)
         return await _close(token, "escalated")
@@ -143,7 +172,8 @@ async def decision_workflow(token: str) -> dict[str, Any]:
     verdict = await _verify(token)
     if verdict.get("rollback_token"):
         proposal = await _describe(verdict["rollback_token"])
-        with SetWorkflowID(steps.act_workflow_id(proposal["workflow_id"])):
+        with SetWorkflowID(steps.act_workflow_id(proposal["workflow_id"])), \
+                PropagateOtelContext():
             await DBOS.start_workflow_async(decision_workflow, proposal["token"])
     await _learn(token)
     return await _close(token, str(verdict["verdict"]))

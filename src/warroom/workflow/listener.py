@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections import OrderedDict
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 import structlog
@@ -12,6 +12,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from warroom.decisions.models import ACTIVE_STATES
 from warroom.ingest.models import IncidentRef
+from warroom.observe.tracing import span
 from warroom.store.sql import dialect_of, in_list, list_value
 from warroom.store.tables import Decision, Incident
 from warroom.workflow.engine import WorkflowClient
@@ -32,6 +33,7 @@ class _Plan:
     incident_id: str
     round_no: int | None = None  # start this round
     resolved_target: str | None = None  # tell this workflow the incident resolved
+    trace_parent: Any = None  # the span of the webhook that brought the change, when traced
 
 
 def plan(ref: IncidentRef, decisions: list[Any]) -> _Plan:
@@ -67,7 +69,7 @@ async def plan_all(session: AsyncSession, refs: list[IncidentRef]) -> list[_Plan
     )
     for row in rows:
         found[row.incident_id].append(row)
-    return [plan(ref, found[ref.id]) for ref in refs]
+    return [replace(plan(ref, found[ref.id]), trace_parent=ref.trace_parent) for ref in refs]
 
 
 class WorkflowListener:
@@ -106,7 +108,10 @@ class WorkflowListener:
         workflow_id = incident_workflow_id(planned.incident_id, planned.round_no)
         if workflow_id in self._enqueued:  # a storm's re-sends: DBOS would attach, start nothing
             return
-        await self._client.enqueue_incident(planned.incident_id, workflow_id)
+        # the incident's trace: from the webhook, through this enqueue, into the worker
+        with span("warroom.workflow.enqueue", planned.trace_parent,
+                  incident_id=planned.incident_id, workflow_id=workflow_id):
+            await self._client.enqueue_incident(planned.incident_id, workflow_id)
         self._enqueued[workflow_id] = None
         if len(self._enqueued) > _REMEMBERED:
             self._enqueued.popitem(last=False)

@@ -8,9 +8,11 @@ is idempotent on the decision token.
 from __future__ import annotations
 
 import asyncio
+import time
 from datetime import UTC, datetime
 from typing import Any
 
+import structlog
 from sqlalchemy import select
 
 from warroom.agents.models import Action, DecisionPackage
@@ -19,12 +21,19 @@ from warroom.decisions.policy import PolicyVerdict, evaluate
 from warroom.decisions.service import approval_state, mark_ready, open_decision, transition
 from warroom.execute.service import execute_decision
 from warroom.learn.service import learn_outcome, playbook_trust
+from warroom.observe.metrics import (
+    DEBATE_SECONDS,
+    EXECUTIONS,
+    VERIFICATION_SCORE,
+    WORKFLOWS_CLOSED,
+)
 from warroom.store import audit
 from warroom.store.db import transaction
 from warroom.store.tables import Approval, Decision, EvidenceSnapshotRow, Incident
 from warroom.verify.service import verify_decision
 from warroom.workflow.runtime import current
 
+log = structlog.get_logger(__name__)
 
 def act_workflow_id(decision_workflow_id: str) -> str:
     """Return the id of the workflow that carries a decision from approval to the end."""
@@ -35,6 +44,7 @@ def _ready_view(decision: Decision) -> dict[str, Any]:
     policy = (decision.package or {}).get("policy") or {}
     return {
         "token": decision.token,
+        "incident_id": decision.incident_id,
         "status": decision.status,
         "executable": bool(policy.get("executable", False)),
         "auto_execute": bool(policy.get("auto_execute", False)),
@@ -76,6 +86,7 @@ async def analyze_step(token: str) -> dict[str, Any]:
         incident_id = decision.incident_id
     extras: dict[str, Any] = {}
     package: DecisionPackage
+    started = time.perf_counter()
     try:
         async with transaction(sessions) as session:
             result = await asyncio.wait_for(
@@ -98,8 +109,13 @@ async def analyze_step(token: str) -> dict[str, Any]:
             f"the debate did not finish within {settings.decision_deadline_seconds:g} s",
             "timeout",
         )
+        log.warning("workflow.debate_timeout", deadline=settings.decision_deadline_seconds)
     except Exception as exc:  # the debate promised not to raise; a decision is ready anyway
         package = _fallback(f"the debate failed: {type(exc).__name__}: {exc}", "failed")
+        log.exception("workflow.debate_failed")
+    DEBATE_SECONDS.labels(package.status).observe(time.perf_counter() - started)
+    log.info("workflow.debated", status=package.status, outcome=package.outcome,
+             action=package.action.type if package.action else None)
     async with transaction(sessions) as session:
         decision = await repository.get(session, token, for_update=True)
         assert decision is not None
@@ -217,6 +233,9 @@ async def execute_step(token: str) -> dict[str, Any]:
     report = await execute_decision(
         sessions, token, executor=executor, settings=runtime.settings
     )
+    EXECUTIONS.labels(report.executor, report.status).inc()
+    log.info("workflow.executed", executor=report.executor, status=report.status,
+             calls=len(report.calls), error=report.error)
     return report.model_dump(mode="json")
 
 
@@ -226,6 +245,9 @@ async def verify_step(token: str) -> dict[str, Any]:
     result = await verify_decision(
         runtime.sessions(), token, settings=runtime.settings, sensors=runtime.sensors()
     )
+    VERIFICATION_SCORE.labels(result.verdict).observe(result.score)
+    log.info("workflow.verified", verdict=result.verdict, score=result.score,
+             rollback_token=result.rollback_token)
     return result.model_dump(mode="json")
 
 
@@ -266,4 +288,6 @@ async def close_step(token: str, outcome: str) -> dict[str, Any]:
             session, kind="workflow.closed", payload=payload,
             incident_id=decision.incident_id, decision_token=token,
         )
-        return payload
+    WORKFLOWS_CLOSED.labels(outcome).inc()
+    log.info("workflow.closed", outcome=outcome, decision_status=payload["decision_status"])
+    return payload

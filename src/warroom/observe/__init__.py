@@ -1,0 +1,1 @@
+"""warroom watching itself: Prometheus metrics, OpenTelemetry traces, structured logs."""
