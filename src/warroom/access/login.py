@@ -36,6 +36,7 @@ def safe_next(value: str | None) -> str:
 
 def _page(request: Request, settings: Settings, *, next_: str, error: str | None = None,
           status_code: int = 200) -> HTMLResponse:
+    # `who` stays empty: the page offers a sign-in, whoever may already be signed in
     return render("login.html", status_code, request=request, page="login", next=next_,
                   error=error, oidc=settings.oidc_provider_name if settings.oidc_enabled else "",
                   hours=round(settings.session_seconds / 3600, 1), who=None)
