@@ -45,8 +45,12 @@ async def test_a_token_signs_in_with_a_secure_session_and_sign_out_ends_it(
         wrong = await client.post("/login", data={"token": "wr_nope"})
         assert wrong.status_code == 401 and "unknown, expired or revoked" in wrong.text
         token = await client.token_for("bob", Role.approver)
-        done = await client.post("/login", data={"token": token, "next": "//evil.example/"})
-        assert done.status_code == 303 and done.headers["location"] == "/"  # no open redirect
+        for evil in ("//evil.example/", "/\t/evil.example", "https://evil.example"):
+            away = await client.post("/login", data={"token": token, "next": evil})
+            assert away.headers["location"] == "/"  # no open redirect
+            client.cookies.clear()
+        done = await client.post("/login", data={"token": token, "next": "/"})
+        assert done.status_code == 303 and done.headers["location"] == "/"
         assert _cookie_flags(done.headers["set-cookie"]) >= {"secure", "httponly", "samesite",
                                                             "max-age", "path"}
         assert "samesite=lax" in done.headers["set-cookie"].lower()

@@ -29,7 +29,8 @@ OIDC_COOKIE = "warroom_oidc"  # the authlib state of one sign-in, signed, for te
 
 def safe_next(value: str | None) -> str:
     """Return `value` when it is a path on this site, else `/` (no open redirect)."""
-    if not value or not value.startswith("/") or value.startswith("//") or "\\" in value:
+    if (not value or not value.startswith("/") or value.startswith("//") or "\\" in value
+            or any(ord(c) < 33 for c in value)):  # browsers drop tabs: "/\t/x" is "//x"
         return "/"
     return value
 
