@@ -25,7 +25,7 @@ class Settings(BaseSettings):
     # that is PostgreSQL
     dbos_database_url: str = ""
 
-    # HTTP server; 127.0.0.1 until authentication lands: nothing is exposed by default
+    # HTTP server; `serve` refuses any address but loopback while `auth_enabled` is off
     host: str = "127.0.0.1"
     port: int = 8080
     max_body_bytes: int = Field(default=5 * 1024 * 1024, gt=0)
@@ -138,6 +138,40 @@ class Settings(BaseSettings):
 
         return check_timezone(value)
 
+    # access: identities, API tokens, dashboard sign-in (docs/access.md)
+    # every request but the public paths needs a token or a dashboard session; false lets
+    # anonymous requests in as the admin "local", for loopback-only use
+    auth_enabled: bool = True
+    # the webhooks need a token too (Alertmanager's http_config: bearer, or basic auth with
+    # the token as password); false accepts unauthenticated alerts
+    ingest_auth: bool = True
+    # the API token the CLI sends (WARROOM_TOKEN), or a file holding it
+    token: str = ""
+    token_file: Path | None = None
+    # how long a new API token lives unless told otherwise (`tokens create --days`)
+    token_days: int = Field(default=90, gt=0, le=3650)
+    # a verified token is trusted this long before it is read again: a revocation made in
+    # another process takes effect within it
+    auth_cache_seconds: float = Field(default=5.0, ge=0)
+    # a dashboard session ends this long after sign-in
+    session_seconds: int = Field(default=8 * 3600, gt=0)
+    # OpenID Connect sign-in for the dashboard: on when issuer and client id are set
+    oidc_issuer: str = ""  # e.g. https://keycloak.example.com/realms/ops
+    oidc_client_id: str = ""
+    oidc_client_secret: str = ""
+    # where the provider sends the browser back; empty: /auth/oidc/callback on this host
+    oidc_redirect_url: str = ""
+    oidc_scopes: str = "openid email profile"
+    # the ID-token claim that names the warroom user (lower-cased)
+    oidc_username_claim: str = "email"
+    # role of a signed-in user not added with `warroom users add`; empty refuses them
+    oidc_default_role: str = ""
+    # the sign-in button's label
+    oidc_provider_name: str = "single sign-on"
+    # signs the short-lived OIDC sign-in cookie; empty: random per process. Set the same
+    # value on every replica behind one load balancer
+    secret_key: str = ""
+
     @field_validator("severity_map")
     @classmethod
     def _priorities_are_known(cls, value: dict[str, str]) -> dict[str, str]:
@@ -145,6 +179,30 @@ class Settings(BaseSettings):
         if bad:
             raise ValueError(f"severity_map values must be P0..P3, got {bad}")
         return {k.lower(): v for k, v in value.items()}
+
+    @field_validator("oidc_default_role")
+    @classmethod
+    def _role_is_known(cls, value: str) -> str:
+        if value not in ("", "viewer", "approver", "admin"):
+            raise ValueError(f"oidc_default_role must be empty, viewer, approver or admin, "
+                             f"got {value!r}")
+        return value
+
+    @property
+    def oidc_enabled(self) -> bool:
+        """Tell whether OpenID Connect sign-in is configured."""
+        return bool(self.oidc_issuer and self.oidc_client_id)
+
+    def cli_token(self) -> str:
+        """Return the API token the CLI sends: `token`, else the content of `token_file`."""
+        if self.token:
+            return self.token.strip()
+        if self.token_file is not None:
+            try:
+                return self.token_file.expanduser().read_text().strip()
+            except OSError as exc:
+                raise ValueError(f"token_file {self.token_file}: {exc.strerror}") from exc
+        return ""
 
     @property
     def effective_database_url(self) -> str:

@@ -26,7 +26,8 @@ async def test_audit_endpoint_filters_and_reports_tampering(
         assert response.status_code == 202
     first = response.json()["incidents"][0]["id"]
     trail = (await client.get("/api/v1/audit")).json()
-    assert trail["chain"] == {"ok": True, "checked": 4, "first_bad_seq": None}
+    # 2 rows from the test client's own user and token, then 2 alerts' 2 rows each
+    assert trail["chain"] == {"ok": True, "checked": 6, "first_bad_seq": None}
     mine = (await client.get("/api/v1/audit", params={"incident_id": first})).json()
     assert {e["incident_id"] for e in mine["events"]} == {first}
     kinds = (await client.get("/api/v1/audit", params={"kind": "incident.opened"})).json()

@@ -7,22 +7,26 @@ import json
 import socket
 from collections.abc import AsyncIterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 import uvicorn
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 from typer.testing import CliRunner
 
+from warroom.access import service as access
+from warroom.access.models import Role
 from warroom.agents.models import Action, DecisionPackage
 from warroom.api.app import create_app
 from warroom.cli import app as cli
-from warroom.config import Settings
+from warroom.config import Settings, get_settings
 from warroom.decisions import repository
 from warroom.decisions.policy import PolicyVerdict
 from warroom.decisions.service import mark_ready, open_decision
 from warroom.ingest.models import AlertmanagerWebhook
 from warroom.ingest.service import ingest_alertmanager
 from warroom.store import audit
+from warroom.store.db import transaction
 
 
 def _free_port() -> int:
@@ -63,25 +67,40 @@ async def _ready(sessions: async_sessionmaker[AsyncSession], settings: Settings,
         return decision.token
 
 
+async def _token(sessions: async_sessionmaker[AsyncSession], name: str) -> str:
+    async with transaction(sessions) as session:
+        return (await access.create_token(session, name=name, role=Role.approver, days=1,
+                                          actor="test")).token
+
+
+def _as(token: str, args: list[str]) -> object:
+    """Run the CLI with WARROOM_TOKEN set (the settings are read afresh for it)."""
+    get_settings.cache_clear()
+    try:
+        return CliRunner().invoke(cli, args, env={"WARROOM_TOKEN": token})
+    finally:
+        get_settings.cache_clear()
+
+
 async def test_approve_and_reject_from_the_command_line(
     server: str, sessions: async_sessionmaker[AsyncSession], settings: Settings,
     fixtures_dir: Path,
 ) -> None:
     token = await _ready(sessions, settings, fixtures_dir)
-    runner = CliRunner()
-    ok = await asyncio.to_thread(
-        runner.invoke, cli, ["approve", token, "--as", "alice", "-m", "looks right",
-                             "--url", server])
+    alice, bob = await _token(sessions, "alice"), await _token(sessions, "bob")
+    anonymous: Any = await asyncio.to_thread(_as, "", ["approve", token, "--url", server])
+    assert anonymous.exit_code == 1 and "401" in anonymous.output
+    assert "WARROOM_TOKEN" in anonymous.output
+    ok: Any = await asyncio.to_thread(
+        _as, alice, ["approve", token, "-m", "looks right", "--url", server])
     assert ok.exit_code == 0, ok.output
     assert "alice (approve)" in ok.output
-    twice = await asyncio.to_thread(
-        runner.invoke, cli, ["approve", token, "--as", "alice", "--url", server])
+    twice: Any = await asyncio.to_thread(_as, alice, ["approve", token, "--url", server])
     assert twice.exit_code == 1 and "already answered" in twice.output
-    no = await asyncio.to_thread(
-        runner.invoke, cli, ["reject", token, "--as", "bob", "-m", "not now", "--url", server])
+    no: Any = await asyncio.to_thread(
+        _as, bob, ["reject", token, "-m", "not now", "--url", server])
     assert no.exit_code == 0, no.output
-    missing = await asyncio.to_thread(
-        runner.invoke, cli, ["approve", "d_nope", "--as", "bob", "--url", server])
+    missing: Any = await asyncio.to_thread(_as, bob, ["approve", "d_nope", "--url", server])
     assert missing.exit_code == 1 and "404" in missing.output
     async with sessions() as session:
         answers = [(a.approver, a.verdict, a.via, a.comment)

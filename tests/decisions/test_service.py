@@ -6,10 +6,16 @@ from pathlib import Path
 import pytest
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from warroom.access.models import Identity, Role
 from warroom.agents.models import DecisionPackage
 from warroom.config import Settings
 from warroom.decisions import service
-from warroom.decisions.models import ApprovalRefused, ApprovalRequest, InvalidTransition
+from warroom.decisions.models import (
+    ApprovalForbidden,
+    ApprovalRefused,
+    ApprovalRequest,
+    InvalidTransition,
+)
 from warroom.decisions.policy import PolicyVerdict
 from warroom.ingest.models import AlertmanagerWebhook
 from warroom.ingest.service import ingest_alertmanager
@@ -67,6 +73,23 @@ async def test_state_machine_refuses_illegal_moves(
             await service.transition(session, decision, "executing")
 
 
+def _as(name: str, role: Role = Role.approver) -> Identity:
+    return Identity(name=name, role=role)
+
+
+async def test_a_viewer_cannot_answer_a_decision(
+    sessions: async_sessionmaker[AsyncSession], settings: Settings, fixtures_dir: Path
+) -> None:
+    incident_id = await _incident(sessions, settings, fixtures_dir)
+    token = await _ready(sessions, settings, incident_id)
+    async with sessions() as session, session.begin():
+        with pytest.raises(ApprovalForbidden, match="needs the approver role"):
+            await service.record_approval(
+                session, token, ApprovalRequest(), "approve", approver=_as("vic", Role.viewer)
+            )
+        assert await service.repository.approvals(session, token) == []
+
+
 async def test_two_distinct_approvers_are_needed_and_recorded_with_who(
     sessions: async_sessionmaker[AsyncSession], settings: Settings, fixtures_dir: Path
 ) -> None:
@@ -74,17 +97,17 @@ async def test_two_distinct_approvers_are_needed_and_recorded_with_who(
     token = await _ready(sessions, settings, incident_id, approvals=2)
     async with sessions() as session, session.begin():
         decision, _ = await service.record_approval(
-            session, token, ApprovalRequest(approver="alice", comment="ok"), "approve"
+            session, token, ApprovalRequest(comment="ok"), "approve", approver=_as("alice")
         )
         assert await service.approval_state(session, decision) == "pending"
     async with sessions() as session, session.begin():
         with pytest.raises(ApprovalRefused, match="already answered"):
             await service.record_approval(
-                session, token, ApprovalRequest(approver="alice"), "approve"
+                session, token, ApprovalRequest(), "approve", approver=_as("alice")
             )
     async with sessions() as session, session.begin():
         decision, _ = await service.record_approval(
-            session, token, ApprovalRequest(approver="bob", via="cli"), "approve"
+            session, token, ApprovalRequest(via="cli"), "approve", approver=_as("bob")
         )
         assert await service.approval_state(session, decision) == "approved"
         events = await audit.list_events(session, decision_token=token, kind="decision.approval")
@@ -98,12 +121,12 @@ async def test_one_rejection_rejects_and_a_settled_decision_takes_no_answers(
     token = await _ready(sessions, settings, incident_id, approvals=2)
     async with sessions() as session, session.begin():
         decision, _ = await service.record_approval(
-            session, token, ApprovalRequest(approver="carol"), "reject"
+            session, token, ApprovalRequest(), "reject", approver=_as("carol")
         )
         assert await service.approval_state(session, decision) == "rejected"
         await service.transition(session, decision, "rejected", actor="carol")
     async with sessions() as session, session.begin():
         with pytest.raises(ApprovalRefused, match="is rejected"):
             await service.record_approval(
-                session, token, ApprovalRequest(approver="dan"), "approve"
+                session, token, ApprovalRequest(), "approve", approver=_as("dan")
             )

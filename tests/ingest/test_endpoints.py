@@ -73,7 +73,8 @@ async def test_fixture_round_trip_through_the_api(
     detail = (await client.get(f"/api/v1/incidents/{ref['id']}")).json()
     assert detail["status"] == "resolved" and detail["signals"][0]["status"] == "resolved"
     trail = (await client.get("/api/v1/audit", params={"incident_id": ref["id"]})).json()
-    assert trail["chain"] == {"ok": True, "checked": 5, "first_bad_seq": None}
+    # 2 rows for the test client's own user and token, then the incident's 5
+    assert trail["chain"] == {"ok": True, "checked": 7, "first_bad_seq": None}
     assert [e["kind"] for e in trail["events"]][-1] == "incident.resolved"
 
 
@@ -148,7 +149,7 @@ async def test_malformed_bodies_get_4xx_naming_the_problem(
     assert answer["detail"]
     if path is not None:
         assert path in [e["path"] for e in answer["errors"]]
-    assert await counts(sessions) == (0, 0, 0)
+    assert await counts(sessions) == (0, 0, 2)  # 2: the test client's user and token
 
 
 async def test_body_over_the_limit_is_refused_with_413(
@@ -182,7 +183,10 @@ async def test_database_unavailable_answers_503(settings: Settings, tmp_path: Pa
 
     app = create_app(settings.model_copy(update={"database_url": down}))
     transport = httpx.ASGITransport(app=app)  # no lifespan: the database was never reachable
-    async with httpx.AsyncClient(transport=transport, base_url="http://warroom") as client:
+    # checking the token needs the database too: that also answers 503, so senders retry
+    bearer = {"Authorization": "Bearer wr_" + "x" * 43}
+    async with httpx.AsyncClient(transport=transport, base_url="http://warroom",
+                                 headers=bearer) as client:
         response = await client.post(
             AM,
             json={
@@ -223,9 +227,9 @@ async def test_failure_mid_batch_writes_nothing(
     finally:
         event.remove(engine.sync_engine, "before_cursor_execute", lose_database)
     assert response.status_code == 503
-    assert await counts(sessions) == (0, 0, 0)
+    assert await counts(sessions) == (0, 0, 2)  # 2: the test client's user and token
     assert (await client.post(AM, json=fixture(fixtures_dir, "firing"))).status_code == 202
-    assert await counts(sessions) == (1, 1, 2)
+    assert await counts(sessions) == (1, 1, 4)  # 2 for the test client, 2 for the alert
 
 
 async def test_listeners_hear_after_commit_and_cannot_fail_the_request(

@@ -29,8 +29,9 @@ ANNOTATIONS = {"summary": "Error ratio high on checkout", "description": "error 
 GENERATOR = "http://prometheus.test:9090/graph?g0.expr=service%3Aerrors%3Aratio_rate1m+%3E+0.05"
 
 
-def route_to(webhook: str) -> str:
-    """An Alertmanager config that sends every group to warroom, fast, resolutions included."""
+def route_to(webhook: str, token: str) -> str:
+    """An Alertmanager config that sends every group to warroom, fast, resolutions included,
+    with warroom's token in `http_config` as docs/alertmanager.md shows."""
     return f"""
 route:
   receiver: warroom
@@ -43,6 +44,10 @@ receivers:
     webhook_configs:
       - url: {webhook}
         send_resolved: true
+        http_config:
+          authorization:
+            type: Bearer
+            credentials: {token}
 """
 
 
@@ -59,16 +64,15 @@ def wait_for(what: str, probe: Callable[[], Any], logs: list[Path], timeout: flo
 
 
 @pytest.fixture
-def warroom_url(tmp_path: Path) -> Iterator[str]:
-    """`warroom serve --no-worker` in its own process, on a fresh SQLite file."""
+def warroom_url(tmp_path: Path) -> Iterator[tuple[str, str]]:
+    """`warroom serve --no-worker` in its own process, on a fresh SQLite file; and a token."""
     port = processes.free_port()
-    env = {
-        "WARROOM_HOME": str(tmp_path / "home"),
-        "WARROOM_DATABASE_URL": f"sqlite+aiosqlite:///{tmp_path / 'warroom.sqlite'}",
-    }
+    database = f"sqlite+aiosqlite:///{tmp_path / 'warroom.sqlite'}"
+    env = {"WARROOM_HOME": str(tmp_path / "home"), "WARROOM_DATABASE_URL": database}
+    token = processes.mint_token(database, name="alertmanager", role="viewer")
     server = processes.start_warroom(port, env, tmp_path / "warroom.log", ("--no-worker",))
     try:
-        yield f"http://127.0.0.1:{port}"
+        yield f"http://127.0.0.1:{port}", token
     finally:
         processes.stop(server)
 
@@ -83,13 +87,13 @@ def am_metric(client: httpx.Client, am: str, name: str) -> float:
 
 
 def test_alertmanager_webhooks_open_and_resolve_one_incident(
-    alertmanager_binary: str, warroom_url: str, tmp_path: Path
+    alertmanager_binary: str, warroom_url: tuple[str, str], tmp_path: Path
 ) -> None:
     logs = [tmp_path / "alertmanager.log", tmp_path / "warroom.log"]
+    warroom_url, token = warroom_url
     webhook = f"{warroom_url}/api/v1/alerts/alertmanager"
-    with alertmanager(alertmanager_binary, tmp_path, route_to(webhook)) as am, httpx.Client(
-        timeout=5.0
-    ) as client:
+    with alertmanager(alertmanager_binary, tmp_path, route_to(webhook, token)) as am, \
+            httpx.Client(timeout=5.0, headers={"Authorization": f"Bearer {token}"}) as client:
         started = datetime.now(UTC).replace(microsecond=0) - timedelta(seconds=30)
         alert = {
             "labels": LABELS,

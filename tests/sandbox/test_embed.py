@@ -17,8 +17,8 @@ pytestmark = [pytest.mark.integration, pytest.mark.slow]
 
 async def test_an_approved_rollback_fixes_a_bad_deploy(tmp_path: Path) -> None:
     settings = demo_settings(Settings(), tmp_path, 0, 1.0)
-    async with embedded(settings) as (url, runtime), httpx.AsyncClient(
-            base_url=url, timeout=15) as http:
+    async with embedded(settings) as (url, runtime, credentials), httpx.AsyncClient(
+            base_url=url, timeout=15, headers=credentials.admin_headers) as http:
         assert runtime.settings.kubeconfig.endswith("sandbox-kubeconfig.yaml")
         injected = await http.post("/api/v1/sandbox/faults", json={"fault": "bad_deploy"})
         assert injected.status_code == 201

@@ -43,7 +43,8 @@ async def test_the_stream_sends_a_bus_event_then_closes(
     assert response.headers["content-type"].startswith("text/event-stream")
     assert response.text.startswith("retry: ")
     assert parse(response.text) == [
-        ("hello", {"audit_seq": 0}), ("agent.turn", {"incident_id": "i-1", "role": "critic"})]
+        # the head is 2: the test client's own user and token were audited
+        ("hello", {"audit_seq": 2}), ("agent.turn", {"incident_id": "i-1", "role": "critic"})]
 
 
 async def test_the_stream_sends_new_audit_rows_as_they_are_written(
@@ -73,11 +74,12 @@ async def test_a_reconnecting_client_gets_the_audit_rows_it_missed(
     async with web_app(settings, engine) as web:
         await web.client.post("/api/v1/alerts/alertmanager", json=firing(fixtures_dir))
         response = await web.client.get("/api/v1/events", params={"limit": 1},
-                                        headers={"Last-Event-ID": "0"})
+                                        headers={"Last-Event-ID": "2"})
+    # rows 1 and 2 are the test client's own user and token
     (_, hello), (name, row) = parse(response.text)
-    assert hello == {"audit_seq": 0}
-    assert name == "audit" and row["seq"] == 1 and row["incident_id"]
-    assert "id: 1\n" in response.text
+    assert hello == {"audit_seq": 2}
+    assert name == "audit" and row["seq"] == 3 and row["incident_id"]
+    assert "id: 3\n" in response.text
 
 
 async def test_the_stream_ends_when_the_client_disconnects(
@@ -100,7 +102,8 @@ async def test_the_stream_ends_when_the_client_disconnects(
         scope = {"type": "http", "asgi": {"version": "3.0", "spec_version": "2.4"},
                  "http_version": "1.1", "method": "GET", "scheme": "http",
                  "path": "/api/v1/events", "raw_path": b"/api/v1/events", "query_string": b"",
-                 "headers": [(b"host", b"warroom")], "client": ("127.0.0.1", 1),
+                 "headers": [(b"host", b"warroom"), (b"authorization", web.client.headers[
+                     "authorization"].encode())], "client": ("127.0.0.1", 1),
                  "server": ("warroom", 80), "root_path": "", "state": {}}
         # a guard against hanging, not a performance figure
         await asyncio.wait_for(web.app(scope, receive, send), 10)

@@ -9,12 +9,11 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import httpx
 from fastapi import FastAPI
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 from warroom.agents.models import Action, DecisionPackage, FollowUp, Hypothesis
-from warroom.api.testing import app_client
+from warroom.api.testing import AppClient, app_client
 from warroom.config import Settings
 from warroom.decisions import service
 from warroom.decisions.policy import PolicyVerdict
@@ -25,7 +24,7 @@ XSS = '<script>alert("pwned")</script><img src=x onerror=alert(1)>'
 
 @dataclass
 class Web:
-    client: httpx.AsyncClient
+    client: AppClient
     app: FastAPI
 
     @property

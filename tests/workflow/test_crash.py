@@ -23,6 +23,7 @@ import pytest
 from sqlalchemy import create_engine, select, text
 from wfkit import ScriptedDebate, decision_of, post_alert, wait_for
 
+from warroom.access.models import Role
 from warroom.api.testing import app_client
 from warroom.config import Settings
 from warroom.store import audit
@@ -194,6 +195,7 @@ async def test_serve_killed_while_waiting_resumes_its_workflow_on_restart(
         incident_id = await post_alert(client)
         decision = await wait_for(lambda: decision_of(client, incident_id, "ready"),
                                   what="a ready decision")
+        bearer = {"Authorization": f"Bearer {await client.token_for('alice', Role.admin)}"}
     token = decision["token"]
     env = {"WARROOM_HOME": str(crash_settings.home),
            "WARROOM_DATABASE_URL": crash_settings.effective_database_url,
@@ -205,7 +207,8 @@ async def test_serve_killed_while_waiting_resumes_its_workflow_on_restart(
     serve.wait(10)
     serve = await asyncio.to_thread(start_warroom, port, env, tmp_path / "serve-2.log")
     try:
-        async with httpx.AsyncClient(base_url=f"http://127.0.0.1:{port}", timeout=30) as http:
+        async with httpx.AsyncClient(base_url=f"http://127.0.0.1:{port}", timeout=30,
+                                     headers=bearer) as http:
             response = await http.post(f"/api/v1/decisions/{token}/approve",
                                        json={"approver": "alice"})
             assert response.status_code == 200, response.text

@@ -15,9 +15,12 @@ import httpx
 import pytest
 import uvicorn
 
+from warroom.access import service as access
+from warroom.access.models import Role
 from warroom.api.app import create_app
 from warroom.config import Settings
 from warroom.sandbox.embed import install, prepare
+from warroom.store.db import transaction
 
 pytestmark = pytest.mark.integration
 
@@ -71,7 +74,11 @@ async def test_approved_decision_acts_on_the_sandbox_and_is_verified(tmp_path: P
         while not server.started:
             assert not task.done()
             await asyncio.sleep(0.05)
-        async with httpx.AsyncClient(base_url=f"http://127.0.0.1:{port}", timeout=30) as client:
+        async with transaction(app.state.sessions) as session:
+            alice = (await access.create_token(session, name="alice", role=Role.admin, days=1,
+                                               actor="test")).token
+        async with httpx.AsyncClient(base_url=f"http://127.0.0.1:{port}", timeout=30,
+                                     headers={"Authorization": f"Bearer {alice}"}) as client:
             await client.post("/api/v1/sandbox/faults",
                               json={"fault": "traffic_surge", "service": "checkout"})
             decision = await _first_executable(client)
@@ -80,7 +87,13 @@ async def test_approved_decision_acts_on_the_sandbox_and_is_verified(tmp_path: P
                                          json={"approver": "alice", "comment": "sandbox"})
             assert approved.status_code == 200, approved.text
             view = await _settled(client, token)
-            playbooks = (await client.get("/api/v1/playbooks")).json()["playbooks"]
+            key = f"{view['fault']}/{view['action_type']}"
+            # the learn step runs just after the decision completes: give it a moment
+            for _ in range(100):
+                playbooks = (await client.get("/api/v1/playbooks")).json()["playbooks"]
+                if any(p["key"] == key for p in playbooks):
+                    break
+                await asyncio.sleep(0.1)
     finally:
         server.should_exit = True
         await task
@@ -91,5 +104,4 @@ async def test_approved_decision_acts_on_the_sandbox_and_is_verified(tmp_path: P
     assert verification["verdict"] in ("success", "degraded", "failed", "timeout")
     assert verification["details"]["executor"] == "kubernetes"
     assert 0.0 <= verification["score"] <= 1.0
-    key = f"{view['fault']}/{view['action_type']}"
-    assert any(p["key"] == key for p in playbooks)
+    assert any(p["key"] == key for p in playbooks), (key, playbooks, verification)

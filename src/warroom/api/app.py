@@ -20,6 +20,7 @@ from fastapi.openapi.utils import get_openapi
 from pydantic import BaseModel
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
 
+from warroom.access.app import install as install_access
 from warroom.agents.service import incident_detail as debate_detail
 from warroom.api import errors, system
 from warroom.config import Settings, get_settings
@@ -111,5 +112,6 @@ def create_app(settings: Settings | None = None, *, engine: AsyncEngine | None =
     app.state.incident_detail_providers.append(debate_detail)  # evidence, turns, package
     app.include_router(web_router)  # the dashboard and the event stream
     app.include_router(metrics_router)  # /metrics, public like /healthz
+    install_access(app, settings)  # tokens, sign-in, and the gate in front of every route
     _install_openapi(app)
     return app

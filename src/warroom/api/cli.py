@@ -23,6 +23,23 @@ async def freeze_startup_heap(_app: Any) -> AsyncIterator[None]:
     yield
 
 
+LOOPBACK = frozenset({"127.0.0.1", "::1", "localhost"})
+
+
+def exposure_refusal(host: str, *, auth_enabled: bool) -> str | None:
+    """Say why `serve` must not listen on `host`, or None when it may.
+
+    Without authentication anyone who reaches the port could approve a rollback: only a
+    loopback address is allowed then.
+    """
+    if auth_enabled or host in LOOPBACK or host.startswith("127."):
+        return None
+    return (f"refusing to listen on {host} with authentication off: anyone reaching it could "
+            "approve actions. Set WARROOM_AUTH_ENABLED=true (the default) and create a token "
+            "with `warroom tokens create --name NAME --role admin`, or listen on 127.0.0.1 "
+            "(WARROOM_HOST / --host).")
+
+
 def serve(
     host: str = typer.Option(None, help="listen address [default: settings.host, 127.0.0.1]"),
     port: int = typer.Option(None, help="listen port [default: settings.port, 8080]"),
@@ -52,6 +69,13 @@ def serve(
     if no_worker:
         update["embedded_worker"] = False
     settings = settings.model_copy(update=update)
+    refused = exposure_refusal(settings.host, auth_enabled=settings.auth_enabled)
+    if refused is not None:
+        typer.echo(f"error: {refused}", err=True)
+        raise typer.Exit(2)
+    if not settings.ingest_auth and settings.host not in LOOPBACK:
+        typer.echo(f"warning: the webhooks accept alerts without a token on {settings.host} "
+                   "(WARROOM_INGEST_AUTH=false)", err=True)
     runtime = None
     if sandbox:
         from warroom.sandbox.embed import prepare

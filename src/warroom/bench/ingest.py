@@ -177,13 +177,19 @@ async def run_load(
     concurrency: int,
     batch: int,
     seed: int,
+    token: str = "",
 ) -> LoadResult:
-    """Post batches from `concurrency` clients for `seconds`; count only acknowledged alerts."""
+    """Post batches from `concurrency` clients for `seconds`; count only acknowledged alerts.
+
+    `token` is sent as a bearer token, as Alertmanager's `http_config` would send it.
+    """
     storm = Storm(seed)
     latencies: list[float] = []
     errors: Counter[str] = Counter()
     alerts = requests = 0
     headers = {"content-type": "application/json"}
+    if token:
+        headers["authorization"] = f"Bearer {token}"
     limits = httpx.Limits(max_connections=concurrency, max_keepalive_connections=concurrency)
     async with httpx.AsyncClient(timeout=30.0, limits=limits) as client:
         start = time.perf_counter()
@@ -271,6 +277,7 @@ def run(
             f"warroom bench ingest: {seconds:.0f} s, {concurrency} clients, batches of {batch}, "
             f"{where}, server in its own process on 127.0.0.1:{port}"
         )
+        token = processes.mint_token(target, name="alertmanager", role="viewer")
         server = processes.start_warroom(port, env, work / "warroom.log", args)
         try:
             result = asyncio.run(
@@ -281,6 +288,7 @@ def run(
                     concurrency=concurrency,
                     batch=batch,
                     seed=seed,
+                    token=token,
                 )
             )
             rss = processes.peak_rss_bytes(server.pid)

@@ -15,7 +15,7 @@ from typing import Any
 import httpx
 
 from warroom.bench.ingest import _database
-from warroom.bench.processes import free_port, start_warroom, stop
+from warroom.bench.processes import free_port, mint_token, start_warroom, stop
 
 TARGET_P95_MS = 250.0
 
@@ -45,10 +45,12 @@ def _at(text: str) -> datetime:
     return at if at.tzinfo else at.replace(tzinfo=UTC)
 
 
-async def _latencies(base: str, incidents: int) -> tuple[list[tuple[float, float]], int]:
+async def _latencies(base: str, incidents: int, token: str
+                     ) -> tuple[list[tuple[float, float]], int]:
     """Return (webhook -> decision opened, decision opened -> ready) in ms, and the timeouts."""
     run, out, timeouts = uuid.uuid4().hex[:6], [], 0
-    async with httpx.AsyncClient(base_url=base, timeout=30.0) as client:
+    async with httpx.AsyncClient(base_url=base, timeout=30.0,
+                                 headers={"Authorization": f"Bearer {token}"}) as client:
         for index in range(incidents):
             sent = datetime.now(UTC)
             response = await client.post("/api/v1/alerts/alertmanager", json=_webhook(index, run))
@@ -80,9 +82,10 @@ def _pipeline(database_url: str, incidents: int, work: Path, echo: Callable[[str
     env = {"WARROOM_HOME": str(work / "home"), "WARROOM_DATABASE_URL": url,
            "WARROOM_AGENT_BACKEND": "rules", "WARROOM_SHADOW_MODE": "true",
            "WARROOM_LOG_LEVEL": "WARNING"}
+    token = mint_token(url)
     proc = start_warroom(port, env, work / f"serve-{label}.log")
     try:
-        parts, timeouts = asyncio.run(_latencies(f"http://127.0.0.1:{port}", incidents))
+        parts, timeouts = asyncio.run(_latencies(f"http://127.0.0.1:{port}", incidents, token))
     finally:
         stop(proc)
         drop()

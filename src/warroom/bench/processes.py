@@ -112,6 +112,29 @@ def start_warroom(
     return proc
 
 
+def mint_token(database_url: str, name: str = "bench", role: str = "admin") -> str:
+    """Create an API token in the database a `warroom serve` will use (migrating it first)."""
+    import asyncio
+
+    from warroom.access import service
+    from warroom.access.models import Role
+    from warroom.store.db import make_engine, make_sessionmaker, transaction
+    from warroom.store.migrate import upgrade
+
+    async def run() -> str:
+        engine = make_engine(database_url)
+        try:
+            await upgrade(engine)
+            async with transaction(make_sessionmaker(engine)) as session:
+                new = await service.create_token(session, name=name, role=Role(role), days=1,
+                                                 actor="bench")
+            return new.token
+        finally:
+            await engine.dispose()
+
+    return asyncio.run(run())
+
+
 def ensure_alertmanager() -> str | None:
     """Return why Alertmanager cannot run here, installing the Debian package if need be."""
     return ensure_binary(ALERTMANAGER)

@@ -20,16 +20,22 @@ def _url(url: str | None) -> str:
     return f"http://{settings.host}:{settings.port}"
 
 
-def _answer(token: str, verdict: str, approver: str, comment: str, url: str | None) -> None:
+def _answer(token: str, verdict: str, comment: str, url: str | None) -> None:
     import httpx
+
+    from warroom.access.client import auth_headers, refusal_hint
 
     base = _url(url)
     try:
         response = httpx.post(
             f"{base}/api/v1/decisions/{token}/{verdict}",
-            json={"approver": approver, "comment": comment, "via": "cli"},
+            json={"comment": comment, "via": "cli"},
+            headers=auth_headers(),
             timeout=10.0,
         )
+    except ValueError as exc:  # the token file cannot be read
+        typer.echo(f"error: {exc}", err=True)
+        raise typer.Exit(2) from exc
     except httpx.HTTPError as exc:
         typer.echo(f"error: cannot reach warroom at {base}: {exc}", err=True)
         raise typer.Exit(2) from exc
@@ -38,7 +44,8 @@ def _answer(token: str, verdict: str, approver: str, comment: str, url: str | No
             detail = response.json().get("detail", response.text)
         except ValueError:
             detail = response.text
-        typer.echo(f"error: {verdict} {token}: HTTP {response.status_code}: {detail}", err=True)
+        typer.echo(f"error: {verdict} {token}: HTTP {response.status_code}: {detail}"
+                   f"{refusal_hint(response.status_code)}", err=True)
         raise typer.Exit(1)
     body = response.json()
     approvals = ", ".join(f"{a['approver']} ({a['verdict']})" for a in body.get("approvals", []))
@@ -47,19 +54,17 @@ def _answer(token: str, verdict: str, approver: str, comment: str, url: str | No
 
 def approve(
     token: str = typer.Argument(..., help="The decision token."),
-    approver: str = typer.Option(..., "--as", help="Who approves (recorded in the audit trail)."),
     comment: str = typer.Option("", "-m", "--comment", help="Why."),
     url: str = typer.Option(None, help="warroom's base URL (default: http://HOST:PORT)."),
 ) -> None:
-    """Approve a ready decision."""
-    _answer(token, "approve", approver, comment, url)
+    """Approve a ready decision as the user of WARROOM_TOKEN (recorded in the audit trail)."""
+    _answer(token, "approve", comment, url)
 
 
 def reject(
     token: str = typer.Argument(..., help="The decision token."),
-    approver: str = typer.Option(..., "--as", help="Who rejects (recorded in the audit trail)."),
     comment: str = typer.Option("", "-m", "--comment", help="Why."),
     url: str = typer.Option(None, help="warroom's base URL (default: http://HOST:PORT)."),
 ) -> None:
-    """Reject a ready decision; it will never execute."""
-    _answer(token, "reject", approver, comment, url)
+    """Reject a ready decision as the user of WARROOM_TOKEN; it will never execute."""
+    _answer(token, "reject", comment, url)

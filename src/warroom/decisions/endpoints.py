@@ -6,10 +6,13 @@ from typing import Literal
 
 from fastapi import APIRouter, HTTPException, Request
 
+from warroom.access.deps import Approver
+from warroom.access.models import Identity
 from warroom.api.deps import DbSession, Sessions
 from warroom.decisions import service
 from warroom.decisions.approvals import answer_decision
 from warroom.decisions.models import (
+    ApprovalForbidden,
     ApprovalRefused,
     ApprovalRequest,
     DecisionNotFound,
@@ -40,26 +43,31 @@ async def _answer(
     token: str,
     body: ApprovalRequest,
     verdict: Literal["approve", "reject"],
+    approver: Identity,
 ) -> DecisionView:
     try:
-        return await answer_decision(sessions, token, body, verdict, waker=_waker(request))
+        return await answer_decision(
+            sessions, token, body, verdict, approver=approver, waker=_waker(request)
+        )
     except DecisionNotFound as exc:
         raise HTTPException(status_code=404, detail=str(exc)) from exc
+    except ApprovalForbidden as exc:
+        raise HTTPException(status_code=403, detail=str(exc)) from exc
     except ApprovalRefused as exc:
         raise HTTPException(status_code=409, detail=str(exc)) from exc
 
 
 @router.post("/{token}/approve")
 async def approve(
-    token: str, body: ApprovalRequest, request: Request, sessions: Sessions
+    token: str, body: ApprovalRequest, request: Request, sessions: Sessions, who: Approver
 ) -> DecisionView:
-    """Approve a ready decision as `approver`; critical risk waits for a second person."""
-    return await _answer(request, sessions, token, body, "approve")
+    """Approve a ready decision as the caller; critical risk waits for a second person."""
+    return await _answer(request, sessions, token, body, "approve", who)
 
 
 @router.post("/{token}/reject")
 async def reject(
-    token: str, body: ApprovalRequest, request: Request, sessions: Sessions
+    token: str, body: ApprovalRequest, request: Request, sessions: Sessions, who: Approver
 ) -> DecisionView:
-    """Reject a ready decision as `approver`; it will never execute."""
-    return await _answer(request, sessions, token, body, "reject")
+    """Reject a ready decision as the caller; it will never execute."""
+    return await _answer(request, sessions, token, body, "reject", who)

@@ -43,13 +43,20 @@ class DecisionNotFound(LookupError):
 
 
 class ApprovalRefused(ValueError):
-    """The approval cannot be recorded (wrong state, same approver twice, empty name)."""
+    """The approval cannot be recorded (wrong state, same approver twice)."""
+
+
+class ApprovalForbidden(ApprovalRefused):
+    """The identity may not answer decisions: it lacks the approver role."""
 
 
 class ApprovalRequest(BaseModel):
-    """What `POST /api/v1/decisions/{token}/approve|reject` accepts."""
+    """What `POST /api/v1/decisions/{token}/approve|reject` accepts.
 
-    approver: str = Field(min_length=1, max_length=253)
+    There is no approver field: the approver of record is the authenticated identity. A body
+    that still names one (an older client) has that name ignored.
+    """
+
     comment: str = Field(default="", max_length=10_000)
     via: Via = "api"
 

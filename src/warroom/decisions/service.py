@@ -8,11 +8,13 @@ from typing import Any, Literal
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from warroom.access.models import Identity, Role
 from warroom.agents.models import DecisionPackage
 from warroom.config import Settings
 from warroom.decisions import repository
 from warroom.decisions.models import (
     TRANSITIONS,
+    ApprovalForbidden,
     ApprovalRefused,
     ApprovalRequest,
     ApprovalView,
@@ -155,27 +157,33 @@ async def record_approval(
     request: ApprovalRequest,
     verdict: Verdict,
     *,
+    approver: Identity,
     now: datetime | None = None,
 ) -> tuple[Decision, Approval]:
-    """Record one human's approval or rejection of a ready decision, with who and when."""
+    """Record one identity's approval or rejection of a ready decision, with who and when.
+
+    The critical two-approver rule counts distinct identities: one identity answers once.
+    """
+    if not approver.role.allows(Role.approver):
+        raise ApprovalForbidden(
+            f"{approver.name} has the {approver.role.value} role: answering a decision needs "
+            "the approver role"
+        )
     decision = await repository.get(session, token, for_update=True)
     if decision is None:
         raise DecisionNotFound(f"no decision with token {token!r}")
-    approver = request.approver.strip()
-    if not approver:
-        raise ApprovalRefused("approver: a name is required")
     if decision.status != "ready":
         raise ApprovalRefused(
             f"decision {token} is {decision.status}, only a ready decision can be "
             f"{'approved' if verdict == 'approve' else 'rejected'}"
         )
     previous = await repository.approvals(session, token)
-    if any(a.approver == approver for a in previous):
-        raise ApprovalRefused(f"approver {approver!r} already answered decision {token}")
+    if any(a.approver == approver.name for a in previous):
+        raise ApprovalRefused(f"approver {approver.name!r} already answered decision {token}")
     at = _now(now)
     approval = Approval(
         decision_token=token,
-        approver=approver,
+        approver=approver.name,
         verdict=verdict,
         comment=request.comment,
         via=request.via,
@@ -192,8 +200,9 @@ async def record_approval(
             "via": request.via,
             "at": at.isoformat(),
             "approvals_needed": decision.requires_approvals,
+            "role": approver.role.value,
         },
-        actor=approver,
+        actor=approver.name,
         incident_id=decision.incident_id,
         decision_token=token,
     )

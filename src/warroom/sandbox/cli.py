@@ -58,11 +58,14 @@ def inject_command(
     """Inject a fault into a running sandbox and print its target."""
     import httpx
 
+    from warroom.access.client import auth_headers
+
     base = _base_url(url)
     body = {"fault": fault, "service": service, "namespace": namespace, "severity": severity,
             "onset_seconds": onset}
     try:
-        response = httpx.post(f"{base}/api/v1/sandbox/faults", json=body, timeout=10)
+        response = httpx.post(f"{base}/api/v1/sandbox/faults", json=body, timeout=10,
+                              headers=auth_headers())
     except httpx.HTTPError as exc:
         typer.echo(f"error: no sandbox at {base}: {exc}", err=True)
         raise typer.Exit(1) from exc
@@ -84,9 +87,12 @@ def faults_command(
     """List the faults injected into a running sandbox."""
     import httpx
 
+    from warroom.access.client import auth_headers
+
     base = _base_url(url)
     try:
-        response = httpx.get(f"{base}/api/v1/sandbox/faults", timeout=10)
+        response = httpx.get(f"{base}/api/v1/sandbox/faults", timeout=10,
+                             headers=auth_headers())
         response.raise_for_status()
     except httpx.HTTPError as exc:
         typer.echo(f"error: no sandbox at {base}: {exc}", err=True)
@@ -120,7 +126,10 @@ def run_command(
         settings = settings.model_copy(update={"sandbox_port": port})
 
     async def main() -> None:
+        from warroom.access.client import auth_headers
+
         runtime = SandboxRuntime(settings, webhook_url=webhook_url)
+        runtime.webhook_headers = auth_headers(settings)  # WARROOM_TOKEN, for warroom's ingest
         await runtime.start()
         typer.echo(f"sandbox on {runtime.url} (kubeconfig {runtime.kubeconfig_path}; "
                    f"Prometheus {runtime.url}/api/v1/query_range; alerts to "

@@ -16,7 +16,7 @@ import tempfile
 import time
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -25,10 +25,14 @@ import httpx
 from rich.cells import cell_len
 from rich.console import Console
 from rich.table import Table
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from warroom.access import service as access
+from warroom.access.models import Role
 from warroom.config import Settings
 from warroom.i18n.service import _, activate, local_time, utc_offset
 from warroom.sandbox.runtime import SandboxRuntime
+from warroom.store.db import transaction
 
 # faults with a fix the sandbox can carry out, each on its own service so incidents stay apart
 ROTATION: tuple[tuple[str, str], ...] = (
@@ -55,6 +59,33 @@ class FaultRun:
     complete: bool = False  # every step ran: diagnosis, approval, execution, verification
 
 
+@dataclass
+class DemoAccess:
+    """The demo's own credentials: an admin token, and a token per approver it plays."""
+
+    sessions: async_sessionmaker[AsyncSession]
+    admin_token: str = ""
+    _minted: dict[str, str] = field(default_factory=dict)
+
+    async def mint(self, name: str, role: Role) -> str:
+        """Create a one-day token for user `name` with `role` and return it."""
+        async with transaction(self.sessions) as session:
+            new = await access.create_token(session, name=name, role=role, days=1,
+                                            actor="warroom-demo", description="warroom demo")
+        return new.token
+
+    @property
+    def admin_headers(self) -> dict[str, str]:
+        """Return the headers that sign a request in as the demo's admin."""
+        return {"Authorization": f"Bearer {self.admin_token}"}
+
+    async def headers(self, approver: str) -> dict[str, str]:
+        """Return the headers that make a request as the approver `approver`."""
+        if approver not in self._minted:
+            self._minted[approver] = await self.mint(approver, Role.approver)
+        return {"Authorization": f"Bearer {self._minted[approver]}"}
+
+
 def demo_settings(base: Settings, home: Path, port: int, speed: float) -> Settings:
     """Return settings for an embedded, accelerated run under `home`."""
     return base.model_copy(update={
@@ -66,8 +97,14 @@ def demo_settings(base: Settings, home: Path, port: int, speed: float) -> Settin
 
 
 @asynccontextmanager
-async def embedded(settings: Settings) -> AsyncIterator[tuple[str, SandboxRuntime]]:
-    """Run the sandbox and warroom (API and worker) in this process; yield warroom's URL."""
+async def embedded(
+    settings: Settings,
+) -> AsyncIterator[tuple[str, SandboxRuntime, DemoAccess]]:
+    """Run the sandbox and warroom (API and worker) in this process; yield warroom's URL.
+
+    Also yields the demo's credentials: an admin token created for user `demo` (the demo needs
+    no setup: authentication stays on, and the token is printed for the dashboard).
+    """
     import uvicorn
 
     from warroom.api.app import create_app
@@ -87,7 +124,9 @@ async def embedded(settings: Settings) -> AsyncIterator[tuple[str, SandboxRuntim
                 task.result()
                 raise RuntimeError("warroom stopped while starting")
             await asyncio.sleep(0.05)
-        yield f"http://127.0.0.1:{settings.port}", runtime
+        credentials = DemoAccess(app.state.sessions)
+        credentials.admin_token = await credentials.mint("demo", Role.admin)
+        yield f"http://127.0.0.1:{settings.port}", runtime, credentials
     finally:
         server.should_exit = True
         await task
@@ -98,8 +137,9 @@ class Demo:
 
     def __init__(self, http: httpx.AsyncClient, runtime: SandboxRuntime, console: Console, *,
                  auto_approve: bool, interactive: bool, fault_timeout: float,
-                 timezone: str = "UTC") -> None:
+                 credentials: DemoAccess, timezone: str = "UTC") -> None:
         self.http = http
+        self.credentials = credentials
         self.timezone = timezone
         self.runtime = runtime
         self.console = console
@@ -231,8 +271,8 @@ class Demo:
                 if action.get("type") in ("escalate", "no_action", None):
                     continue
                 await self.http.post(f"/api/v1/decisions/{ref['token']}/reject", json={
-                    "approver": "warroom-demo", "via": "policy",
-                    "comment": f"duplicate: decision {keep} handles this fault"})
+                    "via": "policy", "comment": f"duplicate: decision {keep} handles this fault"},
+                    headers=await self.credentials.headers("warroom-demo"))
 
     async def _approve(self, view: dict[str, Any], package: dict[str, Any],
                        run: FaultRun) -> bool:
@@ -248,7 +288,8 @@ class Demo:
                 self.console.input, _("approve {action}? \\[y/N] ").format(action=run.action))
             if answer.strip().lower() not in ("y", "yes"):
                 await self.http.post(f"/api/v1/decisions/{token}/reject", json={
-                    "approver": "terminal", "via": "cli", "comment": "rejected in the demo"})
+                    "via": "cli", "comment": "rejected in the demo"},
+                    headers=await self.credentials.headers("terminal"))
                 run.approval = "rejected"
                 self.say(_("approval"), _("rejected in the terminal"))
                 return False
@@ -262,9 +303,11 @@ class Demo:
             run.approval = "by " + ", ".join(a["approver"] for a in view.get("approvals", []))
             return view["status"] != "rejected"
         for n in range(view.get("requires_approvals", 1)):
+            # a critical action needs two distinct identities: the demo plays both
+            who = f"{approver}-{n + 1}" if n else approver
             await self.http.post(f"/api/v1/decisions/{token}/approve", json={
-                "approver": f"{approver}-{n + 1}" if n else approver, "via": "policy"
-                if approver == "demo-policy" else "cli", "comment": comment})
+                "via": "policy" if approver == "demo-policy" else "cli", "comment": comment},
+                headers=await self.credentials.headers(who))
         run.approval = approver
         self.say(_("approval"), _("approved by {approver}").format(approver=approver))
         return True
@@ -333,13 +376,18 @@ async def run_demo(base: Settings, *, faults: int, auto_approve: bool, headless:
     settings = demo_settings(base, where, 0, speed)
     rotation = [(f, s) for f, s in ROTATION if not only or f in only] or list(ROTATION)
     runs: list[FaultRun] = []
-    async with embedded(settings) as (url, runtime):
+    async with embedded(settings) as (url, runtime, credentials):
         logging.getLogger("dbos").setLevel(logging.ERROR)  # DBOS resets it when it launches
         console.print(banner(url, runtime.url, where, settings.timezone))
-        async with httpx.AsyncClient(base_url=url, timeout=15.0) as http:
+        console.print(_("sign in to the dashboard at {url}/login, or use the API, with this "
+                        "admin token (user [bold]demo[/]; for the CLI: export "
+                        "WARROOM_TOKEN=...):").format(url=url), highlight=False)
+        console.print(credentials.admin_token, highlight=False, soft_wrap=True)
+        async with httpx.AsyncClient(base_url=url, timeout=15.0,
+                                     headers=credentials.admin_headers) as http:
             demo = Demo(http, runtime, console, auto_approve=auto_approve,
                         interactive=not headless, fault_timeout=fault_timeout,
-                        timezone=settings.timezone)
+                        credentials=credentials, timezone=settings.timezone)
             for index in range(faults):
                 fault, service = rotation[index % len(rotation)]
                 runs.append(await demo.run_fault(fault, service))

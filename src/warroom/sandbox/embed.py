@@ -17,11 +17,15 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Any
 
-from fastapi import APIRouter, FastAPI, HTTPException, Request
+from fastapi import APIRouter, Depends, FastAPI, HTTPException, Request
 from pydantic import BaseModel, Field
 
+from warroom.access import service as access
+from warroom.access.deps import require
+from warroom.access.models import Role
 from warroom.config import Settings
 from warroom.sandbox.runtime import SandboxRuntime
+from warroom.store.db import transaction
 
 
 class FaultRequest(BaseModel):
@@ -60,7 +64,8 @@ def router(runtime: SandboxRuntime) -> APIRouter:
         return {"faults": runtime.faults(), "now": runtime.sandbox.now.isoformat(),
                 "sandbox": runtime.url}
 
-    @routes.post("/faults", status_code=201, summary="Inject a fault into the sandbox")
+    @routes.post("/faults", status_code=201, summary="Inject a fault into the sandbox (admin)",
+                 dependencies=[Depends(require(Role.admin))])
     async def inject(body: FaultRequest) -> dict[str, Any]:
         try:
             return runtime.inject(body.fault, service=body.service, namespace=body.namespace,
@@ -81,14 +86,23 @@ def install(app: FastAPI, runtime: SandboxRuntime) -> None:
     app.state.sandbox = runtime
 
     @asynccontextmanager
-    async def sandbox_lifespan(_: FastAPI) -> AsyncIterator[None]:
+    async def sandbox_lifespan(app: FastAPI) -> AsyncIterator[None]:
         # the Kubernetes client is slow to import: pay it now, not in the first sensor run
         await asyncio.to_thread(importlib.import_module, "kubernetes_asyncio.client")
+        # the sandbox's alerts reach the ingest endpoint with a token of their own, revoked
+        # when the sandbox stops
+        async with transaction(app.state.sessions) as session:
+            token = await access.create_token(
+                session, name="sandbox", role=Role.viewer, days=1, actor="warroom",
+                description="the embedded sandbox's alerts")
+        runtime.webhook_headers = {"Authorization": f"Bearer {token.token}"}
         await runtime.start()
         try:
             yield
         finally:
             await runtime.stop()
+            async with transaction(app.state.sessions) as session:
+                await access.revoke_token(session, token_id=token.id, actor="warroom")
 
     # first in, so the sandbox is up before the worker senses anything, and stops last
     app.state.lifespan_hooks.insert(0, sandbox_lifespan)

@@ -110,6 +110,8 @@ class SandboxRuntime:
         self._serve_task: asyncio.Task[None] | None = None
         self._tick_task: asyncio.Task[None] | None = None
         self._http: httpx.AsyncClient | None = None
+        # sent with every webhook: warroom's ingest endpoint wants a token (docs/access.md)
+        self.webhook_headers: dict[str, str] = {}
         self._socket: socket.socket | None = None
         self.wall: WallClock | None = None
 
@@ -208,7 +210,8 @@ class SandboxRuntime:
         pending, self.sandbox.outbox = self.sandbox.outbox, []
         for index, payload in enumerate(pending):
             try:
-                response = await self._http.post(self.webhook_url, json=self._external(payload))
+                response = await self._http.post(self.webhook_url, json=self._external(payload),
+                                                 headers=self.webhook_headers)
                 response.raise_for_status()
             except httpx.HTTPError as exc:
                 self.failed_deliveries += 1

@@ -186,3 +186,45 @@ class ChallengeOutcome(Base):
 
 
 Index("ix_incidents_group_open", Incident.group_key, Incident.status)
+
+
+class User(Base):
+    """A person or machine that may use warroom, with its one role (see access/models.py)."""
+
+    __tablename__ = "users"
+
+    name: Mapped[str] = mapped_column(String(253), primary_key=True)  # lower case
+    role: Mapped[str] = mapped_column(String(16))  # viewer | approver | admin
+    disabled: Mapped[bool] = mapped_column(default=False)
+    created_at: Mapped[datetime]
+    created_by: Mapped[str] = mapped_column(String(253), default="")
+
+
+class ApiToken(Base):
+    """An API token: only its SHA-256 is stored; the token itself is shown once, at creation."""
+
+    __tablename__ = "api_tokens"
+
+    id: Mapped[str] = mapped_column(String(32), primary_key=True)
+    user_name: Mapped[str] = mapped_column(ForeignKey("users.name"), index=True)
+    token_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    prefix: Mapped[str] = mapped_column(String(16))  # the first characters, to recognise it
+    description: Mapped[str] = mapped_column(String(253), default="")
+    created_at: Mapped[datetime]
+    created_by: Mapped[str] = mapped_column(String(253), default="")
+    expires_at: Mapped[datetime]
+    revoked_at: Mapped[datetime | None] = mapped_column(default=None)
+    revoked_by: Mapped[str | None] = mapped_column(String(253), default=None)
+
+
+class WebSession(Base):
+    """A signed-in dashboard session: the cookie holds a secret, this row only its SHA-256."""
+
+    __tablename__ = "web_sessions"
+
+    id_hash: Mapped[str] = mapped_column(String(64), primary_key=True)
+    user_name: Mapped[str] = mapped_column(ForeignKey("users.name"), index=True)
+    via: Mapped[str] = mapped_column(String(16))  # token | oidc
+    csrf: Mapped[str] = mapped_column(String(64))  # the forms' anti-forgery token
+    created_at: Mapped[datetime]
+    expires_at: Mapped[datetime] = mapped_column(index=True)

@@ -13,10 +13,18 @@ from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from jinja2 import Environment, FileSystemLoader, select_autoescape
 from pydantic import ValidationError
 
+from warroom.access.deps import Approver
+from warroom.access.middleware import CSP
+from warroom.access.models import Role
 from warroom.api.deps import AppSettings, DbSession, Sessions
 from warroom.decisions import repository as decision_repository
 from warroom.decisions.approvals import answer_decision
-from warroom.decisions.models import ApprovalRefused, ApprovalRequest, DecisionNotFound
+from warroom.decisions.models import (
+    ApprovalForbidden,
+    ApprovalRefused,
+    ApprovalRequest,
+    DecisionNotFound,
+)
 from warroom.decisions.ports import ApprovalWaker
 from warroom.web import data
 from warroom.web.format import FILTERS, GLOBALS
@@ -24,9 +32,6 @@ from warroom.web.format import FILTERS, GLOBALS
 router = APIRouter(include_in_schema=False)
 _PACKAGE = Path(str(files("warroom.web")))
 _STATIC = {"app.css": "text/css; charset=utf-8", "app.js": "text/javascript; charset=utf-8"}
-# no script or style from anywhere else, no inline script: an injected tag cannot run
-CSP = ("default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
-       "connect-src 'self'; form-action 'self'; frame-ancestors 'none'; base-uri 'none'")
 MAX_FORM_BYTES = 64 * 1024
 
 env = Environment(
@@ -39,9 +44,20 @@ env.filters.update(FILTERS)
 env.globals.update(GLOBALS)
 
 
-def render(name: str, status_code: int = 200, **context: Any) -> HTMLResponse:
-    """Render a template as an HTML response with the dashboard's security headers."""
+def render(name: str, status_code: int = 200, *, request: Request | None = None,
+           **context: Any) -> HTMLResponse:
+    """Render a template as an HTML response with the dashboard's security headers.
+
+    With `request`, the page knows who is signed in (`who`, `signed_in` and its `csrf` token).
+    """
     context.setdefault("now", datetime.now(UTC))
+    if request is not None:
+        signed_in = getattr(request.state, "signed_in", None)
+        context.setdefault("who", getattr(request.state, "identity", None))
+        context.setdefault("signed_in", signed_in)
+        context.setdefault("csrf", signed_in.csrf if signed_in else "")
+        context.setdefault("may_answer", context["who"] is not None
+                           and context["who"].role.allows(Role.approver))
     html = env.get_template(name).render(**context)
     return HTMLResponse(html, status_code=status_code, headers={
         "Content-Security-Policy": CSP, "X-Content-Type-Options": "nosniff",
@@ -60,9 +76,10 @@ async def static(name: str) -> Response:
 
 
 @router.get("/", response_class=HTMLResponse)
-async def index(session: DbSession) -> HTMLResponse:
+async def index(request: Request, session: DbSession) -> HTMLResponse:
     """Show open incidents, most urgent first, then the latest resolved ones."""
-    return render("index.html", board=await data.dashboard(session), page="incidents")
+    return render("index.html", request=request, board=await data.dashboard(session),
+                  page="incidents")
 
 
 async def _incident(request: Request, session: DbSession, incident_id: str, *,
@@ -70,9 +87,10 @@ async def _incident(request: Request, session: DbSession, incident_id: str, *,
                     notice: str | None = None, status_code: int = 200) -> HTMLResponse:
     page = await data.incident_page(request, session, incident_id)
     if page is None:
-        return render("not_found.html", 404, what=f"incident {incident_id}", page="incidents")
-    return render("incident.html", status_code, p=page, error=error, form=form or {},
-                  notice=notice, page="incidents")
+        return render("not_found.html", 404, request=request, what=f"incident {incident_id}",
+                      page="incidents")
+    return render("incident.html", status_code, request=request, p=page, error=error,
+                  form=form or {}, notice=notice, page="incidents")
 
 
 @router.get("/incidents/{incident_id}", response_class=HTMLResponse)
@@ -86,7 +104,8 @@ async def incident(
     return await _incident(request, session, incident_id, notice=notice)
 
 
-async def _form(request: Request) -> dict[str, str]:
+async def read_form(request: Request) -> dict[str, str]:
+    """Return a posted form's fields (first value of each), refusing one over 64 KiB."""
     body = await request.body()
     if len(body) > MAX_FORM_BYTES:
         raise HTTPException(413, f"form over {MAX_FORM_BYTES} bytes")
@@ -94,7 +113,7 @@ async def _form(request: Request) -> dict[str, str]:
     return {k: v[0] for k, v in fields.items() if v}
 
 
-def _cross_site(request: Request) -> str | None:
+def cross_site(request: Request) -> str | None:
     """Say why a form post came from another site (a forged approval), or None when it did not."""
     if request.headers.get("sec-fetch-site") in ("cross-site", "same-site"):
         return "the form was posted from another site"
@@ -111,28 +130,29 @@ def _validation_text(exc: ValidationError) -> str:
 @router.post("/incidents/{incident_id}/decisions/{token}/{verdict}", response_class=HTMLResponse)
 async def answer(
     incident_id: str, token: str, verdict: Literal["approve", "reject"], request: Request,
-    sessions: Sessions,
+    sessions: Sessions, who: Approver,
 ) -> Response:
-    """Approve or reject through the decisions API's own logic, then show the incident again."""
-    refused = _cross_site(request)
+    """Approve or reject as the signed-in identity through the one approval flow, then show
+    the incident again."""
+    refused = cross_site(request)
     if refused is not None:
         raise HTTPException(403, f"not recorded: {refused}")
-    form = await _form(request)
+    form = await read_form(request)
     form["_verdict"] = verdict
     error: str | None = None
     status_code = 200
     try:
-        body = ApprovalRequest(approver=form.get("approver", "").strip(),
-                               comment=form.get("comment", ""), via="web")
+        body = ApprovalRequest(comment=form.get("comment", ""), via="web")
         async with sessions() as session:
             decision = await decision_repository.get(session, token)
         if decision is not None and decision.incident_id != incident_id:
             raise HTTPException(404, f"decision {token} belongs to another incident")
         waker: ApprovalWaker | None = getattr(request.app.state, "approval_waker", None)
-        await answer_decision(sessions, token, body, verdict, waker=waker)
+        await answer_decision(sessions, token, body, verdict, approver=who, waker=waker)
     except (DecisionNotFound, ApprovalRefused) as exc:
         error = str(exc)
-        status_code = 404 if isinstance(exc, DecisionNotFound) else 409
+        status_code = 404 if isinstance(exc, DecisionNotFound) else (
+            403 if isinstance(exc, ApprovalForbidden) else 409)
     except ValidationError as exc:
         error, status_code = _validation_text(exc), 422
     except HTTPException as exc:
@@ -146,14 +166,16 @@ async def answer(
 
 
 @router.get("/playbooks", response_class=HTMLResponse)
-async def playbooks(session: DbSession, settings: AppSettings) -> HTMLResponse:
+async def playbooks(request: Request, session: DbSession, settings: AppSettings
+                    ) -> HTMLResponse:
     """Show the learned trust of every (fault, action) playbook."""
-    return render("playbooks.html", playbooks=await data.playbooks(session),
+    return render("playbooks.html", request=request, playbooks=await data.playbooks(session),
                   threshold=settings.trust_threshold, page="playbooks")
 
 
 @router.get("/audit", response_class=HTMLResponse)
 async def audit_trail(
+    request: Request,
     session: DbSession,
     incident: Annotated[str | None, Query(max_length=64)] = None,
     offset: Annotated[int | None, Query(ge=0)] = None,
@@ -161,4 +183,4 @@ async def audit_trail(
 ) -> HTMLResponse:
     """Show the audit trail, newest first, and whether its hash chain verifies."""
     page = await data.audit_page(session, incident_id=incident, offset=offset, limit=limit)
-    return render("audit.html", a=page, incident=incident, page="audit")
+    return render("audit.html", request=request, a=page, incident=incident, page="audit")

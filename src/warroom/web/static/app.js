@@ -27,7 +27,8 @@
 
   function typing() {
     // never throw away what someone is typing into an approval form
-    var fields = document.querySelectorAll("#live-region input, #live-region textarea");
+    var fields = document.querySelectorAll(
+      "#live-region input:not([type=hidden]), #live-region textarea");
     for (var i = 0; i < fields.length; i++) {
       if (fields[i].value || fields[i] === document.activeElement) { return true; }
     }
@@ -62,6 +63,7 @@
 
   tick();
   setInterval(tick, 30000);
+  if (scope === "none") { return; }  // the sign-in page: nothing to follow yet
   if (!window.EventSource) { say("Live updates unavailable in this browser; reload to refresh."); return; }
   var source = new EventSource("/api/v1/events");
   source.addEventListener("hello", function () { say("Live · waiting for events"); });
