@@ -33,6 +33,9 @@ log = logging.getLogger(__name__)
 PUBLIC_PATHS = frozenset({
     "/healthz", "/metrics", "/login", "/auth/oidc/login", "/auth/oidc/callback",
 })
+# probes and scrapers: answered without even reading credentials, so they work (and say so)
+# while the database that holds the tokens is down
+PROBE_PATHS = frozenset({"/healthz", "/metrics"})
 PUBLIC_PREFIXES = ("/web/static/",)  # the dashboard's stylesheet and script
 # the webhooks: Alertmanager may also send basic auth (user name and a token as password)
 INGEST_PATHS = frozenset({"/api/v1/alerts", "/api/v1/alerts/alertmanager"})
@@ -124,6 +127,9 @@ class AccessMiddleware:
             return
         path: str = scope["path"]
         send = _with_headers(send, path)
+        if path in PROBE_PATHS:
+            await self.app(scope, receive, send)
+            return
         request = Request(scope)
         settings: Settings = scope["app"].state.settings
         try:

@@ -21,7 +21,8 @@ from warroom.config import Settings
 # library loggers that install handlers of their own: theirs are dropped, ours print them
 _LIBRARY_LOGGERS = ("uvicorn", "uvicorn.error", "uvicorn.access", "dbos", "sqlalchemy")
 # libraries that log every request at INFO: heard from at WARNING unless the level is DEBUG
-_CHATTY_LOGGERS = ("httpx", "httpcore", "kubernetes_asyncio", "urllib3", "alembic.runtime.plugins")
+_CHATTY_LOGGERS = ("httpx", "httpcore", "kubernetes_asyncio", "urllib3", "alembic.runtime.plugins",
+                   "alembic.runtime.migration")  # per-command migration chatter
 
 
 class _WarroomHandler(logging.StreamHandler[TextIO]):
