@@ -36,6 +36,7 @@ from warroom.sensors.ports import Sensor
 from warroom.sensors.service import select_sensors, take_snapshot
 from warroom.store.tables import EvidenceSnapshotRow, Incident, Signal
 
+MODEL_ROLES = ("diagnostician", "solver", "reviewer", "critic")
 TURN_KIND = "agent.turn"
 PACKAGE_KIND = "debate.package"
 # alert labels that name a workload, in the order they are trusted
@@ -161,8 +162,11 @@ async def _analyze(session: AsyncSession, incident_id: str, *, session_id: str,
         critical_namespaces=settings.critical_namespaces,
         playbook_trust=trust)
     context_hash = digest(ctx.model_dump(mode="json", exclude={"evidence"}), data)
+    runtime = None
+    if backends is None:
+        backends, runtime = _backends(session, settings)
     debate: Debate = await run_debate(
-        ctx, backends or rule_backends(), agent_deadline=settings.agent_deadline_seconds,
+        ctx, backends, agent_deadline=settings.agent_deadline_seconds,
         debate_deadline=settings.debate_deadline_seconds, input_hash=context_hash)
     assert debate.package is not None
     result = DebateResult(
@@ -173,7 +177,27 @@ async def _analyze(session: AsyncSession, incident_id: str, *, session_id: str,
     # commit, and ingestion must not wait for a debate (a language model may take seconds)
     session.add(row)
     await _audit(session, result, debate.input_hashes)
+    if any(t.model is not None for t in result.turns):
+        from warroom.llm.repository import save_cache, save_turns
+
+        await save_turns(session, incident_id=incident_id, session_id=session_id,
+                         turns=result.turns)
+        if runtime is not None:
+            await save_cache(session, runtime.pending,
+                             ttl_seconds=settings.llm_cache_ttl_seconds)
     return result
+
+
+def _backends(session: AsyncSession, settings: Settings) -> tuple[Backends, Any]:
+    """Return the backends the settings choose, and the model runtime when there is one."""
+    if all(settings.backend_for(r) == "rules" for r in MODEL_ROLES):
+        return rule_backends(), None
+    from warroom.agents.llm.backends import backends_for
+    from warroom.llm.repository import CacheReader
+    from warroom.llm.service import ModelRuntime
+
+    runtime = ModelRuntime(settings, cache_get=CacheReader(session))
+    return backends_for(settings, runtime), runtime
 
 
 async def _audit(session: AsyncSession, result: DebateResult, hashes: list[str]) -> None:
@@ -184,7 +208,8 @@ async def _audit(session: AsyncSession, result: DebateResult, hashes: list[str])
         payload={"session_id": result.session_id, "incident_id": result.incident_id,
                  "role": turn.role, "input_hash": hashes[i] if i < len(hashes) else "",
                  "output": turn.output, "latency_ms": turn.latency_ms, "vote": turn.vote,
-                 "degraded": turn.degraded, "error": turn.error})
+                 "degraded": turn.degraded, "error": turn.error, "backend": turn.backend,
+                 "model": turn.model.model_dump(mode="json") if turn.model else None})
         for i, turn in enumerate(result.turns)]
     events.append(NewEvent(
         kind=PACKAGE_KIND, incident_id=result.incident_id, session_id=result.session_id,

@@ -30,12 +30,20 @@ def _load(paths: list[Path], *, with_expected: bool) -> tuple[list[Any], list[st
     return loaded, errors
 
 
-async def _replay_all(scenarios: list[Any], on_line: Any = None) -> list[dict[str, Any]]:
-    from warroom.config import get_settings
+async def _replay_all(scenarios: list[Any], on_line: Any = None, backend: str | None = None,
+                      model: str | None = None) -> list[dict[str, Any]]:
+    from warroom.config import Settings, get_settings
     from warroom.scenarios.replay import Replayer
 
+    settings = get_settings()
+    if backend or model:  # the command line wins over WARROOM_AGENT_BACKEND / WARROOM_LLM_MODEL
+        data = settings.model_dump()
+        data.update({k: v for k, v in (("agent_backend", backend), ("llm_model", model)) if v})
+        if model:
+            data["llm_base_url"] = settings.llm_base_url if not model.startswith("test:") else ""
+        settings = Settings.model_validate(data)
     outputs = []
-    async with Replayer(get_settings()) as replayer:
+    async with Replayer(settings) as replayer:
         for scenario in scenarios:
             line = await replayer.replay(scenario)
             outputs.append(line)
@@ -57,11 +65,27 @@ def _human(line: dict[str, Any]) -> str:
             f"blast {d['blast_radius']}] {line['latency_ms']:.0f} ms")
 
 
+BackendOption = Annotated[str | None, typer.Option(
+    "--backend", help="rules, llm or hybrid for every agent (default: WARROOM_AGENT_BACKEND)")]
+ModelOption = Annotated[str | None, typer.Option(
+    "--model", help="the model of the one-provider shorthand (default: WARROOM_LLM_MODEL); "
+    "test:agree, test:bogus, test:hang, test:error or test:garbage run a scripted model")]
+
+
+def _check_backend(backend: str | None) -> None:
+    if backend is not None and backend not in ("rules", "llm", "hybrid"):
+        typer.echo(f"error: --backend must be rules, llm or hybrid, got {backend!r}", err=True)
+        raise typer.Exit(2)
+
+
 def replay(
     paths: Annotated[list[Path], typer.Argument(help="scenario files or folders")],
     as_json: Annotated[bool, typer.Option("--json", help="one JSON document per line")] = False,
+    backend: BackendOption = None,
+    model: ModelOption = None,
 ) -> None:
     """Replay scenarios through ingest, sensing and the debate; execute nothing."""
+    _check_backend(backend)
     scenarios, errors = _load(paths, with_expected=False)
     for error in errors:
         typer.echo(f"error: {error}", err=True)
@@ -72,7 +96,7 @@ def replay(
 
     crashed = []
     if scenarios:
-        lines = asyncio.run(_replay_all(scenarios, emit))
+        lines = asyncio.run(_replay_all(scenarios, emit, backend, model))
         crashed = [line for line in lines if line.get("error")]
     for line in crashed:
         typer.echo(f"error: {line['scenario']}: {line['error']}", err=True)
@@ -90,16 +114,19 @@ def eval_(
     = 0.8,
     max_unsafe: Annotated[int, typer.Option("--max-unsafe",
                                             help="most unsafe decisions that pass")] = 0,
+    backend: BackendOption = None,
+    model: ModelOption = None,
 ) -> None:
     """Replay scenarios with ground truth and print RCA, fix, safety and latency figures."""
     from warroom.scenarios.score import render_table, score
 
+    _check_backend(backend)
     scenarios, errors = _load(paths, with_expected=True)
     for error in errors:
         typer.echo(f"error: {error}", err=True)
     if errors or not scenarios:
         raise typer.Exit(2)
-    outputs = asyncio.run(_replay_all(scenarios))
+    outputs = asyncio.run(_replay_all(scenarios, backend=backend, model=model))
     report = score(list(zip(scenarios, outputs, strict=True)))
     if as_json:
         typer.echo(report.to_json())
