@@ -257,4 +257,8 @@ async def incident_detail(session: AsyncSession, incident_id: str) -> dict[str, 
                  if e.kind == TURN_KIND and e.session_id == latest.session_id]
         out["debate"] = {"session_id": latest.session_id, "turns": turns,
                          "package": latest.payload.get("package")}
+    from warroom.llm.repository import usage_for
+
+    # language-model turns of every analysis of the incident: tokens, cost, cache hits
+    out["llm"] = await usage_for(session, incident_id)
     return out

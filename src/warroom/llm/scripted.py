@@ -27,11 +27,11 @@ BOGUS_SERVICE = "no-such-service-in-evidence"
 SCRIPTS = ("agree", "bogus", "hang", "error", "garbage")
 
 
-def last_prompt(messages: list[ModelMessage]) -> str:
-    """Return the text of the last user prompt the model was sent."""
-    for message in reversed(messages):
+def first_prompt(messages: list[ModelMessage]) -> str:
+    """Return the text of the run's first user prompt (retries add prompts of their own)."""
+    for message in messages:
         if isinstance(message, ModelRequest):
-            for part in reversed(message.parts):
+            for part in message.parts:
                 if part.part_kind == "user-prompt" and isinstance(part.content, str):
                     return part.content
     return ""
@@ -80,7 +80,7 @@ def scripted_model(name: str) -> FunctionModel:
                          + ", ".join(f"test:{s}" for s in SCRIPTS))
 
     async def respond(messages: list[ModelMessage], info: AgentInfo) -> ModelResponse:
-        prompt = last_prompt(messages)
+        prompt = first_prompt(messages)
         role = str(parse_header(prompt).get("role", ""))
         if name == "hang":
             await asyncio.sleep(3600)

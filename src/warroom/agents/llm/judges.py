@@ -65,13 +65,15 @@ class ModelReviewer(ModelBackend):
             self.done(turn, "rejected", f"{exc}; the rule answer stands")
             return rule
         vote = stricter(rule.vote, answer.vote)
+        if vote != answer.vote:
+            self.done(turn, "rejected", f"its {answer.vote} is looser than the rules' "
+                      f"{rule.vote}: a model never loosens a verdict; the rule answer stands")
+            return rule
         new = [c for c in answer.concerns if c not in texts]
         if vote == rule.vote and not new:
             self.done(turn, "accepted", "agrees with the rule answer")
             return rule
-        self.done(turn, "accepted", f"vote {rule.vote} -> {vote}; {len(new)} new concern(s)"
-                  + ("" if answer.vote == vote else f"; its {answer.vote} is looser than the "
-                     "rules' and does not count"))
+        self.done(turn, "accepted", f"vote {rule.vote} -> {vote}; {len(new)} new concern(s)")
         return rule.model_copy(update={"vote": vote,
                                        "notes": rule.notes + [f"model: {c}" for c in new]})
 
@@ -113,6 +115,10 @@ class ModelCritic(ModelBackend):
             self.done(turn, "rejected", f"{exc}; the rule answer stands")
             return rule
         vote = stricter(rule.vote, answer.vote)
+        if vote != answer.vote:
+            self.done(turn, "rejected", f"its {answer.vote} is looser than the rules' "
+                      f"{rule.vote}: a model never loosens a verdict; the rule answer stands")
+            return rule
         known = {(c.question, c.text[:400]) for c in rule.challenges}
         new = [Challenge(question=c.question, text=f"model: {c.text}", severity=c.severity)
                for c in answer.challenges if (c.question, c.text) not in known]
