@@ -109,7 +109,9 @@ class ModelRuntime:
         if why is not None:
             turn.reason = f"not asked: the chain failed earlier in this debate ({why})"
             return None, turn
-        budget = recording.remaining(self.settings.llm_reserve_seconds)
+        reserve = self.settings.llm_reserve_seconds
+        # outside a debate (a summary, a check) the agent deadline still bounds the question
+        budget = min(recording.remaining(reserve), self.settings.agent_deadline_seconds - reserve)
         if budget < MIN_BUDGET:
             turn.reason = "not asked: no time left before the deadline"
             return None, turn

@@ -1,0 +1,58 @@
+"""A fake OpenAI-compatible server on loopback, and a port nothing listens on."""
+
+from __future__ import annotations
+
+import json
+import socket
+import threading
+from collections.abc import Iterator
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any
+
+import pytest
+
+
+class FakeOpenAI(BaseHTTPRequestHandler):
+    """Answer /v1/chat/completions with a fixed reply and token usage."""
+
+    requests: list[dict[str, Any]] = []
+
+    def do_POST(self) -> None:  # noqa: N802 (the standard library's name)
+        body = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
+        FakeOpenAI.requests.append({"path": self.path, "body": body})
+        reply = {"id": "chatcmpl-1", "object": "chat.completion", "created": 0,
+                 "model": "fake-model-1", "choices": [{
+                     "index": 0, "finish_reason": "stop",
+                     "message": {"role": "assistant", "content": "ok"}}],
+                 "usage": {"prompt_tokens": 11, "completion_tokens": 1, "total_tokens": 12}}
+        data = json.dumps(reply).encode()
+        self.send_response(200)
+        self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Length", str(len(data)))
+        self.end_headers()
+        self.wfile.write(data)
+
+    def log_message(self, format: str, *args: Any) -> None:
+        return
+
+
+@pytest.fixture
+def fake_openai() -> Iterator[str]:
+    FakeOpenAI.requests = []
+    server = ThreadingHTTPServer(("127.0.0.1", 0), FakeOpenAI)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield f"http://127.0.0.1:{server.server_address[1]}/v1"
+    finally:
+        server.shutdown()
+        server.server_close()
+        thread.join()
+
+
+@pytest.fixture
+def closed_port() -> str:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    return f"http://127.0.0.1:{port}/v1"
