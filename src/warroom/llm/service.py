@@ -31,6 +31,7 @@ MIN_BUDGET = 0.05  # seconds; less than this is not worth a request
 SAID_CHARS = 4000  # how much of what a model said the audit trail keeps
 
 CacheGet = Callable[[str], Awaitable[CachedAnswer | None]]
+_AGENTS: dict[tuple[type[BaseModel], str, str], Agent[None, Any]] = {}
 
 
 def said_of(messages: list[Any]) -> Any:
@@ -61,7 +62,7 @@ class ModelRuntime:
         self._cache_get = cache_get
         self.pending: list[PendingCache] = []
         self._models: dict[str, Model] = {}
-        self._agents: dict[tuple[type[BaseModel], str, str], Agent[None, Any]] = {}
+        self._rendered: tuple[int, str, str] | None = None
 
     def chain(self, role: str) -> list[LLMProvider]:
         """Return the providers this role asks, in order."""
@@ -74,10 +75,18 @@ class ModelRuntime:
             self._models[role] = build_chain(providers)
         return self._models[role]
 
-    def _agent(self, output_type: type[T], instructions: str,
-               output_mode: str) -> Agent[None, Any]:
+    def rendered(self, key: int, render: Callable[[], str]) -> tuple[str, str]:
+        """Return text rendered once per analysis (the evidence) and its sha256."""
+        if self._rendered is None or self._rendered[0] != key:
+            text = render()
+            self._rendered = (key, text, hashlib.sha256(text.encode()).hexdigest())
+        return self._rendered[1], self._rendered[2]
+
+    @staticmethod
+    def _agent(output_type: type[T], instructions: str, output_mode: str) -> Agent[None, Any]:
+        # agents hold no run state: built once per process (building one costs ~25 ms)
         key = (output_type, instructions, output_mode)
-        if key not in self._agents:
+        if key not in _AGENTS:
             from pydantic_ai import Agent, NativeOutput, PromptedOutput
 
             spec: Any = output_type
@@ -87,9 +96,9 @@ class ModelRuntime:
                 spec = NativeOutput(output_type)
             # one output retry: a malformed answer gets one chance to be fixed, then the rule
             # answer stands
-            self._agents[key] = Agent(output_type=spec, instructions=instructions, retries=1,
-                                      name=f"warroom-{output_type.__name__}")
-        return self._agents[key]
+            _AGENTS[key] = Agent(output_type=spec, instructions=instructions, retries=1,
+                                 name=f"warroom-{output_type.__name__}")
+        return _AGENTS[key]
 
     async def ask(self, *, role: str, mode: Mode, instructions: str, prompt: str,
                   output_type: type[T], evidence_digest: str) -> tuple[T | None, ModelTurn]:

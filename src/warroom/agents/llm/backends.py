@@ -13,7 +13,7 @@ from warroom.agents.ports import DebateContext
 from warroom.config import Settings
 from warroom.llm.service import ModelRuntime
 
-from .prompts import SAFETY, build_prompt, digest_of, render_evidence
+from .prompts import SAFETY, build_prompt, render_evidence
 
 T = TypeVar("T", bound=BaseModel)
 ModelMode = Literal["llm", "hybrid"]
@@ -34,14 +34,12 @@ class ModelBackend:
     def __init__(self, runtime: ModelRuntime, mode: ModelMode) -> None:
         self.runtime = runtime
         self.mode = mode
-        self._evidence: tuple[int, str, str] | None = None
 
     def evidence(self, ctx: DebateContext) -> tuple[str, str]:
         """Return the rendered evidence and its digest, rendered once per snapshot."""
-        if self._evidence is None or self._evidence[0] != id(ctx.evidence):
-            text = render_evidence(ctx.evidence, self.runtime.settings.llm_evidence_chars)
-            self._evidence = (id(ctx.evidence), text, digest_of(text))
-        return self._evidence[1], self._evidence[2]
+        limit = self.runtime.settings.llm_evidence_chars
+        return self.runtime.rendered(id(ctx.evidence),
+                                     lambda: render_evidence(ctx.evidence, limit))
 
     async def consult(self, ctx: DebateContext, task: str, rule: dict[str, Any],
                       output_type: type[T], extra: str = "") -> tuple[T | None, ModelTurn]:

@@ -7,7 +7,6 @@ replaced, so no line of a log can close the block and speak as the prompt.
 
 from __future__ import annotations
 
-import hashlib
 from typing import Any
 
 import orjson
@@ -77,11 +76,6 @@ def _flat(text: str) -> str:
 
 def _line(text: Any, limit: int = 300) -> str:
     return _flat(clean_text(str(text), limit))
-
-
-def digest_of(text: str) -> str:
-    """Return the sha256 of the rendered evidence (part of the response cache key)."""
-    return hashlib.sha256(text.encode()).hexdigest()
 
 
 def render_evidence(snapshot: EvidenceSnapshot, limit: int) -> str:
