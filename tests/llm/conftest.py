@@ -10,6 +10,9 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
 import pytest
+from pydantic_ai import models
+
+models.ALLOW_MODEL_REQUESTS = False  # no test reaches a real provider
 
 
 class FakeOpenAI(BaseHTTPRequestHandler):
