@@ -73,6 +73,8 @@ class Debate:
     critique: CriticReport = field(default_factory=lambda: CriticReport(vote="abstain"))
     turns: list[AgentTurn] = field(default_factory=list)
     input_hashes: list[str] = field(default_factory=list)  # one per turn, same order
+    # provider chains that hung or failed during the debate -> why (not asked again after it)
+    tripped: dict[str, str] = field(default_factory=dict)
 
 
 def digest(*parts: Any) -> str:
@@ -237,8 +239,8 @@ async def run_debate(ctx: DebateContext, backends: Backends, *, agent_deadline: 
     snapshot it stored); otherwise the context is hashed here.
     """
     debate = Debate()
-    token = recording.DEBATE.set(recording.DebateScope(
-        deadline_at=time.monotonic() + debate_deadline))
+    scope = recording.DebateScope(deadline_at=time.monotonic() + debate_deadline)
+    token = recording.DEBATE.set(scope)
     try:
         ctx_hash = input_hash or digest(ctx)
         await bounded(_debate(ctx, backends, agent_deadline, debate, ctx_hash), debate_deadline)
@@ -260,4 +262,5 @@ async def run_debate(ctx: DebateContext, backends: Backends, *, agent_deadline: 
         debate.input_hashes.append(digest(ctx.session_id, "failed"))
     finally:
         recording.DEBATE.reset(token)
+        debate.tripped = scope.tripped
     return debate

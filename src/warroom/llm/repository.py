@@ -9,7 +9,7 @@ from typing import Any
 from sqlalchemy import delete, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from warroom.agents.models import AgentTurn
+from warroom.agents.models import ModelTurn
 from warroom.llm.models import CachedAnswer, PendingCache, UsageTotals
 from warroom.store.tables import LLMCacheEntry, LLMTurnRow
 
@@ -56,15 +56,12 @@ async def save_cache(session: AsyncSession, pending: list[PendingCache], *,
 
 
 async def save_turns(session: AsyncSession, *, incident_id: str, session_id: str,
-                     turns: list[AgentTurn], now: datetime | None = None) -> None:
-    """Store the usage record of every agent turn a language model took part in."""
+                     turns: list[tuple[str, ModelTurn]], now: datetime | None = None) -> None:
+    """Store the usage record of every (role, model turn) of an analysis."""
     now = now or datetime.now(UTC)
-    for turn in turns:
-        m = turn.model
-        if m is None:
-            continue
+    for role, m in turns:
         session.add(LLMTurnRow(
-            incident_id=incident_id, session_id=session_id, role=turn.role, mode=m.mode,
+            incident_id=incident_id, session_id=session_id, role=role, mode=m.mode,
             status=m.status, reason=m.reason[:2000], model=m.model[:256], cached=m.cached,
             input_tokens=m.input_tokens, output_tokens=m.output_tokens, cost_usd=m.cost_usd,
             latency_ms=m.latency_ms, at=now))

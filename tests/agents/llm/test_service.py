@@ -28,7 +28,7 @@ async def test_hybrid_analysis_audits_caches_and_shows_model_turns(
         incident_id = await open_incident(session, settings, fixtures_dir)
         rules = await analyze_incident(
             session, incident_id, settings=settings.model_copy(update={
-                "agent_backend": "rules"}), now=NOW, sensors=[KubeSensor()])
+                "agent_backend": "rules", "llm_model": ""}), now=NOW, sensors=[KubeSensor()])
         first = await analyze_incident(session, incident_id, settings=settings, now=NOW,
                                        sensors=[KubeSensor()])
         await session.commit()
@@ -58,16 +58,20 @@ async def test_hybrid_analysis_audits_caches_and_shows_model_turns(
             assert "no-such-service-in-evidence" in str(payload["model"]["said"])
         assert (await verify_chain(session)).ok
         rows = await session.scalar(select(func.count(LLMTurnRow.id)))
-        assert rows == len(asked) * 2
-        assert await session.scalar(select(func.count(LLMCacheEntry.key))) == len(asked)
+        assert rows == (len(asked) + 1) * 2, "the agents' turns and the summary's"
+        assert await session.scalar(select(func.count(LLMCacheEntry.key))) == len(asked) + 1
 
     async with app_client(settings, engine=engine, hooks=False) as client:
         detail = (await client.get(f"/api/v1/incidents/{incident_id}")).json()
         page = await client.get(f"/incidents/{incident_id}")
     llm = detail["llm"]
-    assert llm["totals"]["turns"] == len(asked) * 2
-    assert llm["totals"]["cached"] == len(asked)
+    assert llm["totals"]["turns"] == (len(asked) + 1) * 2
+    assert llm["totals"]["cached"] == len(asked) + 1
     assert llm["totals"]["input_tokens"] > 0
-    assert {t["status"] for t in llm["turns"]} == {"rejected"}
+    assert {t["status"] for t in llm["turns"] if t["role"] != "summary"} == {"rejected"}
     assert page.status_code == httpx.codes.OK
     assert "Language-model usage" in page.text and "model rejected" in page.text
+    # the bogus model's summary names its invented service: a summary is free text for
+    # humans, so it is shown as the model's, never acted upon
+    assert detail["summary"]["source"] == "model"
+    assert "written by a model" in page.text
