@@ -19,14 +19,23 @@ class FakeOpenAI(BaseHTTPRequestHandler):
     """Answer /v1/chat/completions with a fixed reply and token usage."""
 
     requests: list[dict[str, Any]] = []
+    tool_args: dict[str, Any] = {}
 
     def do_POST(self) -> None:  # noqa: N802 (the standard library's name)
         body = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
         FakeOpenAI.requests.append({"path": self.path, "body": body})
+        message: dict[str, Any] = {"role": "assistant", "content": "ok"}
+        if (body.get("response_format") or {}).get("type") == "json_object":
+            message["content"] = json.dumps(FakeOpenAI.tool_args)  # a prompted answer
+        if body.get("tools"):  # a structured answer: call the output tool with `tool_args`
+            message = {"role": "assistant", "content": None, "tool_calls": [{
+                "id": "call-1", "type": "function", "function": {
+                    "name": body["tools"][0]["function"]["name"],
+                    "arguments": json.dumps(FakeOpenAI.tool_args)}}]}
         reply = {"id": "chatcmpl-1", "object": "chat.completion", "created": 0,
                  "model": "fake-model-1", "choices": [{
-                     "index": 0, "finish_reason": "stop",
-                     "message": {"role": "assistant", "content": "ok"}}],
+                     "index": 0, "message": message,
+                     "finish_reason": "tool_calls" if body.get("tools") else "stop"}],
                  "usage": {"prompt_tokens": 11, "completion_tokens": 1, "total_tokens": 12}}
         data = json.dumps(reply).encode()
         self.send_response(200)
@@ -59,3 +68,9 @@ def closed_port() -> str:
         s.bind(("127.0.0.1", 0))
         port = s.getsockname()[1]
     return f"http://127.0.0.1:{port}/v1"
+
+
+@pytest.fixture
+def allow_loopback(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Let pydantic-ai send requests: the test reaches only the loopback fake or a closed port."""
+    monkeypatch.setattr(models, "ALLOW_MODEL_REQUESTS", True)

@@ -5,7 +5,6 @@ import re
 from collections.abc import Iterator
 
 import pytest
-from pydantic_ai import models
 from typer.testing import CliRunner
 
 from warroom.cli import app
@@ -17,9 +16,7 @@ runner = CliRunner()
 
 
 @pytest.fixture(autouse=True)
-def fresh_settings(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
-    # these tests speak to the loopback fake server (or a closed port), never to a provider
-    monkeypatch.setattr(models, "ALLOW_MODEL_REQUESTS", True)
+def fresh_settings(allow_loopback: None) -> Iterator[None]:
     get_settings.cache_clear()
     yield
     get_settings.cache_clear()

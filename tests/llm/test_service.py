@@ -8,6 +8,8 @@ from warroom.config import Settings
 from warroom.llm.models import CachedAnswer
 from warroom.llm.service import ModelRuntime
 
+from .conftest import FakeOpenAI
+
 
 class Word(BaseModel):
     summary: str
@@ -62,3 +64,32 @@ async def test_no_provider_means_no_question() -> None:
     output, turn = await ask(ModelRuntime(settings()))
     assert output is None and turn.status == "skipped"  # type: ignore[attr-defined]
     assert "no language-model provider" in turn.reason  # type: ignore[attr-defined]
+
+
+async def test_an_openai_compatible_server_answers_structured_with_usage_and_cost(
+        fake_openai: str, allow_loopback: None) -> None:
+    FakeOpenAI.tool_args = {"summary": "checkout fails after its deploy"}
+    runtime = ModelRuntime(settings(llm_providers=[{
+        "name": "local", "model": "fake-model-1", "base_url": fake_openai,
+        "input_cost_per_mtok": 1000.0, "output_cost_per_mtok": 2000.0}]))
+    output, turn = await ask(runtime)
+    assert isinstance(output, Word) and output.summary == "checkout fails after its deploy"
+    assert turn.status == "accepted" and turn.model == "fake-model-1"  # type: ignore[attr-defined]
+    assert (turn.input_tokens, turn.output_tokens) == (11, 1)  # type: ignore[attr-defined]
+    assert turn.cost_usd == round((11 * 1000 + 1 * 2000) / 1e6, 6)  # type: ignore[attr-defined]
+    sent = FakeOpenAI.requests[-1]["body"]
+    assert sent["tools"][0]["function"]["parameters"]["properties"]["summary"]
+    assert sent["max_completion_tokens"] == 1024
+
+
+async def test_llama_cpp_gets_what_its_server_understands(
+        fake_openai: str, allow_loopback: None) -> None:
+    FakeOpenAI.tool_args = {"summary": "ok"}
+    runtime = ModelRuntime(settings(llm_providers=[{
+        "name": "lc", "kind": "llama_cpp", "model": "gemma3", "base_url": fake_openai}]))
+    output, _ = await ask(runtime)
+    assert isinstance(output, Word)
+    sent = FakeOpenAI.requests[-1]["body"]
+    assert sent["max_tokens"] == 1024 and "max_completion_tokens" not in sent
+    assert sent["response_format"] == {"type": "json_object"} and not sent.get("tools")
+    assert "summary" in json.dumps(sent["messages"]), "the schema is in the prompt"

@@ -45,11 +45,21 @@ def _openai(provider: LLMProvider, timeout: float) -> Model:
     client = AsyncOpenAI(base_url=provider.base_url or None, api_key=provider.key() or "none",
                          max_retries=0, timeout=timeout)
     profile: Any = None
+    settings: Any = None
     if provider.kind == "llama_cpp":
-        # llama.cpp's server ignores max_completion_tokens and rejects json_schema formats
+        # llama.cpp's server ignores max_completion_tokens, rejects json_schema formats and
+        # does not enforce tool_choice: ask for a JSON object, the schema in the prompt
         profile = OpenAIModelProfile(openai_chat_supports_max_completion_tokens=False)
+        settings = {"extra_body": {"response_format": {"type": "json_object"}}}
     return OpenAIChatModel(provider.model, provider=OpenAIProvider(openai_client=client),
-                           profile=profile)
+                           profile=profile, settings=settings)
+
+
+def output_mode(provider: LLMProvider) -> str:
+    """Return how to ask this provider for a structured answer."""
+    if provider.kind == "llama_cpp" and provider.output_mode == "tool":
+        return "prompted"  # its server does not enforce tool calls
+    return provider.output_mode
 
 
 def _anthropic(provider: LLMProvider, timeout: float) -> Model:

@@ -19,7 +19,7 @@ from warroom.agents import recording
 from warroom.agents.models import ModelTurn
 from warroom.config import LLMProvider, Settings
 from warroom.llm.models import CachedAnswer, PendingCache
-from warroom.llm.providers import ProviderError, build_chain, route
+from warroom.llm.providers import ProviderError, build_chain, output_mode, route
 
 if TYPE_CHECKING:
     from pydantic_ai import Agent
@@ -160,8 +160,8 @@ class ModelRuntime:
         captured: list[list[Any]] = []
         try:
             model = self._model(role, providers)
-            output_mode = providers[0].output_mode if providers else "tool"
-            agent = self._agent(output_type, instructions, output_mode)
+            mode_of = output_mode(providers[0]) if providers else "tool"
+            agent = self._agent(output_type, instructions, mode_of)
         except Exception as exc:  # a provider that cannot be built: the rule answer stands
             return None, turn.model_copy(update={
                 "status": "failed", "reason": f"{type(exc).__name__}: {exc}"[:500]})
