@@ -147,6 +147,11 @@ class Settings(BaseSettings):
     llm_max_output_tokens: int = Field(default=1024, gt=0)
     # most characters of sanitized evidence one prompt carries
     llm_evidence_chars: int = Field(default=12_000, gt=1000)
+    # OTLP/HTTP endpoint (e.g. http://127.0.0.1:4318) for gen_ai.* spans of model runs;
+    # empty: no tracing (needs the warroom[tracing] extra)
+    llm_otlp_endpoint: str = ""
+    # put prompts and answers in the spans too (they hold sanitized evidence)
+    llm_trace_content: bool = False
 
     # the sandbox cluster (`warroom sandbox ...`, `serve --sandbox`, `demo`)
     sandbox_port: int = Field(default=0, ge=0, le=65535)  # 0: any free loopback port

@@ -58,6 +58,10 @@ class ModelRuntime:
     def __init__(self, settings: Settings, *, model: Model | None = None,
                  cache_get: CacheGet | None = None) -> None:
         self.settings = settings
+        if settings.llm_otlp_endpoint:
+            from warroom.llm.tracing import configure_tracing
+
+            configure_tracing(settings)
         self._override = model  # tests and benches: one model for every role
         self._cache_get = cache_get
         self.pending: list[PendingCache] = []
