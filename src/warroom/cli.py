@@ -26,6 +26,7 @@ _CONTEXTS = (
     "warroom.sandbox.cli",  # sandbox ..., demo
     "warroom.bench.cli",  # bench ingest|pipeline
     "warroom.access.cli",  # tokens create|list|revoke, users add|list|disable
+    "warroom.llm.cli",  # llm check
 )
 
 
