@@ -13,6 +13,7 @@ from collections import defaultdict
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 
+from warroom.agents.diagnostician.anomaly import score_all
 from warroom.agents.diagnostician.calibration import calibrate
 from warroom.agents.diagnostician.changes import (
     change_findings,
@@ -23,6 +24,7 @@ from warroom.agents.diagnostician.context import document_findings, history_find
 from warroom.agents.diagnostician.findings import Finding
 from warroom.agents.diagnostician.index import Entity, Index
 from warroom.agents.diagnostician.kubernetes import kubernetes_findings
+from warroom.agents.diagnostician.localise import gather, mark_victims, method_findings
 from warroom.agents.diagnostician.logs import collect, dns_entity, log_findings, pointers
 from warroom.agents.diagnostician.metrics import (
     Stat,
@@ -31,6 +33,7 @@ from warroom.agents.diagnostician.metrics import (
     symptoms,
     young_series_findings,
 )
+from warroom.agents.diagnostician.templates import template_scores, template_shifts
 from warroom.agents.diagnostician.topology import (
     Graph,
     alert_entities,
@@ -218,7 +221,14 @@ def diagnose_snapshot(snapshot: EvidenceSnapshot, *, namespace: str = "",
                 for caller, _ in items:
                     g.add(caller, dep)
         reach = g.downstream(alerts)
-    findings = [*metric_findings(stats), *young_series_findings(ix),
+    signals = score_all(ix)
+    strong_onsets = sorted(s.onset for s in signals if s.onset and s.score >= 0.3
+                           and (s.entity in reach or not reach))
+    log_onset = strong_onsets[0] if strong_onsets else default_onset
+    places = gather(signals, template_scores(template_shifts(ix, log_onset)))
+    mark_victims(places, g)
+    findings = [*method_findings(ix, places, alerts), *metric_findings(stats),
+                *young_series_findings(ix),
                 *kubernetes_findings(ix, now), *log_findings(ix, logev),
                 *alert_findings(ix, snapshot.alerts), *document_findings(ix),
                 *history_findings(ix)]
@@ -252,7 +262,8 @@ def diagnose_snapshot(snapshot: EvidenceSnapshot, *, namespace: str = "",
     _adjust(cands)
 
     strong = {c.entity for c in cands.values() if not c.generic and c.score >= 0.4}
-    anomalous = strong | set(sym) | {e for e, n in hints.items() if n >= 2}
+    moved = {e for e, p in places.items() if p.anomaly >= 0.3}
+    anomalous = strong | set(sym) | moved | {e for e, n in hints.items() if n >= 2}
     for c in cands.values():
         factor, c.place = relation(ix, g, c.entity, alerts, reach, dns)
         c.score *= factor
@@ -271,7 +282,8 @@ def diagnose_snapshot(snapshot: EvidenceSnapshot, *, namespace: str = "",
     best = ranked[0].score if ranked else 0.0
 
     def trouble(e: Entity, min_hints: int = 1) -> bool:
-        return bool(e in sym or e in strong or troubled.get(e) or hints.get(e, 0) >= min_hints)
+        return bool(e in sym or e in strong or e in moved or troubled.get(e)
+                    or hints.get(e, 0) >= min_hints)
 
     troubled_alert = any(trouble(a, 2) for a in alerts)
     chain = any(trouble(e) for e in set(reach) - set(alerts))

@@ -1,0 +1,187 @@
+"""Localisation as a method: every place with evidence is a candidate, callers that only inherit
+a callee's trouble are victims, and the fault is typed from the pattern of what moved.
+
+A place's anomaly combines its strongest anomalous series (anomaly.py) with its strongest new
+or surging error log template (templates.py). Walking the call graph from each anomalous place
+to its callees (the deepest-anomalous-callee rule with onset ordering, as in the
+microservice RCA literature): a place whose anomalies are all of the inheritable kinds (errors,
+latency, traffic) while one of its callees is anomalous too, and did not start later, is a
+victim. What remains are root candidates, typed by which kinds of signal moved at the place.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+
+from warroom.agents.diagnostician.anomaly import Signal, describe
+from warroom.agents.diagnostician.findings import Finding
+from warroom.agents.diagnostician.index import Entity, Index
+from warroom.agents.diagnostician.templates import TemplateShift
+from warroom.agents.diagnostician.topology import Graph
+
+_INHERITED = frozenset({"errors", "latency", "traffic", "other"})
+# generic words naming a data store in a place's name (any vendor, any naming scheme)
+_DATASTORE = re.compile(r"(^|[^a-z])(db|database|sql|postgres\w*|mysql|mariadb|mongo\w*|"
+                        r"redis|cassandra|dynamo\w*|rds|aurora|elasticache|memcache\w*|"
+                        r"table|cache)([^a-z]|$)|db\b|sql\b|dynamodb", re.I)
+VICTIM_FACTOR = 0.3
+_ONSET_SLACK = timedelta(minutes=5)
+METHOD_WEIGHT = 0.3  # the method's evidence is checkable but weaker than a fingerprint
+
+
+@dataclass
+class Place:
+    """Everything anomalous at one place."""
+
+    entity: Entity
+    signals: list[Signal] = field(default_factory=list)
+    template: tuple[float, TemplateShift] | None = None
+    anomaly: float = 0.0
+    onset: datetime | None = None
+    victim_of: Entity | None = None
+
+    @property
+    def kinds(self) -> set[str]:
+        out = {s.kind for s in self.signals if s.score >= 0.1}
+        if self.template is not None:
+            out.add("errors")
+        if any(s.stopped for s in self.signals):
+            out.add("stopped")
+        return out
+
+    def kind_score(self, kinds: set[str]) -> float:
+        """Return the strongest anomaly among signals of the given kinds."""
+        best = max((s.score for s in self.signals if s.kind in kinds), default=0.0)
+        if "errors" in kinds and self.template is not None:
+            best = max(best, 0.7 * self.template[0])
+        return best
+
+
+def gather(signals: list[Signal],
+           templates: dict[Entity, tuple[float, TemplateShift]]) -> dict[Entity, Place]:
+    """Group anomalous signals and log templates by place and score each place."""
+    out: dict[Entity, Place] = {}
+    for sig in signals:
+        if sig.score <= 0 and not sig.stopped:
+            continue
+        p = out.setdefault(sig.entity, Place(sig.entity))
+        p.signals.append(sig)
+    for ent, tmpl in templates.items():
+        out.setdefault(ent, Place(ent)).template = tmpl
+    for p in out.values():
+        scores = sorted((max(s.score, 0.3 if s.stopped else 0.0) for s in p.signals),
+                        reverse=True)
+        metric = scores[0] + 0.15 * sum(scores[1:3]) * (1 - scores[0]) if scores else 0.0
+        logs = 0.7 * p.template[0] if p.template else 0.0
+        p.anomaly = 1 - (1 - min(metric, 1.0)) * (1 - logs)
+        onsets = [s.onset for s in p.signals if s.onset is not None]
+        p.onset = min(onsets) if onsets else None
+    return out
+
+
+# what a callee's trouble can cause in its callers
+_CAUSES = {"errors": {"errors", "saturation", "stopped", "latency"},
+           "latency": {"latency", "saturation", "errors", "stopped"},
+           "traffic": {"errors", "latency", "saturation", "stopped", "traffic"},
+           "other": {"errors", "latency", "saturation", "stopped", "other"}}
+
+
+def mark_victims(places: dict[Entity, Place], g: Graph) -> None:
+    """Mark places whose trouble a callee explains (inheritable kinds, callee not later)."""
+    for p in places.values():
+        if not p.kinds or not p.kinds <= _INHERITED:
+            continue  # its own resources moved: not merely a victim
+        for c in sorted(g.below(p.entity)):
+            q = places.get(c)
+            if q is None or q is p:
+                continue
+            if any(q.kind_score(_CAUSES[k]) < 0.25 for k in p.kinds):
+                continue  # the callee did not go wrong in a way that explains every symptom
+            if p.onset and q.onset and q.onset > p.onset + _ONSET_SLACK:
+                continue  # the callee went wrong after its caller: it does not explain it
+            p.victim_of = c
+            break
+
+
+def is_datastore(ix: Index, ent: Entity, place: Place | None = None) -> bool:
+    """Tell whether a place is a data store (db series, a database workload, or its name)."""
+    if ix.is_database(ent) or _DATASTORE.search(ent[1]):
+        return True
+    return place is not None and any(s.name.startswith(("db:", "aws_rds", "rds_", "pg_",
+                                                        "mysql_", "redis_", "mongodb_"))
+                                     for s in place.signals)
+
+
+def _external(ix: Index, ent: Entity) -> bool:
+    return (ent[0] == "" and "." in ent[1] and ent[1] not in ix.node_names
+            and ent[1] not in ix.service_ns)
+
+
+def type_fault(ix: Index, p: Place) -> tuple[str, str]:
+    """Name the fault from the pattern of what moved at a place, with the reason."""
+    up = [s for s in p.signals if s.score > 0]
+    names = " ".join(s.name.lower() for s in up)
+    kinds = p.kinds
+    traffic_up = [s for s in up if s.kind == "traffic" and s.ratio >= 1.8]
+    if is_datastore(ix, p.entity, p):
+        if re.search(r"storage|disk|filesystem|volume", names) and not re.search(
+                r"cpu|connection|latency|iops", names):
+            return "disk_pressure", "its storage filled"
+        return "database_saturation", "a data store whose load, latency or errors rose"
+    if re.search(r"disk|filesystem|storage|volume|inode", names):
+        return "disk_pressure", "its disk usage rose"
+    if re.search(r"cpu|throttl", names):
+        if traffic_up:
+            return "traffic_surge", "its request rate and CPU rose together"
+        return "cpu_saturation", "its CPU use or throttling rose with demand flat"
+    if traffic_up and not ({"errors", "latency"} & kinds):
+        return "traffic_surge", "its request rate rose"
+    if re.search(r"mem", names):
+        return "memory_limit_too_low", "its memory use rose"
+    if _external(ix, p.entity) and ({"errors", "latency"} & kinds):
+        return "external_dependency", "an external host whose answers degraded"
+    if "errors" in kinds:
+        if p.template is not None:
+            return "application_error", "its errors rose with new error log templates"
+        return "application_error", "its error ratio rose"
+    if "latency" in kinds:
+        return "network_latency", "it got slower while its errors and CPU stayed flat"
+    if any(s.stopped for s in p.signals):
+        return "node_failure" if p.entity[1] in ix.node_names else "application_error", (
+            "its series stopped reporting")
+    return "application_error", "its own signals moved"
+
+
+def method_findings(ix: Index, places: dict[Entity, Place], alerts: list[Entity]) -> list[Finding]:
+    """Turn every anomalous place into a typed finding, victims discounted.
+
+    The alert's own symptom (errors, latency) is what the walk follows: a place anomalous in
+    the same way keeps its score, one anomalous only in other ways counts for less.
+    """
+    symptom: set[str] = set()
+    for a in alerts:
+        if a in places:
+            symptom |= places[a].kinds & {"errors", "latency"}
+    out: list[Finding] = []
+    for ent, p in sorted(places.items()):
+        if p.anomaly < 0.1:
+            continue
+        fault, why = type_fault(ix, p)
+        anomaly = p.anomaly
+        if symptom and ent not in alerts:
+            anomaly = max(p.kind_score(symptom | {"saturation", "stopped"}), 0.5 * anomaly)
+        weight = METHOD_WEIGHT * anomaly * (VICTIM_FACTOR if p.victim_of else 1.0)
+        strongest = sorted(p.signals, key=lambda s: -s.score)[:2]
+        parts = [describe(s) for s in strongest]
+        if p.template is not None:
+            strength, sh = p.template
+            parts.append(f"log template {'new' if sh.before == 0 else 'surging'} after onset "
+                         f"({sh.before} -> {sh.after} lines): {sh.template[:160]}")
+        if p.victim_of is not None:
+            parts.append(f"its callee {p.victim_of[1]} is anomalous too (inherited)")
+        text = f"anomaly {p.anomaly:.2f}, {fault} because {why}: " + "; ".join(parts)
+        out.append(Finding(ent[0], ent[1], fault, round(weight, 3), text,
+                           generic=p.victim_of is not None, onset=p.onset, source="method"))
+    return out
