@@ -175,6 +175,9 @@ def score_series(s: Series, entity: Entity, anchor: float | None, latest: float)
         strength = 0.0  # a fraction of a percent more failures is noise
     if kind == "latency" and med > 0 and recent < 1.3 * med:
         strength = 0.0
+    if kind == "saturation" and 0 <= hint <= 1.0 and recent >= 0.95 and recent >= med:
+        # a ratio to a limit that reached it is saturated whatever its history
+        strength = max(strength, min(0.9, 0.5 + (recent - 0.95) * 8))
     if kind == "traffic":
         # demand moves with everything upstream: alone it is weak evidence of a cause
         strength *= 0.15 if 0.5 < (recent + 1e-9) / (med + 1e-9) < 2.0 else 0.3

@@ -11,9 +11,9 @@ from __future__ import annotations
 
 from collections import defaultdict
 from dataclasses import dataclass, replace
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 
-from warroom.agents.diagnostician.anomaly import score_all
+from warroom.agents.diagnostician.anomaly import score_all, split_time
 from warroom.agents.diagnostician.calibration import calibrate
 from warroom.agents.diagnostician.changes import (
     change_findings,
@@ -222,9 +222,11 @@ def diagnose_snapshot(snapshot: EvidenceSnapshot, *, namespace: str = "",
                     g.add(caller, dep)
         reach = g.downstream(alerts)
     signals = score_all(ix)
+    anchor = split_time(ix)
     strong_onsets = sorted(s.onset for s in signals if s.onset and s.score >= 0.3
                            and (s.entity in reach or not reach))
-    log_onset = strong_onsets[0] if strong_onsets else default_onset
+    log_onset = (datetime.fromtimestamp(anchor, tz=UTC) if anchor is not None
+                 else strong_onsets[0] if strong_onsets else default_onset)
     places = gather(signals, template_scores(template_shifts(ix, log_onset)))
     mark_victims(places, g)
     findings = [*method_findings(ix, places, alerts), *metric_findings(stats),

@@ -44,6 +44,7 @@ class TemplateShift:
     error: bool
     surprise: float  # Poisson z of the after-count given the before-rate
     example: str
+    judged: bool = True  # the place logged anything before the onset to compare with
 
 
 def _mask(line: str) -> str:
@@ -66,6 +67,7 @@ def _miner() -> object:
 def template_shifts(ix: Index, onset: datetime) -> list[TemplateShift]:
     """Return the templates that are new or surging after `onset`, per place."""
     per_place: dict[Entity, list[tuple[datetime | None, str]]] = defaultdict(list)
+    first_seen: dict[Entity, datetime] = {}
     for stream in ix.snapshot.logs:
         if not stream.lines:
             continue
@@ -73,8 +75,13 @@ def template_shifts(ix: Index, onset: datetime) -> list[TemplateShift]:
             stream.namespace, stream.container or "")
         if not owner[1]:
             continue
-        for line in stream.lines[-MAX_LINES_PER_PLACE:]:
-            if line.strip():
+        lines = stream.lines[-MAX_LINES_PER_PLACE:]
+        start = next((t for t in map(line_time, lines[:5]) if t is not None), None)
+        if start is not None:
+            first_seen[owner] = min(start, first_seen.get(owner, start))
+        for line in lines:
+            # only error-like lines can become evidence: the rest is not worth mining
+            if _ERROR_LINE.search(line):
                 per_place[owner].append((line_time(line), line))
     if not per_place:
         return []
@@ -87,7 +94,7 @@ def template_shifts(ix: Index, onset: datetime) -> list[TemplateShift]:
         times = [t for t, _ in lines if t is not None]
         if not times:
             continue  # untimed lines cannot be split by onset (the analyzers read them)
-        first = min(times)
+        first = min([*times, first_seen.get(ent, times[0])])
         spans[ent] = (max(60.0, (onset - first).total_seconds()),
                       max(60.0, (max(now, max(times)) - onset).total_seconds()), first < onset)
         for at, line in lines:
@@ -110,8 +117,8 @@ def template_shifts(ix: Index, onset: datetime) -> list[TemplateShift]:
             continue
         ex = example[(ent, cid)]
         out.append(TemplateShift(entity=ent, template=templates.get(cid, ex), before=before,
-                                 after=after, error=bool(_ERROR_LINE.search(ex)),
-                                 surprise=surprise, example=ex))
+                                 after=after, error=True,
+                                 surprise=surprise, example=ex, judged=has_before))
     return out
 
 
@@ -122,8 +129,10 @@ def template_scores(shifts: list[TemplateShift]) -> dict[Entity, tuple[float, Te
         if not sh.error:
             continue
         strength = 1 - math.exp(-max(0.0, sh.surprise - 1.5) / 3)
-        if sh.before == 0:
+        if sh.before == 0 and sh.judged:
             strength = max(strength, 0.5)  # a template never seen before the onset
+        if not sh.judged:
+            strength *= 0.5  # nothing logged before the onset: new or chronic cannot be told
         if strength > best.get(sh.entity, (0.0, sh))[0]:
             best[sh.entity] = (strength, sh)
     return best
