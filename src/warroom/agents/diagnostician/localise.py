@@ -28,7 +28,7 @@ _DATASTORE = re.compile(r"(^|[^a-z])(db|database|sql|postgres\w*|mysql|mariadb|m
                         r"table|cache)([^a-z]|$)|db\b|sql\b|dynamodb", re.I)
 VICTIM_FACTOR = 0.3
 _ONSET_SLACK = timedelta(minutes=5)
-METHOD_WEIGHT = 0.3  # the method's evidence is checkable but weaker than a fingerprint
+METHOD_WEIGHT = 0.22  # the method's evidence is checkable but weaker than a fingerprint
 
 
 @dataclass
@@ -41,11 +41,12 @@ class Place:
     anomaly: float = 0.0
     onset: datetime | None = None
     victim_of: Entity | None = None
+    named: int = 0  # error log lines of its callers that name it as the failing dependency
 
     @property
     def kinds(self) -> set[str]:
         out = {s.kind for s in self.signals if s.score >= 0.1}
-        if self.template is not None:
+        if self.template is not None or self.named:
             out.add("errors")
         if any(s.stopped for s in self.signals):
             out.add("stopped")
@@ -56,12 +57,14 @@ class Place:
         best = max((s.score for s in self.signals if s.kind in kinds), default=0.0)
         if "errors" in kinds and self.template is not None:
             best = max(best, 0.7 * self.template[0])
+        if kinds & {"errors", "latency"} and self.named >= 2:
+            best = max(best, 0.6)
         return best
 
 
-def gather(signals: list[Signal],
-           templates: dict[Entity, tuple[float, TemplateShift]]) -> dict[Entity, Place]:
-    """Group anomalous signals and log templates by place and score each place."""
+def gather(signals: list[Signal], templates: dict[Entity, tuple[float, TemplateShift]],
+           named: dict[Entity, int]) -> dict[Entity, Place]:
+    """Group anomalous signals, log templates and log pointers by place; score each place."""
     out: dict[Entity, Place] = {}
     for sig in signals:
         if sig.score <= 0 and not sig.stopped:
@@ -70,12 +73,16 @@ def gather(signals: list[Signal],
         p.signals.append(sig)
     for ent, tmpl in templates.items():
         out.setdefault(ent, Place(ent)).template = tmpl
+    for ent, count in named.items():
+        if count >= 2:
+            out.setdefault(ent, Place(ent)).named = count
     for p in out.values():
         scores = sorted((max(s.score, 0.3 if s.stopped else 0.0) for s in p.signals),
                         reverse=True)
         metric = scores[0] + 0.15 * sum(scores[1:3]) * (1 - scores[0]) if scores else 0.0
         logs = 0.7 * p.template[0] if p.template else 0.0
-        p.anomaly = 1 - (1 - min(metric, 1.0)) * (1 - logs)
+        pointed = 0.6 if p.named else 0.0
+        p.anomaly = 1 - (1 - min(metric, 1.0)) * (1 - logs) * (1 - pointed)
         onsets = [s.onset for s in p.signals if s.onset is not None]
         p.onset = min(onsets) if onsets else None
     return out

@@ -227,7 +227,7 @@ def diagnose_snapshot(snapshot: EvidenceSnapshot, *, namespace: str = "",
                            and (s.entity in reach or not reach))
     log_onset = (datetime.fromtimestamp(anchor, tz=UTC) if anchor is not None
                  else strong_onsets[0] if strong_onsets else default_onset)
-    places = gather(signals, template_scores(template_shifts(ix, log_onset)))
+    places = gather(signals, template_scores(template_shifts(ix, log_onset)), hints)
     mark_victims(places, g)
     findings = [*method_findings(ix, places, alerts), *metric_findings(stats),
                 *young_series_findings(ix),
@@ -318,11 +318,17 @@ def diagnose_snapshot(snapshot: EvidenceSnapshot, *, namespace: str = "",
         scored = scored[:MAX_HYPOTHESES]
     hyps = _confidences(scored)
     top = hyps[0]
-    abstain = top.confidence < ABSTAIN_BELOW
+    # a place found only by the anomaly method (no object, log phrase, change or named metric
+    # says what broke) is a hypothesis to hand a human, never one to act on
+    method_only = bool(ranked) and scored[0][1:3] == (ranked[0].entity, ranked[0].fault) and \
+        not any(f.source != "method" and not f.generic for f in ranked[0].findings)
+    abstain = top.confidence < ABSTAIN_BELOW or method_only
     summary = (f"{top.fault} at {top.namespace + '/' if top.namespace else ''}{top.service} "
                f"(confidence {top.confidence:.2f})"
                + (f": {top.evidence[0]}" if top.evidence else ""))
-    if abstain:
+    if method_only and top.confidence >= ABSTAIN_BELOW:
+        summary = f"escalating, localised from anomalies alone: {summary}"
+    elif abstain:
         summary = f"abstaining, best guess {summary}"
     return DiagnosisReport(hypotheses=hyps, abstain=abstain, summary=summary)
 
