@@ -79,6 +79,17 @@ def replay(
     raise typer.Exit(2 if errors else 1 if crashed else 0)
 
 
+def _transformed(scenarios: list[Any], names: list[str], seed: int
+                 ) -> list[tuple[str, list[Any]]]:
+    """Return the scenario set under each transform, then under all of them (`combined`)."""
+    from warroom.scenarios.transforms import apply
+
+    runs = [(name, [apply(s, [name], seed) for s in scenarios]) for name in names]
+    if len(names) > 1:
+        runs.append(("combined", [apply(s, names, seed) for s in scenarios]))
+    return runs
+
+
 def eval_(
     paths: Annotated[list[Path], typer.Argument(help="scenario files or folders")],
     as_json: Annotated[bool, typer.Option("--json", help="the report as JSON")] = False,
@@ -90,24 +101,48 @@ def eval_(
     = 0.8,
     max_unsafe: Annotated[int, typer.Option("--max-unsafe",
                                             help="most unsafe decisions that pass")] = 0,
+    transform: Annotated[list[str] | None, typer.Option(
+        "--transform", help="also replay the set degraded by this transform (repeatable; "
+        "`all` for every one) and print a table by transform")] = None,
+    transform_seed: Annotated[int, typer.Option(
+        "--transform-seed", help="seed of the transforms' random choices")] = 2026,
 ) -> None:
-    """Replay scenarios with ground truth and print RCA, fix, safety and latency figures."""
-    from warroom.scenarios.score import render_table, score
+    """Replay scenarios with ground truth and print RCA, fix, safety and latency figures.
 
+    With --transform, the table has one row per transform plus `combined`; --gate still
+    judges the untransformed run.
+    """
+    from warroom.scenarios.score import render_table, render_transform_table, score
+
+    names: list[str] = []
+    if transform:
+        from warroom.scenarios.transforms import resolve
+
+        try:
+            names = resolve(transform)
+        except ValueError as exc:
+            typer.echo(f"error: --transform: {exc}", err=True)
+            raise typer.Exit(2) from exc
     scenarios, errors = _load(paths, with_expected=True)
     for error in errors:
         typer.echo(f"error: {error}", err=True)
     if errors or not scenarios:
         raise typer.Exit(2)
-    outputs = asyncio.run(_replay_all(scenarios))
-    report = score(list(zip(scenarios, outputs, strict=True)))
+    runs = [("untransformed", scenarios), *_transformed(scenarios, names, transform_seed)]
+    reports = []
+    for label, group in runs:
+        outputs = asyncio.run(_replay_all(group))
+        reports.append((label, score(list(zip(group, outputs, strict=True)))))
+    report = reports[0][1]
     if as_json:
-        typer.echo(report.to_json())
+        typer.echo(report.to_json() if not names else json.dumps(
+            {label: r.to_dict() for label, r in reports}, indent=2))
     else:
         from rich.console import Console
 
         # a pipe or a log file gets the whole table rather than 80 truncated columns
-        Console(width=None if sys.stdout.isatty() else 140).print(render_table(report))
+        Console(width=None if sys.stdout.isatty() else 140).print(
+            render_transform_table(reports) if names else render_table(report))
     if gate:
         overall = report.overall
         failures = []

@@ -217,30 +217,46 @@ def _pct(value: float | None) -> str:
     return "—" if value is None else f"{value * 100:.0f}"
 
 
-def render_table(report: EvalReport) -> Table:
-    """Render the per-fault and overall metrics as a Rich table."""
+_COLUMNS = ("n", "RCA\n@1", "RCA\n@3", "Loc\n@1", "act-\nion", "fix", "esc", "un-\nsafe",
+            "p50\nms", "p95\nms")
+_CAPTION = ("rates in %. RCA@k: right root cause in the top k; Loc: right place; "
+            "action: acceptable; fix: fixed where a fix exists; esc: escalated")
+
+
+def _table(title: str, first: str, caption: str) -> Table:
     from rich import box
     from rich.table import Table
 
-    table = Table(title="warroom eval", box=box.SIMPLE_HEAD, padding=(0, 1), pad_edge=False,
-                  collapse_padding=True,
-                  caption="rates in %. RCA@k: right root cause in the top k; Loc: right place; "
-                          "action: acceptable; fix: fixed where a fix exists; esc: escalated")
-    table.add_column("fault", justify="left", no_wrap=True)
-    for name in ("n", "RCA\n@1", "RCA\n@3", "Loc\n@1", "act-\nion", "fix", "esc",
-                 "un-\nsafe", "p50\nms", "p95\nms"):
+    table = Table(title=title, box=box.SIMPLE_HEAD, padding=(0, 1), pad_edge=False,
+                  collapse_padding=True, caption=caption)
+    table.add_column(first, justify="left", no_wrap=True)
+    for name in _COLUMNS:
         table.add_column(name, justify="right", no_wrap=True)
+    return table
 
-    def row(label: str, m: Metrics, style: str | None = None) -> None:
-        table.add_row(
-            label, str(m.scenarios), _pct(m.rca_at_1), _pct(m.rca_at_3),
-            _pct(m.localisation_at_1), _pct(m.action_accuracy), _pct(m.fix_rate),
-            _pct(m.escalation_rate), str(m.unsafe), f"{m.latency_p50_ms:.0f}",
-            f"{m.latency_p95_ms:.0f}", style=style,
-        )
 
+def _cells(m: Metrics) -> list[str]:
+    return [str(m.scenarios), _pct(m.rca_at_1), _pct(m.rca_at_3), _pct(m.localisation_at_1),
+            _pct(m.action_accuracy), _pct(m.fix_rate), _pct(m.escalation_rate), str(m.unsafe),
+            f"{m.latency_p50_ms:.0f}", f"{m.latency_p95_ms:.0f}"]
+
+
+def render_table(report: EvalReport) -> Table:
+    """Render the per-fault and overall metrics as a Rich table."""
+    table = _table("warroom eval", "fault", _CAPTION)
     for fault, metrics in report.per_fault.items():
-        row(fault, metrics)
+        table.add_row(fault, *_cells(metrics))
     table.add_section()
-    row("overall", report.overall, style="bold")
+    table.add_row("overall", *_cells(report.overall), style="bold")
+    return table
+
+
+def render_transform_table(reports: Sequence[tuple[str, EvalReport]]) -> Table:
+    """Render one overall row per transform (the untransformed run first) as a Rich table."""
+    table = _table("warroom eval by transform", "transform",
+                   _CAPTION + "; combined: every transform above applied together")
+    for i, (label, report) in enumerate(reports):
+        if i == 1:
+            table.add_section()
+        table.add_row(label, *_cells(report.overall), style="bold" if i == 0 else None)
     return table

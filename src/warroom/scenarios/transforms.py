@@ -1,0 +1,233 @@
+"""Evidence-degradation transforms: a scenario with less, coarser or noisier evidence.
+
+Each transform is a pure, seeded function `Scenario -> Scenario` that keeps `expected`
+consistent with what it changed. `warroom eval --transform NAME` replays a whole set through
+them, so diagnosis quality is measured on evidence shaped unlike the generators' own:
+
+- `drop_objects`, `drop_logs`, `drop_changes`: that evidence dimension is gone.
+- `coarsen`: every series resampled to 5-minute means, with only 2-3 samples before the onset.
+- `rename`: every workload gets a non-Kubernetes name (`orders_AWS::Lambda::Function`) and an
+  empty namespace, everywhere the scenario names it.
+- `alert_to_entry`: the alerts are replaced by one symptom alert on the call graph's entry.
+- `noise`: 20 healthy services with noisy, stationary metrics join the call graph.
+- `red_herring`: recent deploys of healthy services just before the onset.
+
+The onset of an incident is not part of the format; it is estimated as five minutes before the
+first alert started (an alert's `for:` window), which is never after the real onset.
+"""
+
+from __future__ import annotations
+
+import random
+from collections.abc import Callable
+from datetime import datetime, timedelta
+from statistics import fmean
+
+from warroom.ingest.models import AlertmanagerAlert, AlertmanagerWebhook
+from warroom.scenarios.models import ExpectedAction, PrometheusData, Scenario
+from warroom.scenarios.transforms_world import (
+    callers_of,
+    healthy_services,
+    namespaces,
+    noise,
+    rename,
+    workload_kind,
+)
+from warroom.sensors.models import Change, Series
+
+Transform = Callable[[Scenario, int], Scenario]
+
+COARSE_STEP = 300
+_ALERT_FOR = timedelta(minutes=5)
+_MUTATING = ("rollout_restart", "rollout_undo", "scale", "set_resources")
+
+
+def onset(scenario: Scenario) -> datetime:
+    """Estimate when the incident began: the first alert's start less its `for:` window."""
+    starts = [a.starts_at for w in scenario.alerts for a in w.alerts]
+    return (min(starts) if starts else scenario.now - timedelta(minutes=10)) - _ALERT_FOR
+
+
+def rng_for(scenario: Scenario, name: str, seed: int) -> random.Random:
+    """Return the random source of one transform on one scenario (stable across runs)."""
+    return random.Random(f"{seed}:{name}:{scenario.id}")
+
+
+def drop_objects(scenario: Scenario, seed: int = 0) -> Scenario:
+    """Remove every Kubernetes object (events included): evidence from outside Kubernetes."""
+    return scenario.model_copy(update={"kubernetes": scenario.kubernetes.model_copy(
+        update={"objects": []})})
+
+
+def drop_logs(scenario: Scenario, seed: int = 0) -> Scenario:
+    """Remove every log stream."""
+    return scenario.model_copy(update={"logs": []})
+
+
+def drop_changes(scenario: Scenario, seed: int = 0) -> Scenario:
+    """Remove the change feed."""
+    return scenario.model_copy(update={"changes": []})
+
+
+def _fmt(value: float) -> str:
+    return f"{value:.6g}"
+
+
+def coarsen(scenario: Scenario, seed: int = 0) -> Scenario:
+    """Resample every series to 5-minute means, keeping 2-3 samples before the onset.
+
+    Buckets end at `now` and every 300 s before it; a bucket without samples is left out (a
+    series that stopped reporting stays stopped). Which of 2 or 3 is drawn per scenario.
+    """
+    keep = rng_for(scenario, "coarsen", seed).choice((2, 3))
+    end = scenario.now.timestamp()
+    start = onset(scenario).timestamp()
+    # the grid: every bucket end after the onset, and `keep` bucket ends at or before it
+    ends: list[float] = []
+    t, baseline = end, 0
+    while baseline < keep:
+        ends.append(t)
+        baseline += t <= start
+        t -= COARSE_STEP
+    ends.reverse()
+    series: list[Series] = []
+    for item in scenario.prometheus.series:
+        samples = [(t, float(v)) for t, v in item.values if t <= end]
+        values: list[tuple[float, str]] = []
+        for t in ends:
+            inside = [v for ts, v in samples if t - COARSE_STEP < ts <= t]
+            if inside:
+                values.append((t, _fmt(fmean(inside))))
+        if values:
+            series.append(item.model_copy(update={"values": values}))
+    return scenario.model_copy(update={"prometheus": PrometheusData(
+        step_seconds=COARSE_STEP, series=series)})
+
+
+def _entry(scenario: Scenario, rng: random.Random) -> str | None:
+    """Return a root of the call graph above the root cause (itself when nothing calls it)."""
+    if scenario.expected is None:
+        return None
+    edges = scenario.topology.edges
+    cause = scenario.expected.root_cause.service
+    if not edges or cause not in {n for e in edges for n in e}:
+        return None
+    above = callers_of(edges, cause)
+    callees = {b for _, b in edges}
+    roots = sorted(n for n in above if n not in callees)
+    if not roots:  # the root cause sits in a cycle or calls nobody's callers: it is the entry
+        return cause
+    return rng.choice(roots)
+
+
+def _symptom(scenario: Scenario, namespace: str, service: str) -> str:
+    """Name the symptom the entry shows: errors when its error ratio rose, else latency."""
+    for s in scenario.prometheus.series:
+        if (s.name == "service:errors:ratio_rate1m" and s.metric.get("service") == service
+                and s.metric.get("namespace", "") == namespace and len(s.values) >= 4):
+            vals = [float(v) for _, v in s.values]
+            half = len(vals) // 2
+            if fmean(vals[-3:]) - fmean(vals[:half]) > 0.02:
+                return "HighErrorRate"
+    return "HighLatencyP99"
+
+
+def alert_to_entry(scenario: Scenario, seed: int = 0) -> Scenario:
+    """Replace every alert by one symptom alert on the entry service above the root cause.
+
+    Without a topology, or with a root cause outside it (a node), the scenario is unchanged.
+    Acting on the entry when it is not the root cause becomes forbidden in `expected`.
+    """
+    entry = _entry(scenario, rng_for(scenario, "alert_to_entry", seed))
+    if entry is None or not scenario.alerts or scenario.expected is None:
+        return scenario
+    ns = namespaces(scenario).get(entry, "")
+    firing = [a for w in scenario.alerts for a in w.alerts if a.status == "firing"]
+    alerts = firing or [a for w in scenario.alerts for a in w.alerts]
+    name = _symptom(scenario, ns, entry)
+    labels = {"alertname": name, "namespace": ns, "service": entry,
+              "severity": alerts[0].labels.get("severity", "warning")}
+    where = f"{ns}/{entry}" if ns else entry
+    alert = AlertmanagerAlert.model_validate({
+        "status": "firing" if firing else "resolved", "labels": labels,
+        "annotations": {"summary": f"{name} on {where}"},
+        "startsAt": min(a.starts_at for a in alerts),
+        "endsAt": max((a.ends_at for a in alerts if a.ends_at), default=None),
+        "fingerprint": f"entry-{entry}"[:128]})
+    webhook = AlertmanagerWebhook.model_validate({
+        "status": alert.status, "receiver": scenario.alerts[0].receiver,
+        "groupKey": f'{{}}:{{alertname="{name}"}}', "groupLabels": {"alertname": name},
+        "commonLabels": labels, "alerts": [alert.model_dump(by_alias=True)]})
+    expected = scenario.expected
+    if entry != expected.root_cause.service:
+        kind = workload_kind(scenario, entry)
+        extra = [ExpectedAction(type=t, target=f"{ns}/{kind}/{entry}") for t in _MUTATING]
+        extra.append(ExpectedAction(type="delete_pod", target=f"{ns}/pod/{entry}-*"))
+        known = {(a.type, a.target) for a in expected.forbidden_actions}
+        expected = expected.model_copy(update={"forbidden_actions": [
+            *expected.forbidden_actions,
+            *(a for a in extra if (a.type, a.target) not in known)]})
+    return scenario.model_copy(update={"alerts": [webhook], "expected": expected})
+
+
+def red_herring(scenario: Scenario, seed: int = 0) -> Scenario:
+    """Add 2-3 deploys of healthy services in the minutes before the onset.
+
+    Undoing one of them is a wrong change to a healthy service, so it becomes forbidden.
+    """
+    rng = rng_for(scenario, "red_herring", seed)
+    healthy = healthy_services(scenario)
+    if not healthy or scenario.expected is None:
+        return scenario
+    chosen = rng.sample(healthy, min(len(healthy), rng.choice((2, 3))))
+    start = onset(scenario)
+    changes = list(scenario.changes)
+    forbidden = list(scenario.expected.forbidden_actions)
+    for ns, name in chosen:
+        minor = rng.randint(1, 40)
+        target = f"{ns}/{workload_kind(scenario, name)}/{name}"
+        changes.append(Change(
+            time=start - timedelta(seconds=rng.randint(30, 480)), kind="deploy", target=target,
+            description=f"image {name}:2.{minor}.0 -> {name}:2.{minor}.1 "
+                        f"(PR #{rng.randint(1000, 9999)})"))
+        forbidden.append(ExpectedAction(type="rollout_undo", target=target))
+    changes.sort(key=lambda c: c.time)
+    return scenario.model_copy(update={
+        "changes": changes,
+        "expected": scenario.expected.model_copy(update={"forbidden_actions": forbidden})})
+
+
+# In the order `combined` applies them: removals first, then additions (so what is added is
+# not removed again), then resampling and renaming (so what was added is resampled and renamed).
+TRANSFORMS: dict[str, Transform] = {
+    "drop_objects": drop_objects,
+    "drop_logs": drop_logs,
+    "drop_changes": drop_changes,
+    "alert_to_entry": alert_to_entry,
+    "noise": noise,
+    "red_herring": red_herring,
+    "coarsen": coarsen,
+    "rename": rename,
+}
+
+
+def resolve(names: list[str]) -> list[str]:
+    """Expand `all` and check transform names, in the order `combined` applies them.
+
+    Raises ValueError naming the unknown names and the valid ones.
+    """
+    wanted = {n.strip() for n in names if n.strip()}
+    if "all" in wanted:
+        return list(TRANSFORMS)
+    unknown = sorted(wanted - TRANSFORMS.keys())
+    if unknown:
+        raise ValueError(f"unknown transform {', '.join(unknown)}; valid: "
+                         f"{', '.join(TRANSFORMS)}, all")
+    return [n for n in TRANSFORMS if n in wanted]
+
+
+def apply(scenario: Scenario, names: list[str], seed: int = 0) -> Scenario:
+    """Apply the named transforms one after another, in the canonical order."""
+    for name in resolve(names):
+        scenario = TRANSFORMS[name](scenario, seed)
+    return scenario
