@@ -75,11 +75,11 @@ def template_shifts(ix: Index, onset: datetime) -> list[TemplateShift]:
             stream.namespace, stream.container or "")
         if not owner[1]:
             continue
-        lines = stream.lines[-MAX_LINES_PER_PLACE:]
-        start = next((t for t in map(line_time, lines[:5]) if t is not None), None)
+        newest = stream.lines[-MAX_LINES_PER_PLACE:]
+        start = next((t for t in map(line_time, newest[:5]) if t is not None), None)
         if start is not None:
             first_seen[owner] = min(start, first_seen.get(owner, start))
-        for line in lines:
+        for line in newest:
             # only error-like lines can become evidence: the rest is not worth mining
             if _ERROR_LINE.search(line):
                 per_place[owner].append((line_time(line), line))
