@@ -161,11 +161,13 @@ def type_fault(ix: Index, p: Place) -> tuple[str, str]:
     return "application_error", "its own signals moved"
 
 
-def method_findings(ix: Index, places: dict[Entity, Place], alerts: list[Entity]) -> list[Finding]:
+def method_findings(ix: Index, places: dict[Entity, Place], alerts: list[Entity],
+                    named_by_alert: dict[Entity, str]) -> list[Finding]:
     """Turn every anomalous place into a typed finding, victims discounted.
 
     The alert's own symptom (errors, latency) is what the walk follows: a place anomalous in
-    the same way keeps its score, one anomalous only in other ways counts for less.
+    the same way keeps its score, one anomalous only in other ways counts for less. Where an
+    alert's name already says what the fault is, that fingerprint types the place.
     """
     symptom: set[str] = set()
     for a in alerts:
@@ -176,6 +178,8 @@ def method_findings(ix: Index, places: dict[Entity, Place], alerts: list[Entity]
         if p.anomaly < 0.1:
             continue
         fault, why = type_fault(ix, p)
+        if ent in named_by_alert:
+            fault, why = named_by_alert[ent], "the alert firing on it names this fault"
         anomaly = p.anomaly
         if symptom and ent not in alerts:
             anomaly = max(p.kind_score(symptom | {"saturation", "stopped"}), 0.5 * anomaly)

@@ -229,10 +229,11 @@ def diagnose_snapshot(snapshot: EvidenceSnapshot, *, namespace: str = "",
                  else strong_onsets[0] if strong_onsets else default_onset)
     places = gather(signals, template_scores(template_shifts(ix, log_onset)), hints)
     mark_victims(places, g)
-    findings = [*method_findings(ix, places, alerts), *metric_findings(stats),
-                *young_series_findings(ix),
-                *kubernetes_findings(ix, now), *log_findings(ix, logev),
-                *alert_findings(ix, snapshot.alerts), *document_findings(ix),
+    hinted = alert_findings(ix, snapshot.alerts)
+    findings = [*method_findings(ix, places, alerts, {f.entity: f.fault for f in hinted}),
+                *metric_findings(stats), *young_series_findings(ix),
+                *kubernetes_findings(ix, now), *log_findings(ix, logev), *hinted,
+                *document_findings(ix),
                 *history_findings(ix)]
     sym = symptoms(stats)
     for ent, texts in sym.items():
