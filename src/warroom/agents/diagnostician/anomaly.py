@@ -61,6 +61,7 @@ class Signal:
     onset: datetime | None
     stopped: bool  # stopped reporting before the others
     baseline_points: int
+    climbing: bool = False  # a ratio to a limit rising steadily towards it the whole window
 
     @property
     def ratio(self) -> float:
@@ -178,6 +179,10 @@ def score_series(s: Series, entity: Entity, anchor: float | None, latest: float)
     if kind == "saturation" and 0 <= hint <= 1.0 and recent >= 0.95 and recent >= med:
         # a ratio to a limit that reached it is saturated whatever its history
         strength = max(strength, min(0.9, 0.5 + (recent - 0.95) * 8))
+    climbing = _climbs(pts) if kind == "saturation" and 0 <= hint <= 1.0 else False
+    if climbing:
+        # a leak that began before the window has no flat baseline: its shape gives it away
+        strength = max(strength, min(0.85, 0.4 + (pts[-1][1] - pts[0][1])))
     if kind == "traffic":
         # demand moves with everything upstream: alone it is weak evidence of a cause
         strength *= 0.15 if 0.5 < (recent + 1e-9) / (med + 1e-9) < 2.0 else 0.3
@@ -191,7 +196,26 @@ def score_series(s: Series, entity: Entity, anchor: float | None, latest: float)
                 onset = datetime.fromtimestamp(pts[i][0], tz=UTC)
                 break
     return Signal(name=s.name, entity=entity, kind=kind, base=med, recent=recent, z=z,
-                  score=strength, onset=onset, stopped=stopped, baseline_points=cut)
+                  score=strength, onset=onset, stopped=stopped, baseline_points=cut,
+                  climbing=climbing)
+
+
+def _climbs(pts: list[tuple[float, float]]) -> bool:
+    """Tell whether a 0..1 ratio rose steadily over the whole window to near its limit."""
+    vals = [v for _, v in pts]
+    if len(vals) < 4 or vals[-1] < 0.85 or vals[-1] - vals[0] < 0.15:
+        return False
+    ups = sum(b > a for a, b in zip(vals, vals[1:], strict=False))
+    if ups < 0.8 * (len(vals) - 1):
+        return False
+    # steady, not a step: a straight line fits, and the first half already rose
+    n = len(vals)
+    mx, my = (n - 1) / 2, sum(vals) / n
+    sxy = sum((i - mx) * (v - my) for i, v in enumerate(vals))
+    sxx = sum((i - mx) ** 2 for i in range(n))
+    syy = sum((v - my) ** 2 for v in vals)
+    r2 = sxy * sxy / (sxx * syy) if sxx and syy else 0.0
+    return r2 >= 0.95 and vals[n // 2] - vals[0] >= 0.3 * (vals[-1] - vals[0])
 
 
 def scale_hint_ratio(hint: float) -> bool:

@@ -146,6 +146,8 @@ def type_fault(ix: Index, p: Place) -> tuple[str, str]:
     if traffic_up and not ({"errors", "latency"} & kinds):
         return "traffic_surge", "its request rate rose"
     if re.search(r"mem", names):
+        if any(s.climbing and "mem" in s.name.lower() for s in up):
+            return "memory_leak", "its memory climbed steadily towards its limit"
         return "memory_limit_too_low", "its memory use rose"
     if _external(ix, p.entity) and ({"errors", "latency"} & kinds):
         return "external_dependency", "an external host whose answers degraded"

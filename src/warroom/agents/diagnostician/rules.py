@@ -297,7 +297,8 @@ def diagnose_snapshot(snapshot: EvidenceSnapshot, *, namespace: str = "",
     quiet = not troubled_alert and not chain and (not alerts or any(
         a in metered or (not metered and a in podded) for a in alerts))
     resolved = bool(snapshot.alerts) and all(a.status == "resolved" for a in snapshot.alerts)
-    none_score = _none_score(quiet, troubled_alert, resolved, best)
+    # something below the alert moved: "nothing is wrong" must beat that, not only the alert
+    none_score = _none_score(quiet, troubled_alert or chain, resolved, best)
     place = _deepest(g, alerts) if alerts else (namespace, service)
     scored: list[tuple[float, Entity, str, list[str]]] = []
     for c in ranked:
