@@ -42,6 +42,7 @@ class Place:
     onset: datetime | None = None
     victim_of: Entity | None = None
     named: int = 0  # error log lines of its callers that name it as the failing dependency
+    blind_below: Entity | None = None  # set on an unobserved external host its caller blames
 
     @property
     def kinds(self) -> set[str]:
@@ -112,6 +113,28 @@ def mark_victims(places: dict[Entity, Place], g: Graph) -> None:
             break
 
 
+def blame_blind_hosts(ix: Index, places: dict[Entity, Place], g: Graph,
+                      observed: set[Entity]) -> None:
+    """Hand a root candidate's symptoms to an external host it calls that nobody observes.
+
+    A place failing only in inheritable ways (errors, latency) whose own resources are quiet,
+    calling an outside host with no telemetry of its own, is most likely a victim of that
+    host: the host cannot show its own anomaly, so the caller's stands in for it.
+    """
+    for p in list(places.values()):
+        if p.victim_of or p.anomaly < 0.3 or not p.kinds or not p.kinds <= _INHERITED:
+            continue
+        blind = sorted(c for c in g.callees.get(p.entity, ())
+                       if c not in observed and _external(ix, c))
+        if len(blind) != 1:
+            continue  # no outside host, or several: nothing says which one
+        host = places.setdefault(blind[0], Place(blind[0]))
+        host.anomaly = max(host.anomaly, p.anomaly)
+        host.onset = p.onset
+        host.blind_below = p.entity
+        p.victim_of = blind[0]
+
+
 def is_datastore(ix: Index, ent: Entity, place: Place | None = None) -> bool:
     """Tell whether a place is a data store (db series, a database workload, or its name)."""
     if ix.is_database(ent) or _DATASTORE.search(ent[1]):
@@ -128,6 +151,9 @@ def _external(ix: Index, ent: Entity) -> bool:
 
 def type_fault(ix: Index, p: Place) -> tuple[str, str]:
     """Name the fault from the pattern of what moved at a place, with the reason."""
+    if p.blind_below is not None:
+        return "external_dependency", (f"an outside host with no telemetry of its own whose "
+                                        f"caller {p.blind_below[1]} fails")
     up = [s for s in p.signals if s.score > 0]
     names = " ".join(s.name.lower() for s in up)
     kinds = p.kinds

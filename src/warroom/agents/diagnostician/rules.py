@@ -24,7 +24,12 @@ from warroom.agents.diagnostician.context import document_findings, history_find
 from warroom.agents.diagnostician.findings import Finding
 from warroom.agents.diagnostician.index import Entity, Index
 from warroom.agents.diagnostician.kubernetes import kubernetes_findings
-from warroom.agents.diagnostician.localise import gather, mark_victims, method_findings
+from warroom.agents.diagnostician.localise import (
+    blame_blind_hosts,
+    gather,
+    mark_victims,
+    method_findings,
+)
 from warroom.agents.diagnostician.logs import collect, dns_entity, log_findings, pointers
 from warroom.agents.diagnostician.metrics import (
     Stat,
@@ -229,6 +234,9 @@ def diagnose_snapshot(snapshot: EvidenceSnapshot, *, namespace: str = "",
                  else strong_onsets[0] if strong_onsets else default_onset)
     places = gather(signals, template_scores(template_shifts(ix, log_onset)), hints)
     mark_victims(places, g)
+    observed = {s.entity for s in signals} | {ix.owner_of_pod(st.namespace, st.pod)
+                                               for st in snapshot.logs if st.pod}
+    blame_blind_hosts(ix, places, g, observed)
     hinted = alert_findings(ix, snapshot.alerts)
     findings = [*method_findings(ix, places, alerts, {f.entity: f.fault for f in hinted}),
                 *metric_findings(stats), *young_series_findings(ix),
