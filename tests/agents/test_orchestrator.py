@@ -232,3 +232,40 @@ async def test_when_every_revision_fails_the_first_verdict_stands(make_ctx: Make
     assert package is not None and package.outcome == "reject_escalate"
     assert "scale web/deployment/frontend" in (package.blocked_reason or "")
     assert debate.plan.candidates[0].action.type == "scale"
+
+
+async def test_changing_a_caller_for_its_callees_fault_escalates_with_a_reason(
+        make_ctx: Make, diag: Diag) -> None:
+    # frontend calls checkout; checkout is the top root cause, frontend a close runner-up
+    report = diag(("shop", "checkout", "cpu_saturation", 0.9),
+                  ("web", "frontend", "cpu_saturation", 0.85))
+    backends = Backends(diagnostician=FixedDiagnostician(report),
+                        solver=FixedSolver(Action(type="scale", target="web/deployment/frontend",
+                                                  params={"replicas": 6})),
+                        reviewer=RuleReviewer(), critic=ApproveAll())
+    debate = await run_debate(make_ctx(), backends, agent_deadline=1, debate_deadline=5)
+    assert [v.rule for v in debate.review.violations] == ["caller_for_callee"]
+    package = debate.package
+    assert package is not None and package.status == "blocked"
+    assert package.outcome == "reject_escalate" and package.requires_human_approval
+    assert package.action is not None and package.action.type == "escalate"
+    assert "frontend, which calls shop/checkout, the top-ranked root cause" in (
+        package.blocked_reason or "")
+    assert [t.role for t in debate.turns].count("reviewer") == 1  # no second try
+
+
+async def test_the_rule_debate_hands_an_unsure_localisation_to_a_human(
+        make_ctx: Make, diag: Diag) -> None:
+    # the rule Solver proposes scaling checkout; with the place this unsure nothing changes
+    report = diag(("shop", "checkout", "cpu_saturation", 0.55))
+    debate = await run_debate(make_ctx(), rules(FixedDiagnostician(report)), agent_deadline=1,
+                              debate_deadline=5)
+    assert debate.plan.candidates[0].action.type != "escalate"
+    package = debate.package
+    assert package is not None and package.action is not None
+    assert package.action.type == "escalate" and package.outcome == "reject_escalate"
+    assert "confidence 0.55, under 0.6" in (package.blocked_reason or "")
+    sure = await run_debate(make_ctx(), rules(FixedDiagnostician(
+        diag(("shop", "checkout", "cpu_saturation", 0.9)))), agent_deadline=1, debate_deadline=5)
+    assert sure.package is not None and sure.package.action is not None
+    assert sure.package.action.type != "escalate" and not sure.review.violations

@@ -35,7 +35,8 @@ def test_reviewer_rejects_a_bystander(make_ctx: Make, diag: Diag) -> None:
     verdict = review(make_ctx(), diag(("shop", "checkout", "memory_leak", 0.9)),
                      plan_of(Action(type="rollout_restart", target="web/deployment/frontend")))
     assert verdict.vote == "reject"
-    assert [v.rule for v in verdict.violations] == ["bystander"]
+    # frontend calls checkout: changing it for checkout's fault is also a caller-for-callee
+    assert [v.rule for v in verdict.violations] == ["bystander", "caller_for_callee"]
 
 
 def test_reviewer_recomputes_blast_instead_of_trusting_the_solver(make_ctx: Make,

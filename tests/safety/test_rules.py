@@ -4,8 +4,8 @@ from typing import Any
 
 import pytest
 
-from warroom.agents.models import Action
-from warroom.safety.rules import RuleContext, check_action
+from warroom.agents.models import Action, Hypothesis
+from warroom.safety.rules import LOCALISATION_MIN_CONFIDENCE, RuleContext, check_action
 
 
 def rules(action: Action, ctx: RuleContext | None = None) -> set[str]:
@@ -120,3 +120,74 @@ def test_an_hpa_counts_as_named_through_the_workload_it_scales() -> None:
                     params={"max_replicas": 9})
     assert rules(action, RuleContext(objects=[hpa], named={("shop", "web")})) == set()
     assert "bystander" in rules(action, RuleContext(objects=[hpa], named={("shop", "api")}))
+
+
+def _hyp(ns: str, svc: str, conf: float, fault: str = "cpu_saturation") -> Hypothesis:
+    return Hypothesis(namespace=ns, service=svc, fault=fault, confidence=conf)  # type: ignore[arg-type]
+
+
+# gateway -> frontend -> checkout -> pricing; frontend -> cart
+GRAPH = [("gateway", "frontend"), ("frontend", "checkout"), ("checkout", "pricing"),
+         ("frontend", "cart")]
+
+
+def ranked(*hyps: Hypothesis, objects: list[dict[str, Any]] | None = None) -> RuleContext:
+    return RuleContext(objects=objects or [], ranked=list(hyps), topology=GRAPH)
+
+
+def test_a_mutating_action_on_a_service_whose_callee_is_the_top_root_cause_is_refused() -> None:
+    ctx = ranked(_hyp("shop", "checkout", 0.9), _hyp("web", "frontend", 0.85))
+    hpa = {"kind": "HorizontalPodAutoscaler", "metadata": {"namespace": "web", "name": "fe"},
+           "spec": {"scaleTargetRef": {"kind": "Deployment", "name": "frontend"}}}
+    for action in (
+        Action(type="scale", target="web/deployment/frontend", params={"replicas": 6}),
+        Action(type="rollout_restart", target="edge/deployment/gateway"),  # two hops up
+        Action(type="delete_pod", target="web/pod/frontend-5d8f-abcde"),
+        Action(type="set_hpa", target="web/horizontalpodautoscaler/fe",
+               params={"max_replicas": 9}),
+    ):
+        violations = check_action(action, ranked(*ctx.ranked or [], objects=[hpa]))
+        assert [v.rule for v in violations] == ["caller_for_callee"], action
+        assert "calls shop/checkout, the top-ranked root cause" in violations[0].message
+
+
+def test_the_top_ranked_root_cause_itself_may_be_changed() -> None:
+    ctx = ranked(_hyp("shop", "checkout", 0.9), _hyp("web", "frontend", 0.85))
+    assert rules(Action(type="scale", target="shop/deployment/checkout",
+                        params={"replicas": 6}), ctx) == set()
+    assert rules(Action(type="delete_pod", target="shop/pod/checkout-5d8f-abcde"), ctx) == set()
+    node_ctx = ranked(_hyp("", "w2", 0.95, "node_failure"))
+    assert rules(Action(type="cordon_node", target="/node/w2"), node_ctx) == set()
+
+
+def test_only_the_top_ranked_root_cause_may_be_changed() -> None:
+    ctx = ranked(_hyp("shop", "checkout", 0.9), _hyp("shop", "cart", 0.88),
+                 _hyp("shop", "pricing", 0.5))
+    for target in ("shop/deployment/cart",  # the runner-up, not a caller of checkout
+                   "shop/deployment/pricing",  # a callee of the top root cause
+                   "web/deployment/checkout"):  # the same name in another namespace
+        violations = check_action(Action(type="rollout_restart", target=target), ctx)
+        assert [v.rule for v in violations] == ["not_top_cause"], target
+        assert "is not the top-ranked root cause shop/checkout" in violations[0].message
+    assert "not_top_cause" in rules(Action(type="cordon_node", target="/node/w1"), ctx)
+
+
+def test_a_change_needs_a_confident_localisation() -> None:
+    action = Action(type="rollout_restart", target="shop/deployment/checkout")
+    unsure = check_action(action, ranked(_hyp("shop", "checkout", LOCALISATION_MIN_CONFIDENCE
+                                              - 0.01)))
+    assert [v.rule for v in unsure] == ["unsure_localisation"]
+    assert "confidence 0.59, under 0.6" in unsure[0].message
+    assert check_action(action, ranked(_hyp("shop", "checkout",
+                                            LOCALISATION_MIN_CONFIDENCE))) == []
+    assert rules(action, ranked()) == {"no_root_cause"}
+
+
+def test_handing_over_is_never_refused_and_executors_skip_the_check() -> None:
+    for action in (Action(type="escalate", params={"reason": "x"}),
+                   Action(type="no_action", params={"reason": "healthy"})):
+        assert rules(action, ranked()) == set()
+        assert rules(action, ranked(_hyp("shop", "checkout", 0.1))) == set()
+    # without ranked hypotheses (an executor re-checking an approved action) there is no check
+    scale = Action(type="scale", target="web/deployment/frontend", params={"replicas": 6})
+    assert rules(scale, RuleContext(topology=GRAPH)) == set()

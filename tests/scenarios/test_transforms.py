@@ -14,6 +14,7 @@ import pytest
 from typer.testing import CliRunner
 
 from warroom.cli import app
+from warroom.safety.rules import callers_of
 from warroom.scenarios.models import Scenario
 from warroom.scenarios.replay import load_scenario
 from warroom.scenarios.transforms import (
@@ -29,7 +30,7 @@ from warroom.scenarios.transforms import (
     red_herring,
     resolve,
 )
-from warroom.scenarios.transforms_world import callers_of, namespaces, noise, rename
+from warroom.scenarios.transforms_world import namespaces, noise, rename
 
 REGRESSION = Path(__file__).parents[2] / "scenarios" / "regression"
 # an upstream alert, a deploy in the feed, pods, logs and a database in the graph

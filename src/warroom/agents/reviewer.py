@@ -28,7 +28,8 @@ def review(ctx: DebateContext, diagnosis: DiagnosisReport, plan: ActionPlan) -> 
         return ReviewVerdict(vote="abstain", notes=["the plan has no candidate to review"])
     top = plan.candidates[0]
     named = {(h.namespace, h.service) for h in diagnosis.hypotheses}
-    rule_ctx = RuleContext(objects=ctx.evidence.objects, named=named)
+    rule_ctx = RuleContext(objects=ctx.evidence.objects, named=named,
+                           ranked=diagnosis.hypotheses, topology=ctx.evidence.topology)
     violations = check_action(top.action, rule_ctx)
     # recompute rather than trust the Solver's own score
     blast = max(top.blast_radius, blast_radius(top.action, ctx.evidence,

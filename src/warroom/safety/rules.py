@@ -2,7 +2,10 @@
 
 `check_action(action)` needs nothing but the action. With a `RuleContext` (the evidence's
 Kubernetes objects and the workloads the hypotheses name) it also catches the rules that need
-facts: deleting a StatefulSet pod, draining a healthy node, touching a healthy bystander.
+facts: deleting a StatefulSet pod, draining a healthy node, touching a healthy bystander. Given
+the ranked hypotheses and the call graph too, it holds a mutating action to the top-ranked root
+cause: never another place, never a caller of it (a victim of its callee's fault), and never
+while that localisation is unsure.
 """
 
 from __future__ import annotations
@@ -12,7 +15,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
-from warroom.agents.models import ACTION_TYPES, Action, RuleViolation
+from warroom.agents.models import ACTION_TYPES, Action, Hypothesis, RuleViolation
 
 # catalogue: which kinds each action may target (None = the action takes no target)
 TARGET_KINDS: dict[str, frozenset[str] | None] = {
@@ -41,6 +44,14 @@ _DB_WORDS = re.compile(
 _NAME = re.compile(r"^[a-z0-9]([-a-z0-9.]*[a-z0-9])?$")
 _QUANTITY = re.compile(r"^\d+(\.\d+)?(m|k|Ki|Mi|Gi|Ti|M|G|T)?$")
 _ORDINAL_POD = re.compile(r"-\d+$")
+# Hypothesis confidences are calibrated probabilities that the hypothesis is right. Under 0.4
+# the Diagnostician abstains; under 0.6 the Solver already rates even a low-blast fix riskier;
+# 0.7 is where the owning team is trusted; 0.8 allows running without a human. A change to a
+# workload needs its place to be right clearly more often than not: at least 0.6, so at most
+# about two in five approved changes could land on the wrong service, and never without a human
+# (that takes 0.8). Below it a human gets the ranked places instead.
+LOCALISATION_MIN_CONFIDENCE = 0.6
+NON_MUTATING = frozenset({"escalate", "no_action"})
 # parameters that could smuggle a second, uncatalogued operation into an action
 _SMUGGLING_PARAMS = frozenset({"command", "args", "script", "delete", "exec", "shell", "manifest"})
 
@@ -59,6 +70,9 @@ class RuleContext:
     objects: list[dict[str, Any]] = field(default_factory=list)
     # (namespace, name) pairs the hypotheses name; None means "do not check bystanders"
     named: set[tuple[str, str]] | None = None
+    # the ranked hypotheses, best first; None means "do not check localisation"
+    ranked: list[Hypothesis] | None = None
+    topology: list[tuple[str, str]] = field(default_factory=list)  # caller -> callee
 
 
 def parse_target(target: str) -> Target | None:
@@ -123,7 +137,63 @@ def check_action(action: Action, context: RuleContext | None = None) -> list[Rul
     _check_stateful(action, target, context, bad)
     if context is not None:
         _check_facts(action, target, context, bad)
+        _check_localisation(action, target, context, bad, out)
     return out
+
+
+def callers_of(edges: Iterable[tuple[str, str]], service: str) -> set[str]:
+    """Return every service that calls `service`, directly or through others."""
+    edges = list(edges)
+    seen: set[str] = set()
+    todo = [service]
+    while todo:
+        callee = todo.pop()
+        for caller, other in edges:
+            if other == callee and caller not in seen:
+                seen.add(caller)
+                todo.append(caller)
+    seen.discard(service)
+    return seen
+
+
+def _acts_on(target: Target, name: str, objects: list[dict[str, Any]]) -> bool:
+    """Tell whether an action on `target` changes the workload or node called `name`."""
+    if target.kind == "pod":
+        return _pod_of(target.name, name)
+    if target.kind == "horizontalpodautoscaler":
+        hpa = _find(objects, "HorizontalPodAutoscaler", target.namespace, target.name)
+        scaled = ((hpa or {}).get("spec") or {}).get("scaleTargetRef") or {}
+        return name in (target.name, scaled.get("name"))
+    return target.name == name
+
+
+def _check_localisation(action: Action, target: Target, ctx: RuleContext, bad: Any,
+                        found: list[RuleViolation]) -> None:
+    """Let a mutating action change only the top-ranked root cause, and only a confident one."""
+    if ctx.ranked is None or action.type in NON_MUTATING:
+        return
+    if not ctx.ranked:
+        bad("no_root_cause", f"{action.type} {action.target}: no root cause is ranked, so "
+            "nothing may be changed")
+        return
+    top = ctx.ranked[0]
+    where = f"{top.namespace}/{top.service}" if top.namespace else top.service
+    on_top = _acts_on(target, top.service, ctx.objects) and (
+        target.kind == "node" or target.namespace == top.namespace)
+    if not on_top:
+        callers = sorted(c for c in callers_of(ctx.topology, top.service)
+                         if _acts_on(target, c, ctx.objects))
+        if callers:
+            bad("caller_for_callee", f"{action.target} belongs to {callers[0]}, which calls "
+                f"{where}, the top-ranked root cause ({top.fault}): changing a caller for its "
+                "callee's fault is refused")
+        elif not any(v.rule == "bystander" for v in found):  # said once is enough
+            bad("not_top_cause", f"{action.target} is not the top-ranked root cause {where} "
+                f"({top.fault}): a change may only target it")
+    if top.confidence < LOCALISATION_MIN_CONFIDENCE:
+        bad("unsure_localisation", f"the top-ranked root cause {where} ({top.fault}) has "
+            f"confidence {top.confidence:.2f}, under {LOCALISATION_MIN_CONFIDENCE}: not sure "
+            "enough of the place to change anything there")
 
 
 def _check_params(action: Action, bad: Any) -> None:

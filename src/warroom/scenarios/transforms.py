@@ -24,9 +24,9 @@ from datetime import datetime, timedelta
 from statistics import fmean
 
 from warroom.ingest.models import AlertmanagerAlert, AlertmanagerWebhook
+from warroom.safety.rules import callers_of
 from warroom.scenarios.models import ExpectedAction, PrometheusData, Scenario
 from warroom.scenarios.transforms_world import (
-    callers_of,
     healthy_services,
     namespaces,
     noise,

@@ -11,9 +11,10 @@ import copy
 import math
 import random
 import re
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable
 from typing import Any
 
+from warroom.safety.rules import callers_of
 from warroom.scenarios.models import Scenario
 from warroom.sensors.models import Series
 
@@ -57,20 +58,6 @@ def workload_kind(scenario: Scenario, name: str) -> str:
                 and (o.get("metadata") or {}).get("name") == name):
             return str(o["kind"]).lower()
     return "deployment"
-
-
-def callers_of(edges: Sequence[tuple[str, str]], node: str) -> set[str]:
-    """Return every service that calls `node`, directly or through others."""
-    seen: set[str] = set()
-    todo = [node]
-    while todo:
-        callee = todo.pop()
-        for a, b in edges:
-            if b == callee and a not in seen:
-                seen.add(a)
-                todo.append(a)
-    seen.discard(node)
-    return seen
 
 
 def healthy_services(scenario: Scenario) -> list[tuple[str, str]]:
