@@ -192,7 +192,7 @@ def score_series(s: Series, entity: Entity, anchor: float | None, latest: float)
         out = [direction * (v - med) > MIN_Z * scale for _, v in pts]
         for i in range(n):
             tail = out[i:]
-            if out[i] and sum(tail) >= 0.7 * len(tail):
+            if out[i] and sum(tail) >= 0.5 * len(tail):
                 onset = datetime.fromtimestamp(pts[i][0], tz=UTC)
                 break
     return Signal(name=s.name, entity=entity, kind=kind, base=med, recent=recent, z=z,

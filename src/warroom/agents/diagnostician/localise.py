@@ -27,6 +27,7 @@ _DATASTORE = re.compile(r"(^|[^a-z])(db|database|sql|postgres\w*|mysql|mariadb|m
                         r"redis|cassandra|dynamo\w*|rds|aurora|elasticache|memcache\w*|"
                         r"table|cache)([^a-z]|$)|db\b|sql\b|dynamodb", re.I)
 VICTIM_FACTOR = 0.3
+LATE_FACTOR = 0.6
 _ONSET_SLACK = timedelta(minutes=5)
 METHOD_WEIGHT = 0.22  # the method's evidence is checkable but weaker than a fingerprint
 
@@ -96,7 +97,35 @@ _CAUSES = {"errors": {"errors", "saturation", "stopped", "latency"},
            "other": {"errors", "latency", "saturation", "stopped", "other"}}
 
 
-def mark_victims(places: dict[Entity, Place], g: Graph) -> None:
+def _rise(sig: Signal) -> float:
+    return sig.recent - sig.base
+
+
+def _explains(p: Place, q: Place, kind: str, series: dict[Entity, dict[str, Signal]]) -> bool:
+    """Tell whether callee q's trouble can account for caller p's symptom of one kind.
+
+    Where both report the caller's most anomalous series, magnitudes must agree: a caller's
+    latency cannot rise by more than twice what its callee's rose, nor its error ratio by
+    more than twice the callee's. A callee seen with a flat error ratio explains its caller's
+    errors only by a slowness as large as the caller's (timeouts).
+    """
+    if q.kind_score({"saturation", "stopped"}) >= 0.25 or q.named:
+        return True  # a callee out of resources or blamed by name can cause anything
+    mine = [s for s in p.signals if s.kind == kind and s.score > 0]
+    theirs = series.get(q.entity, {})
+    same = [(s, theirs[s.name]) for s in mine if s.name in theirs]
+    if kind in ("errors", "latency") and same:
+        mine_best, theirs_same = max(same, key=lambda pair: pair[0].score)
+        if theirs_same.score > 0 and _rise(theirs_same) >= 0.5 * _rise(mine_best):
+            return True
+        if kind == "errors":
+            return _explains(p, q, "latency", series) and q.kind_score({"latency"}) >= 0.25
+        return False
+    return q.kind_score(_CAUSES[kind]) >= 0.25
+
+
+def mark_victims(places: dict[Entity, Place], g: Graph,
+                 series: dict[Entity, dict[str, Signal]]) -> None:
     """Mark places whose trouble a callee explains (inheritable kinds, callee not later)."""
     for p in places.values():
         if not p.kinds or not p.kinds <= _INHERITED:
@@ -105,7 +134,7 @@ def mark_victims(places: dict[Entity, Place], g: Graph) -> None:
             q = places.get(c)
             if q is None or q is p:
                 continue
-            if any(q.kind_score(_CAUSES[k]) < 0.25 for k in p.kinds):
+            if not all(_explains(p, q, k, series) for k in p.kinds):
                 continue  # the callee did not go wrong in a way that explains every symptom
             if p.onset and q.onset and q.onset > p.onset + _ONSET_SLACK:
                 continue  # the callee went wrong after its caller: it does not explain it
@@ -201,6 +230,9 @@ def method_findings(ix: Index, places: dict[Entity, Place], alerts: list[Entity]
     for a in alerts:
         if a in places:
             symptom |= places[a].kinds & {"errors", "latency"}
+    roots = [p.onset for p in places.values()
+             if p.onset is not None and p.victim_of is None and p.anomaly >= 0.3]
+    first = min(roots) if roots else None
     out: list[Finding] = []
     for ent, p in sorted(places.items()):
         if p.anomaly < 0.1:
@@ -211,6 +243,8 @@ def method_findings(ix: Index, places: dict[Entity, Place], alerts: list[Entity]
         anomaly = p.anomaly
         if symptom and ent not in alerts:
             anomaly = max(p.kind_score(symptom | {"saturation", "stopped"}), 0.5 * anomaly)
+        if first is not None and p.onset is not None and p.onset > first + _ONSET_SLACK:
+            anomaly *= LATE_FACTOR  # a root's anomaly starts first; this one came later
         weight = METHOD_WEIGHT * anomaly * (VICTIM_FACTOR if p.victim_of else 1.0)
         strongest = sorted(p.signals, key=lambda s: -s.score)[:2]
         parts = [describe(s) for s in strongest]

@@ -13,7 +13,7 @@ from collections import defaultdict
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
 
-from warroom.agents.diagnostician.anomaly import score_all, split_time
+from warroom.agents.diagnostician.anomaly import Signal, score_all, split_time
 from warroom.agents.diagnostician.calibration import calibrate
 from warroom.agents.diagnostician.changes import (
     change_findings,
@@ -233,7 +233,11 @@ def diagnose_snapshot(snapshot: EvidenceSnapshot, *, namespace: str = "",
     log_onset = (datetime.fromtimestamp(anchor, tz=UTC) if anchor is not None
                  else strong_onsets[0] if strong_onsets else default_onset)
     places = gather(signals, template_scores(template_shifts(ix, log_onset)), hints)
-    mark_victims(places, g)
+    by_place: dict[Entity, dict[str, Signal]] = defaultdict(dict)
+    for sig in signals:  # the strongest series of each name per place, anomalous or not
+        if sig.score >= by_place[sig.entity].get(sig.name, sig).score:
+            by_place[sig.entity][sig.name] = sig
+    mark_victims(places, g, by_place)
     observed = {s.entity for s in signals} | {ix.owner_of_pod(st.namespace, st.pod)
                                                for st in snapshot.logs if st.pod}
     blame_blind_hosts(ix, places, g, observed)
@@ -331,7 +335,8 @@ def diagnose_snapshot(snapshot: EvidenceSnapshot, *, namespace: str = "",
     # a place found only by the anomaly method (no object, log phrase, change or named metric
     # says what broke) is a hypothesis to hand a human, never one to act on
     method_only = bool(ranked) and scored[0][1:3] == (ranked[0].entity, ranked[0].fault) and \
-        not any(f.source != "method" and not f.generic for f in ranked[0].findings)
+        all(f.source == "method" or (f.source == "metrics" and f.generic)
+            for f in ranked[0].findings)
     abstain = top.confidence < ABSTAIN_BELOW or method_only
     summary = (f"{top.fault} at {top.namespace + '/' if top.namespace else ''}{top.service} "
                f"(confidence {top.confidence:.2f})"
