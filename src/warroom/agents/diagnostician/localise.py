@@ -12,7 +12,7 @@ victim. What remains are root candidates, typed by which kinds of signal moved a
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 
 from warroom.agents.diagnostician.anomaly import Signal, describe
@@ -28,6 +28,7 @@ _DATASTORE = re.compile(r"(^|[^a-z])(db|database|sql|postgres\w*|mysql|mariadb|m
                         r"table|cache)([^a-z]|$)|db\b|sql\b|dynamodb", re.I)
 VICTIM_FACTOR = 0.3
 LATE_FACTOR = 0.6
+IDLE_FACTOR = 0.3
 _ONSET_SLACK = timedelta(minutes=5)
 METHOD_WEIGHT = 0.22  # the method's evidence is checkable but weaker than a fingerprint
 
@@ -68,9 +69,14 @@ def gather(signals: list[Signal], templates: dict[Entity, tuple[float, TemplateS
            named: dict[Entity, int]) -> dict[Entity, Place]:
     """Group anomalous signals, log templates and log pointers by place; score each place."""
     out: dict[Entity, Place] = {}
+    # a place that served no requests in its baseline has latency and error ratios computed
+    # over next to nothing: their swings are noise, not evidence
+    idle = {s.entity for s in signals if s.kind == "traffic" and abs(s.base) < 1e-9}
     for sig in signals:
         if sig.score <= 0 and not sig.stopped:
             continue
+        if sig.entity in idle and sig.kind in ("latency", "errors"):
+            sig = replace(sig, score=sig.score * IDLE_FACTOR)
         p = out.setdefault(sig.entity, Place(sig.entity))
         p.signals.append(sig)
     for ent, tmpl in templates.items():

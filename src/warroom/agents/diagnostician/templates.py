@@ -68,6 +68,7 @@ def template_shifts(ix: Index, onset: datetime) -> list[TemplateShift]:
     """Return the templates that are new or surging after `onset`, per place."""
     per_place: dict[Entity, list[tuple[datetime | None, str]]] = defaultdict(list)
     first_seen: dict[Entity, datetime] = {}
+    last_seen: dict[Entity, datetime] = {}
     for stream in ix.snapshot.logs:
         if not stream.lines:
             continue
@@ -76,9 +77,13 @@ def template_shifts(ix: Index, onset: datetime) -> list[TemplateShift]:
         if not owner[1]:
             continue
         newest = stream.lines[-MAX_LINES_PER_PLACE:]
+        # a stream is a window of the log: from its first line to its last, not to "now"
         start = next((t for t in map(line_time, newest[:5]) if t is not None), None)
         if start is not None:
             first_seen[owner] = min(start, first_seen.get(owner, start))
+        end = next((t for t in map(line_time, reversed(newest[-5:])) if t is not None), None)
+        if end is not None:
+            last_seen[owner] = max(end, last_seen.get(owner, end))
         for line in newest:
             # only error-like lines can become evidence: the rest is not worth mining
             if _ERROR_LINE.search(line):
@@ -86,7 +91,6 @@ def template_shifts(ix: Index, onset: datetime) -> list[TemplateShift]:
     if not per_place:
         return []
     miner = _miner()
-    now = ix.snapshot.now
     counts: dict[tuple[Entity, str], list[int]] = defaultdict(lambda: [0, 0])
     example: dict[tuple[Entity, str], str] = {}
     spans: dict[Entity, tuple[float, float, bool]] = {}
@@ -96,7 +100,8 @@ def template_shifts(ix: Index, onset: datetime) -> list[TemplateShift]:
             continue  # untimed lines cannot be split by onset (the analyzers read them)
         first = min([*times, first_seen.get(ent, times[0])])
         spans[ent] = (max(60.0, (onset - first).total_seconds()),
-                      max(60.0, (max(now, max(times)) - onset).total_seconds()), first < onset)
+                      max(60.0, (max([*times, last_seen.get(ent, times[-1])]) - onset)
+                          .total_seconds()), first < onset)
         for at, line in lines:
             if at is None:
                 continue
