@@ -145,9 +145,10 @@ def split_time(ix: Index) -> float | None:
     return min(starts).timestamp() - 120 if starts else None
 
 
-def score_series(s: Series, entity: Entity, anchor: float | None, latest: float) -> Signal | None:
+def score_series(s: Series, entity: Entity, anchor: float | None, latest: float,
+                 parsed: list[tuple[float, float]] | None = None) -> Signal | None:
     """Score one series against its own history; None when there is nothing to compare."""
-    pts = _points(s)
+    pts = _points(s) if parsed is None else sorted(parsed)
     if _is_counter(s.name, pts):
         pts = _rate(pts)
     if len(pts) < 2:
@@ -237,7 +238,7 @@ def score_all(ix: Index) -> list[Signal]:
         ent = place_of(ix, s)
         if ent is None or not ent[1]:
             continue
-        sig = score_series(s, ent, anchor, latest)
+        sig = score_series(s, ent, anchor, latest, ix.points(s))
         if sig is not None:
             out.append(sig)
     return out
