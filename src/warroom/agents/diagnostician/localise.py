@@ -131,12 +131,16 @@ def _explains(p: Place, q: Place, kind: str, series: dict[Entity, dict[str, Sign
 
 
 def mark_victims(places: dict[Entity, Place], g: Graph,
-                 series: dict[Entity, dict[str, Signal]]) -> None:
-    """Mark places whose trouble a callee explains (inheritable kinds, callee not later)."""
+                 series: dict[Entity, dict[str, Signal]],
+                 shared: tuple[Entity, ...] = ()) -> None:
+    """Mark places whose trouble a callee explains (inheritable kinds, callee not later).
+
+    `shared` are places everything depends on without a call-graph edge (cluster DNS).
+    """
     for p in places.values():
         if not p.kinds or not p.kinds <= _INHERITED:
             continue  # its own resources moved: not merely a victim
-        for c in sorted(g.below(p.entity)):
+        for c in [*sorted(g.below(p.entity)), *shared]:
             q = places.get(c)
             if q is None or q is p:
                 continue

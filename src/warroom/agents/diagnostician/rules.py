@@ -237,7 +237,7 @@ def diagnose_snapshot(snapshot: EvidenceSnapshot, *, namespace: str = "",
     for sig in signals:  # the strongest series of each name per place, anomalous or not
         if sig.score >= by_place[sig.entity].get(sig.name, sig).score:
             by_place[sig.entity][sig.name] = sig
-    mark_victims(places, g, by_place)
+    mark_victims(places, g, by_place, shared=(dns,))
     observed = {s.entity for s in signals} | {ix.owner_of_pod(st.namespace, st.pod)
                                                for st in snapshot.logs if st.pod}
     blame_blind_hosts(ix, places, g, observed)
