@@ -108,3 +108,14 @@ def test_undo_without_replicaset_history_follows_the_change_feed(make_ctx: Make,
     assert "checkout:3" in top.rationale
     config = solve(ctx, diag(("shop", "checkout", "config_error", 0.9)))
     assert [c.action.type for c in config.candidates] == ["escalate"]  # an image bump only
+
+
+def test_only_the_top_ranked_root_cause_gets_a_mutating_action(make_ctx: Make,
+                                                                diag: Diag) -> None:
+    # the runner-up (the caller frontend, inheriting checkout's trouble) is close behind the
+    # leader, yet nothing may be done to it: acting on a caller for its callee's fault is how
+    # the wrong service gets scaled
+    plan = solve(make_ctx(), diag(("shop", "checkout", "application_error", 0.6),
+                                  ("web", "frontend", "cpu_saturation", 0.55)))
+    assert [c.action.type for c in plan.candidates] == ["escalate"]
+    assert all(c.hypothesis == 0 for c in plan.candidates)

@@ -69,10 +69,10 @@ def solve(ctx: DebateContext, diagnosis: DiagnosisReport) -> ActionPlan:
     """Build the plan (pure function, for the backend and for tests)."""
     ranked: list[tuple[float, int, CandidateAction]] = []
     hyps = diagnosis.hypotheses
+    # a mutating action only ever targets the top-ranked root cause: acting on a runner-up
+    # (often a caller that inherits the leader's symptoms) is how the wrong service gets touched
     usable = [] if diagnosis.abstain else [
-        (i, h) for i, h in enumerate(hyps[:3]) if h.confidence >= MIN_CONFIDENCE]
-    if usable and usable[0][0] != 0:
-        usable = []
+        (i, h) for i, h in enumerate(hyps[:1]) if h.confidence >= MIN_CONFIDENCE]
     top_conf = usable[0][1].confidence if usable else 0.0
     for index, hyp in usable:
         if index and hyp.confidence < top_conf - 0.15:

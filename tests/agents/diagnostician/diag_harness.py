@@ -90,7 +90,7 @@ def run(scenarios: list[Scenario], drop: str | None = None) -> list[dict[str, An
         rows.append({"id": sc.id, "fault": sc.expected.root_cause.fault, "rca1": r1, "rca3": r3,
                      "loc1": l1, "ms": ms, "confidence": top.confidence if top else 0.0,
                      "second": second,
-                     "abstain": report.abstain,
+                     "abstain": report.abstain, "summary": report.summary,
                      "got": [(h.namespace, h.service, h.fault, h.confidence)
                              for h in report.hypotheses[:3]],
                      "want": sc.expected.root_cause.model_dump()})

@@ -5,9 +5,9 @@ from __future__ import annotations
 from datetime import timedelta
 
 from warroom.agents.diagnostician.index import Index
-from warroom.agents.diagnostician.logs import classify, collect, line_time
+from warroom.agents.diagnostician.logs import classify, collect, dns_entity, line_time
 
-from .diag_builders import NOW, deployment, logs, snapshot, statefulset
+from .diag_builders import NOW, deployment, flat, logs, series, snapshot, statefulset
 
 
 def test_classify_reads_the_failure_kind() -> None:
@@ -64,3 +64,10 @@ def test_pool_errors_that_name_no_database_go_to_the_one_it_calls() -> None:
     ix = Index.build(snap)
     found = {(f.service, f.fault) for f in log_findings(ix, collect(ix))}
     assert ("orders-db", "database_saturation") in found
+
+
+def test_the_dns_service_is_found_by_its_series_without_kubernetes_objects() -> None:
+    snap = snapshot(series=[series("service:errors:ratio_rate1m", flat(0.01, 10),
+                                   namespace="", service="coredns_AWS::ECS::Service")])
+    assert dns_entity(Index.build(snap)) == ("", "coredns_AWS::ECS::Service")
+    assert dns_entity(Index.build(snapshot())) == ("kube-system", "coredns")

@@ -71,5 +71,7 @@ def test_confidence_tracks_correctness_on_the_regression_set() -> None:
     assert all(0.0 <= c <= 1.0 for c in right + wrong)
     if wrong:  # wrong answers must be less confident on average than right ones
         assert sum(wrong) / len(wrong) < sum(right) / len(right)
+    # abstaining is for weak leaders, or leaders only the anomaly method localised
     abstained = [r for r in rows if r["abstain"]]
-    assert all(r["confidence"] < 0.4 for r in abstained)
+    assert all(r["confidence"] < 0.4 or "localised from anomalies alone" in r["summary"]
+               for r in abstained)

@@ -67,6 +67,11 @@ def change_findings(ix: Index, changes: list[Change], onsets: dict[Entity, datet
             out.append(Finding(ent[0], ent[1], "config_error", 0.55 if own else 0.3, text,
                                onset=ch.time, generic=not own, source="changes"))
         elif ch.kind == "deploy":
+            lowered = lowered_limit(desc)
+            if lowered:
+                # a rollout that cut a limit: what runs out is named by the limit it cut
+                out.append(Finding(ent[0], ent[1], lowered, 0.55 if own else 0.4, text,
+                                   onset=ch.time, source="changes"))
             probes_only = "probe" in desc and not _NEW_CODE.search(desc)
             if "probe" in desc:
                 # a rollout that changed nothing but its probes cannot have broken the code
@@ -82,6 +87,26 @@ def change_findings(ix: Index, changes: list[Change], onsets: dict[Entity, datet
             out.append(Finding(ent[0], ent[1], "application_error", 0.15, text, onset=ch.time,
                                generic=True, source="changes"))
     return out
+
+
+_LIMIT = re.compile(r"limits?\.?(memory|cpu)\S*\s+([\d.]+)\s*([kmgt]i?|m)?\s*->\s*([\d.]+)"
+                    r"\s*([kmgt]i?|m)?", re.I)
+_UNITS = {"": 1.0, "m": 1e-3, "k": 1e3, "ki": 1024.0, "mi": 1024.0 ** 2, "gi": 1024.0 ** 3,
+          "ti": 1024.0 ** 4, "g": 1e9, "t": 1e12}
+
+
+def lowered_limit(desc: str) -> str:
+    """Return the fault a change description's lowered resource limit points at, or ""."""
+    for m in _LIMIT.finditer(desc):
+        resource, a, ua, b, ub = m.groups()
+        try:
+            before = float(a) * _UNITS.get((ua or "").lower(), 1.0)
+            after = float(b) * _UNITS.get((ub or "").lower(), 1.0)
+        except ValueError:
+            continue
+        if after < before:
+            return "memory_limit_too_low" if resource.lower() == "memory" else "cpu_saturation"
+    return ""
 
 
 def recent_deploy(ix: Index, changes: list[Change], ent: Entity, onset: datetime) -> bool:

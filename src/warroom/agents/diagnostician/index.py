@@ -7,13 +7,14 @@ namespace, PVC -> StatefulSet, events about an object) once, so analyzers stay s
 
 from __future__ import annotations
 
+import math
 import re
 from collections import defaultdict
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
-from warroom.sensors.models import EvidenceSnapshot
+from warroom.sensors.models import EvidenceSnapshot, Series
 
 _HASH_POD = re.compile(r"^(?P<base>.+?)-(?P<hash>[a-z0-9]{5,10})-(?P<id>[a-z0-9]{5})$")
 _ORDINAL = re.compile(r"^(?P<base>.+)-(?P<n>\d+)$")
@@ -108,6 +109,22 @@ class Index:
         default_factory=lambda: defaultdict(list))
     db_services: set[str] = field(default_factory=set)
     node_names: set[str] = field(default_factory=set)  # nodes known from objects or series
+    _points: dict[int, list[tuple[float, float]]] = field(default_factory=dict)
+
+    def points(self, series: Series) -> list[tuple[float, float]]:
+        """Return a series' finite samples as (unix seconds, value), parsed once per snapshot."""
+        key = id(series)
+        if key not in self._points:
+            out = []
+            for ts, raw in series.values:
+                try:
+                    v = float(raw)
+                except (TypeError, ValueError):
+                    continue
+                if math.isfinite(v):
+                    out.append((float(ts), v))
+            self._points[key] = out
+        return self._points[key]
 
     @classmethod
     def build(cls, snapshot: EvidenceSnapshot) -> Index:

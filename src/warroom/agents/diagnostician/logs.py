@@ -170,6 +170,14 @@ def dns_entity(ix: Index) -> Entity:
     for (ns, name) in ix.workloads:
         if name in _DNS_NAMES:
             return (ns, name)
+    # outside Kubernetes objects, the DNS service is whatever place its series or topology
+    # name after it (a renamed or managed resolver)
+    known = sorted({(ns, svc) for svc, spaces in ix.service_ns.items() for ns in spaces}
+                   | {(ix.namespace_of(n) or "", n) for edge in ix.snapshot.topology
+                      for n in edge})
+    for ns, name in known:
+        if any(name.lower().startswith(d) for d in _DNS_NAMES):
+            return (ns, name)
     return ("kube-system", "coredns")
 
 

@@ -79,9 +79,10 @@ def _fit(values: list[float]) -> tuple[float, float]:
     return slope * (n - 1), r2
 
 
-def series_stat(series: Series, entity: Entity, pod: str, latest: float) -> Stat | None:
+def series_stat(series: Series, entity: Entity, pod: str, latest: float,
+                pts: list[tuple[float, float]] | None = None) -> Stat | None:
     """Score one series against its own baseline; None when too short to judge."""
-    pts = _floats(series)
+    pts = _floats(series) if pts is None else pts
     if len(pts) < 6:
         return None
     vals = [v for _, v in pts]
@@ -155,7 +156,7 @@ def compute_stats(ix: Index) -> list[Stat]:
             entity = (ns, m.get("deployment") or m.get("statefulset") or "")
         else:
             continue
-        st = series_stat(s, entity, pod, latest)
+        st = series_stat(s, entity, pod, latest, ix.points(s))
         if st is not None:
             stats.append(st)
     return stats

@@ -11,8 +11,9 @@ from __future__ import annotations
 
 from collections import defaultdict
 from dataclasses import dataclass, replace
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 
+from warroom.agents.diagnostician.anomaly import Signal, score_all, split_time
 from warroom.agents.diagnostician.calibration import calibrate
 from warroom.agents.diagnostician.changes import (
     change_findings,
@@ -23,6 +24,12 @@ from warroom.agents.diagnostician.context import document_findings, history_find
 from warroom.agents.diagnostician.findings import Finding
 from warroom.agents.diagnostician.index import Entity, Index
 from warroom.agents.diagnostician.kubernetes import kubernetes_findings
+from warroom.agents.diagnostician.localise import (
+    blame_blind_hosts,
+    gather,
+    mark_victims,
+    method_findings,
+)
 from warroom.agents.diagnostician.logs import collect, dns_entity, log_findings, pointers
 from warroom.agents.diagnostician.metrics import (
     Stat,
@@ -31,6 +38,7 @@ from warroom.agents.diagnostician.metrics import (
     symptoms,
     young_series_findings,
 )
+from warroom.agents.diagnostician.templates import template_scores, template_shifts
 from warroom.agents.diagnostician.topology import (
     Graph,
     alert_entities,
@@ -218,9 +226,26 @@ def diagnose_snapshot(snapshot: EvidenceSnapshot, *, namespace: str = "",
                 for caller, _ in items:
                     g.add(caller, dep)
         reach = g.downstream(alerts)
-    findings = [*metric_findings(stats), *young_series_findings(ix),
-                *kubernetes_findings(ix, now), *log_findings(ix, logev),
-                *alert_findings(ix, snapshot.alerts), *document_findings(ix),
+    signals = score_all(ix)
+    anchor = split_time(ix)
+    strong_onsets = sorted(s.onset for s in signals if s.onset and s.score >= 0.3
+                           and (s.entity in reach or not reach))
+    log_onset = (datetime.fromtimestamp(anchor, tz=UTC) if anchor is not None
+                 else strong_onsets[0] if strong_onsets else default_onset)
+    places = gather(signals, template_scores(template_shifts(ix, log_onset)), hints)
+    by_place: dict[Entity, dict[str, Signal]] = defaultdict(dict)
+    for sig in signals:  # the strongest series of each name per place, anomalous or not
+        if sig.score >= by_place[sig.entity].get(sig.name, sig).score:
+            by_place[sig.entity][sig.name] = sig
+    mark_victims(places, g, by_place, shared=(dns,))
+    observed = {s.entity for s in signals} | {ix.owner_of_pod(st.namespace, st.pod)
+                                               for st in snapshot.logs if st.pod}
+    blame_blind_hosts(ix, places, g, observed)
+    hinted = alert_findings(ix, snapshot.alerts)
+    findings = [*method_findings(ix, places, alerts, {f.entity: f.fault for f in hinted}),
+                *metric_findings(stats), *young_series_findings(ix),
+                *kubernetes_findings(ix, now), *log_findings(ix, logev), *hinted,
+                *document_findings(ix),
                 *history_findings(ix)]
     sym = symptoms(stats)
     for ent, texts in sym.items():
@@ -252,7 +277,8 @@ def diagnose_snapshot(snapshot: EvidenceSnapshot, *, namespace: str = "",
     _adjust(cands)
 
     strong = {c.entity for c in cands.values() if not c.generic and c.score >= 0.4}
-    anomalous = strong | set(sym) | {e for e, n in hints.items() if n >= 2}
+    moved = {e for e, p in places.items() if p.anomaly >= 0.3}
+    anomalous = strong | set(sym) | moved | {e for e, n in hints.items() if n >= 2}
     for c in cands.values():
         factor, c.place = relation(ix, g, c.entity, alerts, reach, dns)
         c.score *= factor
@@ -271,7 +297,8 @@ def diagnose_snapshot(snapshot: EvidenceSnapshot, *, namespace: str = "",
     best = ranked[0].score if ranked else 0.0
 
     def trouble(e: Entity, min_hints: int = 1) -> bool:
-        return bool(e in sym or e in strong or troubled.get(e) or hints.get(e, 0) >= min_hints)
+        return bool(e in sym or e in strong or e in moved or troubled.get(e)
+                    or hints.get(e, 0) >= min_hints)
 
     troubled_alert = any(trouble(a, 2) for a in alerts)
     chain = any(trouble(e) for e in set(reach) - set(alerts))
@@ -282,7 +309,8 @@ def diagnose_snapshot(snapshot: EvidenceSnapshot, *, namespace: str = "",
     quiet = not troubled_alert and not chain and (not alerts or any(
         a in metered or (not metered and a in podded) for a in alerts))
     resolved = bool(snapshot.alerts) and all(a.status == "resolved" for a in snapshot.alerts)
-    none_score = _none_score(quiet, troubled_alert, resolved, best)
+    # something below the alert moved: "nothing is wrong" must beat that, not only the alert
+    none_score = _none_score(quiet, troubled_alert or chain, resolved, best)
     place = _deepest(g, alerts) if alerts else (namespace, service)
     scored: list[tuple[float, Entity, str, list[str]]] = []
     for c in ranked:
@@ -304,11 +332,18 @@ def diagnose_snapshot(snapshot: EvidenceSnapshot, *, namespace: str = "",
         scored = scored[:MAX_HYPOTHESES]
     hyps = _confidences(scored)
     top = hyps[0]
-    abstain = top.confidence < ABSTAIN_BELOW
+    # a place found only by the anomaly method (no object, log phrase, change or named metric
+    # says what broke) is a hypothesis to hand a human, never one to act on
+    method_only = bool(ranked) and scored[0][1:3] == (ranked[0].entity, ranked[0].fault) and \
+        all(f.source == "method" or (f.source == "metrics" and f.generic)
+            for f in ranked[0].findings)
+    abstain = top.confidence < ABSTAIN_BELOW or method_only
     summary = (f"{top.fault} at {top.namespace + '/' if top.namespace else ''}{top.service} "
                f"(confidence {top.confidence:.2f})"
                + (f": {top.evidence[0]}" if top.evidence else ""))
-    if abstain:
+    if method_only and top.confidence >= ABSTAIN_BELOW:
+        summary = f"escalating, localised from anomalies alone: {summary}"
+    elif abstain:
         summary = f"abstaining, best guess {summary}"
     return DiagnosisReport(hypotheses=hyps, abstain=abstain, summary=summary)
 

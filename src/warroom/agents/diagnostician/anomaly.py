@@ -1,0 +1,259 @@
+"""Anomaly scoring for any series: each against its own history, whatever its name.
+
+Every series in the snapshot (canonical recording rules, raw exporter names, unknown names) is
+split at the incident's anchor (shortly before the first firing alert; the last third of the
+window when there is no alert) into a baseline and a recent part, and scored by robust scaling
+as in BARO (FSE'24): (recent median - baseline median) / spread, where the spread is the larger
+of the baseline's MAD and IQR and a floor, so two baseline samples are enough. Counters are
+turned into rates first. The series' kind (errors, latency, saturation, traffic, free capacity,
+unknown), read from generic words in its name, says which direction is bad. A series that
+stopped reporting before the others is an anomaly of its own. The place a series belongs to is
+whatever its labels identify: a pod's workload, a service, a database instance, a function, a
+table, a queue, a host.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from statistics import median
+
+from warroom.agents.diagnostician.index import Entity, Index
+from warroom.sensors.models import Series
+
+# generic vocabulary of metric names (any exporter): which way is bad
+_KINDS: list[tuple[str, re.Pattern[str]]] = [
+    ("free", re.compile(r"free|available|remaining|headroom|idle", re.I)),
+    ("errors", re.compile(r"error|fail|fault|5xx|exception|reject|throttled_requests|denied|"
+                          r"dropped|timeout", re.I)),
+    ("latency", re.compile(r"latency|duration|response_time|wait|_ms\b|millis|seconds(?!_total)"
+                           r"|delay|lag", re.I)),
+    ("saturation", re.compile(r"cpu|memory|mem_|throttl|util|usage|connections|queue|backlog|"
+                              r"swap|disk|storage|load|pressure|inflight|concurren|"
+                              r"consumed_capacity|iops|burst|credit", re.I)),
+    ("traffic", re.compile(r"request|rate|rps|qps|throughput|invocation|calls|count|ops|"
+                           r"bytes|packets|messages", re.I)),
+]
+_COUNTER = re.compile(r"(_total|_count|_sum|_bucket)$")
+# labels that name the place a series is about, most specific first
+_PLACE_LABELS = ("service", "deployment", "statefulset", "daemonset", "function_name",
+                 "functionname", "dbinstance_identifier", "db_instance", "database", "table",
+                 "tablename", "table_name", "queue", "queue_name", "queuename", "topic",
+                 "cluster_name", "cache_cluster_id", "bucket", "app", "job", "instance", "host")
+_IGNORED_LABELS = frozenset({"__name__", "namespace", "container", "le", "quantile", "code",
+                             "method", "status", "region", "severity", "stat", "unit"})
+MIN_Z = 3.0
+
+
+@dataclass(frozen=True)
+class Signal:
+    """One series scored against its own history."""
+
+    name: str
+    entity: Entity
+    kind: str  # errors | latency | saturation | traffic | free | other
+    base: float
+    recent: float
+    z: float  # robust z of the change, positive in the bad direction when the kind has one
+    score: float  # 0..1 anomaly strength
+    onset: datetime | None
+    stopped: bool  # stopped reporting before the others
+    baseline_points: int
+    climbing: bool = False  # a ratio to a limit rising steadily towards it the whole window
+
+    @property
+    def ratio(self) -> float:
+        return self.recent / self.base if abs(self.base) > 1e-12 else math.inf
+
+
+def kind_of(name: str) -> str:
+    """Classify a metric name by the generic words in it."""
+    for kind, pat in _KINDS:
+        if pat.search(name):
+            return kind
+    return "other"
+
+
+def place_of(ix: Index, s: Series) -> Entity | None:
+    """Return the place (namespace, name) a series is about, or None when no label says."""
+    m = s.metric
+    ns = m.get("namespace", "")
+    if m.get("pod"):
+        return ix.owner_of_pod(ns, m["pod"])
+    if m.get("persistentvolumeclaim"):
+        return ix.pvc_owner(ns, m["persistentvolumeclaim"])
+    for label in _PLACE_LABELS:
+        if m.get(label):
+            value = m[label]
+            if label == "instance":
+                value = value.split(":")[0]
+            return (ns, value) if ns or label not in ("instance", "host") else ("", value)
+    if m.get("node"):
+        return ("", m["node"])
+    rest = sorted(k for k in m if k not in _IGNORED_LABELS and m[k])
+    return (ns, m[rest[0]]) if rest else None
+
+
+def _points(series: Series) -> list[tuple[float, float]]:
+    out = []
+    for ts, raw in series.values:
+        try:
+            v = float(raw)
+        except (TypeError, ValueError):
+            continue
+        if math.isfinite(v):
+            out.append((float(ts), v))
+    out.sort()
+    return out
+
+
+def _rate(pts: list[tuple[float, float]]) -> list[tuple[float, float]]:
+    """Turn counter samples into per-second rates (a drop is a reset, not a negative rate)."""
+    out = []
+    for (t0, v0), (t1, v1) in zip(pts, pts[1:], strict=False):
+        if t1 > t0:
+            out.append((t1, (v1 - v0 if v1 >= v0 else v1) / (t1 - t0)))
+    return out
+
+
+def _is_counter(name: str, pts: list[tuple[float, float]]) -> bool:
+    if not _COUNTER.search(name) or len(pts) < 3:
+        return False
+    return all(b >= a for (_, a), (_, b) in zip(pts, pts[1:], strict=False)) or (
+        name.endswith("_total"))
+
+
+def _spread(base: list[float], med: float, kind: str, scale_hint: float) -> float:
+    """Return the robust spread of a baseline, floored so few or flat samples still judge."""
+    mad = median(abs(v - med) for v in base) * 1.4826
+    srt = sorted(base)
+    q1, q3 = srt[len(srt) // 4], srt[(3 * len(srt)) // 4]
+    iqr = (q3 - q1) / 1.349
+    # a flat baseline says little about the noise: assume 10% of the level (BARO's floor)
+    rel = 0.1 * abs(med)
+    absolute = 0.01 if kind in ("errors", "saturation", "free") and scale_hint <= 1.0 else (
+        0.02 * scale_hint if scale_hint > 0 else 1e-6)
+    return max(mad, iqr, rel, absolute, 1e-9)
+
+
+def split_time(ix: Index) -> float | None:
+    """Return the anchor splitting baseline from recent: shortly before the first firing alert."""
+    firing = [a.starts_at for a in ix.snapshot.alerts if a.status == "firing"]
+    starts = firing or [a.starts_at for a in ix.snapshot.alerts]
+    return min(starts).timestamp() - 120 if starts else None
+
+
+def score_series(s: Series, entity: Entity, anchor: float | None, latest: float,
+                 parsed: list[tuple[float, float]] | None = None) -> Signal | None:
+    """Score one series against its own history; None when there is nothing to compare."""
+    pts = _points(s) if parsed is None else sorted(parsed)
+    if _is_counter(s.name, pts):
+        pts = _rate(pts)
+    if len(pts) < 2:
+        return None
+    kind = kind_of(s.name)
+    n = len(pts)
+    if anchor is not None:
+        cut = sum(1 for t, _ in pts if t < anchor)
+        cut = max(cut, 2) if n >= 3 else 1
+        if cut >= n:
+            cut = n - 1
+    else:
+        cut = n - max(1, min(10, n // 3))
+    base_vals = [v for _, v in pts[:cut]]
+    recent_vals = [v for _, v in pts[cut:]]
+    med = median(base_vals)
+    hint = max(abs(v) for _, v in pts)
+    scale = _spread(base_vals, med, kind, hint)
+    recent = median(recent_vals)
+    raw_z = (recent - med) / scale
+    sign = -1.0 if kind == "free" else 1.0
+    z = raw_z * sign if kind in ("errors", "latency", "saturation", "free") else abs(raw_z)
+    stopped = latest - pts[-1][0] > max(180.0, 2.5 * _step(pts))
+    strength = 1 - math.exp(-max(0.0, min(z, 50.0) - MIN_Z) / 5)
+    if kind == "errors" and scale_hint_ratio(hint) and recent - med < 0.02:
+        strength = 0.0  # a fraction of a percent more failures is noise
+    if kind == "latency" and med > 0 and recent < 1.3 * med:
+        strength = 0.0
+    if kind == "saturation" and 0 <= hint <= 1.0 and recent >= 0.95 and recent >= med:
+        # a ratio to a limit that reached it is saturated whatever its history
+        strength = max(strength, min(0.9, 0.5 + (recent - 0.95) * 8))
+    climbing = _climbs(pts) if kind == "saturation" and 0 <= hint <= 1.0 else False
+    if climbing:
+        # a leak that began before the window has no flat baseline: its shape gives it away
+        strength = max(strength, min(0.85, 0.4 + (pts[-1][1] - pts[0][1])))
+    if kind == "traffic":
+        # demand moves with everything upstream: alone it is weak evidence of a cause
+        strength *= 0.15 if 0.5 < (recent + 1e-9) / (med + 1e-9) < 2.0 else 0.3
+    onset = None
+    if strength > 0:
+        direction = 1 if raw_z > 0 else -1
+        out = [direction * (v - med) > MIN_Z * scale for _, v in pts]
+        for i in range(n):
+            tail = out[i:]
+            if out[i] and sum(tail) >= 0.5 * len(tail):
+                onset = datetime.fromtimestamp(pts[i][0], tz=UTC)
+                break
+    return Signal(name=s.name, entity=entity, kind=kind, base=med, recent=recent, z=z,
+                  score=strength, onset=onset, stopped=stopped, baseline_points=cut,
+                  climbing=climbing)
+
+
+def _climbs(pts: list[tuple[float, float]]) -> bool:
+    """Tell whether a 0..1 ratio rose steadily over the whole window to near its limit."""
+    vals = [v for _, v in pts]
+    if len(vals) < 4 or vals[-1] < 0.85 or vals[-1] - vals[0] < 0.15:
+        return False
+    ups = sum(b > a for a, b in zip(vals, vals[1:], strict=False))
+    if ups < 0.8 * (len(vals) - 1):
+        return False
+    # steady, not a step: a straight line fits, and the first half already rose
+    n = len(vals)
+    mx, my = (n - 1) / 2, sum(vals) / n
+    sxy = sum((i - mx) * (v - my) for i, v in enumerate(vals))
+    sxx = sum((i - mx) ** 2 for i in range(n))
+    syy = sum((v - my) ** 2 for v in vals)
+    r2 = sxy * sxy / (sxx * syy) if sxx and syy else 0.0
+    return r2 >= 0.95 and vals[n // 2] - vals[0] >= 0.3 * (vals[-1] - vals[0])
+
+
+def scale_hint_ratio(hint: float) -> bool:
+    """Tell whether a series' values look like a 0..1 ratio."""
+    return 0 <= hint <= 1.0
+
+
+def _step(pts: list[tuple[float, float]]) -> float:
+    gaps = [b - a for (a, _), (b, _) in zip(pts, pts[1:], strict=False) if b > a]
+    return median(gaps) if gaps else 60.0
+
+
+def score_all(ix: Index) -> list[Signal]:
+    """Score every series of the snapshot that a label ties to a place."""
+    latest = max((float(s.values[-1][0]) for s in ix.snapshot.series if s.values), default=0.0)
+    anchor = split_time(ix)
+    out = []
+    for s in ix.snapshot.series:
+        ent = place_of(ix, s)
+        if ent is None or not ent[1]:
+            continue
+        sig = score_series(s, ent, anchor, latest, ix.points(s))
+        if sig is not None:
+            out.append(sig)
+    return out
+
+
+def describe(sig: Signal) -> str:
+    """Say in one line how a series moved."""
+    where = f"{sig.entity[0]}/{sig.entity[1]}" if sig.entity[0] else sig.entity[1]
+    if sig.stopped:
+        return f"{where}: {sig.name} stopped reporting"
+    ratio = "" if math.isinf(sig.ratio) else f", x{sig.ratio:.1f}"
+    when = f" since {sig.onset:%H:%M}Z" if sig.onset else ""
+    return (f"{where}: {sig.name} {_fmt(sig.base)} -> {_fmt(sig.recent)}{ratio}{when} "
+            f"(robust z {sig.z:.1f} over {sig.baseline_points} baseline samples)")
+
+
+def _fmt(v: float) -> str:
+    return f"{v:.3g}"

@@ -1,0 +1,270 @@
+"""Localisation as a method: every place with evidence is a candidate, callers that only inherit
+a callee's trouble are victims, and the fault is typed from the pattern of what moved.
+
+A place's anomaly combines its strongest anomalous series (anomaly.py) with its strongest new
+or surging error log template (templates.py). Walking the call graph from each anomalous place
+to its callees (the deepest-anomalous-callee rule with onset ordering, as in the
+microservice RCA literature): a place whose anomalies are all of the inheritable kinds (errors,
+latency, traffic) while one of its callees is anomalous too, and did not start later, is a
+victim. What remains are root candidates, typed by which kinds of signal moved at the place.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field, replace
+from datetime import datetime, timedelta
+
+from warroom.agents.diagnostician.anomaly import Signal, describe
+from warroom.agents.diagnostician.findings import Finding
+from warroom.agents.diagnostician.index import Entity, Index
+from warroom.agents.diagnostician.templates import TemplateShift
+from warroom.agents.diagnostician.topology import Graph
+
+_INHERITED = frozenset({"errors", "latency", "traffic", "other"})
+# generic words naming a data store in a place's name (any vendor, any naming scheme)
+_DATASTORE = re.compile(r"(^|[^a-z])(db|database|sql|postgres\w*|mysql|mariadb|mongo\w*|"
+                        r"redis|cassandra|dynamo\w*|rds|aurora|elasticache|memcache\w*|"
+                        r"table|cache)([^a-z]|$)|db\b|sql\b|dynamodb", re.I)
+VICTIM_FACTOR = 0.3
+LATE_FACTOR = 0.6
+IDLE_FACTOR = 0.3
+_ONSET_SLACK = timedelta(minutes=5)
+METHOD_WEIGHT = 0.22  # the method's evidence is checkable but weaker than a fingerprint
+
+
+@dataclass
+class Place:
+    """Everything anomalous at one place."""
+
+    entity: Entity
+    signals: list[Signal] = field(default_factory=list)
+    template: tuple[float, TemplateShift] | None = None
+    anomaly: float = 0.0
+    onset: datetime | None = None
+    victim_of: Entity | None = None
+    named: int = 0  # error log lines of its callers that name it as the failing dependency
+    blind_below: Entity | None = None  # set on an unobserved external host its caller blames
+
+    @property
+    def kinds(self) -> set[str]:
+        out = {s.kind for s in self.signals if s.score >= 0.1}
+        if self.template is not None or self.named:
+            out.add("errors")
+        if any(s.stopped for s in self.signals):
+            out.add("stopped")
+        return out
+
+    def kind_score(self, kinds: set[str]) -> float:
+        """Return the strongest anomaly among signals of the given kinds."""
+        best = max((s.score for s in self.signals if s.kind in kinds), default=0.0)
+        if "errors" in kinds and self.template is not None:
+            best = max(best, 0.7 * self.template[0])
+        if kinds & {"errors", "latency"} and self.named >= 2:
+            best = max(best, 0.6)
+        return best
+
+
+def gather(signals: list[Signal], templates: dict[Entity, tuple[float, TemplateShift]],
+           named: dict[Entity, int]) -> dict[Entity, Place]:
+    """Group anomalous signals, log templates and log pointers by place; score each place."""
+    out: dict[Entity, Place] = {}
+    # a place that served no requests in its baseline has latency and error ratios computed
+    # over next to nothing: their swings are noise, not evidence
+    idle = {s.entity for s in signals if s.kind == "traffic" and abs(s.base) < 1e-9}
+    for sig in signals:
+        if sig.score <= 0 and not sig.stopped:
+            continue
+        if sig.entity in idle and sig.kind in ("latency", "errors"):
+            sig = replace(sig, score=sig.score * IDLE_FACTOR)
+        p = out.setdefault(sig.entity, Place(sig.entity))
+        p.signals.append(sig)
+    for ent, tmpl in templates.items():
+        out.setdefault(ent, Place(ent)).template = tmpl
+    for ent, count in named.items():
+        if count >= 2:
+            out.setdefault(ent, Place(ent)).named = count
+    for p in out.values():
+        scores = sorted((max(s.score, 0.3 if s.stopped else 0.0) for s in p.signals),
+                        reverse=True)
+        metric = scores[0] + 0.15 * sum(scores[1:3]) * (1 - scores[0]) if scores else 0.0
+        logs = 0.7 * p.template[0] if p.template else 0.0
+        pointed = 0.6 if p.named else 0.0
+        p.anomaly = 1 - (1 - min(metric, 1.0)) * (1 - logs) * (1 - pointed)
+        onsets = [s.onset for s in p.signals if s.onset is not None]
+        p.onset = min(onsets) if onsets else None
+    return out
+
+
+# what a callee's trouble can cause in its callers
+_CAUSES = {"errors": {"errors", "saturation", "stopped", "latency"},
+           "latency": {"latency", "saturation", "errors", "stopped"},
+           "traffic": {"errors", "latency", "saturation", "stopped", "traffic"},
+           "other": {"errors", "latency", "saturation", "stopped", "other"}}
+
+
+def _rise(sig: Signal) -> float:
+    return sig.recent - sig.base
+
+
+def _explains(p: Place, q: Place, kind: str, series: dict[Entity, dict[str, Signal]]) -> bool:
+    """Tell whether callee q's trouble can account for caller p's symptom of one kind.
+
+    Where both report the caller's most anomalous series, magnitudes must agree: a caller's
+    latency cannot rise by more than twice what its callee's rose, nor its error ratio by
+    more than twice the callee's. A callee seen with a flat error ratio explains its caller's
+    errors only by a slowness as large as the caller's (timeouts).
+    """
+    if q.kind_score({"saturation", "stopped"}) >= 0.25 or q.named:
+        return True  # a callee out of resources or blamed by name can cause anything
+    mine = [s for s in p.signals if s.kind == kind and s.score > 0]
+    theirs = series.get(q.entity, {})
+    same = [(s, theirs[s.name]) for s in mine if s.name in theirs]
+    if kind in ("errors", "latency") and same:
+        mine_best, theirs_same = max(same, key=lambda pair: pair[0].score)
+        if theirs_same.score > 0 and _rise(theirs_same) >= 0.5 * _rise(mine_best):
+            return True
+        if kind == "errors":
+            return _explains(p, q, "latency", series) and q.kind_score({"latency"}) >= 0.25
+        return False
+    return q.kind_score(_CAUSES[kind]) >= 0.25
+
+
+def mark_victims(places: dict[Entity, Place], g: Graph,
+                 series: dict[Entity, dict[str, Signal]],
+                 shared: tuple[Entity, ...] = ()) -> None:
+    """Mark places whose trouble a callee explains (inheritable kinds, callee not later).
+
+    `shared` are places everything depends on without a call-graph edge (cluster DNS).
+    """
+    for p in places.values():
+        if not p.kinds or not p.kinds <= _INHERITED:
+            continue  # its own resources moved: not merely a victim
+        for c in [*sorted(g.below(p.entity)), *shared]:
+            q = places.get(c)
+            if q is None or q is p:
+                continue
+            if not all(_explains(p, q, k, series) for k in p.kinds):
+                continue  # the callee did not go wrong in a way that explains every symptom
+            if p.onset and q.onset and q.onset > p.onset + _ONSET_SLACK:
+                continue  # the callee went wrong after its caller: it does not explain it
+            p.victim_of = c
+            break
+
+
+def blame_blind_hosts(ix: Index, places: dict[Entity, Place], g: Graph,
+                      observed: set[Entity]) -> None:
+    """Hand a root candidate's symptoms to an external host it calls that nobody observes.
+
+    A place failing only in inheritable ways (errors, latency) whose own resources are quiet,
+    calling an outside host with no telemetry of its own, is most likely a victim of that
+    host: the host cannot show its own anomaly, so the caller's stands in for it.
+    """
+    for p in list(places.values()):
+        if p.victim_of or p.anomaly < 0.3 or not p.kinds or not p.kinds <= _INHERITED:
+            continue
+        blind = sorted(c for c in g.callees.get(p.entity, ())
+                       if c not in observed and _external(ix, c))
+        if len(blind) != 1:
+            continue  # no outside host, or several: nothing says which one
+        host = places.setdefault(blind[0], Place(blind[0]))
+        host.anomaly = max(host.anomaly, p.anomaly)
+        host.onset = p.onset
+        host.blind_below = p.entity
+        p.victim_of = blind[0]
+
+
+def is_datastore(ix: Index, ent: Entity, place: Place | None = None) -> bool:
+    """Tell whether a place is a data store (db series, a database workload, or its name)."""
+    if ix.is_database(ent) or _DATASTORE.search(ent[1]):
+        return True
+    return place is not None and any(s.name.startswith(("db:", "aws_rds", "rds_", "pg_",
+                                                        "mysql_", "redis_", "mongodb_"))
+                                     for s in place.signals)
+
+
+def _external(ix: Index, ent: Entity) -> bool:
+    return (ent[0] == "" and "." in ent[1] and ent[1] not in ix.node_names
+            and ent[1] not in ix.service_ns)
+
+
+def type_fault(ix: Index, p: Place) -> tuple[str, str]:
+    """Name the fault from the pattern of what moved at a place, with the reason."""
+    if p.blind_below is not None:
+        return "external_dependency", (f"an outside host with no telemetry of its own whose "
+                                        f"caller {p.blind_below[1]} fails")
+    up = [s for s in p.signals if s.score > 0]
+    names = " ".join(s.name.lower() for s in up)
+    kinds = p.kinds
+    traffic_up = [s for s in up if s.kind == "traffic" and s.ratio >= 1.8]
+    if is_datastore(ix, p.entity, p):
+        if re.search(r"storage|disk|filesystem|volume", names) and not re.search(
+                r"cpu|connection|latency|iops", names):
+            return "disk_pressure", "its storage filled"
+        return "database_saturation", "a data store whose load, latency or errors rose"
+    if re.search(r"disk|filesystem|storage|volume|inode", names):
+        return "disk_pressure", "its disk usage rose"
+    if re.search(r"cpu|throttl", names):
+        if traffic_up:
+            return "traffic_surge", "its request rate and CPU rose together"
+        return "cpu_saturation", "its CPU use or throttling rose with demand flat"
+    if traffic_up and not ({"errors", "latency"} & kinds):
+        return "traffic_surge", "its request rate rose"
+    if re.search(r"mem", names):
+        if any(s.climbing and "mem" in s.name.lower() for s in up):
+            return "memory_leak", "its memory climbed steadily towards its limit"
+        return "memory_limit_too_low", "its memory use rose"
+    if _external(ix, p.entity) and ({"errors", "latency"} & kinds):
+        return "external_dependency", "an external host whose answers degraded"
+    if "errors" in kinds:
+        if p.template is not None:
+            return "application_error", "its errors rose with new error log templates"
+        return "application_error", "its error ratio rose"
+    if "latency" in kinds:
+        return "network_latency", "it got slower while its errors and CPU stayed flat"
+    if any(s.stopped for s in p.signals):
+        return "node_failure" if p.entity[1] in ix.node_names else "application_error", (
+            "its series stopped reporting")
+    return "application_error", "its own signals moved"
+
+
+def method_findings(ix: Index, places: dict[Entity, Place], alerts: list[Entity],
+                    named_by_alert: dict[Entity, str]) -> list[Finding]:
+    """Turn every anomalous place into a typed finding, victims discounted.
+
+    The alert's own symptom (errors, latency) is what the walk follows: a place anomalous in
+    the same way keeps its score, one anomalous only in other ways counts for less. Where an
+    alert's name already says what the fault is, that fingerprint types the place.
+    """
+    symptom: set[str] = set()
+    for a in alerts:
+        if a in places:
+            symptom |= places[a].kinds & {"errors", "latency"}
+    roots = [p.onset for p in places.values()
+             if p.onset is not None and p.victim_of is None and p.anomaly >= 0.3]
+    first = min(roots) if roots else None
+    out: list[Finding] = []
+    for ent, p in sorted(places.items()):
+        if p.anomaly < 0.1:
+            continue
+        fault, why = type_fault(ix, p)
+        if ent in named_by_alert:
+            fault, why = named_by_alert[ent], "the alert firing on it names this fault"
+        anomaly = p.anomaly
+        if symptom and ent not in alerts:
+            anomaly = max(p.kind_score(symptom | {"saturation", "stopped"}), 0.5 * anomaly)
+        if first is not None and p.onset is not None and p.onset > first + _ONSET_SLACK:
+            anomaly *= LATE_FACTOR  # a root's anomaly starts first; this one came later
+        weight = METHOD_WEIGHT * anomaly * (VICTIM_FACTOR if p.victim_of else 1.0)
+        strongest = sorted(p.signals, key=lambda s: -s.score)[:2]
+        parts = [describe(s) for s in strongest]
+        if p.template is not None:
+            strength, sh = p.template
+            parts.append(f"log template {'new' if sh.before == 0 else 'surging'} after onset "
+                         f"({sh.before} -> {sh.after} lines): {sh.template[:160]}")
+        if p.victim_of is not None:
+            parts.append(f"its callee {p.victim_of[1]} is anomalous too (inherited)")
+        text = f"anomaly {p.anomaly:.2f}, {fault} because {why}: " + "; ".join(parts)
+        out.append(Finding(ent[0], ent[1], fault, round(weight, 3), text,
+                           generic=p.victim_of is not None, onset=p.onset, source="method"))
+    return out

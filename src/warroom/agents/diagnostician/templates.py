@@ -1,0 +1,143 @@
+"""Logs as data: mine templates with drain3 and compare their frequency before and after onset.
+
+Every line is stripped of its timestamp, its ids and numbers are masked, and drain3 groups it
+into a template. Per place (the workload that logs it), each template's rate after the onset is
+compared with its rate before by a Poisson test. A template that is new or surging and reads
+like an error is evidence for its place; one as frequent before as after is chronic noise.
+The miner is fast (tens of thousands of lines per second), so thousands of lines stay cheap.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+import re
+from collections import defaultdict
+from dataclasses import dataclass
+from datetime import datetime
+
+from warroom.agents.diagnostician.index import Entity, Index
+from warroom.agents.diagnostician.logs import line_time
+
+_ERROR_LINE = re.compile(r"\b(error|err|fatal|critical|crit|severe|panic|exception|traceback|"
+                         r"failed|failure|refused|timed? ?out|unavailable|denied|"
+                         r"could not|cannot|unable to)\b|\"level\":\s*\"?(error|fatal|[56]0)",
+                         re.I)
+_STAMP = re.compile(r"^\S*\d{4}-\d{2}-\d{2}[T ]\d{2}:\d{2}:\d{2}(\.\d+)?Z?\s*"
+                    r"(\d{2}:\d{2}:\d{2}(\.\d+)?\s*)?")
+_MASKS = [
+    (re.compile(r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}", re.I), "<ID>"),
+    (re.compile(r"\b[0-9a-f]{12,}\b", re.I), "<HEX>"),
+    (re.compile(r"\b\d+(\.\d+)*\b"), "<NUM>"),
+]
+MAX_LINES_PER_PLACE = 5000  # the newest lines of a very chatty place are enough
+
+
+@dataclass(frozen=True)
+class TemplateShift:
+    """One template whose frequency changed at a place after the onset."""
+
+    entity: Entity
+    template: str
+    before: int
+    after: int
+    error: bool
+    surprise: float  # Poisson z of the after-count given the before-rate
+    example: str
+    judged: bool = True  # the place logged anything before the onset to compare with
+
+
+def _mask(line: str) -> str:
+    text = _STAMP.sub("", line.strip())
+    for pat, repl in _MASKS:
+        text = pat.sub(repl, text)
+    return text[:400]
+
+
+def _miner() -> object:
+    from drain3 import TemplateMiner  # noqa: PLC0415 - imported once per diagnosis, lazily
+    from drain3.template_miner_config import TemplateMinerConfig  # noqa: PLC0415
+
+    logging.getLogger("drain3").setLevel(logging.WARNING)
+    cfg = TemplateMinerConfig()
+    cfg.profiling_enabled = False
+    return TemplateMiner(config=cfg)
+
+
+def template_shifts(ix: Index, onset: datetime) -> list[TemplateShift]:
+    """Return the templates that are new or surging after `onset`, per place."""
+    per_place: dict[Entity, list[tuple[datetime | None, str]]] = defaultdict(list)
+    first_seen: dict[Entity, datetime] = {}
+    last_seen: dict[Entity, datetime] = {}
+    for stream in ix.snapshot.logs:
+        if not stream.lines:
+            continue
+        owner = ix.owner_of_pod(stream.namespace, stream.pod) if stream.pod else (
+            stream.namespace, stream.container or "")
+        if not owner[1]:
+            continue
+        newest = stream.lines[-MAX_LINES_PER_PLACE:]
+        # a stream is a window of the log: from its first line to its last, not to "now"
+        start = next((t for t in map(line_time, newest[:5]) if t is not None), None)
+        if start is not None:
+            first_seen[owner] = min(start, first_seen.get(owner, start))
+        end = next((t for t in map(line_time, reversed(newest[-5:])) if t is not None), None)
+        if end is not None:
+            last_seen[owner] = max(end, last_seen.get(owner, end))
+        for line in newest:
+            # only error-like lines can become evidence: the rest is not worth mining
+            if _ERROR_LINE.search(line):
+                per_place[owner].append((line_time(line), line))
+    if not per_place:
+        return []
+    miner = _miner()
+    counts: dict[tuple[Entity, str], list[int]] = defaultdict(lambda: [0, 0])
+    example: dict[tuple[Entity, str], str] = {}
+    spans: dict[Entity, tuple[float, float, bool]] = {}
+    for ent, lines in per_place.items():
+        times = [t for t, _ in lines if t is not None]
+        if not times:
+            continue  # untimed lines cannot be split by onset (the analyzers read them)
+        first = min([*times, first_seen.get(ent, times[0])])
+        spans[ent] = (max(60.0, (onset - first).total_seconds()),
+                      max(60.0, (max([*times, last_seen.get(ent, times[-1])]) - onset)
+                          .total_seconds()), first < onset)
+        for at, line in lines:
+            if at is None:
+                continue
+            res = miner.add_log_message(_mask(line))  # type: ignore[attr-defined]
+            key = (ent, str(res["cluster_id"]))
+            counts[key][1 if at >= onset else 0] += 1
+            example.setdefault(key, line.strip()[:200])
+    templates = {str(c.cluster_id): c.get_template()
+                 for c in miner.drain.clusters}  # type: ignore[attr-defined]
+    out: list[TemplateShift] = []
+    for (ent, cid), (before, after) in counts.items():
+        if after == 0:
+            continue
+        span_before, span_after, has_before = spans[ent]
+        expected = before * span_after / span_before if has_before else 0.0
+        surprise = (after - expected) / math.sqrt(expected + 1.0)
+        if surprise < 2.0 or after < 2 * max(1.0, expected):
+            continue
+        ex = example[(ent, cid)]
+        out.append(TemplateShift(entity=ent, template=templates.get(cid, ex), before=before,
+                                 after=after, error=True,
+                                 surprise=surprise, example=ex, judged=has_before))
+    return out
+
+
+def template_scores(shifts: list[TemplateShift]) -> dict[Entity, tuple[float, TemplateShift]]:
+    """Return, per place, the strength (0..1) of its strongest new or surging error template."""
+    best: dict[Entity, tuple[float, TemplateShift]] = {}
+    for sh in shifts:
+        if not sh.error:
+            continue
+        strength = 1 - math.exp(-max(0.0, sh.surprise - 1.5) / 3)
+        if sh.before == 0 and sh.judged:
+            strength = max(strength, 0.5)  # a template never seen before the onset
+        if not sh.judged:
+            strength *= 0.5  # nothing logged before the onset: new or chronic cannot be told
+        if strength > best.get(sh.entity, (0.0, sh))[0]:
+            best[sh.entity] = (strength, sh)
+    return best

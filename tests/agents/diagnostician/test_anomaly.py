@@ -1,0 +1,90 @@
+from __future__ import annotations
+
+from datetime import timedelta
+
+from warroom.agents.diagnostician.anomaly import kind_of, place_of, score_all, score_series
+from warroom.agents.diagnostician.index import Index
+from warroom.sensors.models import Series
+
+from .diag_builders import NOW, alert, flat, series, snapshot, stepped
+
+
+def coarse(name: str, values: list[float], **labels: str) -> Series:
+    """Return a five-minute-step series ending at NOW."""
+    end = NOW.timestamp()
+    n = len(values)
+    return Series(metric={"__name__": name, **labels},
+                  values=[(end - 300 * (n - 1 - i), f"{v:.6g}") for i, v in enumerate(values)])
+
+
+ANCHOR = (NOW - timedelta(minutes=12)).timestamp()  # between the 2nd and 3rd coarse sample
+
+
+def test_two_baseline_samples_at_five_minute_steps_are_enough() -> None:
+    s = coarse("service:errors:ratio_rate1m", [0.0, 0.0, 0.2, 0.22, 0.19], service="fn")
+    sig = score_series(s, ("", "fn"), ANCHOR, NOW.timestamp())
+    assert sig is not None and sig.baseline_points == 2
+    assert sig.score > 0.8 and sig.kind == "errors" and sig.onset is not None
+    calm = coarse("service:errors:ratio_rate1m", [0.0, 0.0, 0.004, 0.0, 0.003], service="fn")
+    quiet = score_series(calm, ("", "fn"), ANCHOR, NOW.timestamp())
+    assert quiet is not None and quiet.score == 0.0
+
+
+def test_direction_follows_the_kind_of_series() -> None:
+    assert kind_of("aws_rds_free_storage_space_bytes_minimum") == "free"
+    assert kind_of("http_request_duration_seconds") == "latency"
+    assert kind_of("container_cpu_cfs_throttled_periods_total") == "saturation"
+    falling_free = coarse("node_memory_available_bytes", [8e9, 8.1e9, 2e9, 1.5e9, 1e9],
+                          instance="db-host:9100")
+    sig = score_series(falling_free, ("", "db-host"), ANCHOR, NOW.timestamp())
+    assert sig is not None and sig.score > 0.5
+    # latency that fell is good news, not an anomaly
+    faster = coarse("checkout_latency_ms", [200, 210, 90, 80, 85], service="checkout")
+    sig2 = score_series(faster, ("", "checkout"), ANCHOR, NOW.timestamp())
+    assert sig2 is not None and sig2.score == 0.0
+
+
+def test_counters_are_rated_before_scoring() -> None:
+    # a monotonic counter whose increase per second quadruples
+    totals, acc = [], 0.0
+    for i in range(40):
+        acc += 10 if i < 30 else 40
+        totals.append(acc)
+    s = series("orders_failed_total", totals, job="orders")
+    sig = score_series(s, ("", "orders"), None, NOW.timestamp())
+    assert sig is not None and sig.kind == "errors" and sig.score > 0.5
+    assert 0.1 < sig.base < 0.2  # 10 per minute, as a per-second rate
+
+
+def test_places_come_from_whatever_label_names_them() -> None:
+    ix = Index.build(snapshot())
+    assert place_of(ix, series("m", [1.0], dbinstance_identifier="orders-prod")) == (
+        "", "orders-prod")
+    assert place_of(ix, series("m", [1.0], function_name="resize")) == ("", "resize")
+    assert place_of(ix, series("m", [1.0], instance="10.0.0.7:9100")) == ("", "10.0.0.7")
+    assert place_of(ix, series("m", [1.0], shard="s-3")) == ("", "s-3")
+    assert place_of(ix, series("m", [1.0])) is None
+
+
+def test_a_series_that_stops_reporting_is_flagged() -> None:
+    s = series("queue_depth", flat(5.0, 30), queue="jobs")
+    s = s.model_copy(update={"values": s.values[:-10]})
+    sig = score_series(s, ("", "jobs"), None, NOW.timestamp())
+    assert sig is not None and sig.stopped
+
+
+def test_a_steady_climb_is_told_from_a_step() -> None:
+    climb = coarse("pod:memory_working_set:ratio", [0.70, 0.76, 0.83, 0.89, 0.95], service="a")
+    step = coarse("pod:memory_working_set:ratio", [0.37, 0.38, 0.49, 0.90, 0.98], service="a")
+    c = score_series(climb, ("", "a"), ANCHOR, NOW.timestamp())
+    s = score_series(step, ("", "a"), ANCHOR, NOW.timestamp())
+    assert c is not None and c.climbing and c.score > 0.4
+    assert s is not None and not s.climbing and s.score > 0.4
+
+
+def test_score_all_splits_at_the_first_alert() -> None:
+    snap = snapshot(series=[series("service:errors:ratio_rate1m", stepped(0.001, 0.3),
+                                   service="pay", namespace="")],
+                    alerts=[alert({"service": "pay"})])
+    sigs = score_all(Index.build(snap))
+    assert len(sigs) == 1 and sigs[0].entity == ("", "pay") and sigs[0].score > 0.8

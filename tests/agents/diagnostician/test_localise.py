@@ -1,0 +1,95 @@
+"""Localisation by method: metrics-only, non-Kubernetes places, alerts on the entry service."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+from warroom.agents.diagnostician.rules import diagnose_snapshot
+from warroom.agents.models import DiagnosisReport
+from warroom.sensors.models import AlertView, Series
+
+from .diag_builders import NOW, snapshot
+
+CHAIN = ["web_front", "orders_AWS::ECS::Service", "pricing_AWS::Lambda::Function",
+         "rates_AWS::Lambda::Function"]
+
+
+def coarse(name: str, svc: str, values: list[float]) -> Series:
+    """Return a five-minute-step series on a place with an empty namespace."""
+    end = NOW.timestamp()
+    return Series(metric={"__name__": name, "namespace": "", "service": svc},
+                  values=[(end - 300 * (len(values) - 1 - i), f"{v:.6g}")
+                          for i, v in enumerate(values)])
+
+
+def entry_alert() -> AlertView:
+    return AlertView(status="firing", labels={"alertname": "FrontLowAvailability",
+                                              "service": CHAIN[0]},
+                     starts_at=NOW - timedelta(minutes=12))
+
+
+def world(broken: dict[str, dict[str, list[float]]]) -> DiagnosisReport:
+    """Four places in a call chain, two baseline samples each; `broken` overrides series."""
+    series = []
+    for svc in CHAIN + ["audit_AWS::SQS::Queue"]:
+        own = {"service:errors:ratio_rate1m": [0.0, 0.0, 0.0, 0.001, 0.0],
+               "service:latency_seconds:p99_1m": [0.30, 0.32, 0.31, 0.30, 0.33],
+               "service:requests:rate1m": [5.0, 5.2, 5.1, 4.9, 5.0]}
+        own.update(broken.get(svc, {}))
+        series += [coarse(name, svc, vals) for name, vals in own.items()]
+    edges = list(zip(CHAIN, CHAIN[1:], strict=False)) + [(CHAIN[1], "audit_AWS::SQS::Queue")]
+    return diagnose_snapshot(snapshot(series=series, topology=edges, alerts=[entry_alert()]))
+
+
+def test_the_deepest_failing_callee_three_hops_below_the_alert_is_the_root() -> None:
+    errors = [0.0, 0.0, 0.25, 0.3, 0.28]
+    inherited = [0.0, 0.0, 0.08, 0.1, 0.09]
+    report = world({CHAIN[3]: {"service:errors:ratio_rate1m": errors},
+                    **{svc: {"service:errors:ratio_rate1m": inherited} for svc in CHAIN[:3]}})
+    top = report.hypotheses[0]
+    assert (top.namespace, top.service, top.fault) == ("", CHAIN[3], "application_error")
+    assert any("robust z" in e for e in top.evidence)
+    # the callers only inherit it: ranked below, never first
+    assert all(h.service != CHAIN[0] or h.confidence < top.confidence
+               for h in report.hypotheses)
+    # found by the anomaly method alone: ranked, but handed to a human
+    assert report.abstain and "localised from anomalies alone" in report.summary
+
+
+def test_a_slow_data_store_is_database_saturation() -> None:
+    slow = [0.01, 0.012, 0.4, 0.5, 0.45]
+    table = "pets_AWS::DynamoDB::Table"
+    series = [coarse("service:latency_seconds:p99_1m", svc, slow)
+              for svc in (CHAIN[0], CHAIN[1], table)]
+    report = diagnose_snapshot(snapshot(
+        series=series, topology=[(CHAIN[0], CHAIN[1]), (CHAIN[1], table)],
+        alerts=[entry_alert()]))
+    top = report.hypotheses[0]
+    assert (top.service, top.fault) == (table, "database_saturation")
+    assert report.abstain  # a managed store: nothing in the catalogue acts on it
+
+
+def test_a_callee_quiet_while_its_caller_fails_leaves_the_caller_as_root() -> None:
+    report = world({CHAIN[1]: {"service:errors:ratio_rate1m": [0.0, 0.0, 0.3, 0.35, 0.3]},
+                    CHAIN[0]: {"service:errors:ratio_rate1m": [0.0, 0.0, 0.1, 0.12, 0.1]}})
+    top = report.hypotheses[0]
+    assert (top.service, top.fault) == (CHAIN[1], "application_error")
+
+
+def test_nothing_anomalous_anywhere_is_none() -> None:
+    report = world({})
+    assert report.hypotheses[0].fault == "none"
+
+
+def test_cpu_of_a_deep_service_is_its_own_not_the_gateways() -> None:
+    cpu = Series(metric={"__name__": "process_cpu_utilization", "namespace": "",
+                         "service": CHAIN[2]},
+                 values=[(NOW.timestamp() - 300 * (4 - i), v)
+                         for i, v in enumerate(["0.2", "0.22", "0.97", "0.99", "0.98"])])
+    slow = [0.30, 0.32, 1.5, 1.7, 1.6]
+    report = diagnose_snapshot(snapshot(
+        series=[cpu] + [coarse("service:latency_seconds:p99_1m", svc, slow)
+                              for svc in CHAIN[:3]],
+        topology=list(zip(CHAIN, CHAIN[1:], strict=False)), alerts=[entry_alert()]))
+    top = report.hypotheses[0]
+    assert (top.service, top.fault) == (CHAIN[2], "cpu_saturation")
