@@ -5,7 +5,7 @@ from __future__ import annotations
 from functools import lru_cache
 from pathlib import Path
 
-from pydantic import Field, field_validator
+from pydantic import Field, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 
@@ -79,9 +79,18 @@ class Settings(BaseSettings):
     dbos_system_schema: str = "dbos"
     # recovery resumes only workflows of the same version: bump it when the workflow changes shape
     workflow_version: str = "1"
-    # DBOS executor id of this worker: stable across restarts (a restarted worker resumes the
-    # workflows of its id) and distinct per worker process when several run at once
-    worker_id: str = "local"
+    # DBOS executor id of this worker; empty (the default): derived per process from
+    # `pod_name` (or the host name and pid) plus a random suffix, so workers need no setup and
+    # a revived process never shares an id with its dead predecessor. A fixed id resumes its
+    # own workflows on restart: set it only when exactly one worker runs.
+    worker_id: str = ""
+    # the Kubernetes pod name (the manifests set WARROOM_POD_NAME from the downward API)
+    pod_name: str = ""
+    # how often each worker writes its heartbeat to the application database
+    worker_heartbeat_seconds: float = Field(default=2.0, gt=0)
+    # a worker silent (or stopped) this long is declared dead and a live worker takes over its
+    # pending workflows through DBOS recovery; must exceed two heartbeats
+    worker_takeover_seconds: float = Field(default=10.0, gt=0)
     # how often the worker polls the queue and the approval mailbox on SQLite
     workflow_poll_seconds: float = Field(default=0.02, gt=0)
     # test-only fault hook: pause this long inside the execution step, after the idempotency
@@ -112,6 +121,15 @@ class Settings(BaseSettings):
         if bad:
             raise ValueError(f"severity_map values must be P0..P3, got {bad}")
         return {k.lower(): v for k, v in value.items()}
+
+    @model_validator(mode="after")
+    def _takeover_outlasts_heartbeats(self) -> Settings:
+        if self.worker_takeover_seconds <= 2 * self.worker_heartbeat_seconds:
+            raise ValueError(
+                f"worker_takeover_seconds ({self.worker_takeover_seconds:g}) must exceed two "
+                f"heartbeats (worker_heartbeat_seconds={self.worker_heartbeat_seconds:g})"
+            )
+        return self
 
     @property
     def effective_database_url(self) -> str:

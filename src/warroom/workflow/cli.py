@@ -42,13 +42,14 @@ async def _run(settings: object) -> None:
         await upgrade(db)
     finally:
         await db.dispose()
-    await engine.launch_async(Runtime(settings))
+    fleet = await engine.launch_async(Runtime(settings))
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(sig, stop.set)
     typer.echo(
-        f"warroom worker ready: queue concurrency {settings.workflow_concurrency}, "
+        f"warroom worker ready: id {fleet.worker_id}, "
+        f"queue concurrency {settings.workflow_concurrency}, "
         f"system database {settings.effective_dbos_database_url.split('@')[-1]}",
         err=True,
     )

@@ -1,7 +1,8 @@
 """Start and stop DBOS in this process, and reach running workflows from any process.
 
-The worker (`warroom worker`, or `warroom serve` in embedded mode) launches DBOS: it resumes
-every workflow left pending by a crash and dequeues new ones. The API side only needs the
+The worker (`warroom worker`, or `warroom serve` in embedded mode) joins the fleet (heartbeats,
+takeover of dead workers: `fleet.py`) and launches DBOS, which dequeues new workflows and the
+ones recovered from dead workers. The API side only needs the
 `WorkflowClient`: it enqueues workflows and sends approvals through the system database, so an
 API process without a worker (`serve --no-worker`) works the same way.
 """
@@ -12,6 +13,7 @@ import asyncio
 from typing import Any
 
 from warroom.config import Settings
+from warroom.workflow.fleet import Fleet, worker_identity
 from warroom.workflow.runtime import Runtime, configure
 
 APP_NAME = "warroom"
@@ -75,6 +77,10 @@ def launch(runtime: Runtime) -> None:
     _private_jitter()
     import warroom.workflow.incident as incident  # registers the workflows
 
+    if not runtime.settings.worker_id:
+        runtime.settings = runtime.settings.model_copy(
+            update={"worker_id": worker_identity(runtime.settings)}
+        )
     configure(runtime)
     settings = runtime.settings
     _prepare_sqlite(settings.effective_dbos_database_url)
@@ -132,14 +138,31 @@ def shutdown() -> None:
     DBOS.destroy(destroy_registry=False)
 
 
-async def launch_async(runtime: Runtime) -> None:
-    """Launch DBOS from async code without blocking the event loop."""
+_fleet: Fleet | None = None
+
+
+async def launch_async(runtime: Runtime) -> Fleet:
+    """Join the fleet (heartbeats, takeover) and launch DBOS, without blocking the event loop."""
+    global _fleet
+    worker_id = worker_identity(runtime.settings)
+    runtime.settings = runtime.settings.model_copy(update={"worker_id": worker_id})
+    fleet = Fleet(runtime.settings, runtime.engine_factory(runtime.settings), worker_id)
+    await fleet.join()  # alive before DBOS dequeues anything in this worker's name
     await asyncio.to_thread(launch, runtime)
+    fleet.start()
+    _fleet = fleet
+    return fleet
 
 
 async def shutdown_async() -> None:
-    """Stop DBOS from async code without blocking the event loop."""
+    """Stop DBOS, then leave the fleet so a live worker takes the open workflows over."""
+    global _fleet
+    fleet, _fleet = _fleet, None
+    if fleet is not None:
+        fleet.stop_beating()
     await asyncio.to_thread(shutdown)
+    if fleet is not None:
+        await fleet.leave()
 
 
 def migrate_system_database(settings: Settings) -> None:
