@@ -42,6 +42,13 @@ class Settings(BaseSettings):
         "none": "P3",
     }
     default_priority: str = "P3"
+    # a cascade is one incident: a new alert from a service connected in `service_map` to the
+    # root candidate of an open incident (within the grouping window) joins it, and the deepest
+    # service becomes its root candidate; needs a service map (the sandbox provides its own)
+    cascade_grouping: bool = True
+    # the dependency graph, caller -> the services it calls (bare service names, as in the
+    # alerts' `service` label), e.g. {"checkout": ["orders", "payments"], "orders": ["orders-db"]}
+    service_map: dict[str, list[str]] = {}
     # ingestion listeners hear each incident that only received re-sent alerts at most this often
     listener_resend_interval_seconds: float = Field(default=5.0, ge=0)
 
