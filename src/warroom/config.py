@@ -71,7 +71,10 @@ class Settings(BaseSettings):
     shadow_mode: bool = True
     auto_execute_namespaces: list[str] = []
     trust_threshold: float = Field(default=0.8, ge=0, le=1)
+    # debates (incident workflows) running at once across all workers
     workflow_concurrency: int = Field(default=8, gt=0)
+    # executions running at once across all workers (always one at a time per namespace)
+    execution_concurrency: int = Field(default=4, gt=0)
 
     # verification and learning
     verify_warmup_seconds: float = Field(default=60.0, ge=0)
@@ -85,7 +88,7 @@ class Settings(BaseSettings):
     # schema of the DBOS system tables on PostgreSQL
     dbos_system_schema: str = "dbos"
     # recovery resumes only workflows of the same version: bump it when the workflow changes shape
-    workflow_version: str = "1"
+    workflow_version: str = "2"
     # DBOS executor id of this worker; empty (the default): derived per process from
     # `pod_name` (or the host name and pid) plus a random suffix, so workers need no setup and
     # a revived process never shares an id with its dead predecessor. A fixed id resumes its

@@ -163,7 +163,8 @@ async def test_a_worker_killed_mid_execution_is_taken_over_and_executes_once(
         workflow_id = next(d.workflow_id for d in ready if d.token == token)
         assert workflow_id is not None
         status = await asyncio.to_thread(
-            lambda: dbos.retrieve_workflow(act_workflow_id(workflow_id)).get_status()
+            lambda: dbos.retrieve_workflow(f"{act_workflow_id(workflow_id)}:execute")
+            .get_status()
         )
         victim = str(status.executor_id)
         name = victim.rsplit("-", 1)[0]

@@ -71,7 +71,7 @@ def _private_jitter() -> None:
 
 
 def launch(runtime: Runtime) -> None:
-    """Launch DBOS with the workflows registered, and register the incident queue."""
+    """Launch DBOS with the workflows registered, and register the incident and execution queues."""
     from dbos import DBOS
 
     _private_jitter()
@@ -90,6 +90,13 @@ def launch(runtime: Runtime) -> None:
     DBOS.register_queue(
         incident.QUEUE,
         global_concurrency=settings.workflow_concurrency,
+        polling_interval_sec=settings.workflow_poll_seconds,
+    )
+    # two actions on the same namespace never run at once, wherever their workers are
+    DBOS.register_queue(
+        incident.EXECUTE_QUEUE,
+        global_concurrency=settings.execution_concurrency,
+        partition_concurrency=1,
         polling_interval_sec=settings.workflow_poll_seconds,
     )
 
