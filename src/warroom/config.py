@@ -101,6 +101,9 @@ class Settings(BaseSettings):
     # a worker silent (or stopped) this long is declared dead and a live worker takes over its
     # pending workflows through DBOS recovery; must exceed two heartbeats
     worker_takeover_seconds: float = Field(default=10.0, gt=0)
+    # connections each worker keeps to the DBOS system database (PostgreSQL counts every
+    # process's pools against max_connections: workers x (this + the app pool) + APIs)
+    dbos_pool_size: int = Field(default=10, gt=0)
     # how often the worker polls the queue and the approval mailbox on SQLite
     workflow_poll_seconds: float = Field(default=0.02, gt=0)
     # test-only fault hook: pause this long inside the execution step, after the idempotency

@@ -29,6 +29,7 @@ def dbos_config(settings: Settings) -> dict[str, Any]:
         "application_version": settings.workflow_version,
         "executor_id": settings.worker_id,
         "notification_listener_polling_interval_sec": settings.workflow_poll_seconds,
+        "sys_db_pool_size": settings.dbos_pool_size,
         "log_level": "WARNING",
     }
 
@@ -193,6 +194,7 @@ class WorkflowClient:
             system_database_url=settings.effective_dbos_database_url,
             dbos_system_schema=settings.dbos_system_schema,
             application_name=APP_NAME,
+            system_database_pool_size=settings.dbos_pool_size,
         )
 
     async def enqueue_incident(self, incident_id: str, workflow_id: str) -> str:
