@@ -52,6 +52,13 @@ class Proxy:
             self._loop.run_forever()
         finally:
             server.close()
+            for w in list(self._writers):
+                w.transport.abort()
+            pending = asyncio.all_tasks(self._loop)
+            for task in pending:
+                task.cancel()
+            self._loop.run_until_complete(asyncio.gather(*pending, return_exceptions=True))
+            self._loop.close()
 
     async def _client(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         if not self.up:
