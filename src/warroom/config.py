@@ -6,7 +6,7 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Literal
 
-from pydantic import BaseModel, Field, SecretStr, field_validator
+from pydantic import BaseModel, Field, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 AgentBackend = Literal["rules", "llm", "hybrid"]
@@ -70,6 +70,13 @@ class Settings(BaseSettings):
         "none": "P3",
     }
     default_priority: str = "P3"
+    # a cascade is one incident: a new alert from a service connected in `service_map` to the
+    # root candidate of an open incident (within the grouping window) joins it, and the deepest
+    # service becomes its root candidate; needs a service map (the sandbox provides its own)
+    cascade_grouping: bool = True
+    # the dependency graph, caller -> the services it calls (bare service names, as in the
+    # alerts' `service` label), e.g. {"checkout": ["orders", "payments"], "orders": ["orders-db"]}
+    service_map: dict[str, list[str]] = {}
     # ingestion listeners hear each incident that only received re-sent alerts at most this often
     listener_resend_interval_seconds: float = Field(default=5.0, ge=0)
 
@@ -98,7 +105,10 @@ class Settings(BaseSettings):
     shadow_mode: bool = True
     auto_execute_namespaces: list[str] = []
     trust_threshold: float = Field(default=0.8, ge=0, le=1)
+    # debates (incident workflows) running at once across all workers
     workflow_concurrency: int = Field(default=8, gt=0)
+    # executions running at once across all workers (always one at a time per namespace)
+    execution_concurrency: int = Field(default=4, gt=0)
 
     # verification and learning
     verify_warmup_seconds: float = Field(default=60.0, ge=0)
@@ -112,10 +122,22 @@ class Settings(BaseSettings):
     # schema of the DBOS system tables on PostgreSQL
     dbos_system_schema: str = "dbos"
     # recovery resumes only workflows of the same version: bump it when the workflow changes shape
-    workflow_version: str = "1"
-    # DBOS executor id of this worker: stable across restarts (a restarted worker resumes the
-    # workflows of its id) and distinct per worker process when several run at once
-    worker_id: str = "local"
+    workflow_version: str = "2"
+    # DBOS executor id of this worker; empty (the default): derived per process from
+    # `pod_name` (or the host name and pid) plus a random suffix, so workers need no setup and
+    # a revived process never shares an id with its dead predecessor. A fixed id resumes its
+    # own workflows on restart: set it only when exactly one worker runs.
+    worker_id: str = ""
+    # the Kubernetes pod name (the manifests set WARROOM_POD_NAME from the downward API)
+    pod_name: str = ""
+    # how often each worker writes its heartbeat to the application database
+    worker_heartbeat_seconds: float = Field(default=2.0, gt=0)
+    # a worker silent (or stopped) this long is declared dead and a live worker takes over its
+    # pending workflows through DBOS recovery; must exceed two heartbeats
+    worker_takeover_seconds: float = Field(default=10.0, gt=0)
+    # connections each worker keeps to the DBOS system database (PostgreSQL counts every
+    # process's pools against max_connections: workers x (this + the app pool) + APIs)
+    dbos_pool_size: int = Field(default=10, gt=0)
     # how often the worker polls the queue and the approval mailbox on SQLite
     workflow_poll_seconds: float = Field(default=0.02, gt=0)
     # test-only fault hook: pause this long inside the execution step, after the idempotency
@@ -264,6 +286,15 @@ class Settings(BaseSettings):
             except OSError as exc:
                 raise ValueError(f"token_file {self.token_file}: {exc.strerror}") from exc
         return ""
+
+    @model_validator(mode="after")
+    def _takeover_outlasts_heartbeats(self) -> Settings:
+        if self.worker_takeover_seconds <= 2 * self.worker_heartbeat_seconds:
+            raise ValueError(
+                f"worker_takeover_seconds ({self.worker_takeover_seconds:g}) must exceed two "
+                f"heartbeats (worker_heartbeat_seconds={self.worker_heartbeat_seconds:g})"
+            )
+        return self
 
     @property
     def effective_database_url(self) -> str:

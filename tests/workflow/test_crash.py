@@ -1,5 +1,7 @@
 """Crash tests with real processes: `warroom worker` killed with SIGKILL, then restarted.
 
+Every restarted process is a new worker (a new id): it takes the killed one's workflows over.
+
 Once while the workflow waits for approval, once in the middle of the execution step (the
 test-only `execute_pause_seconds` hook holds the step after its idempotency record is
 committed). After each restart the workflow resumes from its last completed step, and the
@@ -34,6 +36,8 @@ from warroom.workflow.app import install
 pytestmark = pytest.mark.integration
 
 WARROOM = str(Path(sys.executable).parent / "warroom")
+# every restart is a new worker id: it takes the killed worker's workflows over after this bound
+FAST_TAKEOVER = {"WARROOM_WORKER_HEARTBEAT_SECONDS": "0.5", "WARROOM_WORKER_TAKEOVER_SECONDS": "3"}
 
 
 class Worker:
@@ -47,6 +51,7 @@ class Worker:
             "WARROOM_WORKFLOW_POLL_SECONDS": str(settings.workflow_poll_seconds),
             "WARROOM_VERIFY_WARMUP_SECONDS": str(settings.verify_warmup_seconds),
             "WARROOM_APPROVAL_TIMEOUT_SECONDS": str(settings.approval_timeout_seconds),
+            **FAST_TAKEOVER,
         }
         self.tmp = tmp
         self.proc: subprocess.Popen[bytes] | None = None
@@ -199,7 +204,8 @@ async def test_serve_killed_while_waiting_resumes_its_workflow_on_restart(
     token = decision["token"]
     env = {"WARROOM_HOME": str(crash_settings.home),
            "WARROOM_DATABASE_URL": crash_settings.effective_database_url,
-           "WARROOM_WORKFLOW_POLL_SECONDS": "0.02", "WARROOM_VERIFY_WARMUP_SECONDS": "0.05"}
+           "WARROOM_WORKFLOW_POLL_SECONDS": "0.02", "WARROOM_VERIFY_WARMUP_SECONDS": "0.05",
+           **FAST_TAKEOVER}
     port = free_port()
     serve = await asyncio.to_thread(start_warroom, port, env, tmp_path / "serve-1.log")
     await asyncio.sleep(1.0)  # it resumes the wait for approval

@@ -44,5 +44,9 @@ def ingest(
 
 def register(app: typer.Typer) -> None:
     """Add the `bench` group to the warroom command."""
-    from warroom.bench import llm, pipeline  # noqa: F401  (add `bench llm`, `bench pipeline`)
+    from warroom.bench import (  # noqa: F401  (each adds its commands)
+        llm,  # `bench llm`
+        pipeline,  # `bench pipeline`
+        scale,  # `bench scale` and `bench chaos`
+    )
     app.add_typer(bench, name="bench")

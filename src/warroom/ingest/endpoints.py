@@ -29,7 +29,12 @@ from warroom.ingest.models import (
     Priority,
     SignalView,
 )
-from warroom.ingest.normalize import AlertRecord, from_alertmanager, from_generic
+from warroom.ingest.normalize import (
+    AlertRecord,
+    affected_services,
+    from_alertmanager,
+    from_generic,
+)
 from warroom.observe.metrics import ACK_SECONDS, ALERTS, DATABASE_ERRORS, WEBHOOKS
 from warroom.observe.tracing import span
 
@@ -173,6 +178,7 @@ async def show_incident(incident_id: str, request: Request, session: DbSession) 
     signals = await repository.list_signals(session, incident_id)
     body: dict[str, Any] = IncidentView.model_validate(incident).model_dump(mode="json")
     body["signals"] = [SignalView.model_validate(s).model_dump(mode="json") for s in signals]
+    body["services"] = affected_services(incident.service, [s.labels for s in signals])
     details, unavailable = await incident_details(request.app, session, incident_id)
     body.update(details)
     if unavailable:

@@ -168,3 +168,5 @@ class IncidentDetail(IncidentView):
     model_config = ConfigDict(from_attributes=True, extra="allow")
 
     signals: list[SignalView]
+    # every service with a signal in the incident, the root candidate (`service`) first
+    services: list[str] = []

@@ -143,6 +143,16 @@ def service_of(labels: dict[str, str]) -> str:
     return ""
 
 
+def affected_services(root: str, labels: list[dict[str, str]]) -> list[str]:
+    """List the services the signals are about, the root candidate first, each once."""
+    found = [root] if root else []
+    for item in labels:
+        name = service_of(item)
+        if name and name not in found:
+            found.append(name)
+    return found
+
+
 def title_of(record: AlertRecord) -> str:
     """Return a one-line title: the summary annotation, else the alert name."""
     return (record.annotations.get("summary") or record.labels.get("alertname", ""))[:1024]

@@ -67,6 +67,8 @@ _INCIDENT_UPDATE = (
     .values(
         status=bindparam("status"),
         priority=bindparam("priority"),
+        namespace=bindparam("namespace"),
+        service=bindparam("service"),
         updated_at=bindparam("updated_at"),
         last_signal_at=bindparam("last_signal_at"),
         resolved_at=bindparam("resolved_at"),
@@ -80,6 +82,7 @@ class _HotStatements:
 
     by_fingerprint: Executable
     candidates: Executable
+    cascade: Executable
     firing: Executable
     touch_incidents: Executable
     recount: Executable
@@ -97,6 +100,11 @@ def _hot(dialect: str) -> _HotStatements:
         candidates=select(*_INCIDENT_STATE).where(
             in_list(INCIDENTS.c.group_key, "b_values", dialect),
             or_(INCIDENTS.c.status == "open", INCIDENTS.c.last_signal_at >= bindparam("b_since")),
+        ),
+        cascade=select(*_INCIDENT_STATE).where(
+            in_list(INCIDENTS.c.service, "b_values", dialect),
+            INCIDENTS.c.status == "open",
+            INCIDENTS.c.last_signal_at >= bindparam("b_since"),
         ),
         firing=select(SIGNALS.c.incident_id)
         .where(in_list(SIGNALS.c.incident_id, "b_values", dialect), SIGNALS.c.status == "firing")
@@ -136,6 +144,13 @@ async def grouping_candidates(
 ) -> Sequence[Any]:
     """Load incidents a new signal may join: open ones, or ones active since `since`."""
     return (await _run_hot(session, "candidates", keys, b_since=since)).all()
+
+
+async def cascade_candidates(
+    session: AsyncSession, services: Iterable[str], *, since: datetime
+) -> Sequence[Any]:
+    """Load the open incidents active since `since` whose root candidate is one of `services`."""
+    return (await _run_hot(session, "cascade", services, b_since=since)).all()
 
 
 async def incidents_with_firing_signals(session: AsyncSession, ids: Iterable[str]) -> set[str]:

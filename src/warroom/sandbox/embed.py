@@ -38,6 +38,16 @@ class FaultRequest(BaseModel):
     onset_seconds: float = Field(default=0.0, ge=0)
 
 
+def service_map() -> dict[str, list[str]]:
+    """Return the sandbox shop's dependency graph as a `service_map` setting."""
+    from warroom.sandbox.shop import topology_edges
+
+    graph: dict[str, list[str]] = {}
+    for caller, callee in topology_edges():
+        graph.setdefault(caller, []).append(callee)
+    return graph
+
+
 def prepare(settings: Settings, *, webhook_url: str | None = None,
             shadow_mode: bool = False) -> tuple[Settings, SandboxRuntime]:
     """Reserve the sandbox's port and return settings that point warroom at it."""
@@ -48,6 +58,8 @@ def prepare(settings: Settings, *, webhook_url: str | None = None,
         "prometheus_url": runtime.url,
         "shadow_mode": shadow_mode,
         "sandbox_url": settings.sandbox_url or f"http://{settings.host}:{settings.port}",
+        # the shop's call graph, as tracing would report it, groups its cascades
+        "service_map": settings.service_map or service_map(),
     })
     runtime.settings = pointed
     return pointed, runtime

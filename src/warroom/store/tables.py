@@ -263,3 +263,21 @@ class LLMTurnRow(Base):
     cost_usd: Mapped[float] = mapped_column(Float, default=0.0)
     latency_ms: Mapped[float] = mapped_column(Float, default=0.0)
     at: Mapped[datetime]
+
+
+class WorkerRow(Base):
+    """A workflow worker's heartbeat, and who took over its workflows when it went silent."""
+
+    __tablename__ = "workers"
+
+    id: Mapped[str] = mapped_column(String(253), primary_key=True)
+    host: Mapped[str] = mapped_column(String(253), default="")
+    pid: Mapped[int] = mapped_column(Integer, default=0)
+    # alive | stopped (clean exit) | dead (claimed by a taker) | recovered
+    state: Mapped[str] = mapped_column(String(16), index=True)
+    started_at: Mapped[datetime]
+    # epoch seconds, compared as numbers on every database
+    heartbeat_at: Mapped[float] = mapped_column(Float)
+    taken_over_by: Mapped[str | None] = mapped_column(String(253), default=None)
+    taken_over_at: Mapped[float | None] = mapped_column(Float, default=None)
+    recovered: Mapped[int] = mapped_column(Integer, default=0)

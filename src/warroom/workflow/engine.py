@@ -1,7 +1,8 @@
 """Start and stop DBOS in this process, and reach running workflows from any process.
 
-The worker (`warroom worker`, or `warroom serve` in embedded mode) launches DBOS: it resumes
-every workflow left pending by a crash and dequeues new ones. The API side only needs the
+The worker (`warroom worker`, or `warroom serve` in embedded mode) joins the fleet (heartbeats,
+takeover of dead workers: `fleet.py`) and launches DBOS, which dequeues new workflows and the
+ones recovered from dead workers. The API side only needs the
 `WorkflowClient`: it enqueues workflows and sends approvals through the system database, so an
 API process without a worker (`serve --no-worker`) works the same way.
 """
@@ -13,6 +14,7 @@ from typing import Any
 
 from warroom.config import Settings
 from warroom.observe.tracing import configure_tracing, tracing_active
+from warroom.workflow.fleet import Fleet, worker_identity
 from warroom.workflow.runtime import Runtime, configure
 
 APP_NAME = "warroom"
@@ -28,6 +30,7 @@ def dbos_config(settings: Settings) -> dict[str, Any]:
         "application_version": settings.workflow_version,
         "executor_id": settings.worker_id,
         "notification_listener_polling_interval_sec": settings.workflow_poll_seconds,
+        "sys_db_pool_size": settings.dbos_pool_size,
         "log_level": "WARNING",
         # DBOS's workflow and step spans, on the tracer provider warroom installed (DBOS
         # exports nothing itself: no endpoints are passed)
@@ -73,12 +76,16 @@ def _private_jitter() -> None:
 
 
 def launch(runtime: Runtime) -> None:
-    """Launch DBOS with the workflows registered, and register the incident queue."""
+    """Launch DBOS with the workflows registered, and register the incident and execution queues."""
     from dbos import DBOS
 
     _private_jitter()
     import warroom.workflow.incident as incident  # registers the workflows
 
+    if not runtime.settings.worker_id:
+        runtime.settings = runtime.settings.model_copy(
+            update={"worker_id": worker_identity(runtime.settings)}
+        )
     configure(runtime)
     settings = runtime.settings
     configure_tracing(settings)
@@ -89,6 +96,13 @@ def launch(runtime: Runtime) -> None:
     DBOS.register_queue(
         incident.QUEUE,
         global_concurrency=settings.workflow_concurrency,
+        polling_interval_sec=settings.workflow_poll_seconds,
+    )
+    # two actions on the same namespace never run at once, wherever their workers are
+    DBOS.register_queue(
+        incident.EXECUTE_QUEUE,
+        global_concurrency=settings.execution_concurrency,
+        partition_concurrency=1,
         polling_interval_sec=settings.workflow_poll_seconds,
     )
 
@@ -137,14 +151,31 @@ def shutdown() -> None:
     DBOS.destroy(destroy_registry=False)
 
 
-async def launch_async(runtime: Runtime) -> None:
-    """Launch DBOS from async code without blocking the event loop."""
+_fleet: Fleet | None = None
+
+
+async def launch_async(runtime: Runtime) -> Fleet:
+    """Join the fleet (heartbeats, takeover) and launch DBOS, without blocking the event loop."""
+    global _fleet
+    worker_id = worker_identity(runtime.settings)
+    runtime.settings = runtime.settings.model_copy(update={"worker_id": worker_id})
+    fleet = Fleet(runtime.settings, runtime.engine_factory(runtime.settings), worker_id)
+    await fleet.join()  # alive before DBOS dequeues anything in this worker's name
     await asyncio.to_thread(launch, runtime)
+    fleet.start()
+    _fleet = fleet
+    return fleet
 
 
 async def shutdown_async() -> None:
-    """Stop DBOS from async code without blocking the event loop."""
+    """Stop DBOS, then leave the fleet so a live worker takes the open workflows over."""
+    global _fleet
+    fleet, _fleet = _fleet, None
+    if fleet is not None:
+        fleet.stop_beating()
     await asyncio.to_thread(shutdown)
+    if fleet is not None:
+        await fleet.leave()
 
 
 def migrate_system_database(settings: Settings) -> None:
@@ -168,6 +199,7 @@ class WorkflowClient:
             system_database_url=settings.effective_dbos_database_url,
             dbos_system_schema=settings.dbos_system_schema,
             application_name=APP_NAME,
+            system_database_pool_size=settings.dbos_pool_size,
         )
 
     async def enqueue_incident(self, incident_id: str, workflow_id: str) -> str:

@@ -1,10 +1,13 @@
 """The durable incident workflows, on DBOS Transact.
 
-`incident_workflow` (queued, global concurrency `workflow_concurrency`): open the decision,
+`incident_workflow` (queued, global concurrency `workflow_concurrency`: the debates across the
+fleet): open the decision,
 sense and debate, decide. It then starts `decision_workflow` for the decision and ends, so a
 decision waiting hours for a human holds no queue slot. `decision_workflow`: wait for approval
 (a durable `recv` with the approval window as timeout), execute, wait out the warm-up, verify,
-learn, close. Every stage is a step: after a crash DBOS resumes from the last completed step,
+learn, close. The execution itself is a child workflow on a queue partitioned by namespace
+(one execution at a time per namespace, `execution_concurrency` across the fleet). Every stage
+is a step: after a crash DBOS resumes from the last completed step,
 and the step that was in flight is run again (each one is idempotent on the decision token).
 """
 
@@ -15,7 +18,7 @@ import time
 from collections.abc import Awaitable, Callable
 from typing import Any
 
-from dbos import DBOS, PropagateOtelContext, SetWorkflowID
+from dbos import DBOS, PropagateOtelContext, SetEnqueueOptions, SetWorkflowID
 from sqlalchemy.exc import DBAPIError
 from structlog.contextvars import bound_contextvars
 
@@ -23,6 +26,10 @@ from warroom.observe.metrics import STEP_SECONDS
 from warroom.workflow import steps
 
 QUEUE = "warroom-incidents"
+# executions, partitioned by namespace: one at a time per namespace, `execution_concurrency`
+# across the fleet
+EXECUTE_QUEUE = "warroom-executions"
+EXECUTE_WORKFLOW = "warroom.execute"
 TOPIC = "warroom"  # the mailbox of a decision workflow: approvals and incident changes
 INCIDENT_WORKFLOW = "warroom.incident"
 DECISION_WORKFLOW = "warroom.decision"
@@ -142,6 +149,20 @@ async def _await_approval(token: str) -> str:
             return str(settled["state"])
 
 
+@DBOS.workflow(name=EXECUTE_WORKFLOW)
+async def execute_workflow(token: str) -> dict[str, Any]:
+    """Execute an approved decision, dequeued in its namespace's lane of the execution queue."""
+    return await _execute(token)
+
+
+async def _execute_in_lane(token: str, lane: str) -> dict[str, Any]:
+    """Queue the execution in its namespace's lane and wait for it (recorded as a child)."""
+    workflow_id = DBOS.workflow_id
+    with SetWorkflowID(f"{workflow_id}:execute"), SetEnqueueOptions(queue_partition_key=lane):
+        handle = await DBOS.enqueue_workflow_async(EXECUTE_QUEUE, execute_workflow, token)
+    return await handle.get_result()
+
+
 @DBOS.workflow(name=DECISION_WORKFLOW)
 async def decision_workflow(token: str) -> dict[str, Any]:
     """Carry a ready decision through approval, execution, verification and learning."""
@@ -165,7 +186,7 @@ async def _carry(token: str, ready: dict[str, Any]) -> dict[str, Any]:
     if state not in ("approved", "executing", "verifying"):
         return await _close(token, state)
     if state != "verifying":
-        report = await _execute(token)
+        report = await _execute_in_lane(token, ready["lane"])
         if report["status"] != "succeeded":
             return await _close(token, f"execution {report['status']}")
     await DBOS.sleep_async(await _warmup_seconds())

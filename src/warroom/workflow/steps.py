@@ -40,9 +40,17 @@ def act_workflow_id(decision_workflow_id: str) -> str:
     return f"{decision_workflow_id}:act"
 
 
+def execution_lane(target: str | None) -> str:
+    """Return the lane an action's execution queues in: its namespace (nodes: the cluster)."""
+    namespace = (target or "").split("/")[0]
+    return f"namespace:{namespace}" if namespace else "cluster"
+
+
 def _ready_view(decision: Decision) -> dict[str, Any]:
     policy = (decision.package or {}).get("policy") or {}
+    action = (decision.package or {}).get("action") or {}
     return {
+        "lane": execution_lane(action.get("target")),
         "token": decision.token,
         "incident_id": decision.incident_id,
         "status": decision.status,
