@@ -29,7 +29,7 @@ QUEUE = "warroom-incidents"
 # executions, partitioned by namespace: one at a time per namespace, `execution_concurrency`
 # across the fleet
 EXECUTE_QUEUE = "warroom-executions"
-EXECUTE_WORKFLOW = "warroom.execute"
+EXECUTE_WORKFLOW = "warroom.execution"  # a workflow: its one step is warroom.execute
 TOPIC = "warroom"  # the mailbox of a decision workflow: approvals and incident changes
 INCIDENT_WORKFLOW = "warroom.incident"
 DECISION_WORKFLOW = "warroom.decision"
@@ -158,7 +158,8 @@ async def execute_workflow(token: str) -> dict[str, Any]:
 async def _execute_in_lane(token: str, lane: str) -> dict[str, Any]:
     """Queue the execution in its namespace's lane and wait for it (recorded as a child)."""
     workflow_id = DBOS.workflow_id
-    with SetWorkflowID(f"{workflow_id}:execute"), SetEnqueueOptions(queue_partition_key=lane):
+    with SetWorkflowID(f"{workflow_id}:execute"), SetEnqueueOptions(queue_partition_key=lane), \
+            PropagateOtelContext():
         handle = await DBOS.enqueue_workflow_async(EXECUTE_QUEUE, execute_workflow, token)
     return await handle.get_result()
 
