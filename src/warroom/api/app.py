@@ -27,6 +27,7 @@ from warroom.ingest import endpoints as ingest_endpoints
 from warroom.ingest.committer import GroupCommitter
 from warroom.ingest.models import IngestResult
 from warroom.ingest.ports import IncidentListener
+from warroom.notify.app import install as install_notify
 from warroom.store.db import make_engine, make_sessionmaker, wal_checkpointer
 from warroom.store.migrate import upgrade
 from warroom.web import router as web_router
@@ -105,6 +106,8 @@ def create_app(settings: Settings | None = None, *, engine: AsyncEngine | None =
     app.include_router(ingest_endpoints.router)
     # other contexts' routers, listeners, detail providers and lifespan hooks go below
     install_workflow(app)
+    # chat cards and callbacks; the access context's identity directory is passed here
+    install_notify(app, directory=None)
     app.state.incident_detail_providers.append(debate_detail)  # evidence, turns, package
     app.include_router(web_router)  # the dashboard and the event stream
     _install_openapi(app)

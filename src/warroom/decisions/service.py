@@ -24,6 +24,7 @@ from warroom.decisions.models import (
     VerificationView,
 )
 from warroom.decisions.policy import PolicyVerdict
+from warroom.notify import outbox
 from warroom.store import audit
 from warroom.store.tables import Approval, Decision
 
@@ -104,6 +105,8 @@ async def transition(
         incident_id=decision.incident_id,
         decision_token=decision.token,
     )
+    await outbox.record(session, decision_token=decision.token,
+                        incident_id=decision.incident_id, event=to, payload=payload)
     return decision
 
 
@@ -195,6 +198,8 @@ async def record_approval(
         incident_id=decision.incident_id,
         decision_token=token,
     )
+    await outbox.record(session, decision_token=token, incident_id=decision.incident_id,
+                        event="approval", payload={"verdict": verdict})
     return decision, approval
 
 
