@@ -73,6 +73,8 @@ def notify_settings(base: Settings, fake: FakePlatforms, **update: Any) -> Setti
         "notify_telegram_users": {"11": "alice", "22": "bob", "33": "victor"},
         "notify_webhooks": {"ops": {"url": f"{fake.url}/hook", "secret": WEBHOOK_SECRET}},
         "notify_poll_seconds": 0.05,
+        # room for the test to post the resolved alert before verification looks
+        "verify_warmup_seconds": 1.5,
         "notify_retry_base_seconds": 0.05,
         "notify_retry_max_seconds": 0.2,
     }

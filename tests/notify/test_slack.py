@@ -160,3 +160,18 @@ async def test_a_click_on_an_expired_decision_is_refused(chat_app: ChatFactory) 
         refused = await _click(chat, "U_ALICE", token)
         assert refused["ok"] is False and "expired" in refused["refused"]
         assert await chat.approvals(token) == [] and await chat.executions(token) == 0
+
+
+async def test_a_failed_verification_is_said_in_the_thread_and_on_the_card(
+    chat_app: ChatFactory,
+) -> None:
+    async with chat_app(ScriptedDebate(), verify_warmup_seconds=0.05) as chat:
+        await post_alert(chat.client)  # never resolved: verification scores under 0.5
+        _, token = await _card(chat)
+        await _click(chat, "U_ALICE", token)
+        await wait_for(lambda: _status(chat, token, "failed"), what="the failed verification")
+        note = await wait_for(lambda: _thread(chat, "Failed: "), what="the failed note")
+        assert "self-healing score" in note.params["text"]
+        card = await wait_for(lambda: _updates(chat, "Verified"), what="the failed card")
+        assert "failed" in _text(card) and not _has_buttons(card)
+        assert await chat.executions(token) == 1
