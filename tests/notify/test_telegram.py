@@ -119,3 +119,17 @@ async def test_hostile_presses_are_refused_and_nothing_executes(chat_app: ChatFa
         assert "rejected" in late.json()["refused"]
         assert await chat.approvals(token) == ["bob:reject:chat"]
         assert await chat.executions(token) == 0
+
+
+async def test_an_answer_given_elsewhere_closes_the_cards_buttons(chat_app: ChatFactory) -> None:
+    async with chat_app(ScriptedDebate()) as chat:
+        await post_alert(chat.client)
+        message_id, token = await _card(chat)
+        answer = await chat.client.post(f"/api/v1/decisions/{token}/reject",
+                                        json={"approver": "carol", "via": "web"})
+        assert answer.status_code == 200
+        dead = await wait_for(lambda: _edit(chat, "rejected by carol"), what="the closed card")
+        assert not _buttons(dead) and int(dead.params["message_id"]) == message_id
+        assert await wait_for(lambda: _reply(chat, "Rejected by carol"), what="the reply")
+        late = await _press(chat, 11, token, message_id)
+        assert "rejected" in late.json()["refused"] and await chat.executions(token) == 0

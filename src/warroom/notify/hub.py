@@ -82,8 +82,7 @@ class NotifyHub:
         if self.telegram is None:
             return
         try:
-            bot = await self.telegram._ready()
-            await asyncio.wait_for(bot.answer_callback_query(query_id, text[:200]),
+            await asyncio.wait_for(self.telegram.acknowledge(query_id, text),
                                    self.settings.notify_send_timeout_seconds)
         except Exception as exc:  # best effort, as above
             log.warning("notify.acknowledge_failed", error=str(exc))

@@ -31,8 +31,9 @@ async def enqueue(
 
 async def unrouted(session: AsyncSession, *, limit: int) -> Sequence[NotifyOutbox]:
     """Return the oldest outbox entries not yet split into deliveries."""
+    # PostgreSQL: two senders (two `serve` replicas) route disjoint entries
     stmt = (select(NotifyOutbox).where(NotifyOutbox.status == "pending")
-            .order_by(NotifyOutbox.id).limit(limit))
+            .order_by(NotifyOutbox.id).limit(limit).with_for_update(skip_locked=True))
     return (await session.execute(stmt)).scalars().all()
 
 

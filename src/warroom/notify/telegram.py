@@ -101,6 +101,10 @@ class TelegramAdapter:
             if ref.message_id else None,
         )
 
+    async def acknowledge(self, query_id: str, text: str) -> None:
+        """Answer a button press: the short notice the person sees on their screen."""
+        await (await self._ready()).answer_callback_query(query_id, text[:200])
+
     async def aclose(self) -> None:
         """Close the bot's HTTP connections."""
         await self.bot.shutdown()
