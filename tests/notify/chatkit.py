@@ -74,7 +74,7 @@ def notify_settings(base: Settings, fake: FakePlatforms, **update: Any) -> Setti
         "notify_webhooks": {"ops": {"url": f"{fake.url}/hook", "secret": WEBHOOK_SECRET}},
         "notify_poll_seconds": 0.05,
         # room for the test to post the resolved alert before verification looks
-        "verify_warmup_seconds": 1.5,
+        "verify_warmup_seconds": 3.0,
         "notify_retry_base_seconds": 0.05,
         "notify_retry_max_seconds": 0.2,
     }

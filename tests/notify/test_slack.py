@@ -11,6 +11,7 @@ from platforms import Call, slack_click
 from wfkit import ScriptedDebate, package, post_alert, wait_for
 
 CLICK = "/api/v1/notify/slack/interactions"
+APPROVED = ("approved", "executing", "verifying", "completed")
 
 
 def _blocks(call: Call) -> list[dict[str, Any]]:
@@ -51,7 +52,7 @@ async def _status(chat: Chat, token: str, *status: str) -> bool:
 
 async def _resolve_after_execution(chat: Chat, token: str) -> None:
     """Let the alert clear during the warm-up, so verification sees success."""
-    await wait_for(lambda: _status(chat, token, "verifying", "completed"), what="execution")
+    await wait_for(lambda: _status(chat, token, *APPROVED), what="the approval")
     await post_alert(chat.client, "resolved")
     await wait_for(lambda: _status(chat, token, "completed"), what="completion")
 

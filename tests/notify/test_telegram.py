@@ -10,6 +10,7 @@ from platforms import TELEGRAM_SECRET, Call, telegram_click
 from wfkit import ScriptedDebate, package, post_alert, wait_for
 
 HOOK = "/api/v1/notify/telegram/webhook"
+APPROVED = ("approved", "executing", "verifying", "completed")
 
 
 def _buttons(call: Call) -> list[str]:
@@ -78,7 +79,7 @@ async def test_two_mapped_approvers_execute_a_critical_action_once(
 
         second = await _press(chat, 22, token, message_id)
         assert second.json()["ok"] is True
-        await wait_for(lambda: _status(chat, token, "verifying", "completed"), what="execution")
+        await wait_for(lambda: _status(chat, token, *APPROVED), what="the approval")
         await post_alert(chat.client, "resolved")
         await wait_for(lambda: _status(chat, token, "completed", "failed"), what="the end")
         view = (await chat.client.get(f"/api/v1/decisions/{token}")).json()

@@ -12,6 +12,8 @@ from pydantic import ValidationError
 
 from warroom.notify.hub import NotifyHub
 from warroom.notify.models import (
+    SLACK_APPROVE,
+    SLACK_REJECT,
     ChatAnswer,
     ChatRefusal,
     MessageRef,
@@ -19,10 +21,9 @@ from warroom.notify.models import (
     TelegramUpdate,
 )
 from warroom.notify.service import allowed_telegram_chats, answer_click, remember
-from warroom.notify.slack import APPROVE, REJECT
 
 router = APIRouter(prefix="/api/v1/notify", tags=["notify"])
-_VERDICTS = {APPROVE: "approve", REJECT: "reject"}
+_VERDICTS = {SLACK_APPROVE: "approve", SLACK_REJECT: "reject"}
 
 
 def _hub(request: Request) -> NotifyHub:

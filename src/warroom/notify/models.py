@@ -15,6 +15,9 @@ EVENT_KINDS: frozenset[str] = frozenset(
     {"ready", "approval", "approved", "rejected", "expired", "executing", "verifying",
      "completed", "failed"}
 )
+# the action ids of a Slack card's buttons
+SLACK_APPROVE = "warroom_approve"
+SLACK_REJECT = "warroom_reject"
 
 
 class Card(BaseModel):

@@ -6,10 +6,9 @@ from typing import Any
 
 from slack_sdk.web.async_client import AsyncWebClient
 
+from warroom.notify.models import SLACK_APPROVE as APPROVE
+from warroom.notify.models import SLACK_REJECT as REJECT
 from warroom.notify.models import Card, ChatEvent, MessageRef
-
-APPROVE = "warroom_approve"
-REJECT = "warroom_reject"
 
 
 def _esc(text: str) -> str:
