@@ -150,7 +150,8 @@ async def running_platforms() -> AsyncIterator[FakePlatforms]:
     sock = socket.socket()
     sock.bind(("127.0.0.1", 0))
     fake.port = sock.getsockname()[1]
-    server = uvicorn.Server(uvicorn.Config(fake.app(), log_level="warning", lifespan="off"))
+    server = uvicorn.Server(uvicorn.Config(fake.app(), log_level="warning", lifespan="off",
+                                           timeout_graceful_shutdown=5))
     task = asyncio.create_task(server.serve(sockets=[sock]))
     try:
         while not server.started:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager, suppress
+from contextlib import asynccontextmanager
 from typing import TYPE_CHECKING
 
 import structlog
@@ -113,7 +113,10 @@ class NotifyHub:
         try:
             yield
         finally:
+            self.sender.stopping = True
             task.cancel()
-            with suppress(asyncio.CancelledError):
-                await task
+            # bounded: a send in flight ends within its timeout, and the loop sees the flag
+            await asyncio.wait({task}, timeout=self.settings.notify_send_timeout_seconds + 1)
+            if not task.done():
+                log.warning("notify.sender_still_running", after="shutdown")
             await self.sender.aclose()

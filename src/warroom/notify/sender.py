@@ -50,6 +50,9 @@ class Sender:
         self.sessions = sessions
         self.settings = settings
         self.adapters = adapters
+        # a flag, not only cancellation: `asyncio.wait_for` (Python 3.11) can swallow a cancel
+        # that arrives as the awaited call finishes, and the loop would then run on
+        self.stopping = False
 
     async def drain(self, *, now: datetime | None = None) -> int:
         """Route new outbox entries and try every due delivery once; return how many were sent."""
@@ -60,6 +63,8 @@ class Sender:
         held: set[tuple[str, str]] = set()
         sent = 0
         for delivery, entry in pending:
+            if self.stopping:
+                break
             key = (entry.decision_token, delivery.destination)
             if key in held:
                 continue
@@ -148,7 +153,7 @@ class Sender:
 
     async def run(self) -> None:
         """Drain forever, every `notify_poll_seconds`; a failing pass is logged, not raised."""
-        while True:
+        while not self.stopping:
             try:
                 await self.drain()
             except Exception as exc:  # the database may be busy; try again next round
