@@ -37,6 +37,22 @@ class LLMProvider(BaseModel):
         return self.api_key.get_secret_value()
 
 
+class NotifyRoute(BaseModel):
+    """Where the notifications of some incidents go: `to` is `slack:CHANNEL_ID`,
+    `telegram:CHAT_ID` or `webhook:NAME`; empty `namespaces`/`priorities` match every one."""
+
+    to: str = Field(pattern=r"^(slack|telegram|webhook):\S+$")
+    namespaces: list[str] = []
+    priorities: list[str] = []
+
+
+class WebhookTarget(BaseModel):
+    """A generic webhook receiver: the URL events are posted to and the HMAC-SHA256 secret."""
+
+    url: str = Field(pattern=r"^https?://")
+    secret: SecretStr = Field(min_length=16)
+
+
 class Settings(BaseSettings):
     """Every knob warroom has, read from `WARROOM_*` environment variables or a `.env` file."""
 
@@ -190,6 +206,29 @@ class Settings(BaseSettings):
     # put prompts and answers in the spans too (they hold sanitized evidence)
     llm_trace_content: bool = False
 
+    # chat and webhook notifications (docs/chat.md); nothing is sent without a route
+    notify_routes: list[NotifyRoute] = []
+    # Slack app: bot token (xoxb-...) to post cards, signing secret to verify button clicks
+    notify_slack_bot_token: SecretStr = SecretStr("")
+    notify_slack_signing_secret: SecretStr = SecretStr("")
+    notify_slack_api_url: str = "https://slack.com/api/"  # a local fake in tests
+    # Slack user id -> warroom user name; an unmapped user's click is refused
+    notify_slack_users: dict[str, str] = {}
+    # Telegram bot: token from BotFather, the secret_token given to setWebhook
+    notify_telegram_bot_token: SecretStr = SecretStr("")
+    notify_telegram_webhook_secret: SecretStr = SecretStr("")
+    notify_telegram_api_url: str = "https://api.telegram.org/bot"  # a local fake in tests
+    # Telegram user id -> warroom user name; an unmapped user's click is refused
+    notify_telegram_users: dict[str, str] = {}
+    # generic webhooks by name, for routes `webhook:NAME`
+    notify_webhooks: dict[str, WebhookTarget] = {}
+    # the outbox sender: how often it looks for work, and its retries with exponential backoff
+    notify_poll_seconds: float = Field(default=1.0, gt=0)
+    notify_max_attempts: int = Field(default=8, gt=0)
+    notify_retry_base_seconds: float = Field(default=2.0, gt=0)
+    notify_retry_max_seconds: float = Field(default=300.0, gt=0)
+    notify_send_timeout_seconds: float = Field(default=10.0, gt=0)
+
     # the sandbox cluster (`warroom sandbox ...`, `serve --sandbox`, `demo`)
     sandbox_port: int = Field(default=0, ge=0, le=65535)  # 0: any free loopback port
     sandbox_tick_seconds: float = Field(default=15.0, gt=0)  # simulated seconds per tick
@@ -294,6 +333,22 @@ class Settings(BaseSettings):
                 f"worker_takeover_seconds ({self.worker_takeover_seconds:g}) must exceed two "
                 f"heartbeats (worker_heartbeat_seconds={self.worker_heartbeat_seconds:g})"
             )
+        return self
+
+    @model_validator(mode="after")
+    def _routes_have_credentials(self) -> Settings:
+        for i, route in enumerate(self.notify_routes):
+            platform, _, name = route.to.partition(":")
+            missing = {
+                "slack": not self.notify_slack_bot_token.get_secret_value()
+                and "WARROOM_NOTIFY_SLACK_BOT_TOKEN",
+                "telegram": not self.notify_telegram_bot_token.get_secret_value()
+                and "WARROOM_NOTIFY_TELEGRAM_BOT_TOKEN",
+                "webhook": name not in self.notify_webhooks
+                and f"WARROOM_NOTIFY_WEBHOOKS with an entry named {name!r}",
+            }[platform]
+            if missing:
+                raise ValueError(f"notify_routes[{i}] sends to {route.to!r}: set {missing}")
         return self
 
     @property

@@ -36,7 +36,13 @@ PUBLIC_PATHS = frozenset({
 # probes and scrapers: answered without even reading credentials, so they work (and say so)
 # while the database that holds the tokens is down
 PROBE_PATHS = frozenset({"/healthz", "/metrics"})
-PUBLIC_PREFIXES = ("/web/static/",)  # the dashboard's stylesheet and script
+PUBLIC_PREFIXES = ("/web/static/",)
+# chat platforms' callbacks: they cannot send a warroom token; each request is authenticated by
+# the platform's own signature (Slack's signing secret, Telegram's secret-token header) and the
+# clicking user must map to a warroom user with the approver role (see notify/endpoints.py)
+PLATFORM_CALLBACKS = frozenset({
+    "/api/v1/notify/slack/interactions", "/api/v1/notify/telegram/webhook",
+})  # the dashboard's stylesheet and script
 # the webhooks: Alertmanager may also send basic auth (user name and a token as password)
 INGEST_PATHS = frozenset({"/api/v1/alerts", "/api/v1/alerts/alertmanager"})
 SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
@@ -61,7 +67,7 @@ SECURITY_HEADERS = (
 
 def is_public(path: str) -> bool:
     """Tell whether anyone may reach `path` without credentials."""
-    return path in PUBLIC_PATHS or path.startswith(PUBLIC_PREFIXES)
+    return path in PUBLIC_PATHS or path in PLATFORM_CALLBACKS or path.startswith(PUBLIC_PREFIXES)
 
 
 class TokenCache:

@@ -21,6 +21,7 @@ from pydantic import BaseModel
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
 
 from warroom.access.app import install as install_access
+from warroom.access.directory import UserDirectory
 from warroom.agents.service import incident_detail as debate_detail
 from warroom.api import errors, system
 from warroom.config import Settings, get_settings
@@ -28,6 +29,7 @@ from warroom.ingest import endpoints as ingest_endpoints
 from warroom.ingest.committer import GroupCommitter
 from warroom.ingest.models import IngestResult
 from warroom.ingest.ports import IncidentListener
+from warroom.notify.app import install as install_notify
 from warroom.observe.endpoints import router as metrics_router
 from warroom.observe.tracing import configure_tracing
 from warroom.store.db import make_engine, make_sessionmaker, wal_checkpointer
@@ -109,6 +111,8 @@ def create_app(settings: Settings | None = None, *, engine: AsyncEngine | None =
     app.include_router(ingest_endpoints.router)
     # other contexts' routers, listeners, detail providers and lifespan hooks go below
     install_workflow(app)
+    # chat cards and callbacks; chat users are looked up among the access context's users
+    install_notify(app, directory=UserDirectory(app.state.sessions))
     app.state.incident_detail_providers.append(debate_detail)  # evidence, turns, package
     app.include_router(web_router)  # the dashboard and the event stream
     app.include_router(metrics_router)  # /metrics, public like /healthz

@@ -26,6 +26,7 @@ from warroom.decisions.models import (
     VerificationView,
 )
 from warroom.decisions.policy import PolicyVerdict
+from warroom.notify import outbox
 from warroom.observe.metrics import DECISION_TRANSITIONS, who
 from warroom.store import audit
 from warroom.store.tables import Approval, Decision
@@ -108,6 +109,8 @@ async def transition(
         incident_id=decision.incident_id,
         decision_token=decision.token,
     )
+    await outbox.record(session, decision_token=decision.token,
+                        incident_id=decision.incident_id, event=to, payload=payload)
     return decision
 
 
@@ -206,6 +209,8 @@ async def record_approval(
         incident_id=decision.incident_id,
         decision_token=token,
     )
+    await outbox.record(session, decision_token=token, incident_id=decision.incident_id,
+                        event="approval", payload={"verdict": verdict})
     return decision, approval
 
 

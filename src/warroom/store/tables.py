@@ -281,3 +281,56 @@ class WorkerRow(Base):
     taken_over_by: Mapped[str | None] = mapped_column(String(253), default=None)
     taken_over_at: Mapped[float | None] = mapped_column(Float, default=None)
     recovered: Mapped[int] = mapped_column(Integer, default=0)
+
+
+class NotifyOutbox(Base):
+    """A notification owed to the chat platforms, written in the transaction of the change."""
+
+    __tablename__ = "notify_outbox"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    decision_token: Mapped[str] = mapped_column(String(64), index=True)
+    incident_id: Mapped[str] = mapped_column(String(36))
+    # ready | approval | approved | rejected | expired | executing | verifying | completed | failed
+    event: Mapped[str] = mapped_column(String(32))
+    payload: Mapped[dict[str, Any]]
+    created_at: Mapped[datetime]
+    # pending | done: done once every route has it or has given up on it
+    status: Mapped[str] = mapped_column(String(16), index=True, default="pending")
+
+
+class NotifyDelivery(Base):
+    """One outbox entry on its way to one destination (`slack:C1`, `telegram:-100`, ...)."""
+
+    __tablename__ = "notify_deliveries"
+    __table_args__ = (UniqueConstraint("outbox_id", "destination", name="uq_notify_delivery"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    outbox_id: Mapped[int] = mapped_column(ForeignKey("notify_outbox.id"), index=True)
+    destination: Mapped[str] = mapped_column(String(300))
+    status: Mapped[str] = mapped_column(String(16), index=True)  # pending | sent | failed
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    next_attempt_at: Mapped[datetime]
+    last_error: Mapped[str | None] = mapped_column(Text, default=None)
+    sent_at: Mapped[datetime | None] = mapped_column(default=None)
+
+
+class NotifyCard(Base):
+    """The platform's reference to a decision's card, so later changes edit it in place."""
+
+    __tablename__ = "notify_cards"
+
+    decision_token: Mapped[str] = mapped_column(String(64), primary_key=True)
+    destination: Mapped[str] = mapped_column(String(300), primary_key=True)
+    ref: Mapped[dict[str, Any]]  # Slack: channel, ts; Telegram: chat_id, message_id
+    updated_at: Mapped[datetime]
+
+
+class NotifyCallback(Base):
+    """A chat callback already acted on: the same signed payload is refused a second time."""
+
+    __tablename__ = "notify_callbacks"
+
+    key: Mapped[str] = mapped_column(String(128), primary_key=True)
+    platform: Mapped[str] = mapped_column(String(16))
+    received_at: Mapped[datetime]

@@ -1,0 +1,44 @@
+"""Cards rendered for each platform: hostile text stays text, dead cards have no buttons."""
+
+from __future__ import annotations
+
+from warroom.notify import slack, telegram
+from warroom.notify.models import Card
+
+XSS = '<b>x</b> & <a href="http://evil">click</a> <!channel>'
+
+
+def _card(**update: object) -> Card:
+    values: dict[str, object] = dict(
+        token="d_1", headline="Decision ready", status="ready", incident_id="i-1",
+        title=XSS, namespace="shop", service="checkout", priority="P1", diagnosis=XSS,
+        action="scale shop/deployment/checkout replicas=4", risk="critical", blast_radius=23,
+        confidence=0.8, challenges=[f"warning: {XSS}"], approvers=["alice"],
+        approvals_needed=2, live=True,
+    )
+    values.update(update)
+    return Card.model_validate(values)
+
+
+def test_telegram_html_escapes_what_the_incident_says() -> None:
+    text = telegram.text(_card())
+    assert "<a href" not in text and "&lt;a href=&quot;http://evil&quot;&gt;" in text
+    assert "1 of 2 approvals (alice)" in text
+    markup = telegram.keyboard(_card())
+    assert markup is not None
+    assert [b.callback_data for b in markup.inline_keyboard[0]] == ["approve:d_1", "reject:d_1"]
+    assert telegram.keyboard(_card(live=False, closed_reason="rejected by bob")) is None
+
+
+def test_slack_mrkdwn_escapes_mentions_and_links() -> None:
+    blocks = slack.blocks(_card())
+    # mrkdwn reads <...> as links and mentions; plain_text (the header) shows text as it is
+    rendered = str([b for b in blocks if b["type"] != "header"])
+    assert "<!channel>" not in rendered and "&lt;!channel&gt;" in rendered
+    assert "<a href" not in rendered
+    [actions] = [b for b in blocks if b["type"] == "actions"]
+    assert [e["action_id"] for e in actions["elements"]] == ["warroom_approve", "warroom_reject"]
+    dead = slack.blocks(_card(live=False, status="expired",
+                              closed_reason="the decision expired"))
+    assert not [b for b in dead if b["type"] == "actions"]
+    assert "No buttons: the decision expired" in str(dead)
