@@ -9,7 +9,6 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import httpx
 import pytest
 from fastapi import FastAPI
 from sqlalchemy import func, select
@@ -31,7 +30,7 @@ from platforms import (  # noqa: E402
 from wfkit import ScriptedDebate, wf_settings  # noqa: E402
 
 from warroom.access.models import Identity, Role  # noqa: E402
-from warroom.api.testing import app_client  # noqa: E402
+from warroom.api.testing import AppClient, app_client  # noqa: E402
 from warroom.config import Settings  # noqa: E402
 from warroom.notify.app import install as install_notify  # noqa: E402
 from warroom.store.tables import Approval, Execution  # noqa: E402
@@ -84,7 +83,7 @@ def notify_settings(base: Settings, fake: FakePlatforms, **update: Any) -> Setti
 
 @dataclass
 class Chat:
-    client: httpx.AsyncClient
+    client: AppClient
     app: FastAPI
     fake: FakePlatforms
 

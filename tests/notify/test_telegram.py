@@ -9,6 +9,8 @@ from chatkit import CHAT, Chat, ChatFactory
 from platforms import TELEGRAM_SECRET, Call, telegram_click
 from wfkit import ScriptedDebate, package, post_alert, wait_for
 
+from warroom.access.models import Role
+
 HOOK = "/api/v1/notify/telegram/webhook"
 APPROVED = ("approved", "executing", "verifying", "completed")
 
@@ -126,8 +128,9 @@ async def test_an_answer_given_elsewhere_closes_the_cards_buttons(chat_app: Chat
     async with chat_app(ScriptedDebate()) as chat:
         await post_alert(chat.client)
         message_id, token = await _card(chat)
+        carol = await chat.client.as_user("carol", Role.approver)
         answer = await chat.client.post(f"/api/v1/decisions/{token}/reject",
-                                        json={"approver": "carol", "via": "web"})
+                                        json={"via": "web"}, headers=carol)
         assert answer.status_code == 200
         dead = await wait_for(lambda: _edit(chat, "rejected by carol"), what="the closed card")
         assert not _buttons(dead) and int(dead.params["message_id"]) == message_id
