@@ -27,6 +27,7 @@ from warroom.ingest import endpoints as ingest_endpoints
 from warroom.ingest.committer import GroupCommitter
 from warroom.ingest.models import IngestResult
 from warroom.ingest.ports import IncidentListener
+from warroom.stats import endpoints as stats_endpoints
 from warroom.store.db import make_engine, make_sessionmaker, wal_checkpointer
 from warroom.store.migrate import upgrade
 from warroom.web import router as web_router
@@ -107,5 +108,6 @@ def create_app(settings: Settings | None = None, *, engine: AsyncEngine | None =
     install_workflow(app)
     app.state.incident_detail_providers.append(debate_detail)  # evidence, turns, package
     app.include_router(web_router)  # the dashboard and the event stream
+    app.include_router(stats_endpoints.router)  # /api/v1/stats/...
     _install_openapi(app)
     return app

@@ -8,6 +8,8 @@ from typing import Any
 
 import orjson
 
+from warroom.stats.models import change_text, seconds_text
+
 # decision status -> (css tone, words a tired reader needs)
 DECISION_TONES: dict[str, str] = {
     "analyzing": "info", "ready": "warn", "approved": "info", "executing": "info",
@@ -106,7 +108,13 @@ def timeline_text(entry: dict[str, Any]) -> str:
     return ", ".join(scalars[:4])
 
 
+def milliseconds(value: float | None) -> str:
+    """Render a latency given in milliseconds the way durations read everywhere else."""
+    return seconds_text(None if value is None else value / 1000)
+
+
 FILTERS: dict[str, Callable[..., str]] = {
+    "seconds": seconds_text, "change": change_text, "ms": milliseconds,
     "utc": utc_text, "iso": iso, "ago": ago, "pretty_json": pretty_json, "percent": percent,
     "action_text": action_text, "timeline_text": timeline_text,
 }
