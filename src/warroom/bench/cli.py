@@ -44,5 +44,8 @@ def ingest(
 
 def register(app: typer.Typer) -> None:
     """Add the `bench` group to the warroom command."""
-    from warroom.bench import pipeline  # noqa: F401  (adds `bench pipeline`)
+    from warroom.bench import (
+        pipeline,  # noqa: F401  (adds `bench pipeline`)
+        stats,  # noqa: F401  (adds `bench stats`)
+    )
     app.add_typer(bench, name="bench")

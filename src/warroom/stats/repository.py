@@ -14,13 +14,16 @@ from sqlalchemy import (
     ColumnElement,
     DateTime,
     Float,
+    Integer,
     Select,
     String,
     case,
+    column,
     distinct,
     exists,
     func,
     literal,
+    literal_column,
     or_,
     select,
     union_all,
@@ -28,6 +31,7 @@ from sqlalchemy import (
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.ext.compiler import compiles
 from sqlalchemy.sql.compiler import SQLCompiler
+from sqlalchemy.sql.expression import TableClause
 from sqlalchemy.sql.functions import FunctionElement
 
 from warroom.stats.models import Count, Percentiles, StatsRange
@@ -137,17 +141,19 @@ async def incident_counts(session: AsyncSession, q: StatsRange) -> dict[str, lis
     """Count the range's incidents by status, priority, fault class and team."""
     where = incident_filter(q)
     out: dict[str, list[Count]] = {}
-    for name, column in (("status", Incident.status), ("priority", Incident.priority)):
-        stmt = select(column, func.count()).where(*where).group_by(column)
+    for name, column_ in (("status", Incident.status), ("priority", Incident.priority)):
+        # grouped by an expression: SQLite would otherwise walk the column's index, all of it
+        key = func.coalesce(column_, "")
+        stmt = select(key, func.count()).where(*where).group_by(key)
         out[name] = _counts((await session.execute(stmt)).all())
     fault = func.coalesce(Decision.fault, "undiagnosed")
     team = func.coalesce(Decision.package["team"].as_string(), "undecided")
-    for name, key in (("fault", fault), ("team", team)):
-        stmt = (select(key, func.count(distinct(Incident.id)))
+    for name, expr in (("fault", fault), ("team", team)):
+        stmt = (select(expr, func.count(distinct(Incident.id)))
                 .select_from(Incident)
                 .outerjoin(Decision, (Decision.incident_id == Incident.id)
                            & Decision.parent_token.is_(None))
-                .where(*where).group_by(key))
+                .where(*where).group_by(expr))
         out[name] = _counts((await session.execute(stmt)).all())
     return out
 
@@ -174,16 +180,20 @@ async def per_day(session: AsyncSession, q: StatsRange) -> dict[str, tuple[int, 
 # --- resolution --------------------------------------------------------------------------
 
 def _durations(q: StatsRange) -> Select[str, float]:
-    """Seconds from each incident's opening to each milestone, as rows `(name, v)`."""
+    """Seconds from each incident's opening to each milestone, as rows `(name, v)`.
+
+    Each milestone is a subquery per incident, so the time range's index drives the query.
+    """
     where = incident_filter(q)
 
-    def first(name: str, column: Any, *joins: Any) -> Select[str, float]:
-        stmt = select(literal(name).label("name"),
-                      seconds_between(Incident.opened_at, func.min(column)).label("v"))
-        stmt = stmt.select_from(Incident).join(Decision, Decision.incident_id == Incident.id)
+    def first(name: str, column_: Any, *joins: Any) -> Select[str, float]:
+        earliest = select(func.min(column_)).select_from(Decision).where(
+            Decision.incident_id == Incident.id)
         for target, on in joins:
-            stmt = stmt.join(target, on)
-        return stmt.where(*where).group_by(Incident.id, Incident.opened_at)
+            earliest = earliest.join(target, on)
+        return select(literal(name).label("name"),
+                      seconds_between(Incident.opened_at, earliest.scalar_subquery()).label("v")
+                      ).where(*where)
 
     recovery = select(literal("recovery").label("name"),
                       seconds_between(Incident.opened_at, Incident.resolved_at).label("v")
@@ -238,9 +248,10 @@ async def outcomes(session: AsyncSession, q: StatsRange) -> list[Count]:
 async def decision_facts(session: AsyncSession, q: StatsRange) -> dict[str, int]:
     """Count timeouts, verified approvals, overrides and critic challenges of the range."""
     tokens = _decisions(q).subquery()
+    # `kind` wrapped: SQLite would walk its index, every ready event of the history
     timed_out = (select(func.count(distinct(AuditEvent.decision_token)))
                  .where(AuditEvent.decision_token.in_(select(tokens.c.token)),
-                        AuditEvent.kind == READY_KIND,
+                        func.coalesce(AuditEvent.kind, "") == READY_KIND,
                         AuditEvent.payload["package_status"].as_string() == "timeout"))
     approved = select(Approval.decision_token).where(Approval.verdict == "approve")
     verified = (select(func.count(distinct(Verification.decision_token)),
@@ -270,28 +281,69 @@ async def decision_facts(session: AsyncSession, q: StatsRange) -> dict[str, int]
     }
 
 
+TURN_INDEX = "ix_audit_events_turns"
+# a literal, not a parameter: SQLite uses a partial index only for a WHERE it can read
+TURN_KIND_SQL: ColumnElement[str] = literal_column(f"'{TURN_KIND}'")
+
+
+class IndexedTable(TableClause):
+    """A table read through one named index on SQLite (`INDEXED BY`), plainly elsewhere."""
+
+    inherit_cache = True
+
+
+@compiles(IndexedTable)
+def _table_plain(element: IndexedTable, compiler: SQLCompiler, **kw: Any) -> str:
+    return str(compiler.visit_table(element, **kw))
+
+
+@compiles(IndexedTable, "sqlite")
+def _table_indexed(element: IndexedTable, compiler: SQLCompiler, **kw: Any) -> str:
+    text = str(compiler.visit_table(element, **kw))
+    # without statistics SQLite would rather walk every turn by `kind` and parse its payload
+    return f"{text} INDEXED BY {TURN_INDEX}" if kw.get("asfrom") else text
+
+
+# the agent turns' figures, derived from the audit payload by the database (migration 0007)
+TURNS = IndexedTable(
+    "audit_events", column("kind", String), column("incident_id", String),
+    column("session_id", String), column("turn_role", String), column("turn_backend", String),
+    column("turn_latency_ms", Float), column("turn_degraded", Integer),
+)
+
+
 def _turns(q: StatsRange) -> Any:
-    payload = AuditEvent.payload
-    return select(
-        payload["role"].as_string().label("role"),
-        func.coalesce(payload["backend"].as_string(), DEFAULT_BACKEND).label("backend"),
-        payload["latency_ms"].as_float().label("latency"),
-        case((payload["degraded"].as_boolean(), 1), else_=0).label("degraded"),
-        AuditEvent.session_id.label("session_id"),
-    ).join(Incident, Incident.id == AuditEvent.incident_id).where(
-        AuditEvent.kind == TURN_KIND, *incident_filter(q)).subquery()
+    """The turns of the range's incidents, read from the turns' index alone."""
+    incidents = select(Incident.id).where(*incident_filter(q))
+    stmt = select(
+        TURNS.c.turn_role.label("role"), TURNS.c.turn_backend.label("backend"),
+        TURNS.c.turn_latency_ms.label("latency"), TURNS.c.turn_degraded.label("degraded"),
+        TURNS.c.session_id.label("session_id"),
+    ).where(TURNS.c.kind == TURN_KIND_SQL, TURNS.c.incident_id.in_(incidents))
+    return stmt.subquery()
 
 
-async def turn_latency(session: AsyncSession, q: StatsRange, by: str
-                       ) -> list[tuple[str, int, int, Percentiles]]:
-    """Return `(role or backend, turns, degraded turns, latency percentiles)` per group."""
+async def turn_latency(session: AsyncSession, q: StatsRange
+                       ) -> dict[str, list[tuple[str, int, int, Percentiles]]]:
+    """Return `(name, turns, degraded turns, latency percentiles)` per role and per backend."""
     turns = _turns(q)
-    key = turns.c[by]
-    counts = (await session.execute(select(key, func.count(), func.sum(turns.c.degraded))
-                                    .group_by(key))).all()
-    ranked = await percentiles(session, select(key.label("name"), turns.c.latency.label("v")))
-    return [(str(k), int(n), int(d or 0), ranked.get(str(k), Percentiles(count=0)))
-            for k, n, d in sorted(counts, key=lambda r: str(r[0]))]
+    counts = (await session.execute(
+        select(turns.c.role, turns.c.backend, func.count(), func.sum(turns.c.degraded))
+        .group_by(turns.c.role, turns.c.backend))).all()
+    by_role = select(("role:" + func.coalesce(turns.c.role, "")).label("name"),
+                     turns.c.latency.label("v"))
+    by_backend = select(("backend:" + turns.c.backend).label("name"), turns.c.latency.label("v"))
+    ranked = await percentiles(session, select(union_all(by_role, by_backend).subquery()))
+    out: dict[str, list[tuple[str, int, int, Percentiles]]] = {"role": [], "backend": []}
+    for by, index in (("role", 0), ("backend", 1)):
+        totals: dict[str, list[int]] = {}
+        for row in counts:
+            entry = totals.setdefault(str(row[index] or ""), [0, 0])
+            entry[0] += int(row[2])
+            entry[1] += int(row[3] or 0)
+        out[by] = [(name, n, d, ranked.get(f"{by}:{name}", Percentiles(count=0)))
+                   for name, (n, d) in sorted(totals.items())]
+    return out
 
 
 async def degraded_debates(session: AsyncSession, q: StatsRange) -> int:

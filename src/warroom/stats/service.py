@@ -71,6 +71,7 @@ def _latencies(rows: list[tuple[str, int, int, Percentiles]]) -> list[AgentLaten
 async def ai(session: AsyncSession, q: StatsRange) -> AiStats:
     """Return the decisions' outcomes, verification success, overrides and agent latency."""
     facts = await repository.decision_facts(session, q)
+    latency = await repository.turn_latency(session, q)
     verified, success = facts["approved_verified"], facts["approved_verified_success"]
     return AiStats(
         range=q,
@@ -86,8 +87,8 @@ async def ai(session: AsyncSession, q: StatsRange) -> AiStats:
         overrides=facts["human_rejections"] + facts["different_action"],
         challenges=facts["challenges"],
         challenges_proved_right=facts["challenges_proved_right"],
-        agents=_latencies(await repository.turn_latency(session, q, "role")),
-        backends=_latencies(await repository.turn_latency(session, q, "backend")),
+        agents=_latencies(latency["role"]),
+        backends=_latencies(latency["backend"]),
     )
 
 

@@ -186,7 +186,7 @@ class ChallengeOutcome(Base):
 
 
 Index("ix_incidents_group_open", Incident.group_key, Incident.status)
-# the stats' time ranges and an incident's agent turns (migration 0007)
+# the stats' time ranges (migration 0007, which also derives the agent turns' figures)
 Index("ix_incidents_opened_at", Incident.opened_at)
 Index("ix_incidents_resolved_at", Incident.resolved_at)
-Index("ix_audit_events_incident_kind", AuditEvent.incident_id, AuditEvent.kind)
+Index("ix_audit_events_kind_at", AuditEvent.kind, AuditEvent.at)
