@@ -1,7 +1,8 @@
 """The stats' SQL: every figure is computed by the database from the stored facts.
 
-Percentiles are nearest-rank (the value at rank ceil(p * n)) computed with window functions,
-so SQLite and PostgreSQL give the same answer and only the few ranked rows leave the database.
+Percentiles are nearest-rank (the value at rank ceil(p * n)) computed with window functions
+(`sql.percentiles`), so SQLite and PostgreSQL give the same answer and only the few ranked rows
+leave the database.
 """
 
 from __future__ import annotations
@@ -24,17 +25,13 @@ from sqlalchemy import (
     func,
     literal,
     literal_column,
-    or_,
     select,
     union_all,
 )
 from sqlalchemy.ext.asyncio import AsyncSession
-from sqlalchemy.ext.compiler import compiles
-from sqlalchemy.sql.compiler import SQLCompiler
-from sqlalchemy.sql.expression import TableClause
-from sqlalchemy.sql.functions import FunctionElement
 
 from warroom.stats.models import Count, Percentiles, StatsRange
+from warroom.stats.sql import IndexedTable, percentiles, seconds_between, utc_day
 from warroom.store.tables import (
     Approval,
     AuditEvent,
@@ -51,45 +48,6 @@ LEARN_KIND = "learn.updated"
 READY_KIND = "decision.ready"
 # turns that name no backend came from the rule backends, the only ones that wrote none
 DEFAULT_BACKEND = "rules"
-
-
-class seconds_between(FunctionElement[float]):  # noqa: N801  (reads as the SQL function it is)
-    """`seconds_between(start, end)`: the seconds from one timestamp to another, as a float."""
-
-    type = Float()
-    inherit_cache = True
-
-
-@compiles(seconds_between, "sqlite")
-def _seconds_sqlite(element: seconds_between, compiler: SQLCompiler, **kw: Any) -> str:
-    start, end = list(element.clauses)
-    return (f"((julianday({compiler.process(end, **kw)}) - "
-            f"julianday({compiler.process(start, **kw)})) * 86400.0)")
-
-
-@compiles(seconds_between)
-def _seconds_postgresql(element: seconds_between, compiler: SQLCompiler, **kw: Any) -> str:
-    start, end = list(element.clauses)
-    return (f"EXTRACT(EPOCH FROM ({compiler.process(end, **kw)} - "
-            f"{compiler.process(start, **kw)}))::float")
-
-
-class utc_day(FunctionElement[str]):  # noqa: N801
-    """`utc_day(ts)`: the UTC calendar day of a timestamp as `YYYY-MM-DD` text."""
-
-    type = String()
-    inherit_cache = True
-
-
-@compiles(utc_day, "sqlite")
-def _day_sqlite(element: utc_day, compiler: SQLCompiler, **kw: Any) -> str:
-    return f"date({compiler.process(next(iter(element.clauses)), **kw)})"
-
-
-@compiles(utc_day)
-def _day_postgresql(element: utc_day, compiler: SQLCompiler, **kw: Any) -> str:
-    value = compiler.process(next(iter(element.clauses)), **kw)
-    return f"to_char(({value}) AT TIME ZONE 'UTC', 'YYYY-MM-DD')"
 
 
 def _at(value: datetime) -> ColumnElement[datetime]:
@@ -109,30 +67,6 @@ def incident_filter(q: StatsRange) -> list[ColumnElement[bool]]:
 def _counts(rows: Sequence[Any]) -> list[Count]:
     found = [Count(key=str(key), count=int(n)) for key, n in rows]
     return sorted(found, key=lambda c: (-c.count, c.key))
-
-
-async def percentiles(session: AsyncSession, values: Select[str, float]) -> dict[str, Percentiles]:
-    """Rank `values` (columns `name`, `v`) per name and return P50, P95, max and count."""
-    src = values.subquery()
-    ranked = select(
-        src.c.name, src.c.v,
-        func.row_number().over(partition_by=src.c.name, order_by=src.c.v).label("rn"),
-        func.count().over(partition_by=src.c.name).label("n"),
-    ).where(src.c.v.is_not(None)).subquery()
-    n = ranked.c.n
-    p50, p95 = (n * 50 + 99) // 100, (n * 95 + 99) // 100
-    stmt = select(ranked.c.name, ranked.c.v, ranked.c.rn, n).where(
-        or_(ranked.c.rn == p50, ranked.c.rn == p95, ranked.c.rn == n))
-    out: dict[str, Percentiles] = {}
-    for name, value, rank, count in (await session.execute(stmt)).all():
-        found = out.setdefault(str(name), Percentiles(count=int(count)))
-        if rank == (count * 50 + 99) // 100:
-            found.p50 = float(value)
-        if rank == (count * 95 + 99) // 100:
-            found.p95 = float(value)
-        if rank == count:
-            found.max = float(value)
-    return out
 
 
 # --- incidents ---------------------------------------------------------------------------
@@ -281,27 +215,8 @@ async def decision_facts(session: AsyncSession, q: StatsRange) -> dict[str, int]
     }
 
 
-TURN_INDEX = "ix_audit_events_turns"
 # a literal, not a parameter: SQLite uses a partial index only for a WHERE it can read
 TURN_KIND_SQL: ColumnElement[str] = literal_column(f"'{TURN_KIND}'")
-
-
-class IndexedTable(TableClause):
-    """A table read through one named index on SQLite (`INDEXED BY`), plainly elsewhere."""
-
-    inherit_cache = True
-
-
-@compiles(IndexedTable)
-def _table_plain(element: IndexedTable, compiler: SQLCompiler, **kw: Any) -> str:
-    return str(compiler.visit_table(element, **kw))
-
-
-@compiles(IndexedTable, "sqlite")
-def _table_indexed(element: IndexedTable, compiler: SQLCompiler, **kw: Any) -> str:
-    text = str(compiler.visit_table(element, **kw))
-    # without statistics SQLite would rather walk every turn by `kind` and parse its payload
-    return f"{text} INDEXED BY {TURN_INDEX}" if kw.get("asfrom") else text
 
 
 # the agent turns' figures, derived from the audit payload by the database (migration 0007)
