@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import asyncio
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import TYPE_CHECKING
 
 import typer
@@ -22,7 +22,7 @@ def _range(days: float, since: datetime | None, until: datetime | None, namespac
 
     try:
         if since is not None:
-            return StatsRange(since=since, until=until or datetime.now(since.tzinfo),
+            return StatsRange(since=since, until=until or datetime.now(UTC),
                               namespace=namespace or None, service=service or None)
         return StatsRange.last(days, until=until, namespace=namespace, service=service)
     except ValidationError as exc:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Annotated
 
 from fastapi import APIRouter, Depends, HTTPException, Query
@@ -36,7 +36,7 @@ def stats_range(
     """Build the range from the query string; a bad one is a 422 naming the parameter."""
     try:
         if since is not None:
-            end = until or datetime.now(since.tzinfo)
+            end = until or datetime.now(UTC)
             return StatsRange(since=since, until=end, namespace=namespace or None,
                               service=service_ or None)
         return StatsRange.last(days, until=until, namespace=namespace, service=service_)
