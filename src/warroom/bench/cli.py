@@ -44,5 +44,9 @@ def ingest(
 
 def register(app: typer.Typer) -> None:
     """Add the `bench` group to the warroom command."""
-    from warroom.bench import llm, pipeline  # noqa: F401  (add `bench llm`, `bench pipeline`)
+    from warroom.bench import (  # noqa: F401  (add `bench llm`, `bench pipeline`, `bench stats`)
+        llm,
+        pipeline,
+        stats,
+    )
     app.add_typer(bench, name="bench")

@@ -263,3 +263,9 @@ class LLMTurnRow(Base):
     cost_usd: Mapped[float] = mapped_column(Float, default=0.0)
     latency_ms: Mapped[float] = mapped_column(Float, default=0.0)
     at: Mapped[datetime]
+
+
+# the stats' time ranges (migration 0007, which also derives the agent turns' figures)
+Index("ix_incidents_opened_at", Incident.opened_at)
+Index("ix_incidents_resolved_at", Incident.resolved_at)
+Index("ix_audit_events_kind_at", AuditEvent.kind, AuditEvent.at)
