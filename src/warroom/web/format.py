@@ -145,10 +145,11 @@ def timeline_text(entry: dict[str, Any]) -> str:
     kind = str(entry.get("kind", ""))
     data = entry.get("data") or {}
     if kind == "agent.turn":
-        vote = str(data.get("vote") or "no vote").replace("_", " ")
-        flags = " (degraded)" if data.get("degraded") else ""
+        vote = word(str(data["vote"])) if data.get("vote") else _("no vote")
+        flags = _(" (degraded)") if data.get("degraded") else ""
         error = f": {data['error']}" if data.get("error") else ""
-        return f"{data.get('role', 'agent')} voted {vote}{flags}{error}"
+        return _("{role} voted {vote}").format(role=data.get("role", "agent"), vote=vote) + (
+            flags + error)
     if kind == "signal.received":
         count = data.get("receive_count")
         times = f", received {count}×" if count and count > 1 else ""
