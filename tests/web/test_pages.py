@@ -153,6 +153,9 @@ async def test_pages_read_in_traditional_chinese_with_taipei_times(
             assert expected in stats.text, expected
         assert "Most affected services" not in stats.text
 
+        login = await web.client.get("/login")
+        assert "登入 warroom" in login.text and "API 權杖" in login.text
+
         # machine-facing output stays language-neutral and in UTC
         assert incident["opened_at"].endswith(("Z", "+00:00"))
         assert "事件" not in (await web.client.get(f"/api/v1/incidents/{incident_id}")).text

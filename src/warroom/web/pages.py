@@ -132,10 +132,11 @@ async def read_form(request: Request) -> dict[str, str]:
 def cross_site(request: Request) -> str | None:
     """Say why a form post came from another site (a forged approval), or None when it did not."""
     if request.headers.get("sec-fetch-site") in ("cross-site", "same-site"):
-        return "the form was posted from another site"
+        return _("the form was posted from another site")
     origin = request.headers.get("origin")
     if origin and origin != "null" and urlsplit(origin).netloc != request.headers.get("host"):
-        return f"the form was posted from {origin}, not from this dashboard"
+        return _("the form was posted from {origin}, not from this dashboard").format(
+            origin=origin)
     return None
 
 
