@@ -22,6 +22,7 @@ sys.path.insert(0, str(Path(__file__).parents[1] / "stats"))
 from statskit import drive, stats_app, trust_playbook  # noqa: E402
 from wfkit import ScriptedDebate, wf_settings, workflow_app  # noqa: E402
 
+from warroom.access.models import Role  # noqa: E402
 from warroom.api.app import create_app  # noqa: E402
 from warroom.bench.processes import free_port  # noqa: E402
 from warroom.config import Settings  # noqa: E402
@@ -60,6 +61,8 @@ async def test_stats_page_renders_in_chromium_without_script_errors(
         await drive(client, debate)
         report = StatsReport.model_validate(
             (await client.get("/api/v1/stats", params={"days": 1})).json())
+        # the dashboard sits behind the access gate: the browser sends a viewer's token
+        token = await client.token_for("stats-viewer", Role.viewer)
     ARTIFACTS.mkdir(parents=True, exist_ok=True)
     server, task, port = await _serve(wf_settings, engine)
     errors: list[str] = []
@@ -67,7 +70,8 @@ async def test_stats_page_renders_in_chromium_without_script_errors(
         async with async_playwright() as pw:
             browser = await pw.chromium.launch(executable_path=chromium_binary,
                                                args=BROWSER_ARGS)
-            page = await browser.new_page(viewport={"width": 1400, "height": 1000})
+            page = await browser.new_page(viewport={"width": 1400, "height": 1000},
+                                          extra_http_headers={"Authorization": f"Bearer {token}"})
             page.on("pageerror", lambda exc: errors.append(f"page error: {exc}"))
             page.on("console", lambda msg: errors.append(f"console {msg.type}: {msg.text}")
                     if msg.type == "error" and "Failed to load resource" not in msg.text
