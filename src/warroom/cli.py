@@ -27,6 +27,7 @@ _CONTEXTS = (
     "warroom.bench.cli",  # bench ingest|pipeline
     "warroom.access.cli",  # tokens create|list|revoke, users add|list|disable
     "warroom.llm.cli",  # llm check
+    "warroom.stats.cli",  # stats
 )
 
 

@@ -241,7 +241,7 @@ class Settings(BaseSettings):
     sandbox_url: str = ""
 
     # the people's language and time zone (docs/configuration.md#language-and-time-zone):
-    # text for people (the demo's account) in `language`, times shown in `timezone`;
+    # text for people (the dashboard, the demo's account) in `language`, times shown in `timezone`;
     # everything is stored in UTC and machine-facing output stays language-neutral
     language: str = "en"  # en | zh-TW
     timezone: str = "UTC"  # an IANA zone, e.g. Asia/Taipei

@@ -46,6 +46,12 @@ def prometheus_binary() -> str:
     return _binary(processes.PROMETHEUS, "Prometheus")
 
 
+@pytest.fixture(scope="session")
+def chromium_binary() -> str:
+    """Debian's Chromium, installed if missing, for the dashboard's headless browser tests."""
+    return _binary(processes.CHROMIUM, "Chromium")
+
+
 @contextmanager
 def running(
     what: str, start: Callable[[], subprocess.Popen[bytes]]

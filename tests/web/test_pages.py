@@ -1,6 +1,7 @@
 from __future__ import annotations
 
-from datetime import UTC, datetime, timedelta
+import json
+from datetime import UTC, datetime, timedelta, timezone
 from pathlib import Path
 
 import pytest
@@ -114,3 +115,47 @@ def test_ages_read_plainly_past_and_future() -> None:
     assert ago(now - timedelta(hours=5, minutes=2), now) == "5 h 2 min ago"
     assert ago(now + timedelta(minutes=59, seconds=30), now) == "in 59 min"
     assert ago("2025-12-29T00:00:00Z", now) == "3 d ago"
+
+
+async def test_pages_read_in_traditional_chinese_with_taipei_times(
+    settings: Settings, engine: AsyncEngine, fixtures_dir: Path
+) -> None:
+    taipei = settings.model_copy(update={"language": "zh-TW", "timezone": "Asia/Taipei"})
+    async with web_app(taipei, engine) as web:
+        incident_id = await post_incident(web, firing(fixtures_dir))
+        await seed_decision(web, incident_id, package())
+        incident = (await web.client.get(f"/api/v1/incidents/{incident_id}")).json()
+        opened = datetime.fromisoformat(incident["opened_at"].replace("Z", "+00:00"))
+        in_taipei = opened.astimezone(timezone(timedelta(hours=8))).strftime("%Y-%m-%d %H:%M:%S")
+
+        index = await web.client.get("/")
+        assert index.status_code == 200
+        for expected in ('lang="zh-Hant-TW"', "事件", "處理中的事件，最緊急者優先", "待核准",
+                         "需要 2 位核准者", "所有時間皆為 Asia/Taipei (UTC+08:00)",
+                         f"{in_taipei} UTC+08:00", "統計", "稽核軌跡"):
+            assert expected in index.text, expected
+        assert "Open incidents, most urgent first" not in index.text
+        assert "awaiting approval" not in index.text
+
+        page = await web.client.get(f"/incidents/{incident_id}")
+        assert page.status_code == 200
+        for expected in ("決策", "主要假設", "辯論", "時間軸", "以 alice 身分核准", "信心度 87%",
+                         "風險 重大", f"{in_taipei} UTC+08:00"):
+            assert expected in page.text, expected
+        assert "Top hypotheses" not in page.text and "Approve as alice" not in page.text
+        script_words = json.loads(page.text.split('id="warroom-i18n">', 1)[1].split("</script>")[0])
+        assert script_words["just_now"] == "剛剛" and script_words["timezone"] == "Asia/Taipei"
+
+        stats = await web.client.get("/stats", params={"days": 1})
+        assert stats.status_code == 200
+        for expected in ("統計", "復原時間（MTTR）", "受影響最多的服務", "最近 1 天", "UTC+08:00",
+                         "每日開立與解決的事件"):
+            assert expected in stats.text, expected
+        assert "Most affected services" not in stats.text
+
+        login = await web.client.get("/login")
+        assert "登入 warroom" in login.text and "API 權杖" in login.text
+
+        # machine-facing output stays language-neutral and in UTC
+        assert incident["opened_at"].endswith(("Z", "+00:00"))
+        assert "事件" not in (await web.client.get(f"/api/v1/incidents/{incident_id}")).text

@@ -20,7 +20,8 @@ from warroom.access.middleware import SESSION_COOKIE
 from warroom.access.models import Identity, Role
 from warroom.api.deps import AppSettings, DbSession
 from warroom.config import Settings
-from warroom.web.pages import cross_site, read_form, render
+from warroom.i18n.service import _
+from warroom.web.pages import cross_site, read_form, render, speak
 
 log = logging.getLogger(__name__)
 router = APIRouter(include_in_schema=False)
@@ -47,7 +48,7 @@ async def _start_session(
     session: DbSession, settings: Settings, identity: Identity, *, via: str, next_: str,
     detail: dict[str, str] | None = None,
 ) -> Response:
-    cookie, _ = await service.sign_in(session, identity, via=via,
+    cookie, _session = await service.sign_in(session, identity, via=via,
                                               seconds=settings.session_seconds, detail=detail)
     response = RedirectResponse(next_, status_code=303)
     response.set_cookie(SESSION_COOKIE, cookie, max_age=settings.session_seconds, path="/",
@@ -67,17 +68,18 @@ async def login_page(
 @router.post("/login")
 async def login(request: Request, session: DbSession, settings: AppSettings) -> Response:
     """Sign in with an API token: a dashboard session for the token's user."""
+    speak(request)
     form = await read_form(request)
     next_ = safe_next(form.get("next"))
     refused = cross_site(request)
     if refused is not None:
-        return _page(request, settings, next_=next_, error=f"not signed in: {refused}",
-                     status_code=403)
+        return _page(request, settings, next_=next_, status_code=403,
+                     error=_("not signed in: {reason}").format(reason=refused))
     identity = await service.identify_token(session, form.get("token", "").strip())
     if identity is None:
         log.warning("dashboard sign-in refused: unknown, expired or revoked token")
         return _page(request, settings, next_=next_, status_code=401,
-                     error="That token is unknown, expired or revoked.")
+                     error=_("That token is unknown, expired or revoked."))
     return await _start_session(session, settings, identity, via="token", next_=next_)
 
 
@@ -105,6 +107,7 @@ async def oidc_login(
     next: Annotated[str | None, Query(max_length=2000)] = None,  # noqa: A002
 ) -> Response:
     """Send the browser to the OpenID Connect provider (state, nonce and PKCE by authlib)."""
+    speak(request)
     client = _client(request)
     request.session["next"] = safe_next(next)
     redirect_uri = settings.oidc_redirect_url or str(request.url_for("oidc_callback"))
@@ -113,13 +116,15 @@ async def oidc_login(
     except Exception as exc:  # the provider's discovery document cannot be read
         log.warning("OIDC provider unavailable: %s", exc)
         return _page(request, settings, next_=safe_next(next), status_code=502,
-                     error=f"The sign-on provider cannot be reached ({type(exc).__name__}).")
+                     error=_("The sign-on provider cannot be reached ({error}).").format(
+                         error=type(exc).__name__))
     return response
 
 
 @router.get("/auth/oidc/callback", name="oidc_callback")
 async def oidc_callback(request: Request, session: DbSession, settings: AppSettings) -> Response:
     """Finish an OpenID Connect sign-in: verify the ID token and open a session."""
+    speak(request)
     client = _client(request)
     next_ = safe_next(request.session.pop("next", "/"))
     try:
@@ -127,16 +132,19 @@ async def oidc_callback(request: Request, session: DbSession, settings: AppSetti
     except Exception as exc:  # bad state, code, signature, issuer, audience, nonce, expiry
         log.warning("OIDC sign-in refused: %s: %s", type(exc).__name__, exc)
         return _page(request, settings, next_=next_, status_code=401,
-                     error=f"Single sign-on failed: {type(exc).__name__}: {exc}")
+                     error=_("Single sign-on failed: {error}").format(
+                         error=f"{type(exc).__name__}: {exc}"))
     claims = token.get("userinfo") or {}
     claim = settings.oidc_username_claim
     raw = claims.get(claim)
     if not isinstance(raw, str) or not raw:
         return _page(request, settings, next_=next_, status_code=401,
-                     error=f"The ID token has no {claim!r} claim: set oidc_username_claim.")
+                     error=_("The ID token has no {claim} claim: set oidc_username_claim.").format(
+                         claim=repr(claim)))
     if claim == "email" and claims.get("email_verified") is False:
         return _page(request, settings, next_=next_, status_code=401,
-                     error=f"The provider has not verified the address {raw}.")
+                     error=_("The provider has not verified the address {address}.").format(
+                         address=raw))
     identity = await service.get_identity(session, name=raw)
     if identity is None and settings.oidc_default_role:
         await service.save_user(session, name=raw, role=Role(settings.oidc_default_role),
@@ -145,8 +153,9 @@ async def oidc_callback(request: Request, session: DbSession, settings: AppSetti
     if identity is None:
         log.warning("OIDC sign-in refused: %s is not a warroom user", raw)
         return _page(request, settings, next_=next_, status_code=403,
-                     error=f"{raw} is not a warroom user (or is disabled): an admin can add "
-                     f"it with `warroom users add {quote(raw.lower())} --role viewer`.")
+                     error=_("{name} is not a warroom user (or is disabled): an admin can add "
+                             "it with `{command}`.").format(
+                         name=raw, command=f"warroom users add {quote(raw.lower())} --role viewer"))
     return await _start_session(session, settings, identity, via="oidc", next_=next_,
                                 detail={"issuer": settings.oidc_issuer})
 

@@ -32,6 +32,7 @@ from warroom.ingest.ports import IncidentListener
 from warroom.notify.app import install as install_notify
 from warroom.observe.endpoints import router as metrics_router
 from warroom.observe.tracing import configure_tracing
+from warroom.stats import endpoints as stats_endpoints
 from warroom.store.db import make_engine, make_sessionmaker, wal_checkpointer
 from warroom.store.migrate import upgrade
 from warroom.web import router as web_router
@@ -116,6 +117,7 @@ def create_app(settings: Settings | None = None, *, engine: AsyncEngine | None =
     app.state.incident_detail_providers.append(debate_detail)  # evidence, turns, package
     app.include_router(web_router)  # the dashboard and the event stream
     app.include_router(metrics_router)  # /metrics, public like /healthz
+    app.include_router(stats_endpoints.router)  # /api/v1/stats/...
     install_access(app, settings)  # tokens, sign-in, and the gate in front of every route
     _install_openapi(app)
     return app

@@ -48,5 +48,6 @@ def register(app: typer.Typer) -> None:
         llm,  # `bench llm`
         pipeline,  # `bench pipeline`
         scale,  # `bench scale` and `bench chaos`
+        stats,  # `bench stats`
     )
     app.add_typer(bench, name="bench")

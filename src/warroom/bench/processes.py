@@ -21,7 +21,9 @@ import httpx
 
 ALERTMANAGER = "/usr/bin/prometheus-alertmanager"
 PROMETHEUS = "/usr/bin/prometheus"
-PACKAGES = {ALERTMANAGER: "prometheus-alertmanager", PROMETHEUS: "prometheus"}
+CHROMIUM = "/usr/bin/chromium"  # the dashboard's browser tests
+PACKAGES = {ALERTMANAGER: "prometheus-alertmanager", PROMETHEUS: "prometheus",
+            CHROMIUM: "chromium"}
 NULL_ROUTE = "route:\n  receiver: blackhole\n  group_wait: 1m\nreceivers:\n  - name: blackhole\n"
 _apt_updated = False
 

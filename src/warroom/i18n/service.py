@@ -24,6 +24,7 @@ _SOURCE = gettext.NullTranslations()  # the source language: messages as written
 _active: ContextVar[gettext.NullTranslations | None] = ContextVar(
     "warroom_translations", default=None
 )
+_zone: ContextVar[str] = ContextVar("warroom_timezone", default="UTC")
 
 
 def locale_name(language: str) -> str:
@@ -76,6 +77,21 @@ def activate(language: str) -> None:
 def _(message: str) -> str:
     """Translate a message into the active language."""
     return (_active.get() or _SOURCE).gettext(message)
+
+
+def ngettext(singular: str, plural: str, n: int) -> str:
+    """Translate a message whose wording depends on a count into the active language."""
+    return (_active.get() or _SOURCE).ngettext(singular, plural, n)
+
+
+def activate_timezone(name: str) -> None:
+    """Show times in the IANA zone `name` in the current context (a task and what it starts)."""
+    _zone.set(check_timezone(name))
+
+
+def active_timezone() -> str:
+    """Return the IANA zone times are shown in for the current context (UTC by default)."""
+    return _zone.get()
 
 
 def local_time(value: datetime, timezone: str, fmt: str = "%Y-%m-%d %H:%M:%S") -> str:

@@ -171,9 +171,11 @@ def demo_command(
     from warroom.sandbox.demo import run_demo
 
     console = Console(width=None if sys.stdout.isatty() else 160)  # CI logs: keep rows whole
-    runs = asyncio.run(run_demo(get_settings(), faults=faults, auto_approve=auto_approve,
+    settings = get_settings()
+    # the configured home keeps the demo's incidents for `warroom stats` and `warroom serve`
+    runs = asyncio.run(run_demo(settings, faults=faults, auto_approve=auto_approve,
                                 headless=headless, console=console, speed=speed,
-                                fault_timeout=timeout, only=only or None))
+                                fault_timeout=timeout, only=only or None, home=settings.home))
     incomplete = [r.fault for r in runs if not r.complete]
     if incomplete:
         console.print(f"[red]not every step ran for: {', '.join(incomplete)}[/]")

@@ -334,3 +334,9 @@ class NotifyCallback(Base):
     key: Mapped[str] = mapped_column(String(128), primary_key=True)
     platform: Mapped[str] = mapped_column(String(16))
     received_at: Mapped[datetime]
+
+
+# the stats' time ranges (migration 0007, which also derives the agent turns' figures)
+Index("ix_incidents_opened_at", Incident.opened_at)
+Index("ix_incidents_resolved_at", Incident.resolved_at)
+Index("ix_audit_events_kind_at", AuditEvent.kind, AuditEvent.at)

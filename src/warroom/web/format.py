@@ -1,4 +1,4 @@
-"""Template filters: UTC times with their age, badges' words, JSON shown as text."""
+"""Template filters: times in the people's zone with their age, badges' words, JSON as text."""
 
 from __future__ import annotations
 
@@ -8,6 +8,9 @@ from typing import Any
 
 import orjson
 
+from warroom.i18n.service import _, active_timezone, local_time, utc_offset
+from warroom.stats.models import change_text, seconds_text
+
 # decision status -> (css tone, words a tired reader needs)
 DECISION_TONES: dict[str, str] = {
     "analyzing": "info", "ready": "warn", "approved": "info", "executing": "info",
@@ -15,6 +18,27 @@ DECISION_TONES: dict[str, str] = {
     "failed": "bad",
 }
 PRIORITY_WORDS = {"P0": "critical", "P1": "high", "P2": "medium", "P3": "low"}
+
+
+def word(key: str | None) -> str:
+    """Say a status, outcome, vote or level code in the people's language (unknown: as is)."""
+    if not key:
+        return ""
+    words = {
+        "analyzing": _("analyzing"), "ready": _("ready"), "approved": _("approved"),
+        "executing": _("executing"), "verifying": _("verifying"), "completed": _("completed"),
+        "rejected": _("rejected"), "expired": _("expired"), "failed": _("failed"),
+        "auto_executed": _("auto executed"), "escalated": _("escalated"),
+        "pending": _("pending"), "open": _("open"), "resolved": _("resolved"),
+        "critical": _("critical"), "high": _("high"), "medium": _("medium"), "low": _("low"),
+        "approve": _("approve"), "reject": _("reject"), "abstain": _("abstain"),
+        "request_revision": _("request revision"), "acknowledge": _("acknowledge"),
+        "decision_ready": _("decision ready"), "execution": _("execution"),
+        "recovery": _("recovery"), "succeeded": _("succeeded"), "done": _("done"),
+        "success": _("success"), "degraded": _("degraded"), "firing": _("firing"),
+        "warning": _("warning"), "info": _("info"), "ok": _("ok"),
+    }
+    return words.get(key, key.replace("_", " "))
 RISK_TONES = {"low": "ok", "medium": "warn", "high": "bad", "critical": "bad"}
 VOTE_TONES = {"approve": "ok", "request_revision": "warn", "reject": "bad", "abstain": "muted"}
 
@@ -28,10 +52,21 @@ def as_utc(value: datetime | str | None) -> datetime | None:
     return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
 
 
-def utc_text(value: datetime | str | None) -> str:
-    """Format a time as `YYYY-MM-DD HH:MM:SS UTC`."""
+def local_text(value: datetime | str | None) -> str:
+    """Format a time in the active zone with its offset: `... 14:03:00 UTC+08:00` (or `UTC`)."""
     at = as_utc(value)
-    return at.strftime("%Y-%m-%d %H:%M:%S UTC") if at else "—"
+    if at is None:
+        return "—"
+    zone = active_timezone()
+    if zone == "UTC":
+        return at.strftime("%Y-%m-%d %H:%M:%S UTC")
+    return f"{local_time(at, zone)} {utc_offset(zone, at)}"
+
+
+def zone_text() -> str:
+    """Name the active zone and its offset now, e.g. `Asia/Taipei (UTC+08:00)`."""
+    zone = active_timezone()
+    return "UTC" if zone == "UTC" else f"{zone} ({utc_offset(zone)})"
 
 
 def iso(value: datetime | str | None) -> str:
@@ -47,15 +82,40 @@ def ago(value: datetime | str | None, now: datetime | None = None) -> str:
         return ""
     seconds = int(((now or datetime.now(UTC)) - at).total_seconds())
     if seconds < 0:
-        return "in " + ago(now or datetime.now(UTC), at).removesuffix(" ago").replace(
-            "just now", "under a minute")
+        ahead = -seconds
+        if ahead < 60:
+            return _("in under a minute")
+        return _("in {span}").format(span=span_text(ahead))
     if seconds < 60:
-        return "just now"
+        return _("just now")
+    return _("{span} ago").format(span=span_text(seconds))
+
+
+def span_text(seconds: int) -> str:
+    """Say a span of at least a minute coarsely: `4 min`, `3 h 5 min`, `2 d`."""
     if seconds < 3600:
-        return f"{seconds // 60} min ago"
+        return _("{minutes} min").format(minutes=seconds // 60)
     if seconds < 86400:
-        return f"{seconds // 3600} h {seconds % 3600 // 60} min ago"
-    return f"{seconds // 86400} d ago"
+        return _("{hours} h {minutes} min").format(hours=seconds // 3600,
+                                                   minutes=seconds % 3600 // 60)
+    return _("{days} d").format(days=seconds // 86400)
+
+
+def js_messages() -> dict[str, str]:
+    """Return the live-refresh script's words in the active language (rendered into the page)."""
+    return {
+        "just_now": _("just now"), "in_under_a_minute": _("in under a minute"),
+        "in": _("in {span}"), "ago": _("{span} ago"), "min": _("{minutes} min"),
+        "h_min": _("{hours} h {minutes} min"), "d": _("{days} d"),
+        "new_activity": _("New activity: reload the page to see it "
+                          "(your form is kept until then)."),
+        "updated": _("Live · updated {time}"),
+        "failed": _("Live refresh failed ({error}); reload the page."),
+        "unavailable": _("Live updates unavailable in this browser; reload to refresh."),
+        "waiting": _("Live · waiting for events"),
+        "disconnected": _("Live updates disconnected; retrying…"),
+        "timezone": active_timezone(),
+    }
 
 
 def pretty_json(value: Any) -> str:
@@ -75,7 +135,7 @@ def percent(value: Any) -> str:
 def action_text(action: dict[str, Any] | None) -> str:
     """Render a catalogue action as `type target key=value...`."""
     if not action:
-        return "no action"
+        return _("no action")
     params = " ".join(f"{k}={v}" for k, v in sorted((action.get("params") or {}).items()))
     return " ".join(p for p in (str(action.get("type")), action.get("target") or "", params) if p)
 
@@ -85,10 +145,11 @@ def timeline_text(entry: dict[str, Any]) -> str:
     kind = str(entry.get("kind", ""))
     data = entry.get("data") or {}
     if kind == "agent.turn":
-        vote = str(data.get("vote") or "no vote").replace("_", " ")
-        flags = " (degraded)" if data.get("degraded") else ""
+        vote = word(str(data["vote"])) if data.get("vote") else _("no vote")
+        flags = _(" (degraded)") if data.get("degraded") else ""
         error = f": {data['error']}" if data.get("error") else ""
-        return f"{data.get('role', 'agent')} voted {vote}{flags}{error}"
+        return _("{role} voted {vote}").format(role=data.get("role", "agent"), vote=vote) + (
+            flags + error)
     if kind == "signal.received":
         count = data.get("receive_count")
         times = f", received {count}×" if count and count > 1 else ""
@@ -106,11 +167,19 @@ def timeline_text(entry: dict[str, Any]) -> str:
     return ", ".join(scalars[:4])
 
 
+def milliseconds(value: float | None) -> str:
+    """Render a latency given in milliseconds the way durations read everywhere else."""
+    return seconds_text(None if value is None else value / 1000)
+
+
 FILTERS: dict[str, Callable[..., str]] = {
-    "utc": utc_text, "iso": iso, "ago": ago, "pretty_json": pretty_json, "percent": percent,
+    "seconds": seconds_text, "change": change_text, "ms": milliseconds,
+    "local": local_text, "word": word, "iso": iso, "ago": ago, "pretty_json": pretty_json,
+    "percent": percent,
     "action_text": action_text, "timeline_text": timeline_text,
 }
 GLOBALS = {
     "DECISION_TONES": DECISION_TONES, "PRIORITY_WORDS": PRIORITY_WORDS,
     "RISK_TONES": RISK_TONES, "VOTE_TONES": VOTE_TONES,
+    "js_messages": js_messages, "zone_text": zone_text,
 }

@@ -26,6 +26,7 @@ from warroom.decisions.models import (
     DecisionNotFound,
 )
 from warroom.decisions.ports import ApprovalWaker
+from warroom.i18n.service import _, activate, activate_timezone, ngettext
 from warroom.web import data
 from warroom.web.format import FILTERS, GLOBALS
 
@@ -39,7 +40,10 @@ env = Environment(
     autoescape=select_autoescape(["html"], default=True),
     trim_blocks=True,
     lstrip_blocks=True,
+    extensions=["jinja2.ext.i18n"],
 )
+# {% trans %} and _() in templates speak the language activated for the request (see render)
+env.install_gettext_callables(gettext=_, ngettext=ngettext, newstyle=True)  # type: ignore[attr-defined]
 env.filters.update(FILTERS)
 env.globals.update(GLOBALS)
 
@@ -48,10 +52,12 @@ def render(name: str, status_code: int = 200, *, request: Request | None = None,
            **context: Any) -> HTMLResponse:
     """Render a template as an HTML response with the dashboard's security headers.
 
-    With `request`, the page knows who is signed in (`who`, `signed_in` and its `csrf` token).
+    With `request`, the page knows who is signed in (`who`, `signed_in` and its `csrf` token)
+    and speaks the configured language with times in the configured zone.
     """
     context.setdefault("now", datetime.now(UTC))
     if request is not None:
+        speak(request)
         signed_in = getattr(request.state, "signed_in", None)
         context.setdefault("who", getattr(request.state, "identity", None))
         context.setdefault("signed_in", signed_in)
@@ -63,6 +69,14 @@ def render(name: str, status_code: int = 200, *, request: Request | None = None,
         "Content-Security-Policy": CSP, "X-Content-Type-Options": "nosniff",
         "Referrer-Policy": "same-origin", "Cache-Control": "no-store",
     })
+
+
+def speak(request: Request) -> None:
+    """Activate the people's language and time zone from the app's settings for this request."""
+    settings = getattr(request.app.state, "settings", None)
+    if settings is not None:
+        activate(settings.language)
+        activate_timezone(settings.timezone)
 
 
 @router.get("/web/static/{name}")
@@ -87,7 +101,8 @@ async def _incident(request: Request, session: DbSession, incident_id: str, *,
                     notice: str | None = None, status_code: int = 200) -> HTMLResponse:
     page = await data.incident_page(request, session, incident_id)
     if page is None:
-        return render("not_found.html", 404, request=request, what=f"incident {incident_id}",
+        return render("not_found.html", 404, request=request,
+                      what=_("incident {id}").format(id=incident_id),
                       page="incidents")
     return render("incident.html", status_code, request=request, p=page, error=error,
                   form=form or {}, notice=notice, page="incidents")
@@ -99,8 +114,9 @@ async def incident(
     answered: Annotated[str | None, Query(max_length=20)] = None,
 ) -> HTMLResponse:
     """Show one incident: signals, hypotheses, the decision package, the timeline, the forms."""
-    notice = {"approve": "Your approval was recorded.",
-              "reject": "Your rejection was recorded."}.get(answered or "")
+    speak(request)
+    notice = {"approve": _("Your approval was recorded."),
+              "reject": _("Your rejection was recorded.")}.get(answered or "")
     return await _incident(request, session, incident_id, notice=notice)
 
 
@@ -116,10 +132,11 @@ async def read_form(request: Request) -> dict[str, str]:
 def cross_site(request: Request) -> str | None:
     """Say why a form post came from another site (a forged approval), or None when it did not."""
     if request.headers.get("sec-fetch-site") in ("cross-site", "same-site"):
-        return "the form was posted from another site"
+        return _("the form was posted from another site")
     origin = request.headers.get("origin")
     if origin and origin != "null" and urlsplit(origin).netloc != request.headers.get("host"):
-        return f"the form was posted from {origin}, not from this dashboard"
+        return _("the form was posted from {origin}, not from this dashboard").format(
+            origin=origin)
     return None
 
 

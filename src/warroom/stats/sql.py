@@ -1,0 +1,97 @@
+"""Dialect-specific SQL pieces of the stats, written once for SQLite and PostgreSQL."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from sqlalchemy import Float, Select, String, func, or_, select
+from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.ext.compiler import compiles
+from sqlalchemy.sql.compiler import SQLCompiler
+from sqlalchemy.sql.expression import TableClause
+from sqlalchemy.sql.functions import FunctionElement
+
+from warroom.stats.models import Percentiles
+
+TURN_INDEX = "ix_audit_events_turns"
+
+
+class seconds_between(FunctionElement[float]):  # noqa: N801  (reads as the SQL function it is)
+    """`seconds_between(start, end)`: the seconds from one timestamp to another, as a float."""
+
+    type = Float()
+    inherit_cache = True
+
+
+@compiles(seconds_between, "sqlite")
+def _seconds_sqlite(element: seconds_between, compiler: SQLCompiler, **kw: Any) -> str:
+    start, end = list(element.clauses)
+    return (f"((julianday({compiler.process(end, **kw)}) - "
+            f"julianday({compiler.process(start, **kw)})) * 86400.0)")
+
+
+@compiles(seconds_between)
+def _seconds_postgresql(element: seconds_between, compiler: SQLCompiler, **kw: Any) -> str:
+    start, end = list(element.clauses)
+    return (f"EXTRACT(EPOCH FROM ({compiler.process(end, **kw)} - "
+            f"{compiler.process(start, **kw)}))::float")
+
+
+class utc_day(FunctionElement[str]):  # noqa: N801
+    """`utc_day(ts)`: the UTC calendar day of a timestamp as `YYYY-MM-DD` text."""
+
+    type = String()
+    inherit_cache = True
+
+
+@compiles(utc_day, "sqlite")
+def _day_sqlite(element: utc_day, compiler: SQLCompiler, **kw: Any) -> str:
+    return f"date({compiler.process(next(iter(element.clauses)), **kw)})"
+
+
+@compiles(utc_day)
+def _day_postgresql(element: utc_day, compiler: SQLCompiler, **kw: Any) -> str:
+    value = compiler.process(next(iter(element.clauses)), **kw)
+    return f"to_char(({value}) AT TIME ZONE 'UTC', 'YYYY-MM-DD')"
+
+
+class IndexedTable(TableClause):
+    """A table read through one named index on SQLite (`INDEXED BY`), plainly elsewhere."""
+
+    inherit_cache = True
+
+
+@compiles(IndexedTable)
+def _table_plain(element: IndexedTable, compiler: SQLCompiler, **kw: Any) -> str:
+    return str(compiler.visit_table(element, **kw))
+
+
+@compiles(IndexedTable, "sqlite")
+def _table_indexed(element: IndexedTable, compiler: SQLCompiler, **kw: Any) -> str:
+    text = str(compiler.visit_table(element, **kw))
+    # without statistics SQLite would rather walk every turn by `kind` and parse its payload
+    return f"{text} INDEXED BY {TURN_INDEX}" if kw.get("asfrom") else text
+
+
+async def percentiles(session: AsyncSession, values: Select[str, float]) -> dict[str, Percentiles]:
+    """Rank `values` (columns `name`, `v`) per name and return P50, P95, max and count."""
+    src = values.subquery()
+    ranked = select(
+        src.c.name, src.c.v,
+        func.row_number().over(partition_by=src.c.name, order_by=src.c.v).label("rn"),
+        func.count().over(partition_by=src.c.name).label("n"),
+    ).where(src.c.v.is_not(None)).subquery()
+    n = ranked.c.n
+    p50, p95 = (n * 50 + 99) // 100, (n * 95 + 99) // 100
+    stmt = select(ranked.c.name, ranked.c.v, ranked.c.rn, n).where(
+        or_(ranked.c.rn == p50, ranked.c.rn == p95, ranked.c.rn == n))
+    out: dict[str, Percentiles] = {}
+    for name, value, rank, count in (await session.execute(stmt)).all():
+        found = out.setdefault(str(name), Percentiles(count=int(count)))
+        if rank == (count * 50 + 99) // 100:
+            found.p50 = float(value)
+        if rank == (count * 95 + 99) // 100:
+            found.p95 = float(value)
+        if rank == count:
+            found.max = float(value)
+    return out

@@ -1,0 +1,144 @@
+"""The stats against figures recomputed in Python from the same seeded rows (SQLite, PostgreSQL)."""
+
+from __future__ import annotations
+
+import math
+from collections import Counter
+from datetime import UTC, datetime, timedelta
+
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
+
+from warroom.bench.stats_seed import seed
+from warroom.stats import service
+from warroom.stats.models import Percentiles, StatsRange
+from warroom.store.audit import verify_chain
+from warroom.store.tables import Approval, AuditEvent, Decision, Execution, Incident
+
+END = datetime(2026, 12, 1, tzinfo=UTC)
+
+
+def _nearest_rank(values: list[float]) -> Percentiles:
+    ordered = sorted(values)
+    n = len(ordered)
+    if not n:
+        return Percentiles(count=0)
+    return Percentiles(count=n, p50=ordered[math.ceil(0.5 * n) - 1],
+                       p95=ordered[math.ceil(0.95 * n) - 1], max=ordered[-1])
+
+
+def _utc(value: datetime) -> datetime:
+    return value.replace(tzinfo=UTC) if value.tzinfo is None else value
+
+
+def _close(got: Percentiles, want: Percentiles) -> bool:
+    if got.count != want.count:
+        return False
+    return all((a is None and b is None) or (a is not None and b is not None
+                                             and abs(a - b) < 0.01)
+               for a, b in ((got.p50, want.p50), (got.p95, want.p95), (got.max, want.max)))
+
+
+async def _history(engine: AsyncEngine) -> None:
+    await seed(engine, incidents=300, days=20, end=END, seed=11)
+
+
+async def test_figures_match_a_recomputation_of_the_stored_rows(
+    engine: AsyncEngine, sessions: async_sessionmaker[AsyncSession],
+) -> None:
+    await _history(engine)
+    q = StatsRange(since=END - timedelta(days=10), until=END)
+    async with sessions() as session:
+        incidents = [i for i in (await session.scalars(select(Incident))).all()
+                     if q.since <= _utc(i.opened_at) < q.until]
+        ids = {i.id for i in incidents}
+        decisions = [d for d in (await session.scalars(select(Decision))).all()
+                     if d.incident_id in ids]
+        approvals = (await session.scalars(select(Approval))).all()
+        executions = (await session.scalars(select(Execution))).all()
+        turns = [e for e in (await session.scalars(
+            select(AuditEvent).where(AuditEvent.kind == "agent.turn"))).all()
+            if e.incident_id in ids]
+        report = await service.report(session, q)
+        chain = await verify_chain(session)
+
+    assert chain.ok  # the seeded trail is a real hash chain
+    assert report.incidents.total == len(incidents) > 100
+    assert {c.key: c.count for c in report.incidents.by_status} == dict(
+        Counter(i.status for i in incidents))
+    assert {c.key: c.count for c in report.incidents.by_priority} == dict(
+        Counter(i.priority for i in incidents))
+    assert {c.key: c.count for c in report.incidents.by_fault} == dict(
+        Counter(d.fault for d in decisions))
+    assert sum(d.opened for d in report.incidents.per_day) == len(incidents)
+
+    opened = {i.id: _utc(i.opened_at) for i in incidents}
+    recovery = [(_utc(i.resolved_at) - _utc(i.opened_at)).total_seconds()
+                for i in incidents if i.resolved_at is not None]
+    ready = [(_utc(d.ready_at) - opened[d.incident_id]).total_seconds()
+             for d in decisions if d.ready_at is not None]
+    by_token = {d.token: d for d in decisions}
+    started = [(_utc(e.started_at) - opened[by_token[e.decision_token].incident_id])
+               .total_seconds() for e in executions if e.decision_token in by_token]
+    assert _close(report.resolution.get("recovery").current, _nearest_rank(recovery))
+    assert _close(report.resolution.get("decision_ready").current, _nearest_rank(ready))
+    assert _close(report.resolution.get("execution").current, _nearest_rank(started))
+    assert report.resolution.get("recovery").previous.count > 0  # the 10 days before
+
+    policy = {a.decision_token for a in approvals if a.via == "policy"}
+    human_ok = {a.decision_token for a in approvals if a.via != "policy"
+                and a.verdict == "approve"}
+    expected: Counter[str] = Counter()
+    for d in decisions:
+        expected["auto_executed" if d.token in policy else "rejected" if d.status == "rejected"
+                 else "expired" if d.status == "expired" else "approved" if d.token in human_ok
+                 else "escalated" if d.status == "completed" else "pending"] += 1
+    assert {c.key: c.count for c in report.ai.outcomes} == dict(expected)
+    assert report.ai.decisions == len(decisions)
+    assert report.ai.human_rejections == sum(1 for a in approvals if a.verdict == "reject"
+                                             and a.decision_token in by_token)
+
+    roles = {a.name: a for a in report.ai.agents}
+    for role in ("diagnostician", "critic"):
+        latencies = [float(t.payload["latency_ms"]) for t in turns
+                     if t.payload["role"] == role]
+        want = _nearest_rank(latencies)
+        assert roles[role].turns == len(latencies)
+        assert roles[role].p50_ms == want.p50 and roles[role].p95_ms == want.p95
+    assert roles["critic"].degraded == sum(1 for t in turns if t.payload["role"] == "critic"
+                                           and t.payload["degraded"])
+    assert report.ai.degraded == len({t.session_id for t in turns if t.payload["degraded"]})
+    assert [(b.name, b.turns) for b in report.ai.backends] == [("rules", len(turns))]
+
+    top = report.services.by_count[0]
+    assert top.incidents == max(Counter((i.namespace, i.service) for i in incidents).values())
+    assert report.playbooks.playbooks and all(p.points for p in report.playbooks.playbooks)
+
+
+async def test_filters_narrow_every_figure_to_one_service(
+    engine: AsyncEngine, sessions: async_sessionmaker[AsyncSession],
+) -> None:
+    await _history(engine)
+    async with sessions() as session:
+        one = (await session.scalars(select(Incident).limit(1))).one()
+        q = StatsRange(since=END - timedelta(days=30), until=END, namespace=one.namespace,
+                       service=one.service)
+        mine = [i for i in (await session.scalars(select(Incident))).all()
+                if i.service == one.service and i.namespace == one.namespace
+                and q.since <= _utc(i.opened_at) < q.until]
+        report = await service.report(session, q)
+    assert report.incidents.total == len(mine)
+    assert [f"{s.namespace}/{s.service}" for s in report.services.by_count] == [
+        f"{one.namespace}/{one.service}"]
+    assert report.ai.decisions == len(mine)
+    assert sum(a.turns for a in report.ai.agents) == 5 * len(mine)
+
+
+async def test_an_empty_range_answers_zeros_not_errors(
+    sessions: async_sessionmaker[AsyncSession],
+) -> None:
+    async with sessions() as session:
+        report = await service.report(session, StatsRange.last(7))
+    assert report.incidents.total == 0 and report.ai.outcomes == []
+    assert report.resolution.get("recovery").current == Percentiles(count=0)
+    assert report.ai.verification_success_share is None
