@@ -15,7 +15,9 @@ from warroom.agents.diagnostician.findings import Finding
 from warroom.agents.diagnostician.index import Entity, Index
 from warroom.sensors.models import AlertView
 
-_WORKLOAD_LABELS = ("deployment", "statefulset", "daemonset", "job_name", "cronjob")
+# workload labels of kube-state-metrics, and the Argo CD / app-of-apps `application`
+_WORKLOAD_LABELS = ("deployment", "statefulset", "daemonset", "job_name", "cronjob",
+                    "application")
 _EXPORTER = re.compile(r"kube-state-metrics")
 
 
@@ -31,7 +33,8 @@ def alert_entities(ix: Index, alerts: list[AlertView]) -> list[Entity]:
             ns = ix.namespace_of(workload) or next(
                 (n for (n, w) in ix.workloads if w == workload), "") or next(
                 (str(o["metadata"].get("namespace", "")) for kind in ("Job", "CronJob")
-                 for o in ix.by_kind[kind] if o["metadata"].get("name") == workload), "")
+                 for o in ix.by_kind[kind] if o["metadata"].get("name") == workload), "") or next(
+                (pns for (pns, pod) in ix.pods if ix.owner_of_pod(pns, pod)[1] == workload), "")
         if lab.get("node") and not lab.get("pod"):
             ent = ("", lab["node"])
         elif workload and _EXPORTER.search(lab.get("job", "")):
