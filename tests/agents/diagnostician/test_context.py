@@ -44,3 +44,14 @@ def test_similar_incidents_are_a_weak_generic_prior() -> None:
     (f,) = history_findings(ix)
     assert (f.service, f.fault, f.generic) == ("cart", "memory_leak", True)
     assert f.weight <= 0.2 and "i1" in f.evidence
+
+
+def test_an_api_not_found_error_about_the_alerting_place_is_configuration() -> None:
+    doc = Document(source="gitops", title="sync ledger-app",
+                   text='ledger-app: one or more objects failed to apply, reason: configmaps '
+                        '"ledger-settings" not found')
+    ix = Index.build(snapshot(documents=[doc, doc]))
+    found = document_findings(ix, [("gitops", "ledger-app")])
+    assert [(f.service, f.fault) for f in found] == [("ledger-app", "config_error")]
+    # the same error about a place no alert is on says nothing about the incident
+    assert document_findings(ix, [("shop", "cart")]) == []

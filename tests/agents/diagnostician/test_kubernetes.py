@@ -66,3 +66,29 @@ def test_running_but_not_ready_is_readiness_unless_the_node_is_down() -> None:
     assert _found([*deployment("shop", "cart"), node("n1"), p]) == {("cart", "probe_failure")}
     assert ("cart", "probe_failure") not in _found(
         [*deployment("shop", "cart"), node("n1", ready="Unknown", reason="NodeStatusUnknown"), p])
+
+
+def test_replicaset_events_belong_to_the_deployment() -> None:
+    quota = event("ReplicaSet", "ledger", "books-7f9dd8b6c4", "FailedCreate",
+                  'Error creating: pods "books-7f9dd8b6c4-zzzzz" is forbidden: exceeded quota: '
+                  "q1, requested: limits.cpu=1")
+    assert _found([*deployment("ledger", "books"), quota]) == {("books", "unschedulable")}
+
+
+def test_a_controller_that_cannot_create_pods_for_a_missing_object_is_configuration() -> None:
+    missing = event("Job", "batch", "nightly-export", "FailedCreate",
+                    'Error creating: pods "nightly-export-" is forbidden: error looking up '
+                    'service account batch/exporter: serviceaccount "exporter" not found')
+    assert _found([missing]) == {("nightly-export", "config_error")}
+
+
+def test_a_pod_no_node_was_ever_assigned_to_is_unschedulable() -> None:
+    waiting = pod("ledger", "books-7f9dd8b6c4-aaaaa", ("ReplicaSet", "books-7f9dd8b6c4"),
+                  phase="Pending")
+    waiting["spec"].pop("nodeName")
+    waiting["status"].pop("containerStatuses")
+    assert _found([*deployment("ledger", "books"), waiting]) == {("books", "unschedulable")}
+    # one that is placed and starting its containers is not
+    starting = pod("ledger", "books-7f9dd8b6c4-aaaaa", ("ReplicaSet", "books-7f9dd8b6c4"),
+                   phase="Pending")
+    assert _found([*deployment("ledger", "books"), starting]) == set()

@@ -71,3 +71,22 @@ def test_the_dns_service_is_found_by_its_series_without_kubernetes_objects() -> 
                                    namespace="", service="coredns_AWS::ECS::Service")])
     assert dns_entity(Index.build(snap)) == ("", "coredns_AWS::ECS::Service")
     assert dns_entity(Index.build(snapshot())) == ("kube-system", "coredns")
+
+
+def test_one_workload_failing_to_resolve_a_name_is_suspected_before_an_unseen_resolver() -> None:
+    from warroom.agents.diagnostician.logs import log_findings
+
+    line = "curl: (6) Could not resolve host: reports.example.invalid"
+    assert "dns" in classify(line)
+    snap = snapshot(objects=[*deployment("batch", "exporter")],
+                    logs=[logs("batch", "exporter-7f9dd8b6c4-aaaaa", [line])])
+    ix = Index.build(snap)
+    found = {(f.service, f.fault): f.weight for f in log_findings(ix, collect(ix))}
+    assert found[("exporter", "dns_failure")] > found[("coredns", "dns_failure")]
+    # two workloads failing to resolve point at the resolver itself
+    snap = snapshot(objects=[*deployment("batch", "exporter"), *deployment("batch", "loader")],
+                    logs=[logs("batch", "exporter-7f9dd8b6c4-aaaaa", [line]),
+                          logs("batch", "loader-7f9dd8b6c4-aaaaa", [line])])
+    ix = Index.build(snap)
+    found = {(f.service, f.fault): f.weight for f in log_findings(ix, collect(ix))}
+    assert ("coredns", "dns_failure") in found and ("exporter", "dns_failure") not in found

@@ -37,3 +37,17 @@ def test_relation_prefers_the_dependency_chain_below_the_alert() -> None:
     assert relation(ix, g, ("shop", "reports"), alerts, reach, dns)[0] < 0.7
     assert g.above(("data", "orders-db")) == {("shop", "orders"), ("shop", "reports"),
                                                ("web", "frontend")}
+
+
+def test_kube_state_metrics_alerts_are_about_the_workload_they_name() -> None:
+    ix = Index.build(snapshot(objects=[*deployment("ops", "state-exporter"),
+                                       *deployment("ledger", "books")]))
+    got = alert_entities(ix, [alert({
+        "job": "kube-state-metrics", "namespace": "ledger", "deployment": "books",
+        "service": "state-exporter", "pod": "state-exporter-7f9dd8b6c4-aaaaa"})])
+    assert got == [("ledger", "books")]
+    # a Job named by kube-state-metrics' job_name label, namespace read from the Job object
+    ix = Index.build(snapshot(objects=[{"kind": "Job", "metadata": {
+        "name": "nightly-export", "namespace": "batch"}}]))
+    assert alert_entities(ix, [alert({"job_name": "nightly-export"})]) == [
+        ("batch", "nightly-export")]

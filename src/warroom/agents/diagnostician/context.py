@@ -7,7 +7,7 @@ from __future__ import annotations
 import re
 
 from warroom.agents.diagnostician.findings import Finding
-from warroom.agents.diagnostician.index import Index
+from warroom.agents.diagnostician.index import Entity, Index
 
 _OUTAGE = re.compile(r"outage|degraded|elevated (error|latenc)|investigating|partial|"
                      r"major incident|service disruption|unavailable", re.I)
@@ -15,12 +15,29 @@ _HOST_DOWN = re.compile(r"unreachable|lost (network )?connectivity|powered off|d
                         r"hardware failure|kernel panic|not responding|host failure", re.I)
 _DB_BUSY = re.compile(r"max_connections|too many clients|connections? in use|waiting for|"
                       r"\bLock\b|long[- ]running", re.I)
+# the Kubernetes API's NotFound error: a manifest or a pod references an object that is not there
+_API_NOT_FOUND = re.compile(r"\b(namespaces?|configmaps?|secrets?|serviceaccounts?|"
+                            r"persistentvolumeclaims?|storageclass(?:es)?(?:\.[\w.]+)?|"
+                            r"priorityclass(?:es)?(?:\.[\w.]+)?)\s+\\?\"[\w.-]+\\?\" not found",
+                            re.I)
 _HOSTNAME = re.compile(r"\b([a-z0-9-]+(?:\.[a-z0-9-]+)+\.[a-z]{2,})\b", re.I)
 
 
-def document_findings(ix: Index) -> list[Finding]:
-    """Read documents for outages of external hosts, failing nodes and busy databases."""
+def document_findings(ix: Index, alerts: list[Entity] | None = None) -> list[Finding]:
+    """Read documents for outages, failing nodes, busy databases and missing objects."""
     out: list[Finding] = []
+    named: set[Entity] = set()
+    for doc in ix.snapshot.documents:
+        missing = _API_NOT_FOUND.search(doc.text)
+        if not missing:
+            continue
+        for ent in alerts or []:
+            if ent[1] and ent not in named and ent[1] in f"{doc.title}\n{doc.text}":
+                named.add(ent)
+                out.append(Finding(ent[0], ent[1], "config_error", 0.4,
+                                   f"document '{doc.title[:60]}': {missing.group(0)[:120]}",
+                                   source="documents"))
+                break
     externals = {b for _, b in ix.snapshot.topology if "." in b}
     for doc in ix.snapshot.documents:
         text = f"{doc.title}\n{doc.text}"

@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
+from warroom.agents.diagnostician.kubetext import objects_from_documents
 from warroom.sensors.models import EvidenceSnapshot, Series
 
 _HASH_POD = re.compile(r"^(?P<base>.+?)-(?P<hash>[a-z0-9]{5,10})-(?P<id>[a-z0-9]{5})$")
@@ -134,6 +135,7 @@ class Index:
             if isinstance(raw, dict) and isinstance(raw.get("kind"), str):
                 obj = repair(raw)
                 ix.by_kind[obj["kind"]].append(obj)
+        ix._add_documented(objects_from_documents(snapshot.documents, snapshot.now))
         for rs in ix.by_kind["ReplicaSet"]:
             m = meta(rs)
             for ref in m.get("ownerReferences") or []:
@@ -174,6 +176,26 @@ class Index:
                 ix.node_names.add(s.metric["node"])
         ix.node_names |= set(ix.nodes)
         return ix
+
+    def _add_documented(self, objects: list[dict[str, Any]]) -> None:
+        """Add objects read from kubectl text unless the API objects already say the same."""
+        pods = {(meta(p).get("namespace", ""), meta(p).get("name", ""))
+                for p in self.by_kind["Pod"]}
+        seen = {((e.get("involvedObject") or {}).get("kind", ""),
+                 (e.get("involvedObject") or {}).get("name", ""), e.get("reason", ""))
+                for e in self.by_kind["Event"]}
+        for obj in objects:
+            m = obj["metadata"]
+            if obj["kind"] == "Pod":
+                if (m["namespace"], m["name"]) not in pods:
+                    pods.add((m["namespace"], m["name"]))
+                    self.by_kind["Pod"].append(obj)
+                continue
+            inv = obj["involvedObject"]
+            key = (inv["kind"], inv["name"], obj["reason"])
+            if key not in seen:
+                seen.add(key)
+                self.by_kind["Event"].append(obj)
 
     def owner_of_pod(self, namespace: str, pod: str) -> Entity:
         """Return (namespace, workload) owning a pod: ownerReferences first, then its name."""

@@ -20,6 +20,9 @@ _SOON_AFTER_START = timedelta(minutes=5)
 _LONG_LIFE = timedelta(hours=2)
 
 
+_PENDING_LONG = timedelta(minutes=2)
+
+
 def _limit(pod: dict[str, Any], container: str, resource: str) -> str:
     for c in (pod.get("spec") or {}).get("containers") or []:
         if c.get("name") == container:
@@ -116,6 +119,13 @@ def analyze_pods(ix: Index, now: datetime) -> list[Finding]:
                     and cond.get("reason") == "Unschedulable"):
                 add("unschedulable", 0.75,
                     f"{where}: Pending, unschedulable: {cond.get('message', '')[:200]}")
+        created = parse_time(meta(pod).get("creationTimestamp"))
+        if (status.get("phase") == "Pending" and not (pod.get("spec") or {}).get("nodeName")
+                and not status.get("containerStatuses") and "PodScheduled" not in conds
+                and (created is None or now - created >= _PENDING_LONG)):
+            # a pod no node was ever assigned to: the scheduler has not placed it (the
+            # scheduler's own message, when present, is read above and weighs more)
+            add("unschedulable", 0.4, f"{where}: Pending with no node assigned")
         if status.get("phase") == "Unknown":
             node = ix.pod_node(ns, name)
             if node:
@@ -169,6 +179,8 @@ def analyze_events(ix: Index, now: datetime) -> list[Finding]:
             count = as_int(ev.get("count"), 1) or 1
             first = parse_time(ev.get("firstTimestamp"))
             owner = ix.owner_of_pod(ns, name) if kind == "Pod" else (ns, name)
+            if kind == "ReplicaSet" and (ns, name) in ix.rs_owner:
+                owner = (ns, ix.rs_owner[(ns, name)][1])
             text = f"Event {kind} {ns + '/' if ns else ''}{name}: {reason} x{count}: {msg[:180]}"
 
             def add(fault: str, weight: float, where: tuple[str, str] = owner,
@@ -202,6 +214,11 @@ def analyze_events(ix: Index, now: datetime) -> list[Finding]:
                 add("config_error", 0.5)
             elif reason in ("FailedCreate",) and "exceeded quota" in msg:
                 add("unschedulable", 0.6)
+            elif reason == "FailedCreate" and re.search(
+                    r"(serviceaccount|secret|configmap|priorityclass)s? \"?[\w.-]+\"? not found",
+                    msg, re.I):
+                # the controller cannot create pods because an object they name is missing
+                add("config_error", 0.5)
     return out
 
 

@@ -16,7 +16,9 @@ from warroom.agents.diagnostician.index import Entity, Index
 
 CATEGORIES: list[tuple[str, re.Pattern[str]]] = [
     ("dns", re.compile(r"NXDOMAIN|SERVFAIL|EAI_AGAIN|name resolution|no such host|server "
-                       r"misbehaving|on [\d.]+:53|dns lookup failed|UnknownHostException", re.I)),
+                       r"misbehaving|on [\d.]+:53|dns lookup failed|UnknownHostException|"
+                       r"could(n't| not) resolve (host|hostname)|Name or service not known|"
+                       r"ENOTFOUND", re.I)),
     ("tls", re.compile(r"x509|certificate (has )?expired|bad certificate|certificate verify "
                        r"failed|TLS handshake|SSLHandshake|CERT_HAS_EXPIRED", re.I)),
     ("pool", re.compile(r"HikariPool|Connection is not available|too many clients|remaining "
@@ -48,6 +50,7 @@ CATEGORIES: list[tuple[str, re.Pattern[str]]] = [
                            r"status code 5\d\d|IOException", re.I)),
 ]
 _ERRORISH = re.compile(r"error|warn|fatal|critical|fail|exception|panic|refused|timeout|"
+                       r"could(n't| not) resolve|not known|ENOTFOUND|"
                        r"\"level\":\s*[456]0", re.I)
 _DEP = [re.compile(p) for p in (
     r"call(?:ing)? to ([\w.-]+)", r"peer=\"?([\w.-]+)", r"https?://([\w.-]+)",
@@ -257,7 +260,14 @@ def log_findings(ix: Index, ev: LogEvidence) -> list[Finding]:
         if dep[0] == "" and failing and not dcats.get("dns"):
             add(dep, "external_dependency", 0.45 + spread + min(0.15, 0.015 * len(failing)),
                 failing, what=" from callers")
-    if dns_callers:
+    observed = dns in ix.workloads or dns[1] in ix.service_ns
+    if len(dns_callers) == 1 and not observed:
+        # one workload failing to resolve, and no resolver in sight to blame: the name it asks
+        # for (its own configuration) is the first suspect, the resolver only a distant second
+        caller = next(iter(dns_callers))
+        add(caller, "dns_failure", 0.35, dns_lines, what=" (only this workload)")
+        add(dns, "dns_failure", 0.15, dns_lines, generic=True)
+    elif dns_callers:
         weight = 0.3 + 0.15 * (len(dns_callers) - 1)
         add(dns, "dns_failure", weight, dns_lines, what=f" across {len(dns_callers)} workloads")
     return out

@@ -245,7 +245,7 @@ def diagnose_snapshot(snapshot: EvidenceSnapshot, *, namespace: str = "",
     findings = [*method_findings(ix, places, alerts, {f.entity: f.fault for f in hinted}),
                 *metric_findings(stats), *young_series_findings(ix),
                 *kubernetes_findings(ix, now), *log_findings(ix, logev), *hinted,
-                *document_findings(ix),
+                *document_findings(ix, alerts),
                 *history_findings(ix)]
     sym = symptoms(stats)
     for ent, texts in sym.items():

@@ -15,6 +15,11 @@ from warroom.agents.diagnostician.findings import Finding
 from warroom.agents.diagnostician.index import Entity, Index
 from warroom.sensors.models import AlertView
 
+# workload labels of kube-state-metrics, and the Argo CD / app-of-apps `application`
+_WORKLOAD_LABELS = ("deployment", "statefulset", "daemonset", "job_name", "cronjob",
+                    "application")
+_EXPORTER = re.compile(r"kube-state-metrics")
+
 
 def alert_entities(ix: Index, alerts: list[AlertView]) -> list[Entity]:
     """Resolve what each firing alert is about to a workload, node or service entity."""
@@ -23,8 +28,19 @@ def alert_entities(ix: Index, alerts: list[AlertView]) -> list[Entity]:
         lab = a.labels
         ns = lab.get("namespace", "")
         ent: Entity | None = None
+        workload = next((lab[k] for k in _WORKLOAD_LABELS if lab.get(k)), "")
+        if workload and not ns:
+            ns = ix.namespace_of(workload) or next(
+                (n for (n, w) in ix.workloads if w == workload), "") or next(
+                (str(o["metadata"].get("namespace", "")) for kind in ("Job", "CronJob")
+                 for o in ix.by_kind[kind] if o["metadata"].get("name") == workload), "") or next(
+                (pns for (pns, pod) in ix.pods if ix.owner_of_pod(pns, pod)[1] == workload), "")
         if lab.get("node") and not lab.get("pod"):
             ent = ("", lab["node"])
+        elif workload and _EXPORTER.search(lab.get("job", "")):
+            # kube-state-metrics reports about objects: its own pod, service and instance
+            # labels name the exporter, the workload labels name the subject
+            ent = (ns, workload)
         elif lab.get("service"):
             ent = ix.entity(lab["service"], ns)
         elif lab.get("deployment") or lab.get("statefulset") or lab.get("daemonset"):
@@ -35,6 +51,8 @@ def alert_entities(ix: Index, alerts: list[AlertView]) -> list[Entity]:
             ent = (ns, lab["horizontalpodautoscaler"])
         elif lab.get("persistentvolumeclaim"):
             ent = ix.pvc_owner(ns, lab["persistentvolumeclaim"])
+        elif workload:
+            ent = (ns, workload)
         elif lab.get("job") and ns:
             ent = (ns, lab["job"])
         elif lab.get("instance"):
