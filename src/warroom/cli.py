@@ -25,6 +25,7 @@ _CONTEXTS = (
     "warroom.decisions.cli",  # approve, reject
     "warroom.sandbox.cli",  # sandbox ..., demo
     "warroom.bench.cli",  # bench ingest|pipeline
+    "warroom.mcp.cli",  # mcp
 )
 
 for _name in _CONTEXTS:
