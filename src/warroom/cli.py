@@ -26,6 +26,7 @@ _CONTEXTS = (
     "warroom.sandbox.cli",  # sandbox ..., demo
     "warroom.bench.cli",  # bench ingest|pipeline
     "warroom.mcp.cli",  # mcp
+    "warroom.local_llm.cli",  # local-llm assemble|serve
 )
 
 for _name in _CONTEXTS:

@@ -105,6 +105,10 @@ class Settings(BaseSettings):
     # empty: http://{host}:{port}
     sandbox_url: str = ""
 
+    # a real local model (`warroom local-llm`, the optional extra `warroom[local-llm]`): where
+    # the Gemma 3 270M GGUF is assembled from its package; empty: `home`/models
+    local_llm_dir: str = ""
+
     @field_validator("severity_map")
     @classmethod
     def _priorities_are_known(cls, value: dict[str, str]) -> dict[str, str]:
@@ -119,6 +123,11 @@ class Settings(BaseSettings):
         if self.database_url:
             return self.database_url
         return f"sqlite+aiosqlite:///{(self.home / 'warroom.sqlite').resolve()}"
+
+    @property
+    def effective_local_llm_dir(self) -> Path:
+        """Return the directory the local model is assembled in."""
+        return Path(self.local_llm_dir) if self.local_llm_dir else self.home / "models"
 
     @property
     def effective_dbos_database_url(self) -> str:

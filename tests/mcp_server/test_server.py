@@ -286,3 +286,57 @@ async def test_stdio_transport(tmp_path: Path, fixtures_dir: Path) -> None:
         logs = await call(client, "pod_logs", namespace="shop", pod="checkout-1")
     assert debate["status"] == "ok" and debate["hypotheses"][0]["service"] == "checkout"
     assert logs["status"] == "unavailable"  # HOME has no kubeconfig: no cluster configured
+
+
+async def test_streamable_http_on_loopback(tmp_path: Path, fixtures_dir: Path) -> None:
+    """`warroom mcp --transport http`: the SDK's client over streamable HTTP on 127.0.0.1."""
+    import asyncio
+    import os
+    import subprocess
+    import sys
+
+    from warroom.local_llm.server import free_port
+    from warroom.store.db import make_engine, make_sessionmaker
+    from warroom.store.migrate import upgrade
+
+    url = f"sqlite+aiosqlite:///{tmp_path / 'warroom.sqlite'}"
+    settings = Settings(home=tmp_path, database_url=url, _env_file=None)  # type: ignore[call-arg]
+    engine = make_engine(url)
+    try:
+        await upgrade(engine)
+        incident_id = await analysed_incident(make_sessionmaker(engine), settings, fixtures_dir)
+    finally:
+        await engine.dispose()
+    port = free_port()
+    env = {"PATH": os.environ.get("PATH", ""), "WARROOM_DATABASE_URL": url,
+           "HOME": str(tmp_path)}
+    log = tmp_path / "mcp.log"
+    with log.open("wb") as out:
+        process = subprocess.Popen(
+            [sys.executable, "-c", "from warroom.cli import app; app()", "mcp", "--transport",
+             "http", "--port", str(port)], env=env, cwd=tmp_path,
+            stdout=subprocess.DEVNULL, stderr=out)
+    try:
+        async with httpx.AsyncClient() as http:
+            for _ in range(600):
+                assert process.poll() is None, log.read_text()
+                try:
+                    await http.get(f"http://127.0.0.1:{port}/mcp", timeout=1)
+                    break
+                except httpx.TransportError:
+                    await asyncio.sleep(0.1)
+        async with Client(f"http://127.0.0.1:{port}/mcp") as client:
+            listed = await call(client, "list_incidents")
+    finally:
+        process.terminate()
+        process.wait(10)
+    assert [i["id"] for i in listed["incidents"]] == [incident_id]
+
+
+def test_http_refuses_an_address_beyond_this_machine() -> None:
+    from typer.testing import CliRunner
+
+    from warroom.cli import app
+
+    result = CliRunner().invoke(app, ["mcp", "--transport", "http", "--host", "0.0.0.0"])
+    assert result.exit_code == 2 and "not a loopback address" in result.output
