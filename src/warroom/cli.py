@@ -25,6 +25,7 @@ _CONTEXTS = (
     "warroom.decisions.cli",  # approve, reject
     "warroom.sandbox.cli",  # sandbox ..., demo
     "warroom.bench.cli",  # bench ingest|pipeline
+    "warroom.llm.cli",  # llm check
     "warroom.mcp.cli",  # mcp
     "warroom.local_llm.cli",  # local-llm assemble|serve
 )

@@ -4,9 +4,37 @@ from __future__ import annotations
 
 from functools import lru_cache
 from pathlib import Path
+from typing import Literal
 
-from pydantic import Field, field_validator
+from pydantic import BaseModel, Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
+
+AgentBackend = Literal["rules", "llm", "hybrid"]
+
+
+class LLMProvider(BaseModel):
+    """One language-model provider: an entry of a fallback chain (see docs/models.md)."""
+
+    name: str
+    # openai: any OpenAI-compatible server; llama_cpp: its server, with its quirks handled;
+    # test: one of warroom's scripted models (`model` = agree | bogus | hang | error | garbage)
+    kind: Literal["openai", "llama_cpp", "anthropic", "google", "test"] = "openai"
+    model: str
+    base_url: str = ""
+    api_key: SecretStr = SecretStr("")
+    api_key_file: Path | None = None  # read at start-up; wins over `api_key`
+    # how structured answers are asked for: tool calls, the provider's JSON schema mode, or
+    # the schema in the prompt (for servers without either)
+    output_mode: Literal["tool", "native", "prompted"] = "tool"
+    # US dollars per million input / output tokens, for the cost shown per turn and incident
+    input_cost_per_mtok: float = Field(default=0.0, ge=0)
+    output_cost_per_mtok: float = Field(default=0.0, ge=0)
+
+    def key(self) -> str:
+        """Return the API key, from its file when one is given (never logged)."""
+        if self.api_key_file is not None:
+            return self.api_key_file.read_text(encoding="utf-8").strip()
+        return self.api_key.get_secret_value()
 
 
 class Settings(BaseSettings):
@@ -54,7 +82,13 @@ class Settings(BaseSettings):
     # debate
     agent_deadline_seconds: float = Field(default=8.0, gt=0)
     debate_deadline_seconds: float = Field(default=20.0, gt=0)
-    agent_backend: str = "rules"  # rules | llm (the language-model backends come later)
+    # rules | llm | hybrid for every model-backed agent (the Coordinator is always rules)
+    agent_backend: AgentBackend = "rules"
+    # per-agent overrides of `agent_backend`; empty: use `agent_backend`
+    diagnostician_backend: AgentBackend | None = None
+    solver_backend: AgentBackend | None = None
+    reviewer_backend: AgentBackend | None = None
+    critic_backend: AgentBackend | None = None
     service_teams: dict[str, str] = {}  # "namespace/service" or "service" -> team
     critical_namespaces: list[str] = ["prod", "production", "payments", "kube-system"]
 
@@ -94,6 +128,31 @@ class Settings(BaseSettings):
 
     log_level: str = "INFO"
 
+    # language models (see docs/models.md)
+    # the one-provider shorthand: any OpenAI-compatible endpoint (Ollama, vLLM, llama.cpp, OpenAI);
+    # a model named `test:NAME` without a base URL is one of warroom's scripted test models
+    llm_base_url: str = ""
+    llm_model: str = ""
+    llm_api_key: SecretStr = SecretStr("")
+    # named providers beyond the shorthand, as JSON (kind, model, base_url, api_key(_file), ...)
+    llm_providers: list[LLMProvider] = []
+    # role (diagnostician, solver, reviewer, critic, summary) -> provider names tried in order
+    # (a fallback chain); a role not listed uses every provider, the shorthand first
+    llm_routes: dict[str, list[str]] = {}
+    # how long a model answer is reused for the same model, prompt and evidence; 0 disables
+    llm_cache_ttl_seconds: float = Field(default=3600.0, ge=0)
+    # time kept back from every deadline for the rule answer that stands when a model is late
+    llm_reserve_seconds: float = Field(default=1.0, ge=0)
+    # most tokens one model answer may use
+    llm_max_output_tokens: int = Field(default=1024, gt=0)
+    # most characters of sanitized evidence one prompt carries
+    llm_evidence_chars: int = Field(default=12_000, gt=1000)
+    # OTLP/HTTP endpoint (e.g. http://127.0.0.1:4318) for gen_ai.* spans of model runs;
+    # empty: no tracing (needs the warroom[tracing] extra)
+    llm_otlp_endpoint: str = ""
+    # put prompts and answers in the spans too (they hold sanitized evidence)
+    llm_trace_content: bool = False
+
     # the sandbox cluster (`warroom sandbox ...`, `serve --sandbox`, `demo`)
     sandbox_port: int = Field(default=0, ge=0, le=65535)  # 0: any free loopback port
     sandbox_tick_seconds: float = Field(default=15.0, gt=0)  # simulated seconds per tick
@@ -123,6 +182,23 @@ class Settings(BaseSettings):
         if self.database_url:
             return self.database_url
         return f"sqlite+aiosqlite:///{(self.home / 'warroom.sqlite').resolve()}"
+
+    def backend_for(self, role: str) -> AgentBackend:
+        """Return the backend of one agent: its own override, else `agent_backend`."""
+        own: AgentBackend | None = getattr(self, f"{role}_backend", None)
+        return own or self.agent_backend
+
+    @property
+    def llm_chain_providers(self) -> list[LLMProvider]:
+        """Return every configured provider, the one-provider shorthand first."""
+        out = []
+        if self.llm_model:
+            scripted = self.llm_model.startswith("test:") and not self.llm_base_url
+            out.append(LLMProvider(
+                name="default", kind="test" if scripted else "openai",
+                model=self.llm_model.removeprefix("test:") if scripted else self.llm_model,
+                base_url=self.llm_base_url, api_key=self.llm_api_key))
+        return out + list(self.llm_providers)
 
     @property
     def effective_local_llm_dir(self) -> Path:

@@ -97,6 +97,27 @@ class CriticReport(BaseModel):
     challenges: list[Challenge] = []
 
 
+ModelStatus = Literal["accepted", "rejected", "failed", "timeout", "skipped"]
+# a model that failed, was late or was not asked: the agent fell back to its rule answer
+MODEL_FELL_BACK: frozenset[str] = frozenset({"failed", "timeout", "skipped"})
+
+
+class ModelTurn(BaseModel):
+    """What a language model said in one agent turn, and whether its answer was used."""
+
+    mode: Literal["llm", "hybrid", "summary"]
+    status: ModelStatus
+    reason: str = ""  # why rejected, failed or skipped; what changed when accepted
+    chain: list[str] = []  # the providers asked, in order
+    model: str = ""  # the model that answered
+    said: Any = None  # the model's answer (capped), or its raw text when it was unusable
+    input_tokens: int = 0
+    output_tokens: int = 0
+    cost_usd: float = 0.0
+    cached: bool = False
+    latency_ms: float = 0.0
+
+
 class AgentTurn(BaseModel):
     """One agent's turn, as the audit trail and `warroom replay` show it."""
 
@@ -106,6 +127,8 @@ class AgentTurn(BaseModel):
     latency_ms: float = 0.0
     error: str | None = None
     output: dict[str, Any] | None = None
+    backend: Literal["rules", "llm", "hybrid"] = "rules"
+    model: ModelTurn | None = None  # set when a language model took part
 
 
 class DecisionPackage(BaseModel):

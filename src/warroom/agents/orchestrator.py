@@ -18,8 +18,10 @@ from typing import Any, TypeVar
 import orjson
 from pydantic import BaseModel
 
+from warroom.agents import recording
 from warroom.agents.coordinator import Degraded, decide
 from warroom.agents.models import (
+    MODEL_FELL_BACK,
     Action,
     ActionPlan,
     AgentTurn,
@@ -71,6 +73,8 @@ class Debate:
     critique: CriticReport = field(default_factory=lambda: CriticReport(vote="abstain"))
     turns: list[AgentTurn] = field(default_factory=list)
     input_hashes: list[str] = field(default_factory=list)  # one per turn, same order
+    # provider chains that hung or failed during the debate -> why (not asked again after it)
+    tripped: dict[str, str] = field(default_factory=dict)
 
 
 def digest(*parts: Any) -> str:
@@ -99,6 +103,8 @@ async def _turn(debate: Debate, role: Role, call: Callable[[], Awaitable[T]], fa
     started = time.perf_counter()
     error: str | None = None
     output: T = fallback
+    scope = recording.TurnScope(deadline_at=time.monotonic() + deadline)
+    token = recording.TURN.set(scope)
     try:
         result = await bounded(call(), deadline)
         if isinstance(result, expected):
@@ -111,14 +117,24 @@ async def _turn(debate: Debate, role: Role, call: Callable[[], Awaitable[T]], fa
         raise
     except Exception as exc:  # an agent's failure degrades it, never the debate
         error = f"{type(exc).__name__}: {exc}"[:1000]
-    degraded = error is not None
+    finally:
+        recording.TURN.reset(token)
+    abstained = error is not None
+    model = scope.model
+    # a model that failed or was late degrades the agent to its rule answer, visibly; the rule
+    # answer is a full vote, so the Coordinator counts only abstentions as degraded
+    fell_back = model is not None and model.status in MODEL_FELL_BACK
+    if fell_back and error is None and model is not None:
+        error = f"model {model.status}: {model.reason}; the rule answer stands"[:1000]
     turn = AgentTurn(
-        role=role, vote="abstain" if degraded else _vote_of(role, output), degraded=degraded,
+        role=role, vote="abstain" if abstained else _vote_of(role, output),
+        degraded=abstained or fell_back,
         latency_ms=round((time.perf_counter() - started) * 1000, 3), error=error,
-        output=None if degraded else output.model_dump(mode="json"))
+        output=None if abstained else output.model_dump(mode="json"),
+        backend=scope.backend, model=model)
     debate.turns.append(turn)
     debate.input_hashes.append(input_hash)
-    return output, degraded
+    return output, abstained
 
 
 async def _debate(ctx: DebateContext, backends: Backends, agent_deadline: float,
@@ -223,6 +239,8 @@ async def run_debate(ctx: DebateContext, backends: Backends, *, agent_deadline: 
     snapshot it stored); otherwise the context is hashed here.
     """
     debate = Debate()
+    scope = recording.DebateScope(deadline_at=time.monotonic() + debate_deadline)
+    token = recording.DEBATE.set(scope)
     try:
         ctx_hash = input_hash or digest(ctx)
         await bounded(_debate(ctx, backends, agent_deadline, debate, ctx_hash), debate_deadline)
@@ -242,4 +260,7 @@ async def run_debate(ctx: DebateContext, backends: Backends, *, agent_deadline: 
                                       error=f"{type(exc).__name__}: {exc}"[:1000],
                                       output=debate.package.model_dump(mode="json")))
         debate.input_hashes.append(digest(ctx.session_id, "failed"))
+    finally:
+        recording.DEBATE.reset(token)
+        debate.tripped = scope.tripped
     return debate

@@ -24,6 +24,7 @@ from warroom.agents.models import (
     CriticReport,
     DecisionPackage,
     DiagnosisReport,
+    ModelTurn,
     ReviewVerdict,
 )
 from warroom.agents.orchestrator import Backends, Debate, digest, rule_backends, run_debate
@@ -36,8 +37,10 @@ from warroom.sensors.ports import Sensor
 from warroom.sensors.service import select_sensors, take_snapshot
 from warroom.store.tables import EvidenceSnapshotRow, Incident, Signal
 
+MODEL_ROLES = ("diagnostician", "solver", "reviewer", "critic")
 TURN_KIND = "agent.turn"
 PACKAGE_KIND = "debate.package"
+SUMMARY_KIND = "incident.summary"
 # alert labels that name a workload, in the order they are trusted
 SERVICE_LABELS = ("service", "deployment", "statefulset", "daemonset", "app", "job_name")
 
@@ -161,10 +164,15 @@ async def _analyze(session: AsyncSession, incident_id: str, *, session_id: str,
         critical_namespaces=settings.critical_namespaces,
         playbook_trust=trust)
     context_hash = digest(ctx.model_dump(mode="json", exclude={"evidence"}), data)
+    runtime = None
+    if backends is None:
+        backends, runtime = _backends(session, settings)
+    debate_started = time.monotonic()
     debate: Debate = await run_debate(
-        ctx, backends or rule_backends(), agent_deadline=settings.agent_deadline_seconds,
+        ctx, backends, agent_deadline=settings.agent_deadline_seconds,
         debate_deadline=settings.debate_deadline_seconds, input_hash=context_hash)
     assert debate.package is not None
+    summary = await _summary(ctx, debate, runtime, settings, debate_started)
     result = DebateResult(
         session_id=session_id, incident_id=incident_id, package=debate.package,
         diagnosis=debate.diagnosis, plan=debate.plan, review=debate.review,
@@ -173,7 +181,60 @@ async def _analyze(session: AsyncSession, incident_id: str, *, session_id: str,
     # commit, and ingestion must not wait for a debate (a language model may take seconds)
     session.add(row)
     await _audit(session, result, debate.input_hashes)
+    text, source, summary_turn = summary
+    from warroom.store.audit import NewEvent, append_many
+
+    await append_many(session, [NewEvent(
+        kind=SUMMARY_KIND, incident_id=incident_id, session_id=session_id,
+        payload={"session_id": session_id, "incident_id": incident_id, "summary": text,
+                 "source": source, "model": summary_turn.model_dump(mode="json")
+                 if summary_turn else None})])
+    model_turns: list[tuple[str, ModelTurn]] = [
+        (t.role, t.model) for t in result.turns if t.model is not None]
+    if summary_turn is not None:
+        model_turns.append(("summary", summary_turn))
+    if model_turns:
+        from warroom.llm.repository import save_cache, save_turns
+
+        await save_turns(session, incident_id=incident_id, session_id=session_id,
+                         turns=model_turns)
+    if runtime is not None:
+        from warroom.llm.repository import save_cache
+
+        await save_cache(session, runtime.pending, ttl_seconds=settings.llm_cache_ttl_seconds)
     return result
+
+
+def _backends(session: AsyncSession, settings: Settings) -> tuple[Backends, Any]:
+    """Return the backends the settings choose, and the model runtime when a model is set."""
+    runtime = None
+    if settings.llm_chain_providers:
+        from warroom.llm.repository import CacheReader
+        from warroom.llm.service import ModelRuntime
+
+        runtime = ModelRuntime(settings, cache_get=CacheReader(session))
+    if all(settings.backend_for(r) == "rules" for r in MODEL_ROLES):
+        return rule_backends(), runtime
+    from warroom.agents.llm.backends import backends_for
+
+    return backends_for(settings, runtime), runtime
+
+
+async def _summary(ctx: DebateContext, debate: Debate, runtime: Any, settings: Settings,
+                   started: float) -> tuple[str, str, Any]:
+    """Write the human summary in what the debate left of its deadline; never raises."""
+    from warroom.agents import recording
+    from warroom.llm.summary import rule_summary, write_summary
+
+    assert debate.package is not None
+    token = recording.DEBATE.set(recording.DebateScope(
+        deadline_at=started + settings.debate_deadline_seconds, tripped=debate.tripped))
+    try:
+        return await write_summary(ctx, debate.package, runtime)
+    except Exception:  # a summary is a courtesy: the template stands
+        return rule_summary(ctx, debate.package), "rules", None
+    finally:
+        recording.DEBATE.reset(token)
 
 
 async def _audit(session: AsyncSession, result: DebateResult, hashes: list[str]) -> None:
@@ -184,7 +245,8 @@ async def _audit(session: AsyncSession, result: DebateResult, hashes: list[str])
         payload={"session_id": result.session_id, "incident_id": result.incident_id,
                  "role": turn.role, "input_hash": hashes[i] if i < len(hashes) else "",
                  "output": turn.output, "latency_ms": turn.latency_ms, "vote": turn.vote,
-                 "degraded": turn.degraded, "error": turn.error})
+                 "degraded": turn.degraded, "error": turn.error, "backend": turn.backend,
+                 "model": turn.model.model_dump(mode="json") if turn.model else None})
         for i, turn in enumerate(result.turns)]
     events.append(NewEvent(
         kind=PACKAGE_KIND, incident_id=result.incident_id, session_id=result.session_id,
@@ -232,4 +294,13 @@ async def incident_detail(session: AsyncSession, incident_id: str) -> dict[str, 
                  if e.kind == TURN_KIND and e.session_id == latest.session_id]
         out["debate"] = {"session_id": latest.session_id, "turns": turns,
                          "package": latest.payload.get("package")}
+    summaries = [e for e in events if e.kind == SUMMARY_KIND]
+    if summaries:
+        latest_summary = max(summaries, key=lambda e: e.seq).payload
+        out["summary"] = {"text": latest_summary.get("summary", ""),
+                          "source": latest_summary.get("source", "rules")}
+    from warroom.llm.repository import usage_for
+
+    # language-model turns of every analysis of the incident: tokens, cost, cache hits
+    out["llm"] = await usage_for(session, incident_id)
     return out

@@ -109,6 +109,12 @@ def _escalation(hyp: Hypothesis | None, diagnosis: DiagnosisReport) -> Candidate
                            rationale="hand the incident to a human with the diagnosis")
 
 
+def candidate_for(ctx: DebateContext, hyp: Hypothesis, index: int,
+                  action_type: str) -> CandidateAction | None:
+    """Return one catalogue action for a hypothesis, filled and scored from the evidence."""
+    return _candidate(ctx, hyp, index, action_type)
+
+
 def _candidate(ctx: DebateContext, hyp: Hypothesis, index: int,
                action_type: str) -> CandidateAction | None:
     objects = ctx.evidence.objects

@@ -44,5 +44,5 @@ def ingest(
 
 def register(app: typer.Typer) -> None:
     """Add the `bench` group to the warroom command."""
-    from warroom.bench import pipeline  # noqa: F401  (adds `bench pipeline`)
+    from warroom.bench import llm, pipeline  # noqa: F401  (add `bench llm`, `bench pipeline`)
     app.add_typer(bench, name="bench")

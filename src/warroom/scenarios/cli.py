@@ -30,12 +30,20 @@ def _load(paths: list[Path], *, with_expected: bool) -> tuple[list[Any], list[st
     return loaded, errors
 
 
-async def _replay_all(scenarios: list[Any], on_line: Any = None) -> list[dict[str, Any]]:
-    from warroom.config import get_settings
+async def _replay_all(scenarios: list[Any], on_line: Any = None, backend: str | None = None,
+                      model: str | None = None) -> list[dict[str, Any]]:
+    from warroom.config import Settings, get_settings
     from warroom.scenarios.replay import Replayer
 
+    settings = get_settings()
+    if backend or model:  # the command line wins over WARROOM_AGENT_BACKEND / WARROOM_LLM_MODEL
+        data = settings.model_dump()
+        data.update({k: v for k, v in (("agent_backend", backend), ("llm_model", model)) if v})
+        if model:
+            data["llm_base_url"] = settings.llm_base_url if not model.startswith("test:") else ""
+        settings = Settings.model_validate(data)
     outputs = []
-    async with Replayer(get_settings()) as replayer:
+    async with Replayer(settings) as replayer:
         for scenario in scenarios:
             line = await replayer.replay(scenario)
             outputs.append(line)
@@ -57,11 +65,27 @@ def _human(line: dict[str, Any]) -> str:
             f"blast {d['blast_radius']}] {line['latency_ms']:.0f} ms")
 
 
+BackendOption = Annotated[str | None, typer.Option(
+    "--backend", help="rules, llm or hybrid for every agent (default: WARROOM_AGENT_BACKEND)")]
+ModelOption = Annotated[str | None, typer.Option(
+    "--model", help="the model of the one-provider shorthand (default: WARROOM_LLM_MODEL); "
+    "test:agree, test:bogus, test:hang, test:error or test:garbage run a scripted model")]
+
+
+def _check_backend(backend: str | None) -> None:
+    if backend is not None and backend not in ("rules", "llm", "hybrid"):
+        typer.echo(f"error: --backend must be rules, llm or hybrid, got {backend!r}", err=True)
+        raise typer.Exit(2)
+
+
 def replay(
     paths: Annotated[list[Path], typer.Argument(help="scenario files or folders")],
     as_json: Annotated[bool, typer.Option("--json", help="one JSON document per line")] = False,
+    backend: BackendOption = None,
+    model: ModelOption = None,
 ) -> None:
     """Replay scenarios through ingest, sensing and the debate; execute nothing."""
+    _check_backend(backend)
     scenarios, errors = _load(paths, with_expected=False)
     for error in errors:
         typer.echo(f"error: {error}", err=True)
@@ -72,7 +96,7 @@ def replay(
 
     crashed = []
     if scenarios:
-        lines = asyncio.run(_replay_all(scenarios, emit))
+        lines = asyncio.run(_replay_all(scenarios, emit, backend, model))
         crashed = [line for line in lines if line.get("error")]
     for line in crashed:
         typer.echo(f"error: {line['scenario']}: {line['error']}", err=True)
@@ -106,6 +130,8 @@ def eval_(
         "`all` for every one) and print a table by transform")] = None,
     transform_seed: Annotated[int, typer.Option(
         "--transform-seed", help="seed of the transforms' random choices")] = 2026,
+    backend: BackendOption = None,
+    model: ModelOption = None,
 ) -> None:
     """Replay scenarios with ground truth and print RCA, fix, safety and latency figures.
 
@@ -114,6 +140,7 @@ def eval_(
     """
     from warroom.scenarios.score import render_table, render_transform_table, score
 
+    _check_backend(backend)
     names: list[str] = []
     if transform:
         from warroom.scenarios.transforms import resolve
@@ -131,7 +158,7 @@ def eval_(
     runs = [("untransformed", scenarios), *_transformed(scenarios, names, transform_seed)]
     reports = []
     for label, group in runs:
-        outputs = asyncio.run(_replay_all(group))
+        outputs = asyncio.run(_replay_all(group, backend=backend, model=model))
         reports.append((label, score(list(zip(group, outputs, strict=True)))))
     report = reports[0][1]
     if as_json:

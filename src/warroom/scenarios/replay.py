@@ -98,10 +98,19 @@ def output_line(scenario: Scenario, result: Any, latency_ms: float) -> dict[str,
             "outcome": package.outcome,
             "team": package.team,
         },
-        "agents": [{"role": t.role, "vote": t.vote, "degraded": t.degraded,
-                    "latency_ms": t.latency_ms} for t in result.turns],
+        "agents": [_agent_line(t) for t in result.turns],
         "latency_ms": round(latency_ms, 3),
     }
+
+
+def _agent_line(turn: Any) -> dict[str, Any]:
+    line = {"role": turn.role, "vote": turn.vote, "degraded": turn.degraded,
+            "latency_ms": turn.latency_ms}
+    if turn.model is not None:  # a language model took part: what became of its answer
+        line.update(backend=turn.backend, model={
+            k: getattr(turn.model, k) for k in ("status", "reason", "model", "cached",
+                                               "input_tokens", "output_tokens", "latency_ms")})
+    return line
 
 
 class Replayer:
@@ -132,6 +141,9 @@ class Replayer:
         from warroom.ingest.service import ingest_alertmanager  # noqa: F401
 
         rule_backends()
+        if any(self._base.backend_for(r) != "rules" for r in ("diagnostician", "solver",
+                                                              "reviewer", "critic")):
+            import pydantic_ai  # noqa: F401  (the model path's import, paid once up front)
         return self
 
     async def __aexit__(self, exc_type: type[BaseException] | None,

@@ -186,3 +186,38 @@ class ChallengeOutcome(Base):
 
 
 Index("ix_incidents_group_open", Incident.group_key, Incident.status)
+
+
+class LLMCacheEntry(Base):
+    """A model answer, reused for the same model, prompt and evidence until it expires."""
+
+    __tablename__ = "llm_cache"
+
+    key: Mapped[str] = mapped_column(String(64), primary_key=True)  # sha256 of the question
+    model: Mapped[str] = mapped_column(String(256), default="")
+    output: Mapped[dict[str, Any]]
+    input_tokens: Mapped[int] = mapped_column(Integer, default=0)
+    output_tokens: Mapped[int] = mapped_column(Integer, default=0)
+    created_at: Mapped[datetime]
+    expires_at: Mapped[datetime] = mapped_column(index=True)
+
+
+class LLMTurnRow(Base):
+    """One language-model turn of an agent: who answered, what it cost, whether it was used."""
+
+    __tablename__ = "llm_turns"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    incident_id: Mapped[str] = mapped_column(String(36), index=True)
+    session_id: Mapped[str] = mapped_column(String(64), index=True)
+    role: Mapped[str] = mapped_column(String(32))
+    mode: Mapped[str] = mapped_column(String(16))
+    status: Mapped[str] = mapped_column(String(16))  # accepted, rejected, failed, timeout, skipped
+    reason: Mapped[str] = mapped_column(Text, default="")
+    model: Mapped[str] = mapped_column(String(256), default="")
+    cached: Mapped[bool] = mapped_column(default=False)
+    input_tokens: Mapped[int] = mapped_column(Integer, default=0)
+    output_tokens: Mapped[int] = mapped_column(Integer, default=0)
+    cost_usd: Mapped[float] = mapped_column(Float, default=0.0)
+    latency_ms: Mapped[float] = mapped_column(Float, default=0.0)
+    at: Mapped[datetime]

@@ -1,0 +1,101 @@
+"""The Diagnostician's model backend: re-rank, add or challenge the rule hypotheses.
+
+The model can only lower the confidence of a hypothesis the rules found, and a hypothesis it
+adds stays below the confidence that allows automatic execution: a model can change what a
+human is shown first, never make the system act where the rules would have asked.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from warroom.agents.coordinator import AUTO_MIN_CONFIDENCE
+from warroom.agents.models import DiagnosisReport, Hypothesis
+from warroom.agents.ports import DebateContext, Diagnostician
+
+from .answers import DiagnosisAnswer
+from .backends import ModelBackend, ModelMode
+from .validate import Rejected, places_of, require_clean, require_place
+
+ABSTAIN_BELOW = 0.4
+NEW_MAX = round(AUTO_MIN_CONFIDENCE - 0.01, 2)  # a model's own hypothesis never auto-executes
+TASK = ("Rank the root-cause hypotheses for this incident, best first: where (namespace and "
+        "service, pod or node, as named in the evidence), which fault, your confidence 0..1, "
+        "and the evidence lines that support each. Return no hypothesis if nothing is wrong.")
+
+
+class ModelDiagnostician(ModelBackend):
+    """Diagnose with a model around the rule Diagnostician."""
+
+    role = "diagnostician"
+    instructions = ("You are the Diagnostician. Find the root cause, not the loudest symptom: "
+                    "a caller failing because its callee fails points at the callee.")
+
+    def __init__(self, rules: Diagnostician, runtime: Any, mode: ModelMode) -> None:
+        super().__init__(runtime, mode)
+        self.rules = rules
+
+    async def diagnose(self, ctx: DebateContext) -> DiagnosisReport:
+        """Return the rule diagnosis, or the model's once it is checked against the evidence."""
+        rule = await self.rules.diagnose(ctx)
+        answer, turn = await self.consult(ctx, TASK, rule_answer(rule), DiagnosisAnswer)
+        if answer is None:
+            self.done(turn)
+            return rule
+        try:
+            report, how = merge(ctx, rule, answer)
+        except Rejected as exc:
+            self.done(turn, "rejected", f"{exc}; the rule answer stands")
+            return rule
+        self.done(turn, "accepted", how)
+        return report
+
+
+def rule_answer(rule: DiagnosisReport) -> dict[str, Any]:
+    """Return the rule diagnosis in the shape of the model's answer."""
+    return {"hypotheses": [{"namespace": h.namespace, "service": h.service, "fault": h.fault,
+                            "confidence": h.confidence,
+                            "evidence": [e[:400] for e in h.evidence[:6]]}
+                           for h in rule.hypotheses[:5]],
+            "summary": rule.summary[:400]}
+
+
+def merge(ctx: DebateContext, rule: DiagnosisReport,
+          answer: DiagnosisAnswer) -> tuple[DiagnosisReport, str]:
+    """Check the answer and fold it into the rule diagnosis; raise `Rejected` if it fails."""
+    places = places_of(ctx.evidence, rule)
+    require_clean([answer.summary], "the summary")
+    known = {(h.namespace, h.service, h.fault): h for h in rule.hypotheses}
+    merged: list[Hypothesis] = []
+    seen: set[tuple[str, str, str]] = set()
+    for hyp in answer.hypotheses:
+        require_place(places, hyp.namespace, hyp.service, "hypothesis place")
+        require_clean(hyp.evidence, "hypothesis evidence")
+        key = (hyp.namespace, hyp.service, hyp.fault)
+        if key in seen:
+            continue
+        seen.add(key)
+        found = known.get(key)
+        if found is not None:
+            extra = [e for e in hyp.evidence if e not in found.evidence][:3]
+            merged.append(found.model_copy(update={
+                "confidence": min(hyp.confidence, found.confidence),
+                "evidence": found.evidence + extra}))
+        else:
+            merged.append(Hypothesis(namespace=hyp.namespace, service=hyp.service,
+                                     fault=hyp.fault, evidence=list(hyp.evidence),
+                                     confidence=min(hyp.confidence, NEW_MAX)))
+    # what the model left out stays, after its ranking: dropping is a challenge, not a veto
+    merged += [h for key, h in known.items() if key not in seen]
+    if [(h.namespace, h.service, h.fault, h.confidence) for h in merged] == [
+            (h.namespace, h.service, h.fault, h.confidence) for h in rule.hypotheses]:
+        return rule, "agrees with the rule answer"
+    top = merged[0] if merged else None
+    abstain = top is None or top.confidence < ABSTAIN_BELOW or (
+        rule.abstain and bool(rule.hypotheses) and top is rule.hypotheses[0])
+    how = "no hypothesis" if top is None else (
+        f"top: {top.fault} on {top.namespace + '/' if top.namespace else ''}{top.service} "
+        f"({top.confidence:.2f})")
+    report = DiagnosisReport(hypotheses=merged, abstain=abstain,
+                             summary=answer.summary or rule.summary)
+    return report, f"re-ranked; {how}"

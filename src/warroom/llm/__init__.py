@@ -1,0 +1,1 @@
+"""Language models: provider chains, the response cache, usage and cost, `warroom llm`."""

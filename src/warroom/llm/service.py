@@ -1,0 +1,224 @@
+"""Ask a provider chain one structured question, inside the turn's deadline, through the cache.
+
+`ModelRuntime.ask` never raises: it returns the typed answer, or none, with a `ModelTurn` that
+says what happened (which provider answered, tokens, cost, cache hit; or why it failed, timed
+out or was skipped). A chain that hangs or fails is not asked again in the same debate.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import time
+from collections.abc import Awaitable, Callable
+from typing import TYPE_CHECKING, Any, Literal, TypeVar
+
+import orjson
+from pydantic import BaseModel, ValidationError
+
+from warroom.agents import recording
+from warroom.agents.models import ModelTurn
+from warroom.config import LLMProvider, Settings
+from warroom.llm.models import CachedAnswer, PendingCache
+from warroom.llm.providers import ProviderError, build_chain, output_mode, route
+
+if TYPE_CHECKING:
+    from pydantic_ai import Agent
+    from pydantic_ai.models import Model
+
+T = TypeVar("T", bound=BaseModel)
+Mode = Literal["llm", "hybrid", "summary"]
+MIN_BUDGET = 0.05  # seconds; less than this is not worth a request
+SAID_CHARS = 4000  # how much of what a model said the audit trail keeps
+
+CacheGet = Callable[[str], Awaitable[CachedAnswer | None]]
+_AGENTS: dict[tuple[type[BaseModel], str, str], Agent[None, Any]] = {}
+
+
+def said_of(messages: list[Any]) -> Any:
+    """Return what the model answered in a run's messages, capped for the audit trail."""
+    from pydantic_ai.messages import ModelResponse, TextPart, ToolCallPart
+
+    parts: list[Any] = []
+    for message in messages:
+        if isinstance(message, ModelResponse):
+            for part in message.parts:
+                if isinstance(part, ToolCallPart):
+                    parts.append({"tool": part.tool_name, "args": part.args})
+                elif isinstance(part, TextPart):
+                    parts.append(part.content)
+    text = orjson.dumps(parts, default=str).decode()
+    if len(text) > SAID_CHARS:
+        return text[:SAID_CHARS] + f"… [truncated {len(text) - SAID_CHARS} chars]"
+    return parts
+
+
+class ModelRuntime:
+    """The provider chains of one process, with the response cache of one analysis."""
+
+    def __init__(self, settings: Settings, *, model: Model | None = None,
+                 cache_get: CacheGet | None = None) -> None:
+        self.settings = settings
+        if settings.llm_otlp_endpoint:
+            from warroom.llm.tracing import configure_tracing
+
+            configure_tracing(settings)
+        self._override = model  # tests and benches: one model for every role
+        self._cache_get = cache_get
+        self.pending: list[PendingCache] = []
+        self._models: dict[str, Model] = {}
+        self._rendered: tuple[int, str, str] | None = None
+
+    def chain(self, role: str) -> list[LLMProvider]:
+        """Return the providers this role asks, in order."""
+        return route(self.settings.llm_chain_providers, self.settings.llm_routes, role)
+
+    def _model(self, role: str, providers: list[LLMProvider]) -> Model:
+        if self._override is not None:
+            return self._override
+        if role not in self._models:
+            self._models[role] = build_chain(providers)
+        return self._models[role]
+
+    def rendered(self, key: int, render: Callable[[], str]) -> tuple[str, str]:
+        """Return text rendered once per analysis (the evidence) and its sha256."""
+        if self._rendered is None or self._rendered[0] != key:
+            text = render()
+            self._rendered = (key, text, hashlib.sha256(text.encode()).hexdigest())
+        return self._rendered[1], self._rendered[2]
+
+    @staticmethod
+    def _agent(output_type: type[T], instructions: str, output_mode: str) -> Agent[None, Any]:
+        # agents hold no run state: built once per process (building one costs ~25 ms)
+        key = (output_type, instructions, output_mode)
+        if key not in _AGENTS:
+            from pydantic_ai import Agent, NativeOutput, PromptedOutput
+
+            spec: Any = output_type
+            if output_mode == "prompted":
+                spec = PromptedOutput(output_type)
+            elif output_mode == "native":
+                spec = NativeOutput(output_type)
+            # one output retry: a malformed answer gets one chance to be fixed, then the rule
+            # answer stands
+            _AGENTS[key] = Agent(output_type=spec, instructions=instructions, retries=1,
+                                 name=f"warroom-{output_type.__name__}")
+        return _AGENTS[key]
+
+    async def ask(self, *, role: str, mode: Mode, instructions: str, prompt: str,
+                  output_type: type[T], evidence_digest: str) -> tuple[T | None, ModelTurn]:
+        """Ask the role's chain; return its typed answer (or none) and what happened."""
+        started = time.perf_counter()
+        try:
+            providers = self.chain(role)
+        except ProviderError as exc:
+            return None, ModelTurn(mode=mode, status="skipped", reason=str(exc))
+        names = [p.name for p in providers] or (["override"] if self._override else [])
+        turn = ModelTurn(mode=mode, status="skipped", chain=names)
+        if not names:
+            turn.reason = "no language-model provider is configured"
+            return None, turn
+        chain_key = ",".join(f"{p.name}={p.model}" for p in providers) or "override"
+        why = recording.tripped(chain_key)
+        if why is not None:
+            turn.reason = f"not asked: the chain failed earlier in this debate ({why})"
+            return None, turn
+        reserve = self.settings.llm_reserve_seconds
+        # outside a debate (a summary, a check) the agent deadline still bounds the question
+        budget = min(recording.remaining(reserve), self.settings.agent_deadline_seconds - reserve)
+        if budget < MIN_BUDGET:
+            turn.reason = "not asked: no time left before the deadline"
+            return None, turn
+        key = hashlib.sha256(orjson.dumps(
+            [chain_key, output_type.__name__, instructions, prompt, evidence_digest])).hexdigest()
+        cached = await self._cached(key, output_type)
+        if cached is not None:
+            output, entry = cached
+            turn = turn.model_copy(update={
+                "status": "accepted", "model": entry.model, "cached": True,
+                "said": entry.output, "latency_ms": _ms(started)})
+            return output, turn
+        return await self._run(role, mode, providers, instructions, prompt, output_type,
+                               budget, key, chain_key, turn, started)
+
+    async def _cached(self, key: str,
+                      output_type: type[T]) -> tuple[T, CachedAnswer] | None:
+        if self._cache_get is None or self.settings.llm_cache_ttl_seconds <= 0:
+            return None
+        try:
+            entry = await self._cache_get(key)
+            if entry is None:
+                return None
+            return output_type.model_validate(entry.output), entry
+        except (ValidationError, Exception):  # a stale or unreadable entry is a miss
+            return None
+
+    async def _run(self, role: str, mode: Mode, providers: list[LLMProvider],
+                   instructions: str, prompt: str, output_type: type[T], budget: float,
+                   key: str, chain_key: str, turn: ModelTurn,
+                   started: float) -> tuple[T | None, ModelTurn]:
+        from pydantic_ai import capture_run_messages
+        from pydantic_ai.exceptions import UnexpectedModelBehavior
+
+        from warroom.sensors.service import bounded
+
+        captured: list[list[Any]] = []
+        try:
+            model = self._model(role, providers)
+            mode_of = output_mode(providers[0]) if providers else "tool"
+            agent = self._agent(output_type, instructions, mode_of)
+        except Exception as exc:  # a provider that cannot be built: the rule answer stands
+            return None, turn.model_copy(update={
+                "status": "failed", "reason": f"{type(exc).__name__}: {exc}"[:500]})
+
+        async def run() -> Any:
+            with capture_run_messages() as messages:
+                captured.append(messages)
+                return await agent.run(prompt, model=model, model_settings={
+                    "max_tokens": self.settings.llm_max_output_tokens})
+
+        try:
+            result = await bounded(run(), budget)
+        except TimeoutError:
+            recording.trip(chain_key, f"no answer within {budget:.2f}s")
+            return None, turn.model_copy(update={
+                "status": "timeout", "reason": f"no answer within {budget:.2f}s",
+                "said": said_of(captured[0]) if captured else None,
+                "latency_ms": _ms(started)})
+        except UnexpectedModelBehavior as exc:  # answered, but not the structured answer
+            return None, turn.model_copy(update={
+                "status": "failed", "reason": f"unusable answer: {exc}"[:500],
+                "said": said_of(captured[0]) if captured else None,
+                "latency_ms": _ms(started)})
+        except Exception as exc:  # the provider itself failed: do not ask it again now
+            why = f"{type(exc).__name__}: {exc}"[:500]
+            recording.trip(chain_key, why)
+            return None, turn.model_copy(update={
+                "status": "failed", "reason": why,
+                "said": said_of(captured[0]) if captured else None,
+                "latency_ms": _ms(started)})
+        usage = result.usage
+        answered = str(result.response.model_name or "")
+        output = result.output
+        data = output.model_dump(mode="json")
+        cost = _cost(providers, answered, usage.input_tokens, usage.output_tokens)
+        self.pending.append(PendingCache(key=key, answer=CachedAnswer(
+            model=answered, output=data, input_tokens=usage.input_tokens,
+            output_tokens=usage.output_tokens)))
+        return output, turn.model_copy(update={
+            "status": "accepted", "model": answered, "said": data,
+            "input_tokens": usage.input_tokens, "output_tokens": usage.output_tokens,
+            "cost_usd": cost, "latency_ms": _ms(started)})
+
+
+def _cost(providers: list[LLMProvider], model: str, input_tokens: int,
+          output_tokens: int) -> float:
+    match = next((p for p in providers if p.model == model or model.endswith(p.model)),
+                 providers[0] if providers else None)
+    if match is None:
+        return 0.0
+    return round((input_tokens * match.input_cost_per_mtok
+                  + output_tokens * match.output_cost_per_mtok) / 1e6, 6)
+
+
+def _ms(started: float) -> float:
+    return round((time.perf_counter() - started) * 1000, 3)

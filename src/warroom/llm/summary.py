@@ -1,0 +1,74 @@
+"""A plain-language summary of an incident for the humans on call.
+
+The routed `summary` model writes it from the decision and the evidence; without a model (or
+when it is late, fails or repeats an instruction) a rule template does. It is asked only in
+the time the debate left of its global deadline, so it never delays a decision past it.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from typing import Any
+
+from warroom.agents.models import DecisionPackage, ModelTurn
+from warroom.agents.ports import DebateContext
+from warroom.safety.sanitize import FENCE_OPEN, looks_like_instruction
+
+TASK = ("Write three or four plain sentences for the on-call engineer: what is failing and "
+        "where, the most likely cause and how sure we are, what warroom proposes and whether "
+        "a human must approve it. No commands, no markdown.")
+
+
+def rule_summary(ctx: DebateContext, package: DecisionPackage) -> str:
+    """Return the template summary: where, the likely cause, the proposal, who decides."""
+    where = "/".join(p for p in (ctx.namespace, ctx.service) if p) or "the cluster"
+    parts = [f"{ctx.priority} incident on {where}" + (f": {ctx.title}." if ctx.title else ".")]
+    top = package.hypotheses[0] if package.hypotheses else None
+    if top is not None and package.fault is not None:
+        place = "/".join(p for p in (top.namespace, top.service) if p)
+        parts.append(f"Most likely cause: {top.fault.replace('_', ' ')} on {place} "
+                     f"(confidence {top.confidence:.2f}).")
+    else:
+        parts.append("No cause could be established with confidence.")
+    action = package.action
+    if action is not None and action.type not in ("escalate", "no_action"):
+        parts.append(f"Proposed: {action.type.replace('_', ' ')} {action.target or ''}".rstrip()
+                     + f" (risk {package.risk}); "
+                     + ("a human must approve it." if package.requires_human_approval
+                        else "policy allows it to run automatically."))
+    elif action is not None and action.type == "no_action":
+        parts.append("Nothing to fix was found.")
+    else:
+        parts.append("A human must decide what to do.")
+    failed = [s.sensor for s in ctx.evidence.sensors if s.status in ("error", "timeout")]
+    if failed:
+        parts.append(f"Evidence is incomplete: {', '.join(failed)} did not answer.")
+    return " ".join(parts)
+
+
+async def write_summary(ctx: DebateContext, package: DecisionPackage,
+                        runtime: Any | None) -> tuple[str, str, ModelTurn | None]:
+    """Return (summary, "model" or "rules", the model's turn when one was asked)."""
+    from warroom.agents.llm.answers import SummaryAnswer
+    from warroom.agents.llm.prompts import SAFETY, build_prompt, render_evidence
+
+    template = rule_summary(ctx, package)
+    if runtime is None:
+        return template, "rules", None
+    decided = package.model_dump_json(include={
+        "status", "action", "risk", "requires_human_approval", "confidence", "outcome"})
+    facts = f"The decision: {decided}"
+    evidence = render_evidence(ctx.evidence, runtime.settings.llm_evidence_chars // 2)
+    prompt = build_prompt("summary", "hybrid", ctx, TASK, evidence, {"summary": template},
+                          facts)
+    answer, turn = await runtime.ask(role="summary", mode="summary",
+                                     instructions=f"{SAFETY}\nYou write incident summaries.",
+                                     prompt=prompt, output_type=SummaryAnswer,
+                                     evidence_digest=hashlib.sha256(
+                                         evidence.encode()).hexdigest())
+    if answer is None:
+        return template, "rules", turn
+    if FENCE_OPEN in answer.summary or looks_like_instruction(answer.summary):
+        return template, "rules", turn.model_copy(update={
+            "status": "rejected", "reason": "the summary repeats instruction-like text"})
+    return answer.summary, "model", turn

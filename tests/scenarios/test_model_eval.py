@@ -1,0 +1,54 @@
+"""`warroom eval` with scripted models: a model that agrees or only invents changes nothing."""
+
+from __future__ import annotations
+
+import json
+import shutil
+from pathlib import Path
+
+import pytest
+from typer.testing import CliRunner
+
+from warroom.cli import app
+
+runner = CliRunner()
+METRICS = ("scenarios", "rca_at_1", "rca_at_3", "localisation_at_1", "action_accuracy",
+           "fix_rate", "escalation_rate", "unsafe")
+
+
+@pytest.fixture
+def subset(scenarios_dir: Path, tmp_path: Path) -> Path:
+    # a mix of sources, few enough to replay three times
+    for name in ("holmesgpt-ask-21.json", "nezha-20230129-02.json", "opensre-eks-000.json",
+                 "opensre-eks-001.json"):
+        shutil.copy(scenarios_dir / name, tmp_path / name)
+    return tmp_path
+
+
+def figures(*args: str) -> dict[str, object]:
+    result = runner.invoke(app, ["eval", *args, "--json"])
+    assert result.exit_code == 0, result.output
+    overall = json.loads(result.stdout)["overall"]
+    return {k: overall[k] for k in METRICS}
+
+
+def test_hybrid_with_a_model_that_agrees_or_invents_scores_like_rules(subset: Path) -> None:
+    rules = figures(str(subset), "--backend", "rules")
+    assert figures(str(subset), "--backend", "hybrid", "--model", "test:agree") == rules
+    assert figures(str(subset), "--backend", "hybrid", "--model", "test:bogus") == rules
+
+
+def test_every_invented_answer_is_recorded_as_rejected(subset: Path) -> None:
+    result = runner.invoke(app, ["replay", str(subset), "--json", "--backend", "hybrid",
+                                 "--model", "test:bogus"])
+    assert result.exit_code == 0, result.output
+    asked = [a for line in result.stdout.splitlines() for a in json.loads(line)["agents"]
+             if "model" in a]
+    assert asked, "the model was asked"
+    assert {a["model"]["status"] for a in asked} == {"rejected"}
+    assert all(a["backend"] == "hybrid" and not a["degraded"] for a in asked)
+
+
+def test_a_bad_backend_name_is_refused(subset: Path) -> None:
+    result = runner.invoke(app, ["eval", str(subset), "--backend", "gpt"])
+    assert result.exit_code == 2 and "--backend must be rules, llm or hybrid" in result.output
