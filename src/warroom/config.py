@@ -167,6 +167,10 @@ class Settings(BaseSettings):
     # a real local model (`warroom local-llm`, the optional extra `warroom[local-llm]`): where
     # the Gemma 3 270M GGUF is assembled from its package; empty: `home`/models
     local_llm_dir: str = ""
+    # a cassette of model answers (docs/local-model.md): `record` asks the configured models and
+    # writes every answer to the file; `replay` answers from the file alone, no server needed
+    llm_cassette: str = ""
+    llm_cassette_mode: Literal["record", "replay"] = "replay"
 
     @field_validator("severity_map")
     @classmethod

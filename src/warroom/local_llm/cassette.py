@@ -29,6 +29,8 @@ from pydantic_ai.models.function import AgentInfo, FunctionModel
 from pydantic_ai.models.wrapper import WrapperModel
 from pydantic_ai.settings import ModelSettings
 
+from warroom.config import Settings
+
 FORMAT = 1
 
 
@@ -135,6 +137,27 @@ class RecordingModel(WrapperModel):
                                               model_request_parameters)
         self.cassette.record(messages, response, self.wrapped.model_name)
         return response
+
+
+_OPEN: dict[Path, Cassette] = {}
+
+
+def shared_cassette(path: Path) -> Cassette:
+    """Return the one open cassette of a file, so every recorder appends to the same entries."""
+    key = path.resolve()
+    if key not in _OPEN:
+        _OPEN[key] = Cassette(path)
+    return _OPEN[key]
+
+
+def with_cassette(model: Model, settings: Settings) -> Model:
+    """Wrap a configured model as `llm_cassette` asks: record its answers, or replace it."""
+    if not settings.llm_cassette:
+        return model
+    path = Path(settings.llm_cassette)
+    if settings.llm_cassette_mode == "replay":
+        return replay_model(path)
+    return RecordingModel(model, shared_cassette(path))
 
 
 def replay_model(path: Path) -> FunctionModel:
