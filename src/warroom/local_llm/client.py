@@ -8,12 +8,15 @@ the server turns into a grammar, so even a 270M model answers parseable JSON.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, cast
 
 from pydantic import BaseModel
 
 if TYPE_CHECKING:
+    from pydantic_ai.messages import ModelMessage, ModelResponse
+    from pydantic_ai.models import Model, ModelRequestParameters
     from pydantic_ai.models.openai import OpenAIChatModel, OpenAIChatModelSettings
+    from pydantic_ai.settings import ModelSettings
 
 
 def local_model(base_url: str, model: str, *, timeout: float = 300.0,
@@ -42,3 +45,30 @@ def json_settings(output_type: type[BaseModel] | None, *,
         response_format["schema"] = output_type.model_json_schema()
     return {"max_tokens": max_tokens, "temperature": 0.0, "seed": 0,
             "extra_body": {"response_format": response_format}}
+
+
+def schema_grammar(model: Model) -> Model:
+    """Wrap a llama.cpp model so each structured request carries its schema as a grammar.
+
+    The provider's default asks for any JSON object; with the output's own schema in
+    `response_format` the server constrains decoding to it, so a small model's answer parses.
+    """
+    from pydantic_ai.models.wrapper import WrapperModel
+
+    class SchemaGrammar(WrapperModel):
+        async def request(self, messages: list[ModelMessage],
+                          model_settings: ModelSettings | None,
+                          model_request_parameters: ModelRequestParameters) -> ModelResponse:
+            target = model_request_parameters.output_object
+            if target is not None:
+                merged: dict[str, Any] = {**(self.wrapped.settings or {}),
+                                          **(model_settings or {})}
+                extra = dict(merged.get("extra_body") or {})
+                extra["response_format"] = {"type": "json_object",
+                                            "schema": target.json_schema}
+                merged["extra_body"] = extra
+                model_settings = cast("ModelSettings", merged)
+            return await self.wrapped.request(messages, model_settings,
+                                              model_request_parameters)
+
+    return SchemaGrammar(model)
