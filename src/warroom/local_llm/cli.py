@@ -30,6 +30,8 @@ def serve(
     timeout: float = typer.Option(180.0, min=1, help="seconds to wait for the server"),
 ) -> None:
     """Start llama.cpp's server on 127.0.0.1 with the local model until interrupted."""
+    import json
+    import signal
     import time
 
     from warroom.config import get_settings
@@ -37,13 +39,20 @@ def serve(
 
     server = LocalModelServer(get_settings().effective_local_llm_dir, port=port,
                               threads=threads, context=context)
+    # a SIGTERM (a supervisor, a script's trap) stops the server like Ctrl-C does
+    signal.signal(signal.SIGTERM, signal.default_int_handler)
     try:
         url = server.start(timeout=timeout)
     except LocalModelError as exc:
         typer.echo(f"error: {exc}", err=True)
         raise typer.Exit(1) from exc
+    except KeyboardInterrupt:
+        server.stop()
+        raise typer.Exit(130) from None
+    provider = json.dumps([{"name": "local", "kind": "llama_cpp", "model": MODEL_ALIAS,
+                            "base_url": url}])
     typer.echo(f"serving {MODEL_ALIAS} at {url} (log: {server.log_path}); Ctrl-C stops it")
-    typer.echo(f"  WARROOM_LLM_BASE_URL={url} WARROOM_LLM_MODEL={MODEL_ALIAS}")
+    typer.echo(f"  WARROOM_LLM_PROVIDERS='{provider}'", err=False)
     try:
         while server.process is not None and server.process.poll() is None:
             time.sleep(0.5)
