@@ -147,6 +147,8 @@ class Settings(BaseSettings):
     llm_max_output_tokens: int = Field(default=1024, gt=0)
     # most characters of sanitized evidence one prompt carries
     llm_evidence_chars: int = Field(default=12_000, gt=1000)
+    # investigation tool calls the Diagnostician's model may make per turn; 0: no tools
+    llm_tool_steps: int = Field(default=4, ge=0)
     # OTLP/HTTP endpoint (e.g. http://127.0.0.1:4318) for gen_ai.* spans of model runs;
     # empty: no tracing (needs the warroom[tracing] extra)
     llm_otlp_endpoint: str = ""

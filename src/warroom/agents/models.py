@@ -116,6 +116,8 @@ class ModelTurn(BaseModel):
     cost_usd: float = 0.0
     cached: bool = False
     latency_ms: float = 0.0
+    # investigation tools the model called: name, arguments, the query and how much it found
+    tools: list[dict[str, Any]] = []
 
 
 class AgentTurn(BaseModel):

@@ -31,7 +31,26 @@ MIN_BUDGET = 0.05  # seconds; less than this is not worth a request
 SAID_CHARS = 4000  # how much of what a model said the audit trail keeps
 
 CacheGet = Callable[[str], Awaitable[CachedAnswer | None]]
-_AGENTS: dict[tuple[type[BaseModel], str, str], Agent[None, Any]] = {}
+_AGENTS: dict[tuple[type[BaseModel], str, str, tuple[Any, ...]], Agent[Any, Any]] = {}
+
+
+def tools_of(messages: list[Any]) -> list[dict[str, Any]]:
+    """Return the investigation tool calls of a run, with what each found."""
+    from pydantic_ai.messages import ModelRequest, ModelResponse, ToolCallPart, ToolReturnPart
+
+    calls: dict[str, dict[str, Any]] = {}
+    for message in messages:
+        if isinstance(message, ModelResponse):
+            for part in message.parts:
+                if isinstance(part, ToolCallPart) and not part.tool_name.startswith("final_"):
+                    calls[part.tool_call_id] = {"tool": part.tool_name, "args": part.args}
+        elif isinstance(message, ModelRequest):
+            for rpart in message.parts:
+                if isinstance(rpart, ToolReturnPart) and rpart.tool_call_id in calls:
+                    content = rpart.content
+                    calls[rpart.tool_call_id].update(
+                        query=getattr(content, "query", ""), found=getattr(content, "found", 0))
+    return list(calls.values())
 
 
 def said_of(messages: list[Any]) -> Any:
@@ -90,9 +109,10 @@ class ModelRuntime:
         return self._rendered[1], self._rendered[2]
 
     @staticmethod
-    def _agent(output_type: type[T], instructions: str, output_mode: str) -> Agent[None, Any]:
+    def _agent(output_type: type[T], instructions: str, output_mode: str,
+               tools: tuple[Any, ...] = ()) -> Agent[Any, Any]:
         # agents hold no run state: built once per process (building one costs ~25 ms)
-        key = (output_type, instructions, output_mode)
+        key = (output_type, instructions, output_mode, tools)
         if key not in _AGENTS:
             from pydantic_ai import Agent, NativeOutput, PromptedOutput
 
@@ -104,12 +124,18 @@ class ModelRuntime:
             # one output retry: a malformed answer gets one chance to be fixed, then the rule
             # answer stands
             _AGENTS[key] = Agent(output_type=spec, instructions=instructions, retries=1,
-                                 name=f"warroom-{output_type.__name__}")
+                                 name=f"warroom-{output_type.__name__}", tools=tools,
+                                 deps_type=object)
         return _AGENTS[key]
 
     async def ask(self, *, role: str, mode: Mode, instructions: str, prompt: str,
-                  output_type: type[T], evidence_digest: str) -> tuple[T | None, ModelTurn]:
-        """Ask the role's chain; return its typed answer (or none) and what happened."""
+                  output_type: type[T], evidence_digest: str, tools: tuple[Any, ...] = (),
+                  deps: Any = None) -> tuple[T | None, ModelTurn]:
+        """Ask the role's chain; return its typed answer (or none) and what happened.
+
+        `tools` are read-only functions the model may call (reading `deps`), at most
+        `llm_tool_steps` times.
+        """
         started = time.perf_counter()
         try:
             providers = self.chain(role)
@@ -140,8 +166,10 @@ class ModelRuntime:
                 "status": "accepted", "model": entry.model, "cached": True,
                 "said": entry.output, "latency_ms": _ms(started)})
             return output, turn
+        if self.settings.llm_tool_steps <= 0:
+            tools = ()
         return await self._run(role, mode, providers, instructions, prompt, output_type,
-                               budget, key, chain_key, turn, started)
+                               budget, key, chain_key, turn, started, tools, deps)
 
     async def _cached(self, key: str,
                       output_type: type[T]) -> tuple[T, CachedAnswer] | None:
@@ -157,10 +185,11 @@ class ModelRuntime:
 
     async def _run(self, role: str, mode: Mode, providers: list[LLMProvider],
                    instructions: str, prompt: str, output_type: type[T], budget: float,
-                   key: str, chain_key: str, turn: ModelTurn,
-                   started: float) -> tuple[T | None, ModelTurn]:
+                   key: str, chain_key: str, turn: ModelTurn, started: float,
+                   tools: tuple[Any, ...], deps: Any) -> tuple[T | None, ModelTurn]:
         from pydantic_ai import capture_run_messages
-        from pydantic_ai.exceptions import UnexpectedModelBehavior
+        from pydantic_ai.exceptions import UnexpectedModelBehavior, UsageLimitExceeded
+        from pydantic_ai.usage import UsageLimits
 
         from warroom.sensors.service import bounded
 
@@ -168,7 +197,7 @@ class ModelRuntime:
         try:
             model = self._model(role, providers)
             mode_of = output_mode(providers[0]) if providers else "tool"
-            agent = self._agent(output_type, instructions, mode_of)
+            agent = self._agent(output_type, instructions, mode_of, tools)
         except Exception as exc:  # a provider that cannot be built: the rule answer stands
             return None, turn.model_copy(update={
                 "status": "failed", "reason": f"{type(exc).__name__}: {exc}"[:500]})
@@ -176,8 +205,12 @@ class ModelRuntime:
         async def run() -> Any:
             with capture_run_messages() as messages:
                 captured.append(messages)
-                return await agent.run(prompt, model=model, model_settings={
-                    "max_tokens": self.settings.llm_max_output_tokens})
+                # each tool step is a request; one more answers, one more may fix the answer
+                steps = self.settings.llm_tool_steps if tools else 0
+                limits = UsageLimits(request_limit=steps + 2, tool_calls_limit=steps)
+                return await agent.run(prompt, model=model, deps=deps, usage_limits=limits,
+                                       model_settings={
+                                           "max_tokens": self.settings.llm_max_output_tokens})
 
         try:
             result = await bounded(run(), budget)
@@ -187,10 +220,13 @@ class ModelRuntime:
                 "status": "timeout", "reason": f"no answer within {budget:.2f}s",
                 "said": said_of(captured[0]) if captured else None,
                 "latency_ms": _ms(started)})
-        except UnexpectedModelBehavior as exc:  # answered, but not the structured answer
+        except (UnexpectedModelBehavior, UsageLimitExceeded) as exc:  # answered, unusably
+            why = "step budget spent" if isinstance(exc, UsageLimitExceeded) else \
+                "unusable answer"
             return None, turn.model_copy(update={
-                "status": "failed", "reason": f"unusable answer: {exc}"[:500],
+                "status": "failed", "reason": f"{why}: {exc}"[:500],
                 "said": said_of(captured[0]) if captured else None,
+                "tools": tools_of(captured[0]) if captured else [],
                 "latency_ms": _ms(started)})
         except Exception as exc:  # the provider itself failed: do not ask it again now
             why = f"{type(exc).__name__}: {exc}"[:500]
@@ -209,6 +245,7 @@ class ModelRuntime:
             output_tokens=usage.output_tokens)))
         return output, turn.model_copy(update={
             "status": "accepted", "model": answered, "said": data,
+            "tools": tools_of(result.all_messages()),
             "input_tokens": usage.input_tokens, "output_tokens": usage.output_tokens,
             "cost_usd": cost, "latency_ms": _ms(started)})
 

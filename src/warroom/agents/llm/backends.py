@@ -42,14 +42,21 @@ class ModelBackend:
                                      lambda: render_evidence(ctx.evidence, limit))
 
     async def consult(self, ctx: DebateContext, task: str, rule: dict[str, Any],
-                      output_type: type[T], extra: str = "") -> tuple[T | None, ModelTurn]:
+                      output_type: type[T], extra: str = "",
+                      tools: tuple[Any, ...] = ()) -> tuple[T | None, ModelTurn]:
         """Ask the model; in hybrid mode it sees the rule answer, in llm mode it does not."""
         text, digest = self.evidence(ctx)
         prompt = build_prompt(self.role, self.mode, ctx, task, text,
                               rule if self.mode == "hybrid" else None, extra)
+        deps = None
+        if tools:
+            from .tools import Investigation
+
+            deps = Investigation(evidence=ctx.evidence)
         return await self.runtime.ask(
             role=self.role, mode=self.mode, instructions=f"{SAFETY}\n{self.instructions}",
-            prompt=prompt, output_type=output_type, evidence_digest=digest)
+            prompt=prompt, output_type=output_type, evidence_digest=digest, tools=tools,
+            deps=deps)
 
     def done(self, turn: ModelTurn, status: Literal["accepted", "rejected"] | None = None,
              reason: str = "") -> None:

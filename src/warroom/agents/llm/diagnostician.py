@@ -29,7 +29,9 @@ class ModelDiagnostician(ModelBackend):
 
     role = "diagnostician"
     instructions = ("You are the Diagnostician. Find the root cause, not the loudest symptom: "
-                    "a caller failing because its callee fails points at the callee.")
+                    "a caller failing because its callee fails points at the callee. The "
+                    "evidence below is a digest: the read-only tools look further into what "
+                    "the sensors collected; use them sparingly.")
 
     def __init__(self, rules: Diagnostician, runtime: Any, mode: ModelMode) -> None:
         super().__init__(runtime, mode)
@@ -38,7 +40,10 @@ class ModelDiagnostician(ModelBackend):
     async def diagnose(self, ctx: DebateContext) -> DiagnosisReport:
         """Return the rule diagnosis, or the model's once it is checked against the evidence."""
         rule = await self.rules.diagnose(ctx)
-        answer, turn = await self.consult(ctx, TASK, rule_answer(rule), DiagnosisAnswer)
+        from .tools import TOOLS  # imports pydantic-ai: only once a model is asked
+
+        answer, turn = await self.consult(ctx, TASK, rule_answer(rule), DiagnosisAnswer,
+                                          tools=TOOLS)
         if answer is None:
             self.done(turn)
             return rule
