@@ -28,6 +28,8 @@ _CONTEXTS = (
     "warroom.access.cli",  # tokens create|list|revoke, users add|list|disable
     "warroom.llm.cli",  # llm check
     "warroom.stats.cli",  # stats
+    "warroom.mcp.cli",  # mcp
+    "warroom.local_llm.cli",  # local-llm assemble|serve
 )
 
 

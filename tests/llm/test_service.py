@@ -91,5 +91,7 @@ async def test_llama_cpp_gets_what_its_server_understands(
     assert isinstance(output, Word)
     sent = FakeOpenAI.requests[-1]["body"]
     assert sent["max_tokens"] == 1024 and "max_completion_tokens" not in sent
-    assert sent["response_format"] == {"type": "json_object"} and not sent.get("tools")
+    assert sent["response_format"]["type"] == "json_object" and not sent.get("tools")
+    # the answer's own schema, which the server compiles into a grammar
+    assert sent["response_format"]["schema"]["properties"]["summary"]["type"] == "string"
     assert "summary" in json.dumps(sent["messages"]), "the schema is in the prompt"

@@ -51,8 +51,13 @@ def _openai(provider: LLMProvider, timeout: float) -> Model:
         # does not enforce tool_choice: ask for a JSON object, the schema in the prompt
         profile = OpenAIModelProfile(openai_chat_supports_max_completion_tokens=False)
         settings = {"extra_body": {"response_format": {"type": "json_object"}}}
-    return OpenAIChatModel(provider.model, provider=OpenAIProvider(openai_client=client),
-                           profile=profile, settings=settings)
+    model = OpenAIChatModel(provider.model, provider=OpenAIProvider(openai_client=client),
+                            profile=profile, settings=settings)
+    if provider.kind == "llama_cpp":
+        from warroom.local_llm.client import schema_grammar
+
+        return schema_grammar(model)  # each answer's own schema, compiled into a grammar
+    return model
 
 
 def output_mode(provider: LLMProvider) -> str:

@@ -95,7 +95,10 @@ class ModelRuntime:
         if self._override is not None:
             return self._override
         if role not in self._models:
-            self._models[role] = build_chain(providers)
+            from warroom.local_llm.cassette import with_cassette
+
+            # a cassette records the chain's answers, or answers in its place (replay)
+            self._models[role] = with_cassette(build_chain(providers), self.settings)
         return self._models[role]
 
     def rendered(self, key: int, render: Callable[[], str]) -> tuple[str, str]:

@@ -1,7 +1,7 @@
 """OpenTelemetry `gen_ai.*` spans of every model run, through pydantic-ai's instrumentation.
 
 Configured once per process when `llm_otlp_endpoint` is set (Langfuse, Jaeger and any OTLP/HTTP
-collector read it); the exporter is the optional extra `warroom[tracing]`.
+collector read it).
 """
 
 from __future__ import annotations
@@ -53,7 +53,7 @@ def _otlp_provider(endpoint: str) -> Any:
         from opentelemetry.sdk.trace.export import BatchSpanProcessor
     except ImportError as exc:
         raise TracingError("llm_otlp_endpoint is set but the OTLP exporter is not installed: "
-                           "install warroom[tracing]") from exc
+                           "reinstall warroom") from exc
     provider = TracerProvider(resource=Resource.create({"service.name": "warroom"}))
     provider.add_span_processor(BatchSpanProcessor(OTLPSpanExporter(
         endpoint=endpoint.rstrip("/") + "/v1/traces")))

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import asyncio
 import re
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
 import httpx
@@ -91,6 +91,19 @@ class PrometheusSensor:
             run=SensorRun(sensor=self.name, status=status, error=error, queries=recorded,
                           items=len(series), note=note),
             data=EvidenceData(series=series))
+
+    async def query_range(self, query: str, *, end: datetime, lookback_seconds: int,
+                          step_seconds: int | None = None) -> tuple[list[Series], str | None, str]:
+        """Run one PromQL range query; return the series, the error if any, and the request."""
+        start = end - timedelta(seconds=lookback_seconds)
+        params = {"start": f"{start.timestamp():.3f}", "end": f"{end.timestamp():.3f}",
+                  "step": f"{step_seconds or self.step_seconds}s"}
+        recorded = (f"GET /api/v1/query_range?query={query}&start={params['start']}"
+                    f"&end={params['end']}&step={params['step']}")
+        async with httpx.AsyncClient(base_url=self.base_url, transport=self._transport,
+                                     timeout=self._timeout) as client:
+            series, error = await self._query(client, query, params)
+        return series, error, recorded
 
     async def _query(self, client: httpx.AsyncClient, query: str,
                      params: dict[str, str]) -> tuple[list[Series], str | None]:
