@@ -28,7 +28,7 @@ from sqlalchemy import create_engine, select, text
 from wfkit import ScriptedDebate, wait_for, webhook
 
 from warroom.api.testing import app_client
-from warroom.bench.processes import free_port, start_warroom, stop
+from warroom.bench.processes import free_port, mint_token, start_warroom, stop
 from warroom.config import Settings
 from warroom.store import audit
 from warroom.store.db import make_engine, make_sessionmaker
@@ -145,11 +145,14 @@ async def test_a_worker_killed_mid_execution_is_taken_over_and_executes_once(
         for proc, log in workers.values():
             await asyncio.to_thread(wait_ready, proc, log)
         # the fleet takes over the waiting workflows of the in-process worker that stopped
+        alice = await asyncio.to_thread(mint_token, pg_settings.effective_database_url,
+                                        "alice", "approver")
         for i, decision in enumerate(ready):
             async with httpx.AsyncClient(base_url=f"http://127.0.0.1:{ports[i % 2]}",
-                                         timeout=30) as http:
+                                         timeout=30,
+                                         headers={"Authorization": f"Bearer {alice}"}) as http:
                 response = await http.post(f"/api/v1/decisions/{decision.token}/approve",
-                                           json={"approver": "alice"})
+                                           json={})
                 assert response.status_code == 200, response.text
 
         async def started() -> Execution | None:

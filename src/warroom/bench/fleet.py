@@ -23,7 +23,7 @@ from typing import Any
 import httpx
 from sqlalchemy.engine import make_url
 
-from warroom.bench.processes import free_port, start_warroom, stop
+from warroom.bench.processes import free_port, mint_token, start_warroom, stop
 
 WARROOM = [sys.executable, "-c", "from warroom.cli import app; app()"]
 
@@ -122,9 +122,30 @@ class Fleet:
             # the shared test server allows 100 connections for everyone
             "WARROOM_DBOS_POOL_SIZE": "4", **(env or {}),
         }
+        self._token = ""
         self.apis: list[tuple[subprocess.Popen[bytes], str]] = []
         self.workers: dict[str, subprocess.Popen[bytes]] = {}
         self._seq = 0
+
+    def mint_token(self) -> str:
+        """Create the bench's admin API token in the fleet's database (migrating it first).
+
+        Call it before any process starts and outside an event loop.
+        """
+        self._token = mint_token(self.direct_url, name="bench-fleet")
+        return self._token
+
+    @property
+    def token(self) -> str:
+        """Return the bench's admin API token (see `mint_token`)."""
+        if not self._token:
+            raise RuntimeError("Fleet.mint_token() was not called before the run")
+        return self._token
+
+    @property
+    def headers(self) -> dict[str, str]:
+        """Return the bench's credentials as request headers."""
+        return {"Authorization": f"Bearer {self.token}"}
 
     def start_api(self) -> str:
         """Start one API process without a worker and return its base URL."""

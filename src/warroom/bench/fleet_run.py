@@ -50,7 +50,7 @@ async def _storm(fleet: Fleet, incidents: int, senders: int) -> dict[str, dateti
             if acked and incident is not None:
                 sent[incident] = at
 
-    async with httpx.AsyncClient(timeout=30) as client:
+    async with httpx.AsyncClient(timeout=30, headers=fleet.headers) as client:
         await asyncio.gather(*(sender(client, n) for n in range(senders)))
     return sent
 
@@ -81,6 +81,7 @@ def run_scale(*, apis: int, workers: tuple[int, ...], incidents: int, postgres_u
         work = Path(tempfile.mkdtemp(prefix="warroom-scale-"))
         url, drop = _database(postgres_url, work)
         fleet = Fleet(url, work, env={"WARROOM_WORKFLOW_CONCURRENCY": str(8 * m)})
+        fleet.mint_token()  # and migrate the database, before any process starts
         try:
             for _ in range(apis):
                 fleet.start_api()
@@ -121,10 +122,11 @@ class ChaosReport:
     retried_webhooks: int = 0
 
 
-def _sandbox(work: Path, webhook: str) -> tuple[subprocess.Popen[bytes], str, str]:
+def _sandbox(work: Path, webhook: str, token: str) -> tuple[subprocess.Popen[bytes], str, str]:
     port = free_port()
     log = work / "sandbox.log"
-    env = {"WARROOM_HOME": str(work / "sandbox"), "WARROOM_SANDBOX_TICK_INTERVAL_SECONDS": "0.25"}
+    env = {"WARROOM_HOME": str(work / "sandbox"), "WARROOM_SANDBOX_TICK_INTERVAL_SECONDS": "0.25",
+           "WARROOM_TOKEN": token}  # its webhooks authenticate like Alertmanager's
     with log.open("wb") as out:
         proc = subprocess.Popen([*WARROOM, "sandbox", "run", "--port", str(port),
                                  "--webhook-url", webhook], env={**os.environ, **env},
@@ -172,7 +174,7 @@ async def _chaos(fleet: Fleet, report: ChaosReport, *, incidents: int, kills: in
                     tokens = await repository.awaiting_approval(session)
                 for token in set(tokens) - answered:
                     r = await client.post(f"{rng.choice(fleet.bases)}/api/v1/decisions/"
-                                          f"{token}/approve", json={"approver": "chaos"})
+                                          f"{token}/approve", json={"comment": "chaos bench"})
                     if r.status_code == 200:
                         answered.add(token)
                         report.approvals += 1
@@ -188,7 +190,7 @@ async def _chaos(fleet: Fleet, report: ChaosReport, *, incidents: int, kills: in
         report.faults.append(f"postgres-outage-{outage:g}s")
         await asyncio.to_thread(fleet.proxy.outage, outage)
 
-    async with httpx.AsyncClient(timeout=10) as client:
+    async with httpx.AsyncClient(timeout=10, headers=fleet.headers) as client:
         if sandbox is not None:
             for fault, service in (("traffic_surge", "checkout"), ("cpu_saturation", "search")):
                 await client.post(f"{sandbox}/api/v1/sandbox/faults",
@@ -239,6 +241,7 @@ def run_chaos(*, apis: int, workers: int, incidents: int, kills: int, outage: fl
     url, drop = _database(postgres_url, work)
     # verification gives up after 30 s: the sandbox's faults may outlive the run
     fleet = Fleet(url, work, proxy=True, env={"WARROOM_VERIFY_TIMEOUT_SECONDS": "30"})
+    fleet.mint_token()  # and migrate the database, before any process starts
     report = ChaosReport()
     box = None
     try:
@@ -246,7 +249,7 @@ def run_chaos(*, apis: int, workers: int, incidents: int, kills: int, outage: fl
             fleet.start_api()
         if sandbox:
             box, box_url, kubeconfig = _sandbox(
-                work, f"{fleet.bases[0]}/api/v1/alerts/alertmanager")
+                work, f"{fleet.bases[0]}/api/v1/alerts/alertmanager", fleet.token)
             fleet.env.update({"WARROOM_KUBECONFIG": kubeconfig, "WARROOM_PROMETHEUS_URL": box_url,
                               "WARROOM_SHADOW_MODE": "false"})
         for _ in range(workers):
