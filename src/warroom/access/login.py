@@ -18,8 +18,8 @@ from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from warroom.access import service
 from warroom.access.middleware import SESSION_COOKIE
 from warroom.access.models import Identity, Role
-from warroom.api.deps import AppSettings, DbSession
 from warroom.config import Settings
+from warroom.store.deps import AppSettings, DbSession
 from warroom.web.pages import cross_site, read_form, render
 
 log = logging.getLogger(__name__)
