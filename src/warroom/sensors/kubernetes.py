@@ -15,6 +15,7 @@ from typing import Any
 
 from warroom.config import Settings
 from warroom.kube.client import KubeApi, KubeUnavailable
+from warroom.kube.objects import REVISION, describe_template_change
 from warroom.sensors.models import (
     Change,
     EvidenceData,
@@ -24,9 +25,6 @@ from warroom.sensors.models import (
     SensorRun,
 )
 from warroom.sensors.ports import Sensor
-
-REVISION = "deployment.kubernetes.io/revision"
-RESTARTED_AT = "kubectl.kubernetes.io/restartedAt"
 
 
 def _belongs(obj: dict[str, Any], services: list[str]) -> bool:
@@ -231,32 +229,6 @@ def deploy_changes(replicasets: list[dict[str, Any]], since: datetime) -> list[C
                 description=f"revision {after['metadata']['annotations'][REVISION]}: "
                             + describe_template_change(before, after)))
     return changes
-
-
-def describe_template_change(before: dict[str, Any], after: dict[str, Any]) -> str:
-    """Say what changed between two ReplicaSets' pod templates."""
-    old = before["spec"]["template"]
-    new = after["spec"]["template"]
-    notes = []
-    old_c = {c["name"]: c for c in old.get("spec", {}).get("containers", [])}
-    for container in new.get("spec", {}).get("containers", []):
-        prior = old_c.get(container["name"], {})
-        if prior.get("image") != container.get("image"):
-            notes.append(f"image {prior.get('image')} -> {container.get('image')}")
-        if prior.get("resources") != container.get("resources"):
-            notes.append(f"resources of {container['name']} -> {container.get('resources')}")
-        if prior.get("env") != container.get("env"):
-            notes.append(f"env of {container['name']} changed")
-        for probe in ("livenessProbe", "readinessProbe"):
-            if prior.get(probe) != container.get(probe):
-                notes.append(f"{probe} of {container['name']} changed")
-    old_ann = (old.get("metadata") or {}).get("annotations") or {}
-    new_ann = (new.get("metadata") or {}).get("annotations") or {}
-    if old_ann.get(RESTARTED_AT) != new_ann.get(RESTARTED_AT) and new_ann.get(RESTARTED_AT):
-        notes.append(f"rollout restart at {new_ann[RESTARTED_AT]}")
-    if (old.get("spec") or {}).get("nodeSelector") != (new.get("spec") or {}).get("nodeSelector"):
-        notes.append(f"nodeSelector -> {(new.get('spec') or {}).get('nodeSelector')}")
-    return "; ".join(notes) or "pod template changed"
 
 
 def _trouble(pod: dict[str, Any]) -> tuple[int, int]:
