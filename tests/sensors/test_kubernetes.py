@@ -8,10 +8,10 @@ from pathlib import Path
 import pytest
 
 from warroom.config import Settings
+from warroom.kube.client import KubeApi
 from warroom.sandbox.runtime import SandboxRuntime
 from warroom.sandbox.sim import Sandbox
 from warroom.sensors.kubernetes import (
-    KubeApi,
     KubernetesChangesSensor,
     KubernetesEventsSensor,
     KubernetesLogsSensor,

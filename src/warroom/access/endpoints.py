@@ -18,7 +18,7 @@ from warroom.access.models import (
     UserUpdate,
     UserView,
 )
-from warroom.api.deps import AppSettings, DbSession
+from warroom.store.deps import AppSettings, DbSession
 
 router = APIRouter(prefix="/api/v1", tags=["access"])
 

@@ -18,9 +18,9 @@ from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from warroom.access import service
 from warroom.access.middleware import SESSION_COOKIE
 from warroom.access.models import Identity, Role
-from warroom.api.deps import AppSettings, DbSession
 from warroom.config import Settings
 from warroom.i18n.service import _
+from warroom.store.deps import AppSettings, DbSession
 from warroom.web.pages import cross_site, read_form, render, speak
 
 log = logging.getLogger(__name__)

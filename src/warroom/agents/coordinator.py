@@ -19,6 +19,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from warroom.agents.models import (
+    HUMAN_REQUIRED,
     Action,
     ActionPlan,
     CriticReport,
@@ -29,7 +30,6 @@ from warroom.agents.models import (
     ReviewVerdict,
 )
 from warroom.agents.ports import DebateContext
-from warroom.agents.solver import HUMAN_REQUIRED
 from warroom.agents.team import responsible_team
 
 AUTO_MIN_CONFIDENCE = 0.8

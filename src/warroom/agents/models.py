@@ -13,6 +13,12 @@ Fault = Literal[
     "disk_pressure", "node_failure", "unschedulable", "certificate_expired", "none",
 ]
 FAULTS: tuple[str, ...] = Fault.__args__  # type: ignore[attr-defined]
+# faults where no action may ever run without a human: part of the catalogue, read by the
+# Coordinator whichever Solver backend proposed the plan
+HUMAN_REQUIRED: frozenset[str] = frozenset({
+    "config_error", "external_dependency", "dns_failure", "database_saturation", "disk_pressure",
+    "certificate_expired", "network_latency", "node_failure", "unschedulable",
+})
 
 ActionType = Literal[
     "rollout_restart", "rollout_undo", "scale", "set_resources", "delete_pod", "cordon_node",

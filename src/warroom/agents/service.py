@@ -36,6 +36,7 @@ from warroom.sensors.models import AlertView, EvidenceSnapshot, SensorRequest
 from warroom.sensors.ports import Sensor
 from warroom.sensors.service import select_sensors, take_snapshot
 from warroom.store.tables import EvidenceSnapshotRow, Incident, Signal
+from warroom.store.times import utc
 
 MODEL_ROLES = ("diagnostician", "solver", "reviewer", "critic")
 TURN_KIND = "agent.turn"
@@ -70,18 +71,14 @@ def snapshot_json(snapshot: EvidenceSnapshot) -> dict[str, Any]:
     return data
 
 
-def _utc(value: datetime) -> datetime:
-    return value.replace(tzinfo=UTC) if value.tzinfo is None else value
-
-
 def build_request(incident: Incident, signals: list[Signal], *, now: datetime,
                   lookback_seconds: int) -> SensorRequest:
     """Scope the sensors to the incident: its alerts, namespaces and services."""
     alerts = [AlertView(status="firing" if s.status == "firing" else "resolved",
                         labels={str(k): str(v) for k, v in (s.labels or {}).items()},
                         annotations={str(k): str(v) for k, v in (s.annotations or {}).items()},
-                        starts_at=_utc(s.starts_at),
-                        ends_at=_utc(s.ends_at) if s.ends_at else None,
+                        starts_at=utc(s.starts_at),
+                        ends_at=utc(s.ends_at) if s.ends_at else None,
                         fingerprint=s.fingerprint) for s in signals]
     namespaces = [incident.namespace] if incident.namespace else []
     services = [incident.service] if incident.service else []
@@ -122,7 +119,7 @@ async def analyze_incident(session: AsyncSession, incident_id: str, *, settings:
     """
     started = time.perf_counter()
     session_id = uuid.uuid4().hex
-    now = _utc(now) if now is not None else datetime.now(UTC)
+    now = utc(now) if now is not None else datetime.now(UTC)
     try:
         result = await _analyze(session, incident_id, session_id=session_id, settings=settings,
                                 sensors=sensors, now=now, backends=backends)
@@ -280,7 +277,7 @@ async def incident_detail(session: AsyncSession, incident_id: str) -> dict[str, 
     if row is not None:
         data = row.data or {}
         out["evidence"] = {
-            "snapshot_id": row.id, "taken_at": _utc(row.taken_at).isoformat(),
+            "snapshot_id": row.id, "taken_at": utc(row.taken_at).isoformat(),
             "sensors": data.get("sensors", []),
             "counts": {k: len(data.get(k) or []) for k in (
                 "series", "objects", "logs", "topology", "changes", "documents", "similar")},

@@ -46,11 +46,6 @@ POLICY: dict[str, tuple[str, ...]] = {
     "unschedulable": ("escalate",),
     "none": ("no_action",),
 }
-# faults where no action may ever run without a human
-HUMAN_REQUIRED = frozenset({
-    "config_error", "external_dependency", "dns_failure", "database_saturation", "disk_pressure",
-    "certificate_expired", "network_latency", "node_failure", "unschedulable",
-})
 MIN_CONFIDENCE = 0.4  # hypotheses below this get no candidates of their own
 PREFERENCE = (1.0, 0.8, 0.65, 0.5)
 

@@ -11,10 +11,10 @@ from fastapi.responses import Response
 from pydantic import BaseModel
 from sqlalchemy import text
 
-from warroom.api.deps import DbSession
 from warroom.api.errors import database_unavailable, unavailable_response
 from warroom.ingest.models import UtcDatetime
 from warroom.store import audit
+from warroom.store.deps import DbSession
 
 router = APIRouter(tags=["system"])
 

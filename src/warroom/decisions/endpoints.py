@@ -8,7 +8,6 @@ from fastapi import APIRouter, HTTPException, Request
 
 from warroom.access.deps import Approver
 from warroom.access.models import Identity
-from warroom.api.deps import DbSession, Sessions
 from warroom.decisions import service
 from warroom.decisions.approvals import answer_decision
 from warroom.decisions.models import (
@@ -19,6 +18,7 @@ from warroom.decisions.models import (
     DecisionView,
 )
 from warroom.decisions.ports import ApprovalWaker
+from warroom.store.deps import DbSession, Sessions
 
 router = APIRouter(prefix="/api/v1/decisions", tags=["decisions"])
 

@@ -17,12 +17,11 @@ from typing import Any
 
 from warroom.agents.models import Action
 from warroom.execute.ports import ApiCall
+from warroom.kube.objects import RESTARTED_AT, REVISION
 
 STRATEGIC = "application/strategic-merge-patch+json"
 MERGE = "application/merge-patch+json"
 JSON_PATCH = "application/json-patch+json"
-REVISION = "deployment.kubernetes.io/revision"
-RESTARTED_AT = "kubectl.kubernetes.io/restartedAt"
 
 # kind (as targets spell it, with the usual kubectl aliases) -> (canonical kind, API prefix, plural)
 _KINDS: dict[str, tuple[str, str, str]] = {

@@ -14,8 +14,8 @@ from warroom.agents.models import Action
 from warroom.config import Settings
 from warroom.execute.calls import RenderError, render_calls, state_requests
 from warroom.execute.ports import ApiCall, ExecutionOutcome
+from warroom.kube.client import KubeApi, KubeUnavailable
 from warroom.safety.rules import RuleContext, check_action
-from warroom.sensors.kubernetes import KubeApi, KubeUnavailable
 
 
 class KubernetesExecutor:

@@ -14,7 +14,6 @@ from fastapi.responses import Response
 from pydantic import BaseModel
 
 from warroom.api.body import BodyError, parse, read_limited
-from warroom.api.deps import AppSettings, DbSession
 from warroom.api.details import incident_details
 from warroom.api.errors import database_unavailable, unavailable_response
 from warroom.config import Settings
@@ -37,6 +36,7 @@ from warroom.ingest.normalize import (
 )
 from warroom.observe.metrics import ACK_SECONDS, ALERTS, DATABASE_ERRORS, WEBHOOKS
 from warroom.observe.tracing import span
+from warroom.store.deps import AppSettings, DbSession
 
 log = structlog.get_logger(__name__)
 router = APIRouter(tags=["ingest"])

@@ -6,8 +6,8 @@ from typing import Any
 
 from fastapi import APIRouter
 
-from warroom.api.deps import DbSession
 from warroom.learn import service
+from warroom.store.deps import DbSession
 
 router = APIRouter(prefix="/api/v1", tags=["learn"])
 

@@ -14,7 +14,7 @@ from warroom.safety.sanitize import MAX_LOG_LINES, clean_text, clean_value, reda
 
 if TYPE_CHECKING:
     from warroom.config import Settings
-    from warroom.sensors.kubernetes import KubeResponse
+    from warroom.kube.client import KubeResponse
     from warroom.sensors.prometheus import PrometheusSensor
 
 # RFC 1123 names as Kubernetes accepts them for namespaces, pods, containers and most objects
@@ -64,7 +64,7 @@ class LiveSensors:
                                           request_timeout=settings.sensor_timeout_seconds)
         kube = None
         if kubernetes_configured(settings):
-            from warroom.sensors.kubernetes import KubeApi
+            from warroom.kube.client import KubeApi
 
             kube = KubeApi(settings.kubeconfig, timeout=settings.sensor_timeout_seconds)
         return cls(prometheus=prometheus, kube=kube,
@@ -113,7 +113,7 @@ class LiveSensors:
         selector = f"involvedObject.name={name}" + (f",involvedObject.kind={kind}" if kind
                                                     else "")
         path = f"/api/v1/namespaces/{namespace}/events?fieldSelector={quote(selector)}"
-        from warroom.sensors.kubernetes import KubeUnavailable
+        from warroom.kube.client import KubeUnavailable
 
         try:
             events = await self.kube.list(path)
@@ -146,7 +146,7 @@ class LiveSensors:
         path = (f"/api/v1/namespaces/{namespace}/pods/{pod}/log?tailLines={tail}"
                 + (f"&container={container}" if container else "")
                 + ("&previous=true" if previous else ""))
-        from warroom.sensors.kubernetes import KubeUnavailable
+        from warroom.kube.client import KubeUnavailable
 
         base = LogsResult(tool="pod_logs", status="ok", parameters=params,
                           queries=[f"GET {path}"], namespace=namespace, pod=pod,

@@ -9,6 +9,7 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+from warroom.kube.objects import describe_template_change
 from warroom.sandbox.alerts import Evaluator, evaluate_rules
 from warroom.sandbox.controllers import Controllers
 from warroom.sandbox.events import Events
@@ -149,8 +150,6 @@ class Sandbox:
         meta = after["metadata"]
         target = f"{meta.get('namespace', '')}/{kind}/{meta['name']}"
         if before.get("spec", {}).get("template") != after.get("spec", {}).get("template"):
-            from warroom.sensors.kubernetes import describe_template_change
-
             description = describe_template_change(before, after)
             self.changes.append({"time": self.now, "target": target,
                                  "kind": "config" if description.startswith("env") else "deploy",

@@ -156,7 +156,7 @@ class Replayer:
         """Run one scenario through ingest, sensing and the debate; return its output line."""
         from warroom.agents.service import analyze_incident
         from warroom.ingest.service import ingest_alertmanager
-        from warroom.sensors.replay import replay_sensors
+        from warroom.scenarios.sensors import replay_sensors
         from warroom.store.db import make_engine, make_sessionmaker
 
         assert self._dir is not None and self._template is not None, "use `async with`"

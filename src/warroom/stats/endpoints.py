@@ -8,7 +8,6 @@ from typing import Annotated
 from fastapi import APIRouter, Depends, HTTPException, Query
 from pydantic import ValidationError
 
-from warroom.api.deps import DbSession
 from warroom.stats import service
 from warroom.stats.models import (
     AiStats,
@@ -19,6 +18,7 @@ from warroom.stats.models import (
     StatsRange,
     StatsReport,
 )
+from warroom.store.deps import DbSession
 
 router = APIRouter(prefix="/api/v1/stats", tags=["stats"])
 DEFAULT_DAYS = 7.0

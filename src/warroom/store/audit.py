@@ -14,7 +14,7 @@ import hashlib
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from typing import Any, cast
 
 import orjson
@@ -24,10 +24,10 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from warroom.store.db import SQLITE_BUSY_TIMEOUT_MS
 from warroom.store.tables import AuditEvent
+from warroom.store.times import utc
 
 AUDIT = cast(Table, AuditEvent.__table__)
 GENESIS_HASH = "0" * 64
-_ZERO = timedelta(0)
 # an arbitrary, fixed key: every warroom process serialises its audit writers on it
 ADVISORY_LOCK_KEY = 0x5741_5252_4F4F_4D  # "WARROOM"
 SQLITE_EAGER_POLL_S = 0.002
@@ -54,16 +54,6 @@ class NewEvent:
     decision_token: str | None = None
     session_id: str | None = None
     at: datetime | None = None
-
-
-def utc(value: datetime) -> datetime:
-    """Return `value` as an aware UTC datetime (SQLite hands back naive UTC values)."""
-    zone = value.tzinfo
-    if zone is UTC:
-        return value
-    if zone is None or zone.utcoffset(value) == _ZERO:
-        return value.replace(tzinfo=UTC)
-    return value.astimezone(UTC)
 
 
 def _stamp(at: datetime) -> str:

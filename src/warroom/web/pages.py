@@ -16,7 +16,6 @@ from pydantic import ValidationError
 from warroom.access.deps import Approver
 from warroom.access.middleware import CSP
 from warroom.access.models import Role
-from warroom.api.deps import AppSettings, DbSession, Sessions
 from warroom.decisions import repository as decision_repository
 from warroom.decisions.approvals import answer_decision
 from warroom.decisions.models import (
@@ -27,6 +26,7 @@ from warroom.decisions.models import (
 )
 from warroom.decisions.ports import ApprovalWaker
 from warroom.i18n.service import _, activate, activate_timezone, ngettext
+from warroom.store.deps import AppSettings, DbSession, Sessions
 from warroom.web import data
 from warroom.web.format import FILTERS, GLOBALS
 

@@ -9,11 +9,11 @@ from fastapi import APIRouter, HTTPException, Query, Request
 from fastapi.responses import HTMLResponse
 from markupsafe import Markup
 
-from warroom.api.deps import DbSession
 from warroom.i18n.service import _
 from warroom.stats import service
 from warroom.stats.endpoints import DEFAULT_DAYS, stats_range
 from warroom.stats.models import StatsReport, seconds_text
+from warroom.store.deps import DbSession
 from warroom.web.charts import Bar, Series, bars, lines
 from warroom.web.pages import render, speak
 

@@ -4,8 +4,8 @@ import json
 from pathlib import Path
 
 from warroom.scenarios.models import Scenario
+from warroom.scenarios.sensors import replay_sensors
 from warroom.sensors.models import SensorRequest
-from warroom.sensors.replay import replay_sensors
 from warroom.sensors.service import take_snapshot
 
 

@@ -1,4 +1,4 @@
-"""Replay adapters: each evidence dimension answered from a recorded scenario.
+"""Replay sensors: each evidence dimension answered from a recorded scenario.
 
 They implement the same `Sensor` port as the live adapters, so a replayed incident goes
 through exactly the code a live one does, with only these swapped in.

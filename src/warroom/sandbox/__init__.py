@@ -1,0 +1,1 @@
+"""The simulated cluster and shop the demo runs against, beside the product."""
