@@ -163,6 +163,7 @@ def demo_command(
 ) -> None:
     """Run the sandbox and warroom together and follow faults from alert to verification."""
     import asyncio
+    import logging
     import sys
 
     from rich.console import Console
@@ -172,6 +173,8 @@ def demo_command(
 
     console = Console(width=None if sys.stdout.isatty() else 160)  # CI logs: keep rows whole
     settings = get_settings()
+    # the demo's account narrates every step: warroom's own info lines would only repeat it
+    logging.getLogger("warroom").setLevel(max(logging.WARNING, logging.getLogger().level))
     # the configured home keeps the demo's incidents for `warroom stats` and `warroom serve`
     runs = asyncio.run(run_demo(settings, faults=faults, auto_approve=auto_approve,
                                 headless=headless, console=console, speed=speed,
