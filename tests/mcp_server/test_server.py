@@ -19,9 +19,9 @@ from warroom.agents.service import analyze_incident
 from warroom.config import Settings
 from warroom.ingest.models import AlertmanagerWebhook
 from warroom.ingest.service import ingest_alertmanager
+from warroom.kube.client import KubeResponse, KubeUnavailable
 from warroom.mcp.live import LiveSensors
 from warroom.mcp.server import build_server
-from warroom.sensors.kubernetes import KubeResponse, KubeUnavailable
 from warroom.sensors.models import EvidenceData, LogStream, SensorRequest, SensorResult, SensorRun
 from warroom.sensors.prometheus import PrometheusSensor
 from warroom.store.tables import Decision, Incident, Playbook, Verification

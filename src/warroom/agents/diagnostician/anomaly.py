@@ -20,7 +20,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from statistics import median
 
-from warroom.agents.diagnostician.index import Entity, Index
+from warroom.agents.diagnostician.index import Entity, Index, finite_samples
 from warroom.sensors.models import Series
 
 # generic vocabulary of metric names (any exporter): which way is bad
@@ -96,17 +96,6 @@ def place_of(ix: Index, s: Series) -> Entity | None:
     return (ns, m[rest[0]]) if rest else None
 
 
-def _points(series: Series) -> list[tuple[float, float]]:
-    out = []
-    for ts, raw in series.values:
-        try:
-            v = float(raw)
-        except (TypeError, ValueError):
-            continue
-        if math.isfinite(v):
-            out.append((float(ts), v))
-    out.sort()
-    return out
 
 
 def _rate(pts: list[tuple[float, float]]) -> list[tuple[float, float]]:
@@ -148,7 +137,7 @@ def split_time(ix: Index) -> float | None:
 def score_series(s: Series, entity: Entity, anchor: float | None, latest: float,
                  parsed: list[tuple[float, float]] | None = None) -> Signal | None:
     """Score one series against its own history; None when there is nothing to compare."""
-    pts = _points(s) if parsed is None else sorted(parsed)
+    pts = sorted(finite_samples(s) if parsed is None else parsed)
     if _is_counter(s.name, pts):
         pts = _rate(pts)
     if len(pts) < 2:

@@ -93,6 +93,19 @@ def meta(obj: dict[str, Any]) -> dict[str, Any]:
     return m if isinstance(m, dict) else {}
 
 
+
+def finite_samples(series: Series) -> list[tuple[float, float]]:
+    """Return a series' finite samples as (unix seconds, value); unparsable ones are skipped."""
+    out = []
+    for ts, raw in series.values:
+        try:
+            v = float(raw)
+        except (TypeError, ValueError):
+            continue
+        if math.isfinite(v):
+            out.append((float(ts), v))
+    return out
+
 @dataclass
 class Index:
     """Lookups over one evidence snapshot."""
@@ -116,15 +129,7 @@ class Index:
         """Return a series' finite samples as (unix seconds, value), parsed once per snapshot."""
         key = id(series)
         if key not in self._points:
-            out = []
-            for ts, raw in series.values:
-                try:
-                    v = float(raw)
-                except (TypeError, ValueError):
-                    continue
-                if math.isfinite(v):
-                    out.append((float(ts), v))
-            self._points[key] = out
+            self._points[key] = finite_samples(series)
         return self._points[key]
 
     @classmethod

@@ -13,7 +13,7 @@ from datetime import UTC, datetime
 from statistics import median
 
 from warroom.agents.diagnostician.findings import Finding
-from warroom.agents.diagnostician.index import Entity, Index
+from warroom.agents.diagnostician.index import Entity, Index, finite_samples
 from warroom.sensors.models import Series
 
 
@@ -53,16 +53,6 @@ _SHAPED = frozenset({"pod:memory_working_set:ratio", "pvc:usage:ratio",
                      "node:filesystem_usage:ratio"})
 
 
-def _floats(series: Series) -> list[tuple[float, float]]:
-    out = []
-    for ts, raw in series.values:
-        try:
-            v = float(raw)
-        except (TypeError, ValueError):
-            continue
-        if math.isfinite(v):
-            out.append((float(ts), v))
-    return out
 
 
 def _fit(values: list[float]) -> tuple[float, float]:
@@ -82,7 +72,7 @@ def _fit(values: list[float]) -> tuple[float, float]:
 def series_stat(series: Series, entity: Entity, pod: str, latest: float,
                 pts: list[tuple[float, float]] | None = None) -> Stat | None:
     """Score one series against its own baseline; None when too short to judge."""
-    pts = _floats(series) if pts is None else pts
+    pts = finite_samples(series) if pts is None else pts
     if len(pts) < 6:
         return None
     vals = [v for _, v in pts]
@@ -301,7 +291,7 @@ def young_series_findings(ix: Index) -> list[Finding]:
     for s in ix.snapshot.series:
         if s.name != "pod:network_latency_seconds:p99_1m":
             continue
-        pts = _floats(s)
+        pts = finite_samples(s)
         if not pts or len(pts) >= 6:
             continue  # long series are judged against their own baseline
         recent = median(v for _, v in pts[-3:])
