@@ -3,17 +3,14 @@
 from __future__ import annotations
 
 from collections import Counter
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any
 
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from warroom.store.tables import AuditEvent, Decision, Execution, Signal
-
-
-def _utc(value: datetime) -> datetime:
-    return value if value.tzinfo else value.replace(tzinfo=UTC)
+from warroom.store.times import utc
 
 
 async def ready_times(session: AsyncSession) -> dict[str, datetime]:
@@ -23,7 +20,7 @@ async def ready_times(session: AsyncSession) -> dict[str, datetime]:
         .where(Decision.parent_token.is_(None), Decision.ready_at.is_not(None))
         .group_by(Decision.incident_id)
     )
-    return {incident: _utc(at) for incident, at in rows.all() if at is not None}
+    return {incident: utc(at) for incident, at in rows.all() if at is not None}
 
 
 async def closed_times(session: AsyncSession) -> dict[str, datetime]:
@@ -32,7 +29,7 @@ async def closed_times(session: AsyncSession) -> dict[str, datetime]:
         select(AuditEvent.incident_id, func.min(AuditEvent.at))
         .where(AuditEvent.kind == "workflow.closed").group_by(AuditEvent.incident_id)
     )
-    return {str(incident): _utc(at) for incident, at in rows.all()}
+    return {str(incident): utc(at) for incident, at in rows.all()}
 
 
 async def decision_states(session: AsyncSession) -> Counter[str]:

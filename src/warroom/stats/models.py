@@ -6,6 +6,8 @@ from datetime import UTC, datetime, timedelta
 
 from pydantic import BaseModel, Field, model_validator
 
+from warroom.store.times import utc
+
 MAX_DAYS = 3660
 
 
@@ -19,8 +21,8 @@ class StatsRange(BaseModel):
 
     @model_validator(mode="after")
     def _ordered(self) -> StatsRange:
-        self.since = _utc(self.since)
-        self.until = _utc(self.until)
+        self.since = utc(self.since)
+        self.until = utc(self.until)
         if self.since >= self.until:
             raise ValueError(
                 f"since ({self.since.isoformat()}) must be before until ({self.until.isoformat()})"
@@ -33,7 +35,7 @@ class StatsRange(BaseModel):
     def last(cls, days: float, *, until: datetime | None = None, namespace: str | None = None,
              service: str | None = None) -> StatsRange:
         """Return the range of the last `days` days up to `until` (default: now)."""
-        end = _utc(until or datetime.now(UTC))
+        end = utc(until or datetime.now(UTC))
         return cls(since=end - timedelta(days=days), until=end, namespace=namespace or None,
                    service=service or None)
 
@@ -42,10 +44,6 @@ class StatsRange(BaseModel):
         """Return the period of the same length just before this one, with the same filters."""
         length = self.until - self.since
         return self.model_copy(update={"since": self.since - length, "until": self.since})
-
-
-def _utc(value: datetime) -> datetime:
-    return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
 
 
 class Count(BaseModel):
