@@ -101,6 +101,12 @@ class Settings(BaseSettings):
     evidence_lookback_seconds: int = Field(default=3600, gt=0)
     prometheus_url: str = ""
     kubeconfig: str = ""  # empty: in-cluster config if available, else ~/.kube/config
+    # further attempts of a Kubernetes API call that is safe to resend (reads, dry runs, calls
+    # that never reached the server; see kube/retry.py): a write that may have been applied
+    # is never sent twice
+    kube_retries: int = Field(default=3, ge=0, le=10)
+    # how long the executor waits for one Kubernetes API call before it counts as timed out
+    kube_timeout_seconds: float = Field(default=10.0, gt=0)
 
     # debate
     agent_deadline_seconds: float = Field(default=8.0, gt=0)

@@ -15,6 +15,7 @@ from warroom.config import Settings
 from warroom.execute.calls import RenderError, render_calls, state_requests
 from warroom.execute.ports import ApiCall, ExecutionOutcome
 from warroom.kube.client import KubeApi, KubeUnavailable
+from warroom.kube.retry import classify_status
 from warroom.safety.rules import RuleContext, check_action
 
 
@@ -25,11 +26,15 @@ class KubernetesExecutor:
 
     def __init__(self, source: Settings | KubeApi | str | None = None, *,
                  timeout: float = 10.0) -> None:
-        """Talk to the cluster of a KubeApi, a kubeconfig path, or the settings' kubeconfig."""
+        """Talk to the cluster of a KubeApi, a kubeconfig path, or the settings' kubeconfig.
+
+        With settings, their `kube_timeout_seconds` and `kube_retries` apply, not `timeout`.
+        """
         if isinstance(source, KubeApi):
             self.api = source
         elif isinstance(source, Settings):
-            self.api = KubeApi(source.kubeconfig, timeout=timeout)
+            self.api = KubeApi(source.kubeconfig, timeout=source.kube_timeout_seconds,
+                               retries=source.kube_retries)
         else:
             self.api = KubeApi(source or "", timeout=timeout)
 
@@ -118,11 +123,13 @@ class KubernetesExecutor:
                 reason = response.data.get("reason", "") if isinstance(response.data, dict) \
                     else ""
                 done = f" after {index} of {len(calls)} calls succeeded" if index else ""
+                verdict = classify_status(call.method, response.status, dry_run=dry_run)
+                why = f" ({verdict.reason})" if response.status >= 500 else ""
                 return ExecutionOutcome(
                     status="failed", calls=calls, pre_state=state,
                     result={"responses": results},
                     error=f"{call.method} {call.path} answered {response.status}"
-                          f"{' ' + reason if reason else ''}: {response.message}{done}")
+                          f"{' ' + reason if reason else ''}: {response.message}{done}{why}")
         return ExecutionOutcome(status="dry_run_ok" if dry_run else "succeeded", calls=calls,
                                 pre_state=state, result={"responses": results})
 

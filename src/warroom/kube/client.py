@@ -14,9 +14,23 @@ from dataclasses import dataclass
 from typing import Any
 from urllib.parse import parse_qsl, urlsplit
 
+import structlog
+
+from warroom.kube import retry
+
+log = structlog.get_logger(__name__)
+
 
 class KubeUnavailable(RuntimeError):
     """The API server could not be reached or configured."""
+
+
+class KubeCallFailed(Exception):
+    """One attempt of a call got no answer (`failure` says how); internal to `request`."""
+
+    def __init__(self, failure: retry.Failure, cause: BaseException) -> None:
+        super().__init__(f"{type(cause).__name__}: {cause}".rstrip(": "))
+        self.failure = failure
 
 
 @dataclass
@@ -24,6 +38,7 @@ class KubeResponse:
     status: int
     data: Any  # parsed JSON, or text for logs
     text: str
+    attempts: int = 1  # how many times the call was sent (see kube.retry)
 
     @property
     def ok(self) -> bool:
@@ -47,9 +62,10 @@ class KubeApi:
     any, so nothing is left open between workflow steps.
     """
 
-    def __init__(self, kubeconfig: str = "", *, timeout: float = 10.0) -> None:
+    def __init__(self, kubeconfig: str = "", *, timeout: float = 10.0, retries: int = 3) -> None:
         self.kubeconfig = kubeconfig
         self.timeout = timeout
+        self.retries = retries  # further attempts of a call kube.retry judges safe to resend
         self._configuration: Any = None
         self._client: Any = None
         self._users = 0
@@ -96,19 +112,47 @@ class KubeApi:
     async def request(self, method: str, path: str, *, body: Any = None,
                       content_type: str = "application/json",
                       query: list[tuple[str, str]] | None = None) -> KubeResponse:
-        """Send one call (the path may carry a query string) and return status and JSON."""
-        import aiohttp
+        """Send one call (the path may carry a query string) and return status and JSON.
 
+        A call is sent again (up to `retries` times, with a growing pause) only where
+        `kube.retry` judges it safe: reads and dry runs after a 5xx, timeout or dropped
+        connection, any call that never reached the server. A write that may have reached
+        it raises `KubeUnavailable` saying so, or returns its 5xx answer: never sent twice.
+        """
         if self._client is None:
             async with self.session():
                 return await self.request(method, path, body=body, content_type=content_type,
                                           query=query)
-        api = self._client
         parts = urlsplit(path)
         params = parse_qsl(parts.query) + list(query or [])
+        dry_run = ("dryRun", "All") in params
+        attempt = 0
+        while True:
+            attempt += 1
+            try:
+                response = await self._call(method, parts.path, params, body, content_type)
+            except KubeCallFailed as exc:
+                verdict = retry.classify_failure(method, exc.failure, dry_run=dry_run)
+                if not verdict.retry or attempt > self.retries:
+                    tried = f" (after {attempt} attempts)" if attempt > 1 else ""
+                    raise KubeUnavailable(f"{method} {path}: {exc}{tried}; "
+                                          f"{verdict.reason}") from exc.__cause__
+            else:
+                verdict = retry.classify_status(method, response.status, dry_run=dry_run)
+                if not verdict.retry or attempt > self.retries:
+                    response.attempts = attempt
+                    return response
+            log.info("kubernetes call retried", method=method, path=path, attempt=attempt,
+                     reason=verdict.reason)
+            await asyncio.sleep(retry.backoff(attempt))
+
+    async def _call(self, method: str, path: str, params: list[tuple[str, str]], body: Any,
+                    content_type: str) -> KubeResponse:
+        import aiohttp
+
         try:
-            raw = await api.call_api(
-                parts.path, method, query_params=params or None,
+            raw = await self._client.call_api(
+                path, method, query_params=params or None,
                 header_params={"Content-Type": content_type, "Accept": "application/json"},
                 body=body, auth_settings=["BearerToken"], _preload_content=False,
                 _request_timeout=self.timeout)
@@ -117,8 +161,13 @@ class KubeApi:
                 code = raw.status
             finally:
                 raw.release()
-        except (TimeoutError, aiohttp.ClientError, OSError) as exc:
-            raise KubeUnavailable(f"{method} {path}: {type(exc).__name__}: {exc}") from exc
+        except (aiohttp.ClientConnectorError, aiohttp.ConnectionTimeoutError,
+                ConnectionRefusedError) as exc:
+            raise KubeCallFailed("connect", exc) from exc
+        except TimeoutError as exc:  # aiohttp's ServerTimeoutError is one too
+            raise KubeCallFailed("timeout", exc) from exc
+        except (aiohttp.ClientError, OSError) as exc:
+            raise KubeCallFailed("dropped", exc) from exc
         try:
             data: Any = json.loads(text) if text else None
         except ValueError:

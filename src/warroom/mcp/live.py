@@ -66,7 +66,8 @@ class LiveSensors:
         if kubernetes_configured(settings):
             from warroom.kube.client import KubeApi
 
-            kube = KubeApi(settings.kubeconfig, timeout=settings.sensor_timeout_seconds)
+            kube = KubeApi(settings.kubeconfig, timeout=settings.sensor_timeout_seconds,
+                           retries=settings.kube_retries)
         return cls(prometheus=prometheus, kube=kube,
                    lookback_seconds=settings.evidence_lookback_seconds)
 

@@ -242,9 +242,10 @@ def _parse(stamp: str) -> datetime:
     return datetime.fromisoformat(stamp.replace("Z", "+00:00"))
 
 
-def kubernetes_sensors(kubeconfig: str = "", *, api: KubeApi | None = None) -> list[_Base]:
+def kubernetes_sensors(kubeconfig: str = "", *, api: KubeApi | None = None,
+                       retries: int = 3) -> list[_Base]:
     """Return the four Kubernetes sensors sharing one API client."""
-    shared = api or KubeApi(kubeconfig)
+    shared = api or KubeApi(kubeconfig, retries=retries)
     return [KubernetesObjectsSensor(shared), KubernetesEventsSensor(shared),
             KubernetesLogsSensor(shared), KubernetesChangesSensor(shared)]
 
@@ -257,4 +258,4 @@ def default_sensors(settings: Settings) -> list[Sensor]:
         or (Path.home() / ".kube" / "config").exists()
     if not configured:
         return []
-    return list(kubernetes_sensors(settings.kubeconfig))
+    return list(kubernetes_sensors(settings.kubeconfig, retries=settings.kube_retries))
