@@ -24,6 +24,10 @@ def ingest(
         False, "--worker/--no-worker", help="run the embedded workflow worker in the server"
     ),
     seed: int = typer.Option(7, help="seed of the alert storm"),
+    new_share: float = typer.Option(
+        0.10, min=0, max=1, help="share of the storm that is new alerts (the rest: re-sends "
+        "and 5 % resolutions)"),
+    services: int = typer.Option(41, min=1, help="distinct services the new alerts are on"),
 ) -> None:
     """Measure webhook ingestion: alerts/s, ack latency, peak RSS, and that nothing is lost."""
     from warroom.bench.ingest import run
@@ -37,6 +41,8 @@ def ingest(
         seed=seed,
         worker=worker,
         echo=typer.echo,
+        new_share=new_share,
+        services=services,
     )
     if not ok:
         raise typer.Exit(1)

@@ -86,6 +86,12 @@ class Proxy:
 
     def outage(self, seconds: float) -> None:
         """Refuse and drop every connection for `seconds` (blocking)."""
+        self.cut()
+        time.sleep(seconds)
+        self.up = True
+
+    def cut(self) -> None:
+        """Drop every connection and refuse new ones until `up` is set again."""
         self.up = False
 
         async def drop() -> None:
@@ -93,8 +99,6 @@ class Proxy:
                 w.transport.abort()
 
         asyncio.run_coroutine_threadsafe(drop(), self._loop).result(5)
-        time.sleep(seconds)
-        self.up = True
 
     def close(self) -> None:
         """Stop the proxy's loop."""

@@ -16,11 +16,13 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 import httpx
 
 from warroom.bench import repository
-from warroom.bench.fleet import WARROOM, Fleet, post_until_acked, storm_webhook
+from warroom.bench.chaos_faults import REDIS_DB, kube_faults, redis_events, run_model_outage
+from warroom.bench.fleet import WARROOM, Fleet, Proxy, post_until_acked, storm_webhook
 from warroom.bench.ingest import _database
 from warroom.bench.processes import free_port, stop
 from warroom.store.db import make_engine, make_sessionmaker
@@ -120,6 +122,11 @@ class ChaosReport:
     executions: int = 0
     double_executions: int = 0
     retried_webhooks: int = 0
+    kube_faults: dict[str, int] = field(default_factory=dict)
+    kube_calls: int = 0
+    applied_twice: int = 0  # identical writes the API server received twice (seen by the proxy)
+    failed_executions: list[str] = field(default_factory=list)  # their reasons
+    redis_events: int = -1  # events fanned out to Redis before it was cut (-1: not cut)
 
 
 def _sandbox(work: Path, webhook: str, token: str) -> tuple[subprocess.Popen[bytes], str, str]:
@@ -142,7 +149,8 @@ def _sandbox(work: Path, webhook: str, token: str) -> tuple[subprocess.Popen[byt
 
 
 async def _chaos(fleet: Fleet, report: ChaosReport, *, incidents: int, kills: int,
-                 outage: float, sandbox: str | None, rng: random.Random, echo: Echo) -> None:
+                 outage: float, sandbox: str | None, rng: random.Random, echo: Echo,
+                 redis: Proxy | None = None, redis_url: str = "") -> None:
     run = uuid.uuid4().hex[:6]
     stop_at = asyncio.Event()
     sent_fps: set[str] = set()
@@ -190,6 +198,22 @@ async def _chaos(fleet: Fleet, report: ChaosReport, *, incidents: int, kills: in
         report.faults.append(f"postgres-outage-{outage:g}s")
         await asyncio.to_thread(fleet.proxy.outage, outage)
 
+    async def redis_cut() -> None:
+        if redis is None:
+            return
+        before = await redis_events(redis_url)
+        # cut it once the fan-out is seen working: events in Redis
+        for _ in range(120):
+            report.redis_events = await redis_events(redis_url)
+            if report.redis_events > before:
+                break
+            await asyncio.sleep(0.5)
+        report.redis_events -= before
+        echo(f"  Redis unavailable from now on ({report.redis_events} events fanned out "
+             "before)")
+        report.faults.append("redis-down")
+        await asyncio.to_thread(redis.cut)
+
     async with httpx.AsyncClient(timeout=10, headers=fleet.headers) as client:
         if sandbox is not None:
             for fault, service in (("traffic_surge", "checkout"), ("cpu_saturation", "search")):
@@ -197,7 +221,7 @@ async def _chaos(fleet: Fleet, report: ChaosReport, *, incidents: int, kills: in
                                   json={"fault": fault, "service": service})
                 report.faults.append(f"sandbox:{fault}/{service}")
         approving = asyncio.create_task(approver(client))
-        await asyncio.gather(storm(client), killer(), database_outage())
+        await asyncio.gather(storm(client), killer(), database_outage(), redis_cut())
         report.faults.append(f"kill-9 x{report.trials}")
         await asyncio.sleep(5.0 if sandbox is None else 30.0)  # let the faults' decisions come
         deadline = time.monotonic() + 240
@@ -213,6 +237,7 @@ async def _chaos(fleet: Fleet, report: ChaosReport, *, incidents: int, kills: in
     async with make_sessionmaker(engine)() as session:
         calls = await repository.execution_calls(session)
         stored = await repository.fingerprints(session)
+        failed = await repository.failed_executions(session)
     await engine.dispose()
     report.states = dict(Counter(d.status for d in decisions))
     report.incidents = len({d.incident_id for d in decisions})
@@ -221,6 +246,7 @@ async def _chaos(fleet: Fleet, report: ChaosReport, *, incidents: int, kills: in
     report.executions = len(calls)
     report.double_executions = sum(1 for n in calls.values() if n > 1)
     report.lost = len(sent_fps - stored)
+    report.failed_executions = sorted({error[:160] for _, error in failed})
 
 
 async def _decisions(url: str) -> tuple[list[Any], set[str]]:
@@ -234,8 +260,14 @@ async def _decisions(url: str) -> tuple[list[Any], set[str]]:
 
 
 def run_chaos(*, apis: int, workers: int, incidents: int, kills: int, outage: float,
-              sandbox: bool, postgres_url: str, seed: int, echo: Echo) -> bool:
-    """Run a storm with approvals through kill -9s and a database outage; print what survived."""
+              sandbox: bool, postgres_url: str, seed: int, echo: Echo, kube_fault_rate: float = 0.0,
+              redis_url: str = "", model_outage: int = 0) -> bool:
+    """Run a storm with approvals through kill -9s and a database outage; print what survived.
+
+    With the sandbox, `kube_fault_rate` > 0 puts a fault-injecting proxy in front of its
+    Kubernetes API; `redis_url` fans events out to that Redis through a proxy cut mid-storm;
+    `model_outage` > 0 then runs that many incidents with unreachable model providers.
+    """
     rng = random.Random(seed)
     work = Path(tempfile.mkdtemp(prefix="warroom-chaos-"))
     url, drop = _database(postgres_url, work)
@@ -243,7 +275,7 @@ def run_chaos(*, apis: int, workers: int, incidents: int, kills: int, outage: fl
     fleet = Fleet(url, work, proxy=True, env={"WARROOM_VERIFY_TIMEOUT_SECONDS": "30"})
     fleet.mint_token()  # and migrate the database, before any process starts
     report = ChaosReport()
-    box = None
+    box = kube = redis = None
     try:
         for _ in range(apis):
             fleet.start_api()
@@ -252,15 +284,33 @@ def run_chaos(*, apis: int, workers: int, incidents: int, kills: int, outage: fl
                 work, f"{fleet.bases[0]}/api/v1/alerts/alertmanager", fleet.token)
             fleet.env.update({"WARROOM_KUBECONFIG": kubeconfig, "WARROOM_PROMETHEUS_URL": box_url,
                               "WARROOM_SHADOW_MODE": "false"})
+            if kube_fault_rate:
+                kube, kubeconfig = kube_faults(box_url, work, rate=kube_fault_rate, seed=seed,
+                                               timeout=2.0)
+                fleet.env.update({"WARROOM_KUBECONFIG": kubeconfig,
+                                  "WARROOM_KUBE_TIMEOUT_SECONDS": "2"})
+                report.faults.append(f"kubernetes API faults at {kube_fault_rate:g} of writes")
+        if redis_url:
+            target = urlsplit(redis_url)
+            redis = Proxy(target.hostname or "127.0.0.1", target.port or 6379)
+            fleet.env["WARROOM_REDIS_URL"] = f"redis://127.0.0.1:{redis.port}/{REDIS_DB}"
         for _ in range(workers):
             fleet.start_worker()
         echo(f"bench chaos: {apis} API processes, {workers} workers on PostgreSQL through a "
              f"proxy, {incidents} incidents, seed {seed}")
         asyncio.run(_chaos(fleet, report, incidents=incidents, kills=kills, outage=outage,
-                           sandbox=box_url if sandbox else None, rng=rng, echo=echo))
+                           sandbox=box_url if sandbox else None, rng=rng, echo=echo, redis=redis,
+                           redis_url=urlsplit(redis_url)._replace(path=f"/{REDIS_DB}").geturl()))
     finally:
         if box is not None:
             stop(box)
+        if kube is not None:
+            report.kube_faults = dict(kube.log.injected)
+            report.kube_calls = kube.log.calls
+            report.applied_twice = kube.log.double_applies
+            kube.close()
+        if redis is not None:
+            redis.close()
         fleet.close()
         drop()
     for name, value in (
@@ -272,7 +322,15 @@ def run_chaos(*, apis: int, workers: int, incidents: int, kills: int, outage: fl
         ("executions", report.executions), ("double executions", report.double_executions),
     ):
         echo(f"  {name:<22} {value}")
-    ok = (report.lost == 0 and report.double_executions == 0
+    if kube is not None:
+        echo(f"  {'kubernetes calls':<22} {report.kube_calls}, faults injected "
+             f"{sum(report.kube_faults.values())}: {report.kube_faults}")
+        echo(f"  {'writes applied twice':<22} {report.applied_twice}")
+    for reason in report.failed_executions:
+        echo(f"  failed execution: {reason}")
+    ok = (report.lost == 0 and report.double_executions == 0 and report.applied_twice == 0
           and report.terminal == report.decisions)
+    if model_outage:
+        ok &= run_model_outage(postgres_url=postgres_url, incidents=model_outage, echo=echo)
     echo("ok" if ok else "FAILED")
     return ok

@@ -43,6 +43,7 @@ class Storm:
     seed: int
     new_share: float = 0.10
     resolve_share: float = 0.05
+    services: int = 41  # distinct `service` labels the new alerts cycle through
     rng: random.Random = field(init=False)
     active: list[Alert] = field(default_factory=list)  # acknowledged and firing
     inflight: Counter[str] = field(default_factory=Counter)
@@ -60,7 +61,7 @@ class Storm:
         labels = {
             "alertname": f"Bench{n % 17}",
             "namespace": f"ns{n % 7}",
-            "service": f"svc{n % 41}",
+            "service": f"svc{n % self.services}",
             "instance": f"10.0.{n // 250 % 250}.{n % 250}:9100",
             "severity": ("critical", "warning", "info")[n % 3],
         }
@@ -178,12 +179,14 @@ async def run_load(
     batch: int,
     seed: int,
     token: str = "",
+    new_share: float = 0.10,
+    services: int = 41,
 ) -> LoadResult:
     """Post batches from `concurrency` clients for `seconds`; count only acknowledged alerts.
 
     `token` is sent as a bearer token, as Alertmanager's `http_config` would send it.
     """
-    storm = Storm(seed)
+    storm = Storm(seed, new_share=new_share, services=services)
     latencies: list[float] = []
     errors: Counter[str] = Counter()
     alerts = requests = 0
@@ -264,6 +267,8 @@ def run(
     seed: int,
     worker: bool,
     echo: Callable[[str], None],
+    new_share: float = 0.10,
+    services: int = 41,
 ) -> bool:
     """Run the whole benchmark and print its figures; return whether no alert was lost."""
     with tempfile.TemporaryDirectory(prefix="warroom-bench-") as tmp:
@@ -276,6 +281,8 @@ def run(
         echo(
             f"warroom bench ingest: {seconds:.0f} s, {concurrency} clients, batches of {batch}, "
             f"{where}, server in its own process on 127.0.0.1:{port}"
+            f"{', embedded worker' if worker else ''}; {new_share:.0%} new alerts over "
+            f"{services} services"
         )
         token = processes.mint_token(target, name="alertmanager", role="viewer")
         server = processes.start_warroom(port, env, work / "warroom.log", args)
@@ -289,6 +296,8 @@ def run(
                     batch=batch,
                     seed=seed,
                     token=token,
+                    new_share=new_share,
+                    services=services,
                 )
             )
             rss = processes.peak_rss_bytes(server.pid)
@@ -311,7 +320,8 @@ def run(
             )
         )
         if alertmanager:
-            _compare_alertmanager(result, work, seconds, concurrency, batch, seed, echo)
+            _compare_alertmanager(result, work, seconds, concurrency, batch, seed, echo,
+                                  new_share=new_share, services=services)
         return stored == expected and not result.errors
 
 
@@ -323,6 +333,9 @@ def _compare_alertmanager(
     batch: int,
     seed: int,
     echo: Callable[[str], None],
+    *,
+    new_share: float,
+    services: int,
 ) -> None:
     problem = processes.ensure_alertmanager()
     if problem:
@@ -339,6 +352,8 @@ def _compare_alertmanager(
                 concurrency=concurrency,
                 batch=batch,
                 seed=seed,
+                new_share=new_share,
+                services=services,
             )
         )
         rss = processes.peak_rss_bytes(am.pid)

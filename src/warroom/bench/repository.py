@@ -85,3 +85,21 @@ async def closed_decisions(session: AsyncSession) -> set[str]:
         select(AuditEvent.decision_token).where(AuditEvent.kind == "workflow.closed")
     )
     return {str(token) for token in rows.scalars()}
+
+
+async def failed_executions(session: AsyncSession) -> list[tuple[str, str]]:
+    """Return (decision token, error) of every execution record that failed."""
+    rows = await session.execute(
+        select(Execution.decision_token, Execution.error).where(Execution.status == "failed")
+    )
+    return [(str(token), str(error or "")) for token, error in rows.all()]
+
+
+async def debate_seconds(session: AsyncSession) -> list[float]:
+    """Return, per round-opening decision that is ready, seconds from opened to ready."""
+    rows = await session.execute(
+        select(Decision.created_at, Decision.ready_at)
+        .where(Decision.parent_token.is_(None), Decision.ready_at.is_not(None))
+    )
+    return [(utc(ready) - utc(opened)).total_seconds() for opened, ready in rows.all()
+            if ready is not None]

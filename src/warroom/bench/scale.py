@@ -35,11 +35,22 @@ def chaos(
                                  "and execute against its Kubernetes API"),
     postgres_url: str = typer.Option(POSTGRES, help="PostgreSQL (a fresh database is used)"),
     seed: int = typer.Option(7, help="seed of the random kills and targets"),
+    kube_faults: float = typer.Option(
+        0.3, min=0, max=1, help="with the sandbox: share of writes and dry runs the Kubernetes "
+        "API answers with 500 or 409, a timeout or a dropped connection (reads: a fifth of "
+        "it); 0: none"),
+    redis_url: str = typer.Option(
+        "", help="fan events out to this Redis through a proxy cut mid-storm (empty: no Redis)"),
+    model_outage: int = typer.Option(
+        0, min=0, help="then run this many incidents with language-model agents whose "
+        "providers hang or refuse (0: skip)"),
 ) -> None:
-    """Kill workers and cut PostgreSQL during a storm with approvals; print what survived."""
+    """Kill workers and cut PostgreSQL, Redis, the Kubernetes API and the model; print what
+    survived."""
     from warroom.bench.fleet_run import run_chaos
 
     if not run_chaos(apis=apis, workers=workers, incidents=incidents, kills=kills,
                      outage=outage, sandbox=sandbox, postgres_url=postgres_url, seed=seed,
-                     echo=typer.echo):
+                     echo=typer.echo, kube_fault_rate=kube_faults, redis_url=redis_url,
+                     model_outage=model_outage):
         raise typer.Exit(1)
