@@ -160,8 +160,11 @@ class Settings(BaseSettings):
     # connections each worker keeps to the DBOS system database (PostgreSQL counts every
     # process's pools against max_connections: workers x (this + the app pool) + APIs)
     dbos_pool_size: int = Field(default=10, gt=0)
-    # how often the worker polls the queue and the approval mailbox on SQLite
+    # how often the worker polls the incident queue and the approval mailbox on SQLite
     workflow_poll_seconds: float = Field(default=0.02, gt=0)
+    # how often it polls the execution queue: partitioned by namespace, each poll costs several
+    # queries, and an execution follows a human's approval, so a fraction of a second is free
+    execution_poll_seconds: float = Field(default=0.5, gt=0)
     # test-only fault hook: pause this long inside the execution step, after the idempotency
     # record is committed and before the executor call, so a crash test can kill it mid-step
     execute_pause_seconds: float = Field(default=0.0, ge=0)

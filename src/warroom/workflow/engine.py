@@ -103,7 +103,7 @@ def launch(runtime: Runtime) -> None:
         incident.EXECUTE_QUEUE,
         global_concurrency=settings.execution_concurrency,
         partition_concurrency=1,
-        polling_interval_sec=settings.workflow_poll_seconds,
+        polling_interval_sec=settings.execution_poll_seconds,
     )
 
 
