@@ -49,6 +49,7 @@ class Worker:
             "WARROOM_HOME": str(settings.home),
             "WARROOM_DATABASE_URL": settings.effective_database_url,
             "WARROOM_WORKFLOW_POLL_SECONDS": str(settings.workflow_poll_seconds),
+            "WARROOM_EXECUTION_POLL_SECONDS": str(settings.execution_poll_seconds),
             "WARROOM_VERIFY_WARMUP_SECONDS": str(settings.verify_warmup_seconds),
             "WARROOM_APPROVAL_TIMEOUT_SECONDS": str(settings.approval_timeout_seconds),
             **FAST_TAKEOVER,
@@ -104,7 +105,7 @@ def crash_settings(tmp_path: Path, database_url: str) -> Iterator[Settings]:
 
     yield Settings(  # type: ignore[call-arg]
         home=tmp_path / "home", database_url=url, _env_file=None, workflow_poll_seconds=0.02,
-        verify_warmup_seconds=0.05, approval_timeout_seconds=120,
+        execution_poll_seconds=0.02, verify_warmup_seconds=0.05, approval_timeout_seconds=120,
     )
     if dropper is not None:
         dropper()

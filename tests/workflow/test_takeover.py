@@ -53,7 +53,8 @@ def pg_settings(tmp_path: Path, database_url: str) -> Iterator[Settings]:
     try:
         yield Settings(  # type: ignore[call-arg]
             home=tmp_path / "home", database_url=database_url.rsplit("/", 1)[0] + f"/{name}",
-            _env_file=None, workflow_poll_seconds=0.02, verify_warmup_seconds=0.05,
+            _env_file=None, workflow_poll_seconds=0.02, execution_poll_seconds=0.02,
+            verify_warmup_seconds=0.05,
             approval_timeout_seconds=300, worker_heartbeat_seconds=HEARTBEAT,
             worker_takeover_seconds=TAKEOVER,
         )

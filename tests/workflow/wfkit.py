@@ -83,6 +83,7 @@ def wf_settings(settings: Settings) -> Settings:
     """Settings with short warm-ups and polling."""
     update: dict[str, Any] = {
         "verify_warmup_seconds": 0.05, "workflow_poll_seconds": 0.02,
+        "execution_poll_seconds": 0.02,
         "approval_timeout_seconds": 30.0, "sensor_timeout_seconds": 1.0,
         "verify_timeout_seconds": 5.0,
     }
