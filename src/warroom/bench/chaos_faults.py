@@ -91,12 +91,12 @@ def run_model_outage(*, postgres_url: str, incidents: int, echo: Echo) -> bool:
     waits = sorted((ready[i] - sent[i]).total_seconds() for i in sent if i in ready)
     debates.sort()
     late = [d for d in debates if d > deadline]
-    echo(f"  {'decisions ready':<22} {len(waits)} of {len(sent)} incidents "
+    echo(f"  {'decisions ready':<24} {len(waits)} of {len(sent)} incidents "
          f"({dict(states)}); the hanging provider got {silent.connections} connections")
     if waits:
-        echo(f"  {'debate (open -> ready)':<22} max {debates[-1]:.1f} s, median "
+        echo(f"  {'debate (open -> ready)':<24} max {debates[-1]:.1f} s, median "
              f"{debates[len(debates) // 2]:.1f} s; {len(late)} past the {deadline:g} s deadline")
-        echo(f"  {'webhook -> ready':<22} max {waits[-1]:.1f} s, median "
+        echo(f"  {'webhook -> ready':<24} max {waits[-1]:.1f} s, median "
              f"{waits[len(waits) // 2]:.1f} s (with the queue's wait)")
     return bool(sent) and len(waits) == len(sent) and not late and silent.connections > 0
 

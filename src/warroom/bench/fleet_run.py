@@ -150,7 +150,7 @@ def _sandbox(work: Path, webhook: str, token: str) -> tuple[subprocess.Popen[byt
 
 async def _chaos(fleet: Fleet, report: ChaosReport, *, incidents: int, kills: int,
                  outage: float, sandbox: str | None, rng: random.Random, echo: Echo,
-                 redis: Proxy | None = None, redis_url: str = "") -> None:
+                 redis: Proxy | None = None, redis_url: str = "", settle: float = 240.0) -> None:
     run = uuid.uuid4().hex[:6]
     stop_at = asyncio.Event()
     sent_fps: set[str] = set()
@@ -181,8 +181,11 @@ async def _chaos(fleet: Fleet, report: ChaosReport, *, incidents: int, kills: in
                 async with make_sessionmaker(engine)() as session:
                     tokens = await repository.awaiting_approval(session)
                 for token in set(tokens) - answered:
-                    r = await client.post(f"{rng.choice(fleet.bases)}/api/v1/decisions/"
-                                          f"{token}/approve", json={"comment": "chaos bench"})
+                    try:  # an API process busy recovering from an outage: ask again later
+                        r = await client.post(f"{rng.choice(fleet.bases)}/api/v1/decisions/"
+                                              f"{token}/approve", json={"comment": "chaos bench"})
+                    except httpx.HTTPError:
+                        continue
                     if r.status_code == 200:
                         answered.add(token)
                         report.approvals += 1
@@ -224,7 +227,7 @@ async def _chaos(fleet: Fleet, report: ChaosReport, *, incidents: int, kills: in
         await asyncio.gather(storm(client), killer(), database_outage(), redis_cut())
         report.faults.append(f"kill-9 x{report.trials}")
         await asyncio.sleep(5.0 if sandbox is None else 30.0)  # let the faults' decisions come
-        deadline = time.monotonic() + 240
+        deadline = time.monotonic() + settle
         while time.monotonic() < deadline:
             decisions, closed = await _decisions(fleet.direct_url)
             if decisions and {d.token for d in decisions} <= closed:
@@ -246,7 +249,7 @@ async def _chaos(fleet: Fleet, report: ChaosReport, *, incidents: int, kills: in
     report.executions = len(calls)
     report.double_executions = sum(1 for n in calls.values() if n > 1)
     report.lost = len(sent_fps - stored)
-    report.failed_executions = sorted({error[:160] for _, error in failed})
+    report.failed_executions = sorted({error[:300] for _, error in failed})
 
 
 async def _decisions(url: str) -> tuple[list[Any], set[str]]:
@@ -261,7 +264,7 @@ async def _decisions(url: str) -> tuple[list[Any], set[str]]:
 
 def run_chaos(*, apis: int, workers: int, incidents: int, kills: int, outage: float,
               sandbox: bool, postgres_url: str, seed: int, echo: Echo, kube_fault_rate: float = 0.0,
-              redis_url: str = "", model_outage: int = 0) -> bool:
+              redis_url: str = "", model_outage: int = 0, settle: float = 240.0) -> bool:
     """Run a storm with approvals through kill -9s and a database outage; print what survived.
 
     With the sandbox, `kube_fault_rate` > 0 puts a fault-injecting proxy in front of its
@@ -300,7 +303,8 @@ def run_chaos(*, apis: int, workers: int, incidents: int, kills: int, outage: fl
              f"proxy, {incidents} incidents, seed {seed}")
         asyncio.run(_chaos(fleet, report, incidents=incidents, kills=kills, outage=outage,
                            sandbox=box_url if sandbox else None, rng=rng, echo=echo, redis=redis,
-                           redis_url=urlsplit(redis_url)._replace(path=f"/{REDIS_DB}").geturl()))
+                           redis_url=urlsplit(redis_url)._replace(path=f"/{REDIS_DB}").geturl(),
+                           settle=settle))
     finally:
         if box is not None:
             stop(box)

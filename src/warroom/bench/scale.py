@@ -41,6 +41,8 @@ def chaos(
         "it); 0: none"),
     redis_url: str = typer.Option(
         "", help="fan events out to this Redis through a proxy cut mid-storm (empty: no Redis)"),
+    settle: float = typer.Option(240.0, min=1, help="seconds allowed, after the storm, for "
+                                 "every decision to close"),
     model_outage: int = typer.Option(
         0, min=0, help="then run this many incidents with language-model agents whose "
         "providers hang or refuse (0: skip)"),
@@ -52,5 +54,5 @@ def chaos(
     if not run_chaos(apis=apis, workers=workers, incidents=incidents, kills=kills,
                      outage=outage, sandbox=sandbox, postgres_url=postgres_url, seed=seed,
                      echo=typer.echo, kube_fault_rate=kube_faults, redis_url=redis_url,
-                     model_outage=model_outage):
+                     model_outage=model_outage, settle=settle):
         raise typer.Exit(1)
