@@ -197,6 +197,9 @@ class SilentServer:
             server.close()
             for writer in held:
                 writer.transport.abort()
+            # let the aborted transports close their sockets before the loop goes
+            self._loop.run_until_complete(server.wait_closed())
+            self._loop.run_until_complete(asyncio.sleep(0.05))
             self._loop.close()
 
     def close(self) -> None:
