@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Annotated
 
-from fastapi import APIRouter, Query, Request
+from fastapi import APIRouter, Depends, Query, Request
 from fastapi.responses import HTMLResponse
 from markupsafe import Markup
 
@@ -16,7 +16,7 @@ from warroom.store.deps import DbSession
 from warroom.web.charts import Bar, Series, bars, lines
 from warroom.web.pages import render, speak
 
-router = APIRouter(include_in_schema=False)
+router = APIRouter(include_in_schema=False, dependencies=[Depends(speak)])
 DAY_CHOICES = (1, 7, 30, 90, 365)
 OUTCOME_TONES = {"auto_executed": "bar-ok", "approved": "bar-ok", "rejected": "bar-bad",
                  "expired": "bar-warn", "escalated": "bar-warn", "failed": "bar-bad",
@@ -71,6 +71,5 @@ async def stats_page(
         return render("stats.html", 422, request=request, error=str(exc), form=form, r=None,
                       day_choices=DAY_CHOICES, page="stats")
     report = await service.report(session, q)
-    speak(request)  # the charts' titles are drawn before the page is rendered
     return render("stats.html", request=request, r=report, charts=charts(report), form=form,
                   day_choices=DAY_CHOICES, page="stats", error=None)
