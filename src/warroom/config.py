@@ -6,7 +6,7 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Literal
 
-from pydantic import BaseModel, Field, SecretStr, field_validator, model_validator
+from pydantic import AliasChoices, BaseModel, Field, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 AgentBackend = Literal["rules", "llm", "hybrid"]
@@ -107,6 +107,10 @@ class Settings(BaseSettings):
     kube_retries: int = Field(default=3, ge=0, le=10)
     # how long the executor waits for one Kubernetes API call before it counts as timed out
     kube_timeout_seconds: float = Field(default=10.0, gt=0)
+    # set by Kubernetes itself in every pod (no WARROOM_ prefix): warroom runs in a cluster
+    kubernetes_service_host: str = Field(
+        default="", validation_alias=AliasChoices("KUBERNETES_SERVICE_HOST",
+                                                  "WARROOM_KUBERNETES_SERVICE_HOST"))
 
     # debate
     agent_deadline_seconds: float = Field(default=8.0, gt=0)

@@ -12,6 +12,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from access.oidc_fake import CLIENT_ID, CLIENT_SECRET, fake_provider
 from warroom.access import service
 from warroom.access.models import Role
+from warroom.api.app import container_of
 from warroom.api.testing import AppClient, app_client
 from warroom.config import Settings
 from warroom.store import audit
@@ -68,7 +69,7 @@ async def test_a_token_signs_in_with_a_secure_session_and_sign_out_ends_it(
         client.cookies.clear()
         old = {"Cookie": f"warroom_session={done.cookies['warroom_session']}"}
         assert (await client.get("/", headers=old)).status_code == 303  # the old one is dead
-        async with client.app.state.sessions() as session:
+        async with container_of(client.app).sessions() as session:
             kinds = [(e.kind, e.actor) for e in await audit.list_events(session)]
     assert ("access.login", "bob") in kinds and ("access.logout", "bob") in kinds
 
@@ -87,7 +88,7 @@ async def test_forms_need_the_session_csrf_token_and_the_same_origin(
 
         class _Web:  # what seed_decision needs of the web kit
             app = client.app
-            sessions = client.app.state.sessions
+            sessions = container_of(client.app).sessions
 
         token = await seed_decision(_Web(), incident_id, package(risk="medium"))  # type: ignore[arg-type]
         await _sign_in(client)
@@ -116,7 +117,7 @@ async def test_a_viewer_sees_no_answer_form_and_an_expired_session_signs_out(
                           base_url=HTTPS) as client:
         await _sign_in(client, Role.viewer, "vic")
         assert (await client.get("/playbooks")).status_code == 200
-        async with transaction(client.app.state.sessions) as session:
+        async with transaction(container_of(client.app).sessions) as session:
             await session.execute(update(WebSession).values(
                 expires_at=datetime.now(UTC) - timedelta(seconds=1)))
         assert (await client.get("/playbooks")).status_code == 303
@@ -134,7 +135,7 @@ async def test_openid_connect_signs_in_a_known_user_and_refuses_forgeries(
         })
         async with app_client(oidc, engine=engine, hooks=False, user=None,
                               base_url=HTTPS) as client:
-            async with transaction(client.app.state.sessions) as session:
+            async with transaction(container_of(client.app).sessions) as session:
                 await service.save_user(session, name="Ann@Example.com", role=Role.approver,
                                         actor="test")
             assert "Sign in with Fake IdP" in (await client.get("/login")).text
@@ -195,6 +196,6 @@ async def test_openid_connect_signs_in_a_known_user_and_refuses_forgeries(
             assert stranger.status_code == 403 and "not a warroom user" in stranger.text
             assert "warroom_session" not in client.cookies
             assert (await client.get("/api/v1/me")).status_code == 401
-            async with client.app.state.sessions() as session:
+            async with container_of(client.app).sessions() as session:
                 logins = await audit.list_events(session, kind="access.login")
     assert [(e.actor, e.payload["via"]) for e in logins] == [("ann@example.com", "oidc")]

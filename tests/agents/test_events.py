@@ -23,10 +23,16 @@ class BrokenSink:
     async def send(self, topic: str, event: dict[str, object]) -> None:
         raise ConnectionError("redis down")
 
+    async def close(self) -> None:
+        pass
+
 
 class SlowSink:
     async def send(self, topic: str, event: dict[str, object]) -> None:
         await asyncio.sleep(10)
+
+    async def close(self) -> None:
+        pass
 
 
 async def test_failing_or_slow_sinks_never_break_publishing() -> None:
@@ -63,32 +69,51 @@ async def test_unreachable_redis_is_skipped_after_one_failure() -> None:
         await bus.publish("agent.turn", {"i": 1})  # fails once, logged, not raised
         assert sink._down_until > 0
         calls = 0
-        real = sink._redis.xadd
+        client = sink.client()
+        real = client.xadd
 
         async def counting(*args: object, **kwargs: object) -> object:
             nonlocal calls
             calls += 1
             return await real(*args, **kwargs)
 
-        sink._redis.xadd = counting  # type: ignore[method-assign]
+        client.xadd = counting  # type: ignore[method-assign]
         await bus.publish("agent.turn", {"i": 2})
         assert calls == 0  # within the back-off nothing is even tried
     finally:
         await sink.close()
 
 
-async def test_one_bus_per_redis_url_and_loop() -> None:
-    from warroom.agents.events import get_bus
+async def test_an_event_published_on_another_loop_reaches_the_subscriber() -> None:
+    bus = EventBus()
+    here = asyncio.get_running_loop()
 
-    assert get_bus("", 10) is get_bus("", 10)
-    assert get_bus("", 10) is not get_bus("", 11)
-    here = get_bus("", 10)
+    def elsewhere() -> asyncio.AbstractEventLoop:
+        async def publish() -> asyncio.AbstractEventLoop:
+            await bus.publish("agent.turn", {"role": "critic"})
+            return asyncio.get_running_loop()
 
-    def elsewhere() -> EventBus:
-        async def make() -> EventBus:
-            return get_bus("", 10)
+        return asyncio.run(publish())  # a loop of its own, in its own thread
+
+    async with bus.subscribe("agent.turn") as turns:
+        there = await asyncio.to_thread(elsewhere)
+        # a guard against hanging, not a performance figure
+        assert await asyncio.wait_for(turns.get(), 5) == ("agent.turn", {"role": "critic"})
+    assert there is not here
+
+
+async def test_a_redis_sink_opens_one_client_per_loop() -> None:
+    sink = RedisStreamSink("redis://127.0.0.1:1/0")
+    here = sink.client()
+    assert sink.client() is here
+
+    def elsewhere() -> object:
+        async def make() -> object:
+            client = sink.client()
+            await sink.close()
+            return client
 
         return asyncio.run(make())
 
-    other = await asyncio.to_thread(elsewhere)
-    assert other is not here
+    assert await asyncio.to_thread(elsewhere) is not here
+    await sink.close()

@@ -7,6 +7,7 @@ from pathlib import Path
 from fastapi import FastAPI
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
 
+from warroom.api.app import container_of
 from warroom.api.testing import app_client
 from warroom.config import Settings
 
@@ -31,7 +32,7 @@ async def test_hooks_and_detail_providers_plug_in(
 
     @asynccontextmanager
     async def worker(app: FastAPI) -> AsyncIterator[None]:
-        log.append(f"start worker={app.state.embedded_worker}")
+        log.append(f"start worker={container_of(app).settings.embedded_worker}")
         yield
         log.append("stop")
 
@@ -42,8 +43,8 @@ async def test_hooks_and_detail_providers_plug_in(
         raise RuntimeError("sensor store offline")
 
     def configure(app: FastAPI) -> None:
-        app.state.lifespan_hooks.append(worker)
-        app.state.incident_detail_providers.extend([evidence, broken])
+        container_of(app).lifespan_hooks.append(worker)
+        container_of(app).incident_detail_providers.extend([evidence, broken])
 
     firing = (fixtures_dir / "alertmanager-webhook-firing.json").read_bytes()
     async with app_client(settings, engine=engine, configure=configure, hooks=False) as client:

@@ -9,6 +9,7 @@ from fastapi import FastAPI
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
+from warroom.api.app import container_of
 from warroom.api.testing import app_client
 from warroom.config import Settings
 from warroom.ingest.models import IncidentRef
@@ -60,14 +61,14 @@ async def test_listeners_hear_changes_in_order_and_resends_coalesced(
             heard.append(incidents)
 
     def configure(app: FastAPI) -> None:
-        app.state.listeners.append(Recorder())
+        container_of(app).listeners.append(Recorder())
         apps.append(app)
 
     firing = (fixtures_dir / "alertmanager-webhook-firing.json").read_bytes()
     resolved = (fixtures_dir / "alertmanager-webhook-resolved.json").read_bytes()
     quick = settings.model_copy(update={"listener_resend_interval_seconds": 0.05})
     async with app_client(quick, engine=engine, configure=configure, hooks=False) as client:
-        committer = apps[0].state.ingest_committer
+        committer = container_of(apps[0]).committer
         assert (await client.post(AM, content=firing)).status_code == 202
         await committer.idle()
         [[opened]] = heard

@@ -13,6 +13,7 @@ from sqlalchemy import event, func, select
 from sqlalchemy.exc import OperationalError
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
+from warroom.api.app import container_of
 from warroom.api.testing import app_client
 from warroom.config import Settings
 from warroom.ingest.models import IncidentRef
@@ -204,7 +205,7 @@ async def test_database_unavailable_answers_503(settings: Settings, tmp_path: Pa
         assert response.headers["retry-after"]
         assert "unavailable" in response.json()["detail"]
         assert (await client.get("/healthz")).status_code == 503
-    await app.state.engine.dispose()
+    await container_of(app).engine.dispose()
     # aiosqlite leaves a worker thread behind a failed connect until the connection object is
     # collected: collect it while this test's loop still runs, so the thread can finish
     gc.collect()
@@ -251,12 +252,12 @@ async def test_listeners_hear_after_commit_and_cannot_fail_the_request(
     apps: list[FastAPI] = []
 
     def configure(app: FastAPI) -> None:
-        app.state.listeners.extend([Broken(), Recorder()])
+        container_of(app).listeners.extend([Broken(), Recorder()])
         apps.append(app)
 
     async with app_client(settings, engine=engine, configure=configure, hooks=False) as client:
         response = await client.post(AM, json=fixture(fixtures_dir, "firing"))
-        await apps[0].state.ingest_committer.idle()
+        await container_of(apps[0]).committer.idle()
     assert response.status_code == 202
     [(incidents, seen)] = heard
     assert incidents[0].created and incidents[0].service == "checkout"

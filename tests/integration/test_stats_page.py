@@ -23,7 +23,10 @@ from statskit import drive, stats_app, trust_playbook  # noqa: E402
 from wfkit import ScriptedDebate, wf_settings, workflow_app  # noqa: E402
 
 from warroom.access.models import Role  # noqa: E402
-from warroom.api.app import create_app  # noqa: E402
+from warroom.api.app import (
+    container_of,
+    create_app,  # noqa: E402
+)
 from warroom.bench.processes import free_port  # noqa: E402
 from warroom.config import Settings  # noqa: E402
 from warroom.stats.models import StatsReport, seconds_text  # noqa: E402
@@ -38,7 +41,7 @@ BROWSER_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networkin
 
 async def _serve(settings: Settings, engine: AsyncEngine) -> tuple[uvicorn.Server, Any, int]:
     app = create_app(settings, engine=engine)
-    app.state.lifespan_hooks.clear()  # the page only reads: no worker
+    container_of(app).lifespan_hooks.clear()  # the page only reads: no worker
     port = free_port()
     server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning",
                                            timeout_graceful_shutdown=2))

@@ -30,11 +30,11 @@ from platforms import (  # noqa: E402
 from wfkit import ScriptedDebate, wf_settings  # noqa: E402
 
 from warroom.access.models import Identity, Role  # noqa: E402
+from warroom.api.app import container_of
 from warroom.api.testing import AppClient, app_client  # noqa: E402
 from warroom.config import Settings  # noqa: E402
-from warroom.notify.app import install as install_notify  # noqa: E402
+from warroom.notify.hub import NotifyHub  # noqa: E402
 from warroom.store.tables import Approval, Execution  # noqa: E402
-from warroom.workflow.app import install as install_workflow  # noqa: E402
 
 __all__ = ["wf_settings"]
 
@@ -89,7 +89,7 @@ class Chat:
 
     @property
     def sessions(self) -> async_sessionmaker[AsyncSession]:
-        return self.app.state.sessions  # type: ignore[no-any-return]
+        return container_of(self.app).sessions
 
     async def executions(self, token: str) -> int:
         async with self.sessions() as session:
@@ -118,11 +118,12 @@ def chat_app(wf_settings: Settings, engine: AsyncEngine) -> ChatFactory:
             holder: list[FastAPI] = []
 
             def configure(app: FastAPI) -> None:
-                install_workflow(app, analyzer=debate)
-                install_notify(app, directory=DIRECTORY)
+                container = container_of(app)
+                container.notify = NotifyHub(settings, container.sessions, directory=DIRECTORY)
                 holder.append(app)
 
-            async with app_client(settings, engine=engine, configure=configure) as client:
+            async with app_client(settings, engine=engine, configure=configure,
+                                  runtime={"analyzer": debate}) as client:
                 yield Chat(client, holder[0], fake)
 
     return start

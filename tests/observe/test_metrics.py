@@ -11,6 +11,7 @@ from prometheus_client.parser import text_string_to_metric_families
 from sqlalchemy.ext.asyncio import AsyncEngine
 from wfkit import ScriptedDebate, decision_of, post_alert, wait_for
 
+from warroom.api.app import container_of
 from warroom.api.testing import app_client
 from warroom.config import Settings
 
@@ -106,12 +107,12 @@ async def test_metrics_answer_when_the_database_is_gone(settings: Settings,
         def unreachable() -> Any:
             raise OSError("connection refused")
 
-        real = apps[0].state.sessions
-        apps[0].state.sessions = unreachable
+        real = container_of(apps[0]).sessions
+        container_of(apps[0]).sessions = unreachable
         try:
             _, found = await scrape(client)
         finally:
-            apps[0].state.sessions = real
+            container_of(apps[0]).sessions = real
     assert value(found, "warroom_metrics_database_up") == 0
     assert value(found, "warroom_database_errors_total", where="metrics") >= 1
     assert not any(name == "warroom_incidents_open" for name, _ in found)

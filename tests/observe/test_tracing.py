@@ -16,7 +16,6 @@ from wfkit import ScriptedDebate, decision_of, post_alert, wait_for
 from warroom.api.testing import app_client
 from warroom.config import Settings
 from warroom.observe.tracing import configure_tracing, tracing_active
-from warroom.workflow.app import install
 
 
 def by_name(finished: tuple[ReadableSpan, ...], name: str) -> list[ReadableSpan]:
@@ -68,7 +67,7 @@ async def test_one_trace_from_webhook_to_verification(
 async def test_sensors_and_agents_are_spans_of_the_incident(
     spans: InMemorySpanExporter, wf_settings: Settings, engine: AsyncEngine
 ) -> None:
-    async with app_client(wf_settings, engine=engine, configure=install) as client:
+    async with app_client(wf_settings, engine=engine) as client:
         incident_id = await post_alert(client)
         await wait_for(lambda: _closed(client, incident_id), what="the rule debate's round")
     finished = spans.get_finished_spans()

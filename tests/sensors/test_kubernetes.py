@@ -103,3 +103,15 @@ async def test_factories(runtime: SandboxRuntime, tmp_path: Path) -> None:
     assert len(configured) == 4
     await sensors[0].api.close()
     await configured[0].api.close()  # type: ignore[attr-defined]
+
+
+async def test_a_pod_uses_the_in_cluster_config_without_a_kubeconfig(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("HOME", str(tmp_path))  # no ~/.kube/config
+    monkeypatch.delenv("KUBERNETES_SERVICE_HOST", raising=False)
+    assert default_sensors(Settings(_env_file=None, home=tmp_path)) == []
+    monkeypatch.setenv("KUBERNETES_SERVICE_HOST", "10.96.0.1")  # what Kubernetes sets in a pod
+    in_pod = default_sensors(Settings(_env_file=None, home=tmp_path))
+    assert [s.name for s in in_pod] == ["kubernetes", "events", "logs", "changes"]
+    await in_pod[0].api.close()  # type: ignore[attr-defined]

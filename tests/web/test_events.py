@@ -10,11 +10,11 @@ import orjson
 import pytest
 import uvicorn
 from sqlalchemy.ext.asyncio import AsyncEngine
+from sse_starlette.sse import AppStatus
 from webkit import firing, web_app
 
-from warroom.agents.events import get_bus
+from warroom.api.app import container_of
 from warroom.config import Settings
-from warroom.web import events
 
 
 def parse(text: str) -> list[tuple[str, dict[str, Any]]]:
@@ -33,7 +33,7 @@ async def test_the_stream_sends_a_bus_event_then_closes(
 ) -> None:
     async with web_app(settings, engine) as web:
         request = asyncio.create_task(web.client.get("/api/v1/events", params={"limit": 1}))
-        bus = get_bus(settings.redis_url, settings.event_stream_maxlen)
+        bus = container_of(web.app).bus
         # the stream subscribes once it starts: publish until it has taken one and ended
         while not request.done():
             await bus.publish("agent.turn", {"incident_id": "i-1", "role": "critic"})
@@ -88,16 +88,20 @@ async def test_the_stream_ends_when_the_client_disconnects(
     async with web_app(settings, engine) as web:
         sent: list[bytes] = []
         asked = 0
+        greeted = asyncio.Event()
 
         async def receive() -> dict[str, Any]:
             nonlocal asked
             asked += 1
             if asked == 1:
                 return {"type": "http.request", "body": b"", "more_body": False}
+            await greeted.wait()  # the client leaves once the stream has said hello
             return {"type": "http.disconnect"}
 
         async def send(message: dict[str, Any]) -> None:
             sent.append(message.get("body", b""))
+            if b"event: hello" in sent[-1]:
+                greeted.set()
 
         scope = {"type": "http", "asgi": {"version": "3.0", "spec_version": "2.4"},
                  "http_version": "1.1", "method": "GET", "scheme": "http",
@@ -113,7 +117,8 @@ async def test_the_stream_ends_when_the_client_disconnects(
 async def test_the_stream_ends_when_uvicorn_is_asked_to_exit(
     settings: Settings, engine: AsyncEngine, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setattr(events.SHUTDOWN, "stopping", events.threading.Event())
+    # sse-starlette's flag is process-wide: undo it after this test
+    monkeypatch.setattr(AppStatus, "should_exit", False)
     async with web_app(settings, engine) as web:
         request = asyncio.create_task(web.client.get("/api/v1/events"))
         await asyncio.sleep(0.2)
@@ -123,3 +128,57 @@ async def test_the_stream_ends_when_uvicorn_is_asked_to_exit(
         assert server.should_exit
         response: httpx.Response = await asyncio.wait_for(request, 10)
     assert parse(response.text)[-1] == ("bye", {"reason": "shutdown"})
+
+
+async def test_a_debate_run_by_the_workflow_shows_up_on_the_dashboard_stream(
+    wf_settings: Settings, engine: AsyncEngine
+) -> None:
+    """Two loops, as in production: the stream's (the app's) and DBOS's, where the steps run."""
+    from wfkit import post_alert
+
+    from warroom.agents.service import analyze_incident
+    from warroom.api.testing import app_client
+
+    debate_loops: list[asyncio.AbstractEventLoop] = []
+
+    async def real_debate(*args: Any, **kwargs: Any) -> Any:
+        debate_loops.append(asyncio.get_running_loop())
+        return await analyze_incident(*args, **kwargs)  # the rule debate publishes its turns
+
+    async with app_client(wf_settings, engine=engine,
+                          runtime={"analyzer": real_debate}) as client:
+        sent: list[bytes] = []
+        asked = 0
+        greeted, packaged = asyncio.Event(), asyncio.Event()
+
+        async def receive() -> dict[str, Any]:
+            nonlocal asked
+            asked += 1
+            if asked == 1:
+                return {"type": "http.request", "body": b"", "more_body": False}
+            await packaged.wait()
+            return {"type": "http.disconnect"}
+
+        async def send(message: dict[str, Any]) -> None:
+            sent.append(message.get("body", b""))
+            if b"event: hello" in sent[-1]:
+                greeted.set()
+            if b"event: debate.package" in sent[-1]:
+                packaged.set()
+
+        scope = {"type": "http", "asgi": {"version": "3.0", "spec_version": "2.4"},
+                 "http_version": "1.1", "method": "GET", "scheme": "http",
+                 "path": "/api/v1/events", "raw_path": b"/api/v1/events", "query_string": b"",
+                 "headers": [(b"host", b"warroom"), (b"authorization", client.headers[
+                     "authorization"].encode())], "client": ("127.0.0.1", 1),
+                 "server": ("warroom", 80), "root_path": "", "state": {}}
+        stream = asyncio.create_task(client.app(scope, receive, send))
+        # guards against hanging, not performance figures
+        await asyncio.wait_for(greeted.wait(), 10)  # subscribed before the alert comes in
+        incident_id = await post_alert(client)
+        await asyncio.wait_for(packaged.wait(), 30)
+        await asyncio.wait_for(stream, 10)
+    events = dict(parse(b"".join(sent).decode()))
+    assert events["debate.package"]["incident_id"] == incident_id
+    assert events["agent.turn"]["incident_id"] == incident_id
+    assert debate_loops and all(loop is not asyncio.get_running_loop() for loop in debate_loops)

@@ -13,6 +13,7 @@ from fastapi import FastAPI
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 from warroom.agents.models import Action, DecisionPackage, FollowUp, Hypothesis
+from warroom.api.app import container_of
 from warroom.api.testing import AppClient, app_client
 from warroom.config import Settings
 from warroom.decisions import service
@@ -29,7 +30,7 @@ class Web:
 
     @property
     def sessions(self) -> async_sessionmaker[AsyncSession]:
-        return self.app.state.sessions  # type: ignore[no-any-return]
+        return container_of(self.app).sessions
 
 
 @asynccontextmanager
@@ -100,5 +101,5 @@ async def seed_decision(web: Web, incident_id: str, pkg: DecisionPackage) -> str
                                requires_approvals=2 if pkg.risk == "critical" else 1,
                                reasons=[f"risk is {pkg.risk}, only low risk auto-executes"])
         await service.mark_ready(session, decision, pkg, policy=policy,
-                                 settings=web.app.state.settings)
+                                 settings=container_of(web.app).settings)
         return decision.token

@@ -31,7 +31,6 @@ from warroom.config import Settings
 from warroom.store import audit
 from warroom.store.db import make_engine, make_sessionmaker
 from warroom.store.tables import Execution
-from warroom.workflow.app import install
 
 pytestmark = pytest.mark.integration
 
@@ -124,7 +123,7 @@ async def test_worker_killed_while_waiting_and_mid_execution_executes_once(
     debate = ScriptedDebate()
     # the embedded worker senses, debates and decides; it stops with the workflow waiting
     async with app_client(
-        crash_settings, configure=lambda app: install(app, analyzer=debate)
+        crash_settings, runtime={"analyzer": debate}
     ) as client:
         incident_id = await post_alert(client)
         decision = await wait_for(lambda: decision_of(client, incident_id, "ready"),
@@ -149,7 +148,7 @@ async def test_worker_killed_while_waiting_and_mid_execution_executes_once(
         worker.kill9()
         # 2. a new worker waits on; the approval reaches it; it dies inside the execution step
         worker.start(WARROOM_EXECUTE_PAUSE_SECONDS="60")
-        async with app_client(api_only, configure=lambda app: install(app)) as client:
+        async with app_client(api_only) as client:
             response = await client.post(f"/api/v1/decisions/{token}/approve",
                                          json={"approver": "alice", "comment": "crash me"})
             assert response.status_code == 200, response.text
@@ -196,7 +195,7 @@ async def test_serve_killed_while_waiting_resumes_its_workflow_on_restart(
 
     debate = ScriptedDebate()
     async with app_client(
-        crash_settings, configure=lambda app: install(app, analyzer=debate)
+        crash_settings, runtime={"analyzer": debate}
     ) as client:
         incident_id = await post_alert(client)
         decision = await wait_for(lambda: decision_of(client, incident_id, "ready"),

@@ -216,15 +216,12 @@ async def test_completed_decision_for_a_still_firing_incident_starts_a_fresh_rou
     wf_settings: Any, engine: Any
 ) -> None:
     from warroom.api.testing import app_client
-    from warroom.workflow.app import install
 
     debate = ScriptedDebate()
     settings = wf_settings.model_copy(update={"approval_timeout_seconds": 30.0})
 
-    def configure(app: Any) -> None:
-        install(app, analyzer=debate, sensor_factory=lambda s, sessions: [HealthyMetrics()])
-
-    async with app_client(settings, engine=engine, configure=configure) as client:
+    runtime = {"analyzer": debate, "sensor_factory": lambda s, sessions: [HealthyMetrics()]}
+    async with app_client(settings, engine=engine, runtime=runtime) as client:
         incident_id = await post_alert(client)
         first = await wait_for(lambda: decision_of(client, incident_id, "ready"),
                                what="a ready decision")

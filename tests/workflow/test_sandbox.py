@@ -17,7 +17,7 @@ import uvicorn
 
 from warroom.access import service as access
 from warroom.access.models import Role
-from warroom.api.app import create_app
+from warroom.api.app import container_of, create_app
 from warroom.config import Settings
 from warroom.sandbox.embed import install, prepare
 from warroom.store.db import transaction
@@ -74,7 +74,7 @@ async def test_approved_decision_acts_on_the_sandbox_and_is_verified(tmp_path: P
         while not server.started:
             assert not task.done()
             await asyncio.sleep(0.05)
-        async with transaction(app.state.sessions) as session:
+        async with transaction(container_of(app).sessions) as session:
             alice = (await access.create_token(session, name="alice", role=Role.admin, days=1,
                                                actor="test")).token
         async with httpx.AsyncClient(base_url=f"http://127.0.0.1:{port}", timeout=30,

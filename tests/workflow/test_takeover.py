@@ -33,7 +33,6 @@ from warroom.config import Settings
 from warroom.store import audit
 from warroom.store.db import make_engine, make_sessionmaker
 from warroom.store.tables import Decision, Execution, WorkerRow
-from warroom.workflow.app import install
 from warroom.workflow.steps import act_workflow_id
 
 pytestmark = [pytest.mark.integration, pytest.mark.postgres]
@@ -122,7 +121,7 @@ async def test_a_worker_killed_mid_execution_is_taken_over_and_executes_once(
 
     debate = ScriptedDebate()
     async with app_client(
-        pg_settings, configure=lambda app: install(app, analyzer=debate)
+        pg_settings, runtime={"analyzer": debate}
     ) as client:
         for n in range(INCIDENTS):
             response = await client.post("/api/v1/alerts/alertmanager", json=alert(f"svc{n}"))

@@ -21,7 +21,6 @@ from warroom.api.testing import app_client
 from warroom.config import Settings
 from warroom.store import audit
 from warroom.store.tables import EvidenceSnapshotRow
-from warroom.workflow.app import install
 
 FIXTURES = Path(__file__).resolve().parents[3] / "shared" / "fixtures"
 
@@ -104,7 +103,7 @@ def workflow_app(wf_settings: Settings, engine: AsyncEngine) -> Callable[..., An
     ) -> AsyncIterator[httpx.AsyncClient]:
         settings = wf_settings.model_copy(update=update)
         async with app_client(
-            settings, engine=engine, configure=lambda app: install(app, analyzer=debate)
+            settings, engine=engine, runtime={"analyzer": debate}
         ) as client:
             yield client
 

@@ -1,13 +1,16 @@
-"""Request dependencies: `CurrentIdentity`, and role checks (`Approver`, `Admin`, `require`)."""
+"""Request dependencies: `CurrentIdentity`, role checks (`Approver`, `Admin`, `require`), and
+the token cache and sign-on client the composition root binds (`Tokens`, `OidcClient`)."""
 
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import Annotated
+from typing import Annotated, Any
 
 from fastapi import Depends, HTTPException, Request
 
+from warroom.access.middleware import TokenCache
 from warroom.access.models import Identity, Role
+from warroom.store.deps import NotWired
 
 
 def current_identity(request: Request) -> Identity:
@@ -39,3 +42,17 @@ def require(role: Role) -> Callable[[Identity], Identity]:
 
 Approver = Annotated[Identity, Depends(require(Role.approver))]
 Admin = Annotated[Identity, Depends(require(Role.admin))]
+
+
+def get_token_cache() -> TokenCache:
+    """This app's verified tokens (the middleware's cache); the composition root binds it."""
+    raise NotWired("the token cache")
+
+
+def get_oidc() -> Any:
+    """The OpenID Connect client (authlib's), None without single sign-on; bound by the root."""
+    raise NotWired("the OpenID Connect client")
+
+
+Tokens = Annotated[TokenCache, Depends(get_token_cache)]
+OidcClient = Annotated[Any, Depends(get_oidc)]

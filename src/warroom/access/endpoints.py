@@ -4,10 +4,10 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, HTTPException, Path, Request
+from fastapi import APIRouter, HTTPException, Path
 
 from warroom.access import service
-from warroom.access.deps import Admin, CurrentIdentity
+from warroom.access.deps import Admin, CurrentIdentity, Tokens
 from warroom.access.middleware import TokenCache
 from warroom.access.models import (
     AccessError,
@@ -23,9 +23,8 @@ from warroom.store.deps import AppSettings, DbSession
 router = APIRouter(prefix="/api/v1", tags=["access"])
 
 
-def _forget_tokens(request: Request) -> None:
+def _forget_tokens(cache: TokenCache) -> None:
     """Drop this process's verified tokens, so a revocation or role change applies at once."""
-    cache: TokenCache = request.app.state.token_cache
     cache.clear()
 
 
@@ -43,7 +42,7 @@ async def list_users(session: DbSession, _: Admin) -> list[UserView]:
 
 @router.put("/users/{name}", summary="Create a user or change its role (admin)")
 async def save_user(
-    name: Annotated[str, Path(max_length=253)], body: UserUpdate, request: Request,
+    name: Annotated[str, Path(max_length=253)], body: UserUpdate, tokens: Tokens,
     session: DbSession, admin: Admin,
 ) -> UserView:
     """Create the user, or change its role or disable it; audited."""
@@ -52,7 +51,7 @@ async def save_user(
                                         disabled=body.disabled, actor=admin.name)
     except AccessError as exc:
         raise HTTPException(422, str(exc)) from exc
-    _forget_tokens(request)
+    _forget_tokens(tokens)
     return saved
 
 
@@ -83,7 +82,7 @@ async def list_tokens(
 
 @router.delete("/tokens/{token_id}", summary="Revoke an API token (admin)")
 async def revoke_token(
-    token_id: Annotated[str, Path(max_length=32)], request: Request, session: DbSession,
+    token_id: Annotated[str, Path(max_length=32)], tokens: Tokens, session: DbSession,
     admin: Admin,
 ) -> TokenView:
     """Revoke a token: it stops working at once in this process, within seconds elsewhere."""
@@ -93,5 +92,5 @@ async def revoke_token(
         raise HTTPException(404, str(exc)) from exc
     except AccessError as exc:
         raise HTTPException(409, str(exc)) from exc
-    _forget_tokens(request)
+    _forget_tokens(tokens)
     return revoked

@@ -12,10 +12,11 @@ import warnings
 from typing import Annotated, Any
 from urllib.parse import quote
 
-from fastapi import APIRouter, FastAPI, HTTPException, Query, Request
+from fastapi import APIRouter, Depends, FastAPI, HTTPException, Query, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
 from warroom.access import service
+from warroom.access.deps import OidcClient
 from warroom.access.middleware import SESSION_COOKIE
 from warroom.access.models import Identity, Role
 from warroom.config import Settings
@@ -24,7 +25,7 @@ from warroom.store.deps import AppSettings, DbSession
 from warroom.web.pages import cross_site, read_form, render, speak
 
 log = logging.getLogger(__name__)
-router = APIRouter(include_in_schema=False)
+router = APIRouter(include_in_schema=False, dependencies=[Depends(speak)])
 OIDC_COOKIE = "warroom_oidc"  # the authlib state of one sign-in, signed, for ten minutes
 
 
@@ -68,7 +69,6 @@ async def login_page(
 @router.post("/login")
 async def login(request: Request, session: DbSession, settings: AppSettings) -> Response:
     """Sign in with an API token: a dashboard session for the token's user."""
-    speak(request)
     form = await read_form(request)
     next_ = safe_next(form.get("next"))
     refused = cross_site(request)
@@ -94,21 +94,19 @@ async def logout(request: Request, session: DbSession) -> Response:
     return response
 
 
-def _client(request: Request) -> Any:
-    client = getattr(request.app.state, "oidc", None)
-    if client is None:
+def _client(oidc: Any) -> Any:
+    if oidc is None:
         raise HTTPException(404, "single sign-on is not configured (see docs/access.md)")
-    return client
+    return oidc
 
 
 @router.get("/auth/oidc/login")
 async def oidc_login(
-    request: Request, settings: AppSettings,
+    request: Request, settings: AppSettings, oidc: OidcClient,
     next: Annotated[str | None, Query(max_length=2000)] = None,  # noqa: A002
 ) -> Response:
     """Send the browser to the OpenID Connect provider (state, nonce and PKCE by authlib)."""
-    speak(request)
-    client = _client(request)
+    client = _client(oidc)
     request.session["next"] = safe_next(next)
     redirect_uri = settings.oidc_redirect_url or str(request.url_for("oidc_callback"))
     try:
@@ -122,10 +120,10 @@ async def oidc_login(
 
 
 @router.get("/auth/oidc/callback", name="oidc_callback")
-async def oidc_callback(request: Request, session: DbSession, settings: AppSettings) -> Response:
+async def oidc_callback(request: Request, session: DbSession, settings: AppSettings,
+                        oidc: OidcClient) -> Response:
     """Finish an OpenID Connect sign-in: verify the ID token and open a session."""
-    speak(request)
-    client = _client(request)
+    client = _client(oidc)
     next_ = safe_next(request.session.pop("next", "/"))
     try:
         token = await client.authorize_access_token(request)
@@ -160,11 +158,10 @@ async def oidc_callback(request: Request, session: DbSession, settings: AppSetti
                                 detail={"issuer": settings.oidc_issuer})
 
 
-def install_oidc(app: FastAPI, settings: Settings) -> None:
-    """Register the OpenID Connect client and the cookie that carries its sign-in state."""
+def install_oidc(app: FastAPI, settings: Settings) -> Any:
+    """Return the OpenID Connect client (None without one) and add its sign-in state cookie."""
     if not settings.oidc_enabled:
-        app.state.oidc = None
-        return
+        return None
     from authlib.deprecate import AuthlibDeprecationWarning
     from starlette.middleware.sessions import SessionMiddleware
 
@@ -181,9 +178,10 @@ def install_oidc(app: FastAPI, settings: Settings) -> None:
         server_metadata_url=settings.oidc_issuer.rstrip("/") + "/.well-known/openid-configuration",
         client_kwargs={"scope": settings.oidc_scopes, "code_challenge_method": "S256"},
     )
-    app.state.oidc = oauth.create_client("oidc")
+    client = oauth.create_client("oidc")
     app.add_middleware(
         SessionMiddleware, secret_key=settings.secret_key or secrets.token_urlsafe(32),
         session_cookie=OIDC_COOKIE, max_age=600, path="/auth/oidc", same_site="lax",
         https_only=True,
     )
+    return client

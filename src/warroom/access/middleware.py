@@ -17,6 +17,7 @@ from typing import Any
 from urllib.parse import parse_qs, quote
 
 import orjson
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from starlette.datastructures import MutableHeaders
 from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
@@ -123,8 +124,12 @@ def _json(status: int, detail: str, headers: dict[str, str] | None = None) -> Re
 class AccessMiddleware:
     """Authenticate every request (see the module docstring) and add the security headers."""
 
-    def __init__(self, app: ASGIApp) -> None:
+    def __init__(self, app: ASGIApp, *, settings: Settings,
+                 sessions: async_sessionmaker[AsyncSession], cache: TokenCache) -> None:
         self.app = app
+        self.settings = settings
+        self.sessions = sessions
+        self.cache = cache
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         """Let the request through with its identity, or answer 401, 403 or a sign-in redirect."""
@@ -137,7 +142,7 @@ class AccessMiddleware:
             await self.app(scope, receive, send)
             return
         request = Request(scope)
-        settings: Settings = scope["app"].state.settings
+        settings = self.settings
         try:
             identity, signed_in = await self._authenticate(request, path)
         except Refused as exc:
@@ -184,18 +189,18 @@ class AccessMiddleware:
                           + (" or basic auth" if path in INGEST_PATHS else ""))
         cookie = request.cookies.get(SESSION_COOKIE)
         if cookie:
-            async with request.app.state.sessions() as session:
+            async with self.sessions() as session:
                 signed_in = await service.session_of(session, cookie)
             if signed_in is not None:
                 return signed_in.identity, signed_in
         return None, None
 
     async def _token(self, request: Request, secret: str, user: str | None) -> Identity:
-        cache: TokenCache = request.app.state.token_cache
+        cache = self.cache
         key = service.hash_secret(secret)
         identity = cache.get(key)
         if identity is None:
-            async with request.app.state.sessions() as session:
+            async with self.sessions() as session:
                 identity = await service.identify_token(session, secret)
             if identity is None:
                 raise Refused("the token is unknown, expired or revoked")

@@ -16,7 +16,7 @@ from pydantic import BaseModel
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from warroom.agents.events import EventBus, get_bus
+from warroom.agents.events import EventBus
 from warroom.agents.models import (
     Action,
     ActionPlan,
@@ -114,8 +114,8 @@ async def analyze_incident(session: AsyncSession, incident_id: str, *, settings:
                            bus: EventBus | None = None) -> DebateResult:
     """Sense, sanitize, persist the snapshot, debate and audit; never raises.
 
-    Turns and the package are published to `bus`, by default the process-wide bus of the
-    settings (in-process subscribers, and Redis Streams when `redis_url` is set).
+    Turns and the package are published to `bus` when one is given: the process's bus, built
+    by the composition root (the dashboard's stream, and Redis Streams when `redis_url` is set).
     """
     started = time.perf_counter()
     session_id = uuid.uuid4().hex
@@ -132,7 +132,8 @@ async def analyze_incident(session: AsyncSession, incident_id: str, *, settings:
         except Exception:  # the database itself is the problem; the package still stands
             pass
     result.latency_ms = round((time.perf_counter() - started) * 1000, 3)
-    await _publish(bus or get_bus(settings.redis_url, settings.event_stream_maxlen), result)
+    if bus is not None:
+        await _publish(bus, result)
     return result
 
 

@@ -57,7 +57,7 @@ def serve(
     """Serve the HTTP API; the database is migrated on start."""
     import uvicorn
 
-    from warroom.api.app import create_app
+    from warroom.api.app import container_of, create_app
     from warroom.config import get_settings
 
     settings = get_settings()
@@ -90,7 +90,7 @@ def serve(
             f"sandbox cluster at {runtime.url} (kubeconfig {runtime.kubeconfig_path}); "
             "inject a fault with `warroom sandbox inject FAULT`"
         )
-    app.state.lifespan_hooks.append(freeze_startup_heap)  # last: after every other start-up
+    container_of(app).lifespan_hooks.append(freeze_startup_heap)  # last: after every other start-up
     typer.echo(
         f"warroom listening on http://{settings.host}:{settings.port} "
         f"(database {settings.effective_database_url.split('@')[-1]}); "

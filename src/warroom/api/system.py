@@ -6,7 +6,7 @@ from dataclasses import asdict
 from typing import Annotated, Any
 
 import orjson
-from fastapi import APIRouter, Query, Request
+from fastapi import APIRouter, Query
 from fastapi.responses import Response
 from pydantic import BaseModel
 from sqlalchemy import text
@@ -14,7 +14,7 @@ from sqlalchemy import text
 from warroom.api.errors import database_unavailable, unavailable_response
 from warroom.ingest.models import UtcDatetime
 from warroom.store import audit
-from warroom.store.deps import DbSession
+from warroom.store.deps import DbSession, Sessions
 
 router = APIRouter(tags=["system"])
 
@@ -24,10 +24,10 @@ router = APIRouter(tags=["system"])
     summary="Liveness and database check",
     responses={503: {"description": "the database does not answer"}},
 )
-async def healthz(request: Request) -> Response:
+async def healthz(sessions: Sessions) -> Response:
     """Answer 200 when the database answers a query, 503 otherwise."""
     try:
-        async with request.app.state.sessions() as session:
+        async with sessions() as session:
             await session.execute(text("SELECT 1"))
     except Exception as exc:
         if database_unavailable(exc):

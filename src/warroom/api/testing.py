@@ -12,7 +12,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from warroom.access import service as access
 from warroom.access.models import Role
-from warroom.api.app import create_app
+from warroom.api.app import container_of, create_app
 from warroom.config import Settings
 from warroom.store.db import transaction
 
@@ -29,7 +29,7 @@ class AppClient(httpx.AsyncClient):
 
     async def token_for(self, name: str, role: Role = Role.approver, *, days: int = 1) -> str:
         """Create (or re-role) user `name` and return a new API token for it."""
-        async with transaction(self.app.state.sessions) as session:
+        async with transaction(container_of(self.app).sessions) as session:
             new = await access.create_token(session, name=name, role=role, days=days,
                                             actor="test")
         return new.token
@@ -45,6 +45,7 @@ async def app_client(
     *,
     engine: AsyncEngine | None = None,
     configure: Callable[[FastAPI], None] | None = None,
+    runtime: dict[str, Any] | None = None,
     hooks: bool = True,
     user: str | None = TEST_USER,
     base_url: str = "http://warroom",
@@ -53,11 +54,12 @@ async def app_client(
 
     `hooks=False` drops the lifespan hooks other contexts registered (the workflow engine, the
     sandbox) before `configure` runs: tests of ingestion and the API start none of them.
+    `runtime` replaces fields of the workflow's `Runtime` (a scripted analyzer).
     The client sends an admin token of `user` on every request; `user=None` sends none.
     """
-    app = create_app(settings, engine=engine)
+    app = create_app(settings, engine=engine, runtime_overrides=runtime)
     if not hooks:
-        app.state.lifespan_hooks.clear()
+        container_of(app).lifespan_hooks.clear()
     if configure is not None:
         configure(app)
     async with app.router.lifespan_context(app), AppClient(app, base_url=base_url) as client:

@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from typing import Literal
+from typing import Annotated, Literal
 
-from fastapi import APIRouter, HTTPException, Request
+from fastapi import APIRouter, Depends, HTTPException
 
 from warroom.access.deps import Approver
 from warroom.access.models import Identity
@@ -18,7 +18,7 @@ from warroom.decisions.models import (
     DecisionView,
 )
 from warroom.decisions.ports import ApprovalWaker
-from warroom.store.deps import DbSession, Sessions
+from warroom.store.deps import DbSession, NotWired, Sessions
 
 router = APIRouter(prefix="/api/v1/decisions", tags=["decisions"])
 
@@ -32,13 +32,18 @@ async def get_decision(token: str, session: DbSession) -> DecisionView:
         raise HTTPException(status_code=404, detail=str(exc)) from exc
 
 
-def _waker(request: Request) -> ApprovalWaker | None:
-    waker: ApprovalWaker | None = getattr(request.app.state, "approval_waker", None)
-    return waker
+def get_waker() -> ApprovalWaker | None:
+    """What wakes the waiting workflow (None until the workflow client has started).
+
+    The composition root binds it."""
+    raise NotWired("the approval waker")
+
+
+Waker = Annotated[ApprovalWaker | None, Depends(get_waker)]
 
 
 async def _answer(
-    request: Request,
+    waker: ApprovalWaker | None,
     sessions: Sessions,
     token: str,
     body: ApprovalRequest,
@@ -47,7 +52,7 @@ async def _answer(
 ) -> DecisionView:
     try:
         return await answer_decision(
-            sessions, token, body, verdict, approver=approver, waker=_waker(request)
+            sessions, token, body, verdict, approver=approver, waker=waker
         )
     except DecisionNotFound as exc:
         raise HTTPException(status_code=404, detail=str(exc)) from exc
@@ -59,15 +64,15 @@ async def _answer(
 
 @router.post("/{token}/approve")
 async def approve(
-    token: str, body: ApprovalRequest, request: Request, sessions: Sessions, who: Approver
+    token: str, body: ApprovalRequest, waker: Waker, sessions: Sessions, who: Approver
 ) -> DecisionView:
     """Approve a ready decision as the caller; critical risk waits for a second person."""
-    return await _answer(request, sessions, token, body, "approve", who)
+    return await _answer(waker, sessions, token, body, "approve", who)
 
 
 @router.post("/{token}/reject")
 async def reject(
-    token: str, body: ApprovalRequest, request: Request, sessions: Sessions, who: Approver
+    token: str, body: ApprovalRequest, waker: Waker, sessions: Sessions, who: Approver
 ) -> DecisionView:
     """Reject a ready decision as the caller; it will never execute."""
-    return await _answer(request, sessions, token, body, "reject", who)
+    return await _answer(waker, sessions, token, body, "reject", who)

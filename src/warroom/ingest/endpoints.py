@@ -9,15 +9,16 @@ from typing import Annotated, Any
 
 import orjson
 import structlog
-from fastapi import APIRouter, HTTPException, Query, Request
+from fastapi import APIRouter, Depends, HTTPException, Query, Request
 from fastapi.responses import Response
 from pydantic import BaseModel
 
 from warroom.api.body import BodyError, parse, read_limited
-from warroom.api.details import incident_details
 from warroom.api.errors import database_unavailable, unavailable_response
 from warroom.config import Settings
 from warroom.ingest import repository
+from warroom.ingest.committer import GroupCommitter
+from warroom.ingest.details import DetailProviders, incident_details
 from warroom.ingest.models import (
     AlertmanagerWebhook,
     GenericAlertBatch,
@@ -36,7 +37,7 @@ from warroom.ingest.normalize import (
 )
 from warroom.observe.metrics import ACK_SECONDS, ALERTS, DATABASE_ERRORS, WEBHOOKS
 from warroom.observe.tracing import span
-from warroom.store.deps import AppSettings, DbSession
+from warroom.store.deps import AppSettings, DbSession, NotWired
 
 log = structlog.get_logger(__name__)
 router = APIRouter(tags=["ingest"])
@@ -64,12 +65,20 @@ def _body_doc(model: type[BaseModel]) -> dict[str, Any]:
     }
 
 
+def get_committer() -> GroupCommitter:
+    """The app's group committer; the composition root binds it."""
+    raise NotWired("the ingest committer")
+
+
+Committer = Annotated[GroupCommitter, Depends(get_committer)]
+
+
 async def _ingest(
-    request: Request, source: str, started: float, records: list[AlertRecord]
+    committer: GroupCommitter, source: str, started: float, records: list[AlertRecord]
 ) -> Response:
     """Store the alerts through the app's group committer; 202 only after the commit."""
     try:
-        result = await request.app.state.ingest_committer.submit(records)
+        result = await committer.submit(records)
     except Exception as exc:
         if database_unavailable(exc):
             log.warning("ingest.database_unavailable", error=str(exc))
@@ -91,7 +100,7 @@ async def _ingest(
 
 
 async def _receive(
-    request: Request, settings: Settings, source: str,
+    request: Request, settings: Settings, committer: GroupCommitter, source: str,
     read: Callable[[bytes], list[AlertRecord]],
 ) -> Response:
     """Read, validate and store one webhook, counting it whatever the answer."""
@@ -103,7 +112,7 @@ async def _receive(
             WEBHOOKS.labels(source, str(exc.status)).inc()
             raise
         current.set_attribute("alerts", len(records))
-        return await _ingest(request, source, started, records)
+        return await _ingest(committer, source, started, records)
 
 
 @router.post(
@@ -112,10 +121,11 @@ async def _receive(
     summary="Receive an Alertmanager webhook (version 4)",
     openapi_extra=_body_doc(AlertmanagerWebhook),
 )
-async def receive_alertmanager(request: Request, settings: AppSettings) -> Response:
+async def receive_alertmanager(request: Request, settings: AppSettings, committer: Committer
+                               ) -> Response:
     """Store the webhook's alerts; 202 once committed, with the incidents they touched."""
     return await _receive(
-        request, settings, "alertmanager",
+        request, settings, committer, "alertmanager",
         lambda body: from_alertmanager(parse(AlertmanagerWebhook, body)),
     )
 
@@ -126,10 +136,11 @@ async def receive_alertmanager(request: Request, settings: AppSettings) -> Respo
     summary="Receive generic JSON alerts from any source",
     openapi_extra=_body_doc(GenericAlertBatch),
 )
-async def receive_generic(request: Request, settings: AppSettings) -> Response:
+async def receive_generic(request: Request, settings: AppSettings, committer: Committer
+                          ) -> Response:
     """Store generic alerts (the shape in docs/api.md); 202 once committed."""
     return await _receive(
-        request, settings, "generic",
+        request, settings, committer, "generic",
         lambda body: from_generic(parse(GenericAlertBatch, body), datetime.now(UTC)),
     )
 
@@ -170,7 +181,8 @@ async def list_incidents(
     summary="Show one incident with its signals and everything known about it",
     responses={404: {"description": "no such incident"}},
 )
-async def show_incident(incident_id: str, request: Request, session: DbSession) -> Response:
+async def show_incident(incident_id: str, session: DbSession, providers: DetailProviders
+                        ) -> Response:
     """Return the incident, its signals, and what the registered detail providers add."""
     incident = await repository.get_incident(session, incident_id)
     if incident is None:
@@ -179,7 +191,7 @@ async def show_incident(incident_id: str, request: Request, session: DbSession) 
     body: dict[str, Any] = IncidentView.model_validate(incident).model_dump(mode="json")
     body["signals"] = [SignalView.model_validate(s).model_dump(mode="json") for s in signals]
     body["services"] = affected_services(incident.service, [s.labels for s in signals])
-    details, unavailable = await incident_details(request.app, session, incident_id)
+    details, unavailable = await incident_details(providers, session, incident_id)
     body.update(details)
     if unavailable:
         body["unavailable"] = unavailable

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import hashlib
 import hmac
-from typing import Any
+from typing import Annotated, Any
 from urllib.parse import parse_qs
 
-from fastapi import APIRouter, BackgroundTasks, HTTPException, Request
+from fastapi import APIRouter, BackgroundTasks, Depends, HTTPException, Request
 from pydantic import ValidationError
 
 from warroom.notify.hub import NotifyHub
@@ -21,20 +21,24 @@ from warroom.notify.models import (
     TelegramUpdate,
 )
 from warroom.notify.service import allowed_telegram_chats, answer_click, remember
+from warroom.store.deps import NotWired
 
 router = APIRouter(prefix="/api/v1/notify", tags=["notify"])
 _VERDICTS = {SLACK_APPROVE: "approve", SLACK_REJECT: "reject"}
 
 
-def _hub(request: Request) -> NotifyHub:
-    hub: NotifyHub = request.app.state.notify
-    return hub
+def get_hub() -> NotifyHub:
+    """The app's notify hub; the composition root binds it."""
+    raise NotWired("the notify hub")
+
+
+Hub = Annotated[NotifyHub, Depends(get_hub)]
 
 
 @router.post("/slack/interactions")
-async def slack_interactions(request: Request, background: BackgroundTasks) -> dict[str, Any]:
+async def slack_interactions(request: Request, background: BackgroundTasks, hub: Hub
+                             ) -> dict[str, Any]:
     """Act on a Slack button click signed with the app's signing secret (fresh, not replayed)."""
-    hub = _hub(request)
     verifier = hub.slack_verifier
     if verifier is None:
         raise HTTPException(404, "Slack is not configured: set WARROOM_NOTIFY_SLACK_SIGNING_SECRET")
@@ -48,7 +52,7 @@ async def slack_interactions(request: Request, background: BackgroundTasks) -> d
         payload = SlackInteraction.model_validate_json(raw)
     except (KeyError, UnicodeDecodeError, ValidationError) as exc:
         raise HTTPException(422, f"body: not a Slack interaction payload ({exc})") from exc
-    ctx = hub.context(request.app)
+    ctx = hub.context()
     key = "slack:" + hashlib.sha256(f"{timestamp}:{signature}".encode()).hexdigest()
     if not await remember(ctx, key, "slack"):
         raise HTTPException(409, "this Slack callback was already received: replay refused")
@@ -71,9 +75,9 @@ async def slack_interactions(request: Request, background: BackgroundTasks) -> d
 
 
 @router.post("/telegram/webhook")
-async def telegram_webhook(request: Request, background: BackgroundTasks) -> dict[str, Any]:
+async def telegram_webhook(request: Request, background: BackgroundTasks, hub: Hub
+                           ) -> dict[str, Any]:
     """Act on a Telegram button click from an allowed chat, sent with the webhook's secret."""
-    hub = _hub(request)
     secret = hub.settings.notify_telegram_webhook_secret.get_secret_value()
     if not secret or hub.telegram is None:
         raise HTTPException(404, "Telegram is not configured: set "
@@ -85,7 +89,7 @@ async def telegram_webhook(request: Request, background: BackgroundTasks) -> dic
         update = TelegramUpdate.model_validate_json(await request.body())
     except ValidationError as exc:
         raise HTTPException(422, f"body: not a Telegram update ({exc})") from exc
-    ctx = hub.context(request.app)
+    ctx = hub.context()
     if not await remember(ctx, f"telegram:{update.update_id}", "telegram"):
         return {"ok": False, "ignored": f"update {update.update_id} was already received"}
     query = update.callback_query

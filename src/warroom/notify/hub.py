@@ -8,7 +8,6 @@ from contextlib import asynccontextmanager
 from typing import TYPE_CHECKING
 
 import structlog
-from fastapi import FastAPI
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from warroom.config import Settings
@@ -64,6 +63,8 @@ class NotifyHub:
         self.settings = settings
         self.sessions = sessions
         self.directory = directory
+        # what wakes a waiting workflow: set by the composition root once its client started
+        self.waker: ApprovalWaker | None = None
         self.adapters = adapters if adapters is not None else build_adapters(settings)
         self.sender = Sender(sessions, settings, self.adapters)
         secret = settings.notify_slack_signing_secret.get_secret_value()
@@ -79,10 +80,9 @@ class NotifyHub:
             telegram = self.adapters["telegram"]
             self.telegram = telegram if isinstance(telegram, TelegramAdapter) else None
 
-    def context(self, app: FastAPI) -> ChatContext:
+    def context(self) -> ChatContext:
         """Return what answering a click needs, with the workflow waker of the running app."""
-        waker: ApprovalWaker | None = getattr(app.state, "approval_waker", None)
-        return ChatContext(self.sessions, self.settings, self.directory, waker)
+        return ChatContext(self.sessions, self.settings, self.directory, self.waker)
 
     async def tell(self, answer: ChatAnswer, text: str) -> None:
         """Say something in the thread of the card that was clicked; log if it fails."""

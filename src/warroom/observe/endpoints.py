@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import asyncio
 
-from fastapi import APIRouter, Request
+from fastapi import APIRouter
 from fastapi.responses import Response
 from prometheus_client.exposition import CONTENT_TYPE_PLAIN_0_0_4
 
@@ -13,6 +13,7 @@ from warroom.observe import repository
 from warroom.observe.collector import render
 from warroom.observe.metrics import DATABASE_ERRORS
 from warroom.observe.models import DatabaseGauges
+from warroom.store.deps import Sessions
 
 router = APIRouter(tags=["system"])
 
@@ -20,9 +21,9 @@ router = APIRouter(tags=["system"])
 GAUGE_TIMEOUT_SECONDS = 2.0
 
 
-async def _gauges(request: Request) -> DatabaseGauges | None:
+async def _gauges(sessions: Sessions) -> DatabaseGauges | None:
     try:
-        async with request.app.state.sessions() as session:
+        async with sessions() as session:
             return await asyncio.wait_for(
                 repository.read_gauges(session), GAUGE_TIMEOUT_SECONDS
             )
@@ -37,7 +38,7 @@ async def _gauges(request: Request) -> DatabaseGauges | None:
     response_class=Response,
     responses={200: {"content": {CONTENT_TYPE_PLAIN_0_0_4: {}}}},
 )
-async def metrics(request: Request) -> Response:
+async def metrics(sessions: Sessions) -> Response:
     """Answer the Prometheus text format: counters of this process, gauges read from the DB."""
-    body = render(await _gauges(request))
+    body = render(await _gauges(sessions))
     return Response(body, media_type=CONTENT_TYPE_PLAIN_0_0_4)

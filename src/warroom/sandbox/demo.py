@@ -107,7 +107,7 @@ async def embedded(
     """
     import uvicorn
 
-    from warroom.api.app import create_app
+    from warroom.api.app import container_of, create_app
     from warroom.sandbox.embed import install, prepare
 
     sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
@@ -124,7 +124,7 @@ async def embedded(
                 task.result()
                 raise RuntimeError("warroom stopped while starting")
             await asyncio.sleep(0.05)
-        credentials = DemoAccess(app.state.sessions)
+        credentials = DemoAccess(container_of(app).sessions)
         credentials.admin_token = await credentials.mint("demo", Role.admin)
         yield f"http://127.0.0.1:{settings.port}", runtime, credentials
     finally:

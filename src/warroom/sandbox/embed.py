@@ -23,6 +23,7 @@ from pydantic import BaseModel, Field
 from warroom.access import service as access
 from warroom.access.deps import require
 from warroom.access.models import Role
+from warroom.api.app import container_of
 from warroom.config import Settings
 from warroom.sandbox.runtime import SandboxRuntime
 from warroom.store.db import transaction
@@ -95,7 +96,7 @@ def router(runtime: SandboxRuntime) -> APIRouter:
 def install(app: FastAPI, runtime: SandboxRuntime) -> None:
     """Start and stop the sandbox with the app, and mount its fault endpoints."""
     app.include_router(router(runtime))
-    app.state.sandbox = runtime
+    container = container_of(app)
 
     @asynccontextmanager
     async def sandbox_lifespan(app: FastAPI) -> AsyncIterator[None]:
@@ -103,7 +104,7 @@ def install(app: FastAPI, runtime: SandboxRuntime) -> None:
         await asyncio.to_thread(importlib.import_module, "kubernetes_asyncio.client")
         # the sandbox's alerts reach the ingest endpoint with a token of their own, revoked
         # when the sandbox stops
-        async with transaction(app.state.sessions) as session:
+        async with transaction(container.sessions) as session:
             token = await access.create_token(
                 session, name="sandbox", role=Role.viewer, days=1, actor="warroom",
                 description="the embedded sandbox's alerts")
@@ -113,8 +114,8 @@ def install(app: FastAPI, runtime: SandboxRuntime) -> None:
             yield
         finally:
             await runtime.stop()
-            async with transaction(app.state.sessions) as session:
+            async with transaction(container.sessions) as session:
                 await access.revoke_token(session, token_id=token.id, actor="warroom")
 
     # first in, so the sandbox is up before the worker senses anything, and stops last
-    app.state.lifespan_hooks.insert(0, sandbox_lifespan)
+    container.lifespan_hooks.insert(0, sandbox_lifespan)

@@ -252,9 +252,7 @@ def kubernetes_sensors(kubeconfig: str = "", *, api: KubeApi | None = None,
 
 def default_sensors(settings: Settings) -> list[Sensor]:
     """Return the Kubernetes sensors when a cluster is configured (kubeconfig or in-cluster)."""
-    import os
-
-    configured = bool(settings.kubeconfig) or bool(os.environ.get("KUBERNETES_SERVICE_HOST")) \
+    configured = bool(settings.kubeconfig) or bool(settings.kubernetes_service_host) \
         or (Path.home() / ".kube" / "config").exists()
     if not configured:
         return []

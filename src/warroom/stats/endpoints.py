@@ -2,11 +2,10 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Annotated
 
 from fastapi import APIRouter, Depends, HTTPException, Query
-from pydantic import ValidationError
 
 from warroom.stats import service
 from warroom.stats.models import (
@@ -21,12 +20,11 @@ from warroom.stats.models import (
 from warroom.store.deps import DbSession
 
 router = APIRouter(prefix="/api/v1/stats", tags=["stats"])
-DEFAULT_DAYS = 7.0
 
 
 def stats_range(
     days: Annotated[float, Query(gt=0, le=3660, description="the last N days (default 7)")]
-    = DEFAULT_DAYS,
+    = service.DEFAULT_DAYS,
     since: Annotated[datetime | None, Query(description="start, ISO 8601 (overrides days)")]
     = None,
     until: Annotated[datetime | None, Query(description="end, ISO 8601 (default: now)")] = None,
@@ -35,14 +33,10 @@ def stats_range(
 ) -> StatsRange:
     """Build the range from the query string; a bad one is a 422 naming the parameter."""
     try:
-        if since is not None:
-            end = until or datetime.now(UTC)
-            return StatsRange(since=since, until=end, namespace=namespace or None,
-                              service=service_ or None)
-        return StatsRange.last(days, until=until, namespace=namespace, service=service_)
-    except ValidationError as exc:
-        message = "; ".join(str(e["msg"]).removeprefix("Value error, ") for e in exc.errors())
-        raise HTTPException(422, f"since/until/days: {message}") from exc
+        return service.stats_range(days=days, since=since, until=until, namespace=namespace,
+                                   service=service_)
+    except service.RangeError as exc:
+        raise HTTPException(422, str(exc)) from exc
 
 
 Range = Annotated[StatsRange, Depends(stats_range)]

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 
+from pydantic import ValidationError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from warroom.stats import repository
@@ -27,6 +28,28 @@ from warroom.stats.models import (
 
 MILESTONES = ("acknowledge", "decision_ready", "execution", "recovery")
 TOP_SERVICES = 10
+
+
+DEFAULT_DAYS = 7.0
+
+
+class RangeError(ValueError):
+    """A period that cannot be read: says which parameter and why."""
+
+
+def stats_range(*, days: float = DEFAULT_DAYS, since: datetime | None = None,
+                until: datetime | None = None, namespace: str | None = None,
+                service: str | None = None) -> StatsRange:
+    """Build the period: from `since` when given, else the last `days`; up to `until` or now."""
+    try:
+        if since is not None:
+            end = until or datetime.now(UTC)
+            return StatsRange(since=since, until=end, namespace=namespace or None,
+                              service=service or None)
+        return StatsRange.last(days, until=until, namespace=namespace, service=service)
+    except ValidationError as exc:
+        message = "; ".join(str(e["msg"]).removeprefix("Value error, ") for e in exc.errors())
+        raise RangeError(f"since/until/days: {message}") from exc
 
 
 async def incidents(session: AsyncSession, q: StatsRange) -> IncidentStats:

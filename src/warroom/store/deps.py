@@ -1,6 +1,9 @@
 """Request dependencies as `Annotated` aliases: `DbSession`, `AppSettings`, `Sessions`.
 
-They sit with the store, below every context, so endpoints in any context can use them.
+They sit with the store, below every context, so endpoints in any context can use them. The
+provider functions here only declare what a handler needs: the composition root
+(`api/app.py`) binds each to the app's own object in the app's `dependency_overrides`, so a
+handler never looks anything up on the app, and two apps in one process never share one.
 """
 
 from __future__ import annotations
@@ -8,34 +11,41 @@ from __future__ import annotations
 from collections.abc import AsyncIterator
 from typing import Annotated
 
-from fastapi import Depends, Request
+from fastapi import Depends
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from warroom.config import Settings
 
 
-def get_settings(request: Request) -> Settings:
-    """Return the settings the app was created with."""
-    settings: Settings = request.app.state.settings
-    return settings
+class NotWired(RuntimeError):
+    """A dependency the composition root did not bind: a wiring bug, never bad input."""
+
+    def __init__(self, what: str) -> None:
+        super().__init__(f"{what} is not wired: build the app with warroom.api.app.create_app")
 
 
-def get_sessions(request: Request) -> async_sessionmaker[AsyncSession]:
-    """Return the app's session factory."""
-    sessions: async_sessionmaker[AsyncSession] = request.app.state.sessions
-    return sessions
+def get_settings() -> Settings:
+    """The settings the app was created with."""
+    raise NotWired("the settings")
 
 
-async def get_session(request: Request) -> AsyncIterator[AsyncSession]:
+def get_sessions() -> async_sessionmaker[AsyncSession]:
+    """The app's session factory."""
+    raise NotWired("the session factory")
+
+
+AppSettings = Annotated[Settings, Depends(get_settings)]
+Sessions = Annotated[async_sessionmaker[AsyncSession], Depends(get_sessions)]
+
+
+async def get_session(sessions: Sessions) -> AsyncIterator[AsyncSession]:
     """Open a session in a transaction that commits when the endpoint returns without error.
 
     The commit happens before the response is sent, so a client never sees a success for
     something that was not stored.
     """
-    async with get_sessions(request)() as session, session.begin():
+    async with sessions() as session, session.begin():
         yield session
 
 
-AppSettings = Annotated[Settings, Depends(get_settings)]
-Sessions = Annotated[async_sessionmaker[AsyncSession], Depends(get_sessions)]
 DbSession = Annotated[AsyncSession, Depends(get_session, scope="function")]

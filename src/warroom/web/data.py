@@ -7,14 +7,13 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from fastapi import Request
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from warroom.api.details import incident_details
 from warroom.decisions import service as decisions
 from warroom.decisions.models import DecisionNotFound, DecisionView
 from warroom.ingest import repository as incidents
+from warroom.ingest.details import DetailProvider, incident_details
 from warroom.ingest.models import IncidentView, SignalView
 from warroom.learn import service as learn
 from warroom.store import audit
@@ -108,7 +107,7 @@ class IncidentPage:
         return list(found or [])[:3]
 
 
-async def incident_page(request: Request, session: AsyncSession,
+async def incident_page(providers: list[DetailProvider], session: AsyncSession,
                         incident_id: str) -> IncidentPage | None:
     """Gather an incident, its signals, the providers' details and its newest decision."""
     incident = await incidents.get_incident(session, incident_id)
@@ -116,7 +115,7 @@ async def incident_page(request: Request, session: AsyncSession,
         return None
     signals = await incidents.list_signals(session, incident_id)
     # the same providers `GET /api/v1/incidents/{id}` merges: evidence, debate, decision, timeline
-    details, unavailable = await incident_details(request.app, session, incident_id)
+    details, unavailable = await incident_details(providers, session, incident_id)
     all_decisions = list((await session.execute(
         select(Decision).where(Decision.incident_id == incident_id)
         .order_by(Decision.created_at, Decision.token))).scalars())

@@ -8,7 +8,7 @@ from pathlib import Path
 from typing import Annotated, Any, Literal
 from urllib.parse import parse_qs, quote, urlsplit
 
-from fastapi import APIRouter, HTTPException, Query, Request
+from fastapi import APIRouter, Depends, HTTPException, Query, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from jinja2 import Environment, FileSystemLoader, select_autoescape
 from pydantic import ValidationError
@@ -18,19 +18,30 @@ from warroom.access.middleware import CSP
 from warroom.access.models import Role
 from warroom.decisions import repository as decision_repository
 from warroom.decisions.approvals import answer_decision
+from warroom.decisions.endpoints import Waker
 from warroom.decisions.models import (
     ApprovalForbidden,
     ApprovalRefused,
     ApprovalRequest,
     DecisionNotFound,
 )
-from warroom.decisions.ports import ApprovalWaker
 from warroom.i18n.service import _, activate, activate_timezone, ngettext
+from warroom.ingest.details import DetailProviders
 from warroom.store.deps import AppSettings, DbSession, Sessions
 from warroom.web import data
 from warroom.web.format import FILTERS, GLOBALS
 
-router = APIRouter(include_in_schema=False)
+
+async def speak(settings: AppSettings) -> None:
+    """Activate the people's language and time zone from the app's settings for this request.
+
+    A dependency of every router that renders pages (async, so it runs in the request's own
+    task and the handler sees what it activated)."""
+    activate(settings.language)
+    activate_timezone(settings.timezone)
+
+
+router = APIRouter(include_in_schema=False, dependencies=[Depends(speak)])
 _PACKAGE = Path(str(files("warroom.web")))
 _STATIC = {"app.css": "text/css; charset=utf-8", "app.js": "text/javascript; charset=utf-8"}
 MAX_FORM_BYTES = 64 * 1024
@@ -52,12 +63,11 @@ def render(name: str, status_code: int = 200, *, request: Request | None = None,
            **context: Any) -> HTMLResponse:
     """Render a template as an HTML response with the dashboard's security headers.
 
-    With `request`, the page knows who is signed in (`who`, `signed_in` and its `csrf` token)
-    and speaks the configured language with times in the configured zone.
+    With `request`, the page knows who is signed in (`who`, `signed_in` and its `csrf` token).
+    It speaks the language `speak`, a dependency of the page routers, activated.
     """
     context.setdefault("now", datetime.now(UTC))
     if request is not None:
-        speak(request)
         signed_in = getattr(request.state, "signed_in", None)
         context.setdefault("who", getattr(request.state, "identity", None))
         context.setdefault("signed_in", signed_in)
@@ -69,14 +79,6 @@ def render(name: str, status_code: int = 200, *, request: Request | None = None,
         "Content-Security-Policy": CSP, "X-Content-Type-Options": "nosniff",
         "Referrer-Policy": "same-origin", "Cache-Control": "no-store",
     })
-
-
-def speak(request: Request) -> None:
-    """Activate the people's language and time zone from the app's settings for this request."""
-    settings = getattr(request.app.state, "settings", None)
-    if settings is not None:
-        activate(settings.language)
-        activate_timezone(settings.timezone)
 
 
 @router.get("/web/static/{name}")
@@ -96,10 +98,11 @@ async def index(request: Request, session: DbSession) -> HTMLResponse:
                   page="incidents")
 
 
-async def _incident(request: Request, session: DbSession, incident_id: str, *,
+async def _incident(request: Request, session: DbSession, providers: DetailProviders,
+                    incident_id: str, *,
                     error: str | None = None, form: dict[str, str] | None = None,
                     notice: str | None = None, status_code: int = 200) -> HTMLResponse:
-    page = await data.incident_page(request, session, incident_id)
+    page = await data.incident_page(providers, session, incident_id)
     if page is None:
         return render("not_found.html", 404, request=request,
                       what=_("incident {id}").format(id=incident_id),
@@ -110,14 +113,13 @@ async def _incident(request: Request, session: DbSession, incident_id: str, *,
 
 @router.get("/incidents/{incident_id}", response_class=HTMLResponse)
 async def incident(
-    incident_id: str, request: Request, session: DbSession,
+    incident_id: str, request: Request, session: DbSession, providers: DetailProviders,
     answered: Annotated[str | None, Query(max_length=20)] = None,
 ) -> HTMLResponse:
     """Show one incident: signals, hypotheses, the decision package, the timeline, the forms."""
-    speak(request)
     notice = {"approve": _("Your approval was recorded."),
               "reject": _("Your rejection was recorded.")}.get(answered or "")
-    return await _incident(request, session, incident_id, notice=notice)
+    return await _incident(request, session, providers, incident_id, notice=notice)
 
 
 async def read_form(request: Request) -> dict[str, str]:
@@ -147,7 +149,7 @@ def _validation_text(exc: ValidationError) -> str:
 @router.post("/incidents/{incident_id}/decisions/{token}/{verdict}", response_class=HTMLResponse)
 async def answer(
     incident_id: str, token: str, verdict: Literal["approve", "reject"], request: Request,
-    sessions: Sessions, who: Approver,
+    sessions: Sessions, who: Approver, waker: Waker, providers: DetailProviders,
 ) -> Response:
     """Approve or reject as the signed-in identity through the one approval flow, then show
     the incident again."""
@@ -164,7 +166,6 @@ async def answer(
             decision = await decision_repository.get(session, token)
         if decision is not None and decision.incident_id != incident_id:
             raise HTTPException(404, f"decision {token} belongs to another incident")
-        waker: ApprovalWaker | None = getattr(request.app.state, "approval_waker", None)
         await answer_decision(sessions, token, body, verdict, approver=who, waker=waker)
     except (DecisionNotFound, ApprovalRefused) as exc:
         error = str(exc)
@@ -178,7 +179,7 @@ async def answer(
         return RedirectResponse(
             f"/incidents/{quote(incident_id, safe='')}?answered={verdict}", status_code=303)
     async with sessions() as session:
-        return await _incident(request, session, incident_id, error=error, form=form,
+        return await _incident(request, session, providers, incident_id, error=error, form=form,
                                status_code=status_code)
 
 

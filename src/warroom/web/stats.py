@@ -5,19 +5,18 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Annotated
 
-from fastapi import APIRouter, HTTPException, Query, Request
+from fastapi import APIRouter, Depends, Query, Request
 from fastapi.responses import HTMLResponse
 from markupsafe import Markup
 
 from warroom.i18n.service import _
 from warroom.stats import service
-from warroom.stats.endpoints import DEFAULT_DAYS, stats_range
 from warroom.stats.models import StatsReport, seconds_text
 from warroom.store.deps import DbSession
 from warroom.web.charts import Bar, Series, bars, lines
 from warroom.web.pages import render, speak
 
-router = APIRouter(include_in_schema=False)
+router = APIRouter(include_in_schema=False, dependencies=[Depends(speak)])
 DAY_CHOICES = (1, 7, 30, 90, 365)
 OUTCOME_TONES = {"auto_executed": "bar-ok", "approved": "bar-ok", "rejected": "bar-bad",
                  "expired": "bar-warn", "escalated": "bar-warn", "failed": "bar-bad",
@@ -55,7 +54,7 @@ def charts(report: StatsReport) -> dict[str, Markup]:
 async def stats_page(
     request: Request,
     session: DbSession,
-    days: Annotated[float, Query(gt=0, le=3660)] = DEFAULT_DAYS,
+    days: Annotated[float, Query(gt=0, le=3660)] = service.DEFAULT_DAYS,
     since: Annotated[datetime | None, Query()] = None,
     until: Annotated[datetime | None, Query()] = None,
     namespace: Annotated[str | None, Query(max_length=253)] = None,
@@ -66,12 +65,11 @@ async def stats_page(
             "since": since.isoformat() if since else "",
             "until": until.isoformat() if until else ""}
     try:
-        q = stats_range(days=days, since=since, until=until, namespace=namespace,
-                        service_=service_)
-    except HTTPException as exc:
-        return render("stats.html", 422, request=request, error=str(exc.detail), form=form, r=None,
+        q = service.stats_range(days=days, since=since, until=until, namespace=namespace,
+                                service=service_)
+    except service.RangeError as exc:
+        return render("stats.html", 422, request=request, error=str(exc), form=form, r=None,
                       day_choices=DAY_CHOICES, page="stats")
     report = await service.report(session, q)
-    speak(request)  # the charts' titles are drawn before the page is rendered
     return render("stats.html", request=request, r=report, charts=charts(report), form=form,
                   day_choices=DAY_CHOICES, page="stats", error=None)

@@ -14,6 +14,7 @@ from typing import Any
 
 from warroom.config import Settings
 from warroom.observe.tracing import configure_tracing, tracing_active
+from warroom.workflow.dbos_gaps import private_jitter, stop_dequeuing_and_cancel
 from warroom.workflow.fleet import Fleet, worker_identity
 from warroom.workflow.runtime import Runtime, configure
 
@@ -59,27 +60,11 @@ def _prepare_sqlite(url: str) -> None:
         conn.close()
 
 
-def _private_jitter() -> None:
-    """Give DBOS's background pollers their own random generator.
-
-    They draw jitter from the process-wide `random` state, which belongs to the application
-    (and to test tools that check nobody else touched it); a private generator changes nothing
-    about the jitter and leaves the global state alone.
-    """
-    import importlib
-    import random
-
-    for name in ("dbos._queue", "dbos._sys_db", "dbos._scheduler", "dbos._workflow_commands"):
-        module = importlib.import_module(name)
-        if getattr(module, "random", None) is random:
-            module.random = random.Random()  # type: ignore[attr-defined]
-
-
 def launch(runtime: Runtime) -> None:
     """Launch DBOS with the workflows registered, and register the incident and execution queues."""
     from dbos import DBOS
 
-    _private_jitter()
+    private_jitter()
     import warroom.workflow.incident as incident  # registers the workflows
 
     if not runtime.settings.worker_id:
@@ -107,45 +92,13 @@ def launch(runtime: Runtime) -> None:
     )
 
 
-def _cancel_in_flight(tasks: list[asyncio.Task[Any]], timeout: float = 5.0) -> None:
-    """Cancel the workflows still running so their transactions roll back and close.
-
-    A cancelled workflow stays PENDING in the system database and resumes on the next launch,
-    exactly as after a crash; cancelling first only lets its database sessions clean up.
-    """
-    if not tasks:
-        return
-    loop = tasks[0].get_loop()
-    if not loop.is_running():
-        return
-
-    async def cancel() -> None:
-        for task in tasks:
-            task.cancel()
-        await asyncio.gather(*tasks, return_exceptions=True)
-
-    try:
-        asyncio.run_coroutine_threadsafe(cancel(), loop).result(timeout)
-    except TimeoutError:
-        pass
-
-
 def shutdown() -> None:
     """Stop DBOS; pending workflows stay in the system database and resume on the next launch."""
-    from dbos import DBOS, _dbos
+    from dbos import DBOS
 
     from warroom.workflow import runtime
 
-    instance = _dbos._dbos_global_instance
-    if instance is not None:
-        # stop dequeuing first and let the pollers finish, so no workflow is handed to the
-        # event loop while it is being stopped
-        for stop in instance.background_thread_stop_events:
-            stop.set()
-        for thread in list(instance._background_threads):
-            if "queue_thread" in thread.name:  # unnamed threads are named after their target
-                thread.join(timeout=5.0)
-        _cancel_in_flight(list(instance._workflow_tasks))
+    stop_dequeuing_and_cancel()  # their transactions roll back and close
     if runtime._current is not None:
         runtime._current.close()
     DBOS.destroy(destroy_registry=False)
@@ -230,7 +183,7 @@ class WorkflowClient:
         Messages only wake a workflow: it reads the approvals from the database before every
         wait, so one that starts after the message was refused still sees what was committed.
         """
-        from dbos._error import DBOSNonExistentWorkflowError
+        from dbos import error
 
         from warroom.workflow.incident import TOPIC
 
@@ -238,7 +191,7 @@ class WorkflowClient:
             await self._client.send_async(
                 workflow_id, message, TOPIC, idempotency_key=idempotency_key
             )
-        except DBOSNonExistentWorkflowError:
+        except error.DBOSNonExistentWorkflowError:
             return False
         return True
 
@@ -256,11 +209,11 @@ class WorkflowClient:
 
     async def status(self, workflow_id: str) -> str | None:
         """Return a workflow's DBOS status (PENDING, ENQUEUED, SUCCESS, ERROR...), if it exists."""
-        from dbos._error import DBOSNonExistentWorkflowError
+        from dbos import error
 
         try:
             handle: Any = await self._client.retrieve_workflow_async(workflow_id)
-        except DBOSNonExistentWorkflowError:
+        except error.DBOSNonExistentWorkflowError:
             return None
         return str((await handle.get_status()).status)
 

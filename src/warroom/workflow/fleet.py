@@ -20,13 +20,13 @@ import secrets
 import socket
 import time
 from collections.abc import Callable
-from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from warroom.config import Settings
 from warroom.store.db import make_sessionmaker, transaction
 from warroom.workflow import repository
+from warroom.workflow.dbos_gaps import recover_pending
 
 log = logging.getLogger(__name__)
 
@@ -48,18 +48,6 @@ def _exit_fenced(worker_id: str) -> None:
     os._exit(FENCED_EXIT_CODE)
 
 
-def recover(worker_ids: list[str]) -> int:
-    """Hand the pending workflows of dead executors back to the queues; return how many.
-
-    DBOS 3.4 has no public call for this (its admin-server recovery endpoint is gone), so this
-    is the one place that uses `DBOS._recover_pending_workflows`.
-    """
-    from dbos import DBOS
-
-    handles: list[Any] = DBOS._recover_pending_workflows(worker_ids)
-    return len(handles)
-
-
 class Fleet:
     """This worker's membership in the fleet: its heartbeat and its takeover sweeps."""
 
@@ -70,7 +58,7 @@ class Fleet:
         worker_id: str,
         *,
         on_fenced: Callable[[str], None] = _exit_fenced,
-        recoverer: Callable[[list[str]], int] = recover,
+        recoverer: Callable[[list[str]], int] = recover_pending,
     ) -> None:
         self.settings = settings
         self.engine = engine  # its own, so heartbeats never wait behind the steps' pool

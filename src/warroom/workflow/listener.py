@@ -73,7 +73,7 @@ async def plan_all(session: AsyncSession, refs: list[IncidentRef]) -> list[_Plan
 
 
 class WorkflowListener:
-    """The ingestion listener that drives workflows (`app.state.listeners`)."""
+    """The ingestion listener that drives workflows (the composition root's `listeners`)."""
 
     def __init__(
         self, sessions: async_sessionmaker[AsyncSession], client: WorkflowClient

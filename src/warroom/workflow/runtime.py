@@ -12,8 +12,10 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import Any
 
+from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
+from warroom.agents.events import EventBus, bus_from_settings
 from warroom.config import Settings
 from warroom.execute.ports import Executor
 from warroom.sensors.ports import Sensor
@@ -59,9 +61,16 @@ class Runtime:
     sensor_factory: SensorFactory = _default_sensors
     executor_factory: ExecutorFactory = _default_executor
     analyzer: Analyzer = _default_analyzer
+    # where the debate is published: the app's bus, or (a worker alone) one of its own
+    bus: EventBus | None = None
     _engines: dict[
         asyncio.AbstractEventLoop, tuple[AsyncEngine, async_sessionmaker[AsyncSession]]
     ] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        if self.bus is None:
+            self.bus = bus_from_settings(self.settings.redis_url,
+                                         self.settings.event_stream_maxlen)
 
     def sessions(self) -> async_sessionmaker[AsyncSession]:
         """Return the session factory bound to the running event loop."""
@@ -87,6 +96,30 @@ class Runtime:
         pair = self._engines.pop(asyncio.get_running_loop(), None)
         if pair is not None:
             await pair[0].dispose()
+
+
+async def runtime_like(engine: AsyncEngine, settings: Settings, *, bus: EventBus | None = None,
+                       ) -> Runtime:
+    """Return a runtime whose per-loop engines reach the same database (and schema) as `engine`.
+
+    When the app lives in a private PostgreSQL schema and the DBOS schema is left at its
+    default, the DBOS system tables go into that schema too, so two warroom instances sharing
+    one database never run each other's workflows.
+    """
+    url = engine.url.render_as_string(hide_password=False)
+    kwargs: dict[str, Any] = {}
+    if engine.dialect.name == "postgresql":
+        async with engine.connect() as conn:
+            path = str((await conn.execute(text("SHOW search_path"))).scalar_one())
+        kwargs["connect_args"] = {"server_settings": {"search_path": path}}
+        schema = path.split(",")[0].strip().strip('"')
+        if schema not in ("", "public", "$user") and settings.dbos_system_schema == "dbos":
+            settings = settings.model_copy(update={"dbos_system_schema": schema})
+
+    def factory(_: Settings) -> AsyncEngine:
+        return make_engine(url, **kwargs)
+
+    return Runtime(settings, engine_factory=factory, bus=bus)
 
 
 _current: Runtime | None = None

@@ -99,7 +99,8 @@ async def analyze_step(token: str) -> dict[str, Any]:
         async with transaction(sessions) as session:
             result = await asyncio.wait_for(
                 runtime.analyzer(
-                    session, incident_id, settings=settings, sensors=runtime.sensors()
+                    session, incident_id, settings=settings, sensors=runtime.sensors(),
+                    bus=runtime.bus,
                 ),
                 timeout=settings.decision_deadline_seconds,
             )

@@ -138,3 +138,11 @@ async def incident_timeline_text(session: AsyncSession, incident_id: str) -> str
         "decision": await latest_decision(session, incident_id),
         "timeline": await build_timeline(session, incident_id),
     })
+
+
+async def incident_detail(session: AsyncSession, incident_id: str) -> dict[str, Any]:
+    """Return the incident's latest decision and its ordered timeline for the detail endpoint."""
+    return {
+        "decision": await latest_decision(session, incident_id),
+        "timeline": await build_timeline(session, incident_id),
+    }
