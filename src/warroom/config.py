@@ -16,7 +16,9 @@ class LLMProvider(BaseModel):
     """One language-model provider: an entry of a fallback chain (see docs/models.md)."""
 
     name: str
-    # openai: any OpenAI-compatible server; llama_cpp: its server, with its quirks handled;
+    # openai: OpenAI, or any OpenAI-compatible server (a base URL that is not OpenAI's gets
+    # `max_tokens`, which Ollama, vLLM and llama.cpp read, instead of `max_completion_tokens`);
+    # llama_cpp: its server, with its quirks handled;
     # test: one of warroom's scripted models (`model` = agree | bogus | hang | error | garbage)
     kind: Literal["openai", "llama_cpp", "anthropic", "google", "test"] = "openai"
     model: str
@@ -185,6 +187,11 @@ class Settings(BaseSettings):
     llm_base_url: str = ""
     llm_model: str = ""
     llm_api_key: SecretStr = SecretStr("")
+    # the shorthand's server: openai (OpenAI, Ollama, vLLM, any OpenAI-compatible server) or
+    # llama_cpp (llama.cpp's server: structured answers as JSON in the prompt, with a grammar)
+    llm_kind: Literal["openai", "llama_cpp"] = "openai"
+    # how the shorthand asks for structured answers (see LLMProvider.output_mode)
+    llm_output_mode: Literal["tool", "native", "prompted"] = "tool"
     # named providers beyond the shorthand, as JSON (kind, model, base_url, api_key(_file), ...)
     llm_providers: list[LLMProvider] = []
     # role (diagnostician, solver, reviewer, critic, summary) -> provider names tried in order
@@ -377,9 +384,10 @@ class Settings(BaseSettings):
         if self.llm_model:
             scripted = self.llm_model.startswith("test:") and not self.llm_base_url
             out.append(LLMProvider(
-                name="default", kind="test" if scripted else "openai",
+                name="default", kind="test" if scripted else self.llm_kind,
                 model=self.llm_model.removeprefix("test:") if scripted else self.llm_model,
-                base_url=self.llm_base_url, api_key=self.llm_api_key))
+                base_url=self.llm_base_url, api_key=self.llm_api_key,
+                output_mode=self.llm_output_mode))
         return out + list(self.llm_providers)
 
     @property
