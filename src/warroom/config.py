@@ -39,6 +39,27 @@ class LLMProvider(BaseModel):
         return self.api_key.get_secret_value()
 
 
+class MCPServerConfig(BaseModel):
+    """An MCP server whose allow-listed read-only tools the investigating model may call."""
+
+    name: str = Field(pattern=r"^[a-z][a-z0-9_]{0,30}$")  # prefixes its tools' names
+    command: list[str] = []  # stdio: the command that starts the server, and its arguments
+    url: str = ""  # or streamable HTTP: the server's URL (http://127.0.0.1:8765/mcp)
+    env: dict[str, str] = {}  # stdio: variables added to a minimal environment
+    cwd: str = ""  # stdio: the working directory (default: warroom's)
+    # the tools the model may call; a tool the server marks as writing is never offered
+    tools: list[str] = Field(min_length=1)
+
+    @model_validator(mode="after")
+    def _one_transport(self) -> MCPServerConfig:
+        if bool(self.command) == bool(self.url):
+            raise ValueError(f"MCP server {self.name}: give either `command` (stdio) or `url` "
+                             "(streamable HTTP)")
+        if self.url and not self.url.startswith(("http://", "https://")):
+            raise ValueError(f"MCP server {self.name}: url must start with http:// or https://")
+        return self
+
+
 class NotifyRoute(BaseModel):
     """Where the notifications of some incidents go: `to` is `slack:CHANNEL_ID`,
     `telegram:CHAT_ID` or `webhook:NAME`; empty `namespaces`/`priorities` match every one."""
@@ -207,6 +228,8 @@ class Settings(BaseSettings):
     llm_evidence_chars: int = Field(default=12_000, gt=1000)
     # investigation tool calls the Diagnostician's model may make per turn; 0: no tools
     llm_tool_steps: int = Field(default=4, ge=0)
+    # MCP servers whose allow-listed read-only tools the Diagnostician's model may also call
+    llm_mcp_servers: list[MCPServerConfig] = []
     # OTLP/HTTP endpoint (e.g. http://127.0.0.1:4318) for gen_ai.* spans of model runs;
     # empty: no tracing
     llm_otlp_endpoint: str = ""

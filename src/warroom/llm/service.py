@@ -10,6 +10,7 @@ from __future__ import annotations
 import hashlib
 import time
 from collections.abc import Awaitable, Callable
+from contextlib import AsyncExitStack
 from typing import TYPE_CHECKING, Any, Literal, TypeVar
 
 import orjson
@@ -202,15 +203,29 @@ class ModelRuntime:
             return None, turn.model_copy(update={
                 "status": "failed", "reason": f"{type(exc).__name__}: {exc}"[:500]})
 
+        notes: list[dict[str, Any]] = []
+
         async def run() -> Any:
-            with capture_run_messages() as messages:
-                captured.append(messages)
-                # each tool step is a request; one more answers, one more may fix the answer
-                steps = self.settings.llm_tool_steps if tools else 0
-                limits = UsageLimits(request_limit=steps + 2, tool_calls_limit=steps)
-                return await agent.run(prompt, model=model, deps=deps, usage_limits=limits,
-                                       model_settings={
-                                           "max_tokens": self.settings.llm_max_output_tokens})
+            async with AsyncExitStack() as stack:
+                toolsets = []
+                if tools and self.settings.llm_mcp_servers:
+                    # MCP sessions open inside the run: connecting counts against the deadline
+                    from pydantic_ai.toolsets import FunctionToolset
+
+                    from warroom.llm.mcp_tools import open_tools
+
+                    remote, found = await open_tools(stack, self.settings.llm_mcp_servers,
+                                                     self.settings.sensor_timeout_seconds)
+                    notes.extend(found)
+                    toolsets.append(FunctionToolset(remote))
+                with capture_run_messages() as messages:
+                    captured.append(messages)
+                    # each tool step is a request; one more answers, one more may fix it
+                    steps = self.settings.llm_tool_steps if tools else 0
+                    limits = UsageLimits(request_limit=steps + 2, tool_calls_limit=steps)
+                    return await agent.run(prompt, model=model, deps=deps, usage_limits=limits,
+                                           toolsets=toolsets, model_settings={
+                                               "max_tokens": self.settings.llm_max_output_tokens})
 
         try:
             result = await bounded(run(), budget)
@@ -226,7 +241,7 @@ class ModelRuntime:
             return None, turn.model_copy(update={
                 "status": "failed", "reason": f"{why}: {exc}"[:500],
                 "said": said_of(captured[0]) if captured else None,
-                "tools": tools_of(captured[0]) if captured else [],
+                "tools": notes + (tools_of(captured[0]) if captured else []),
                 "latency_ms": _ms(started)})
         except Exception as exc:  # the provider itself failed: do not ask it again now
             why = f"{type(exc).__name__}: {exc}"[:500]
@@ -245,7 +260,7 @@ class ModelRuntime:
             output_tokens=usage.output_tokens)))
         return output, turn.model_copy(update={
             "status": "accepted", "model": answered, "said": data,
-            "tools": tools_of(result.all_messages()),
+            "tools": notes + tools_of(result.all_messages()),
             "input_tokens": usage.input_tokens, "output_tokens": usage.output_tokens,
             "cost_usd": cost, "latency_ms": _ms(started)})
 
