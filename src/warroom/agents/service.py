@@ -111,8 +111,11 @@ def _failed(session_id: str, incident_id: str, now: datetime, why: str,
 async def analyze_incident(session: AsyncSession, incident_id: str, *, settings: Settings,
                            sensors: list[Sensor], now: datetime | None = None,
                            backends: Backends | None = None,
-                           bus: EventBus | None = None) -> DebateResult:
+                           bus: EventBus | None = None, live: bool = True) -> DebateResult:
     """Sense, sanitize, persist the snapshot, debate and audit; never raises.
+
+    `live`: the sensors are the cluster's, so a model's investigation tools may ask them
+    again; a replay passes False and its tools read the recorded snapshot.
 
     Turns and the package are published to `bus`, by default the process-wide bus of the
     settings (in-process subscribers, and Redis Streams when `redis_url` is set).
@@ -122,7 +125,7 @@ async def analyze_incident(session: AsyncSession, incident_id: str, *, settings:
     now = utc(now) if now is not None else datetime.now(UTC)
     try:
         result = await _analyze(session, incident_id, session_id=session_id, settings=settings,
-                                sensors=sensors, now=now, backends=backends)
+                                sensors=sensors, now=now, backends=backends, live=live)
     except Exception as exc:  # the promise to the caller: a package, never an exception
         result = _failed(session_id, incident_id, now,
                          f"analysis failed: {type(exc).__name__}: {exc}"[:500])
@@ -138,7 +141,7 @@ async def analyze_incident(session: AsyncSession, incident_id: str, *, settings:
 
 async def _analyze(session: AsyncSession, incident_id: str, *, session_id: str,
                    settings: Settings, sensors: list[Sensor], now: datetime,
-                   backends: Backends | None) -> DebateResult:
+                   backends: Backends | None, live: bool) -> DebateResult:
     incident = await session.get(Incident, incident_id)
     if incident is None:
         return _failed(session_id, incident_id, now, f"incident {incident_id} not found")
@@ -147,8 +150,8 @@ async def _analyze(session: AsyncSession, incident_id: str, *, session_id: str,
         .order_by(Signal.starts_at, Signal.fingerprint))).all())
     request = build_request(incident, signals, now=now,
                             lookback_seconds=settings.evidence_lookback_seconds)
-    raw = await take_snapshot(request, select_sensors(sensors, request),
-                              timeout=settings.sensor_timeout_seconds)
+    chosen = select_sensors(sensors, request)
+    raw = await take_snapshot(request, chosen, timeout=settings.sensor_timeout_seconds)
     snapshot = sanitize_snapshot(raw)
     data = snapshot_json(snapshot)
     row = EvidenceSnapshotRow(id=str(uuid.uuid4()), incident_id=incident_id, taken_at=now,
@@ -164,6 +167,11 @@ async def _analyze(session: AsyncSession, incident_id: str, *, session_id: str,
     runtime = None
     if backends is None:
         backends, runtime = _backends(session, settings)
+    if runtime is not None and live:
+        from warroom.agents.llm.tools import LiveSensors
+
+        runtime.live = LiveSensors(chosen, timeout=settings.sensor_timeout_seconds,
+                                   lookback_seconds=settings.evidence_lookback_seconds)
     debate_started = time.monotonic()
     debate: Debate = await run_debate(
         ctx, backends, agent_deadline=settings.agent_deadline_seconds,

@@ -83,6 +83,9 @@ class ModelRuntime:
 
             configure_tracing(settings)
         self._override = model  # tests and benches: one model for every role
+        # the analysis's sensors, asked again by the investigation tools (None: replay, where
+        # the tools read the snapshot)
+        self.live: Any = None
         self._cache_get = cache_get
         self.pending: list[PendingCache] = []
         self._models: dict[str, Model] = {}
