@@ -220,6 +220,9 @@ class Settings(BaseSettings):
     llm_routes: dict[str, list[str]] = {}
     # how long a model answer is reused for the same model, prompt and evidence; 0 disables
     llm_cache_ttl_seconds: float = Field(default=3600.0, ge=0)
+    # where cached answers live: auto (Redis when `redis_url` is set, else the database),
+    # database, or redis (needs `redis_url`)
+    llm_cache_store: Literal["auto", "database", "redis"] = "auto"
     # time kept back from every deadline for the rule answer that stands when a model is late
     llm_reserve_seconds: float = Field(default=1.0, ge=0)
     # most tokens one model answer may use
@@ -373,6 +376,12 @@ class Settings(BaseSettings):
         return self
 
     @model_validator(mode="after")
+    def _redis_cache_has_redis(self) -> Settings:
+        if self.llm_cache_store == "redis" and not self.redis_url:
+            raise ValueError("llm_cache_store is redis: set WARROOM_REDIS_URL")
+        return self
+
+    @model_validator(mode="after")
     def _routes_have_credentials(self) -> Settings:
         for i, route in enumerate(self.notify_routes):
             platform, _, name = route.to.partition(":")
@@ -399,6 +408,12 @@ class Settings(BaseSettings):
         """Return the backend of one agent: its own override, else `agent_backend`."""
         own: AgentBackend | None = getattr(self, f"{role}_backend", None)
         return own or self.agent_backend
+
+    @property
+    def llm_cache_in_redis(self) -> bool:
+        """Tell whether the response cache is kept in Redis rather than the database."""
+        return self.llm_cache_store == "redis" or (
+            self.llm_cache_store == "auto" and bool(self.redis_url))
 
     @property
     def llm_chain_providers(self) -> list[LLMProvider]:

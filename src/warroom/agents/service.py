@@ -199,14 +199,15 @@ async def _analyze(session: AsyncSession, incident_id: str, *, session_id: str,
     if summary_turn is not None:
         model_turns.append(("summary", summary_turn))
     if model_turns:
-        from warroom.llm.repository import save_cache, save_turns
+        from warroom.llm.repository import save_turns
 
         await save_turns(session, incident_id=incident_id, session_id=session_id,
                          turns=model_turns)
     if runtime is not None:
-        from warroom.llm.repository import save_cache
+        from warroom.llm.repository import store_answers
 
-        await save_cache(session, runtime.pending, ttl_seconds=settings.llm_cache_ttl_seconds)
+        await store_answers(session, runtime.cache, runtime.pending,
+                            ttl_seconds=settings.llm_cache_ttl_seconds)
     return result
 
 
@@ -214,10 +215,10 @@ def _backends(session: AsyncSession, settings: Settings) -> tuple[Backends, Any]
     """Return the backends the settings choose, and the model runtime when a model is set."""
     runtime = None
     if settings.llm_chain_providers:
-        from warroom.llm.repository import CacheReader
+        from warroom.llm.repository import cache_reader
         from warroom.llm.service import ModelRuntime
 
-        runtime = ModelRuntime(settings, cache_get=CacheReader(session))
+        runtime = ModelRuntime(settings, cache_get=cache_reader(session, settings))
     if all(settings.backend_for(r) == "rules" for r in MODEL_ROLES):
         return rule_backends(), runtime
     from warroom.agents.llm.backends import backends_for

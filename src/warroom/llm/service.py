@@ -91,6 +91,11 @@ class ModelRuntime:
         self._models: dict[str, Model] = {}
         self._rendered: tuple[int, str, str] | None = None
 
+    @property
+    def cache(self) -> CacheGet | None:
+        """Return the response cache this runtime reads (the analysis stores into it)."""
+        return self._cache_get
+
     def chain(self, role: str) -> list[LLMProvider]:
         """Return the providers this role asks, in order."""
         return route(self.settings.llm_chain_providers, self.settings.llm_routes, role)
