@@ -60,6 +60,7 @@ class DebateResult(BaseModel):
     snapshot: EvidenceSnapshot
     snapshot_id: str | None = None
     latency_ms: float = 0.0
+    summary: str = ""  # the incident summary for people: a model's, or the rule template's
 
 
 def snapshot_json(snapshot: EvidenceSnapshot) -> dict[str, Any]:
@@ -187,6 +188,7 @@ async def _analyze(session: AsyncSession, incident_id: str, *, session_id: str,
     session.add(row)
     await _audit(session, result, debate.input_hashes)
     text, source, summary_turn = summary
+    result.summary = text
     from warroom.store.audit import NewEvent, append_many
 
     await append_many(session, [NewEvent(
