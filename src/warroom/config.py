@@ -233,8 +233,8 @@ class Settings(BaseSettings):
     llm_tool_steps: int = Field(default=4, ge=0)
     # MCP servers whose allow-listed read-only tools the Diagnostician's model may also call
     llm_mcp_servers: list[MCPServerConfig] = []
-    # OTLP/HTTP endpoint (e.g. http://127.0.0.1:4318) for gen_ai.* spans of model runs;
-    # empty: no tracing
+    # deprecated alias of `otlp_traces_endpoint`, which now carries the gen_ai.* spans of model
+    # runs too: a base URL (http://127.0.0.1:4318) used when `otlp_traces_endpoint` is empty
     llm_otlp_endpoint: str = ""
     # put prompts and answers in the spans too (they hold sanitized evidence)
     llm_trace_content: bool = False
@@ -373,6 +373,13 @@ class Settings(BaseSettings):
                 f"worker_takeover_seconds ({self.worker_takeover_seconds:g}) must exceed two "
                 f"heartbeats (worker_heartbeat_seconds={self.worker_heartbeat_seconds:g})"
             )
+        return self
+
+    @model_validator(mode="after")
+    def _one_otlp_endpoint(self) -> Settings:
+        # the deprecated alias took a base URL; the one exporter takes the traces URL
+        if self.llm_otlp_endpoint and not self.otlp_traces_endpoint:
+            self.otlp_traces_endpoint = self.llm_otlp_endpoint.rstrip("/") + "/v1/traces"
         return self
 
     @model_validator(mode="after")

@@ -78,10 +78,10 @@ class ModelRuntime:
     def __init__(self, settings: Settings, *, model: Model | None = None,
                  cache_get: CacheGet | None = None) -> None:
         self.settings = settings
-        if settings.llm_otlp_endpoint:
-            from warroom.llm.tracing import configure_tracing
+        from warroom.llm.tracing import configure_tracing
 
-            configure_tracing(settings)
+        # model runs join the process's traces: the one OTLP exporter, when configured
+        configure_tracing(settings)
         self._override = model  # tests and benches: one model for every role
         # the analysis's sensors, asked again by the investigation tools (None: replay, where
         # the tools read the snapshot)
