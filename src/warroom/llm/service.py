@@ -26,6 +26,8 @@ if TYPE_CHECKING:
     from pydantic_ai import Agent
     from pydantic_ai.models import Model
 
+    from warroom.agents.llm.tools import LiveSensors
+
 T = TypeVar("T", bound=BaseModel)
 Mode = Literal["llm", "hybrid", "summary"]
 MIN_BUDGET = 0.05  # seconds; less than this is not worth a request
@@ -85,7 +87,7 @@ class ModelRuntime:
         self._override = model  # tests and benches: one model for every role
         # the analysis's sensors, asked again by the investigation tools (None: replay, where
         # the tools read the snapshot)
-        self.live: Any = None
+        self.live: LiveSensors | None = None
         self._cache_get = cache_get
         self.pending: list[PendingCache] = []
         self._models: dict[str, Model] = {}
@@ -242,6 +244,7 @@ class ModelRuntime:
             return None, turn.model_copy(update={
                 "status": "timeout", "reason": f"no answer within {budget:.2f}s",
                 "said": said_of(captured[0]) if captured else None,
+                "tools": notes + (tools_of(captured[0]) if captured else []),
                 "latency_ms": _ms(started)})
         except (UnexpectedModelBehavior, UsageLimitExceeded) as exc:  # answered, unusably
             why = "step budget spent" if isinstance(exc, UsageLimitExceeded) else \
