@@ -210,6 +210,7 @@ async def _analyze(session: AsyncSession, incident_id: str, *, session_id: str,
 
         await store_answers(session, runtime.cache, runtime.pending,
                             ttl_seconds=settings.llm_cache_ttl_seconds)
+        await runtime.aclose()
     return result
 
 

@@ -124,3 +124,20 @@ def route(providers: list[LLMProvider], routes: dict[str, list[str]],
         raise ProviderError(f"llm_routes.{role}: unknown provider(s) {', '.join(missing)}; "
                             f"configured: {', '.join(by_name) or 'none'}")
     return [by_name[n] for n in names]
+
+
+async def close_model(model: Model) -> None:
+    """Close the SDK clients a built model holds (fallback chains and wrappers included)."""
+    pending: list[Any] = [model]
+    while pending:
+        current = pending.pop()
+        pending += list(getattr(current, "models", []))
+        if getattr(current, "wrapped", None) is not None:
+            pending.append(current.wrapped)
+        client = getattr(current, "client", None)
+        close = getattr(client, "close", None)
+        if close is not None:
+            try:
+                await close()
+            except Exception:  # closing is tidying up: a failure changes nothing
+                pass

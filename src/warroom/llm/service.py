@@ -112,6 +112,14 @@ class ModelRuntime:
             self._models[role] = with_cassette(build_chain(providers), self.settings)
         return self._models[role]
 
+    async def aclose(self) -> None:
+        """Close the provider clients this runtime built (once its analysis is over)."""
+        from warroom.llm.providers import close_model
+
+        models, self._models = list(self._models.values()), {}
+        for model in models:
+            await close_model(model)
+
     def rendered(self, key: int, render: Callable[[], str]) -> tuple[str, str]:
         """Return text rendered once per analysis (the evidence) and its sha256."""
         if self._rendered is None or self._rendered[0] != key:
