@@ -16,7 +16,9 @@ class LLMProvider(BaseModel):
     """One language-model provider: an entry of a fallback chain (see docs/models.md)."""
 
     name: str
-    # openai: any OpenAI-compatible server; llama_cpp: its server, with its quirks handled;
+    # openai: OpenAI, or any OpenAI-compatible server (a base URL that is not OpenAI's gets
+    # `max_tokens`, which Ollama, vLLM and llama.cpp read, instead of `max_completion_tokens`);
+    # llama_cpp: its server, with its quirks handled;
     # test: one of warroom's scripted models (`model` = agree | bogus | hang | error | garbage)
     kind: Literal["openai", "llama_cpp", "anthropic", "google", "test"] = "openai"
     model: str
@@ -35,6 +37,27 @@ class LLMProvider(BaseModel):
         if self.api_key_file is not None:
             return self.api_key_file.read_text(encoding="utf-8").strip()
         return self.api_key.get_secret_value()
+
+
+class MCPServerConfig(BaseModel):
+    """An MCP server whose allow-listed read-only tools the investigating model may call."""
+
+    name: str = Field(pattern=r"^[a-z][a-z0-9_]{0,30}$")  # prefixes its tools' names
+    command: list[str] = []  # stdio: the command that starts the server, and its arguments
+    url: str = ""  # or streamable HTTP: the server's URL (http://127.0.0.1:8765/mcp)
+    env: dict[str, str] = {}  # stdio: variables added to a minimal environment
+    cwd: str = ""  # stdio: the working directory (default: warroom's)
+    # the tools the model may call; a tool the server marks as writing is never offered
+    tools: list[str] = Field(min_length=1)
+
+    @model_validator(mode="after")
+    def _one_transport(self) -> MCPServerConfig:
+        if bool(self.command) == bool(self.url):
+            raise ValueError(f"MCP server {self.name}: give either `command` (stdio) or `url` "
+                             "(streamable HTTP)")
+        if self.url and not self.url.startswith(("http://", "https://")):
+            raise ValueError(f"MCP server {self.name}: url must start with http:// or https://")
+        return self
 
 
 class NotifyRoute(BaseModel):
@@ -198,6 +221,11 @@ class Settings(BaseSettings):
     llm_base_url: str = ""
     llm_model: str = ""
     llm_api_key: SecretStr = SecretStr("")
+    # the shorthand's server: openai (OpenAI, Ollama, vLLM, any OpenAI-compatible server) or
+    # llama_cpp (llama.cpp's server: structured answers as JSON in the prompt, with a grammar)
+    llm_kind: Literal["openai", "llama_cpp"] = "openai"
+    # how the shorthand asks for structured answers (see LLMProvider.output_mode)
+    llm_output_mode: Literal["tool", "native", "prompted"] = "tool"
     # named providers beyond the shorthand, as JSON (kind, model, base_url, api_key(_file), ...)
     llm_providers: list[LLMProvider] = []
     # role (diagnostician, solver, reviewer, critic, summary) -> provider names tried in order
@@ -205,6 +233,9 @@ class Settings(BaseSettings):
     llm_routes: dict[str, list[str]] = {}
     # how long a model answer is reused for the same model, prompt and evidence; 0 disables
     llm_cache_ttl_seconds: float = Field(default=3600.0, ge=0)
+    # where cached answers live: auto (Redis when `redis_url` is set, else the database),
+    # database, or redis (needs `redis_url`)
+    llm_cache_store: Literal["auto", "database", "redis"] = "auto"
     # time kept back from every deadline for the rule answer that stands when a model is late
     llm_reserve_seconds: float = Field(default=1.0, ge=0)
     # most tokens one model answer may use
@@ -213,8 +244,10 @@ class Settings(BaseSettings):
     llm_evidence_chars: int = Field(default=12_000, gt=1000)
     # investigation tool calls the Diagnostician's model may make per turn; 0: no tools
     llm_tool_steps: int = Field(default=4, ge=0)
-    # OTLP/HTTP endpoint (e.g. http://127.0.0.1:4318) for gen_ai.* spans of model runs;
-    # empty: no tracing
+    # MCP servers whose allow-listed read-only tools the Diagnostician's model may also call
+    llm_mcp_servers: list[MCPServerConfig] = []
+    # deprecated alias of `otlp_traces_endpoint`, which now carries the gen_ai.* spans of model
+    # runs too: a base URL (http://127.0.0.1:4318) used when `otlp_traces_endpoint` is empty
     llm_otlp_endpoint: str = ""
     # put prompts and answers in the spans too (they hold sanitized evidence)
     llm_trace_content: bool = False
@@ -356,6 +389,19 @@ class Settings(BaseSettings):
         return self
 
     @model_validator(mode="after")
+    def _one_otlp_endpoint(self) -> Settings:
+        # the deprecated alias took a base URL; the one exporter takes the traces URL
+        if self.llm_otlp_endpoint and not self.otlp_traces_endpoint:
+            self.otlp_traces_endpoint = self.llm_otlp_endpoint.rstrip("/") + "/v1/traces"
+        return self
+
+    @model_validator(mode="after")
+    def _redis_cache_has_redis(self) -> Settings:
+        if self.llm_cache_store == "redis" and not self.redis_url:
+            raise ValueError("llm_cache_store is redis: set WARROOM_REDIS_URL")
+        return self
+
+    @model_validator(mode="after")
     def _routes_have_credentials(self) -> Settings:
         for i, route in enumerate(self.notify_routes):
             platform, _, name = route.to.partition(":")
@@ -384,15 +430,22 @@ class Settings(BaseSettings):
         return own or self.agent_backend
 
     @property
+    def llm_cache_in_redis(self) -> bool:
+        """Tell whether the response cache is kept in Redis rather than the database."""
+        return self.llm_cache_store == "redis" or (
+            self.llm_cache_store == "auto" and bool(self.redis_url))
+
+    @property
     def llm_chain_providers(self) -> list[LLMProvider]:
         """Return every configured provider, the one-provider shorthand first."""
         out = []
         if self.llm_model:
             scripted = self.llm_model.startswith("test:") and not self.llm_base_url
             out.append(LLMProvider(
-                name="default", kind="test" if scripted else "openai",
+                name="default", kind="test" if scripted else self.llm_kind,
                 model=self.llm_model.removeprefix("test:") if scripted else self.llm_model,
-                base_url=self.llm_base_url, api_key=self.llm_api_key))
+                base_url=self.llm_base_url, api_key=self.llm_api_key,
+                output_mode=self.llm_output_mode))
         return out + list(self.llm_providers)
 
     @property

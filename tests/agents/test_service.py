@@ -96,6 +96,7 @@ async def test_analysis_senses_debates_persists_and_audits(
     assert runs == {"kubernetes": "ok", "logs": "timeout"}
     assert [a.labels["alertname"] for a in result.snapshot.alerts] == ["HighErrorRatio"]
     assert topics.count("agent.turn") == 5 and topics[-1] == "debate.package"
+    assert "checkout" in result.summary, "the summary chat cards show (the rule template)"
 
     async with sessions() as session:
         row = (await session.scalars(select(EvidenceSnapshotRow))).one()

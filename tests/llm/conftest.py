@@ -12,6 +12,8 @@ from typing import Any
 import pytest
 from pydantic_ai import models
 
+from observe.otlpkit import spans  # noqa: F401 (a fixture: the process's provider, in memory)
+
 models.ALLOW_MODEL_REQUESTS = False  # no test reaches a real provider
 
 

@@ -79,7 +79,38 @@ async def test_an_openai_compatible_server_answers_structured_with_usage_and_cos
     assert turn.cost_usd == round((11 * 1000 + 1 * 2000) / 1e6, 6)  # type: ignore[attr-defined]
     sent = FakeOpenAI.requests[-1]["body"]
     assert sent["tools"][0]["function"]["parameters"]["properties"]["summary"]
-    assert sent["max_completion_tokens"] == 1024
+    # a server that is not OpenAI's reads max_tokens (llama.cpp ignores max_completion_tokens)
+    assert sent["max_tokens"] == 1024 and "max_completion_tokens" not in sent
+
+
+async def test_the_shorthand_sends_max_tokens_to_a_local_server(
+        fake_openai: str, allow_loopback: None) -> None:
+    FakeOpenAI.tool_args = {"summary": "ok"}
+    output, _ = await ask(ModelRuntime(settings(llm_base_url=fake_openai,
+                                                llm_model="fake-model-1")))
+    assert isinstance(output, Word)
+    sent = FakeOpenAI.requests[-1]["body"]
+    assert sent["max_tokens"] == 1024 and "max_completion_tokens" not in sent
+
+
+async def test_the_shorthand_can_name_a_llama_cpp_server(
+        fake_openai: str, allow_loopback: None) -> None:
+    FakeOpenAI.tool_args = {"summary": "ok"}
+    output, _ = await ask(ModelRuntime(settings(
+        llm_base_url=fake_openai, llm_model="gemma3", llm_kind="llama_cpp",
+        llm_output_mode="prompted")))
+    assert isinstance(output, Word)
+    sent = FakeOpenAI.requests[-1]["body"]
+    assert sent["response_format"]["type"] == "json_object" and not sent.get("tools")
+
+
+def test_only_openai_itself_gets_max_completion_tokens() -> None:
+    from warroom.llm.providers import is_openai
+
+    assert is_openai("") and is_openai("https://api.openai.com/v1")
+    assert is_openai("https://team.openai.azure.com/openai/v1")
+    assert not is_openai("http://127.0.0.1:11434/v1")
+    assert not is_openai("http://vllm.internal:8000/v1")
 
 
 async def test_llama_cpp_gets_what_its_server_understands(

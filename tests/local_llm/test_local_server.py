@@ -80,3 +80,41 @@ async def test_a_typed_answer_through_pydantic_ai_and_its_replay(server: LocalMo
     # the same question answered from the cassette alone (a FunctionModel: no HTTP at all)
     replayed = await agent.run(prompt, model=replay_model(tmp_path / "triage.json"))
     assert replayed.output == result.output
+
+
+async def test_the_shorthand_caps_the_answer_with_max_tokens(server: LocalModelServer) -> None:
+    # WARROOM_LLM_BASE_URL + WARROOM_LLM_MODEL, nothing else: the server reads `max_tokens`
+    # and ignores `max_completion_tokens`, so only the former stops a rambling model at 8
+    from warroom.llm.check import check_provider
+    from warroom.llm.providers import build_model, close_model
+
+    settings = Settings(_env_file=None, llm_base_url=server.base_url,  # type: ignore[call-arg]
+                        llm_model=MODEL_ALIAS)
+    provider = settings.llm_chain_providers[0]
+    assert provider.kind == "openai"
+    model = build_model(provider)
+    result = await Agent(model, output_type=str).run(
+        "Write a long story about a lighthouse keeper and the sea, in many paragraphs.",
+        model_settings={"max_tokens": 8})
+    await close_model(model)
+    assert 0 < result.usage.output_tokens <= 8
+    check = await check_provider(provider, timeout=120)  # what `warroom llm check` runs
+    assert check.ok, check.error
+    assert check.output_tokens <= 16
+
+
+async def test_the_shorthand_on_llama_cpp_gives_a_typed_answer(server: LocalModelServer) -> None:
+    from warroom.llm.service import ModelRuntime
+
+    settings = Settings(_env_file=None, llm_base_url=server.base_url,  # type: ignore[call-arg]
+                        llm_model=MODEL_ALIAS, llm_kind="llama_cpp", llm_output_mode="prompted",
+                        llm_max_output_tokens=64, llm_cache_ttl_seconds=0,
+                        agent_deadline_seconds=240)
+    runtime = ModelRuntime(settings)
+    output, turn = await runtime.ask(
+        role="summary", mode="summary", instructions="You triage production alerts.",
+        prompt="Alert: checkout returns HTTP 500 for 90% of requests since the last deploy.",
+        output_type=Triage, evidence_digest="d")
+    await runtime.aclose()
+    assert turn.status == "accepted", turn.reason
+    assert isinstance(output, Triage) and turn.output_tokens > 0

@@ -42,3 +42,38 @@ def test_slack_mrkdwn_escapes_mentions_and_links() -> None:
                               closed_reason="the decision expired"))
     assert not [b for b in dead if b["type"] == "actions"]
     assert "No buttons: the decision expired" in str(dead)
+
+
+def test_the_incident_summary_is_on_the_card_under_its_title() -> None:
+    from datetime import UTC, datetime
+
+    from warroom.decisions.models import DecisionView
+    from warroom.i18n.service import activate
+    from warroom.notify.render import card, summary_line
+    from warroom.store.tables import Incident
+
+    at = datetime(2026, 1, 1, tzinfo=UTC)
+    view = DecisionView(
+        token="d_1", incident_id="i-1", status="ready", fault=None, action_type=None,
+        requires_approvals=1, auto_execute=False, parent_token=None, workflow_id=None,
+        created_at=at, updated_at=at, ready_at=at, expires_at=None,
+        package={"status": "ready", "summary": "bad deploy on checkout",
+                 "incident_summary": f"checkout fails since its deploy {XSS}"})
+    incident = Incident(id="i-1", title="HighErrorRate", namespace="shop", service="checkout",
+                        priority="P1")
+    shown = card(view, incident)
+    assert shown.summary == f"checkout fails since its deploy {XSS}"
+    assert summary_line(shown) == f"Summary: {shown.summary}"
+    assert telegram.text(shown).splitlines()[1].startswith("Summary: checkout fails since")
+    assert "&lt;a href" in telegram.text(shown).splitlines()[1]
+    section = slack.blocks(shown)[1]
+    assert section["text"]["text"].startswith("Summary: checkout fails") and \
+        "&lt;!channel&gt;" in section["text"]["text"]
+    activate("zh-TW")
+    try:
+        assert summary_line(shown).startswith("摘要：checkout fails")
+    finally:
+        activate("en")
+    without = card(view.model_copy(update={"package": {"status": "ready"}}), incident)
+    assert summary_line(without) == "" and "Summary" not in telegram.text(without)
+    assert not any("Summary" in str(b) for b in slack.blocks(without))

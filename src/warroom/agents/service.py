@@ -60,6 +60,7 @@ class DebateResult(BaseModel):
     snapshot: EvidenceSnapshot
     snapshot_id: str | None = None
     latency_ms: float = 0.0
+    summary: str = ""  # the incident summary for people: a model's, or the rule template's
 
 
 def snapshot_json(snapshot: EvidenceSnapshot) -> dict[str, Any]:
@@ -111,8 +112,11 @@ def _failed(session_id: str, incident_id: str, now: datetime, why: str,
 async def analyze_incident(session: AsyncSession, incident_id: str, *, settings: Settings,
                            sensors: list[Sensor], now: datetime | None = None,
                            backends: Backends | None = None,
-                           bus: EventBus | None = None) -> DebateResult:
+                           bus: EventBus | None = None, live: bool = True) -> DebateResult:
     """Sense, sanitize, persist the snapshot, debate and audit; never raises.
+
+    `live`: the sensors are the cluster's, so a model's investigation tools may ask them
+    again; a replay passes False and its tools read the recorded snapshot.
 
     Turns and the package are published to `bus` when one is given: the process's bus, built
     by the composition root (the dashboard's stream, and Redis Streams when `redis_url` is set).
@@ -122,7 +126,7 @@ async def analyze_incident(session: AsyncSession, incident_id: str, *, settings:
     now = utc(now) if now is not None else datetime.now(UTC)
     try:
         result = await _analyze(session, incident_id, session_id=session_id, settings=settings,
-                                sensors=sensors, now=now, backends=backends)
+                                sensors=sensors, now=now, backends=backends, live=live)
     except Exception as exc:  # the promise to the caller: a package, never an exception
         result = _failed(session_id, incident_id, now,
                          f"analysis failed: {type(exc).__name__}: {exc}"[:500])
@@ -139,7 +143,7 @@ async def analyze_incident(session: AsyncSession, incident_id: str, *, settings:
 
 async def _analyze(session: AsyncSession, incident_id: str, *, session_id: str,
                    settings: Settings, sensors: list[Sensor], now: datetime,
-                   backends: Backends | None) -> DebateResult:
+                   backends: Backends | None, live: bool) -> DebateResult:
     incident = await session.get(Incident, incident_id)
     if incident is None:
         return _failed(session_id, incident_id, now, f"incident {incident_id} not found")
@@ -148,8 +152,8 @@ async def _analyze(session: AsyncSession, incident_id: str, *, session_id: str,
         .order_by(Signal.starts_at, Signal.fingerprint))).all())
     request = build_request(incident, signals, now=now,
                             lookback_seconds=settings.evidence_lookback_seconds)
-    raw = await take_snapshot(request, select_sensors(sensors, request),
-                              timeout=settings.sensor_timeout_seconds)
+    chosen = select_sensors(sensors, request)
+    raw = await take_snapshot(request, chosen, timeout=settings.sensor_timeout_seconds)
     snapshot = sanitize_snapshot(raw)
     data = snapshot_json(snapshot)
     row = EvidenceSnapshotRow(id=str(uuid.uuid4()), incident_id=incident_id, taken_at=now,
@@ -165,6 +169,11 @@ async def _analyze(session: AsyncSession, incident_id: str, *, session_id: str,
     runtime = None
     if backends is None:
         backends, runtime = _backends(session, settings)
+    if runtime is not None and live:
+        from warroom.agents.llm.tools import LiveSensors
+
+        runtime.live = LiveSensors(chosen, timeout=settings.sensor_timeout_seconds,
+                                   lookback_seconds=settings.evidence_lookback_seconds)
     debate_started = time.monotonic()
     debate: Debate = await run_debate(
         ctx, backends, agent_deadline=settings.agent_deadline_seconds,
@@ -180,6 +189,7 @@ async def _analyze(session: AsyncSession, incident_id: str, *, session_id: str,
     session.add(row)
     await _audit(session, result, debate.input_hashes)
     text, source, summary_turn = summary
+    result.summary = text
     from warroom.store.audit import NewEvent, append_many
 
     await append_many(session, [NewEvent(
@@ -192,14 +202,16 @@ async def _analyze(session: AsyncSession, incident_id: str, *, session_id: str,
     if summary_turn is not None:
         model_turns.append(("summary", summary_turn))
     if model_turns:
-        from warroom.llm.repository import save_cache, save_turns
+        from warroom.llm.repository import save_turns
 
         await save_turns(session, incident_id=incident_id, session_id=session_id,
                          turns=model_turns)
     if runtime is not None:
-        from warroom.llm.repository import save_cache
+        from warroom.llm.repository import store_answers
 
-        await save_cache(session, runtime.pending, ttl_seconds=settings.llm_cache_ttl_seconds)
+        await store_answers(session, runtime.cache, runtime.pending,
+                            ttl_seconds=settings.llm_cache_ttl_seconds)
+        await runtime.aclose()
     return result
 
 
@@ -207,10 +219,10 @@ def _backends(session: AsyncSession, settings: Settings) -> tuple[Backends, Any]
     """Return the backends the settings choose, and the model runtime when a model is set."""
     runtime = None
     if settings.llm_chain_providers:
-        from warroom.llm.repository import CacheReader
+        from warroom.llm.repository import cache_reader
         from warroom.llm.service import ModelRuntime
 
-        runtime = ModelRuntime(settings, cache_get=CacheReader(session))
+        runtime = ModelRuntime(settings, cache_get=cache_reader(session, settings))
     if all(settings.backend_for(r) == "rules" for r in MODEL_ROLES):
         return rule_backends(), runtime
     from warroom.agents.llm.backends import backends_for

@@ -13,7 +13,7 @@ from collections.abc import Callable
 from pydantic import BaseModel
 
 from warroom.config import LLMProvider, Settings
-from warroom.llm.providers import build_model, route
+from warroom.llm.providers import build_model, close_model, route
 
 ROLES = ("diagnostician", "solver", "reviewer", "critic", "summary")
 PROMPT = "Reply with the single word: ok"
@@ -84,6 +84,7 @@ async def check_provider(provider: LLMProvider, timeout: float) -> ProviderCheck
         out.input_tokens, out.output_tokens = usage.input_tokens, usage.output_tokens
         out.reply = str(result.output)[:80]
     out.latency_ms = round((time.perf_counter() - started) * 1000, 1)
+    await close_model(model)
     return out
 
 

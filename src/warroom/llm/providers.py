@@ -8,6 +8,7 @@ milliseconds and hand over to the next provider (or to the rule answer), not ret
 from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
+from urllib.parse import urlsplit
 
 from warroom.config import LLMProvider
 
@@ -44,11 +45,14 @@ def _openai(provider: LLMProvider, timeout: float) -> Model:
                             "API key (OpenAI)")
     client = AsyncOpenAI(base_url=provider.base_url or None, api_key=provider.key() or "none",
                          max_retries=0, timeout=timeout)
-    profile: Any = None
+    # only OpenAI itself reads `max_completion_tokens`; Ollama, vLLM and llama.cpp read
+    # `max_tokens` (llama.cpp ignores the other field and writes until its context is full)
+    profile: Any = OpenAIModelProfile(
+        openai_chat_supports_max_completion_tokens=is_openai(provider.base_url))
     settings: Any = None
     if provider.kind == "llama_cpp":
-        # llama.cpp's server ignores max_completion_tokens, rejects json_schema formats and
-        # does not enforce tool_choice: ask for a JSON object, the schema in the prompt
+        # llama.cpp's server also rejects json_schema formats and does not enforce
+        # tool_choice: ask for a JSON object, the schema in the prompt
         profile = OpenAIModelProfile(openai_chat_supports_max_completion_tokens=False)
         settings = {"extra_body": {"response_format": {"type": "json_object"}}}
     model = OpenAIChatModel(provider.model, provider=OpenAIProvider(openai_client=client),
@@ -58,6 +62,12 @@ def _openai(provider: LLMProvider, timeout: float) -> Model:
 
         return schema_grammar(model)  # each answer's own schema, compiled into a grammar
     return model
+
+
+def is_openai(base_url: str) -> bool:
+    """Tell whether a base URL is OpenAI's own API (no base URL means OpenAI)."""
+    host = (urlsplit(base_url).hostname or "") if base_url else "api.openai.com"
+    return host == "api.openai.com" or host.endswith(".openai.azure.com")
 
 
 def output_mode(provider: LLMProvider) -> str:
@@ -114,3 +124,20 @@ def route(providers: list[LLMProvider], routes: dict[str, list[str]],
         raise ProviderError(f"llm_routes.{role}: unknown provider(s) {', '.join(missing)}; "
                             f"configured: {', '.join(by_name) or 'none'}")
     return [by_name[n] for n in names]
+
+
+async def close_model(model: Model) -> None:
+    """Close the SDK clients a built model holds (fallback chains and wrappers included)."""
+    pending: list[Any] = [model]
+    while pending:
+        current = pending.pop()
+        pending += list(getattr(current, "models", []))
+        if getattr(current, "wrapped", None) is not None:
+            pending.append(current.wrapped)
+        client = getattr(current, "client", None)
+        close = getattr(client, "close", None)
+        if close is not None:
+            try:
+                await close()
+            except Exception:  # closing is tidying up: a failure changes nothing
+                pass

@@ -10,6 +10,7 @@ from sqlalchemy import delete, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from warroom.agents.models import ModelTurn
+from warroom.config import Settings
 from warroom.llm.models import CachedAnswer, PendingCache, UsageTotals
 from warroom.store.tables import LLMCacheEntry, LLMTurnRow
 from warroom.store.times import utc
@@ -31,6 +32,62 @@ class CacheReader:
             return None
         return CachedAnswer(model=row.model, output=row.output, input_tokens=row.input_tokens,
                             output_tokens=row.output_tokens)
+
+
+class RedisCache:
+    """The response cache in Redis: the same keys, each entry expiring after the TTL.
+
+    A Redis that is down or slow is a cache miss (and a lost write), never a failed turn.
+    """
+
+    PREFIX = "warroom:llm-cache:"
+
+    def __init__(self, url: str, *, timeout: float = 0.5) -> None:
+        from redis.asyncio import Redis
+
+        self._redis = Redis.from_url(url, socket_timeout=timeout,
+                                     socket_connect_timeout=timeout)
+
+    async def __call__(self, key: str) -> CachedAnswer | None:
+        """Return the live cache entry for `key`, if any."""
+        raw = await self._redis.get(self.PREFIX + key)
+        return None if raw is None else CachedAnswer.model_validate_json(raw)
+
+    async def save(self, pending: list[PendingCache], *, ttl_seconds: float) -> None:
+        """Store fresh answers, each expiring `ttl_seconds` from now."""
+        if not pending or ttl_seconds <= 0:
+            return
+        async with self._redis.pipeline(transaction=False) as pipe:
+            for p in pending:
+                pipe.set(self.PREFIX + p.key, p.answer.model_dump_json(),
+                         px=max(1, int(ttl_seconds * 1000)))
+            await pipe.execute()
+
+    async def aclose(self) -> None:
+        """Close the connection pool."""
+        await self._redis.aclose()
+
+
+def cache_reader(session: AsyncSession, settings: Settings) -> CacheReader | RedisCache:
+    """Return the response cache the settings choose: Redis when configured, else the
+    database."""
+    if settings.llm_cache_in_redis:
+        return RedisCache(settings.redis_url)
+    return CacheReader(session)
+
+
+async def store_answers(session: AsyncSession, cache: object, pending: list[PendingCache], *,
+                        ttl_seconds: float) -> None:
+    """Store an analysis's fresh answers where its cache reads them; close a Redis cache."""
+    if not isinstance(cache, RedisCache):
+        await save_cache(session, pending, ttl_seconds=ttl_seconds)
+        return
+    try:
+        await cache.save(pending, ttl_seconds=ttl_seconds)
+    except Exception:  # a lost cache write costs one repeated question, nothing else
+        pass
+    finally:
+        await cache.aclose()
 
 
 async def save_cache(session: AsyncSession, pending: list[PendingCache], *,

@@ -10,6 +10,7 @@ from __future__ import annotations
 import hashlib
 import time
 from collections.abc import Awaitable, Callable
+from contextlib import AsyncExitStack
 from typing import TYPE_CHECKING, Any, Literal, TypeVar
 
 import orjson
@@ -24,6 +25,8 @@ from warroom.llm.providers import ProviderError, build_chain, output_mode, route
 if TYPE_CHECKING:
     from pydantic_ai import Agent
     from pydantic_ai.models import Model
+
+    from warroom.agents.llm.tools import LiveSensors
 
 T = TypeVar("T", bound=BaseModel)
 Mode = Literal["llm", "hybrid", "summary"]
@@ -77,15 +80,23 @@ class ModelRuntime:
     def __init__(self, settings: Settings, *, model: Model | None = None,
                  cache_get: CacheGet | None = None) -> None:
         self.settings = settings
-        if settings.llm_otlp_endpoint:
-            from warroom.llm.tracing import configure_tracing
+        from warroom.llm.tracing import configure_tracing
 
-            configure_tracing(settings)
+        # model runs join the process's traces: the one OTLP exporter, when configured
+        configure_tracing(settings)
         self._override = model  # tests and benches: one model for every role
+        # the analysis's sensors, asked again by the investigation tools (None: replay, where
+        # the tools read the snapshot)
+        self.live: LiveSensors | None = None
         self._cache_get = cache_get
         self.pending: list[PendingCache] = []
         self._models: dict[str, Model] = {}
         self._rendered: tuple[int, str, str] | None = None
+
+    @property
+    def cache(self) -> CacheGet | None:
+        """Return the response cache this runtime reads (the analysis stores into it)."""
+        return self._cache_get
 
     def chain(self, role: str) -> list[LLMProvider]:
         """Return the providers this role asks, in order."""
@@ -100,6 +111,14 @@ class ModelRuntime:
             # a cassette records the chain's answers, or answers in its place (replay)
             self._models[role] = with_cassette(build_chain(providers), self.settings)
         return self._models[role]
+
+    async def aclose(self) -> None:
+        """Close the provider clients this runtime built (once its analysis is over)."""
+        from warroom.llm.providers import close_model
+
+        models, self._models = list(self._models.values()), {}
+        for model in models:
+            await close_model(model)
 
     def rendered(self, key: int, render: Callable[[], str]) -> tuple[str, str]:
         """Return text rendered once per analysis (the evidence) and its sha256."""
@@ -202,15 +221,29 @@ class ModelRuntime:
             return None, turn.model_copy(update={
                 "status": "failed", "reason": f"{type(exc).__name__}: {exc}"[:500]})
 
+        notes: list[dict[str, Any]] = []
+
         async def run() -> Any:
-            with capture_run_messages() as messages:
-                captured.append(messages)
-                # each tool step is a request; one more answers, one more may fix the answer
-                steps = self.settings.llm_tool_steps if tools else 0
-                limits = UsageLimits(request_limit=steps + 2, tool_calls_limit=steps)
-                return await agent.run(prompt, model=model, deps=deps, usage_limits=limits,
-                                       model_settings={
-                                           "max_tokens": self.settings.llm_max_output_tokens})
+            async with AsyncExitStack() as stack:
+                toolsets = []
+                if tools and self.settings.llm_mcp_servers:
+                    # MCP sessions open inside the run: connecting counts against the deadline
+                    from pydantic_ai.toolsets import FunctionToolset
+
+                    from warroom.llm.mcp_tools import open_tools
+
+                    remote, found = await open_tools(stack, self.settings.llm_mcp_servers,
+                                                     self.settings.sensor_timeout_seconds)
+                    notes.extend(found)
+                    toolsets.append(FunctionToolset(remote))
+                with capture_run_messages() as messages:
+                    captured.append(messages)
+                    # each tool step is a request; one more answers, one more may fix it
+                    steps = self.settings.llm_tool_steps if tools else 0
+                    limits = UsageLimits(request_limit=steps + 2, tool_calls_limit=steps)
+                    return await agent.run(prompt, model=model, deps=deps, usage_limits=limits,
+                                           toolsets=toolsets, model_settings={
+                                               "max_tokens": self.settings.llm_max_output_tokens})
 
         try:
             result = await bounded(run(), budget)
@@ -219,6 +252,7 @@ class ModelRuntime:
             return None, turn.model_copy(update={
                 "status": "timeout", "reason": f"no answer within {budget:.2f}s",
                 "said": said_of(captured[0]) if captured else None,
+                "tools": notes + (tools_of(captured[0]) if captured else []),
                 "latency_ms": _ms(started)})
         except (UnexpectedModelBehavior, UsageLimitExceeded) as exc:  # answered, unusably
             why = "step budget spent" if isinstance(exc, UsageLimitExceeded) else \
@@ -226,7 +260,7 @@ class ModelRuntime:
             return None, turn.model_copy(update={
                 "status": "failed", "reason": f"{why}: {exc}"[:500],
                 "said": said_of(captured[0]) if captured else None,
-                "tools": tools_of(captured[0]) if captured else [],
+                "tools": notes + (tools_of(captured[0]) if captured else []),
                 "latency_ms": _ms(started)})
         except Exception as exc:  # the provider itself failed: do not ask it again now
             why = f"{type(exc).__name__}: {exc}"[:500]
@@ -245,7 +279,7 @@ class ModelRuntime:
             output_tokens=usage.output_tokens)))
         return output, turn.model_copy(update={
             "status": "accepted", "model": answered, "said": data,
-            "tools": tools_of(result.all_messages()),
+            "tools": notes + tools_of(result.all_messages()),
             "input_tokens": usage.input_tokens, "output_tokens": usage.output_tokens,
             "cost_usd": cost, "latency_ms": _ms(started)})
 

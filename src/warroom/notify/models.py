@@ -32,6 +32,7 @@ class Card(BaseModel):
     service: str
     priority: str
     diagnosis: str
+    summary: str = ""  # the incident summary for people (a model's or the rule template's)
     action: str
     risk: str
     blast_radius: int

@@ -8,6 +8,7 @@ from pydantic import BaseModel
 
 from warroom.agents.models import Challenge, DecisionPackage
 from warroom.decisions.models import DecisionView
+from warroom.i18n.service import _
 from warroom.notify.models import Card
 from warroom.store.tables import Incident
 
@@ -16,6 +17,7 @@ class _Extras(BaseModel):
     """What the workflow stores beside the package: the Critic's challenges."""
 
     challenges: list[Challenge] = []
+    incident_summary: str = ""
 
 
 class EventDetail(BaseModel):
@@ -68,7 +70,8 @@ def _closed_reason(view: DecisionView, approvers: list[str], rejected_by: str | 
 def card(view: DecisionView, incident: Incident) -> Card:
     """Render the card of a decision from its current state."""
     package = DecisionPackage.model_validate(view.package or {"status": "failed"})
-    challenges = _Extras.model_validate(view.package or {}).challenges
+    extras = _Extras.model_validate(view.package or {})
+    challenges = extras.challenges
     approvers = [a.approver for a in view.approvals if a.verdict == "approve"]
     rejected_by = next((a.approver for a in view.approvals if a.verdict == "reject"), None)
     headline = _HEADLINES.get(view.status, view.status)
@@ -82,6 +85,7 @@ def card(view: DecisionView, incident: Incident) -> Card:
         diagnosis=package.summary or "no diagnosis", action=_action_text(package),
         risk=package.risk, blast_radius=package.blast_radius, confidence=package.confidence,
         challenges=[f"{c.severity}: {c.text}" for c in challenges],
+        summary=extras.incident_summary,
         approvers=approvers, approvals_needed=view.requires_approvals, rejected_by=rejected_by,
         executed_call=_executed_call(view),
         verification=f"{last.verdict}, self-healing score {last.score:.2f}" if last else None,
@@ -110,3 +114,8 @@ def note(event: str, view: Card, payload: dict[str, Any]) -> str | None:
         return f"Failed: {reason}" + (f" (verified: {view.verification})"
                                       if view.verification else "")
     return None
+
+
+def summary_line(card: Card) -> str:
+    """Return the card's summary line for people, or "" when the analysis wrote none."""
+    return _("Summary: %(text)s") % {"text": card.summary} if card.summary else ""

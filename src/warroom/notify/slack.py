@@ -9,6 +9,7 @@ from slack_sdk.web.async_client import AsyncWebClient
 from warroom.notify.models import SLACK_APPROVE as APPROVE
 from warroom.notify.models import SLACK_REJECT as REJECT
 from warroom.notify.models import Card, ChatEvent, MessageRef
+from warroom.notify.render import summary_line
 
 
 def _esc(text: str) -> str:
@@ -34,6 +35,8 @@ def blocks(card: Card) -> list[dict[str, Any]]:
                 + (f"\n{_esc(', '.join(card.approvers))}" if card.approvers else "")),
         ]},
     ]
+    if card.summary:  # right under the title: what happened, in plain words
+        out.insert(1, {"type": "section", "text": _md(_esc(summary_line(card)))})
     if card.challenges:
         lines = "\n".join(f"• {_esc(c)}" for c in card.challenges)
         out.append({"type": "section", "text": _md(f"*Critic's challenges:*\n{lines}")})

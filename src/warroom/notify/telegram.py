@@ -9,6 +9,7 @@ from telegram.error import BadRequest
 from telegram.request import HTTPXRequest
 
 from warroom.notify.models import Card, ChatEvent, MessageRef
+from warroom.notify.render import summary_line
 
 LIMIT = 4096  # characters Telegram accepts in one message
 
@@ -28,6 +29,8 @@ def text(card: Card) -> str:
     if card.challenges:
         lines.append("<b>Critic's challenges:</b>")
         lines += [f"• {e(c)}" for c in card.challenges]
+    if card.summary:  # right under the title: what happened, in plain words
+        lines.insert(1, e(summary_line(card)))
     if card.executed_call:
         lines.append(f"<b>Executed:</b> <code>{e(card.executed_call)}</code>")
     if card.verification:

@@ -198,7 +198,7 @@ class Replayer:
                 incident_id = _primary(refs, counts)
                 result = await analyze_incident(
                     session, incident_id, settings=settings, sensors=replay_sensors(scenario),
-                    now=scenario.now)
+                    now=scenario.now, live=False)
                 await session.commit()
             return output_line(scenario, result, (time.perf_counter() - started) * 1000)
         except Exception as exc:  # a pipeline fault: this scenario fails, the run goes on

@@ -112,6 +112,7 @@ async def analyze_step(token: str) -> dict[str, Any]:
                     c.model_dump(mode="json") for c in getattr(critique, "challenges", [])
                 ],
                 "latency_ms": getattr(result, "latency_ms", None),
+                "incident_summary": getattr(result, "summary", ""),
             }
     except TimeoutError:
         package = _fallback(

@@ -72,7 +72,7 @@ async def test_the_model_reads_logs_then_answers_and_the_calls_are_recorded(
     assert out == report
     assert scope.model is not None and scope.model.status == "accepted"
     assert scope.model.tools == [{"tool": "read_logs", "args": {"pod": "checkout"},
-                                  "query": "logs of pods ~'checkout' containing ''",
+                                  "query": "logs of pods ~'checkout' containing '' (snapshot)",
                                   "found": 2}]
     lines = seen[0].lines
     assert any(line.startswith("shop/checkout-7f9dd8b6c4-x7gr9/checkout: GET /pay 500")
@@ -118,4 +118,5 @@ async def test_a_search_that_finds_nothing_says_what_it_searched(
     backend = ModelDiagnostician(FixedDiagnostician(diag(("shop", "cart", "bad_deploy", 0.9))),
                                  runtime(FunctionModel(look)), "hybrid")
     await backend.diagnose(make_ctx())
-    assert seen[0].found == 0 and seen[0].note == "searched events about ~'ghost', found nothing"
+    assert seen[0].found == 0 and seen[0].note == \
+        "searched events about ~'ghost' (snapshot), found nothing"

@@ -52,7 +52,8 @@ class ModelBackend:
         if tools:
             from .tools import Investigation
 
-            deps = Investigation(evidence=ctx.evidence)
+            deps = Investigation(evidence=ctx.evidence, live=self.runtime.live,
+                                 namespace=ctx.namespace, incident_id=ctx.incident_id)
         return await self.runtime.ask(
             role=self.role, mode=self.mode, instructions=f"{SAFETY}\n{self.instructions}",
             prompt=prompt, output_type=output_type, evidence_digest=digest, tools=tools,
