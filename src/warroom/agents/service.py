@@ -18,7 +18,6 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from warroom.agents.events import EventBus, get_bus
 from warroom.agents.models import (
-    Action,
     ActionPlan,
     AgentTurn,
     CriticReport,
@@ -30,6 +29,7 @@ from warroom.agents.models import (
 from warroom.agents.orchestrator import Backends, Debate, digest, rule_backends, run_debate
 from warroom.agents.ports import DebateContext
 from warroom.config import Settings
+from warroom.domain.models import human_must_decide
 from warroom.learn.service import playbook_trust
 from warroom.safety.sanitize import clean_text, sanitize_snapshot
 from warroom.sensors.models import AlertView, EvidenceSnapshot, SensorRequest
@@ -97,10 +97,7 @@ def build_request(incident: Incident, signals: list[Signal], *, now: datetime,
 
 def _failed(session_id: str, incident_id: str, now: datetime, why: str,
             snapshot: EvidenceSnapshot | None = None) -> DebateResult:
-    package = DecisionPackage(
-        status="failed", action=Action(type="escalate", params={"reason": why[:500]}),
-        requires_human_approval=True, risk="high", outcome="failed", blocked_reason=why,
-        summary=f"{why}. A human must decide.")
+    package = human_must_decide(why, "failed", outcome="failed")
     turn = AgentTurn(role="coordinator", vote="abstain", degraded=True, error=why,
                      output=package.model_dump(mode="json"))
     return DebateResult(session_id=session_id, incident_id=incident_id, package=package,

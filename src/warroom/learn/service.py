@@ -82,21 +82,21 @@ async def learn_outcome(
 ) -> dict[str, Any] | None:
     """Update the decision's playbook trust and record the critic challenges' outcomes."""
     at = now or datetime.now(UTC)
-    challenges = list((decision.package or {}).get("challenges") or [])
+    challenges = decision.package.challenges if decision.package is not None else []
     recorded = []
     for challenge in challenges:
-        right = _proved_right(challenge.get("question", ""), verdict=verdict, details=details)
+        right = _proved_right(challenge.question, verdict=verdict, details=details)
         session.add(
             ChallengeOutcome(
                 decision_token=decision.token,
-                question=str(challenge.get("question", ""))[:32],
-                severity=str(challenge.get("severity", "info"))[:16],
-                text=str(challenge.get("text", "")),
+                question=challenge.question,
+                severity=challenge.severity,
+                text=challenge.text,
                 proved_right=right,
                 at=at,
             )
         )
-        recorded.append({"question": challenge.get("question"), "proved_right": right})
+        recorded.append({"question": challenge.question, "proved_right": right})
     if not decision.fault or not decision.action_type:
         return None
     failed = verdict in ("failed", "timeout") or score < 0.5

@@ -6,16 +6,10 @@ from typing import Any
 
 from pydantic import BaseModel
 
-from warroom.agents.models import Challenge, DecisionPackage
+from warroom.agents.models import DecisionPackage
 from warroom.decisions.models import DecisionView
 from warroom.notify.models import Card
 from warroom.store.tables import Incident
-
-
-class _Extras(BaseModel):
-    """What the workflow stores beside the package: the Critic's challenges."""
-
-    challenges: list[Challenge] = []
 
 
 class EventDetail(BaseModel):
@@ -67,8 +61,8 @@ def _closed_reason(view: DecisionView, approvers: list[str], rejected_by: str | 
 
 def card(view: DecisionView, incident: Incident) -> Card:
     """Render the card of a decision from its current state."""
-    package = DecisionPackage.model_validate(view.package or {"status": "failed"})
-    challenges = _Extras.model_validate(view.package or {}).challenges
+    package = view.package or DecisionPackage(status="failed")
+    challenges = view.package.challenges if view.package is not None else []
     approvers = [a.approver for a in view.approvals if a.verdict == "approve"]
     rejected_by = next((a.approver for a in view.approvals if a.verdict == "reject"), None)
     headline = _HEADLINES.get(view.status, view.status)

@@ -21,11 +21,10 @@ from pydantic import BaseModel
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from warroom.agents.models import Action, DecisionPackage
 from warroom.config import Settings
 from warroom.decisions import repository
-from warroom.decisions.policy import PolicyVerdict
-from warroom.decisions.service import mark_ready, open_decision, transition
+from warroom.decisions.service import mark_ready, open_decision, ready_package, transition
+from warroom.domain.models import DecisionPackage, PolicyVerdict
 from warroom.sensors.models import AlertView, EvidenceData, EvidenceSnapshot, SensorRequest
 from warroom.sensors.ports import Sensor
 from warroom.store import audit
@@ -42,18 +41,6 @@ class VerificationResult(BaseModel):
     score: float
     details: dict[str, Any]
     rollback_token: str | None = None
-
-
-def target_key(package: dict[str, Any]) -> str:
-    """Return `namespace/service` of what the decision acted on."""
-    target = ((package.get("action") or {}).get("target")) or ""
-    parts = target.split("/")
-    if len(parts) == 3:
-        return f"{parts[0]}/{parts[2]}"
-    hypotheses = package.get("hypotheses") or []
-    if hypotheses:
-        return f"{hypotheses[0].get('namespace', '')}/{hypotheses[0].get('service', '')}"
-    return ""
 
 
 def judge(
@@ -172,7 +159,7 @@ async def verify_decision(
         alerts_resolved = bool(signals) and all(s.status == "resolved" for s in signals)
         verdict, score, details = judge(
             pre=pre, post=post, alerts_resolved=alerts_resolved,
-            target=target_key(decision.package or {}), observed=observed,
+            target=ready_package(decision).target_key(), observed=observed,
         )
         executions = list(await repository.executions(session, token))
         shadow = all(e.executor == "shadow" for e in executions)
@@ -204,7 +191,9 @@ async def _propose_rollback(
     settings: Settings,
 ) -> str:
     """Open a rollback proposal for a human: never executed without one."""
-    action = Action.model_validate((decision.package or {}).get("action") or {})
+    action = ready_package(decision).action
+    if action is None:
+        raise ValueError(f"decision {decision.token}: its package names no action to undo")
     inverse = rollback_action(action, pre_state)
     proposal, _ = await open_decision(
         session, incident_id=decision.incident_id,

@@ -5,15 +5,17 @@ from __future__ import annotations
 import logging
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, TypeVar
 
 from fastapi import Request
+from pydantic import BaseModel, ValidationError
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from warroom.api.details import incident_details
 from warroom.decisions import service as decisions
 from warroom.decisions.models import DecisionNotFound, DecisionView
+from warroom.domain.models import Challenge, DecisionPackage, FollowUp, Hypothesis, ReadyPackage
 from warroom.ingest import repository as incidents
 from warroom.ingest.models import IncidentView, SignalView
 from warroom.learn import service as learn
@@ -83,12 +85,13 @@ class IncidentPage:
     unavailable: list[str] = field(default_factory=list)
 
     @property
-    def package(self) -> dict[str, Any]:
+    def package(self) -> DecisionPackage | None:
         """Return the decision's package, else the debate's (a decision may not exist yet)."""
-        if self.decision is not None and self.decision.package:
+        if self.decision is not None and self.decision.package is not None:
             return self.decision.package
         debate = self.details.get("debate") or {}
-        return dict(debate.get("package") or {})
+        stored = debate.get("package")
+        return DecisionPackage.model_validate(stored) if stored else None
 
     def turn(self, role: str) -> dict[str, Any]:
         """Return the latest debate's turn of one agent (empty when it did not speak)."""
@@ -102,10 +105,39 @@ class IncidentPage:
         return dict(self.turn(role).get("output") or {})
 
     @property
-    def hypotheses(self) -> list[dict[str, Any]]:
+    def hypotheses(self) -> list[Hypothesis]:
         """Return the top hypotheses: the Diagnostician's, else the package's."""
-        found = self.output("diagnostician").get("hypotheses") or self.package.get("hypotheses")
-        return list(found or [])[:3]
+        said = _fitting(Hypothesis, self.output("diagnostician").get("hypotheses"))
+        package = self.package
+        return (said or (package.hypotheses if package is not None else []))[:3]
+
+    @property
+    def challenges(self) -> list[Challenge]:
+        """Return the Critic's challenges: as it said them, else as the decision stored them."""
+        said = _fitting(Challenge, self.output("critic").get("challenges"))
+        package = self.package
+        return said or (package.challenges if isinstance(package, ReadyPackage) else [])
+
+    @property
+    def followups(self) -> list[FollowUp]:
+        """Return the package's follow-ups, else the Solver's."""
+        package = self.package
+        stored = package.followups if package is not None else []
+        return stored or _fitting(FollowUp, self.output("solver").get("followups"))
+
+
+M = TypeVar("M", bound=BaseModel)
+
+
+def _fitting(model: type[M], items: Any) -> list[M]:
+    """Read the items of an agent's recorded output that fit today's model (old ones may not)."""
+    kept = []
+    for item in items or []:
+        try:
+            kept.append(model.model_validate(item))
+        except ValidationError:
+            continue
+    return kept
 
 
 async def incident_page(request: Request, session: AsyncSession,

@@ -15,10 +15,16 @@ from typing import Any
 import structlog
 from sqlalchemy import select
 
-from warroom.agents.models import Action, DecisionPackage
 from warroom.decisions import repository
-from warroom.decisions.policy import PolicyVerdict, evaluate
-from warroom.decisions.service import approval_state, mark_ready, open_decision, transition
+from warroom.decisions.policy import evaluate
+from warroom.decisions.service import (
+    approval_state,
+    mark_ready,
+    open_decision,
+    ready_package,
+    transition,
+)
+from warroom.domain.models import DebateExtras, DecisionPackage, human_must_decide
 from warroom.execute.service import execute_decision
 from warroom.learn.service import learn_outcome, playbook_trust
 from warroom.observe.metrics import (
@@ -47,15 +53,15 @@ def execution_lane(target: str | None) -> str:
 
 
 def _ready_view(decision: Decision) -> dict[str, Any]:
-    policy = (decision.package or {}).get("policy") or {}
-    action = (decision.package or {}).get("action") or {}
+    package = decision.package
+    action = package.action if package is not None else None
     return {
-        "lane": execution_lane(action.get("target")),
+        "lane": execution_lane(action.target if action is not None else None),
         "token": decision.token,
         "incident_id": decision.incident_id,
         "status": decision.status,
-        "executable": bool(policy.get("executable", False)),
-        "auto_execute": bool(policy.get("auto_execute", False)),
+        "executable": package is not None and package.policy.executable,
+        "auto_execute": package is not None and package.policy.auto_execute,
         "workflow_id": decision.workflow_id,
     }
 
@@ -67,17 +73,6 @@ async def open_step(incident_id: str, workflow_id: str) -> str:
             session, incident_id=incident_id, workflow_id=workflow_id
         )
         return decision.token
-
-
-def _fallback(reason: str, status: str) -> DecisionPackage:
-    return DecisionPackage(
-        status=status,
-        action=Action(type="escalate", params={"reason": reason}),
-        requires_human_approval=True,
-        risk="high",
-        summary=f"a human must decide: {reason}",
-        outcome="workflow_fallback",
-    )
 
 
 async def analyze_step(token: str) -> dict[str, Any]:
@@ -92,7 +87,7 @@ async def analyze_step(token: str) -> dict[str, Any]:
         if decision.status != "analyzing":  # a re-run: the package is already stored
             return _ready_view(decision)
         incident_id = decision.incident_id
-    extras: dict[str, Any] = {}
+    extras: DebateExtras | None = None
     package: DecisionPackage
     started = time.perf_counter()
     try:
@@ -105,21 +100,20 @@ async def analyze_step(token: str) -> dict[str, Any]:
             )
             package = result.package
             critique = getattr(result, "critique", None)
-            extras = {
-                "session_id": getattr(result, "session_id", None),
-                "challenges": [
-                    c.model_dump(mode="json") for c in getattr(critique, "challenges", [])
-                ],
-                "latency_ms": getattr(result, "latency_ms", None),
-            }
+            extras = DebateExtras(
+                session_id=getattr(result, "session_id", None),
+                challenges=list(getattr(critique, "challenges", [])),
+                latency_ms=getattr(result, "latency_ms", None),
+            )
     except TimeoutError:
-        package = _fallback(
+        package = human_must_decide(
             f"the debate did not finish within {settings.decision_deadline_seconds:g} s",
-            "timeout",
+            "timeout", outcome="workflow_fallback",
         )
         log.warning("workflow.debate_timeout", deadline=settings.decision_deadline_seconds)
     except Exception as exc:  # the debate promised not to raise; a decision is ready anyway
-        package = _fallback(f"the debate failed: {type(exc).__name__}: {exc}", "failed")
+        package = human_must_decide(f"the debate failed: {type(exc).__name__}: {exc}",
+                                    "failed", outcome="workflow_fallback")
         log.exception("workflow.debate_failed")
     DEBATE_SECONDS.labels(package.status).observe(time.perf_counter() - started)
     log.info("workflow.debated", status=package.status, outcome=package.outcome,
@@ -151,12 +145,13 @@ async def complete_without_action_step(token: str) -> str:
         decision = await repository.get(session, token, for_update=True)
         assert decision is not None
         if decision.status == "ready":
-            action = (decision.package or {}).get("action") or {}
+            package = ready_package(decision)
+            action = package.action
             await audit.append(
                 session, kind="decision.escalated",
-                payload={"reason": (action.get("params") or {}).get("reason")
-                         or (decision.package or {}).get("summary", ""),
-                         "action": action.get("type")},
+                payload={"reason": (action.params.get("reason") if action else None)
+                         or package.summary,
+                         "action": action.type if action else None},
                 incident_id=decision.incident_id, decision_token=token,
             )
             await transition(session, decision, "completed", payload={"executed": False})
@@ -170,7 +165,7 @@ async def auto_approve_step(token: str) -> str:
         assert decision is not None
         if decision.status != "ready":
             return decision.status
-        reasons = PolicyVerdict.model_validate((decision.package or {}).get("policy") or {})
+        reasons = ready_package(decision).policy
         session.add(Approval(
             decision_token=token, approver="policy", verdict="approve",
             comment=f"auto-execute: low risk, playbook trust {reasons.trust}",
@@ -217,7 +212,7 @@ async def settle_approval_step(token: str, *, expire: bool, reason: str = "") ->
             if not reason:
                 await audit.append(
                     session, kind="decision.escalated",
-                    payload={"reason": why, "team": (decision.package or {}).get("team")},
+                    payload={"reason": why, "team": ready_package(decision).team},
                     incident_id=decision.incident_id, decision_token=token,
                 )
             return {"state": "expired", "remaining": 0.0}
