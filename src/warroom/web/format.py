@@ -11,6 +11,7 @@ import orjson
 from warroom.domain.models import Action, DecisionPackage
 from warroom.i18n.service import _, active_timezone, local_time, utc_offset
 from warroom.stats.models import change_text, seconds_text
+from warroom.store.times import utc
 
 # decision status -> (css tone, words a tired reader needs)
 DECISION_TONES: dict[str, str] = {
@@ -50,7 +51,7 @@ def as_utc(value: datetime | str | None) -> datetime | None:
         return None
     if isinstance(value, str):
         value = datetime.fromisoformat(value.replace("Z", "+00:00"))
-    return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+    return utc(value)
 
 
 def local_text(value: datetime | str | None) -> str:
