@@ -12,8 +12,10 @@ from typing import Any
 
 from warroom.agents.models import Action
 from warroom.config import Settings
-from warroom.execute.calls import RenderError, render_calls, state_requests
+from warroom.execute.calls import render_calls
 from warroom.execute.ports import ApiCall, ExecutionOutcome
+from warroom.execute.state import state_requests
+from warroom.execute.targets import RenderError
 from warroom.kube.client import KubeApi, KubeUnavailable
 from warroom.safety.rules import RuleContext, check_action
 

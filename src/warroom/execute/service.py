@@ -21,8 +21,9 @@ from warroom.config import Settings
 from warroom.decisions import repository
 from warroom.decisions.service import ready_package, transition
 from warroom.domain.models import Action
-from warroom.execute.calls import RenderError, render_calls
+from warroom.execute.calls import render_calls
 from warroom.execute.ports import ApiCall, Executor
+from warroom.execute.targets import RenderError
 from warroom.store import audit
 from warroom.store.db import transaction
 from warroom.store.tables import Decision, Execution

@@ -10,8 +10,9 @@ from __future__ import annotations
 from typing import Any
 
 from warroom.agents.models import Action
-from warroom.execute.calls import RenderError, render_calls
+from warroom.execute.calls import render_calls
 from warroom.execute.ports import ExecutionOutcome
+from warroom.execute.targets import RenderError
 
 
 def _in_scope(obj: dict[str, Any], action: Action) -> bool:
