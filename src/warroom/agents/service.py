@@ -32,8 +32,9 @@ from warroom.config import Settings
 from warroom.domain.models import human_must_decide
 from warroom.learn.service import playbook_trust
 from warroom.safety.sanitize import clean_text, sanitize_snapshot
-from warroom.sensors.models import AlertView, EvidenceSnapshot, SensorRequest
+from warroom.sensors.models import EvidenceSnapshot
 from warroom.sensors.ports import Sensor
+from warroom.sensors.scope import build_request
 from warroom.sensors.service import select_sensors, take_snapshot
 from warroom.store.tables import EvidenceSnapshotRow, Incident, Signal
 from warroom.store.times import utc
@@ -43,7 +44,6 @@ TURN_KIND = "agent.turn"
 PACKAGE_KIND = "debate.package"
 SUMMARY_KIND = "incident.summary"
 # alert labels that name a workload, in the order they are trusted
-SERVICE_LABELS = ("service", "deployment", "statefulset", "daemonset", "app", "job_name")
 
 
 class DebateResult(BaseModel):
@@ -69,30 +69,6 @@ def snapshot_json(snapshot: EvidenceSnapshot) -> dict[str, Any]:
     data["series"] = [{"metric": s.metric, "values": s.values} for s in snapshot.series]
     data["objects"] = snapshot.objects
     return data
-
-
-def build_request(incident: Incident, signals: list[Signal], *, now: datetime,
-                  lookback_seconds: int) -> SensorRequest:
-    """Scope the sensors to the incident: its alerts, namespaces and services."""
-    alerts = [AlertView(status="firing" if s.status == "firing" else "resolved",
-                        labels={str(k): str(v) for k, v in (s.labels or {}).items()},
-                        annotations={str(k): str(v) for k, v in (s.annotations or {}).items()},
-                        starts_at=utc(s.starts_at),
-                        ends_at=utc(s.ends_at) if s.ends_at else None,
-                        fingerprint=s.fingerprint) for s in signals]
-    namespaces = [incident.namespace] if incident.namespace else []
-    services = [incident.service] if incident.service else []
-    for alert in alerts:
-        ns = alert.labels.get("namespace")
-        if ns and ns not in namespaces:
-            namespaces.append(ns)
-        for label in SERVICE_LABELS:
-            value = alert.labels.get(label)
-            if value and value not in services:
-                services.append(value)
-                break
-    return SensorRequest(incident_id=incident.id, now=now, lookback_seconds=lookback_seconds,
-                         namespaces=namespaces, services=services, alerts=alerts)
 
 
 def _failed(session_id: str, incident_id: str, now: datetime, why: str,

@@ -135,7 +135,7 @@ async def execute_decision(
                     session, decision, "execution.failed", f"pre-state: {exc}", executor.name
                 )
         if executor.name != "shadow":
-            dry = await executor.dry_run(action)
+            dry = await executor.dry_run(action, state=pre_state)
             if dry.status not in ("dry_run_ok", "succeeded", "recorded"):
                 async with transaction(sessions) as session:
                     decision, _ = await _load(session, token)

@@ -13,7 +13,7 @@ from typing import Any
 from pydantic import ValidationError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from warroom.agents.service import PACKAGE_KIND, TURN_KIND, build_request
+from warroom.agents.service import PACKAGE_KIND, TURN_KIND
 from warroom.decisions import repository as decisions
 from warroom.decisions.policy import playbook_key
 from warroom.domain.models import DecisionPackage, Hypothesis
@@ -36,6 +36,7 @@ from warroom.mcp.models import (
 from warroom.safety.sanitize import clean_text, clean_value
 from warroom.sensors.history import HistorySensor
 from warroom.sensors.models import SensorRequest
+from warroom.sensors.scope import build_request
 from warroom.store import audit
 from warroom.store.tables import Incident, Signal
 from warroom.store.times import utc

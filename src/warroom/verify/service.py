@@ -25,8 +25,9 @@ from warroom.config import Settings
 from warroom.decisions import repository
 from warroom.decisions.service import mark_ready, open_decision, ready_package, transition
 from warroom.domain.models import DecisionPackage, PolicyVerdict
-from warroom.sensors.models import AlertView, EvidenceData, EvidenceSnapshot, SensorRequest
+from warroom.sensors.models import EvidenceData, EvidenceSnapshot
 from warroom.sensors.ports import Sensor
+from warroom.sensors.scope import build_request
 from warroom.store import audit
 from warroom.store.db import transaction
 from warroom.store.tables import Decision, EvidenceSnapshotRow, Incident, Signal, Verification
@@ -109,16 +110,9 @@ async def _observe(
         from warroom.sensors.service import take_snapshot
 
         snapshot = take_snapshot
-    request = SensorRequest(
-        incident_id=incident.id, now=datetime.now(UTC),
-        lookback_seconds=max(60, int(settings.verify_warmup_seconds) * 2),
-        namespaces=[incident.namespace] if incident.namespace else [],
-        services=[incident.service] if incident.service else [],
-        alerts=[AlertView(
-            status=s.status, labels=s.labels, annotations=s.annotations,
-            starts_at=s.starts_at, ends_at=s.ends_at, fingerprint=s.fingerprint,
-        ) for s in signals],
-    )
+    # the scope the analysis read the cluster with, so pre- and post-state cover the same
+    request = build_request(incident, signals, now=datetime.now(UTC),
+                            lookback_seconds=max(60, int(settings.verify_warmup_seconds) * 2))
     try:
         return await asyncio.wait_for(
             snapshot(request, sensors, timeout=settings.sensor_timeout_seconds),
