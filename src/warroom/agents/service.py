@@ -12,7 +12,7 @@ import uuid
 from datetime import UTC, datetime
 from typing import Any
 
-from pydantic import BaseModel
+from pydantic import BaseModel, Field
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -60,6 +60,9 @@ class DebateResult(BaseModel):
     snapshot: EvidenceSnapshot
     snapshot_id: str | None = None
     latency_ms: float = 0.0
+    # the playbook trust the debate read, for the policy to judge the package by the same
+    # figures (read once per round); None when the analysis failed before reading it
+    playbook_trust: dict[str, float] | None = Field(default=None, exclude=True)
 
 
 def snapshot_json(snapshot: EvidenceSnapshot) -> dict[str, Any]:
@@ -146,7 +149,8 @@ async def _analyze(session: AsyncSession, incident_id: str, *, session_id: str,
     result = DebateResult(
         session_id=session_id, incident_id=incident_id, package=debate.package,
         diagnosis=debate.diagnosis, plan=debate.plan, review=debate.review,
-        critique=debate.critique, turns=debate.turns, snapshot=snapshot, snapshot_id=row.id)
+        critique=debate.critique, turns=debate.turns, snapshot=snapshot, snapshot_id=row.id,
+        playbook_trust=trust)
     # write only now: on SQLite the first write takes the database's one write lock until the
     # commit, and ingestion must not wait for a debate (a language model may take seconds)
     session.add(row)

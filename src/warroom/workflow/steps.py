@@ -89,6 +89,7 @@ async def analyze_step(token: str) -> dict[str, Any]:
             return _ready_view(decision)
         incident_id = decision.incident_id
     extras: DebateExtras | None = None
+    trust: dict[str, float] | None = None  # the debate's, so it is read once per round
     package: DecisionPackage
     started = time.perf_counter()
     try:
@@ -100,6 +101,7 @@ async def analyze_step(token: str) -> dict[str, Any]:
                 timeout=settings.decision_deadline_seconds,
             )
             package = result.package
+            trust = getattr(result, "playbook_trust", None)
             critique = getattr(result, "critique", None)
             extras = DebateExtras(
                 session_id=getattr(result, "session_id", None),
@@ -124,7 +126,9 @@ async def analyze_step(token: str) -> dict[str, Any]:
         assert decision is not None
         if decision.status != "analyzing":
             return _ready_view(decision)
-        policy = evaluate(package, settings=settings, trust=await playbook_trust(session))
+        if trust is None:  # the debate did not finish: nobody read it yet
+            trust = await playbook_trust(session)
+        policy = evaluate(package, settings=settings, trust=trust)
         await mark_ready(
             session, decision, package, policy=policy, settings=settings, extras=extras
         )
