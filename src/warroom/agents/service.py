@@ -13,9 +13,9 @@ from datetime import UTC, datetime
 from typing import Any
 
 from pydantic import BaseModel, Field
-from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from warroom.agents import repository
 from warroom.agents.events import EventBus, get_bus
 from warroom.agents.models import (
     ActionPlan,
@@ -30,13 +30,14 @@ from warroom.agents.orchestrator import Backends, Debate, digest, rule_backends,
 from warroom.agents.ports import DebateContext
 from warroom.config import Settings
 from warroom.domain.models import human_must_decide
+from warroom.ingest import repository as incidents
 from warroom.learn.service import playbook_trust
 from warroom.safety.sanitize import clean_text, sanitize_snapshot
 from warroom.sensors.models import EvidenceSnapshot
 from warroom.sensors.ports import Sensor
 from warroom.sensors.scope import build_request
 from warroom.sensors.service import select_sensors, take_snapshot
-from warroom.store.tables import EvidenceSnapshotRow, Incident, Signal
+from warroom.store.tables import EvidenceSnapshotRow
 from warroom.store.times import utc
 
 MODEL_ROLES = ("diagnostician", "solver", "reviewer", "critic")
@@ -115,12 +116,10 @@ async def analyze_incident(session: AsyncSession, incident_id: str, *, settings:
 async def _analyze(session: AsyncSession, incident_id: str, *, session_id: str,
                    settings: Settings, sensors: list[Sensor], now: datetime,
                    backends: Backends | None) -> DebateResult:
-    incident = await session.get(Incident, incident_id)
+    incident = await incidents.get_incident(session, incident_id)
     if incident is None:
         return _failed(session_id, incident_id, now, f"incident {incident_id} not found")
-    signals = list((await session.scalars(
-        select(Signal).where(Signal.incident_id == incident_id)
-        .order_by(Signal.starts_at, Signal.fingerprint))).all())
+    signals = await incidents.list_signals(session, incident_id)
     request = build_request(incident, signals, now=now,
                             lookback_seconds=settings.evidence_lookback_seconds)
     raw = await take_snapshot(request, select_sensors(sensors, request),
@@ -247,9 +246,7 @@ async def incident_detail(session: AsyncSession, incident_id: str) -> dict[str, 
     """Return the evidence summary, the latest debate's turns and its package for the API."""
     from warroom.store.audit import list_events
 
-    row = (await session.scalars(
-        select(EvidenceSnapshotRow).where(EvidenceSnapshotRow.incident_id == incident_id)
-        .order_by(EvidenceSnapshotRow.taken_at.desc()).limit(1))).first()
+    row = await repository.latest_snapshot(session, incident_id)
     out: dict[str, Any] = {"evidence": None, "debate": None}
     if row is not None:
         data = row.data or {}

@@ -15,11 +15,11 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from warroom.config import Settings
 from warroom.decisions.policy import playbook_key
+from warroom.learn import repository
 from warroom.store import audit
 from warroom.store.tables import ChallengeOutcome, Decision, Playbook
 
@@ -36,17 +36,13 @@ def ewma(trust: float, score: float, *, failed: bool, settings: Settings) -> flo
 
 async def playbook_trust(session: AsyncSession) -> dict[str, float]:
     """Return every learned playbook's trust as `"fault/action_type" -> trust`."""
-    rows = (await session.execute(select(Playbook))).scalars().all()
+    rows = await repository.all_playbooks(session)
     return {playbook_key(p.fault, p.action_type): p.trust for p in rows}
 
 
 async def list_playbooks(session: AsyncSession) -> list[dict[str, Any]]:
     """Return the playbooks, most trusted first, as `GET /api/v1/playbooks` shows them."""
-    rows = (
-        await session.execute(
-            select(Playbook).order_by(Playbook.trust.desc(), Playbook.fault, Playbook.action_type)
-        )
-    ).scalars().all()
+    rows = await repository.by_trust(session)
     return [
         {
             "key": playbook_key(p.fault, p.action_type),
@@ -100,7 +96,7 @@ async def learn_outcome(
     if not decision.fault or not decision.action_type:
         return None
     failed = verdict in ("failed", "timeout") or score < 0.5
-    playbook = await session.get(Playbook, (decision.fault, decision.action_type))
+    playbook = await repository.get(session, decision.fault, decision.action_type)
     if playbook is None:
         playbook = Playbook(
             fault=decision.fault, action_type=decision.action_type, trust=INITIAL_TRUST,

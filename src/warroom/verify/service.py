@@ -18,19 +18,20 @@ from datetime import UTC, datetime
 from typing import Any
 
 from pydantic import BaseModel
-from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from warroom.agents import repository as snapshots
 from warroom.config import Settings
 from warroom.decisions import repository
 from warroom.decisions.service import mark_ready, open_decision, ready_package, transition
 from warroom.domain.models import DecisionPackage, PolicyVerdict
+from warroom.ingest import repository as incidents
 from warroom.sensors.models import EvidenceData, EvidenceSnapshot
 from warroom.sensors.ports import Sensor
 from warroom.sensors.scope import build_request
 from warroom.store import audit
 from warroom.store.db import transaction
-from warroom.store.tables import Decision, EvidenceSnapshotRow, Incident, Signal, Verification
+from warroom.store.tables import Decision, Incident, Signal, Verification
 from warroom.verify import health
 from warroom.verify.rollback import rollback_action
 
@@ -88,16 +89,11 @@ def judge(
 async def _inputs(
     session: AsyncSession, decision: Decision
 ) -> tuple[Incident, list[Signal], EvidenceData | None]:
-    incident = await session.get(Incident, decision.incident_id)
+    incident = await incidents.get_incident(session, decision.incident_id)
     if incident is None:
         raise LookupError(f"decision {decision.token}: incident {decision.incident_id} is gone")
-    signals = list((await session.execute(
-        select(Signal).where(Signal.incident_id == incident.id)
-    )).scalars().all())
-    row = (await session.execute(
-        select(EvidenceSnapshotRow).where(EvidenceSnapshotRow.incident_id == incident.id)
-        .order_by(EvidenceSnapshotRow.taken_at.desc()).limit(1)
-    )).scalar_one_or_none()
+    signals = await incidents.list_signals(session, incident.id)
+    row = await snapshots.latest_snapshot(session, incident.id)
     pre = EvidenceData.model_validate(row.data) if row is not None else None
     return incident, signals, pre
 
@@ -147,9 +143,7 @@ async def verify_decision(
     async with transaction(sessions) as session:
         decision = await repository.get(session, token, for_update=True)
         assert decision is not None
-        signals = list((await session.execute(
-            select(Signal).where(Signal.incident_id == decision.incident_id)
-        )).scalars().all())
+        signals = await incidents.list_signals(session, decision.incident_id)
         alerts_resolved = bool(signals) and all(s.status == "resolved" for s in signals)
         verdict, score, details = judge(
             pre=pre, post=post, alerts_resolved=alerts_resolved,

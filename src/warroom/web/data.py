@@ -9,10 +9,10 @@ from typing import Any, TypeVar
 
 from fastapi import Request
 from pydantic import BaseModel, ValidationError
-from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from warroom.api.details import incident_details
+from warroom.decisions import repository as decision_rows
 from warroom.decisions import service as decisions
 from warroom.decisions.models import DecisionNotFound, DecisionView
 from warroom.domain.models import Challenge, DecisionPackage, FollowUp, Hypothesis, ReadyPackage
@@ -44,17 +44,6 @@ class Dashboard:
     resolved_total: int
 
 
-async def _latest_decisions(session: AsyncSession, ids: Sequence[str]) -> dict[str, Decision]:
-    if not ids:
-        return {}
-    stmt = (select(Decision).where(Decision.incident_id.in_(list(ids)))
-            .order_by(Decision.created_at, Decision.token))
-    latest: dict[str, Decision] = {}
-    for decision in (await session.execute(stmt)).scalars():
-        latest[decision.incident_id] = decision  # the last one wins: the newest
-    return latest
-
-
 def _rows(items: Sequence[Incident], decisions_by_id: dict[str, Decision]) -> list[Row]:
     return [Row(IncidentView.model_validate(i), decisions_by_id.get(i.id)) for i in items]
 
@@ -65,7 +54,8 @@ async def dashboard(session: AsyncSession) -> Dashboard:
         session, status="open", limit=OPEN_LIMIT)
     resolved_items, resolved_total = await incidents.list_incidents(
         session, status="resolved", limit=RESOLVED_LIMIT)
-    latest = await _latest_decisions(session, [i.id for i in [*open_items, *resolved_items]])
+    latest = await decision_rows.latest_for_incidents(
+        session, [i.id for i in [*open_items, *resolved_items]])
     open_rows = _rows(open_items, latest)
     # most urgent first, then the one that signalled last
     open_rows.sort(key=lambda r: -r.incident.last_signal_at.timestamp())
@@ -149,9 +139,7 @@ async def incident_page(request: Request, session: AsyncSession,
     signals = await incidents.list_signals(session, incident_id)
     # the same providers `GET /api/v1/incidents/{id}` merges: evidence, debate, decision, timeline
     details, unavailable = await incident_details(request.app, session, incident_id)
-    all_decisions = list((await session.execute(
-        select(Decision).where(Decision.incident_id == incident_id)
-        .order_by(Decision.created_at, Decision.token))).scalars())
+    all_decisions = list(await decision_rows.for_incident(session, incident_id))
     view = None
     if all_decisions:
         try:
@@ -182,10 +170,7 @@ class AuditPage:
 async def audit_page(session: AsyncSession, *, incident_id: str | None, offset: int | None,
                      limit: int) -> AuditPage:
     """Return one page of the audit trail (the newest when no offset) and the chain check."""
-    count = select(func.count()).select_from(AuditEvent)
-    if incident_id:
-        count = count.where(AuditEvent.incident_id == incident_id)
-    total = int((await session.execute(count)).scalar_one())
+    total = await audit.count_events(session, incident_id=incident_id)
     if offset is None:
         offset = max(total - limit, 0)
     events = await audit.list_events(session, incident_id=incident_id, limit=limit,

@@ -13,8 +13,8 @@ from datetime import UTC, datetime
 from typing import Any
 
 import structlog
-from sqlalchemy import select
 
+from warroom.agents import repository as snapshots
 from warroom.decisions import repository
 from warroom.decisions.policy import evaluate
 from warroom.decisions.service import (
@@ -26,6 +26,7 @@ from warroom.decisions.service import (
 )
 from warroom.domain.models import DebateExtras, DecisionPackage, human_must_decide
 from warroom.execute.service import execute_decision
+from warroom.ingest import repository as incidents
 from warroom.learn.service import learn_outcome, playbook_trust
 from warroom.observe.metrics import (
     DEBATE_SECONDS,
@@ -35,7 +36,7 @@ from warroom.observe.metrics import (
 )
 from warroom.store import audit
 from warroom.store.db import transaction
-from warroom.store.tables import Approval, Decision, EvidenceSnapshotRow, Incident
+from warroom.store.tables import Approval, Decision
 from warroom.store.times import utc
 from warroom.verify.service import verify_decision
 from warroom.workflow.runtime import current
@@ -190,7 +191,7 @@ async def settle_approval_step(token: str, *, expire: bool, reason: str = "") ->
         if decision.status != "ready":
             return {"state": decision.status, "remaining": 0.0}
         # read, not only told: a "resolved" message sent before this workflow existed is lost
-        incident = await session.get(Incident, decision.incident_id)
+        incident = await incidents.get_incident(session, decision.incident_id)
         if incident is not None and incident.status == "resolved" and not reason:
             reason = "the incident resolved before any approval"
             expire = True
@@ -229,11 +230,7 @@ async def execute_step(token: str) -> dict[str, Any]:
     async with sessions() as session:
         decision = await repository.get(session, token)
         assert decision is not None
-        row = (await session.execute(
-            select(EvidenceSnapshotRow).where(EvidenceSnapshotRow.incident_id
-                                              == decision.incident_id)
-            .order_by(EvidenceSnapshotRow.taken_at.desc()).limit(1)
-        )).scalar_one_or_none()
+        row = await snapshots.latest_snapshot(session, decision.incident_id)
     objects = list((row.data if row is not None else {}).get("objects") or [])
     executor = runtime.executor_factory(runtime.settings, objects)
     report = await execute_decision(
@@ -284,7 +281,7 @@ async def close_step(token: str, outcome: str) -> dict[str, Any]:
         done = await audit.list_events(session, decision_token=token, kind="workflow.closed")
         if done:
             return dict(done[-1].payload)
-        incident = await session.get(Incident, decision.incident_id)
+        incident = await incidents.get_incident(session, decision.incident_id)
         payload = {
             "outcome": outcome,
             "decision_status": decision.status,
