@@ -20,7 +20,7 @@ from warroom.ingest.models import AlertmanagerWebhook
 from warroom.ingest.service import ingest_alertmanager
 from warroom.sensors.models import EvidenceData, SensorRequest, SensorResult, SensorRun
 from warroom.store.audit import list_events, verify_chain
-from warroom.store.tables import AuditEvent, EvidenceSnapshotRow
+from warroom.store.tables import AuditEvent, EvidenceSnapshotRow, Playbook
 
 NOW = datetime(2026, 11, 22, 4, 50, tzinfo=UTC)
 Sessions = async_sessionmaker[AsyncSession]
@@ -74,6 +74,21 @@ async def open_incident(session: AsyncSession, settings: Settings, fixtures_dir:
                                        settings=settings, now=NOW)
     await session.commit()
     return result.incidents[0].id
+
+
+async def test_the_debate_hands_on_the_playbook_trust_it_read_for_the_policy(
+        sessions: Sessions, settings: Settings, fixtures_dir: Path) -> None:
+    settings = settings.model_copy(update={"sensor_timeout_seconds": 0.1})
+    async with sessions() as session:
+        incident_id = await open_incident(session, settings, fixtures_dir)
+        session.add(Playbook(fault="bad_deploy", action_type="rollout_undo", trust=0.8,
+                             successes=4, failures=1, updated_at=NOW))
+        await session.flush()
+        result = await analyze_incident(session, incident_id, settings=settings, now=NOW,
+                                        sensors=[KubeSensor()], backends=backends())
+    # read once per round: the workflow judges the package by the figures the debate saw
+    assert result.playbook_trust == {"bad_deploy/rollout_undo": 0.8}
+    assert "playbook_trust" not in result.model_dump()
 
 
 async def test_analysis_senses_debates_persists_and_audits(

@@ -34,12 +34,17 @@ class CountingExecutor:
         self.dry_run_status = dry_run_status
         self.executed = 0
         self.dry_runs = 0
+        self.captures = 0
+        self.dry_run_states: list[dict[str, Any] | None] = []
 
     async def capture_state(self, action: Action) -> dict[str, Any]:
+        self.captures += 1
         return {"objects": [{"kind": "Deployment", "spec": {"replicas": 2}}]}
 
-    async def dry_run(self, action: Action) -> ExecutionOutcome:
+    async def dry_run(self, action: Action, *,
+                      state: dict[str, Any] | None = None) -> ExecutionOutcome:
         self.dry_runs += 1
+        self.dry_run_states.append(state)
         return ExecutionOutcome(status=self.dry_run_status,  # type: ignore[arg-type]
                                 error=None if self.dry_run_status == "dry_run_ok" else "denied")
 
@@ -93,6 +98,8 @@ async def test_executes_once_even_when_asked_twice(
         rows = list(await repository.executions(session, token))
     assert [(r.idempotency_key, r.status) for r in rows] == [(f"{token}:0", "succeeded")]
     assert rows[0].pre_state == {"objects": [{"kind": "Deployment", "spec": {"replicas": 2}}]}
+    # the pre-state is read once and the server-side dry run checks that very state
+    assert executor.captures == 1 and executor.dry_run_states == [rows[0].pre_state]
     assert await _status(sessions, token) == "verifying"
 
 

@@ -17,6 +17,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from agents.test_service import NOW, KubeSensor, backends
 from warroom.agents.service import analyze_incident
 from warroom.config import Settings
+from warroom.domain.models import Action, PolicyVerdict, ReadyPackage
 from warroom.ingest.models import AlertmanagerWebhook
 from warroom.ingest.service import ingest_alertmanager
 from warroom.kube.client import KubeResponse, KubeUnavailable
@@ -65,8 +66,11 @@ async def past_incident(sessions: Sessions) -> str:
         await session.flush()
         session.add(Decision(token="tok-past", incident_id="past-1", status="done",
                              fault="bad_deploy", action_type="rollout_undo", created_at=at,
-                             updated_at=at, package={"action": {
-                                 "type": "rollout_undo", "target": "shop/deployment/checkout"}}))
+                             updated_at=at, package=ReadyPackage(
+                                 status="ready", policy=PolicyVerdict(
+                                     auto_execute=False, requires_approvals=1, executable=True),
+                                 action=Action(type="rollout_undo",
+                                               target="shop/deployment/checkout"))))
         await session.flush()
         session.add(Verification(decision_token="tok-past", verdict="success", score=0.9,
                                  details={}, at=at))

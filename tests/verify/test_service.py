@@ -124,11 +124,11 @@ async def test_failed_real_execution_proposes_a_rollback_for_a_human(
     assert proposal is not None and decision is not None
     assert proposal.parent_token == token and proposal.status == "ready"
     assert proposal.package is not None
-    assert proposal.package["requires_human_approval"] is True
-    assert proposal.package["policy"]["auto_execute"] is False
-    assert proposal.package["action"] == {
-        "type": "scale", "target": "shop/deployment/checkout", "params": {"replicas": 3}
-    }
+    assert proposal.package.requires_human_approval is True
+    assert proposal.package.policy.auto_execute is False
+    assert proposal.package.action == Action(
+        type="scale", target="shop/deployment/checkout", params={"replicas": 3}
+    )
     assert decision.status == "failed"
 
 

@@ -22,7 +22,6 @@ from warroom.agents import recording
 from warroom.agents.coordinator import Degraded, decide
 from warroom.agents.models import (
     MODEL_FELL_BACK,
-    Action,
     ActionPlan,
     AgentTurn,
     CriticReport,
@@ -35,6 +34,7 @@ from warroom.agents.models import (
 )
 from warroom.agents.ports import Critic, DebateContext, Diagnostician, Reviewer, Solver
 from warroom.agents.team import responsible_team
+from warroom.domain.models import human_must_decide
 from warroom.observe.metrics import AGENT_SECONDS
 from warroom.observe.tracing import span
 from warroom.sensors.service import bounded
@@ -225,14 +225,9 @@ def _human_package(ctx: DebateContext, debate: Debate, status: DecisionStatus, o
         team = responsible_team(ctx, debate.diagnosis)
     except Exception:
         team = "COLLAB"
-    return DecisionPackage(
-        status=status,
-        action=Action(type="escalate", params={"reason": why[:500]}),
-        requires_human_approval=True, risk="high", outcome=outcome, blocked_reason=why,
-        summary=f"{why}. A human must decide.", team=team, hypotheses=hyps[:5],
-        confidence=hyps[0].confidence if hyps and not debate.diagnosis.abstain else 0.0,
-        fault=hyps[0].fault if hyps and not debate.diagnosis.abstain else None,
-        followups=debate.plan.followups)
+    return human_must_decide(why, status, outcome=outcome, team=team, hypotheses=hyps,
+                             confident=not debate.diagnosis.abstain,
+                             followups=debate.plan.followups)
 
 
 async def run_debate(ctx: DebateContext, backends: Backends, *, agent_deadline: float,

@@ -12,13 +12,12 @@ import uuid
 from datetime import UTC, datetime
 from typing import Any
 
-from pydantic import BaseModel
-from sqlalchemy import select
+from pydantic import BaseModel, Field
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from warroom.agents import repository
 from warroom.agents.events import EventBus
 from warroom.agents.models import (
-    Action,
     ActionPlan,
     AgentTurn,
     CriticReport,
@@ -30,12 +29,15 @@ from warroom.agents.models import (
 from warroom.agents.orchestrator import Backends, Debate, digest, rule_backends, run_debate
 from warroom.agents.ports import DebateContext
 from warroom.config import Settings
+from warroom.domain.models import human_must_decide
+from warroom.ingest import repository as incidents
 from warroom.learn.service import playbook_trust
 from warroom.safety.sanitize import clean_text, sanitize_snapshot
-from warroom.sensors.models import AlertView, EvidenceSnapshot, SensorRequest
+from warroom.sensors.models import EvidenceSnapshot
 from warroom.sensors.ports import Sensor
+from warroom.sensors.scope import build_request
 from warroom.sensors.service import select_sensors, take_snapshot
-from warroom.store.tables import EvidenceSnapshotRow, Incident, Signal
+from warroom.store.tables import EvidenceSnapshotRow
 from warroom.store.times import utc
 
 MODEL_ROLES = ("diagnostician", "solver", "reviewer", "critic")
@@ -43,7 +45,6 @@ TURN_KIND = "agent.turn"
 PACKAGE_KIND = "debate.package"
 SUMMARY_KIND = "incident.summary"
 # alert labels that name a workload, in the order they are trusted
-SERVICE_LABELS = ("service", "deployment", "statefulset", "daemonset", "app", "job_name")
 
 
 class DebateResult(BaseModel):
@@ -61,6 +62,9 @@ class DebateResult(BaseModel):
     snapshot_id: str | None = None
     latency_ms: float = 0.0
     summary: str = ""  # the incident summary for people: a model's, or the rule template's
+    # the playbook trust the debate read, for the policy to judge the package by the same
+    # figures (read once per round); None when the analysis failed before reading it
+    playbook_trust: dict[str, float] | None = Field(default=None, exclude=True)
 
 
 def snapshot_json(snapshot: EvidenceSnapshot) -> dict[str, Any]:
@@ -72,36 +76,9 @@ def snapshot_json(snapshot: EvidenceSnapshot) -> dict[str, Any]:
     return data
 
 
-def build_request(incident: Incident, signals: list[Signal], *, now: datetime,
-                  lookback_seconds: int) -> SensorRequest:
-    """Scope the sensors to the incident: its alerts, namespaces and services."""
-    alerts = [AlertView(status="firing" if s.status == "firing" else "resolved",
-                        labels={str(k): str(v) for k, v in (s.labels or {}).items()},
-                        annotations={str(k): str(v) for k, v in (s.annotations or {}).items()},
-                        starts_at=utc(s.starts_at),
-                        ends_at=utc(s.ends_at) if s.ends_at else None,
-                        fingerprint=s.fingerprint) for s in signals]
-    namespaces = [incident.namespace] if incident.namespace else []
-    services = [incident.service] if incident.service else []
-    for alert in alerts:
-        ns = alert.labels.get("namespace")
-        if ns and ns not in namespaces:
-            namespaces.append(ns)
-        for label in SERVICE_LABELS:
-            value = alert.labels.get(label)
-            if value and value not in services:
-                services.append(value)
-                break
-    return SensorRequest(incident_id=incident.id, now=now, lookback_seconds=lookback_seconds,
-                         namespaces=namespaces, services=services, alerts=alerts)
-
-
 def _failed(session_id: str, incident_id: str, now: datetime, why: str,
             snapshot: EvidenceSnapshot | None = None) -> DebateResult:
-    package = DecisionPackage(
-        status="failed", action=Action(type="escalate", params={"reason": why[:500]}),
-        requires_human_approval=True, risk="high", outcome="failed", blocked_reason=why,
-        summary=f"{why}. A human must decide.")
+    package = human_must_decide(why, "failed", outcome="failed")
     turn = AgentTurn(role="coordinator", vote="abstain", degraded=True, error=why,
                      output=package.model_dump(mode="json"))
     return DebateResult(session_id=session_id, incident_id=incident_id, package=package,
@@ -144,12 +121,10 @@ async def analyze_incident(session: AsyncSession, incident_id: str, *, settings:
 async def _analyze(session: AsyncSession, incident_id: str, *, session_id: str,
                    settings: Settings, sensors: list[Sensor], now: datetime,
                    backends: Backends | None, live: bool) -> DebateResult:
-    incident = await session.get(Incident, incident_id)
+    incident = await incidents.get_incident(session, incident_id)
     if incident is None:
         return _failed(session_id, incident_id, now, f"incident {incident_id} not found")
-    signals = list((await session.scalars(
-        select(Signal).where(Signal.incident_id == incident_id)
-        .order_by(Signal.starts_at, Signal.fingerprint))).all())
+    signals = await incidents.list_signals(session, incident_id)
     request = build_request(incident, signals, now=now,
                             lookback_seconds=settings.evidence_lookback_seconds)
     chosen = select_sensors(sensors, request)
@@ -183,7 +158,8 @@ async def _analyze(session: AsyncSession, incident_id: str, *, session_id: str,
     result = DebateResult(
         session_id=session_id, incident_id=incident_id, package=debate.package,
         diagnosis=debate.diagnosis, plan=debate.plan, review=debate.review,
-        critique=debate.critique, turns=debate.turns, snapshot=snapshot, snapshot_id=row.id)
+        critique=debate.critique, turns=debate.turns, snapshot=snapshot, snapshot_id=row.id,
+        playbook_trust=trust)
     # write only now: on SQLite the first write takes the database's one write lock until the
     # commit, and ingestion must not wait for a debate (a language model may take seconds)
     session.add(row)
@@ -283,9 +259,7 @@ async def incident_detail(session: AsyncSession, incident_id: str) -> dict[str, 
     """Return the evidence summary, the latest debate's turns and its package for the API."""
     from warroom.store.audit import list_events
 
-    row = (await session.scalars(
-        select(EvidenceSnapshotRow).where(EvidenceSnapshotRow.incident_id == incident_id)
-        .order_by(EvidenceSnapshotRow.taken_at.desc()).limit(1))).first()
+    row = await repository.latest_snapshot(session, incident_id)
     out: dict[str, Any] = {"evidence": None, "debate": None}
     if row is not None:
         data = row.data or {}

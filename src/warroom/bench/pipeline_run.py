@@ -16,6 +16,7 @@ import httpx
 
 from warroom.bench.ingest import _database
 from warroom.bench.processes import free_port, mint_token, start_warroom, stop
+from warroom.store.times import utc
 
 TARGET_P95_MS = 250.0
 
@@ -41,8 +42,7 @@ def _percentile(values: list[float], q: float) -> float:
 
 
 def _at(text: str) -> datetime:
-    at = datetime.fromisoformat(text)
-    return at if at.tzinfo else at.replace(tzinfo=UTC)
+    return utc(datetime.fromisoformat(text))
 
 
 async def _latencies(base: str, incidents: int, token: str

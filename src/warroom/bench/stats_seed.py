@@ -127,7 +127,9 @@ def _incident(rng: random.Random, n: int, opened: datetime, batch: _Batch,
         "ready_at": ready, "expires_at": ready + timedelta(hours=1),
         "package": {"status": "timeout" if timed_out else "ready", "team": rng.choice(TEAMS),
                     "action": {"type": action, "target": f"{ns}/deployment/{svc}"},
-                    "fault": fault, "summary": FILLER[:1500], "session_id": session}})
+                    "fault": fault, "summary": FILLER[:1500], "session_id": session,
+                    "policy": {"auto_execute": outcome == "auto_executed",
+                               "requires_approvals": 1, "executable": action != "escalate"}}})
     batch.add("audit", chain.row(
         at=ready, kind="decision.ready", incident_id=iid, decision_token=token, payload={
             "from": "analyzing", "package_status": "timeout" if timed_out else "ready",

@@ -7,6 +7,8 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, Field
 
+from warroom.domain.models import ReadyPackage
+
 DecisionState = Literal[
     "analyzing", "ready", "approved", "rejected", "expired", "executing", "verifying",
     "completed", "failed",
@@ -98,7 +100,7 @@ class DecisionView(BaseModel):
     token: str
     incident_id: str
     status: str
-    package: dict[str, Any] | None
+    package: ReadyPackage | None
     fault: str | None
     action_type: str | None
     requires_approvals: int

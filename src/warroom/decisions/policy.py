@@ -2,23 +2,11 @@
 
 from __future__ import annotations
 
-from pydantic import BaseModel
-
-from warroom.agents.models import DecisionPackage
 from warroom.config import Settings
+from warroom.domain.models import DecisionPackage, PolicyVerdict
 
 # actions that change nothing in the cluster: approving them only closes the decision
 NON_EXECUTABLE = frozenset({"escalate", "no_action"})
-
-
-class PolicyVerdict(BaseModel):
-    """Whether the package may run on its own, how many approvers it needs, and why."""
-
-    auto_execute: bool
-    requires_approvals: int
-    executable: bool
-    reasons: list[str] = []  # every gate that kept it from auto-executing
-    trust: float | None = None
 
 
 def playbook_key(fault: str | None, action_type: str | None) -> str:

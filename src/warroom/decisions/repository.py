@@ -49,6 +49,23 @@ async def for_incident(session: AsyncSession, incident_id: str) -> Sequence[Deci
     return (await session.execute(stmt)).scalars().all()
 
 
+async def latest_for_incidents(
+    session: AsyncSession, incident_ids: Sequence[str]
+) -> dict[str, Decision]:
+    """Return each incident's newest decision (incidents without one are left out)."""
+    if not incident_ids:
+        return {}
+    stmt = (
+        select(Decision)
+        .where(Decision.incident_id.in_(list(incident_ids)))
+        .order_by(Decision.created_at, Decision.token)
+    )
+    latest: dict[str, Decision] = {}
+    for decision in (await session.execute(stmt)).scalars():
+        latest[decision.incident_id] = decision  # the last one wins: the newest
+    return latest
+
+
 async def count_rounds(session: AsyncSession, incident_id: str) -> int:
     """Count the incident's decisions that opened a round (rollback proposals excluded)."""
     stmt = select(func.count()).select_from(Decision).where(

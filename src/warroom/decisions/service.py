@@ -9,7 +9,6 @@ from typing import Any, Literal
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from warroom.access.models import Identity, Role
-from warroom.agents.models import DecisionPackage
 from warroom.config import Settings
 from warroom.decisions import repository
 from warroom.decisions.models import (
@@ -25,7 +24,7 @@ from warroom.decisions.models import (
     Verdict,
     VerificationView,
 )
-from warroom.decisions.policy import PolicyVerdict
+from warroom.domain.models import DebateExtras, DecisionPackage, PolicyVerdict, ReadyPackage
 from warroom.notify import outbox
 from warroom.observe.metrics import DECISION_TRANSITIONS, who
 from warroom.store import audit
@@ -121,16 +120,12 @@ async def mark_ready(
     *,
     policy: PolicyVerdict,
     settings: Settings,
-    extras: dict[str, Any] | None = None,
+    extras: DebateExtras | None = None,
     now: datetime | None = None,
 ) -> Decision:
     """Store the package and the policy's verdict, and open the approval window."""
     at = _now(now)
-    decision.package = {
-        **package.model_dump(mode="json"),
-        "policy": policy.model_dump(mode="json"),
-        **(extras or {}),
-    }
+    decision.package = ReadyPackage.of(package, policy=policy, extras=extras)
     decision.fault = package.fault
     decision.action_type = package.action.type if package.action else None
     decision.requires_approvals = policy.requires_approvals
@@ -152,6 +147,15 @@ async def mark_ready(
         },
         now=at,
     )
+
+
+def ready_package(decision: Decision) -> ReadyPackage:
+    """Return the package a ready (or later) decision stores; say so when it has none."""
+    if decision.package is None:
+        raise ValueError(
+            f"decision {decision.token} is {decision.status} and has no package yet"
+        )
+    return decision.package
 
 
 async def record_approval(
@@ -228,7 +232,6 @@ async def get_view(session: AsyncSession, token: str) -> DecisionView:
     decision = await repository.get(session, token)
     if decision is None:
         raise DecisionNotFound(f"no decision with token {token!r}")
-    policy = (decision.package or {}).get("policy") or {}
     return DecisionView(
         token=decision.token,
         incident_id=decision.incident_id,
@@ -237,7 +240,7 @@ async def get_view(session: AsyncSession, token: str) -> DecisionView:
         fault=decision.fault,
         action_type=decision.action_type,
         requires_approvals=decision.requires_approvals,
-        auto_execute=bool(policy.get("auto_execute", False)),
+        auto_execute=decision.package is not None and decision.package.policy.auto_execute,
         parent_token=decision.parent_token,
         workflow_id=decision.workflow_id,
         created_at=decision.created_at,

@@ -12,8 +12,10 @@ from typing import Any
 
 from warroom.agents.models import Action
 from warroom.config import Settings
-from warroom.execute.calls import RenderError, render_calls, state_requests
+from warroom.execute.calls import render_calls
 from warroom.execute.ports import ApiCall, ExecutionOutcome
+from warroom.execute.state import state_requests
+from warroom.execute.targets import RenderError
 from warroom.kube.client import KubeApi, KubeUnavailable
 from warroom.kube.retry import classify_status
 from warroom.safety.rules import RuleContext, check_action
@@ -71,31 +73,38 @@ class KubernetesExecutor:
                 objects.append(data)
         return {"objects": objects, "queries": queries, "missing": missing}
 
-    async def dry_run(self, action: Action) -> ExecutionOutcome:
-        """Send every call with dryRun=All: the server validates and changes nothing."""
-        return await self._run(action, dry_run=True)
+    async def dry_run(self, action: Action, *,
+                      state: dict[str, Any] | None = None) -> ExecutionOutcome:
+        """Send every call with dryRun=All: the server validates and changes nothing.
+
+        `state` is the pre-state the caller just captured; it is read again only when None.
+        """
+        return await self._run(action, dry_run=True, state=state)
 
     async def execute(self, action: Action, *,
                       expected_state: dict[str, Any] | None = None) -> ExecutionOutcome:
         """Make the calls; with `expected_state`, fail (409) if its objects changed since."""
         return await self._run(action, dry_run=False, expected_state=expected_state)
 
-    async def _run(self, action: Action, *, dry_run: bool,
+    async def _run(self, action: Action, *, dry_run: bool, state: dict[str, Any] | None = None,
                    expected_state: dict[str, Any] | None = None) -> ExecutionOutcome:
         try:
             async with self.api.session():
-                return await self._run_in_session(action, dry_run=dry_run,
+                return await self._run_in_session(action, dry_run=dry_run, state=state,
                                                   expected_state=expected_state)
         except KubeUnavailable as exc:
             return ExecutionOutcome(status="failed", error=str(exc))
 
     async def _run_in_session(self, action: Action, *, dry_run: bool,
+                              state: dict[str, Any] | None,
                               expected_state: dict[str, Any] | None) -> ExecutionOutcome:
         if action.type in ("escalate", "no_action"):
             return ExecutionOutcome(status="dry_run_ok" if dry_run else "succeeded",
                                     result={"note": f"{action.type} makes no API call"})
+        # a real write reads the state again right before it: its resourceVersion is the
+        # precondition of the write, and the approval may have waited minutes
         try:
-            state = await self.capture_state(action)
+            state = state if state is not None else await self.capture_state(action)
         except KubeUnavailable as exc:
             return ExecutionOutcome(status="failed", error=str(exc))
         violations = check_action(action, RuleContext(objects=state["objects"]))

@@ -36,8 +36,12 @@ class Executor(Protocol):
         """Read the state the action will change, for verification and rollback."""
         ...
 
-    async def dry_run(self, action: Action) -> ExecutionOutcome:
-        """Send the calls with dryRun=All (server-side), changing nothing."""
+    async def dry_run(self, action: Action, *,
+                      state: dict[str, Any] | None = None) -> ExecutionOutcome:
+        """Send the calls with dryRun=All (server-side), changing nothing.
+
+        `state` is the pre-state the caller just captured (read again only when None).
+        """
         ...
 
     async def execute(self, action: Action) -> ExecutionOutcome:

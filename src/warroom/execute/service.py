@@ -17,12 +17,13 @@ from typing import Any, Literal
 from pydantic import BaseModel
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from warroom.agents.models import Action
 from warroom.config import Settings
 from warroom.decisions import repository
-from warroom.decisions.service import transition
-from warroom.execute.calls import RenderError, render_calls
+from warroom.decisions.service import ready_package, transition
+from warroom.domain.models import Action
+from warroom.execute.calls import render_calls
 from warroom.execute.ports import ApiCall, Executor
+from warroom.execute.targets import RenderError
 from warroom.store import audit
 from warroom.store.db import transaction
 from warroom.store.tables import Decision, Execution
@@ -73,7 +74,9 @@ async def _load(session: AsyncSession, token: str) -> tuple[Decision, Action]:
     decision = await repository.get(session, token, for_update=True)
     if decision is None:
         raise LookupError(f"no decision with token {token!r}")
-    action = Action.model_validate((decision.package or {}).get("action") or {})
+    action = ready_package(decision).action
+    if action is None:
+        raise ValueError(f"decision {token}: its package names no action to execute")
     return decision, action
 
 
@@ -132,7 +135,7 @@ async def execute_decision(
                     session, decision, "execution.failed", f"pre-state: {exc}", executor.name
                 )
         if executor.name != "shadow":
-            dry = await executor.dry_run(action)
+            dry = await executor.dry_run(action, state=pre_state)
             if dry.status not in ("dry_run_ok", "succeeded", "recorded"):
                 async with transaction(sessions) as session:
                     decision, _ = await _load(session, token)

@@ -10,8 +10,9 @@ from __future__ import annotations
 from typing import Any
 
 from warroom.agents.models import Action
-from warroom.execute.calls import RenderError, render_calls
+from warroom.execute.calls import render_calls
 from warroom.execute.ports import ExecutionOutcome
+from warroom.execute.targets import RenderError
 
 
 def _in_scope(obj: dict[str, Any], action: Action) -> bool:
@@ -42,10 +43,12 @@ class ShadowExecutor:
             "objects": [o for o in self._objects if _in_scope(o, action)],
         }
 
-    async def dry_run(self, action: Action) -> ExecutionOutcome:
+    async def dry_run(self, action: Action, *,
+                      state: dict[str, Any] | None = None) -> ExecutionOutcome:
         """Render the calls without recording them as made."""
         try:
-            calls = render_calls(action, state=await self.capture_state(action))
+            calls = render_calls(action, state=state if state is not None
+                                 else await self.capture_state(action))
         except RenderError as exc:
             return ExecutionOutcome(status="failed", error=str(exc))
         return ExecutionOutcome(status="dry_run_ok", calls=calls)

@@ -2,22 +2,20 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Annotated, Any, Literal
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, PrivateAttr
+
+from warroom.store.times import utc
 
 AlertStatus = Literal["firing", "resolved"]
 Priority = Literal["P0", "P1", "P2", "P3"]
 IncidentStatus = Literal["open", "resolved"]
 
 
-def _as_utc(value: datetime) -> datetime:
-    # SQLite hands stored (UTC) timestamps back without a zone
-    return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
-
-
-UtcDatetime = Annotated[datetime, AfterValidator(_as_utc)]
+# SQLite hands stored (UTC) timestamps back without a zone
+UtcDatetime = Annotated[datetime, AfterValidator(utc)]
 
 
 class AlertmanagerAlert(BaseModel):

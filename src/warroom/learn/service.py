@@ -15,11 +15,11 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from warroom.config import Settings
 from warroom.decisions.policy import playbook_key
+from warroom.learn import repository
 from warroom.store import audit
 from warroom.store.tables import ChallengeOutcome, Decision, Playbook
 
@@ -36,17 +36,13 @@ def ewma(trust: float, score: float, *, failed: bool, settings: Settings) -> flo
 
 async def playbook_trust(session: AsyncSession) -> dict[str, float]:
     """Return every learned playbook's trust as `"fault/action_type" -> trust`."""
-    rows = (await session.execute(select(Playbook))).scalars().all()
+    rows = await repository.all_playbooks(session)
     return {playbook_key(p.fault, p.action_type): p.trust for p in rows}
 
 
 async def list_playbooks(session: AsyncSession) -> list[dict[str, Any]]:
     """Return the playbooks, most trusted first, as `GET /api/v1/playbooks` shows them."""
-    rows = (
-        await session.execute(
-            select(Playbook).order_by(Playbook.trust.desc(), Playbook.fault, Playbook.action_type)
-        )
-    ).scalars().all()
+    rows = await repository.by_trust(session)
     return [
         {
             "key": playbook_key(p.fault, p.action_type),
@@ -82,25 +78,25 @@ async def learn_outcome(
 ) -> dict[str, Any] | None:
     """Update the decision's playbook trust and record the critic challenges' outcomes."""
     at = now or datetime.now(UTC)
-    challenges = list((decision.package or {}).get("challenges") or [])
+    challenges = decision.package.challenges if decision.package is not None else []
     recorded = []
     for challenge in challenges:
-        right = _proved_right(challenge.get("question", ""), verdict=verdict, details=details)
+        right = _proved_right(challenge.question, verdict=verdict, details=details)
         session.add(
             ChallengeOutcome(
                 decision_token=decision.token,
-                question=str(challenge.get("question", ""))[:32],
-                severity=str(challenge.get("severity", "info"))[:16],
-                text=str(challenge.get("text", "")),
+                question=challenge.question,
+                severity=challenge.severity,
+                text=challenge.text,
                 proved_right=right,
                 at=at,
             )
         )
-        recorded.append({"question": challenge.get("question"), "proved_right": right})
+        recorded.append({"question": challenge.question, "proved_right": right})
     if not decision.fault or not decision.action_type:
         return None
     failed = verdict in ("failed", "timeout") or score < 0.5
-    playbook = await session.get(Playbook, (decision.fault, decision.action_type))
+    playbook = await repository.get(session, decision.fault, decision.action_type)
     if playbook is None:
         playbook = Playbook(
             fault=decision.fault, action_type=decision.action_type, trust=INITIAL_TRUST,

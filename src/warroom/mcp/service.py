@@ -13,10 +13,10 @@ from typing import Any
 from pydantic import ValidationError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from warroom.agents.models import Hypothesis
-from warroom.agents.service import PACKAGE_KIND, TURN_KIND, build_request
+from warroom.agents.service import PACKAGE_KIND, TURN_KIND
 from warroom.decisions import repository as decisions
 from warroom.decisions.policy import playbook_key
+from warroom.domain.models import DecisionPackage, Hypothesis
 from warroom.ingest import repository as incidents
 from warroom.learn.service import playbook_trust
 from warroom.mcp import repository
@@ -36,6 +36,7 @@ from warroom.mcp.models import (
 from warroom.safety.sanitize import clean_text, clean_value
 from warroom.sensors.history import HistorySensor
 from warroom.sensors.models import SensorRequest
+from warroom.sensors.scope import build_request
 from warroom.store import audit
 from warroom.store.tables import Incident, Signal
 from warroom.store.times import utc
@@ -114,7 +115,8 @@ async def incident_evidence(session: AsyncSession, incident_id: str) -> Evidence
 async def _decisions(session: AsyncSession, incident_id: str) -> list[DecisionView]:
     out = []
     for d in await decisions.for_incident(session, incident_id):
-        action = (d.package or {}).get("action")
+        stored = d.package.action if d.package is not None else None
+        action = stored.model_dump(mode="json") if stored is not None else None
         out.append(DecisionView(
             token=d.token, status=d.status, fault=d.fault, created_at=utc(d.created_at),
             action=_clean(dict(action)) if action else None,
@@ -152,7 +154,9 @@ async def incident_debate(session: AsyncSession, incident_id: str) -> DebateResu
                             queries=queries, incident_id=incident_id, decisions=decided,
                             note="the incident has not been debated yet")
     latest = max(packages, key=lambda e: e.seq)
-    package = _clean(dict(latest.payload.get("package") or {}))
+    # the package as the debate stored it, sanitized like every value this server returns
+    package = _clean(DecisionPackage.model_validate(latest.payload["package"]).model_dump(
+        mode="json"))
     turns = [AgentTurnView(
         role=str(e.payload.get("role", "")), vote=e.payload.get("vote"),
         degraded=bool(e.payload.get("degraded")), error=e.payload.get("error"),
@@ -160,12 +164,12 @@ async def incident_debate(session: AsyncSession, incident_id: str) -> DebateResu
         output=_clean(dict(e.payload.get("output") or {})))
         for e in events if e.kind == TURN_KIND and e.session_id == latest.session_id]
     diagnosis = next((t.output for t in turns if t.role == "diagnostician"), {})
-    ranked = diagnosis.get("hypotheses") or package.get("hypotheses") or []
+    hypotheses = (_hypotheses(diagnosis.get("hypotheses") or [])
+                  or _hypotheses(package["hypotheses"]))
     return DebateResult(
         tool="incident_debate", status="ok", parameters=params, queries=queries,
         incident_id=incident_id, session_id=latest.session_id,
-        hypotheses=_hypotheses(ranked),
-        summary=str(package.get("summary", "")), package=package, turns=turns,
+        hypotheses=hypotheses, summary=str(package["summary"]), package=package, turns=turns,
         decisions=decided)
 
 

@@ -6,18 +6,11 @@ from typing import Any
 
 from pydantic import BaseModel
 
-from warroom.agents.models import Challenge, DecisionPackage
+from warroom.agents.models import DecisionPackage
 from warroom.decisions.models import DecisionView
 from warroom.i18n.service import _
 from warroom.notify.models import Card
 from warroom.store.tables import Incident
-
-
-class _Extras(BaseModel):
-    """What the workflow stores beside the package: the Critic's challenges."""
-
-    challenges: list[Challenge] = []
-    incident_summary: str = ""
 
 
 class EventDetail(BaseModel):
@@ -69,9 +62,8 @@ def _closed_reason(view: DecisionView, approvers: list[str], rejected_by: str | 
 
 def card(view: DecisionView, incident: Incident) -> Card:
     """Render the card of a decision from its current state."""
-    package = DecisionPackage.model_validate(view.package or {"status": "failed"})
-    extras = _Extras.model_validate(view.package or {})
-    challenges = extras.challenges
+    package = view.package or DecisionPackage(status="failed")
+    challenges = view.package.challenges if view.package is not None else []
     approvers = [a.approver for a in view.approvals if a.verdict == "approve"]
     rejected_by = next((a.approver for a in view.approvals if a.verdict == "reject"), None)
     headline = _HEADLINES.get(view.status, view.status)
@@ -85,7 +77,7 @@ def card(view: DecisionView, incident: Incident) -> Card:
         diagnosis=package.summary or "no diagnosis", action=_action_text(package),
         risk=package.risk, blast_radius=package.blast_radius, confidence=package.confidence,
         challenges=[f"{c.severity}: {c.text}" for c in challenges],
-        summary=extras.incident_summary,
+        summary=view.package.incident_summary if view.package is not None else "",
         approvers=approvers, approvals_needed=view.requires_approvals, rejected_by=rejected_by,
         executed_call=_executed_call(view),
         verification=f"{last.verdict}, self-healing score {last.score:.2f}" if last else None,

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from warroom.agents.models import Action, Risk
+from warroom.domain.models import Action, Risk
 from warroom.safety.rules import is_database_name, parse_target
 from warroom.sensors.models import EvidenceData
 

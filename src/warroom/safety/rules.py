@@ -15,7 +15,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
-from warroom.agents.models import ACTION_TYPES, Action, Hypothesis, RuleViolation
+from warroom.domain.models import ACTION_TYPES, Action, Hypothesis, RuleViolation
 
 # catalogue: which kinds each action may target (None = the action takes no target)
 TARGET_KINDS: dict[str, frozenset[str] | None] = {

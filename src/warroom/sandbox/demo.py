@@ -30,6 +30,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from warroom.access import service as access
 from warroom.access.models import Role
 from warroom.config import Settings
+from warroom.domain.models import Hypothesis, ReadyPackage
 from warroom.i18n.service import _, activate, local_time, utc_offset
 from warroom.sandbox.runtime import SandboxRuntime
 from warroom.store.db import transaction
@@ -42,6 +43,15 @@ ROTATION: tuple[tuple[str, str], ...] = (
 )
 FINAL = frozenset({"completed", "failed", "rejected", "expired"})
 DEMO_RISKS = frozenset({"low", "medium"})
+
+
+def _package(view: dict[str, Any]) -> ReadyPackage:
+    """Read the package of a decision the API showed (past analyzing, it always has one)."""
+    return ReadyPackage.model_validate(view["package"])
+
+
+def _diagnosis(top: Hypothesis) -> str:
+    return f"{top.service} {top.fault} {top.confidence:.2f}"
 
 
 @dataclass
@@ -197,15 +207,15 @@ class Demo:
         chosen = await self._pick(run)
         token = chosen["token"]
         view = await self.decision(token)
-        package = view.get("package") or {}
-        action = package.get("action") or {}
-        run.action = f"{action.get('type')} {action.get('target') or ''}".strip()
+        package = _package(view)
+        action = package.action
+        run.action = f"{action.type} {action.target or ''}".strip() if action else "None"
         self.say(_("decision"), _(
             "{action} (risk {risk}, blast radius {blast}, confidence {confidence:.2f})").format(
-            action=run.action, risk=package.get("risk"), blast=package.get("blast_radius"),
-            confidence=package.get("confidence", 0)))
-        if package.get("summary"):
-            self.say(_("debate"), str(package["summary"])[:300])
+            action=run.action, risk=package.risk, blast=package.blast_radius,
+            confidence=package.confidence))
+        if package.summary:
+            self.say(_("debate"), package.summary[:300])
         if not await self._approve(view, package, run):
             return
         while view["status"] not in FINAL:
@@ -226,7 +236,7 @@ class Demo:
         announced: set[str] = set()
         while True:
             await asyncio.sleep(0.25)
-            candidates: list[tuple[str, dict[str, Any], list[dict[str, Any]]]] = []
+            candidates: list[tuple[str, dict[str, Any], list[Hypothesis]]] = []
             for ref in await self.decisions():
                 token = ref["token"]
                 if token in self.seen or ref["status"] == "analyzing":
@@ -238,27 +248,24 @@ class Demo:
                              f"{incident['service']}: {incident.get('title', '')}")
                 view = await self.decision(token)
                 self.seen.add(token)
-                package = view.get("package") or {}
-                hypotheses = package.get("hypotheses") or []
+                package = _package(view)
+                hypotheses = package.hypotheses
                 if hypotheses and run.diagnosis == "-":
-                    top = hypotheses[0]
-                    run.diagnosis = f"{top['service']} {top['fault']} {top['confidence']:.2f}"
+                    run.diagnosis = _diagnosis(hypotheses[0])
                 for h in hypotheses[:3]:
-                    self.say(_("hypothesis"), f"{h['namespace']}/{h['service']} {h['fault']} "
-                             f"({h['confidence']:.2f})")
-                action = package.get("action") or {}
-                if view["status"] == "ready" and action.get("type") not in (
+                    self.say(_("hypothesis"), f"{h.namespace}/{h.service} {h.fault} "
+                             f"({h.confidence:.2f})")
+                action_type = package.action.type if package.action else None
+                if view["status"] == "ready" and action_type not in (
                         None, "escalate", "no_action"):
                     candidates.append((str(view["created_at"]), dict(ref), hypotheses))
                     continue
                 self.say(_("decided"), _("{action} for {service} ({status})").format(
-                    action=action.get("type"), service=incident["service"],
+                    action=action_type, service=incident["service"],
                     status=view["status"]))
             if candidates:
                 _created, chosen, hypotheses = min(candidates, key=lambda c: c[0])
-                top = hypotheses[0] if hypotheses else {}
-                run.diagnosis = f"{top.get('service')} {top.get('fault')} " \
-                                f"{top.get('confidence', 0):.2f}"
+                run.diagnosis = _diagnosis(hypotheses[0]) if hypotheses else "None None 0.00"
                 await self._reject_duplicates(chosen["token"])
                 return chosen
 
@@ -267,17 +274,17 @@ class Demo:
         for ref in await self.decisions():
             if ref["token"] != keep and ref["status"] == "ready" and ref["token"] in self.seen:
                 view = await self.decision(ref["token"])
-                action = (view.get("package") or {}).get("action") or {}
-                if action.get("type") in ("escalate", "no_action", None):
+                action = _package(view).action
+                if action is None or action.type in ("escalate", "no_action"):
                     continue
                 await self.http.post(f"/api/v1/decisions/{ref['token']}/reject", json={
                     "via": "policy", "comment": f"duplicate: decision {keep} handles this fault"},
                     headers=await self.credentials.headers("warroom-demo"))
 
-    async def _approve(self, view: dict[str, Any], package: dict[str, Any],
+    async def _approve(self, view: dict[str, Any], package: ReadyPackage,
                        run: FaultRun) -> bool:
         token = view["token"]
-        risk = package.get("risk")
+        risk = package.risk
         if view["status"] != "ready":
             run.approval = view["status"]  # the policy auto-executed it
             return True

@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from warroom.agents.models import FAULTS
+from warroom.domain.models import FAULTS
 from warroom.sandbox.kubelet import Behaviour
 from warroom.sandbox.model import Obj, mem_bytes
 from warroom.sandbox.shop import BY_NAME, NODES, PAYMENT_PROVIDER, SERVICES, image

@@ -12,7 +12,7 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from warroom.agents.models import FAULTS
+from warroom.domain.models import FAULTS
 from warroom.sandbox.faults import DEFAULT_TARGETS, Fault, FaultError
 from warroom.sandbox.model import rfc3339
 from warroom.sandbox.shop import BY_NAME, NODES, PAYMENT_PROVIDER, topology_edges

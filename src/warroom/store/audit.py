@@ -18,7 +18,7 @@ from datetime import UTC, datetime
 from typing import Any, cast
 
 import orjson
-from sqlalchemy import Table, insert, select, text
+from sqlalchemy import Table, func, insert, select, text
 from sqlalchemy.exc import OperationalError
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -224,6 +224,14 @@ async def list_events(
         query = query.where(AuditEvent.kind == kind)
     result = await session.execute(query.limit(limit).offset(offset))
     return list(result.scalars())
+
+
+async def count_events(session: AsyncSession, *, incident_id: str | None = None) -> int:
+    """Count the audit rows, of one incident when named."""
+    query = select(func.count()).select_from(AuditEvent)
+    if incident_id:
+        query = query.where(AuditEvent.incident_id == incident_id)
+    return int((await session.execute(query)).scalar_one())
 
 
 async def verify_chain(session: AsyncSession, *, batch: int = 5000) -> ChainReport:

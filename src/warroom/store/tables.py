@@ -19,6 +19,9 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
+from warroom.domain.models import ReadyPackage
+from warroom.store.types import ModelJson
+
 Json = JSON().with_variant(JSON(none_as_null=True), "postgresql")
 
 
@@ -101,7 +104,8 @@ class Decision(Base):
     incident_id: Mapped[str] = mapped_column(ForeignKey("incidents.id"), index=True)
     # analyzing | ready | approved | rejected | expired | executing | verifying | completed | failed
     status: Mapped[str] = mapped_column(String(16), index=True)
-    package: Mapped[dict[str, Any] | None] = mapped_column(Json, default=None)
+    # the ready decision's package with its policy verdict (None while analyzing)
+    package: Mapped[ReadyPackage | None] = mapped_column(ModelJson(ReadyPackage), default=None)
     fault: Mapped[str | None] = mapped_column(String(64), default=None)
     action_type: Mapped[str | None] = mapped_column(String(32), default=None)
     requires_approvals: Mapped[int] = mapped_column(Integer, default=1)

@@ -18,19 +18,20 @@ from datetime import UTC, datetime
 from typing import Any
 
 from pydantic import BaseModel
-from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from warroom.agents.models import Action, DecisionPackage
+from warroom.agents import repository as snapshots
 from warroom.config import Settings
 from warroom.decisions import repository
-from warroom.decisions.policy import PolicyVerdict
-from warroom.decisions.service import mark_ready, open_decision, transition
-from warroom.sensors.models import AlertView, EvidenceData, EvidenceSnapshot, SensorRequest
+from warroom.decisions.service import mark_ready, open_decision, ready_package, transition
+from warroom.domain.models import DecisionPackage, PolicyVerdict
+from warroom.ingest import repository as incidents
+from warroom.sensors.models import EvidenceData, EvidenceSnapshot
 from warroom.sensors.ports import Sensor
+from warroom.sensors.scope import build_request
 from warroom.store import audit
 from warroom.store.db import transaction
-from warroom.store.tables import Decision, EvidenceSnapshotRow, Incident, Signal, Verification
+from warroom.store.tables import Decision, Incident, Signal, Verification
 from warroom.verify import health
 from warroom.verify.rollback import rollback_action
 
@@ -42,18 +43,6 @@ class VerificationResult(BaseModel):
     score: float
     details: dict[str, Any]
     rollback_token: str | None = None
-
-
-def target_key(package: dict[str, Any]) -> str:
-    """Return `namespace/service` of what the decision acted on."""
-    target = ((package.get("action") or {}).get("target")) or ""
-    parts = target.split("/")
-    if len(parts) == 3:
-        return f"{parts[0]}/{parts[2]}"
-    hypotheses = package.get("hypotheses") or []
-    if hypotheses:
-        return f"{hypotheses[0].get('namespace', '')}/{hypotheses[0].get('service', '')}"
-    return ""
 
 
 def judge(
@@ -100,16 +89,11 @@ def judge(
 async def _inputs(
     session: AsyncSession, decision: Decision
 ) -> tuple[Incident, list[Signal], EvidenceData | None]:
-    incident = await session.get(Incident, decision.incident_id)
+    incident = await incidents.get_incident(session, decision.incident_id)
     if incident is None:
         raise LookupError(f"decision {decision.token}: incident {decision.incident_id} is gone")
-    signals = list((await session.execute(
-        select(Signal).where(Signal.incident_id == incident.id)
-    )).scalars().all())
-    row = (await session.execute(
-        select(EvidenceSnapshotRow).where(EvidenceSnapshotRow.incident_id == incident.id)
-        .order_by(EvidenceSnapshotRow.taken_at.desc()).limit(1)
-    )).scalar_one_or_none()
+    signals = await incidents.list_signals(session, incident.id)
+    row = await snapshots.latest_snapshot(session, incident.id)
     pre = EvidenceData.model_validate(row.data) if row is not None else None
     return incident, signals, pre
 
@@ -122,16 +106,9 @@ async def _observe(
         from warroom.sensors.service import take_snapshot
 
         snapshot = take_snapshot
-    request = SensorRequest(
-        incident_id=incident.id, now=datetime.now(UTC),
-        lookback_seconds=max(60, int(settings.verify_warmup_seconds) * 2),
-        namespaces=[incident.namespace] if incident.namespace else [],
-        services=[incident.service] if incident.service else [],
-        alerts=[AlertView(
-            status=s.status, labels=s.labels, annotations=s.annotations,
-            starts_at=s.starts_at, ends_at=s.ends_at, fingerprint=s.fingerprint,
-        ) for s in signals],
-    )
+    # the scope the analysis read the cluster with, so pre- and post-state cover the same
+    request = build_request(incident, signals, now=datetime.now(UTC),
+                            lookback_seconds=max(60, int(settings.verify_warmup_seconds) * 2))
     try:
         return await asyncio.wait_for(
             snapshot(request, sensors, timeout=settings.sensor_timeout_seconds),
@@ -166,13 +143,11 @@ async def verify_decision(
     async with transaction(sessions) as session:
         decision = await repository.get(session, token, for_update=True)
         assert decision is not None
-        signals = list((await session.execute(
-            select(Signal).where(Signal.incident_id == decision.incident_id)
-        )).scalars().all())
+        signals = await incidents.list_signals(session, decision.incident_id)
         alerts_resolved = bool(signals) and all(s.status == "resolved" for s in signals)
         verdict, score, details = judge(
             pre=pre, post=post, alerts_resolved=alerts_resolved,
-            target=target_key(decision.package or {}), observed=observed,
+            target=ready_package(decision).target_key(), observed=observed,
         )
         executions = list(await repository.executions(session, token))
         shadow = all(e.executor == "shadow" for e in executions)
@@ -204,7 +179,9 @@ async def _propose_rollback(
     settings: Settings,
 ) -> str:
     """Open a rollback proposal for a human: never executed without one."""
-    action = Action.model_validate((decision.package or {}).get("action") or {})
+    action = ready_package(decision).action
+    if action is None:
+        raise ValueError(f"decision {decision.token}: its package names no action to undo")
     inverse = rollback_action(action, pre_state)
     proposal, _ = await open_decision(
         session, incident_id=decision.incident_id,

@@ -5,13 +5,15 @@ from __future__ import annotations
 import logging
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, TypeVar
 
-from sqlalchemy import func, select
+from pydantic import BaseModel, ValidationError
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from warroom.decisions import repository as decision_rows
 from warroom.decisions import service as decisions
 from warroom.decisions.models import DecisionNotFound, DecisionView
+from warroom.domain.models import Challenge, DecisionPackage, FollowUp, Hypothesis, ReadyPackage
 from warroom.ingest import repository as incidents
 from warroom.ingest.details import DetailProvider, incident_details
 from warroom.ingest.models import IncidentView, SignalView
@@ -41,17 +43,6 @@ class Dashboard:
     resolved_total: int
 
 
-async def _latest_decisions(session: AsyncSession, ids: Sequence[str]) -> dict[str, Decision]:
-    if not ids:
-        return {}
-    stmt = (select(Decision).where(Decision.incident_id.in_(list(ids)))
-            .order_by(Decision.created_at, Decision.token))
-    latest: dict[str, Decision] = {}
-    for decision in (await session.execute(stmt)).scalars():
-        latest[decision.incident_id] = decision  # the last one wins: the newest
-    return latest
-
-
 def _rows(items: Sequence[Incident], decisions_by_id: dict[str, Decision]) -> list[Row]:
     return [Row(IncidentView.model_validate(i), decisions_by_id.get(i.id)) for i in items]
 
@@ -62,7 +53,8 @@ async def dashboard(session: AsyncSession) -> Dashboard:
         session, status="open", limit=OPEN_LIMIT)
     resolved_items, resolved_total = await incidents.list_incidents(
         session, status="resolved", limit=RESOLVED_LIMIT)
-    latest = await _latest_decisions(session, [i.id for i in [*open_items, *resolved_items]])
+    latest = await decision_rows.latest_for_incidents(
+        session, [i.id for i in [*open_items, *resolved_items]])
     open_rows = _rows(open_items, latest)
     # most urgent first, then the one that signalled last
     open_rows.sort(key=lambda r: -r.incident.last_signal_at.timestamp())
@@ -82,12 +74,13 @@ class IncidentPage:
     unavailable: list[str] = field(default_factory=list)
 
     @property
-    def package(self) -> dict[str, Any]:
+    def package(self) -> DecisionPackage | None:
         """Return the decision's package, else the debate's (a decision may not exist yet)."""
-        if self.decision is not None and self.decision.package:
+        if self.decision is not None and self.decision.package is not None:
             return self.decision.package
         debate = self.details.get("debate") or {}
-        return dict(debate.get("package") or {})
+        stored = debate.get("package")
+        return DecisionPackage.model_validate(stored) if stored else None
 
     def turn(self, role: str) -> dict[str, Any]:
         """Return the latest debate's turn of one agent (empty when it did not speak)."""
@@ -101,10 +94,39 @@ class IncidentPage:
         return dict(self.turn(role).get("output") or {})
 
     @property
-    def hypotheses(self) -> list[dict[str, Any]]:
+    def hypotheses(self) -> list[Hypothesis]:
         """Return the top hypotheses: the Diagnostician's, else the package's."""
-        found = self.output("diagnostician").get("hypotheses") or self.package.get("hypotheses")
-        return list(found or [])[:3]
+        said = _fitting(Hypothesis, self.output("diagnostician").get("hypotheses"))
+        package = self.package
+        return (said or (package.hypotheses if package is not None else []))[:3]
+
+    @property
+    def challenges(self) -> list[Challenge]:
+        """Return the Critic's challenges: as it said them, else as the decision stored them."""
+        said = _fitting(Challenge, self.output("critic").get("challenges"))
+        package = self.package
+        return said or (package.challenges if isinstance(package, ReadyPackage) else [])
+
+    @property
+    def followups(self) -> list[FollowUp]:
+        """Return the package's follow-ups, else the Solver's."""
+        package = self.package
+        stored = package.followups if package is not None else []
+        return stored or _fitting(FollowUp, self.output("solver").get("followups"))
+
+
+M = TypeVar("M", bound=BaseModel)
+
+
+def _fitting(model: type[M], items: Any) -> list[M]:
+    """Read the items of an agent's recorded output that fit today's model (old ones may not)."""
+    kept = []
+    for item in items or []:
+        try:
+            kept.append(model.model_validate(item))
+        except ValidationError:
+            continue
+    return kept
 
 
 async def incident_page(providers: list[DetailProvider], session: AsyncSession,
@@ -116,9 +138,7 @@ async def incident_page(providers: list[DetailProvider], session: AsyncSession,
     signals = await incidents.list_signals(session, incident_id)
     # the same providers `GET /api/v1/incidents/{id}` merges: evidence, debate, decision, timeline
     details, unavailable = await incident_details(providers, session, incident_id)
-    all_decisions = list((await session.execute(
-        select(Decision).where(Decision.incident_id == incident_id)
-        .order_by(Decision.created_at, Decision.token))).scalars())
+    all_decisions = list(await decision_rows.for_incident(session, incident_id))
     view = None
     if all_decisions:
         try:
@@ -149,10 +169,7 @@ class AuditPage:
 async def audit_page(session: AsyncSession, *, incident_id: str | None, offset: int | None,
                      limit: int) -> AuditPage:
     """Return one page of the audit trail (the newest when no offset) and the chain check."""
-    count = select(func.count()).select_from(AuditEvent)
-    if incident_id:
-        count = count.where(AuditEvent.incident_id == incident_id)
-    total = int((await session.execute(count)).scalar_one())
+    total = await audit.count_events(session, incident_id=incident_id)
     if offset is None:
         offset = max(total - limit, 0)
     events = await audit.list_events(session, incident_id=incident_id, limit=limit,

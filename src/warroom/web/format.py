@@ -8,8 +8,10 @@ from typing import Any
 
 import orjson
 
+from warroom.domain.models import Action, DecisionPackage
 from warroom.i18n.service import _, active_timezone, local_time, utc_offset
 from warroom.stats.models import change_text, seconds_text
+from warroom.store.times import utc
 
 # decision status -> (css tone, words a tired reader needs)
 DECISION_TONES: dict[str, str] = {
@@ -49,7 +51,7 @@ def as_utc(value: datetime | str | None) -> datetime | None:
         return None
     if isinstance(value, str):
         value = datetime.fromisoformat(value.replace("Z", "+00:00"))
-    return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+    return utc(value)
 
 
 def local_text(value: datetime | str | None) -> str:
@@ -132,12 +134,14 @@ def percent(value: Any) -> str:
         return "—"
 
 
-def action_text(action: dict[str, Any] | None) -> str:
-    """Render a catalogue action as `type target key=value...`."""
+def action_text(action: Action | dict[str, Any] | None) -> str:
+    """Render a catalogue action (or an agent's recorded one) as `type target key=value...`."""
     if not action:
         return _("no action")
-    params = " ".join(f"{k}={v}" for k, v in sorted((action.get("params") or {}).items()))
-    return " ".join(p for p in (str(action.get("type")), action.get("target") or "", params) if p)
+    if isinstance(action, dict):
+        action = Action.model_validate(action)
+    params = " ".join(f"{k}={v}" for k, v in sorted(action.params.items()))
+    return " ".join(p for p in (action.type, action.target or "", params) if p)
 
 
 def timeline_text(entry: dict[str, Any]) -> str:
@@ -155,9 +159,8 @@ def timeline_text(entry: dict[str, Any]) -> str:
         times = f", received {count}×" if count and count > 1 else ""
         return f"{data.get('alertname') or 'alert'} {data.get('status', '')}{times}".strip()
     if kind == "debate.package":
-        package = data.get("package") or {}
-        return (f"{package.get('status', '')}: {action_text(package.get('action'))}, "
-                f"risk {package.get('risk', '?')}")
+        package = DecisionPackage.model_validate(data["package"])
+        return f"{package.status}: {action_text(package.action)}, risk {package.risk}"
     summary = str(entry.get("summary") or "")
     if summary:
         return summary

@@ -7,14 +7,12 @@ from dataclasses import dataclass, replace
 from typing import Any
 
 import structlog
-from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from warroom.decisions.models import ACTIVE_STATES
 from warroom.ingest.models import IncidentRef
 from warroom.observe.tracing import span
-from warroom.store.sql import dialect_of, in_list, list_value
-from warroom.store.tables import Decision, Incident
+from warroom.workflow import repository
 from warroom.workflow.engine import WorkflowClient
 from warroom.workflow.incident import incident_workflow_id
 from warroom.workflow.steps import act_workflow_id
@@ -60,14 +58,7 @@ def plan(ref: IncidentRef, decisions: list[Any]) -> _Plan:
 async def plan_all(session: AsyncSession, refs: list[IncidentRef]) -> list[_Plan]:
     """Plan every incident of a batch from one query."""
     found: dict[str, list[Any]] = {ref.id: [] for ref in refs}
-    dialect = dialect_of(session)
-    rows = await session.execute(
-        select(Decision.incident_id, Decision.status, Decision.workflow_id)
-        .where(in_list(Decision.incident_id, "b_ids", dialect), Decision.parent_token.is_(None))
-        .order_by(Decision.created_at, Decision.token),
-        {"b_ids": list_value(found, dialect)},
-    )
-    for row in rows:
+    for row in await repository.rounds(session, list(found)):
         found[row.incident_id].append(row)
     return [replace(plan(ref, found[ref.id]), trace_parent=ref.trace_parent) for ref in refs]
 
@@ -128,12 +119,7 @@ async def adopt_orphans(
     incident, so adopting one that is already queued starts nothing twice.
     """
     async with sessions() as session:
-        rows = (await session.execute(
-            select(Incident)
-            .where(Incident.status == "open")
-            .where(~select(Decision.token).where(Decision.incident_id == Incident.id).exists())
-            .order_by(Incident.opened_at)
-        )).scalars().all()
+        rows = await repository.undecided_open_incidents(session)
     refs = [
         IncidentRef(id=row.id, status="open", priority=row.priority,
                     namespace=row.namespace, service=row.service)

@@ -1,14 +1,44 @@
-"""SQL of the worker fleet: heartbeats, and the claim a live worker makes on a dead one."""
+"""SQL of the workflows: the rounds an incident had, the incidents nobody took up, and the
+worker fleet's heartbeats and the claim a live worker makes on a dead one."""
 
 from __future__ import annotations
 
 from collections.abc import Sequence
 from datetime import UTC, datetime
 
-from sqlalchemy import ColumnElement, and_, delete, or_, select, update
+from sqlalchemy import ColumnElement, Row, and_, delete, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from warroom.store.tables import WorkerRow
+from warroom.store.sql import dialect_of, in_list, list_value
+from warroom.store.tables import Decision, Incident, WorkerRow
+
+
+async def rounds(
+    session: AsyncSession, incident_ids: list[str]
+) -> Sequence[Row[str, str, str | None]]:
+    """Return (incident_id, status, workflow_id) of the incidents' rounds, oldest first.
+
+    Rollback proposals are no round of their own and are left out.
+    """
+    dialect = dialect_of(session)
+    result = await session.execute(
+        select(Decision.incident_id, Decision.status, Decision.workflow_id)
+        .where(in_list(Decision.incident_id, "b_ids", dialect), Decision.parent_token.is_(None))
+        .order_by(Decision.created_at, Decision.token),
+        {"b_ids": list_value(incident_ids, dialect)},
+    )
+    return result.all()
+
+
+async def undecided_open_incidents(session: AsyncSession) -> Sequence[Incident]:
+    """Return the open incidents that have no decision at all, oldest first."""
+    stmt = (
+        select(Incident)
+        .where(Incident.status == "open")
+        .where(~select(Decision.token).where(Decision.incident_id == Incident.id).exists())
+        .order_by(Incident.opened_at)
+    )
+    return (await session.execute(stmt)).scalars().all()
 
 
 async def register(session: AsyncSession, worker_id: str, *, host: str, pid: int,

@@ -13,13 +13,20 @@ from datetime import UTC, datetime
 from typing import Any
 
 import structlog
-from sqlalchemy import select
 
-from warroom.agents.models import Action, DecisionPackage
+from warroom.agents import repository as snapshots
 from warroom.decisions import repository
-from warroom.decisions.policy import PolicyVerdict, evaluate
-from warroom.decisions.service import approval_state, mark_ready, open_decision, transition
+from warroom.decisions.policy import evaluate
+from warroom.decisions.service import (
+    approval_state,
+    mark_ready,
+    open_decision,
+    ready_package,
+    transition,
+)
+from warroom.domain.models import DebateExtras, DecisionPackage, human_must_decide
 from warroom.execute.service import execute_decision
+from warroom.ingest import repository as incidents
 from warroom.learn.service import learn_outcome, playbook_trust
 from warroom.observe.metrics import (
     DEBATE_SECONDS,
@@ -29,7 +36,8 @@ from warroom.observe.metrics import (
 )
 from warroom.store import audit
 from warroom.store.db import transaction
-from warroom.store.tables import Approval, Decision, EvidenceSnapshotRow, Incident
+from warroom.store.tables import Approval, Decision
+from warroom.store.times import utc
 from warroom.verify.service import verify_decision
 from warroom.workflow.runtime import current
 
@@ -47,15 +55,15 @@ def execution_lane(target: str | None) -> str:
 
 
 def _ready_view(decision: Decision) -> dict[str, Any]:
-    policy = (decision.package or {}).get("policy") or {}
-    action = (decision.package or {}).get("action") or {}
+    package = decision.package
+    action = package.action if package is not None else None
     return {
-        "lane": execution_lane(action.get("target")),
+        "lane": execution_lane(action.target if action is not None else None),
         "token": decision.token,
         "incident_id": decision.incident_id,
         "status": decision.status,
-        "executable": bool(policy.get("executable", False)),
-        "auto_execute": bool(policy.get("auto_execute", False)),
+        "executable": package is not None and package.policy.executable,
+        "auto_execute": package is not None and package.policy.auto_execute,
         "workflow_id": decision.workflow_id,
     }
 
@@ -67,17 +75,6 @@ async def open_step(incident_id: str, workflow_id: str) -> str:
             session, incident_id=incident_id, workflow_id=workflow_id
         )
         return decision.token
-
-
-def _fallback(reason: str, status: str) -> DecisionPackage:
-    return DecisionPackage(
-        status=status,
-        action=Action(type="escalate", params={"reason": reason}),
-        requires_human_approval=True,
-        risk="high",
-        summary=f"a human must decide: {reason}",
-        outcome="workflow_fallback",
-    )
 
 
 async def analyze_step(token: str) -> dict[str, Any]:
@@ -92,7 +89,8 @@ async def analyze_step(token: str) -> dict[str, Any]:
         if decision.status != "analyzing":  # a re-run: the package is already stored
             return _ready_view(decision)
         incident_id = decision.incident_id
-    extras: dict[str, Any] = {}
+    extras: DebateExtras | None = None
+    trust: dict[str, float] | None = None  # the debate's, so it is read once per round
     package: DecisionPackage
     started = time.perf_counter()
     try:
@@ -105,23 +103,23 @@ async def analyze_step(token: str) -> dict[str, Any]:
                 timeout=settings.decision_deadline_seconds,
             )
             package = result.package
+            trust = getattr(result, "playbook_trust", None)
             critique = getattr(result, "critique", None)
-            extras = {
-                "session_id": getattr(result, "session_id", None),
-                "challenges": [
-                    c.model_dump(mode="json") for c in getattr(critique, "challenges", [])
-                ],
-                "latency_ms": getattr(result, "latency_ms", None),
-                "incident_summary": getattr(result, "summary", ""),
-            }
+            extras = DebateExtras(
+                session_id=getattr(result, "session_id", None),
+                challenges=list(getattr(critique, "challenges", [])),
+                latency_ms=getattr(result, "latency_ms", None),
+                incident_summary=getattr(result, "summary", ""),
+            )
     except TimeoutError:
-        package = _fallback(
+        package = human_must_decide(
             f"the debate did not finish within {settings.decision_deadline_seconds:g} s",
-            "timeout",
+            "timeout", outcome="workflow_fallback",
         )
         log.warning("workflow.debate_timeout", deadline=settings.decision_deadline_seconds)
     except Exception as exc:  # the debate promised not to raise; a decision is ready anyway
-        package = _fallback(f"the debate failed: {type(exc).__name__}: {exc}", "failed")
+        package = human_must_decide(f"the debate failed: {type(exc).__name__}: {exc}",
+                                    "failed", outcome="workflow_fallback")
         log.exception("workflow.debate_failed")
     DEBATE_SECONDS.labels(package.status).observe(time.perf_counter() - started)
     log.info("workflow.debated", status=package.status, outcome=package.outcome,
@@ -131,7 +129,9 @@ async def analyze_step(token: str) -> dict[str, Any]:
         assert decision is not None
         if decision.status != "analyzing":
             return _ready_view(decision)
-        policy = evaluate(package, settings=settings, trust=await playbook_trust(session))
+        if trust is None:  # the debate did not finish: nobody read it yet
+            trust = await playbook_trust(session)
+        policy = evaluate(package, settings=settings, trust=trust)
         await mark_ready(
             session, decision, package, policy=policy, settings=settings, extras=extras
         )
@@ -153,12 +153,13 @@ async def complete_without_action_step(token: str) -> str:
         decision = await repository.get(session, token, for_update=True)
         assert decision is not None
         if decision.status == "ready":
-            action = (decision.package or {}).get("action") or {}
+            package = ready_package(decision)
+            action = package.action
             await audit.append(
                 session, kind="decision.escalated",
-                payload={"reason": (action.get("params") or {}).get("reason")
-                         or (decision.package or {}).get("summary", ""),
-                         "action": action.get("type")},
+                payload={"reason": (action.params.get("reason") if action else None)
+                         or package.summary,
+                         "action": action.type if action else None},
                 incident_id=decision.incident_id, decision_token=token,
             )
             await transition(session, decision, "completed", payload={"executed": False})
@@ -172,7 +173,7 @@ async def auto_approve_step(token: str) -> str:
         assert decision is not None
         if decision.status != "ready":
             return decision.status
-        reasons = PolicyVerdict.model_validate((decision.package or {}).get("policy") or {})
+        reasons = ready_package(decision).policy
         session.add(Approval(
             decision_token=token, approver="policy", verdict="approve",
             comment=f"auto-execute: low risk, playbook trust {reasons.trust}",
@@ -192,7 +193,7 @@ async def settle_approval_step(token: str, *, expire: bool, reason: str = "") ->
         if decision.status != "ready":
             return {"state": decision.status, "remaining": 0.0}
         # read, not only told: a "resolved" message sent before this workflow existed is lost
-        incident = await session.get(Incident, decision.incident_id)
+        incident = await incidents.get_incident(session, decision.incident_id)
         if incident is not None and incident.status == "resolved" and not reason:
             reason = "the incident resolved before any approval"
             expire = True
@@ -208,9 +209,7 @@ async def settle_approval_step(token: str, *, expire: bool, reason: str = "") ->
             await transition(session, decision, "rejected", actor=rejecter,
                              payload={"by": rejecter})
             return {"state": "rejected", "remaining": 0.0}
-        expires = decision.expires_at or datetime.now(UTC)
-        if expires.tzinfo is None:
-            expires = expires.replace(tzinfo=UTC)
+        expires = utc(decision.expires_at or datetime.now(UTC))
         remaining = (expires - datetime.now(UTC)).total_seconds()
         if expire or remaining <= 0:
             why = reason or f"no approval within {settings.approval_timeout_seconds:g} s"
@@ -219,7 +218,7 @@ async def settle_approval_step(token: str, *, expire: bool, reason: str = "") ->
             if not reason:
                 await audit.append(
                     session, kind="decision.escalated",
-                    payload={"reason": why, "team": (decision.package or {}).get("team")},
+                    payload={"reason": why, "team": ready_package(decision).team},
                     incident_id=decision.incident_id, decision_token=token,
                 )
             return {"state": "expired", "remaining": 0.0}
@@ -233,11 +232,7 @@ async def execute_step(token: str) -> dict[str, Any]:
     async with sessions() as session:
         decision = await repository.get(session, token)
         assert decision is not None
-        row = (await session.execute(
-            select(EvidenceSnapshotRow).where(EvidenceSnapshotRow.incident_id
-                                              == decision.incident_id)
-            .order_by(EvidenceSnapshotRow.taken_at.desc()).limit(1)
-        )).scalar_one_or_none()
+        row = await snapshots.latest_snapshot(session, decision.incident_id)
     objects = list((row.data if row is not None else {}).get("objects") or [])
     executor = runtime.executor_factory(runtime.settings, objects)
     report = await execute_decision(
@@ -288,7 +283,7 @@ async def close_step(token: str, outcome: str) -> dict[str, Any]:
         done = await audit.list_events(session, decision_token=token, kind="workflow.closed")
         if done:
             return dict(done[-1].payload)
-        incident = await session.get(Incident, decision.incident_id)
+        incident = await incidents.get_incident(session, decision.incident_id)
         payload = {
             "outcome": outcome,
             "decision_status": decision.status,

@@ -99,14 +99,15 @@ async def latest_decision(session: AsyncSession, incident_id: str) -> dict[str, 
     if not decisions:
         return None
     d = decisions[-1]
-    package = d.package or {}
+    package = d.package
+    action = package.action if package is not None else None
     return {
         "token": d.token,
         "status": d.status,
-        "action": package.get("action"),
-        "risk": package.get("risk"),
+        "action": action.model_dump(mode="json") if action is not None else None,
+        "risk": package.risk if package is not None else None,
         "requires_approvals": d.requires_approvals,
-        "auto_execute": bool((package.get("policy") or {}).get("auto_execute", False)),
+        "auto_execute": package is not None and package.policy.auto_execute,
         "parent_token": d.parent_token,
         "approvals": [
             {"approver": a.approver, "verdict": a.verdict, "at": utc(a.at).isoformat()}

@@ -11,11 +11,12 @@ import math
 import re
 from collections import defaultdict
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any
 
 from warroom.agents.diagnostician.kubetext import objects_from_documents
 from warroom.sensors.models import EvidenceSnapshot, Series
+from warroom.store.times import utc
 
 _HASH_POD = re.compile(r"^(?P<base>.+?)-(?P<hash>[a-z0-9]{5,10})-(?P<id>[a-z0-9]{5})$")
 _ORDINAL = re.compile(r"^(?P<base>.+)-(?P<n>\d+)$")
@@ -84,7 +85,7 @@ def parse_time(value: Any) -> datetime | None:
         t = datetime.fromisoformat(value.replace("Z", "+00:00"))
     except ValueError:
         return None
-    return t if t.tzinfo else t.replace(tzinfo=UTC)
+    return utc(t)
 
 
 def meta(obj: dict[str, Any]) -> dict[str, Any]:
