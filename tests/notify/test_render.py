@@ -48,6 +48,7 @@ def test_the_incident_summary_is_on_the_card_under_its_title() -> None:
     from datetime import UTC, datetime
 
     from warroom.decisions.models import DecisionView
+    from warroom.domain.models import ReadyPackage
     from warroom.i18n.service import activate
     from warroom.notify.render import card, summary_line
     from warroom.store.tables import Incident
@@ -58,7 +59,9 @@ def test_the_incident_summary_is_on_the_card_under_its_title() -> None:
         requires_approvals=1, auto_execute=False, parent_token=None, workflow_id=None,
         created_at=at, updated_at=at, ready_at=at, expires_at=None,
         package={"status": "ready", "summary": "bad deploy on checkout",
-                 "incident_summary": f"checkout fails since its deploy {XSS}"})
+                 "incident_summary": f"checkout fails since its deploy {XSS}",
+                 "policy": {"auto_execute": False, "requires_approvals": 1,
+                            "executable": True}})
     incident = Incident(id="i-1", title="HighErrorRate", namespace="shop", service="checkout",
                         priority="P1")
     shown = card(view, incident)
@@ -74,6 +77,8 @@ def test_the_incident_summary_is_on_the_card_under_its_title() -> None:
         assert summary_line(shown).startswith("摘要：checkout fails")
     finally:
         activate("en")
-    without = card(view.model_copy(update={"package": {"status": "ready"}}), incident)
+    without = card(view.model_copy(update={"package": ReadyPackage.model_validate(
+        {"status": "ready", "policy": {"auto_execute": False, "requires_approvals": 1,
+                                       "executable": True}})}), incident)
     assert summary_line(without) == "" and "Summary" not in telegram.text(without)
     assert not any("Summary" in str(b) for b in slack.blocks(without))
