@@ -11,8 +11,8 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import AsyncIterator
-from typing import Annotated, Any
+from collections.abc import AsyncIterator, Coroutine
+from typing import Annotated, Any, TypeVar
 
 import anyio
 import orjson
@@ -26,12 +26,15 @@ from warroom.store.deps import NotWired, Sessions
 from warroom.store.tables import AuditEvent
 
 router = APIRouter(tags=["dashboard"])
+T = TypeVar("T")
 POLL_SECONDS = 1.0
 KEEPALIVE_SECONDS = 15
 RETRY_MS = 3000
 BATCH = 200
 # after the server is asked to exit, how long a stream has to say goodbye before it is cut
 SHUTDOWN_GRACE_SECONDS = 2.0
+# how long one shielded read of the audit trail may take before the stream gives up
+READ_TIMEOUT_SECONDS = 10.0
 
 
 def get_bus() -> EventBus:
@@ -63,6 +66,19 @@ async def _audit_since(sessions: Sessions, seq: int) -> list[dict[str, Any]]:
              "incident_id": r.incident_id, "decision_token": r.decision_token} for r in rows]
 
 
+async def _finished(read: Coroutine[Any, Any, T]) -> T:
+    """Run a database read to its end even when the stream is cancelled meanwhile.
+
+    A client leaving cancels the stream's task group, and anyio keeps cancelling every await
+    inside it; a read cut mid-statement would leave its pooled connection to be torn down
+    under that cancellation, which never completes for aiosqlite. Shielded, the read finishes
+    and hands its connection back; the cancellation lands at the next await after it.
+    """
+    with anyio.CancelScope(shield=True), anyio.fail_after(READ_TIMEOUT_SECONDS):
+        result = await read
+    return result
+
+
 async def stream(sessions: Sessions, bus: EventBus, *, since: int | None, limit: int | None,
                  max_seconds: float, stopping: anyio.Event, poll: float = POLL_SECONDS,
                  ) -> AsyncIterator[ServerSentEvent]:
@@ -74,14 +90,14 @@ async def stream(sessions: Sessions, bus: EventBus, *, since: int | None, limit:
     sent = 0
     deadline = time.monotonic() + max_seconds
     async with bus.subscribe() as queue:
-        seq = since if since is not None else await _audit_head(sessions)
+        seq = since if since is not None else await _finished(_audit_head(sessions))
         yield ServerSentEvent(retry=RETRY_MS, sep="\n")
         yield sse("hello", {"audit_seq": seq})
         next_poll = 0.0
         while not stopping.is_set() and time.monotonic() < deadline:
             frames: list[ServerSentEvent] = []
             if time.monotonic() >= next_poll:
-                for row in await _audit_since(sessions, seq):
+                for row in await _finished(_audit_since(sessions, seq)):
                     seq = row["seq"]
                     frames.append(sse("audit", row, id_=str(seq)))
                 next_poll = time.monotonic() + poll
