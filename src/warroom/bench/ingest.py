@@ -224,10 +224,12 @@ async def run_load(
     return LoadResult(alerts, requests, errors, elapsed, latencies, storm)
 
 
-async def stored_counts(database_url: str) -> tuple[int, int, int]:
-    """Return signals stored, the sum of their receive counts, and how many are resolved."""
+async def stored_counts(database_url: str) -> tuple[tuple[int, int, int], tuple[int, int]]:
+    """Return signals stored, the sum of their receive counts, and how many are resolved;
+    then the incidents and decisions (workflow rounds) stored."""
     from sqlalchemy import func, select
 
+    from warroom.bench.repository import workload
     from warroom.ingest import repository
     from warroom.store.db import make_engine, make_sessionmaker
     from warroom.store.tables import Signal
@@ -239,7 +241,7 @@ async def stored_counts(database_url: str) -> tuple[int, int, int]:
             resolved = await session.execute(
                 select(func.count()).select_from(Signal).where(Signal.status == "resolved")
             )
-            return count, received, int(resolved.scalar_one())
+            return (count, received, int(resolved.scalar_one())), await workload(session)
     finally:
         await engine.dispose()
 
@@ -319,7 +321,7 @@ def run(
         echo(_line("warroom", result, rss))
         echo(_cpu_line(cpu, result.alerts))
         try:
-            stored = asyncio.run(stored_counts(target))
+            stored, (incidents, decisions) = asyncio.run(stored_counts(target))
         finally:
             cleanup()
         storm = result.storm
@@ -333,6 +335,7 @@ def run(
                 )
             )
         )
+        echo(f"workload:    {incidents:,} incidents, {decisions:,} decisions (workflow rounds)")
         if alertmanager:
             _compare_alertmanager(result, work, seconds, concurrency, batch, seed, echo,
                                   new_share=new_share, services=services)
