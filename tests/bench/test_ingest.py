@@ -1,8 +1,11 @@
 from __future__ import annotations
 
+import os
+
 import orjson
 
-from warroom.bench.ingest import Storm, alertmanager_body, warroom_body
+from warroom.bench import processes
+from warroom.bench.ingest import Storm, _cpu_line, alertmanager_body, warroom_body
 from warroom.ingest.models import AlertmanagerWebhook
 
 
@@ -43,3 +46,16 @@ def test_bodies_are_what_alertmanager_and_prometheus_send() -> None:
     assert [a.fingerprint for a in webhook.alerts] == [a.fingerprint for _, a in batch]
     posted = orjson.loads(alertmanager_body(batch))
     assert [p["labels"] for p in posted] == [a.labels for _, a in batch]
+
+
+def test_server_cpu_is_read_from_proc_and_reported_per_thousand_alerts() -> None:
+    sum(i * i for i in range(200_000))  # some CPU of this process's own
+    times = os.times()
+    measured = processes.cpu_seconds(os.getpid())
+    # the same clock ticks as the kernel's own accounting, read a moment apart
+    assert abs(measured - (times.user + times.system)) < 0.1
+    assert measured > 0
+    assert processes.cpu_seconds(2**22 + 12345) == 0.0  # no such process (above pid_max)
+    line = _cpu_line(1.5, 3000)
+    assert line.startswith("server CPU:  1.5 s = 500 ms per 1,000 acknowledged alerts")
+    assert "load average" in line

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import time
 
 import pytest
@@ -11,8 +12,11 @@ from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 from warroom.config import Settings
 from warroom.store.db import transaction
 from warroom.store.tables import WorkerRow
+from warroom.workflow import engine as workflow_engine
 from warroom.workflow import repository
+from warroom.workflow.app import runtime_like
 from warroom.workflow.fleet import Fleet, worker_identity
+from warroom.workflow.runtime import Runtime
 
 
 class Recorder:
@@ -28,7 +32,10 @@ class Recorder:
 
 def fleet(settings: Settings, engine: AsyncEngine, worker_id: str,
           fenced: list[str], recorder: Recorder) -> Fleet:
-    return Fleet(settings, engine, worker_id, on_fenced=fenced.append, recoverer=recorder)
+    """A worker whose DBOS runs: its heartbeats also sweep."""
+    member = Fleet(settings, engine, worker_id, on_fenced=fenced.append, recoverer=recorder)
+    member.ready()
+    return member
 
 
 async def age(sessions: async_sessionmaker[AsyncSession], worker_id: str, seconds: float) -> None:
@@ -99,7 +106,7 @@ async def test_no_takeover_right_after_losing_the_database(
     await live.join()
     await fleet(settings, engine, "slow", fenced, recorder).join()
     await age(sessions, "slow", settings.worker_takeover_seconds + 1)
-    broken = Fleet(settings, engine, "live", on_fenced=fenced.append, recoverer=recorder)
+    broken = fleet(settings, engine, "live", fenced, recorder)
     broken.sessions = _failing_sessions  # type: ignore[assignment]
     assert await broken.tick() == []  # the database is away: nothing, and no crash
     live._last_failure = broken._last_failure
@@ -107,6 +114,54 @@ async def test_no_takeover_right_after_losing_the_database(
     assert await live.tick() == []
     live._last_failure = time.time() - settings.worker_takeover_seconds - 1
     assert await live.tick() == ["slow"]
+
+
+async def test_a_starting_worker_beats_while_dbos_launches_and_is_not_taken_over(
+    settings: Settings, engine: AsyncEngine, sessions: async_sessionmaker[AsyncSession],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    fast = settings.model_copy(update={"worker_heartbeat_seconds": 0.05,
+                                       "worker_takeover_seconds": 0.3, "worker_id": "starting"})
+    fenced: list[str] = []
+    recorder = Recorder()
+    live = fleet(fast, engine, "live", fenced, recorder)
+    await live.join()
+    swept: list[str] = []
+
+    def slow_launch(_: Runtime) -> None:
+        # DBOS taking three takeover bounds to launch; a live worker sweeps meanwhile, and a
+        # starting worker must not sweep itself (recovery needs DBOS)
+        for _ in range(9):
+            time.sleep(0.1)
+            swept.extend(asyncio.run_coroutine_threadsafe(live.tick(), loop).result())
+
+    loop = asyncio.get_running_loop()
+    monkeypatch.setattr(workflow_engine, "launch", slow_launch)
+    monkeypatch.setattr(workflow_engine, "shutdown", lambda: None)
+    starting = await workflow_engine.launch_async(await runtime_like(engine, fast))
+    try:
+        assert swept == [] and fenced == [] and recorder.calls == []
+        async with sessions() as session:
+            rows = {w.id: w for w in await repository.workers(session)}
+        assert rows["starting"].state == "alive"
+        assert await starting.tick() == []  # ready now: its own sweep runs and finds nobody
+        assert fenced == []
+    finally:
+        await workflow_engine.shutdown_async()
+
+
+async def test_a_starting_worker_does_not_sweep_before_dbos_runs(
+    settings: Settings, engine: AsyncEngine, sessions: async_sessionmaker[AsyncSession]
+) -> None:
+    fenced: list[str] = []
+    recorder = Recorder()
+    await fleet(settings, engine, "gone", fenced, recorder).join()
+    await age(sessions, "gone", settings.worker_takeover_seconds + 1)
+    starting = Fleet(settings, engine, "starting", on_fenced=fenced.append, recoverer=recorder)
+    await starting.join()
+    assert await starting.tick() == []  # no DBOS yet to hand the workflows back through
+    starting.ready()
+    assert await starting.tick() == ["gone"]
 
 
 def _failing_sessions() -> AsyncSession:

@@ -9,7 +9,7 @@ from typing import Any
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from warroom.store.tables import AuditEvent, Decision, Execution, Signal
+from warroom.store.tables import AuditEvent, Decision, Execution, Incident, Signal
 from warroom.store.times import utc
 
 
@@ -103,3 +103,10 @@ async def debate_seconds(session: AsyncSession) -> list[float]:
     )
     return [(utc(ready) - utc(opened)).total_seconds() for opened, ready in rows.all()
             if ready is not None]
+
+
+async def workload(session: AsyncSession) -> tuple[int, int]:
+    """Return how many incidents and decisions (workflow rounds) the run stored."""
+    incidents = await session.scalar(select(func.count()).select_from(Incident))
+    decisions = await session.scalar(select(func.count()).select_from(Decision))
+    return int(incidents or 0), int(decisions or 0)

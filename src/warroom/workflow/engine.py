@@ -114,8 +114,13 @@ async def launch_async(runtime: Runtime) -> Fleet:
     runtime.settings = runtime.settings.model_copy(update={"worker_id": worker_id})
     fleet = Fleet(runtime.settings, runtime.engine_factory(runtime.settings), worker_id)
     await fleet.join()  # alive before DBOS dequeues anything in this worker's name
-    await asyncio.to_thread(launch, runtime)
-    fleet.start()
+    fleet.start()  # beating while DBOS launches, so a slow launch is not taken for a death
+    try:
+        await asyncio.to_thread(launch, runtime)
+    except BaseException:
+        fleet.stop_beating()
+        raise
+    fleet.ready()
     _fleet = fleet
     return fleet
 

@@ -6,6 +6,10 @@ live worker, which hands its pending workflows back to the queues through DBOS r
 worker then resumes them from their last completed step. DBOS re-enqueues only rows still
 PENDING under the dead executor's id, so a repeated or concurrent recovery starts nothing twice.
 
+A starting worker beats from the moment it registers, while DBOS launches (which can take longer
+than the bound on a loaded machine), so nobody judges it dead before it had the chance to beat;
+it sweeps for dead workers only once DBOS runs (`ready`), since recovery needs DBOS.
+
 A worker whose heartbeat finds it declared dead (it was paused or cut off from the database
 longer than the bound) has lost its workflows to another worker: it exits at once (`fenced`)
 rather than keep running them, and its supervisor starts a fresh process with a new id.
@@ -68,6 +72,7 @@ class Fleet:
         self.recoverer = recoverer
         self.taken_over: dict[str, int] = {}
         self._last_failure: float | None = None
+        self._sweeping = False
         self._task: asyncio.Task[None] | None = None
 
     async def join(self) -> None:
@@ -77,8 +82,12 @@ class Fleet:
                                       pid=os.getpid(), now=time.time())
 
     def start(self) -> None:
-        """Heartbeat and sweep in the background on the running event loop."""
+        """Heartbeat in the background on the running event loop (right after `join`)."""
         self._task = asyncio.get_running_loop().create_task(self._run(), name="warroom-fleet")
+
+    def ready(self) -> None:
+        """DBOS runs: from now on every heartbeat also sweeps for dead workers."""
+        self._sweeping = True
 
     def stop_beating(self) -> None:
         """Stop the heartbeat task (the row keeps its last beat until `leave`)."""
@@ -102,7 +111,7 @@ class Fleet:
             await asyncio.sleep(self.settings.worker_heartbeat_seconds)
 
     async def tick(self) -> list[str]:
-        """Beat once, then take over the workers found dead; return the ids taken over."""
+        """Beat once, then (once `ready`) take over the workers found dead; return their ids."""
         now = time.time()
         try:
             async with transaction(self.sessions) as session:
@@ -113,6 +122,8 @@ class Fleet:
             return []
         if not alive:
             self.on_fenced(self.worker_id)
+            return []
+        if not self._sweeping:
             return []
         bound = self.settings.worker_takeover_seconds
         # after losing the database, everyone's heartbeat looks stale: give the others one

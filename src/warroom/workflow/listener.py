@@ -60,7 +60,14 @@ async def plan_all(session: AsyncSession, refs: list[IncidentRef]) -> list[_Plan
     found: dict[str, list[Any]] = {ref.id: [] for ref in refs}
     for row in await repository.rounds(session, list(found)):
         found[row.incident_id].append(row)
-    return [replace(plan(ref, found[ref.id]), trace_parent=ref.trace_parent) for ref in refs]
+    plans = []
+    for ref in refs:
+        planned = plan(ref, found[ref.id])
+        # only a start carries the webhook's trace (most of a storm's refs start nothing)
+        if planned.round_no is not None:
+            planned = replace(planned, trace_parent=ref.trace_parent)
+        plans.append(planned)
+    return plans
 
 
 class WorkflowListener:
