@@ -9,7 +9,7 @@ from typing import Any
 import orjson
 
 from warroom.i18n.service import _, active_timezone, local_time, utc_offset
-from warroom.stats.models import change_text, seconds_text
+from warroom.stats.models import change_text, seconds_text, usd_text
 
 # decision status -> (css tone, words a tired reader needs)
 DECISION_TONES: dict[str, str] = {
@@ -175,7 +175,7 @@ def milliseconds(value: float | None) -> str:
 FILTERS: dict[str, Callable[..., str]] = {
     "seconds": seconds_text, "change": change_text, "ms": milliseconds,
     "local": local_text, "word": word, "iso": iso, "ago": ago, "pretty_json": pretty_json,
-    "percent": percent,
+    "percent": percent, "usd": usd_text,
     "action_text": action_text, "timeline_text": timeline_text,
 }
 GLOBALS = {
