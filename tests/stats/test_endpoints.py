@@ -27,6 +27,12 @@ def _figures(html: str) -> dict[str, str]:
     return {key: value.strip() for key, value in found}
 
 
+def _rows(text: str) -> dict[str, list[str]]:
+    """The rows of the Rich tables in `text`, by their first cell."""
+    return {line.split("│")[1].strip(): [c.strip() for c in line.split("│")[2:-1]]
+            for line in text.replace("┃", "│").splitlines() if line.count("│") >= 3}
+
+
 def _cli_text(report: StatsReport) -> str:
     console = Console(record=True, width=200)
     print_report(report, console)
@@ -123,20 +129,23 @@ async def test_api_cli_and_dashboard_agree(
         text = result.output
     else:
         text = _cli_text(report)
-    rows = {line.split("│")[1].strip(): [c.strip() for c in line.split("│")[2:-1]]
-            for line in text.splitlines() if line.count("│") >= 3}
+    rows = _rows(text)
     assert rows["recovery"][:4] == [str(recovery.count), seconds_text(recovery.p50),
                                     seconds_text(recovery.p95), seconds_text(recovery.max)]
     for key, count in outcomes.items():
         assert rows[key.replace("_", " ")] == [str(count)]
     for key, count in services.items():
         assert rows[key][0] == str(count)
-    for kind, rows_ in (("agent", report.ai.usage_by_agent), ("model", report.ai.usage_by_model)):
+    usage_text, by_model_text = text.split("Model tokens and cost")[1:3]
+    assert f"{report.ai.tokens} tokens, {usd_text(report.ai.cost_usd)}" in usage_text
+    for part, rows_ in ((usage_text, report.ai.usage_by_agent),
+                        (by_model_text, report.ai.usage_by_model)):
         for u in rows_:
-            assert rows[f"{kind} {u.name}"] == [str(u.turns), str(u.cached), str(u.input_tokens),
-                                               str(u.output_tokens), usd_text(u.cost_usd)]
-    for key, (count, silent) in roots.items():
-        assert rows[f"root {key}"] == [str(count), str(silent)]
+            assert _rows(part)[u.name] == [str(u.turns), str(u.cached), str(u.input_tokens),
+                                           str(u.output_tokens), usd_text(u.cost_usd)]
+    root_rows = _rows(text.split("Root candidates")[1].split("Playbook trust")[0])
+    assert root_rows == {"root candidate": ["incidents", "without an alert of its own"]} | {
+        key: [str(count), str(silent)] for key, (count, silent) in roots.items()}
 
 
 async def _model_turns(engine: AsyncEngine, checkout: str, cart: str) -> None:

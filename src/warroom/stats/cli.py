@@ -133,7 +133,7 @@ def print_report(report: StatsReport, console: Console) -> None:
     for column in ("root candidate", "incidents", "without an alert of its own"):
         table.add_column(column, justify="left" if column == "root candidate" else "right")
     for r in report.services.root_candidates:
-        table.add_row(f"root {r.namespace}/{r.service}", str(r.incidents), str(r.silent))
+        table.add_row(f"{r.namespace}/{r.service}", str(r.incidents), str(r.silent))
     console.print(table)
 
     table = Table(title="Playbook trust")
@@ -154,7 +154,7 @@ def _usage_table(title: str, by: str, rows: list[ModelUsage]) -> Table:
     for column in (by, "turns", "cached", "input tokens", "output tokens", "cost"):
         table.add_column(column, justify="left" if column == by else "right")
     for u in rows:
-        table.add_row(f"{by} {u.name or '(none)'}", str(u.turns), str(u.cached),
+        table.add_row(u.name or "(none)", str(u.turns), str(u.cached),
                       str(u.input_tokens), str(u.output_tokens), usd_text(u.cost_usd))
     return table
 
