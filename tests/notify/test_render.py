@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
-from warroom.notify import slack, telegram
+from datetime import UTC, datetime
+
+from warroom.i18n.service import activate
+from warroom.notify import render, slack, telegram
 from warroom.notify.models import Card
 
 XSS = '<b>x</b> & <a href="http://evil">click</a> <!channel>'
@@ -82,3 +85,29 @@ def test_the_incident_summary_is_on_the_card_under_its_title() -> None:
                                        "executable": True}})}), incident)
     assert summary_line(without) == "" and "Summary" not in telegram.text(without)
     assert not any("Summary" in str(b) for b in slack.blocks(without))
+
+
+def test_a_card_reads_in_traditional_chinese_on_every_platform() -> None:
+    activate("zh-TW")
+    try:
+        card = _card(opened="2026-12-05 02:30 (UTC+08:00)",
+                     answer_by="2026-12-05 03:30 (UTC+08:00)")
+        blocks = str(slack.blocks(card))
+        html = telegram.text(card)
+        markup = telegram.keyboard(card)
+        fallback = slack.fallback_text(card)
+    finally:
+        activate("en")
+    for rendered in (blocks, html):
+        assert "診斷" in rendered and "核准" in rendered and "Diagnosis" not in rendered
+        assert "2026-12-05 03:30 (UTC+08:00)" in rendered
+        assert "重大" in rendered  # the risk level, critical
+    assert markup is not None
+    assert [b.text for b in markup.inline_keyboard[0]] == ["核准", "拒絕"]
+    assert "於 shop/checkout 執行" in fallback
+
+
+def test_card_times_read_in_the_zone_with_its_offset() -> None:
+    at = datetime(2026, 12, 4, 18, 30, tzinfo=UTC)
+    assert render.when(at, "Asia/Taipei") == "2026-12-05 02:30 (UTC+08:00)"
+    assert render.when(at, "UTC") == "2026-12-04 18:30 (UTC+00:00)"

@@ -21,6 +21,7 @@ from warroom.config import Settings  # noqa: E402
 from warroom.decisions import repository as decisions_repository  # noqa: E402
 from warroom.decisions import service as decisions  # noqa: E402
 from warroom.decisions.policy import PolicyVerdict  # noqa: E402
+from warroom.i18n.service import activate  # noqa: E402
 from warroom.notify import webhook  # noqa: E402
 from warroom.notify.models import ChatEvent, MessageRef  # noqa: E402
 from warroom.notify.sender import Sender  # noqa: E402
@@ -28,7 +29,7 @@ from warroom.notify.service import destinations  # noqa: E402
 from warroom.notify.webhook import WebhookAdapter  # noqa: E402
 from warroom.store import audit  # noqa: E402
 from warroom.store.db import transaction  # noqa: E402
-from warroom.store.tables import NotifyDelivery, NotifyOutbox  # noqa: E402
+from warroom.store.tables import Incident, NotifyDelivery, NotifyOutbox  # noqa: E402
 
 
 class Recorder:
@@ -218,3 +219,30 @@ async def test_a_platform_that_is_down_never_holds_the_workflow_up(chat_app: Any
         assert chat.fake.of("telegram", "sendMessage"), "the other platforms still get cards"
         assert not chat.fake.of("slack")
         assert await chat.executions(ready["token"]) == 1
+
+
+async def test_a_card_reads_in_the_configured_language_and_time_zone(
+    settings: Settings, engine: AsyncEngine, fixtures_dir: Path
+) -> None:
+    async with running_platforms() as fake:
+        s = _settings(settings, notify_routes=[{"to": "webhook:ops"}], notify_webhooks={
+            "ops": {"url": f"{fake.url}/hook", "secret": WEBHOOK_SECRET}},
+            language="zh-TW", timezone="Asia/Taipei")
+        async with web_app(s, engine) as web:
+            token = await _ready_decision(web, fixtures_dir)
+            async with web.sessions() as session:
+                view = await decisions.get_view(session, token)
+                opened = (await session.get(Incident, view.incident_id)).opened_at
+            adapter = WebhookAdapter(f"{fake.url}/hook", WEBHOOK_SECRET, timeout=5)
+            try:
+                assert await Sender(web.sessions, s, {"webhook:ops": adapter}).drain() == 1
+            finally:
+                await adapter.aclose()
+                activate("en")
+    [call] = fake.of("webhook")
+    card = call.params["decision"]
+    assert card["headline"] == "決策已就緒"
+    taipei = (opened if opened.tzinfo else opened.replace(tzinfo=UTC)) + timedelta(hours=8)
+    assert card["opened"] == f"{taipei:%Y-%m-%d %H:%M} (UTC+08:00)"
+    assert card["answer_by"].endswith("(UTC+08:00)")
+    assert call.params["event"] == "ready" and card["token"] == token

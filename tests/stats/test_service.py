@@ -13,7 +13,15 @@ from warroom.bench.stats_seed import seed
 from warroom.stats import service
 from warroom.stats.models import Percentiles, StatsRange
 from warroom.store.audit import verify_chain
-from warroom.store.tables import Approval, AuditEvent, Decision, Execution, Incident
+from warroom.store.tables import (
+    Approval,
+    AuditEvent,
+    Decision,
+    Execution,
+    Incident,
+    LLMTurnRow,
+    Signal,
+)
 
 END = datetime(2026, 12, 1, tzinfo=UTC)
 
@@ -59,6 +67,8 @@ async def test_figures_match_a_recomputation_of_the_stored_rows(
         turns = [e for e in (await session.scalars(
             select(AuditEvent).where(AuditEvent.kind == "agent.turn"))).all()
             if e.incident_id in ids]
+        model_turns = [m for m in (await session.scalars(select(LLMTurnRow))).all()
+                       if m.incident_id in ids]
         report = await service.report(session, q)
         chain = await verify_chain(session)
 
@@ -108,7 +118,27 @@ async def test_figures_match_a_recomputation_of_the_stored_rows(
     assert roles["critic"].degraded == sum(1 for t in turns if t.payload["role"] == "critic"
                                            and t.payload["degraded"])
     assert report.ai.degraded == len({t.session_id for t in turns if t.payload["degraded"]})
-    assert [(b.name, b.turns) for b in report.ai.backends] == [("rules", len(turns))]
+    assert [(b.name, b.turns) for b in report.ai.backends] == sorted(
+        Counter(str(t.payload.get("backend", "rules")) for t in turns).items())
+
+    # tokens and cost of the language-model turns, per agent and per model
+    per_agent: dict[str, list[float]] = {}
+    per_model: dict[str, list[float]] = {}
+    for m in model_turns:
+        for key, into in ((m.role, per_agent), (m.model, per_model)):
+            entry = into.setdefault(key, [0, 0, 0, 0.0])
+            entry[0] += 1
+            entry[1] += m.input_tokens
+            entry[2] += m.output_tokens
+            entry[3] += m.cost_usd
+    for got, want in ((report.ai.usage_by_agent, per_agent),
+                      (report.ai.usage_by_model, per_model)):
+        assert {u.name: (u.turns, u.input_tokens, u.output_tokens) for u in got} == {
+            k: (int(v[0]), int(v[1]), int(v[2])) for k, v in want.items()}
+        assert all(abs(u.cost_usd - want[u.name][3]) < 1e-5 for u in got)
+    assert len(per_model) == 2 and len(per_agent) == 5
+    assert report.ai.tokens == sum(m.input_tokens + m.output_tokens for m in model_turns) > 0
+    assert abs(report.ai.cost_usd - sum(m.cost_usd for m in model_turns)) < 1e-5
 
     top = report.services.by_count[0]
     assert top.incidents == max(Counter((i.namespace, i.service) for i in incidents).values())
@@ -142,3 +172,46 @@ async def test_an_empty_range_answers_zeros_not_errors(
     assert report.incidents.total == 0 and report.ai.outcomes == []
     assert report.resolution.get("recovery").current == Percentiles(count=0)
     assert report.ai.verification_success_share is None
+
+
+async def test_affected_services_are_those_that_alerted_and_root_candidates_apart(
+    sessions: async_sessionmaker[AsyncSession],
+) -> None:
+    """A cascade's root candidate that never alerted is no affected service (the demo's
+    shop/cache): it is reported as a root candidate, with the incidents it stayed silent in."""
+    opened = END - timedelta(hours=3)
+    async with sessions() as session, session.begin():
+        for n, (root, alerted) in enumerate((("cache", ("checkout", "cart")),
+                                             ("cache", ("checkout",)),
+                                             ("search", ("search", "api")))):
+            iid = f"inc-{n}"
+            session.add(Incident(
+                id=iid, group_key=f"k{n}", status="resolved", priority="P2", namespace="shop",
+                service=root, title="", opened_at=opened, updated_at=opened,
+                resolved_at=opened + timedelta(minutes=10), last_signal_at=opened))
+            await session.flush()
+            for svc in alerted:
+                # `app` is read when `service` is missing, as ingestion reads it
+                labels = {"app": svc} if svc == "api" else {"service": svc}
+                session.add(Signal(
+                    id=f"sig-{n}-{svc}", fingerprint=f"fp-{n}-{svc}", incident_id=iid,
+                    source="alertmanager", status="resolved", alertname="HighErrorRatio",
+                    labels={**labels, "namespace": "shop"}, annotations={},
+                    starts_at=opened, received_at=opened, updated_at=opened))
+            session.add(Signal(  # a second alert of the same service counts the incident once
+                id=f"sig-{n}-again", fingerprint=f"fp-{n}-again", incident_id=iid,
+                source="alertmanager", status="resolved", alertname="HighLatency",
+                labels={"service": alerted[0], "namespace": "shop"}, annotations={},
+                starts_at=opened, received_at=opened, updated_at=opened))
+    async with sessions() as session:
+        stats = await service.services(session, StatsRange(since=END - timedelta(days=1),
+                                                           until=END))
+    affected = {f"{s.namespace}/{s.service}": (s.incidents, s.seconds_in_incident)
+                for s in stats.by_count}
+    assert affected == {"shop/checkout": (2, 1200.0), "shop/cart": (1, 600.0),
+                        "shop/search": (1, 600.0), "shop/api": (1, 600.0)}
+    assert [s.service for s in stats.by_count][0] == "checkout"
+    assert "shop/cache" not in affected
+    roots = {f"{r.namespace}/{r.service}": (r.incidents, r.silent)
+             for r in stats.root_candidates}
+    assert roots == {"shop/cache": (2, 2), "shop/search": (1, 0)}

@@ -8,13 +8,13 @@ import time
 import pytest
 from sqlalchemy import update
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
+from warroom.workflow.app import runtime_like
 
 from warroom.config import Settings
 from warroom.store.db import transaction
 from warroom.store.tables import WorkerRow
 from warroom.workflow import engine as workflow_engine
 from warroom.workflow import repository
-from warroom.workflow.app import runtime_like
 from warroom.workflow.fleet import Fleet, worker_identity
 from warroom.workflow.runtime import Runtime
 

@@ -24,6 +24,7 @@ from warroom.store.tables import (
     Decision,
     Execution,
     Incident,
+    LLMTurnRow,
     Signal,
     Verification,
 )
@@ -37,6 +38,8 @@ TEAMS = ("BE", "FE", "INFRA", "DB", "COLLAB")
 # outcome -> weight: what became of the decisions
 OUTCOMES = {"auto_executed": 30, "approved": 35, "rejected": 8, "expired": 5, "escalated": 20,
             "pending": 2}
+# model -> (input, output) USD per million tokens; a third of the turns used no model
+MODELS = {"gpt-4o-mini": (0.15, 0.6), "claude-3-5-haiku": (0.8, 4.0)}
 CHUNK = 5000
 FILLER = "evidence " * 80
 
@@ -107,12 +110,24 @@ def _incident(rng: random.Random, n: int, opened: datetime, batch: _Batch,
         degraded = rng.random() < 0.01
         degraded_any = degraded_any or degraded
         turn_at += timedelta(milliseconds=latency)
+        model = rng.choice((*MODELS, ""))
+        if model:
+            tokens_in, tokens_out = rng.randrange(800, 6000), rng.randrange(100, 900)
+            price_in, price_out = MODELS[model]
+            batch.add("llm_turns", {
+                "incident_id": iid, "session_id": session, "role": role, "mode": "hybrid",
+                "status": "failed" if degraded else "accepted", "reason": "", "model": model,
+                "cached": rng.random() < 0.1, "input_tokens": tokens_in,
+                "output_tokens": tokens_out,
+                "cost_usd": round((tokens_in * price_in + tokens_out * price_out) / 1e6, 6),
+                "latency_ms": round(latency, 3), "at": turn_at})
         batch.add("audit", chain.row(
             at=turn_at, kind="agent.turn", incident_id=iid, session_id=session, payload={
                 "session_id": session, "incident_id": iid, "role": role, "input_hash": "0" * 64,
                 "output": None if degraded else {"notes": FILLER[:700]},
                 "latency_ms": round(latency, 3), "vote": "abstain" if degraded else "approve",
-                "degraded": degraded, "error": "missed its 8s deadline" if degraded else None}))
+                "degraded": degraded, "error": "missed its 8s deadline" if degraded else None,
+                **({"backend": "hybrid"} if model else {})}))
     outcome = rng.choices(list(OUTCOMES), weights=list(OUTCOMES.values()))[0]
     fault = rng.choice(FAULTS)
     action = "escalate" if outcome == "escalated" else rng.choice(ACTIONS[:-1])
@@ -169,7 +184,7 @@ def _incident(rng: random.Random, n: int, opened: datetime, batch: _Batch,
 TABLES: dict[str, Any] = {
     "incidents": Incident, "signals": Signal, "decisions": Decision, "approvals": Approval,
     "executions": Execution, "verifications": Verification, "challenges": ChallengeOutcome,
-    "audit": AuditEvent,
+    "audit": AuditEvent, "llm_turns": LLMTurnRow,
 }
 
 

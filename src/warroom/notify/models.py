@@ -6,6 +6,8 @@ from typing import Literal
 
 from pydantic import BaseModel, Field
 
+from warroom.i18n.service import _
+
 EventKind = Literal[
     "ready", "approval", "approved", "rejected", "expired", "executing", "verifying",
     "completed", "failed",
@@ -18,6 +20,22 @@ EVENT_KINDS: frozenset[str] = frozenset(
 # the action ids of a Slack card's buttons
 SLACK_APPROVE = "warroom_approve"
 SLACK_REJECT = "warroom_reject"
+
+
+def labels() -> dict[str, str]:
+    """The card's field names in the active language (Slack and Telegram)."""
+    return {"diagnosis": _("Diagnosis:"), "action": _("Action:"), "risk": _("Risk:"),
+            "blast": _("Blast radius:"), "where": _("Where:"), "approvals": _("Approvals:"),
+            "opened": _("Opened:"), "answer_by": _("Answer by:"),
+            "challenges": _("Critic's challenges:"), "executed": _("Executed:"),
+            "verified": _("Verified:")}
+
+
+def risk_label(risk: str) -> str:
+    """Name a risk level for people in the active language (an unknown one as it is)."""
+    labels = {"low": _("low"), "medium": _("medium"), "high": _("high"),
+              "critical": _("critical")}
+    return labels.get(risk, risk)
 
 
 class Card(BaseModel):
@@ -45,11 +63,15 @@ class Card(BaseModel):
     verification: str | None = None  # verdict and score
     live: bool  # the buttons act: the decision is ready
     closed_reason: str = ""  # why the buttons are gone
+    # times for people: local time in the configured zone and its UTC offset
+    opened: str = ""  # when the incident opened
+    answer_by: str | None = None  # while live: when the decision expires unanswered
 
     @property
     def approval_count(self) -> str:
         """Say how many of the needed approvals are in, e.g. "1 of 2 approvals"."""
-        return f"{len(self.approvers)} of {self.approvals_needed} approvals"
+        return _("%(have)s of %(need)s approvals") % {
+            "have": len(self.approvers), "need": self.approvals_needed}
 
 
 class ChatEvent(BaseModel):

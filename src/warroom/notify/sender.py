@@ -17,6 +17,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from warroom.config import Settings
 from warroom.decisions import service as decisions
+from warroom.i18n.service import activate
 from warroom.notify import render, repository
 from warroom.notify.models import ChatEvent, MessageRef
 from warroom.notify.ports import ChatAdapter
@@ -57,6 +58,7 @@ class Sender:
     async def drain(self, *, now: datetime | None = None) -> int:
         """Route new outbox entries and try every due delivery once; return how many were sent."""
         now = now or datetime.now(UTC)
+        activate(self.settings.language)  # cards and thread lines are for people
         await self._route(now)
         async with self.sessions() as session:
             pending = await repository.pending_deliveries(session, limit=BATCH)
@@ -104,7 +106,7 @@ class Sender:
                                                    delivery.destination)
             if incident is None:
                 raise LookupError(f"incident {entry.incident_id} is gone")
-            card = render.card(view, incident)
+            card = render.card(view, incident, timezone=self.settings.timezone)
             event = ChatEvent(outbox_id=entry.id, kind=entry.event, card=card,
                               note=render.note(entry.event, card, entry.payload))
             ref = MessageRef.model_validate(stored.ref) if stored else None

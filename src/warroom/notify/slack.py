@@ -6,9 +6,10 @@ from typing import Any
 
 from slack_sdk.web.async_client import AsyncWebClient
 
+from warroom.i18n.service import _
 from warroom.notify.models import SLACK_APPROVE as APPROVE
 from warroom.notify.models import SLACK_REJECT as REJECT
-from warroom.notify.models import Card, ChatEvent, MessageRef
+from warroom.notify.models import Card, ChatEvent, MessageRef, labels, risk_label
 from warroom.notify.render import summary_line
 
 
@@ -23,44 +24,52 @@ def _md(text: str) -> dict[str, str]:
 
 def blocks(card: Card) -> list[dict[str, Any]]:
     """Return the card as Block Kit blocks, with Approve/Reject buttons while it is live."""
+    t = labels()
     title = f"{card.headline}: {card.title or card.service}"[:150]
     out: list[dict[str, Any]] = [
         {"type": "header", "text": {"type": "plain_text", "text": title}},
-        {"type": "section", "text": _md(f"*Diagnosis:* {_esc(card.diagnosis)}")},
+        {"type": "section", "text": _md(f"*{t['diagnosis']}* {_esc(card.diagnosis)}")},
         {"type": "section", "fields": [
-            _md(f"*Action:*\n`{_esc(card.action)}`"),
-            _md(f"*Risk:* {card.risk}\n*Blast radius:* {card.blast_radius}/100"),
-            _md(f"*Where:* {_esc(card.namespace)}/{_esc(card.service)} ({card.priority})"),
-            _md(f"*Approvals:* {card.approval_count}"
+            _md(f"*{t['action']}*\n`{_esc(card.action)}`"),
+            _md(f"*{t['risk']}* {_esc(risk_label(card.risk))}\n"
+                f"*{t['blast']}* {card.blast_radius}/100"),
+            _md(f"*{t['where']}* {_esc(card.namespace)}/{_esc(card.service)} "
+                f"({card.priority})"),
+            _md(f"*{t['approvals']}* {card.approval_count}"
                 + (f"\n{_esc(', '.join(card.approvers))}" if card.approvers else "")),
+            _md(f"*{t['opened']}* {card.opened}"
+                + (f"\n*{t['answer_by']}* {card.answer_by}" if card.answer_by else "")),
         ]},
     ]
     if card.summary:  # right under the title: what happened, in plain words
         out.insert(1, {"type": "section", "text": _md(_esc(summary_line(card)))})
     if card.challenges:
         lines = "\n".join(f"• {_esc(c)}" for c in card.challenges)
-        out.append({"type": "section", "text": _md(f"*Critic's challenges:*\n{lines}")})
-    done = [f"*Executed:* `{_esc(card.executed_call)}`" if card.executed_call else "",
-            f"*Verified:* {_esc(card.verification)}" if card.verification else ""]
+        out.append({"type": "section", "text": _md(f"*{t['challenges']}*\n{lines}")})
+    done = [f"*{t['executed']}* `{_esc(card.executed_call)}`" if card.executed_call else "",
+            f"*{t['verified']}* {_esc(card.verification)}" if card.verification else ""]
     if any(done):
         out.append({"type": "section", "text": _md("\n".join(d for d in done if d))})
     if card.live:
         out.append({"type": "actions", "block_id": f"decision:{card.token}", "elements": [
             {"type": "button", "action_id": APPROVE, "value": card.token, "style": "primary",
-             "text": {"type": "plain_text", "text": "Approve"}},
+             "text": {"type": "plain_text", "text": _("Approve")}},
             {"type": "button", "action_id": REJECT, "value": card.token, "style": "danger",
-             "text": {"type": "plain_text", "text": "Reject"}},
+             "text": {"type": "plain_text", "text": _("Reject")}},
         ]})
     else:
         out.append({"type": "context", "elements": [
-            _md(f"No buttons: {_esc(card.closed_reason)}")]})
-    out.append({"type": "context", "elements": [_md(f"decision `{card.token}` · {card.status}")]})
+            _md(_("No buttons: %(reason)s") % {"reason": _esc(card.closed_reason)})]})
+    out.append({"type": "context", "elements": [
+        _md(_("decision %(token)s") % {"token": f"`{card.token}`"} + f" · {card.status}")]})
     return out
 
 
 def fallback_text(card: Card) -> str:
     """Return the plain text notifications and screen readers show for a card."""
-    return f"{card.headline}: {card.action} on {card.namespace}/{card.service} ({card.status})"
+    return _("%(headline)s: %(action)s on %(where)s (%(status)s)") % {
+        "headline": card.headline, "action": card.action,
+        "where": f"{card.namespace}/{card.service}", "status": card.status}
 
 
 class SlackAdapter:

@@ -8,7 +8,8 @@ from telegram import Bot, InlineKeyboardButton, InlineKeyboardMarkup, ReplyParam
 from telegram.error import BadRequest
 from telegram.request import HTTPXRequest
 
-from warroom.notify.models import Card, ChatEvent, MessageRef
+from warroom.i18n.service import _
+from warroom.notify.models import Card, ChatEvent, MessageRef, labels, risk_label
 from warroom.notify.render import summary_line
 
 LIMIT = 4096  # characters Telegram accepts in one message
@@ -17,27 +18,33 @@ LIMIT = 4096  # characters Telegram accepts in one message
 def text(card: Card) -> str:
     """Return the card as Telegram HTML."""
     e = html.escape
+    t = {key: f"<b>{e(label)}</b>" for key, label in labels().items()}
     lines = [
         f"<b>{e(card.headline)}</b>: {e(card.title or card.service)}",
-        f"<b>Where:</b> {e(card.namespace)}/{e(card.service)} ({e(card.priority)})",
-        f"<b>Diagnosis:</b> {e(card.diagnosis)}",
-        f"<b>Action:</b> <code>{e(card.action)}</code>",
-        f"<b>Risk:</b> {e(card.risk)} · <b>Blast radius:</b> {card.blast_radius}/100",
-        f"<b>Approvals:</b> {card.approval_count}"
+        f"{t['where']} {e(card.namespace)}/{e(card.service)} ({e(card.priority)})",
+        f"{t['diagnosis']} {e(card.diagnosis)}",
+        f"{t['action']} <code>{e(card.action)}</code>",
+        f"{t['risk']} {e(risk_label(card.risk))} · {t['blast']} {card.blast_radius}/100",
+        f"{t['approvals']} {e(card.approval_count)}"
         + (f" ({e(', '.join(card.approvers))})" if card.approvers else ""),
+        f"{t['opened']} {e(card.opened)}",
     ]
+    if card.answer_by:
+        lines.append(f"{t['answer_by']} {e(card.answer_by)}")
     if card.challenges:
-        lines.append("<b>Critic's challenges:</b>")
+        lines.append(t["challenges"])
         lines += [f"• {e(c)}" for c in card.challenges]
     if card.summary:  # right under the title: what happened, in plain words
         lines.insert(1, e(summary_line(card)))
     if card.executed_call:
-        lines.append(f"<b>Executed:</b> <code>{e(card.executed_call)}</code>")
+        lines.append(f"{t['executed']} <code>{e(card.executed_call)}</code>")
     if card.verification:
-        lines.append(f"<b>Verified:</b> {e(card.verification)}")
+        lines.append(f"{t['verified']} {e(card.verification)}")
     if not card.live:
-        lines.append(f"<i>No buttons: {e(card.closed_reason)}</i>")
-    lines.append(f"decision <code>{e(card.token)}</code> · {e(card.status)}")
+        closed = _("No buttons: %(reason)s") % {"reason": card.closed_reason}
+        lines.append(f"<i>{e(closed)}</i>")
+    token = f"<code>{e(card.token)}</code>"
+    lines.append(_("decision %(token)s") % {"token": token} + f" · {e(card.status)}")
     body = "\n".join(lines)
     return body if len(body) <= LIMIT else body[: LIMIT - 1] + "…"
 
@@ -47,8 +54,8 @@ def keyboard(card: Card) -> InlineKeyboardMarkup | None:
     if not card.live:
         return None
     return InlineKeyboardMarkup([[
-        InlineKeyboardButton("Approve", callback_data=f"approve:{card.token}"),
-        InlineKeyboardButton("Reject", callback_data=f"reject:{card.token}"),
+        InlineKeyboardButton(_("Approve"), callback_data=f"approve:{card.token}"),
+        InlineKeyboardButton(_("Reject"), callback_data=f"reject:{card.token}"),
     ]])
 
 

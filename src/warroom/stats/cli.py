@@ -10,8 +10,9 @@ import typer
 
 if TYPE_CHECKING:
     from rich.console import Console
+    from rich.table import Table
 
-    from warroom.stats.models import StatsRange, StatsReport
+    from warroom.stats.models import ModelUsage, StatsRange, StatsReport
 
 
 def _range(days: float, since: datetime | None, until: datetime | None, namespace: str | None,
@@ -62,7 +63,7 @@ def print_report(report: StatsReport, console: Console) -> None:
     """Print the report as the tables `warroom stats` shows."""
     from rich.table import Table
 
-    from warroom.stats.models import change_text, seconds_text
+    from warroom.stats.models import change_text, seconds_text, usd_text
 
     q = report.incidents.range
     scope = " ".join(f"{k}={v}" for k, v in (("namespace", q.namespace),
@@ -116,12 +117,23 @@ def print_report(report: StatsReport, console: Console) -> None:
                           seconds_text(None if a.p95_ms is None else a.p95_ms / 1000))
         console.print(table)
 
-    table = Table(title="Most affected services")
+    console.print(_usage_table(f"Model tokens and cost: {ai.tokens} tokens, "
+                               f"{usd_text(ai.cost_usd)}", "agent", ai.usage_by_agent))
+    console.print(_usage_table("Model tokens and cost by model", "model", ai.usage_by_model))
+
+    table = Table(title="Most affected services (their alerts were in the incidents)")
     for column in ("service", "incidents", "time in incident"):
         table.add_column(column, justify="left" if column == "service" else "right")
     for s in report.services.by_count:
         table.add_row(f"{s.namespace}/{s.service}", str(s.incidents),
                       seconds_text(s.seconds_in_incident))
+    console.print(table)
+
+    table = Table(title="Root candidates")
+    for column in ("root candidate", "incidents", "without an alert of its own"):
+        table.add_column(column, justify="left" if column == "root candidate" else "right")
+    for r in report.services.root_candidates:
+        table.add_row(f"{r.namespace}/{r.service}", str(r.incidents), str(r.silent))
     console.print(table)
 
     table = Table(title="Playbook trust")
@@ -131,6 +143,20 @@ def print_report(report: StatsReport, console: Console) -> None:
         path = " → ".join(f"{pt.trust:.2f}" for pt in p.points[-6:])
         table.add_row(p.fault, p.action_type, "—" if p.trust is None else f"{p.trust:.2f}", path)
     console.print(table)
+
+
+def _usage_table(title: str, by: str, rows: list[ModelUsage]) -> Table:
+    from rich.table import Table
+
+    from warroom.stats.models import usd_text
+
+    table = Table(title=title)
+    for column in (by, "turns", "cached", "input tokens", "output tokens", "cost"):
+        table.add_column(column, justify="left" if column == by else "right")
+    for u in rows:
+        table.add_row(u.name or "(none)", str(u.turns), str(u.cached),
+                      str(u.input_tokens), str(u.output_tokens), usd_text(u.cost_usd))
+    return table
 
 
 def register(app: typer.Typer) -> None:

@@ -124,6 +124,30 @@ class AgentLatency(BaseModel):
     p95_ms: float | None = None
 
 
+class DecisionFacts(BaseModel):
+    """What became of the range's decisions beyond their outcome (each decision counts once)."""
+
+    decisions: int = 0
+    timed_out: int = 0
+    approved_verified: int = 0
+    approved_verified_success: int = 0
+    human_rejections: int = 0
+    different_action: int = 0
+    challenges: int = 0
+    challenges_proved_right: int = 0
+
+
+class ModelUsage(BaseModel):
+    """Language-model turns of one agent role (or one model) and their tokens and cost."""
+
+    name: str = Field(description="the agent role, or the model that answered ('' if none)")
+    turns: int
+    cached: int = Field(description="turns answered from the response cache")
+    input_tokens: int
+    output_tokens: int
+    cost_usd: float
+
+
 class AiStats(BaseModel):
     """What the debates decided and how it went, for decisions opened in the range."""
 
@@ -143,6 +167,12 @@ class AiStats(BaseModel):
     challenges_proved_right: int
     agents: list[AgentLatency]
     backends: list[AgentLatency]
+    usage_by_agent: list[ModelUsage] = Field(
+        default=[], description="language-model tokens and cost per agent role")
+    usage_by_model: list[ModelUsage] = Field(
+        default=[], description="language-model tokens and cost per model that answered")
+    tokens: int = Field(default=0, description="input + output tokens of every model turn")
+    cost_usd: float = Field(default=0.0, description="cost of every model turn, USD")
 
 
 class ServiceStat(BaseModel):
@@ -154,12 +184,23 @@ class ServiceStat(BaseModel):
     seconds_in_incident: float
 
 
+class RootCandidateStat(BaseModel):
+    """How often one service was an incident's root candidate, and how often it stayed silent."""
+
+    namespace: str
+    service: str
+    incidents: int
+    silent: int = Field(description="incidents in which the root candidate raised no alert")
+
+
 class ServiceStats(BaseModel):
-    """The most affected services, by incident count and by time spent in incident."""
+    """The most affected services (those whose alerts were in the incidents), by incident
+    count and by time spent in incident, and the root candidates apart."""
 
     range: StatsRange
     by_count: list[ServiceStat]
     by_time: list[ServiceStat]
+    root_candidates: list[RootCandidateStat] = []
 
 
 class TrustPoint(BaseModel):
@@ -214,3 +255,10 @@ def seconds_text(value: float | None) -> str:
 def change_text(value: float | None) -> str:
     """Render a relative change as `+12%` / `-30%` (`—` when there is nothing to compare)."""
     return "—" if value is None else f"{value * 100:+.0f}%"
+
+
+def usd_text(value: float) -> str:
+    """Render a cost in US dollars: `$0.0421`, `$12.34` (`$0` when nothing was spent)."""
+    if value == 0:
+        return "$0"
+    return f"${value:.4f}" if value < 1 else f"${value:,.2f}"

@@ -14,40 +14,31 @@ from typing import Any
 from sqlalchemy import (
     ColumnElement,
     DateTime,
-    Float,
-    Integer,
     Select,
-    String,
     case,
-    column,
     distinct,
     exists,
     func,
     literal,
-    literal_column,
     select,
+    union,
     union_all,
 )
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from warroom.ingest.normalize import SERVICE_LABELS
 from warroom.stats.models import Count, Percentiles, StatsRange
-from warroom.stats.sql import IndexedTable, percentiles, seconds_between, utc_day
+from warroom.stats.sql import percentiles, seconds_between, utc_day
 from warroom.store.tables import (
-    Approval,
     AuditEvent,
-    ChallengeOutcome,
     Decision,
     Execution,
     Incident,
     Playbook,
-    Verification,
+    Signal,
 )
 
-TURN_KIND = "agent.turn"
 LEARN_KIND = "learn.updated"
-READY_KIND = "decision.ready"
-# turns that name no backend came from the rule backends, the only ones that wrote none
-DEFAULT_BACKEND = "rules"
 
 
 def _at(value: datetime) -> ColumnElement[datetime]:
@@ -113,180 +104,114 @@ async def per_day(session: AsyncSession, q: StatsRange) -> dict[str, tuple[int, 
 
 # --- resolution --------------------------------------------------------------------------
 
-def _durations(q: StatsRange) -> Select[str, float]:
-    """Seconds from each incident's opening to each milestone, as rows `(name, v)`.
+NOW, BEFORE, DAY = "now", "before", "day"
 
-    Each milestone is a subquery per incident, so the time range's index drives the query.
+
+def _milestones(q: StatsRange) -> Any:
+    """One row per incident of the range and of the period before it: its milestones' seconds.
+
+    Each milestone is a subquery per incident, so the time range's index drives the query
+    (grouping the decisions per incident and joining was slower at every range size); the
+    rows are a CTE, read once per milestone.
     """
-    where = incident_filter(q)
+    span = q.model_copy(update={"since": q.previous.since})
 
-    def first(name: str, column_: Any, *joins: Any) -> Select[str, float]:
+    def first(column_: Any, *joins: Any) -> Any:
         earliest = select(func.min(column_)).select_from(Decision).where(
             Decision.incident_id == Incident.id)
         for target, on in joins:
             earliest = earliest.join(target, on)
-        return select(literal(name).label("name"),
-                      seconds_between(Incident.opened_at, earliest.scalar_subquery()).label("v")
-                      ).where(*where)
+        return seconds_between(Incident.opened_at, earliest.scalar_subquery())
 
-    recovery = select(literal("recovery").label("name"),
-                      seconds_between(Incident.opened_at, Incident.resolved_at).label("v")
-                      ).where(*where, Incident.resolved_at.is_not(None))
-    return select(union_all(
-        first("acknowledge", Decision.created_at),
-        first("decision_ready", Decision.ready_at),
-        first("execution", Execution.started_at,
-              (Execution, Execution.decision_token == Decision.token)),
-        recovery,
-    ).subquery())
+    return select(
+        case((Incident.opened_at >= _at(q.since), NOW), else_=BEFORE).label("period"),
+        utc_day(Incident.opened_at).label("day"),
+        first(Decision.created_at).label("acknowledge"),
+        first(Decision.ready_at).label("decision_ready"),
+        first(Execution.started_at,
+              (Execution, Execution.decision_token == Decision.token)).label("execution"),
+        seconds_between(Incident.opened_at, Incident.resolved_at).label("recovery"),
+    ).where(*incident_filter(span)).cte("milestones")
 
 
-async def durations(session: AsyncSession, q: StatsRange) -> dict[str, Percentiles]:
-    """Return P50/P95/max per milestone for the incidents opened in the range."""
-    return await percentiles(session, _durations(q))
+async def resolution(session: AsyncSession, q: StatsRange, milestones: Sequence[str]
+                     ) -> dict[str, dict[str, Percentiles]]:
+    """Return the milestones' P50/P95/max now and in the period before, and recovery per day.
 
-
-async def recovery_per_day(session: AsyncSession, q: StatsRange) -> dict[str, Percentiles]:
-    """Return the recovery percentiles of the incidents opened on each day of the range."""
-    values = select(utc_day(Incident.opened_at).label("name"),
-                    seconds_between(Incident.opened_at, Incident.resolved_at).label("v")
-                    ).where(*incident_filter(q), Incident.resolved_at.is_not(None))
-    return dict(sorted((await percentiles(session, values)).items()))
-
-
-# --- AI performance ----------------------------------------------------------------------
-
-def _decisions(q: StatsRange) -> Select[Any]:
-    return select(Decision.token).join(Incident, Incident.id == Decision.incident_id).where(
-        *incident_filter(q))
-
-
-async def outcomes(session: AsyncSession, q: StatsRange) -> list[Count]:
-    """Count the decisions of the range's incidents by what became of them (one each)."""
-    approved_by = exists().where(Approval.decision_token == Decision.token,
-                                 Approval.verdict == "approve")
-    outcome = case(
-        (approved_by.where(Approval.via == "policy"), "auto_executed"),
-        (Decision.status == "rejected", "rejected"),
-        (Decision.status == "expired", "expired"),
-        (approved_by.where(Approval.via != "policy"), "approved"),
-        (Decision.status == "completed", "escalated"),
-        (Decision.status == "failed", "failed"),
-        else_="pending",
-    ).label("outcome")
-    stmt = (select(outcome, func.count()).join(Incident, Incident.id == Decision.incident_id)
-            .where(*incident_filter(q)).group_by(outcome))
-    return _counts((await session.execute(stmt)).all())
-
-
-async def decision_facts(session: AsyncSession, q: StatsRange) -> dict[str, int]:
-    """Count timeouts, verified approvals, overrides and critic challenges of the range."""
-    tokens = _decisions(q).subquery()
-    # `kind` wrapped: SQLite would walk its index, every ready event of the history
-    timed_out = (select(func.count(distinct(AuditEvent.decision_token)))
-                 .where(AuditEvent.decision_token.in_(select(tokens.c.token)),
-                        func.coalesce(AuditEvent.kind, "") == READY_KIND,
-                        AuditEvent.payload["package_status"].as_string() == "timeout"))
-    approved = select(Approval.decision_token).where(Approval.verdict == "approve")
-    verified = (select(func.count(distinct(Verification.decision_token)),
-                       func.count(distinct(case((Verification.verdict == "success",
-                                                 Verification.decision_token)))))
-                .where(Verification.decision_token.in_(select(tokens.c.token)),
-                       Verification.decision_token.in_(approved)))
-    rejected = (select(func.count(distinct(Approval.decision_token)))
-                .where(Approval.decision_token.in_(select(tokens.c.token)),
-                       Approval.verdict == "reject", Approval.via != "policy"))
-    other_action = (select(func.count(distinct(Execution.decision_token)))
-                    .join(Decision, Decision.token == Execution.decision_token)
-                    .where(Decision.token.in_(select(tokens.c.token)),
-                           Execution.action["type"].as_string() != Decision.action_type))
-    challenges = (select(func.count(), func.count(case((ChallengeOutcome.proved_right, 1))))
-                  .where(ChallengeOutcome.decision_token.in_(select(tokens.c.token))))
-    total = select(func.count()).select_from(tokens)
-    n_verified, n_success = (await session.execute(verified)).one()
-    n_challenges, n_right = (await session.execute(challenges)).one()
-    return {
-        "decisions": int((await session.execute(total)).scalar_one()),
-        "timed_out": int((await session.execute(timed_out)).scalar_one()),
-        "approved_verified": int(n_verified), "approved_verified_success": int(n_success),
-        "human_rejections": int((await session.execute(rejected)).scalar_one()),
-        "different_action": int((await session.execute(other_action)).scalar_one()),
-        "challenges": int(n_challenges), "challenges_proved_right": int(n_right),
-    }
-
-
-# a literal, not a parameter: SQLite uses a partial index only for a WHERE it can read
-TURN_KIND_SQL: ColumnElement[str] = literal_column(f"'{TURN_KIND}'")
-
-
-# the agent turns' figures, derived from the audit payload by the database (migration 0007)
-TURNS = IndexedTable(
-    "audit_events", column("kind", String), column("incident_id", String),
-    column("session_id", String), column("turn_role", String), column("turn_backend", String),
-    column("turn_latency_ms", Float), column("turn_degraded", Integer),
-)
-
-
-def _turns(q: StatsRange) -> Any:
-    """The turns of the range's incidents, read from the turns' index alone."""
-    incidents = select(Incident.id).where(*incident_filter(q))
-    stmt = select(
-        TURNS.c.turn_role.label("role"), TURNS.c.turn_backend.label("backend"),
-        TURNS.c.turn_latency_ms.label("latency"), TURNS.c.turn_degraded.label("degraded"),
-        TURNS.c.session_id.label("session_id"),
-    ).where(TURNS.c.kind == TURN_KIND_SQL, TURNS.c.incident_id.in_(incidents))
-    return stmt.subquery()
-
-
-async def turn_latency(session: AsyncSession, q: StatsRange
-                       ) -> dict[str, list[tuple[str, int, int, Percentiles]]]:
-    """Return `(name, turns, degraded turns, latency percentiles)` per role and per backend."""
-    turns = _turns(q)
-    counts = (await session.execute(
-        select(turns.c.role, turns.c.backend, func.count(), func.sum(turns.c.degraded))
-        .group_by(turns.c.role, turns.c.backend))).all()
-    by_role = select(("role:" + func.coalesce(turns.c.role, "")).label("name"),
-                     turns.c.latency.label("v"))
-    by_backend = select(("backend:" + turns.c.backend).label("name"), turns.c.latency.label("v"))
-    ranked = await percentiles(session, select(union_all(by_role, by_backend).subquery()))
-    out: dict[str, list[tuple[str, int, int, Percentiles]]] = {"role": [], "backend": []}
-    for by, index in (("role", 0), ("backend", 1)):
-        totals: dict[str, list[int]] = {}
-        for row in counts:
-            entry = totals.setdefault(str(row[index] or ""), [0, 0])
-            entry[0] += int(row[2])
-            entry[1] += int(row[3] or 0)
-        out[by] = [(name, n, d, ranked.get(f"{by}:{name}", Percentiles(count=0)))
-                   for name, (n, d) in sorted(totals.items())]
+    One statement: `{"now": {milestone: ...}, "before": {...}, "day": {YYYY-MM-DD: recovery}}`.
+    """
+    rows = _milestones(q)
+    parts = [select((rows.c.period + ":" + name).label("name"), rows.c[name].label("v"))
+             for name in milestones]
+    parts.append(select((DAY + ":" + rows.c.day).label("name"), rows.c.recovery.label("v"))
+                 .where(rows.c.period == NOW))
+    ranked = await percentiles(session, select(union_all(*parts).subquery()))
+    out: dict[str, dict[str, Percentiles]] = {NOW: {}, BEFORE: {}, DAY: {}}
+    for key, found in ranked.items():
+        period, _, name = key.partition(":")
+        out[period][name] = found
+    out[DAY] = dict(sorted(out[DAY].items()))
     return out
-
-
-async def degraded_debates(session: AsyncSession, q: StatsRange) -> int:
-    """Count the debates (sessions) of the range in which at least one agent degraded."""
-    turns = _turns(q)
-    stmt = select(func.count(distinct(turns.c.session_id))).where(turns.c.degraded == 1)
-    return int((await session.execute(stmt)).scalar_one())
 
 
 # --- services and playbooks --------------------------------------------------------------
 
+def _alerted_service() -> ColumnElement[str]:
+    """The service a signal is about, from its labels, as `ingest.normalize.service_of` reads
+    it: the first non-empty of the service labels."""
+    labels = [func.nullif(Signal.labels[name].as_string(), "") for name in SERVICE_LABELS]
+    return func.coalesce(*labels, "")
+
+
 async def services(session: AsyncSession, q: StatsRange, *, now: datetime, limit: int
                    ) -> list[tuple[str, str, int, float]]:
-    """Return `(namespace, service, incidents, seconds in incident)` for the top services."""
+    """Return `(namespace, service, incidents, seconds in incident)` for the top services.
+
+    A service is affected by an incident when one of the incident's alerts is about it (the
+    signals' labels), not when it is only the incident's root candidate: since cascades, the
+    root candidate may be a dependency that never alerted. Each incident counts once per
+    service; its time in incident is the incident's, from opening to resolving.
+    """
     end = _at(min(now, q.until))
-    seconds = func.sum(
-        seconds_between(Incident.opened_at, func.coalesce(Incident.resolved_at, end)))
-    base = (select(Incident.namespace, Incident.service, func.count().label("n"),
-                   seconds.label("s"))
-            .where(*incident_filter(q)).group_by(Incident.namespace, Incident.service))
-    rows: dict[tuple[str, str], tuple[str, str, int, float]] = {}
-    for order in ("n", "s"):
-        sub = base.subquery()
-        stmt = select(sub).order_by(sub.c[order].desc(), sub.c.namespace, sub.c.service
-                                    ).limit(limit)
-        for ns, svc, n, s in (await session.execute(stmt)).all():
-            rows[(ns, svc)] = (ns, svc, int(n), max(float(s or 0.0), 0.0))
-    return list(rows.values())
+    namespace = func.coalesce(func.nullif(Signal.labels["namespace"].as_string(), ""),
+                              Incident.namespace)
+    pairs = (select(namespace.label("namespace"), _alerted_service().label("service"),
+                    Incident.id.label("id"),
+                    seconds_between(Incident.opened_at,
+                                    func.coalesce(Incident.resolved_at, end)).label("s"))
+             .join(Signal, Signal.incident_id == Incident.id)
+             .where(*incident_filter(q)).distinct().subquery())
+    base = (select(pairs.c.namespace, pairs.c.service, func.count().label("n"),
+                   func.sum(pairs.c.s).label("s"))
+            .where(pairs.c.service != "").group_by(pairs.c.namespace, pairs.c.service))
+    return await _top(session, base, limit)
+
+
+async def root_candidates(session: AsyncSession, q: StatsRange, *, limit: int
+                          ) -> list[tuple[str, str, int, int]]:
+    """Return `(namespace, service, incidents, silent)` for the most frequent root candidates,
+    `silent` counting the incidents in which the root candidate raised no alert itself."""
+    alerted = exists().where(Signal.incident_id == Incident.id,
+                             _alerted_service() == Incident.service)
+    stmt = (select(Incident.namespace, Incident.service, func.count().label("n"),
+                   func.sum(case((alerted, 0), else_=1)).label("silent"))
+            .where(*incident_filter(q), Incident.service != "")
+            .group_by(Incident.namespace, Incident.service)
+            .order_by(func.count().desc(), Incident.namespace, Incident.service).limit(limit))
+    return [(ns, svc, int(n), int(silent or 0))
+            for ns, svc, n, silent in (await session.execute(stmt)).all()]
+
+
+async def _top(session: AsyncSession, base: Select[Any], limit: int
+               ) -> list[tuple[str, str, int, float]]:
+    """The top `limit` groups by incidents and by seconds, in one statement (a CTE)."""
+    groups = base.cte("service_groups")
+    tops = [select(groups).order_by(groups.c[order].desc(), groups.c.namespace,
+                                    groups.c.service).limit(limit).subquery()
+            for order in ("n", "s")]
+    stmt = union(select(tops[0]), select(tops[1]))
+    return [(ns, svc, int(n), max(float(s or 0.0), 0.0))
+            for ns, svc, n, s in (await session.execute(stmt)).all()]
 
 
 async def playbook_days(session: AsyncSession, q: StatsRange

@@ -7,6 +7,7 @@ from datetime import UTC, datetime
 from pydantic import ValidationError
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from warroom.stats import ai as ai_sql
 from warroom.stats import repository
 from warroom.stats.models import (
     AgentLatency,
@@ -15,16 +16,19 @@ from warroom.stats.models import (
     DayPercentiles,
     DurationTrend,
     IncidentStats,
+    ModelUsage,
     Percentiles,
     PlaybookStats,
     PlaybookTrend,
     ResolutionStats,
+    RootCandidateStat,
     ServiceStat,
     ServiceStats,
     StatsRange,
     StatsReport,
     TrustPoint,
 )
+from warroom.stats.sql import without_jit
 
 MILESTONES = ("acknowledge", "decision_ready", "execution", "recovery")
 TOP_SERVICES = 10
@@ -54,6 +58,7 @@ def stats_range(*, days: float = DEFAULT_DAYS, since: datetime | None = None,
 
 async def incidents(session: AsyncSession, q: StatsRange) -> IncidentStats:
     """Count the range's incidents by status, priority, fault class, team, and per day."""
+    await without_jit(session)
     counts = await repository.incident_counts(session, q)
     days = await repository.per_day(session, q)
     return IncidentStats(
@@ -72,18 +77,19 @@ def _change(current: Percentiles, previous: Percentiles) -> float | None:
 
 async def resolution(session: AsyncSession, q: StatsRange) -> ResolutionStats:
     """Return each milestone's P50/P95/max here and in the previous period of the same length."""
-    now = await repository.durations(session, q)
-    before = await repository.durations(session, q.previous)
+    await without_jit(session)
+    figures = await repository.resolution(session, q, MILESTONES)
+    now, before = figures[repository.NOW], figures[repository.BEFORE]
     trends = []
     for name in MILESTONES:
         current = now.get(name, Percentiles(count=0))
         previous = before.get(name, Percentiles(count=0))
         trends.append(DurationTrend(name=name, current=current, previous=previous,
                                     p50_change=_change(current, previous)))
-    per_day = await repository.recovery_per_day(session, q)
     return ResolutionStats(
         range=q, previous_range=q.previous, durations=trends,
-        recovery_per_day=[DayPercentiles(day=d, recovery=p) for d, p in per_day.items()])
+        recovery_per_day=[DayPercentiles(day=d, recovery=p)
+                          for d, p in figures[repository.DAY].items()])
 
 
 def _latencies(rows: list[tuple[str, int, int, Percentiles]]) -> list[AgentLatency]:
@@ -91,43 +97,69 @@ def _latencies(rows: list[tuple[str, int, int, Percentiles]]) -> list[AgentLaten
             for name, turns, degraded, p in rows]
 
 
+def _usage(rows: list[tuple[str, str, int, int, int, int, float]], index: int
+           ) -> list[ModelUsage]:
+    found: dict[str, list[float]] = {}
+    for row in rows:
+        entry = found.setdefault(str(row[index]), [0, 0, 0, 0, 0.0])
+        for i, value in enumerate(row[2:]):
+            entry[i] += value
+    usage = [ModelUsage(name=name, turns=int(n), cached=int(c), input_tokens=int(tin),
+                        output_tokens=int(tout), cost_usd=round(cost, 6))
+             for name, (n, c, tin, tout, cost) in found.items()]
+    return sorted(usage, key=lambda u: (-u.cost_usd, -u.turns, u.name))
+
+
 async def ai(session: AsyncSession, q: StatsRange) -> AiStats:
-    """Return the decisions' outcomes, verification success, overrides and agent latency."""
-    facts = await repository.decision_facts(session, q)
-    latency = await repository.turn_latency(session, q)
-    verified, success = facts["approved_verified"], facts["approved_verified_success"]
+    """Return the decisions' outcomes, verification success, overrides, agent latency, and
+    the language models' tokens and cost."""
+    await without_jit(session)
+    outcomes, facts = await ai_sql.decision_facts(session, q)
+    latency = await ai_sql.turn_latency(session, q)
+    usage = await ai_sql.model_usage(session, q)
+    verified, success = facts.approved_verified, facts.approved_verified_success
     return AiStats(
         range=q,
-        decisions=facts["decisions"],
-        outcomes=await repository.outcomes(session, q),
-        timed_out=facts["timed_out"],
-        degraded=await repository.degraded_debates(session, q),
+        decisions=facts.decisions,
+        outcomes=outcomes,
+        timed_out=facts.timed_out,
+        degraded=await ai_sql.degraded_debates(session, q),
         approved_verified=verified,
         approved_verified_success=success,
         verification_success_share=round(success / verified, 4) if verified else None,
-        human_rejections=facts["human_rejections"],
-        different_action=facts["different_action"],
-        overrides=facts["human_rejections"] + facts["different_action"],
-        challenges=facts["challenges"],
-        challenges_proved_right=facts["challenges_proved_right"],
+        human_rejections=facts.human_rejections,
+        different_action=facts.different_action,
+        overrides=facts.human_rejections + facts.different_action,
+        challenges=facts.challenges,
+        challenges_proved_right=facts.challenges_proved_right,
         agents=_latencies(latency["role"]),
         backends=_latencies(latency["backend"]),
+        usage_by_agent=_usage(usage, 0),
+        usage_by_model=_usage(usage, 1),
+        tokens=sum(row[4] + row[5] for row in usage),
+        cost_usd=round(sum(row[6] for row in usage), 6),
     )
 
 
 async def services(session: AsyncSession, q: StatsRange, *, limit: int = TOP_SERVICES,
                    now: datetime | None = None) -> ServiceStats:
-    """Return the most affected services by incident count and by time in incident."""
+    """Return the most affected services by incident count and by time in incident, and the
+    most frequent root candidates apart (see docs/stats.md#services)."""
+    await without_jit(session)
     rows = [ServiceStat(namespace=ns, service=svc, incidents=n, seconds_in_incident=round(s, 3))
             for ns, svc, n, s in await repository.services(
                 session, q, now=now or datetime.now(UTC), limit=limit)]
     by_count = sorted(rows, key=lambda r: (-r.incidents, r.namespace, r.service))[:limit]
     by_time = sorted(rows, key=lambda r: (-r.seconds_in_incident, r.namespace, r.service))
-    return ServiceStats(range=q, by_count=by_count, by_time=by_time[:limit])
+    roots = [RootCandidateStat(namespace=ns, service=svc, incidents=n, silent=silent)
+             for ns, svc, n, silent in await repository.root_candidates(session, q, limit=limit)]
+    return ServiceStats(range=q, by_count=by_count, by_time=by_time[:limit],
+                        root_candidates=roots)
 
 
 async def playbooks(session: AsyncSession, q: StatsRange) -> PlaybookStats:
     """Return each playbook's trust at the end of every day it learned in the range."""
+    await without_jit(session)
     trust_now = await repository.playbook_trust_now(session)
     trends: dict[str, PlaybookTrend] = {}
     for key, day, trust, updates in await repository.playbook_days(session, q):

@@ -344,3 +344,7 @@ class NotifyCallback(Base):
 Index("ix_incidents_opened_at", Incident.opened_at)
 Index("ix_incidents_resolved_at", Incident.resolved_at)
 Index("ix_audit_events_kind_at", AuditEvent.kind, AuditEvent.at)
+# the AI stats' tokens and cost per agent and model, read from the index alone (migration 0008)
+Index("ix_llm_turns_usage", LLMTurnRow.incident_id, LLMTurnRow.role, LLMTurnRow.model,
+      LLMTurnRow.cached, LLMTurnRow.input_tokens, LLMTurnRow.output_tokens,
+      LLMTurnRow.cost_usd)

@@ -10,7 +10,7 @@ import orjson
 
 from warroom.domain.models import Action, DecisionPackage
 from warroom.i18n.service import _, active_timezone, local_time, utc_offset
-from warroom.stats.models import change_text, seconds_text
+from warroom.stats.models import change_text, seconds_text, usd_text
 from warroom.store.times import utc
 
 # decision status -> (css tone, words a tired reader needs)
@@ -178,7 +178,7 @@ def milliseconds(value: float | None) -> str:
 FILTERS: dict[str, Callable[..., str]] = {
     "seconds": seconds_text, "change": change_text, "ms": milliseconds,
     "local": local_text, "word": word, "iso": iso, "ago": ago, "pretty_json": pretty_json,
-    "percent": percent,
+    "percent": percent, "usd": usd_text,
     "action_text": action_text, "timeline_text": timeline_text,
 }
 GLOBALS = {
