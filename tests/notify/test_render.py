@@ -66,7 +66,7 @@ def test_the_incident_summary_is_on_the_card_under_its_title() -> None:
                  "policy": {"auto_execute": False, "requires_approvals": 1,
                             "executable": True}})
     incident = Incident(id="i-1", title="HighErrorRate", namespace="shop", service="checkout",
-                        priority="P1")
+                        priority="P1", opened_at=at)
     shown = card(view, incident)
     assert shown.summary == f"checkout fails since its deploy {XSS}"
     assert summary_line(shown) == f"Summary: {shown.summary}"
