@@ -6,7 +6,7 @@ from datetime import timedelta
 
 from warroom.agents.diagnostician.rules import diagnose_snapshot
 from warroom.agents.models import DiagnosisReport
-from warroom.sensors.models import AlertView, Series
+from warroom.sensors.models import AlertView, Document, Series
 
 from .diag_builders import NOW, snapshot
 
@@ -93,3 +93,35 @@ def test_cpu_of_a_deep_service_is_its_own_not_the_gateways() -> None:
         topology=list(zip(CHAIN, CHAIN[1:], strict=False)), alerts=[entry_alert()]))
     top = report.hypotheses[0]
     assert (top.service, top.fault) == (CHAIN[2], "cpu_saturation")
+
+
+HOST = "api.payments-partner.example"
+
+
+def _host_world(caller_latency: list[float], documents: list[Document] | None = None
+                ) -> DiagnosisReport:
+    """A caller of an outside host nobody observes: its errors rose, its latency as given."""
+    own = {"service:errors:ratio_rate1m": [0.0, 0.0, 0.3, 0.35, 0.3],
+           "service:latency_seconds:p99_1m": caller_latency,
+           "service:requests:rate1m": [5.0, 5.2, 5.1, 4.9, 5.0]}
+    series = [coarse(name, CHAIN[1], vals) for name, vals in own.items()]
+    return diagnose_snapshot(snapshot(series=series, topology=[(CHAIN[0], CHAIN[1]),
+                                                               (CHAIN[1], HOST)],
+                                      alerts=[entry_alert()], documents=documents or []))
+
+
+def test_a_caller_that_fails_fast_keeps_its_own_errors() -> None:
+    top = _host_world([0.30, 0.32, 0.31, 0.30, 0.33]).hypotheses[0]
+    assert (top.service, top.fault) == (CHAIN[1], "application_error")
+
+
+def test_a_caller_that_waits_on_an_unobserved_host_hands_it_the_blame() -> None:
+    top = _host_world([0.30, 0.32, 2.5, 2.8, 2.6]).hypotheses[0]
+    assert (top.service, top.fault) == (HOST, "external_dependency")
+
+
+def test_a_document_naming_the_host_hands_it_the_blame_of_fast_errors() -> None:
+    doc = Document(source="statuspage", title=f"{HOST} status",
+                   text=f"{HOST}: major outage, elevated error rates")
+    top = _host_world([0.30, 0.32, 0.31, 0.30, 0.33], [doc]).hypotheses[0]
+    assert (top.service, top.fault) == (HOST, "external_dependency")

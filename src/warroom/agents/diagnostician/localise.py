@@ -156,9 +156,13 @@ def blame_blind_hosts(ix: Index, places: dict[Entity, Place], g: Graph,
                       observed: set[Entity]) -> None:
     """Hand a root candidate's symptoms to an external host it calls that nobody observes.
 
-    A place failing only in inheritable ways (errors, latency) whose own resources are quiet,
-    calling an outside host with no telemetry of its own, is most likely a victim of that
-    host: the host cannot show its own anomaly, so the caller's stands in for it.
+    A place failing only in inheritable ways whose own resources are quiet, calling an outside
+    host with no telemetry of its own, is most likely a victim of that host when it also got
+    slower: a call to a failing host is waited on (timeouts, retries), while a fault in the
+    caller's own code fails fast. The host cannot show its own anomaly, so the caller's stands
+    in for it. Errors alone at the caller say nothing about which of the two broke unless a
+    document names the host; otherwise the caller keeps them (log lines naming the host are
+    read by the log analyzers).
     """
     for p in list(places.values()):
         if p.victim_of or p.anomaly < 0.3 or not p.kinds or not p.kinds <= _INHERITED:
@@ -167,11 +171,18 @@ def blame_blind_hosts(ix: Index, places: dict[Entity, Place], g: Graph,
                        if c not in observed and _external(ix, c))
         if len(blind) != 1:
             continue  # no outside host, or several: nothing says which one
+        if p.kind_score({"latency"}) < 0.25 and not _reported(ix, blind[0]):
+            continue  # failing fast and nobody reports the host down: the caller broke
         host = places.setdefault(blind[0], Place(blind[0]))
         host.anomaly = max(host.anomaly, p.anomaly)
         host.onset = p.onset
         host.blind_below = p.entity
         p.victim_of = blind[0]
+
+
+def _reported(ix: Index, host: Entity) -> bool:
+    """Tell whether a document of the snapshot (a status page, a report) names the host."""
+    return any(host[1].lower() in f"{d.title}\n{d.text}".lower() for d in ix.snapshot.documents)
 
 
 def is_datastore(ix: Index, ent: Entity, place: Place | None = None) -> bool:
