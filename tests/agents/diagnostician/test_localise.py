@@ -125,3 +125,17 @@ def test_a_document_naming_the_host_hands_it_the_blame_of_fast_errors() -> None:
                    text=f"{HOST}: major outage, elevated error rates")
     top = _host_world([0.30, 0.32, 0.31, 0.30, 0.33], [doc]).hypotheses[0]
     assert (top.service, top.fault) == (HOST, "external_dependency")
+
+
+def test_a_saturated_place_anywhere_rules_out_nothing_is_wrong() -> None:
+    cpu = Series(metric={"__name__": "pod:cpu_usage:ratio", "namespace": "",
+                         "service": "thumbs_AWS::ECS::Service"},
+                 values=[(NOW.timestamp() - 300 * (4 - i), v)
+                         for i, v in enumerate(["0.2", "0.22", "0.97", "0.99", "0.98"])])
+    quiet = [coarse("service:latency_seconds:p99_1m", CHAIN[0], [0.30, 0.32, 0.31, 0.30, 0.33])]
+    # the saturated place is not below the alerting one: only its own anomaly points at it
+    report = diagnose_snapshot(snapshot(series=[cpu, *quiet], alerts=[entry_alert()],
+                                        topology=[(CHAIN[0], CHAIN[1])]))
+    top = report.hypotheses[0]
+    assert (top.service, top.fault) == ("thumbs_AWS::ECS::Service", "cpu_saturation")
+    assert report.abstain  # not connected to the alert, found by the method alone

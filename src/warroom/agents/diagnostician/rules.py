@@ -38,7 +38,12 @@ from warroom.agents.diagnostician.metrics import (
     symptoms,
     young_series_findings,
 )
-from warroom.agents.diagnostician.templates import template_scores, template_shifts
+from warroom.agents.diagnostician.templates import (
+    chronic_places,
+    error_lines,
+    template_scores,
+    template_shifts,
+)
 from warroom.agents.diagnostician.topology import (
     Graph,
     alert_entities,
@@ -50,6 +55,7 @@ from warroom.agents.ports import DebateContext
 from warroom.sensors.models import EvidenceSnapshot
 
 ABSTAIN_BELOW = 0.4
+SATURATED = 0.3  # anomaly of a place's own resource series that rules out "nothing is wrong"
 MAX_HYPOTHESES = 5
 _MAX_EVIDENCE = 6
 
@@ -186,6 +192,17 @@ def _explainers(ix: Index, g: Graph, ent: Entity, dns: Entity) -> set[Entity]:
     return out
 
 
+CHRONIC_FACTOR = 0.35
+
+
+def _unchronic(findings: list[Finding], chronic: set[Entity]) -> list[Finding]:
+    """Discount exceptions a place logged before the onset as often as after: usual noise."""
+    return [replace(f, weight=f.weight * CHRONIC_FACTOR,
+                    evidence=f"{f.evidence} (logged as often before the onset: chronic)")
+            if f.entity in chronic and f.generic and f.fault == "application_error" else f
+            for f in findings]
+
+
 _DB_FOLD = {"cpu_saturation", "application_error", "memory_limit_too_low", "memory_leak",
             "traffic_surge", "probe_failure"}
 
@@ -232,7 +249,10 @@ def diagnose_snapshot(snapshot: EvidenceSnapshot, *, namespace: str = "",
                            and (s.entity in reach or not reach))
     log_onset = (datetime.fromtimestamp(anchor, tz=UTC) if anchor is not None
                  else strong_onsets[0] if strong_onsets else default_onset)
-    places = gather(signals, template_scores(template_shifts(ix, log_onset)), hints)
+    lines = error_lines(ix)
+    tscores = template_scores(template_shifts(ix, log_onset, lines))
+    chronic = chronic_places(ix, log_onset, tscores, lines)
+    places = gather(signals, tscores, hints)
     by_place: dict[Entity, dict[str, Signal]] = defaultdict(dict)
     for sig in signals:  # the strongest series of each name per place, anomalous or not
         if sig.score >= by_place[sig.entity].get(sig.name, sig).score:
@@ -244,7 +264,8 @@ def diagnose_snapshot(snapshot: EvidenceSnapshot, *, namespace: str = "",
     hinted = alert_findings(ix, snapshot.alerts)
     findings = [*method_findings(ix, places, alerts, {f.entity: f.fault for f in hinted}),
                 *metric_findings(stats), *young_series_findings(ix),
-                *kubernetes_findings(ix, now), *log_findings(ix, logev), *hinted,
+                *kubernetes_findings(ix, now), *_unchronic(log_findings(ix, logev), chronic),
+                *hinted,
                 *document_findings(ix, alerts),
                 *history_findings(ix)]
     sym = symptoms(stats)
@@ -302,6 +323,10 @@ def diagnose_snapshot(snapshot: EvidenceSnapshot, *, namespace: str = "",
 
     troubled_alert = any(trouble(a, 2) for a in alerts)
     chain = any(trouble(e) for e in set(reach) - set(alerts))
+    # a place anywhere that ran out of its own resources (not inherited from a callee): the
+    # alert may be on the wrong service, but "nothing is wrong" is not what the evidence says
+    chain = chain or any(p.victim_of is None and p.kind_score({"saturation"}) >= SATURATED
+                         for p in places.values())
     metered = {st.entity for st in stats}
     podded = {ix.owner_of_pod(*p) for p in ix.pods}
     # health is only shown by what was looked at: the alert's own signals, or (with no metrics
