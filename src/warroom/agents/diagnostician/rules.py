@@ -50,6 +50,7 @@ from warroom.agents.diagnostician.topology import (
     alert_findings,
     relation,
 )
+from warroom.agents.diagnostician.traces import trace_findings
 from warroom.agents.models import DiagnosisReport, Hypothesis
 from warroom.agents.ports import DebateContext
 from warroom.sensors.models import EvidenceSnapshot
@@ -266,7 +267,7 @@ def diagnose_snapshot(snapshot: EvidenceSnapshot, *, namespace: str = "",
                 *metric_findings(stats), *young_series_findings(ix),
                 *kubernetes_findings(ix, now), *_unchronic(log_findings(ix, logev), chronic),
                 *hinted,
-                *document_findings(ix, alerts),
+                *document_findings(ix, alerts), *trace_findings(ix),
                 *history_findings(ix)]
     sym = symptoms(stats)
     for ent, texts in sym.items():
