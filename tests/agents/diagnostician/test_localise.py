@@ -8,7 +8,7 @@ from warroom.agents.diagnostician.rules import diagnose_snapshot
 from warroom.agents.models import DiagnosisReport
 from warroom.sensors.models import AlertView, Document, Series
 
-from .diag_builders import NOW, snapshot
+from .diag_builders import NOW, flat, snapshot, stepped
 
 CHAIN = ["web_front", "orders_AWS::ECS::Service", "pricing_AWS::Lambda::Function",
          "rates_AWS::Lambda::Function"]
@@ -139,3 +139,26 @@ def test_a_saturated_place_anywhere_rules_out_nothing_is_wrong() -> None:
     top = report.hypotheses[0]
     assert (top.service, top.fault) == ("thumbs_AWS::ECS::Service", "cpu_saturation")
     assert report.abstain  # not connected to the alert, found by the method alone
+
+
+def test_places_that_went_silent_with_a_silent_node_are_its_victims() -> None:
+    def minute(name: str, values: list[float], stop: int = 0, **labels: str) -> Series:
+        end = NOW.timestamp() - 60 * stop
+        return Series(metric={"__name__": name, **labels},
+                      values=[(end - 60 * (len(values) - 1 - i), f"{v:.6g}")
+                              for i, v in enumerate(values)])
+
+    # no objects: nothing says which pods ran on the node but the time their series stopped
+    silent = [minute("node:cpu_usage:ratio", flat(0.4, 30), stop=8, node="worker-7"),
+              *(minute("pod:cpu_usage:ratio", flat(0.3, 30), stop=8, service=svc)
+                for svc in ("cart", "ledger"))]
+    errors = [minute("service:errors:ratio_rate1m", stepped(0.001, 0.3, at=30, n=38),
+                     service=svc) for svc in ("web", "cart", "ledger")]
+    others = [minute("node:cpu_usage:ratio", flat(0.4, 38), node="worker-8")]
+    report = diagnose_snapshot(snapshot(
+        series=[*silent, *errors, *others], topology=[("web", "cart"), ("web", "ledger")],
+        alerts=[AlertView(status="firing", labels={"alertname": "HighErrorRate",
+                                                   "service": "web"},
+                          starts_at=NOW - timedelta(minutes=7))]))
+    top = report.hypotheses[0]
+    assert (top.service, top.fault) == ("worker-7", "node_failure")

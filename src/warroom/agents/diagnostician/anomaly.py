@@ -62,6 +62,8 @@ class Signal:
     stopped: bool  # stopped reporting before the others
     baseline_points: int
     climbing: bool = False  # a ratio to a limit rising steadily towards it the whole window
+    last: float = 0.0  # when its last sample was taken (epoch seconds)
+    step: float = 60.0  # its usual sampling interval (seconds)
 
     @property
     def ratio(self) -> float:
@@ -160,7 +162,8 @@ def score_series(s: Series, entity: Entity, anchor: float | None, latest: float,
     raw_z = (recent - med) / scale
     sign = -1.0 if kind == "free" else 1.0
     z = raw_z * sign if kind in ("errors", "latency", "saturation", "free") else abs(raw_z)
-    stopped = latest - pts[-1][0] > max(180.0, 2.5 * _step(pts))
+    step = _step(pts)
+    stopped = latest - pts[-1][0] > max(180.0, 2.5 * step)
     strength = 1 - math.exp(-max(0.0, min(z, 50.0) - MIN_Z) / 5)
     if kind == "errors" and scale_hint_ratio(hint) and recent - med < 0.02:
         strength = 0.0  # a fraction of a percent more failures is noise
@@ -187,7 +190,7 @@ def score_series(s: Series, entity: Entity, anchor: float | None, latest: float,
                 break
     return Signal(name=s.name, entity=entity, kind=kind, base=med, recent=recent, z=z,
                   score=strength, onset=onset, stopped=stopped, baseline_points=cut,
-                  climbing=climbing)
+                  climbing=climbing, last=pts[-1][0], step=step)
 
 
 def _climbs(pts: list[tuple[float, float]]) -> bool:

@@ -152,6 +152,30 @@ def mark_victims(places: dict[Entity, Place], g: Graph,
             break
 
 
+def blame_stopped_node(ix: Index, places: dict[Entity, Place]) -> None:
+    """Hand the trouble of places that went silent with a node that went silent to the node.
+
+    When a node stops reporting, the pods it ran stop with it. With no objects to say which
+    pods ran where, the stop times do: a place whose series stopped within one sampling step
+    of the node's is taken to have run there, and is the node's victim. Only one silent node
+    can be blamed this way; with several, the times do not say which.
+    """
+    nodes = [p for p in places.values()
+             if p.entity[0] == "" and p.entity[1] in ix.node_names
+             and any(s.stopped for s in p.signals)]
+    if len(nodes) != 1:
+        return
+    node = nodes[0]
+    stops = [s for s in node.signals if s.stopped]
+    at = max(s.last for s in stops)
+    slack = 1.5 * max(60.0, max(s.step for s in stops))
+    for p in places.values():
+        if p is node or p.victim_of is not None or p.entity[1] in ix.node_names:
+            continue
+        if any(s.stopped and abs(s.last - at) <= slack for s in p.signals):
+            p.victim_of = node.entity
+
+
 def blame_blind_hosts(ix: Index, places: dict[Entity, Place], g: Graph,
                       observed: set[Entity]) -> None:
     """Hand a root candidate's symptoms to an external host it calls that nobody observes.

@@ -26,6 +26,7 @@ from warroom.agents.diagnostician.index import Entity, Index
 from warroom.agents.diagnostician.kubernetes import kubernetes_findings
 from warroom.agents.diagnostician.localise import (
     blame_blind_hosts,
+    blame_stopped_node,
     gather,
     mark_victims,
     method_findings,
@@ -259,6 +260,7 @@ def diagnose_snapshot(snapshot: EvidenceSnapshot, *, namespace: str = "",
         if sig.score >= by_place[sig.entity].get(sig.name, sig).score:
             by_place[sig.entity][sig.name] = sig
     mark_victims(places, g, by_place, shared=(dns,))
+    blame_stopped_node(ix, places)
     observed = {s.entity for s in signals} | {ix.owner_of_pod(st.namespace, st.pod)
                                                for st in snapshot.logs if st.pod}
     blame_blind_hosts(ix, places, g, observed)
@@ -305,7 +307,9 @@ def diagnose_snapshot(snapshot: EvidenceSnapshot, *, namespace: str = "",
         factor, c.place = relation(ix, g, c.entity, alerts, reach, dns)
         c.score *= factor
         if c.generic:
-            explained = _explainers(ix, g, c.entity, dns) & anomalous
+            victim_of = places[c.entity].victim_of if c.entity in places else None
+            explained = (_explainers(ix, g, c.entity, dns)
+                         | ({victim_of} if victim_of else set())) & anomalous
             if explained:
                 c.score *= 0.35
                 c.place += f"; its dependency {sorted(explained)[0][1]} is anomalous too"
