@@ -51,7 +51,7 @@ from warroom.agents.diagnostician.topology import (
     alert_findings,
     relation,
 )
-from warroom.agents.diagnostician.traces import trace_findings
+from warroom.agents.diagnostician.traces import error_chain_findings, trace_findings
 from warroom.agents.models import DiagnosisReport, Hypothesis
 from warroom.agents.ports import DebateContext
 from warroom.sensors.models import EvidenceSnapshot
@@ -270,6 +270,7 @@ def diagnose_snapshot(snapshot: EvidenceSnapshot, *, namespace: str = "",
                 *kubernetes_findings(ix, now), *_unchronic(log_findings(ix, logev), chronic),
                 *hinted,
                 *document_findings(ix, alerts), *trace_findings(ix),
+                *error_chain_findings(ix, g),
                 *history_findings(ix)]
     sym = symptoms(stats)
     for ent, texts in sym.items():

@@ -20,7 +20,7 @@ from typing import NamedTuple
 from warroom.agents.diagnostician.index import Entity, Index
 from warroom.agents.diagnostician.logs import line_time
 
-_ERROR_LINE = re.compile(r"\b(error|err|fatal|critical|crit|severe|panic|exception|traceback|"
+ERROR_LINE = re.compile(r"\b(error|err|fatal|critical|crit|severe|panic|exception|traceback|"
                          r"failed|failure|refused|timed? ?out|unavailable|denied|"
                          r"could not|cannot|unable to)\b|\"level\":\s*\"?(error|fatal|[56]0)",
                          re.I)
@@ -98,7 +98,7 @@ def _error_lines(ix: Index) -> tuple[_Lines, dict[Entity, datetime], dict[Entity
             last_seen[owner] = max(end, last_seen.get(owner, end))
         for line in newest:
             # only error-like lines can become evidence: the rest is not worth mining
-            if _ERROR_LINE.search(line):
+            if ERROR_LINE.search(line):
                 per_place[owner].append((line_time(line), line))
     return per_place, first_seen, last_seen
 

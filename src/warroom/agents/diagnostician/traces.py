@@ -7,6 +7,11 @@ itself rather than waiting on a callee. A caller waiting on a slow callee has a 
 short self time, so it is a victim; the place with the largest share of self time across the
 traces is where the requests were slow. When that time went to database queries (spans with a
 `db.system` attribute), the place's database work is what is slow.
+
+Logs that carry trace ids link errors across places: when one request's trace holds error
+lines at several places, and the first of them was logged by a place the others call (directly
+or not), the error began there and travelled up to its callers. A place where such chains
+begin, several times, is evidence of an application error of its own.
 """
 
 from __future__ import annotations
@@ -14,9 +19,13 @@ from __future__ import annotations
 import re
 from collections import defaultdict
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 
 from warroom.agents.diagnostician.findings import Finding
-from warroom.agents.diagnostician.index import Index
+from warroom.agents.diagnostician.index import Entity, Index
+from warroom.agents.diagnostician.logs import line_time
+from warroom.agents.diagnostician.templates import ERROR_LINE
+from warroom.agents.diagnostician.topology import Graph
 
 _SPAN = re.compile(r"^(?P<indent>[\s│|]*)[├└]─+\s*(?P<name>.+?)\s+\((?P<service>[^()]+)\)\s+-\s+"
                    r"(?P<ms>\d+(?:\.\d+)?)\s*ms\b")
@@ -25,6 +34,8 @@ _DB = re.compile(r"\bdb\.system\s*[:=]")
 MIN_SHARE = 0.5  # the place must own at least half the traced time to be named
 MIN_TRACED_MS = 1000.0  # traces faster than a second in total say nothing about slowness
 TRACE_WEIGHT = 0.45
+_TRACE_ID = re.compile(r"trace[_-]?id[\"']?\s*[:=]?\s*[\"']?([0-9a-f]{16,32})\b", re.I)
+MIN_CHAINS = 2  # one propagated error is an accident; two are a pattern
 
 
 @dataclass
@@ -98,3 +109,59 @@ def trace_findings(ix: Index) -> list[Finding]:
                     f"traces: {share:.0%} of {total / 1000:.1f} s of traced request time is "
                     f"spent in {what} at {service} (self time, callees excluded)",
                     source="traces")]
+
+
+_STAMP = re.compile(r"(\d{4}-\d{2}-\d{2})[T ](\d{2}:\d{2}:\d{2}(?:\.\d{1,6})?)")
+
+
+def _precise_time(line: str) -> float | None:
+    """Return when a line was logged, to the sub-second its stamp gives (epoch seconds)."""
+    m = _STAMP.search(line[:40])
+    if m is None:
+        at = line_time(line)
+        return at.timestamp() if at is not None else None
+    try:
+        return datetime.fromisoformat(f"{m.group(1)}T{m.group(2)}").replace(
+            tzinfo=UTC).timestamp()
+    except ValueError:
+        return None
+
+
+def error_chain_findings(ix: Index, g: Graph) -> list[Finding]:
+    """Name the places where errors that travelled up a trace to their callers began."""
+    by_trace: dict[str, list[tuple[float, Entity]]] = defaultdict(list)
+    for stream in ix.snapshot.logs:
+        owner = ix.owner_of_pod(stream.namespace, stream.pod) if stream.pod else (
+            stream.namespace, stream.container or "")
+        if not owner[1]:
+            continue
+        for line in stream.lines:
+            m = _TRACE_ID.search(line)
+            if m is None or not ERROR_LINE.search(line):
+                continue
+            at = _precise_time(line)
+            if at is not None:
+                by_trace[m.group(1).lower()].append((at, owner))
+    chains: dict[Entity, int] = defaultdict(int)
+    callers: dict[Entity, set[Entity]] = defaultdict(set)
+    for events in by_trace.values():
+        places = {e for _, e in events}
+        if len(places) < 2:
+            continue
+        start = min(t for t, _ in events)
+        # the earliest error; at the same instant, the one its fellow places call
+        firsts = sorted({e for t, e in events if t == start}, key=lambda e: -len(g.above(e)))
+        first = firsts[0]
+        above = g.above(first) & places
+        if above:
+            chains[first] += 1
+            callers[first] |= above
+    out = []
+    for ent, n in sorted(chains.items()):
+        if n < MIN_CHAINS:
+            continue
+        names = ", ".join(sorted(c[1] for c in callers[ent]))
+        out.append(Finding(ent[0], ent[1], "application_error", min(0.55, 0.25 + 0.05 * n),
+                           f"logs: in {n} traces an error at {ent[1]} came first and its "
+                           f"callers ({names}) then failed in the same trace", source="logs"))
+    return out
