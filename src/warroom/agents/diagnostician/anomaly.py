@@ -62,6 +62,7 @@ class Signal:
     stopped: bool  # stopped reporting before the others
     baseline_points: int
     climbing: bool = False  # a ratio to a limit rising steadily towards it the whole window
+    recovered: bool = False  # off its baseline for two samples or more, back within it now
 
     @property
     def ratio(self) -> float:
@@ -177,6 +178,7 @@ def score_series(s: Series, entity: Entity, anchor: float | None, latest: float,
         # demand moves with everything upstream: alone it is weak evidence of a cause
         strength *= 0.15 if 0.5 < (recent + 1e-9) / (med + 1e-9) < 2.0 else 0.3
     onset = None
+    recovered = False
     if strength > 0:
         direction = 1 if raw_z > 0 else -1
         out = [direction * (v - med) > MIN_Z * scale for _, v in pts]
@@ -185,9 +187,11 @@ def score_series(s: Series, entity: Entity, anchor: float | None, latest: float,
             if out[i] and sum(tail) >= 0.5 * len(tail):
                 onset = datetime.fromtimestamp(pts[i][0], tz=UTC)
                 break
+        # switched on and off again: the newest sample is back inside the baseline band
+        recovered = not out[-1] and sum(out[cut:-1]) >= 2 and not stopped
     return Signal(name=s.name, entity=entity, kind=kind, base=med, recent=recent, z=z,
                   score=strength, onset=onset, stopped=stopped, baseline_points=cut,
-                  climbing=climbing)
+                  climbing=climbing, recovered=recovered)
 
 
 def _climbs(pts: list[tuple[float, float]]) -> bool:
