@@ -13,6 +13,7 @@ from __future__ import annotations
 import re
 from typing import TYPE_CHECKING
 
+from warroom.agents.diagnostician.anomaly import kind_of, place_of
 from warroom.agents.diagnostician.index import Entity, Index
 
 if TYPE_CHECKING:
@@ -48,6 +49,17 @@ def external_host(ix: Index, ent: Entity) -> bool:
             and ent[1] not in ix.service_ns)
 
 
+def resourced(ix: Index) -> set[Entity]:
+    """Return the places with a resource series (CPU, memory, connections...), moving or not."""
+    out: set[Entity] = set()
+    for s in ix.snapshot.series:
+        if kind_of(s.name) == "saturation":
+            ent = place_of(ix, s)
+            if ent is not None:
+                out.add(ent)
+    return out
+
+
 def switched_off(signals: list[Signal]) -> bool:
     """Tell whether a place's errors and latency switched on and off again.
 
@@ -60,8 +72,12 @@ def switched_off(signals: list[Signal]) -> bool:
     return bool(moved) and all(s.recovered for s in moved)
 
 
-def type_fault(ix: Index, p: Place) -> tuple[str, str]:
-    """Name the fault from the pattern of what moved at a place, with the reason."""
+def type_fault(ix: Index, p: Place, watched: set[Entity] | None = None) -> tuple[str, str]:
+    """Name the fault from the pattern of what moved at a place, with the reason.
+
+    `watched` are the places whose resources are observed at all (see `resourced`); by
+    default, the place's own moving signals say.
+    """
     if p.blind_below is not None:
         return "external_dependency", (f"an outside host with no telemetry of its own whose "
                                         f"caller {p.blind_below[1]} fails")
@@ -99,6 +115,13 @@ def type_fault(ix: Index, p: Place) -> tuple[str, str]:
             return "application_error", "its errors rose with new error log templates"
         return "application_error", "its error ratio rose"
     if "latency" in kinds:
+        seen = p.entity in watched if watched is not None else any(
+            s.kind == "saturation" for s in p.signals)
+        if not seen:
+            # "network" needs its resources seen flat: unseen, slower code is as likely
+            return "application_error", ("it got slower while its errors and what it calls "
+                                         "stayed flat, with no resource series to clear its "
+                                         "own code")
         return "network_latency", "it got slower while its errors and CPU stayed flat"
     if any(s.stopped for s in p.signals):
         return "node_failure" if p.entity[1] in ix.node_names else "application_error", (

@@ -15,7 +15,7 @@ from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 
 from warroom.agents.diagnostician.anomaly import Signal, describe
-from warroom.agents.diagnostician.faulttype import external_host, type_fault
+from warroom.agents.diagnostician.faulttype import external_host, resourced, type_fault
 from warroom.agents.diagnostician.findings import Finding
 from warroom.agents.diagnostician.index import Entity, Index
 from warroom.agents.diagnostician.templates import TemplateShift
@@ -185,11 +185,12 @@ def method_findings(ix: Index, places: dict[Entity, Place], alerts: list[Entity]
     roots = [p.onset for p in places.values()
              if p.onset is not None and p.victim_of is None and p.anomaly >= 0.3]
     first = min(roots) if roots else None
+    watched = resourced(ix)
     out: list[Finding] = []
     for ent, p in sorted(places.items()):
         if p.anomaly < 0.1:
             continue
-        fault, why = type_fault(ix, p)
+        fault, why = type_fault(ix, p, watched)
         if ent in named_by_alert:
             fault, why = named_by_alert[ent], "the alert firing on it names this fault"
         anomaly = p.anomaly
