@@ -12,7 +12,7 @@ from warroom.agents.diagnostician.rules import diagnose_snapshot
 from warroom.agents.diagnostician.templates import TemplateShift
 from warroom.sensors.models import AlertView, EvidenceSnapshot, Series
 
-from .diag_builders import NOW, deployment, logs, pod, snapshot
+from .diag_builders import NOW, change, deployment, logs, pod, snapshot
 
 PLACE = "billing_AWS::ECS::Task"
 CALLER = "edge_router"
@@ -148,3 +148,11 @@ def test_an_oomkilled_pod_wins_over_the_pattern() -> None:
         objects=objects, series=[pulse], alerts=[alert],
         logs=[logs(ns, f"{name}-7f9dd8b6c4-abcde", ["starting"])]))
     assert report.hypotheses[0].fault == "memory_limit_too_low"
+
+
+def test_a_config_edit_named_after_the_failing_place_types_it_without_objects() -> None:
+    broken = build({"service:errors:ratio_rate1m": [0.0, 0.0, 0.3, 0.32, 0.31]})
+    edited = broken.model_copy(update={"changes": [
+        change("config", f"/configmap/{PLACE}-settings", 20, "timeout removed")]})
+    top = diagnose_snapshot(edited).hypotheses[0]
+    assert (top.service, top.fault) == (PLACE, "config_error")
