@@ -33,7 +33,7 @@ def calm() -> dict[str, list[float]]:
             "service:requests:rate1m": [4.0, 4.2, 4.1, 3.9, 4.0]}
 
 
-def build(own: dict[str, list[float]]) -> EvidenceSnapshot:
+def build(own: dict[str, list[float]], alert_minutes: float = 12) -> EvidenceSnapshot:
     """A caller, the place under test and its callee; only the place's series are overridden."""
     series = []
     for svc in (CALLER, PLACE, CALLEE):
@@ -43,7 +43,7 @@ def build(own: dict[str, list[float]]) -> EvidenceSnapshot:
         series += [five_minute(name, svc, vals) for name, vals in values.items()]
     alert = AlertView(status="firing", labels={"alertname": "EdgeAvailability",
                                                "service": CALLER},
-                      starts_at=NOW - timedelta(minutes=12))
+                      starts_at=NOW - timedelta(minutes=alert_minutes))
     return snapshot(series=series, topology=[(CALLER, PLACE), (PLACE, CALLEE)],
                     alerts=[alert])
 
@@ -156,3 +156,13 @@ def test_a_config_edit_named_after_the_failing_place_types_it_without_objects() 
         change("config", f"/configmap/{PLACE}-settings", 20, "timeout removed")]})
     top = diagnose_snapshot(edited).hypotheses[0]
     assert (top.service, top.fault) == (PLACE, "config_error")
+
+
+def test_a_flickering_noisy_series_is_not_a_switch() -> None:
+    flicker = [0.0, 0.0, 0.0, 0.3, 0.0, 0.3, 0.3, 0.0, 0.3, 0.3, 0.0]
+    calm_rest = {"service:latency_seconds:p90_1m": [0.2] * 11,
+                 "service:requests:rate1m": [4.0] * 11}
+    # the alert 42 minutes ago: eight samples after it, flickering on and off
+    ix = Index.build(build({"service:errors:ratio_rate1m": flicker, **calm_rest}, 42))
+    signals = [s for s in score_all(ix) if s.entity == ("", PLACE)]
+    assert not switched_off(signals)

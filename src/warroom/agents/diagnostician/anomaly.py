@@ -45,6 +45,7 @@ _PLACE_LABELS = ("service", "deployment", "statefulset", "daemonset", "function_
 _IGNORED_LABELS = frozenset({"__name__", "namespace", "container", "le", "quantile", "code",
                              "method", "status", "region", "severity", "stat", "unit"})
 MIN_Z = 3.0
+_SWITCHED_OFF = re.compile(r"\.*x{2,}\.+")
 
 
 @dataclass(frozen=True)
@@ -187,8 +188,10 @@ def score_series(s: Series, entity: Entity, anchor: float | None, latest: float,
             if out[i] and sum(tail) >= 0.5 * len(tail):
                 onset = datetime.fromtimestamp(pts[i][0], tz=UTC)
                 break
-        # switched on and off again: the newest sample is back inside the baseline band
-        recovered = not out[-1] and sum(out[cut:-1]) >= 2 and not stopped
+        # switched on and off again: one unbroken stretch of two samples or more off the
+        # baseline, then back inside its band to the newest sample (noise flickers instead)
+        shape = "".join("x" if o else "." for o in out[cut:])
+        recovered = not stopped and _SWITCHED_OFF.fullmatch(shape) is not None
     return Signal(name=s.name, entity=entity, kind=kind, base=med, recent=recent, z=z,
                   score=strength, onset=onset, stopped=stopped, baseline_points=cut,
                   climbing=climbing, recovered=recovered)
