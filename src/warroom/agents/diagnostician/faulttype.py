@@ -117,11 +117,12 @@ def type_fault(ix: Index, p: Place, watched: set[Entity] | None = None) -> tuple
     if "latency" in kinds:
         seen = p.entity in watched if watched is not None else any(
             s.kind == "saturation" for s in p.signals)
-        if not seen:
-            # "network" needs its resources seen flat: unseen, slower code is as likely
+        if not seen and p.entity not in ix.workloads:
+            # "network" needs its resources seen flat, or a cluster network it runs on; a
+            # function or managed endpoint with neither is as likely slower in its own code
             return "application_error", ("it got slower while its errors and what it calls "
                                          "stayed flat, with no resource series to clear its "
-                                         "own code")
+                                         "own code and no cluster network seen under it")
         return "network_latency", "it got slower while its errors and CPU stayed flat"
     if any(s.stopped for s in p.signals):
         return "node_failure" if p.entity[1] in ix.node_names else "application_error", (
