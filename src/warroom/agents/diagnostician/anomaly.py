@@ -45,6 +45,7 @@ _PLACE_LABELS = ("service", "deployment", "statefulset", "daemonset", "function_
 _IGNORED_LABELS = frozenset({"__name__", "namespace", "container", "le", "quantile", "code",
                              "method", "status", "region", "severity", "stat", "unit"})
 MIN_Z = 3.0
+_SWITCHED_OFF = re.compile(r"\.*x{2,}\.+")
 
 
 @dataclass(frozen=True)
@@ -64,6 +65,7 @@ class Signal:
     climbing: bool = False  # a ratio to a limit rising steadily towards it the whole window
     last: float = 0.0  # when its last sample was taken (epoch seconds)
     step: float = 60.0  # its usual sampling interval (seconds)
+    recovered: bool = False  # off its baseline for two samples or more, back within it now
 
     @property
     def ratio(self) -> float:
@@ -180,6 +182,7 @@ def score_series(s: Series, entity: Entity, anchor: float | None, latest: float,
         # demand moves with everything upstream: alone it is weak evidence of a cause
         strength *= 0.15 if 0.5 < (recent + 1e-9) / (med + 1e-9) < 2.0 else 0.3
     onset = None
+    recovered = False
     if strength > 0:
         direction = 1 if raw_z > 0 else -1
         out = [direction * (v - med) > MIN_Z * scale for _, v in pts]
@@ -188,9 +191,13 @@ def score_series(s: Series, entity: Entity, anchor: float | None, latest: float,
             if out[i] and sum(tail) >= 0.5 * len(tail):
                 onset = datetime.fromtimestamp(pts[i][0], tz=UTC)
                 break
+        # switched on and off again: one unbroken stretch of two samples or more off the
+        # baseline, then back inside its band to the newest sample (noise flickers instead)
+        shape = "".join("x" if o else "." for o in out[cut:])
+        recovered = not stopped and _SWITCHED_OFF.fullmatch(shape) is not None
     return Signal(name=s.name, entity=entity, kind=kind, base=med, recent=recent, z=z,
                   score=strength, onset=onset, stopped=stopped, baseline_points=cut,
-                  climbing=climbing, last=pts[-1][0], step=step)
+                  climbing=climbing, last=pts[-1][0], step=step, recovered=recovered)
 
 
 def _climbs(pts: list[tuple[float, float]]) -> bool:

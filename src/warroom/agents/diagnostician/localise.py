@@ -11,21 +11,17 @@ victim. What remains are root candidates, typed by which kinds of signal moved a
 
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 
 from warroom.agents.diagnostician.anomaly import Signal, describe
+from warroom.agents.diagnostician.faulttype import external_host, resourced, type_fault
 from warroom.agents.diagnostician.findings import Finding
 from warroom.agents.diagnostician.index import Entity, Index
 from warroom.agents.diagnostician.templates import TemplateShift
 from warroom.agents.diagnostician.topology import Graph
 
 _INHERITED = frozenset({"errors", "latency", "traffic", "other"})
-# generic words naming a data store in a place's name (any vendor, any naming scheme)
-_DATASTORE = re.compile(r"(^|[^a-z])(db|database|sql|postgres\w*|mysql|mariadb|mongo\w*|"
-                        r"redis|cassandra|dynamo\w*|rds|aurora|elasticache|memcache\w*|"
-                        r"table|cache)([^a-z]|$)|db\b|sql\b|dynamodb", re.I)
 VICTIM_FACTOR = 0.3
 LATE_FACTOR = 0.6
 IDLE_FACTOR = 0.3
@@ -192,7 +188,7 @@ def blame_blind_hosts(ix: Index, places: dict[Entity, Place], g: Graph,
         if p.victim_of or p.anomaly < 0.3 or not p.kinds or not p.kinds <= _INHERITED:
             continue
         blind = sorted(c for c in g.callees.get(p.entity, ())
-                       if c not in observed and _external(ix, c))
+                       if c not in observed and external_host(ix, c))
         if len(blind) != 1:
             continue  # no outside host, or several: nothing says which one
         if p.kind_score({"latency"}) < 0.25 and not _reported(ix, blind[0]):
@@ -207,60 +203,6 @@ def blame_blind_hosts(ix: Index, places: dict[Entity, Place], g: Graph,
 def _reported(ix: Index, host: Entity) -> bool:
     """Tell whether a document of the snapshot (a status page, a report) names the host."""
     return any(host[1].lower() in f"{d.title}\n{d.text}".lower() for d in ix.snapshot.documents)
-
-
-def is_datastore(ix: Index, ent: Entity, place: Place | None = None) -> bool:
-    """Tell whether a place is a data store (db series, a database workload, or its name)."""
-    if ix.is_database(ent) or _DATASTORE.search(ent[1]):
-        return True
-    return place is not None and any(s.name.startswith(("db:", "aws_rds", "rds_", "pg_",
-                                                        "mysql_", "redis_", "mongodb_"))
-                                     for s in place.signals)
-
-
-def _external(ix: Index, ent: Entity) -> bool:
-    return (ent[0] == "" and "." in ent[1] and ent[1] not in ix.node_names
-            and ent[1] not in ix.service_ns)
-
-
-def type_fault(ix: Index, p: Place) -> tuple[str, str]:
-    """Name the fault from the pattern of what moved at a place, with the reason."""
-    if p.blind_below is not None:
-        return "external_dependency", (f"an outside host with no telemetry of its own whose "
-                                        f"caller {p.blind_below[1]} fails")
-    up = [s for s in p.signals if s.score > 0]
-    names = " ".join(s.name.lower() for s in up)
-    kinds = p.kinds
-    traffic_up = [s for s in up if s.kind == "traffic" and s.ratio >= 1.8]
-    if is_datastore(ix, p.entity, p):
-        if re.search(r"storage|disk|filesystem|volume", names) and not re.search(
-                r"cpu|connection|latency|iops", names):
-            return "disk_pressure", "its storage filled"
-        return "database_saturation", "a data store whose load, latency or errors rose"
-    if re.search(r"disk|filesystem|storage|volume|inode", names):
-        return "disk_pressure", "its disk usage rose"
-    if re.search(r"cpu|throttl", names):
-        if traffic_up:
-            return "traffic_surge", "its request rate and CPU rose together"
-        return "cpu_saturation", "its CPU use or throttling rose with demand flat"
-    if traffic_up and not ({"errors", "latency"} & kinds):
-        return "traffic_surge", "its request rate rose"
-    if re.search(r"mem", names):
-        if any(s.climbing and "mem" in s.name.lower() for s in up):
-            return "memory_leak", "its memory climbed steadily towards its limit"
-        return "memory_limit_too_low", "its memory use rose"
-    if _external(ix, p.entity) and ({"errors", "latency"} & kinds):
-        return "external_dependency", "an external host whose answers degraded"
-    if "errors" in kinds:
-        if p.template is not None:
-            return "application_error", "its errors rose with new error log templates"
-        return "application_error", "its error ratio rose"
-    if "latency" in kinds:
-        return "network_latency", "it got slower while its errors and CPU stayed flat"
-    if any(s.stopped for s in p.signals):
-        return "node_failure" if p.entity[1] in ix.node_names else "application_error", (
-            "its series stopped reporting")
-    return "application_error", "its own signals moved"
 
 
 def method_findings(ix: Index, places: dict[Entity, Place], alerts: list[Entity],
@@ -278,11 +220,12 @@ def method_findings(ix: Index, places: dict[Entity, Place], alerts: list[Entity]
     roots = [p.onset for p in places.values()
              if p.onset is not None and p.victim_of is None and p.anomaly >= 0.3]
     first = min(roots) if roots else None
+    watched = resourced(ix)
     out: list[Finding] = []
     for ent, p in sorted(places.items()):
         if p.anomaly < 0.1:
             continue
-        fault, why = type_fault(ix, p)
+        fault, why = type_fault(ix, p, watched)
         if ent in named_by_alert:
             fault, why = named_by_alert[ent], "the alert firing on it names this fault"
         anomaly = p.anomaly

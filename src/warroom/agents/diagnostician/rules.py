@@ -25,6 +25,7 @@ from warroom.agents.diagnostician.findings import Finding
 from warroom.agents.diagnostician.index import Entity, Index
 from warroom.agents.diagnostician.kubernetes import kubernetes_findings
 from warroom.agents.diagnostician.localise import (
+    METHOD_WEIGHT,
     blame_blind_hosts,
     blame_stopped_node,
     gather,
@@ -58,6 +59,8 @@ from warroom.sensors.models import EvidenceSnapshot
 
 ABSTAIN_BELOW = 0.4
 SATURATED = 0.3  # anomaly of a place's own resource series that rules out "nothing is wrong"
+OWN_ANOMALY = 0.6 * METHOD_WEIGHT  # a method finding this strong is the place's own trouble
+FIRST_SLACK = timedelta(minutes=2)
 MAX_HYPOTHESES = 5
 _MAX_EVIDENCE = 6
 
@@ -148,6 +151,17 @@ def _adjust(cands: dict[tuple[Entity, str], Candidate]) -> None:
             cfg = faults["config_error"]
             cfg.score = 1 - (1 - cfg.score) * (1 - 0.5 * s("bad_deploy"))
             faults["bad_deploy"].score *= 0.6
+
+
+def _broke_first(findings: list[Finding]) -> set[Entity]:
+    """Places the method found clearly anomalous on their own (no anomalous callee explains
+    them) whose anomaly started first: what a configuration change there would explain."""
+    strong = [f for f in findings if f.source == "method" and not f.generic
+              and f.weight >= OWN_ANOMALY and f.onset is not None]
+    if not strong:
+        return set()
+    first = min(f.onset for f in strong if f.onset is not None)
+    return {f.entity for f in strong if f.onset is not None and f.onset <= first + FIRST_SLACK}
 
 
 def _none_score(quiet: bool, troubled_alert: bool, resolved: bool, best: float) -> float:
@@ -290,7 +304,8 @@ def diagnose_snapshot(snapshot: EvidenceSnapshot, *, namespace: str = "",
         else:
             troubled.setdefault(f.entity, False)
     changes = [*snapshot.changes, *rollouts_from_replicasets(ix, snapshot.changes, now)]
-    findings += change_findings(ix, changes, onsets, troubled, default_onset)
+    findings += change_findings(ix, changes, onsets, troubled, default_onset,
+                                broke_first=_broke_first(findings))
 
     findings = [_fold(ix, f, dns) for f in findings]
     cands: dict[tuple[Entity, str], Candidate] = {}
