@@ -51,6 +51,13 @@ class Place:
             out.add("stopped")
         return out
 
+    @property
+    def over(self) -> bool:
+        """Tell whether all its trouble is excursions already back to their baseline."""
+        moved = [s for s in self.signals if s.score >= 0.1 or s.stopped]
+        return (bool(moved) and all(s.transient for s in moved) and self.template is None
+                and not self.named)
+
     def kind_score(self, kinds: set[str]) -> float:
         """Return the strongest anomaly among signals of the given kinds."""
         best = max((s.score for s in self.signals if s.kind in kinds), default=0.0)

@@ -63,6 +63,7 @@ OWN_ANOMALY = 0.6 * METHOD_WEIGHT  # a method finding this strong is the place's
 FIRST_SLACK = timedelta(minutes=2)
 MAX_HYPOTHESES = 5
 _MAX_EVIDENCE = 6
+CHRONIC_FACTOR = 0.35
 
 
 @dataclass
@@ -208,9 +209,6 @@ def _explainers(ix: Index, g: Graph, ent: Entity, dns: Entity) -> set[Entity]:
     return out
 
 
-CHRONIC_FACTOR = 0.35
-
-
 def _unchronic(findings: list[Finding], chronic: set[Entity]) -> list[Finding]:
     """Discount exceptions a place logged before the onset as often as after: usual noise."""
     return [replace(f, weight=f.weight * CHRONIC_FACTOR,
@@ -317,7 +315,8 @@ def diagnose_snapshot(snapshot: EvidenceSnapshot, *, namespace: str = "",
     _adjust(cands)
 
     strong = {c.entity for c in cands.values() if not c.generic and c.score >= 0.4}
-    moved = {e for e, p in places.items() if p.anomaly >= 0.3}
+    moved = {e for e, p in places.items() if p.anomaly >= 0.3}  # over by now: not trouble now
+    lasting = {e for e in moved if not places[e].over}
     anomalous = strong | set(sym) | moved | {e for e, n in hints.items() if n >= 2}
     for c in cands.values():
         factor, c.place = relation(ix, g, c.entity, alerts, reach, dns)
@@ -339,7 +338,7 @@ def diagnose_snapshot(snapshot: EvidenceSnapshot, *, namespace: str = "",
     best = ranked[0].score if ranked else 0.0
 
     def trouble(e: Entity, min_hints: int = 1) -> bool:
-        return bool(e in sym or e in strong or e in moved or troubled.get(e)
+        return bool(e in sym or e in strong or e in lasting or troubled.get(e)
                     or hints.get(e, 0) >= min_hints)
 
     troubled_alert = any(trouble(a, 2) for a in alerts)
