@@ -162,3 +162,34 @@ def test_places_that_went_silent_with_a_silent_node_are_its_victims() -> None:
                           starts_at=NOW - timedelta(minutes=7))]))
     top = report.hypotheses[0]
     assert (top.service, top.fault) == ("worker-7", "node_failure")
+
+
+def _minutely(name: str, svc: str, values: list[float]) -> Series:
+    end = NOW.timestamp()
+    return Series(metric={"__name__": name, "namespace": "", "service": svc},
+                  values=[(end - 60 * (len(values) - 1 - i), f"{v:.6g}")
+                          for i, v in enumerate(values)])
+
+
+def test_a_root_whose_burst_ended_before_the_alert_is_found_first() -> None:
+    # the deepest place's CPU burst came and went 21-24 minutes ago; its callers got slow
+    # then and stay slow; the entry alerts 12 minutes ago
+    burst = [0.9 if 16 <= i < 20 else v for i, v in enumerate(flat(0.05))]
+    slow = [v if i < 17 else 1.2 for i, v in enumerate(flat(0.3))]
+    series = [_minutely("process_cpu_utilization", CHAIN[2], burst),
+              *[_minutely("service:latency_seconds:p99_1m", svc, slow) for svc in CHAIN[:2]],
+              _minutely("service:latency_seconds:p99_1m", CHAIN[2], flat(0.2))]
+    report = diagnose_snapshot(snapshot(
+        series=series, topology=list(zip(CHAIN, CHAIN[1:], strict=False)),
+        alerts=[entry_alert()]))
+    top = report.hypotheses[0]
+    assert (top.service, top.fault) == (CHAIN[2], "cpu_saturation")
+    assert any("since" in e for e in top.evidence)
+
+
+def test_a_blip_at_the_alert_that_is_over_is_nothing_wrong() -> None:
+    blip = [1.5 if 33 <= i < 35 else v for i, v in enumerate(flat(0.3))]
+    series = [_minutely("service:latency_seconds:p99_1m", CHAIN[0], blip),
+              _minutely("service:requests:rate1m", CHAIN[0], flat(5.0))]
+    report = diagnose_snapshot(snapshot(series=series, alerts=[entry_alert()]))
+    assert report.hypotheses[0].fault == "none"

@@ -49,6 +49,7 @@ _SWITCHED_OFF = re.compile(r"\.*x{2,}\.+")
 LOOKBACK = 15 * 60.0  # an excursion this long before the anchor still belongs to the incident
 LOOKBACK_BASELINE = 8  # samples a baseline before the look-back needs to judge excursions
 RECOVERED_FACTOR = 0.8  # an excursion over by now is weaker evidence than one that lasts
+EXCURSION_Z = 5.0  # the strongest of many stretches searched: a higher bar than one median
 PRECEDENT_ALPHA = 1e-3  # how unlikely a level must be under the baseline to count fully
 _DIRECTED = frozenset({"errors", "latency", "saturation", "free"})
 
@@ -305,7 +306,7 @@ def _excursion_of(pts: list[tuple[float, float]], kind: str, hint: float, anchor
         for k in range(2, len(ranked) + 1):
             level = ranked[k - 1]
             value = med + direction * level
-            strength = _strength(level / scale)
+            strength = _strength(level / scale - (EXCURSION_Z - MIN_Z))
             if kind == "latency" and med > 0 and value < 1.3 * med:
                 strength = 0.0
             if kind == "errors" and scale_hint_ratio(hint) and level < 0.02:
