@@ -135,18 +135,25 @@ def _explains(p: Place, q: Place, kind: str, series: dict[Entity, dict[str, Sign
 
 def mark_victims(places: dict[Entity, Place], g: Graph,
                  series: dict[Entity, dict[str, Signal]],
-                 shared: tuple[Entity, ...] = ()) -> None:
+                 shared: tuple[Entity, ...] = (),
+                 weak: dict[Entity, set[Entity]] | None = None) -> None:
     """Mark places whose trouble a callee explains (inheritable kinds, callee not later).
 
     `shared` are places everything depends on without a call-graph edge (cluster DNS).
+    `weak` are undirected links from co-movement (correlation.py), used when there is no
+    call graph: the neighbour must have started first, or have its own resources moved.
     """
     for p in places.values():
         if not p.kinds or not p.kinds <= _INHERITED:
             continue  # its own resources moved: not merely a victim
-        for c in [*sorted(g.below(p.entity)), *shared]:
+        linked = sorted((weak or {}).get(p.entity, set()) - g.below(p.entity))
+        for c in [*sorted(g.below(p.entity)), *shared, *linked]:
             q = places.get(c)
             if q is None or q is p:
                 continue
+            if c in linked and not (q.kinds - _INHERITED or (
+                    q.onset and p.onset and q.onset < p.onset)):
+                continue  # a link without direction: only an earlier or resource-bound place
             if not all(_explains(p, q, k, series) for k in p.kinds):
                 continue  # the callee did not go wrong in a way that explains every symptom
             if p.onset and q.onset and q.onset > p.onset + _ONSET_SLACK:

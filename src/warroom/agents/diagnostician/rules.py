@@ -21,6 +21,7 @@ from warroom.agents.diagnostician.changes import (
     rollouts_from_replicasets,
 )
 from warroom.agents.diagnostician.context import document_findings, history_findings
+from warroom.agents.diagnostician.correlation import comoving
 from warroom.agents.diagnostician.findings import Finding
 from warroom.agents.diagnostician.index import Entity, Index
 from warroom.agents.diagnostician.kubernetes import kubernetes_findings
@@ -46,12 +47,7 @@ from warroom.agents.diagnostician.templates import (
     template_scores,
     template_shifts,
 )
-from warroom.agents.diagnostician.topology import (
-    Graph,
-    alert_entities,
-    alert_findings,
-    relation,
-)
+from warroom.agents.diagnostician.topology import Graph, alert_entities, alert_findings, relation
 from warroom.agents.diagnostician.traces import error_chain_findings, trace_findings
 from warroom.agents.models import DiagnosisReport, Hypothesis
 from warroom.agents.ports import DebateContext
@@ -271,7 +267,8 @@ def diagnose_snapshot(snapshot: EvidenceSnapshot, *, namespace: str = "",
     for sig in signals:  # the strongest series of each name per place, anomalous or not
         if sig.score >= by_place[sig.entity].get(sig.name, sig).score:
             by_place[sig.entity][sig.name] = sig
-    mark_victims(places, g, by_place, shared=(dns,))
+    weak = {} if snapshot.topology else comoving(ix, places)  # no call graph: co-movement
+    mark_victims(places, g, by_place, shared=(dns,), weak=weak)
     blame_stopped_node(ix, places)
     observed = {s.entity for s in signals} | {ix.owner_of_pod(st.namespace, st.pod)
                                                for st in snapshot.logs if st.pod}
