@@ -59,6 +59,10 @@ def test_sawtooth_after_restarts_is_a_leak() -> None:
 def test_cpu_pinned_at_its_limit_is_saturation_and_pod_maps_to_deployment() -> None:
     assert _findings("pod:cpu_usage:ratio", stepped(0.3, 0.99)) == ["cart:cpu_saturation"]
     assert _findings("pod:cpu_usage:ratio", flat(0.3)) == []
+    # pinned over the newest samples only: saturated now, though the recent median is not
+    assert _findings("pod:cpu_usage:ratio", stepped(0.02, 0.99, at=38)) == ["cart:cpu_saturation"]
+    # one sample at the limit is no level reached
+    assert _findings("pod:cpu_usage:ratio", stepped(0.02, 0.99, at=39)) == []
 
 
 def test_expired_certificate_and_full_volume() -> None:

@@ -45,6 +45,7 @@ class Stat:
     ramp_len: int = 0
     fresh: float = 0.0  # median of the newest three samples (a level reached minutes ago)
     significance: float = 1.0  # 0..1: how rare the recent level is given the baseline's own
+    fresh_z: float = 0.0  # robust z of `fresh`
 
     @property
     def ratio(self) -> float:
@@ -126,7 +127,8 @@ def series_stat(series: Series, entity: Entity, pod: str, latest: float,
                 peak=max(vals),
                 ended_early=latest - pts[-1][0] > 180, points=len(vals),
                 ramp_rise=ramp_rise, ramp_r2=ramp_r2, ramp_len=ramp_len,
-                fresh=median(vals[-3:]), significance=usual)
+                fresh=median(vals[-3:]), significance=usual,
+                fresh_z=(median(vals[-3:]) - base) / scale)
 
 
 def compute_stats(ix: Index) -> list[Stat]:
@@ -205,7 +207,8 @@ def metric_findings(stats: list[Stat]) -> list[Finding]:
                     f"(baseline {_pct(st.base)})")
         cpu_all = named.get("pod:cpu_usage:ratio", [])
         # at its limit over the newest samples is saturated now, however short the window
-        cpu_hot = [st for st in cpu_all if max(st.recent, st.fresh) >= 0.85 and st.z >= 3]
+        cpu_hot = [st for st in cpu_all if (st.recent >= 0.85 and st.z >= 3)
+                   or (st.fresh >= 0.85 and st.fresh_z >= 3)]
         cpu_jump = [st for st in cpu_all if st.ratio >= 3 and st.z >= 6 and st.recent >= 0.15]
         traffic = [st for st in named.get("service:requests:rate1m", []) if st.ratio >= 1.5]
         throttled = [st for st in named.get("pod:cpu_throttled:ratio", [])
