@@ -193,3 +193,12 @@ def test_a_blip_at_the_alert_that_is_over_is_nothing_wrong() -> None:
               _minutely("service:requests:rate1m", CHAIN[0], flat(5.0))]
     report = diagnose_snapshot(snapshot(series=series, alerts=[entry_alert()]))
     assert report.hypotheses[0].fault == "none"
+
+
+def test_an_alert_whose_newest_sample_jumped_past_its_whole_baseline_is_not_quiet() -> None:
+    jump = [*flat(0.3)[:-1], 1.5]
+    series = [_minutely("service:latency_seconds:p99_1m", CHAIN[0], jump),
+              _minutely("service:requests:rate1m", CHAIN[0], flat(5.0))]
+    report = diagnose_snapshot(snapshot(series=series, alerts=[entry_alert()]))
+    assert report.hypotheses[0].fault == "none"
+    assert report.hypotheses[0].confidence < 0.7  # one sample: not sure, but not quiet

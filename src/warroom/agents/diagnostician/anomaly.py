@@ -73,6 +73,7 @@ class Signal:
     step: float = 60.0  # its usual sampling interval (seconds)
     recovered: bool = False  # off its baseline for two samples or more, back within it now
     transient: bool = False  # its strongest evidence is an excursion already over
+    jumped: bool = False  # its newest sample is off its band, beyond every baseline sample
 
     @property
     def ratio(self) -> float:
@@ -216,9 +217,13 @@ def score_series(s: Series, entity: Entity, anchor: float | None, latest: float,
                 onset = datetime.fromtimestamp(pts[i][0], tz=UTC)
                 break
         recovered = not stopped and _switched(out[cut:])
+    newest = sign * (pts[-1][1] - med)
+    jumped = (kind in _DIRECTED and not stopped and newest > MIN_Z * scale
+              and all(sign * (v - med) < newest for v in base_vals))
     return Signal(name=s.name, entity=entity, kind=kind, base=med, recent=recent, z=z,
                   score=strength, onset=onset, stopped=stopped, baseline_points=cut,
-                  climbing=climbing, last=pts[-1][0], step=step, recovered=recovered)
+                  climbing=climbing, last=pts[-1][0], step=step, recovered=recovered,
+                  jumped=jumped)
 
 
 def _switched(out: list[bool]) -> bool:

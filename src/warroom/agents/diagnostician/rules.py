@@ -314,6 +314,7 @@ def diagnose_snapshot(snapshot: EvidenceSnapshot, *, namespace: str = "",
     strong = {c.entity for c in cands.values() if not c.generic and c.score >= 0.4}
     moved = {e for e, p in places.items() if p.anomaly >= 0.3}  # over by now: not trouble now
     lasting = {e for e in moved if not places[e].over}
+    jumped = {s.entity for s in signals if s.jumped}  # the newest sample, as an alert sees it
     anomalous = strong | set(sym) | moved | {e for e, n in hints.items() if n >= 2}
     for c in cands.values():
         factor, c.place = relation(ix, g, c.entity, alerts, reach, dns)
@@ -338,7 +339,7 @@ def diagnose_snapshot(snapshot: EvidenceSnapshot, *, namespace: str = "",
         return bool(e in sym or e in strong or e in lasting or troubled.get(e)
                     or hints.get(e, 0) >= min_hints)
 
-    troubled_alert = any(trouble(a, 2) for a in alerts)
+    troubled_alert = any(trouble(a, 2) or a in jumped for a in alerts)
     chain = any(trouble(e) for e in set(reach) - set(alerts))
     # a place anywhere that ran out of its own resources (not inherited from a callee): the
     # alert may be on the wrong service, but "nothing is wrong" is not what the evidence says
