@@ -160,6 +160,17 @@ def test_alert_to_entry_moves_every_alert_to_a_root_above_the_cause() -> None:
     assert _dump(out, "alerts", "expected") == _dump(s, "alerts", "expected")
 
 
+def test_alert_to_entry_moves_a_healthy_answer_to_the_entry_it_alerts_on() -> None:
+    s = _load("gen-none-medium-089")
+    out = alert_to_entry(s, 0)
+    assert s.expected is not None and out.expected is not None
+    entry = next(a.labels for w in out.alerts for a in w.alerts)["service"]
+    assert entry != s.expected.root_cause.service  # the alert really moved
+    assert out.expected.root_cause.fault == "none"
+    assert out.expected.root_cause.service == entry
+    assert out.expected.root_cause.namespace == namespaces(s)[entry]
+
+
 def test_alert_to_entry_leaves_a_scenario_without_topology_alone() -> None:
     s = _load(DEPLOY)
     bare = s.model_copy(update={"topology": s.topology.model_copy(update={"edges": []})})

@@ -136,7 +136,8 @@ def alert_to_entry(scenario: Scenario, seed: int = 0) -> Scenario:
     """Replace every alert by one symptom alert on the entry service above the root cause.
 
     Without a topology, or with a root cause outside it (a node), the scenario is unchanged.
-    Acting on the entry when it is not the root cause becomes forbidden in `expected`.
+    Acting on the entry when it is not the root cause becomes forbidden in `expected`; when
+    nothing is wrong (`none`), the expected answer is `none` on the entry the alert now names.
     """
     entry = _entry(scenario, rng_for(scenario, "alert_to_entry", seed))
     if entry is None or not scenario.alerts or scenario.expected is None:
@@ -159,7 +160,11 @@ def alert_to_entry(scenario: Scenario, seed: int = 0) -> Scenario:
         "groupKey": f'{{}}:{{alertname="{name}"}}', "groupLabels": {"alertname": name},
         "commonLabels": labels, "alerts": [alert.model_dump(by_alias=True)]})
     expected = scenario.expected
-    if entry != expected.root_cause.service:
+    if expected.root_cause.fault == "none":
+        # nothing is wrong anywhere: the healthy place the alert now fires on is the answer
+        expected = expected.model_copy(update={"root_cause": expected.root_cause.model_copy(
+            update={"namespace": ns, "service": entry})})
+    elif entry != expected.root_cause.service:
         kind = workload_kind(scenario, entry)
         extra = [ExpectedAction(type=t, target=f"{ns}/{kind}/{entry}") for t in _MUTATING]
         extra.append(ExpectedAction(type="delete_pod", target=f"{ns}/pod/{entry}-*"))

@@ -2,7 +2,16 @@ from __future__ import annotations
 
 from datetime import timedelta
 
-from warroom.agents.diagnostician.anomaly import kind_of, place_of, score_all, score_series
+import pytest
+
+from warroom.agents.diagnostician.anomaly import (
+    kind_of,
+    place_of,
+    precedent,
+    score_all,
+    score_series,
+    significance,
+)
 from warroom.agents.diagnostician.index import Index
 from warroom.sensors.models import Series
 
@@ -88,3 +97,60 @@ def test_score_all_splits_at_the_first_alert() -> None:
                     alerts=[alert({"service": "pay"})])
     sigs = score_all(Index.build(snap))
     assert len(sigs) == 1 and sigs[0].entity == ("", "pay") and sigs[0].score > 0.8
+
+
+def _burst(level: float, to: float, at: int, length: int, n: int = 40) -> list[float]:
+    """Return a steady series that leaves its level for `length` samples from index `at`."""
+    return [to if at <= i < at + length else v for i, v in enumerate(flat(level, n))]
+
+
+# one-minute samples ending at NOW; the first alert fired 8 minutes ago, so the anchor is
+# 10 minutes ago (index 29) and the look-back starts 25 minutes ago (index 14)
+ALERT_ANCHOR = (NOW - timedelta(minutes=10)).timestamp()
+
+
+def test_a_burst_over_before_the_alert_still_scores_with_its_own_onset() -> None:
+    s = series("pod:cpu_usage:ratio", _burst(0.05, 0.9, at=16, length=4), service="deep")
+    sig = score_series(s, ("", "deep"), ALERT_ANCHOR, NOW.timestamp())
+    assert sig is not None and sig.transient and sig.score > 0.5
+    assert sig.onset == NOW - timedelta(minutes=23)  # index 16 of 40 one-minute samples
+    assert sig.baseline_points == 14  # judged against what came before the look-back
+    # the same burst before the look-back is history, not the incident
+    old = series("pod:cpu_usage:ratio", _burst(0.05, 0.9, at=4, length=4), service="deep")
+    past = score_series(old, ("", "deep"), ALERT_ANCHOR, NOW.timestamp())
+    assert past is not None and past.score == 0.0
+
+
+def test_a_spike_in_the_newest_samples_is_not_diluted_by_the_recent_median() -> None:
+    s = series("pod:cpu_usage:ratio", _burst(0.05, 0.99, at=38, length=2), service="a")
+    sig = score_series(s, ("", "a"), ALERT_ANCHOR, NOW.timestamp())
+    assert sig is not None and sig.score >= 0.8 and not sig.transient
+    # one sample alone is no excursion
+    one = series("pod:cpu_usage:ratio", _burst(0.05, 0.99, at=39, length=1), service="a")
+    single = score_series(one, ("", "a"), ALERT_ANCHOR, NOW.timestamp())
+    assert single is not None and single.score < 0.3
+
+
+def test_a_level_the_baseline_reached_often_is_noise() -> None:
+    # a p99 over a handful of requests: it jumps between histogram buckets all the time
+    quantised = [0.025 if i % 5 == 2 else 0.01 for i in range(37)] + [0.025, 0.025, 0.01]
+    s = series("service:latency_seconds:p99_1m", quantised, service="few")
+    sig = score_series(s, ("", "few"), ALERT_ANCHOR, NOW.timestamp())
+    assert sig is not None and sig.score < 0.15
+    # a level it never reached is evidence however few its requests
+    slow = [0.025 if i % 5 == 2 else 0.01 for i in range(37)] + [0.25, 0.25, 0.26]
+    sig2 = score_series(series("service:latency_seconds:p99_1m", slow, service="few"),
+                        ("", "few"), ALERT_ANCHOR, NOW.timestamp())
+    assert sig2 is not None and sig2.score > 0.8
+
+
+def test_precedent_is_the_binomial_chance_of_what_the_baseline_already_showed() -> None:
+    base = [0.0] * 8 + [1.0] * 2  # one in five baseline samples reached 1.0
+    assert precedent(base, 0.0, 1.0, 1.0, 2, 2) == pytest.approx(0.04)
+    assert precedent(base, 0.0, 1.0, 2.0, 2, 2) == 0.0  # never that far: no precedent
+    assert significance(0.0) == 1.0 and significance(1e-4) == 1.0
+    assert 0 < significance(0.04) < 0.5 and significance(1.0) == 0.0
+    # two samples at five-minute steps never reached the new level: judged by the z alone
+    s = coarse("service:latency_seconds:p99_1m", [0.1, 0.12, 0.5, 0.55, 0.5], service="fn")
+    sig = score_series(s, ("", "fn"), ANCHOR, NOW.timestamp())
+    assert sig is not None and sig.score > 0.8

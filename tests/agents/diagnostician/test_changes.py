@@ -7,7 +7,7 @@ from datetime import timedelta
 from warroom.agents.diagnostician.changes import change_findings, rollouts_from_replicasets
 from warroom.agents.diagnostician.index import Index
 
-from .diag_builders import NOW, change, deployment, snapshot, ts
+from .diag_builders import NOW, change, deployment, series, snapshot, ts
 
 
 def test_deploy_window_and_troubled_workloads_only() -> None:
@@ -27,6 +27,23 @@ def test_configmap_change_is_config_error_on_its_workload() -> None:
     found = change_findings(ix, [change("config", "shop/configmap/cart-config", 12, "edit")],
                             {}, {("shop", "cart"): True}, NOW - timedelta(minutes=10))
     assert [(f.service, f.fault) for f in found] == [("cart", "config_error")]
+
+
+def test_without_objects_a_configmap_is_matched_to_the_place_its_name_starts_with() -> None:
+    cart = series("service:errors:ratio_rate1m", [0.0] * 5, namespace="shop", service="cart")
+    ix = Index.build(snapshot(series=[cart]))
+    edit = change("config", "shop/secret/cart-credentials", 12, "password rotated")
+    onset = NOW - timedelta(minutes=10)
+    quiet = change_findings(ix, [edit], {}, {("shop", "cart"): False}, onset)
+    assert [(f.service, f.fault, f.generic) for f in quiet] == [("cart", "config_error", True)]
+    # its own series broke first: the edit is the cause, not a coincidence
+    first = change_findings(ix, [edit], {}, {("shop", "cart"): False}, onset,
+                            broke_first={("shop", "cart")})
+    assert [(f.fault, f.generic, f.weight) for f in first] == [("config_error", False, 0.55)]
+    # a deploy needs trouble an object or a log line shows
+    deploy = change("deploy", "shop/deployment/cart", 12, "cart:1 -> cart:2")
+    assert all(f.generic for f in change_findings(ix, [deploy], {}, {("shop", "cart"): False},
+                                                  onset, broke_first={("shop", "cart")}))
 
 
 def test_rollouts_are_read_from_replicaset_revisions() -> None:

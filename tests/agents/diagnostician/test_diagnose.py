@@ -274,3 +274,21 @@ def test_probes_name_the_fault_only_when_the_code_itself_is_not_failing() -> Non
 
     assert top(case(exceptions=True)) == ("shop", "api", "bad_deploy")
     assert top(case(exceptions=False)) == ("shop", "api", "probe_failure")
+
+
+def test_exceptions_logged_as_often_before_the_onset_count_for_little() -> None:
+    # a short log window (it starts after the incident's lookback), steady all through it
+    usual = [f"{ts(9 - i * 0.25)} ERROR lookup NullPointerException at Handler.java:42"
+             for i in range(36)]
+    snap = snapshot(
+        objects=[*deployment("shop", "cart"),
+                 pod("shop", "cart-7f9dd8b6c4-aaaaa", ("ReplicaSet", "cart-7f9dd8b6c4"))],
+        logs=[logs("shop", "cart-7f9dd8b6c4-aaaaa", usual)],
+        alerts=[alert({"namespace": "shop", "service": "web"}, minutes_ago=3)],
+        topology=[("web", "cart")])
+    report = diagnose_snapshot(snap)
+    best = report.hypotheses[0]
+    # still the best place to look, but the system's usual noise is no confident diagnosis
+    assert top(report) == ("shop", "cart", "application_error")
+    assert "chronic" in " ".join(best.evidence)
+    assert best.confidence < 0.6

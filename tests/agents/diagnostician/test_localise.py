@@ -6,9 +6,9 @@ from datetime import timedelta
 
 from warroom.agents.diagnostician.rules import diagnose_snapshot
 from warroom.agents.models import DiagnosisReport
-from warroom.sensors.models import AlertView, Series
+from warroom.sensors.models import AlertView, Document, Series
 
-from .diag_builders import NOW, snapshot
+from .diag_builders import NOW, flat, snapshot, stepped
 
 CHAIN = ["web_front", "orders_AWS::ECS::Service", "pricing_AWS::Lambda::Function",
          "rates_AWS::Lambda::Function"]
@@ -93,3 +93,112 @@ def test_cpu_of_a_deep_service_is_its_own_not_the_gateways() -> None:
         topology=list(zip(CHAIN, CHAIN[1:], strict=False)), alerts=[entry_alert()]))
     top = report.hypotheses[0]
     assert (top.service, top.fault) == (CHAIN[2], "cpu_saturation")
+
+
+HOST = "api.payments-partner.example"
+
+
+def _host_world(caller_latency: list[float], documents: list[Document] | None = None
+                ) -> DiagnosisReport:
+    """A caller of an outside host nobody observes: its errors rose, its latency as given."""
+    own = {"service:errors:ratio_rate1m": [0.0, 0.0, 0.3, 0.35, 0.3],
+           "service:latency_seconds:p99_1m": caller_latency,
+           "service:requests:rate1m": [5.0, 5.2, 5.1, 4.9, 5.0]}
+    series = [coarse(name, CHAIN[1], vals) for name, vals in own.items()]
+    return diagnose_snapshot(snapshot(series=series, topology=[(CHAIN[0], CHAIN[1]),
+                                                               (CHAIN[1], HOST)],
+                                      alerts=[entry_alert()], documents=documents or []))
+
+
+def test_a_caller_that_fails_fast_keeps_its_own_errors() -> None:
+    top = _host_world([0.30, 0.32, 0.31, 0.30, 0.33]).hypotheses[0]
+    assert (top.service, top.fault) == (CHAIN[1], "application_error")
+
+
+def test_a_caller_that_waits_on_an_unobserved_host_hands_it_the_blame() -> None:
+    top = _host_world([0.30, 0.32, 2.5, 2.8, 2.6]).hypotheses[0]
+    assert (top.service, top.fault) == (HOST, "external_dependency")
+
+
+def test_a_document_naming_the_host_hands_it_the_blame_of_fast_errors() -> None:
+    doc = Document(source="statuspage", title=f"{HOST} status",
+                   text=f"{HOST}: major outage, elevated error rates")
+    top = _host_world([0.30, 0.32, 0.31, 0.30, 0.33], [doc]).hypotheses[0]
+    assert (top.service, top.fault) == (HOST, "external_dependency")
+
+
+def test_a_saturated_place_anywhere_rules_out_nothing_is_wrong() -> None:
+    cpu = Series(metric={"__name__": "pod:cpu_usage:ratio", "namespace": "",
+                         "service": "thumbs_AWS::ECS::Service"},
+                 values=[(NOW.timestamp() - 300 * (4 - i), v)
+                         for i, v in enumerate(["0.2", "0.22", "0.97", "0.99", "0.98"])])
+    quiet = [coarse("service:latency_seconds:p99_1m", CHAIN[0], [0.30, 0.32, 0.31, 0.30, 0.33])]
+    # the saturated place is not below the alerting one: only its own anomaly points at it
+    report = diagnose_snapshot(snapshot(series=[cpu, *quiet], alerts=[entry_alert()],
+                                        topology=[(CHAIN[0], CHAIN[1])]))
+    top = report.hypotheses[0]
+    assert (top.service, top.fault) == ("thumbs_AWS::ECS::Service", "cpu_saturation")
+    assert report.abstain  # not connected to the alert, found by the method alone
+
+
+def test_places_that_went_silent_with_a_silent_node_are_its_victims() -> None:
+    def minute(name: str, values: list[float], stop: int = 0, **labels: str) -> Series:
+        end = NOW.timestamp() - 60 * stop
+        return Series(metric={"__name__": name, **labels},
+                      values=[(end - 60 * (len(values) - 1 - i), f"{v:.6g}")
+                              for i, v in enumerate(values)])
+
+    # no objects: nothing says which pods ran on the node but the time their series stopped
+    silent = [minute("node:cpu_usage:ratio", flat(0.4, 30), stop=8, node="worker-7"),
+              *(minute("pod:cpu_usage:ratio", flat(0.3, 30), stop=8, service=svc)
+                for svc in ("cart", "ledger"))]
+    errors = [minute("service:errors:ratio_rate1m", stepped(0.001, 0.3, at=30, n=38),
+                     service=svc) for svc in ("web", "cart", "ledger")]
+    others = [minute("node:cpu_usage:ratio", flat(0.4, 38), node="worker-8")]
+    report = diagnose_snapshot(snapshot(
+        series=[*silent, *errors, *others], topology=[("web", "cart"), ("web", "ledger")],
+        alerts=[AlertView(status="firing", labels={"alertname": "HighErrorRate",
+                                                   "service": "web"},
+                          starts_at=NOW - timedelta(minutes=7))]))
+    top = report.hypotheses[0]
+    assert (top.service, top.fault) == ("worker-7", "node_failure")
+
+
+def _minutely(name: str, svc: str, values: list[float]) -> Series:
+    end = NOW.timestamp()
+    return Series(metric={"__name__": name, "namespace": "", "service": svc},
+                  values=[(end - 60 * (len(values) - 1 - i), f"{v:.6g}")
+                          for i, v in enumerate(values)])
+
+
+def test_a_root_whose_burst_ended_before_the_alert_is_found_first() -> None:
+    # the deepest place's CPU burst came and went 21-24 minutes ago; its callers got slow
+    # then and stay slow; the entry alerts 12 minutes ago
+    burst = [0.9 if 16 <= i < 20 else v for i, v in enumerate(flat(0.05))]
+    slow = [v if i < 17 else 1.2 for i, v in enumerate(flat(0.3))]
+    series = [_minutely("process_cpu_utilization", CHAIN[2], burst),
+              *[_minutely("service:latency_seconds:p99_1m", svc, slow) for svc in CHAIN[:2]],
+              _minutely("service:latency_seconds:p99_1m", CHAIN[2], flat(0.2))]
+    report = diagnose_snapshot(snapshot(
+        series=series, topology=list(zip(CHAIN, CHAIN[1:], strict=False)),
+        alerts=[entry_alert()]))
+    top = report.hypotheses[0]
+    assert (top.service, top.fault) == (CHAIN[2], "cpu_saturation")
+    assert any("since" in e for e in top.evidence)
+
+
+def test_a_blip_at_the_alert_that_is_over_is_nothing_wrong() -> None:
+    blip = [1.5 if 33 <= i < 35 else v for i, v in enumerate(flat(0.3))]
+    series = [_minutely("service:latency_seconds:p99_1m", CHAIN[0], blip),
+              _minutely("service:requests:rate1m", CHAIN[0], flat(5.0))]
+    report = diagnose_snapshot(snapshot(series=series, alerts=[entry_alert()]))
+    assert report.hypotheses[0].fault == "none"
+
+
+def test_an_alert_whose_newest_sample_jumped_past_its_whole_baseline_is_not_quiet() -> None:
+    jump = [*flat(0.3)[:-1], 1.5]
+    series = [_minutely("service:latency_seconds:p99_1m", CHAIN[0], jump),
+              _minutely("service:requests:rate1m", CHAIN[0], flat(5.0))]
+    report = diagnose_snapshot(snapshot(series=series, alerts=[entry_alert()]))
+    assert report.hypotheses[0].fault == "none"
+    assert report.hypotheses[0].confidence < 0.7  # one sample: not sure, but not quiet

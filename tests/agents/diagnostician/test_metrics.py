@@ -5,7 +5,13 @@ from __future__ import annotations
 from datetime import timedelta
 
 from warroom.agents.diagnostician.index import Index
-from warroom.agents.diagnostician.metrics import compute_stats, metric_findings, series_stat
+from warroom.agents.diagnostician.metrics import (
+    USUAL,
+    compute_stats,
+    metric_findings,
+    series_stat,
+    symptoms,
+)
 
 from .diag_builders import NOW, deployment, flat, pod, series, snapshot, stepped
 
@@ -53,6 +59,10 @@ def test_sawtooth_after_restarts_is_a_leak() -> None:
 def test_cpu_pinned_at_its_limit_is_saturation_and_pod_maps_to_deployment() -> None:
     assert _findings("pod:cpu_usage:ratio", stepped(0.3, 0.99)) == ["cart:cpu_saturation"]
     assert _findings("pod:cpu_usage:ratio", flat(0.3)) == []
+    # pinned over the newest samples only: saturated now, though the recent median is not
+    assert _findings("pod:cpu_usage:ratio", stepped(0.02, 0.99, at=38)) == ["cart:cpu_saturation"]
+    # one sample at the limit is no level reached
+    assert _findings("pod:cpu_usage:ratio", stepped(0.02, 0.99, at=39)) == []
 
 
 def test_expired_certificate_and_full_volume() -> None:
@@ -65,3 +75,17 @@ def test_expired_certificate_and_full_volume() -> None:
     found = {(f.service, f.fault) for f in metric_findings(compute_stats(Index.build(snap)))}
     assert ("payments", "certificate_expired") in found
     assert ("orders-db", "disk_pressure") in found
+
+
+def test_a_p99_at_a_level_its_baseline_reached_often_is_no_symptom() -> None:
+    # few requests a minute: the p99 jumps between histogram buckets; the recent third sits
+    # on the upper bucket more often, but the baseline was there one sample in four
+    jumpy = [0.025 if i % 4 == 1 else 0.01 for i in range(30)] + [0.025, 0.01] * 5
+    stats = compute_stats(Index.build(snapshot(series=[
+        series("service:latency_seconds:p99_1m", jumpy, namespace="shop", service="few")])))
+    assert stats and stats[0].ratio >= 1.5 and stats[0].significance < USUAL
+    assert symptoms(stats) == {}
+    rare = [0.01] * 30 + [0.025, 0.03] * 5
+    stats2 = compute_stats(Index.build(snapshot(series=[
+        series("service:latency_seconds:p99_1m", rare, namespace="shop", service="few")])))
+    assert ("shop", "few") in symptoms(stats2)

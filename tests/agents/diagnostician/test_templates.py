@@ -3,7 +3,11 @@ from __future__ import annotations
 from datetime import timedelta
 
 from warroom.agents.diagnostician.index import Index
-from warroom.agents.diagnostician.templates import template_scores, template_shifts
+from warroom.agents.diagnostician.templates import (
+    chronic_places,
+    template_scores,
+    template_shifts,
+)
 
 from .diag_builders import NOW, logs, snapshot
 
@@ -35,3 +39,18 @@ def test_thousands_of_lines_are_mined() -> None:
     shifts = template_shifts(Index.build(snap), NOW - timedelta(minutes=30))
     # the same template before and after at the same rate: chronic, no evidence
     assert template_scores(shifts) == {}
+
+
+def test_a_place_logging_errors_at_its_usual_rate_is_chronic() -> None:
+    onset = NOW - timedelta(minutes=10)
+    steady = [f"{stamp(30 - i)} ERROR cache miss for key user-{i * 7919}" for i in range(30)]
+    fresh = [f"{stamp(9 - i * 0.5)} ERROR payment 4{i}1 rejected: gateway unavailable"
+             for i in range(12)]
+    ended = [f"{stamp(25 - i * 0.5)} ERROR lookup failed for {i}" for i in range(8)]
+    ix = Index.build(snapshot(logs=[logs("shop", "cart-7f9dd8b6c4-bbbbb", steady),
+                                    logs("shop", "pay-7f9dd8b6c4-aaaaa", steady + fresh),
+                                    logs("shop", "ledger-7f9dd8b6c4-ccccc", ended)]))
+    scores = template_scores(template_shifts(ix, onset))
+    # cart: as many errors before as after; pay: a new template surged, so not chronic;
+    # ledger: its window ends before the onset, so after-onset rate is unknown, not low
+    assert chronic_places(ix, onset, scores) == {("shop", "cart")}

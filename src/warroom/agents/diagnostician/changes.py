@@ -32,19 +32,31 @@ def _parse_target(target: str) -> tuple[str, str, str]:
 def change_entity(ix: Index, change: Change) -> tuple[Entity, str]:
     """Return the workload a change touched and what it touched (workload, configmap, ...)."""
     ns, kind, name = _parse_target(change.target)
-    if kind == "configmap":
+    if kind in ("configmap", "secret"):
         for (wns, wname) in ix.workloads:
             if wns == ns and (name == wname or name.startswith(wname + "-")):
-                return (wns, wname), "configmap"
-        return (ns, name), "configmap"
+                return (wns, wname), kind
+        # no workload objects: the place whose series or service carries the name it starts
+        # with (`checkout-config` configures `checkout`), the longest such name
+        known = sorted((svc for svc, spaces in ix.service_ns.items()
+                        if ns in spaces and (name == svc or name.startswith(svc + "-"))),
+                       key=len, reverse=True)
+        return ((ns, known[0]) if known else (ns, name)), kind
     if kind == "node":
         return ("", name), "node"
     return (ns, name), kind or "workload"
 
 
 def change_findings(ix: Index, changes: list[Change], onsets: dict[Entity, datetime],
-                    troubled: dict[Entity, bool], default_onset: datetime) -> list[Finding]:
-    """Correlate changes with onsets; `troubled` maps entity -> has its own specific trouble."""
+                    troubled: dict[Entity, bool], default_onset: datetime,
+                    broke_first: set[Entity] | None = None) -> list[Finding]:
+    """Correlate changes with onsets; `troubled` maps entity -> has its own specific trouble.
+
+    `broke_first` are places whose own series broke first, before anything else moved: a
+    configuration change there counts as the cause even with no object or log line to say so
+    (settings act at once on the place that reads them). A deploy still needs its own trouble:
+    deploys are frequent, and a failing caller of an unobserved dependency is no proof.
+    """
     out: list[Finding] = []
     for ch in changes:
         ent, what = change_entity(ix, ch)
@@ -63,7 +75,8 @@ def change_findings(ix: Index, changes: list[Change], onsets: dict[Entity, datet
         if ent not in troubled:
             continue
         own = troubled[ent]
-        if ch.kind == "config" or what == "configmap":
+        if ch.kind == "config" or what in ("configmap", "secret"):
+            own = own or ent in (broke_first or set())
             out.append(Finding(ent[0], ent[1], "config_error", 0.55 if own else 0.3, text,
                                onset=ch.time, generic=not own, source="changes"))
         elif ch.kind == "deploy":

@@ -11,21 +11,17 @@ victim. What remains are root candidates, typed by which kinds of signal moved a
 
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 
 from warroom.agents.diagnostician.anomaly import Signal, describe
+from warroom.agents.diagnostician.faulttype import external_host, resourced, type_fault
 from warroom.agents.diagnostician.findings import Finding
 from warroom.agents.diagnostician.index import Entity, Index
 from warroom.agents.diagnostician.templates import TemplateShift
 from warroom.agents.diagnostician.topology import Graph
 
 _INHERITED = frozenset({"errors", "latency", "traffic", "other"})
-# generic words naming a data store in a place's name (any vendor, any naming scheme)
-_DATASTORE = re.compile(r"(^|[^a-z])(db|database|sql|postgres\w*|mysql|mariadb|mongo\w*|"
-                        r"redis|cassandra|dynamo\w*|rds|aurora|elasticache|memcache\w*|"
-                        r"table|cache)([^a-z]|$)|db\b|sql\b|dynamodb", re.I)
 VICTIM_FACTOR = 0.3
 LATE_FACTOR = 0.6
 IDLE_FACTOR = 0.3
@@ -54,6 +50,13 @@ class Place:
         if any(s.stopped for s in self.signals):
             out.add("stopped")
         return out
+
+    @property
+    def over(self) -> bool:
+        """Tell whether all its trouble is excursions already back to their baseline."""
+        moved = [s for s in self.signals if s.score >= 0.1 or s.stopped]
+        return (bool(moved) and all(s.transient for s in moved) and self.template is None
+                and not self.named)
 
     def kind_score(self, kinds: set[str]) -> float:
         """Return the strongest anomaly among signals of the given kinds."""
@@ -132,18 +135,25 @@ def _explains(p: Place, q: Place, kind: str, series: dict[Entity, dict[str, Sign
 
 def mark_victims(places: dict[Entity, Place], g: Graph,
                  series: dict[Entity, dict[str, Signal]],
-                 shared: tuple[Entity, ...] = ()) -> None:
+                 shared: tuple[Entity, ...] = (),
+                 weak: dict[Entity, set[Entity]] | None = None) -> None:
     """Mark places whose trouble a callee explains (inheritable kinds, callee not later).
 
     `shared` are places everything depends on without a call-graph edge (cluster DNS).
+    `weak` are undirected links from co-movement (correlation.py), used when there is no
+    call graph: the neighbour must have started first, or have its own resources moved.
     """
     for p in places.values():
         if not p.kinds or not p.kinds <= _INHERITED:
             continue  # its own resources moved: not merely a victim
-        for c in [*sorted(g.below(p.entity)), *shared]:
+        linked = sorted((weak or {}).get(p.entity, set()) - g.below(p.entity))
+        for c in [*sorted(g.below(p.entity)), *shared, *linked]:
             q = places.get(c)
             if q is None or q is p:
                 continue
+            if c in linked and not (q.kinds - _INHERITED or (
+                    q.onset and p.onset and q.onset < p.onset)):
+                continue  # a link without direction: only an earlier or resource-bound place
             if not all(_explains(p, q, k, series) for k in p.kinds):
                 continue  # the callee did not go wrong in a way that explains every symptom
             if p.onset and q.onset and q.onset > p.onset + _ONSET_SLACK:
@@ -152,21 +162,51 @@ def mark_victims(places: dict[Entity, Place], g: Graph,
             break
 
 
+def blame_stopped_node(ix: Index, places: dict[Entity, Place]) -> None:
+    """Hand the trouble of places that went silent with a node that went silent to the node.
+
+    When a node stops reporting, the pods it ran stop with it. With no objects to say which
+    pods ran where, the stop times do: a place whose series stopped within one sampling step
+    of the node's is taken to have run there, and is the node's victim. Only one silent node
+    can be blamed this way; with several, the times do not say which.
+    """
+    nodes = [p for p in places.values()
+             if p.entity[0] == "" and p.entity[1] in ix.node_names
+             and any(s.stopped for s in p.signals)]
+    if len(nodes) != 1:
+        return
+    node = nodes[0]
+    stops = [s for s in node.signals if s.stopped]
+    at = max(s.last for s in stops)
+    slack = 1.5 * max(60.0, max(s.step for s in stops))
+    for p in places.values():
+        if p is node or p.victim_of is not None or p.entity[1] in ix.node_names:
+            continue
+        if any(s.stopped and abs(s.last - at) <= slack for s in p.signals):
+            p.victim_of = node.entity
+
+
 def blame_blind_hosts(ix: Index, places: dict[Entity, Place], g: Graph,
                       observed: set[Entity]) -> None:
     """Hand a root candidate's symptoms to an external host it calls that nobody observes.
 
-    A place failing only in inheritable ways (errors, latency) whose own resources are quiet,
-    calling an outside host with no telemetry of its own, is most likely a victim of that
-    host: the host cannot show its own anomaly, so the caller's stands in for it.
+    A place failing only in inheritable ways whose own resources are quiet, calling an outside
+    host with no telemetry of its own, is most likely a victim of that host when it also got
+    slower: a call to a failing host is waited on (timeouts, retries), while a fault in the
+    caller's own code fails fast. The host cannot show its own anomaly, so the caller's stands
+    in for it. Errors alone at the caller say nothing about which of the two broke unless a
+    document names the host; otherwise the caller keeps them (log lines naming the host are
+    read by the log analyzers).
     """
     for p in list(places.values()):
         if p.victim_of or p.anomaly < 0.3 or not p.kinds or not p.kinds <= _INHERITED:
             continue
         blind = sorted(c for c in g.callees.get(p.entity, ())
-                       if c not in observed and _external(ix, c))
+                       if c not in observed and external_host(ix, c))
         if len(blind) != 1:
             continue  # no outside host, or several: nothing says which one
+        if p.kind_score({"latency"}) < 0.25 and not _reported(ix, blind[0]):
+            continue  # failing fast and nobody reports the host down: the caller broke
         host = places.setdefault(blind[0], Place(blind[0]))
         host.anomaly = max(host.anomaly, p.anomaly)
         host.onset = p.onset
@@ -174,58 +214,9 @@ def blame_blind_hosts(ix: Index, places: dict[Entity, Place], g: Graph,
         p.victim_of = blind[0]
 
 
-def is_datastore(ix: Index, ent: Entity, place: Place | None = None) -> bool:
-    """Tell whether a place is a data store (db series, a database workload, or its name)."""
-    if ix.is_database(ent) or _DATASTORE.search(ent[1]):
-        return True
-    return place is not None and any(s.name.startswith(("db:", "aws_rds", "rds_", "pg_",
-                                                        "mysql_", "redis_", "mongodb_"))
-                                     for s in place.signals)
-
-
-def _external(ix: Index, ent: Entity) -> bool:
-    return (ent[0] == "" and "." in ent[1] and ent[1] not in ix.node_names
-            and ent[1] not in ix.service_ns)
-
-
-def type_fault(ix: Index, p: Place) -> tuple[str, str]:
-    """Name the fault from the pattern of what moved at a place, with the reason."""
-    if p.blind_below is not None:
-        return "external_dependency", (f"an outside host with no telemetry of its own whose "
-                                        f"caller {p.blind_below[1]} fails")
-    up = [s for s in p.signals if s.score > 0]
-    names = " ".join(s.name.lower() for s in up)
-    kinds = p.kinds
-    traffic_up = [s for s in up if s.kind == "traffic" and s.ratio >= 1.8]
-    if is_datastore(ix, p.entity, p):
-        if re.search(r"storage|disk|filesystem|volume", names) and not re.search(
-                r"cpu|connection|latency|iops", names):
-            return "disk_pressure", "its storage filled"
-        return "database_saturation", "a data store whose load, latency or errors rose"
-    if re.search(r"disk|filesystem|storage|volume|inode", names):
-        return "disk_pressure", "its disk usage rose"
-    if re.search(r"cpu|throttl", names):
-        if traffic_up:
-            return "traffic_surge", "its request rate and CPU rose together"
-        return "cpu_saturation", "its CPU use or throttling rose with demand flat"
-    if traffic_up and not ({"errors", "latency"} & kinds):
-        return "traffic_surge", "its request rate rose"
-    if re.search(r"mem", names):
-        if any(s.climbing and "mem" in s.name.lower() for s in up):
-            return "memory_leak", "its memory climbed steadily towards its limit"
-        return "memory_limit_too_low", "its memory use rose"
-    if _external(ix, p.entity) and ({"errors", "latency"} & kinds):
-        return "external_dependency", "an external host whose answers degraded"
-    if "errors" in kinds:
-        if p.template is not None:
-            return "application_error", "its errors rose with new error log templates"
-        return "application_error", "its error ratio rose"
-    if "latency" in kinds:
-        return "network_latency", "it got slower while its errors and CPU stayed flat"
-    if any(s.stopped for s in p.signals):
-        return "node_failure" if p.entity[1] in ix.node_names else "application_error", (
-            "its series stopped reporting")
-    return "application_error", "its own signals moved"
+def _reported(ix: Index, host: Entity) -> bool:
+    """Tell whether a document of the snapshot (a status page, a report) names the host."""
+    return any(host[1].lower() in f"{d.title}\n{d.text}".lower() for d in ix.snapshot.documents)
 
 
 def method_findings(ix: Index, places: dict[Entity, Place], alerts: list[Entity],
@@ -243,11 +234,12 @@ def method_findings(ix: Index, places: dict[Entity, Place], alerts: list[Entity]
     roots = [p.onset for p in places.values()
              if p.onset is not None and p.victim_of is None and p.anomaly >= 0.3]
     first = min(roots) if roots else None
+    watched = resourced(ix)
     out: list[Finding] = []
     for ent, p in sorted(places.items()):
         if p.anomaly < 0.1:
             continue
-        fault, why = type_fault(ix, p)
+        fault, why = type_fault(ix, p, watched)
         if ent in named_by_alert:
             fault, why = named_by_alert[ent], "the alert firing on it names this fault"
         anomaly = p.anomaly

@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from statistics import median
 
+from warroom.agents.diagnostician.anomaly import precedent, significance
 from warroom.agents.diagnostician.findings import Finding
 from warroom.agents.diagnostician.index import Entity, Index, finite_samples
 from warroom.sensors.models import Series
@@ -43,6 +44,8 @@ class Stat:
     ramp_r2: float = 0.0
     ramp_len: int = 0
     fresh: float = 0.0  # median of the newest three samples (a level reached minutes ago)
+    significance: float = 1.0  # 0..1: how rare the recent level is given the baseline's own
+    fresh_z: float = 0.0  # robust z of `fresh`
 
     @property
     def ratio(self) -> float:
@@ -87,6 +90,10 @@ def series_stat(series: Series, entity: Entity, pod: str, latest: float,
         # the median of the recent window, which lags a surge that began minutes ago
         recent = max(recent, median(vals[-3:]))
     z = (recent - base) / scale
+    sign = 1.0 if z >= 0 else -1.0
+    level = sign * (recent - base)
+    hits = sum(1 for v in recent_vals if sign * (v - base) >= level)
+    usual = significance(precedent(base_vals, base, sign, level, hits, len(recent_vals)))
     onset = None
     onset_at = len(vals)
     if abs(z) >= 3:
@@ -120,7 +127,8 @@ def series_stat(series: Series, entity: Entity, pod: str, latest: float,
                 peak=max(vals),
                 ended_early=latest - pts[-1][0] > 180, points=len(vals),
                 ramp_rise=ramp_rise, ramp_r2=ramp_r2, ramp_len=ramp_len,
-                fresh=median(vals[-3:]))
+                fresh=median(vals[-3:]), significance=usual,
+                fresh_z=(median(vals[-3:]) - base) / scale)
 
 
 def compute_stats(ix: Index) -> list[Stat]:
@@ -198,24 +206,27 @@ def metric_findings(stats: list[Stat]) -> list[Finding]:
                     f"{_where(st)}: memory working set at {_pct(st.recent)} of its limit "
                     f"(baseline {_pct(st.base)})")
         cpu_all = named.get("pod:cpu_usage:ratio", [])
-        cpu_hot = [st for st in cpu_all if st.recent >= 0.85 and st.z >= 3]
+        # at its limit over the newest samples is saturated now, however short the window
+        cpu_hot = [st for st in cpu_all if (st.recent >= 0.85 and st.z >= 3)
+                   or (st.fresh >= 0.85 and st.fresh_z >= 3)]
         cpu_jump = [st for st in cpu_all if st.ratio >= 3 and st.z >= 6 and st.recent >= 0.15]
         traffic = [st for st in named.get("service:requests:rate1m", []) if st.ratio >= 1.5]
         throttled = [st for st in named.get("pod:cpu_throttled:ratio", [])
                      if st.recent >= 0.25 and st.z >= 3]
         surge = [st for st in traffic if st.ratio >= 1.8 and st.z >= 4]
         if cpu_hot and surge:
-            st, t = max(cpu_hot, key=lambda s: s.recent), surge[0]
+            st, t = max(cpu_hot, key=lambda s: max(s.recent, s.fresh)), surge[0]
             add(t, "traffic_surge", 0.65,
                 f"{_where(t)}: request rate {t.recent:.0f}/s vs baseline {t.base:.0f}/s "
-                f"(x{t.ratio:.1f}) drives CPU to {_pct(st.recent)} of its limit on "
+                f"(x{t.ratio:.1f}) drives CPU to {_pct(max(st.recent, st.fresh))} of its limit on"
+                f" "
                 f"{len(cpu_hot)} pod(s)")
             add(st, "cpu_saturation", 0.3,
-                f"{_where(st)}: CPU at {_pct(st.recent)} of its limit, with traffic x"
-                f"{t.ratio:.1f}")
+                f"{_where(st)}: CPU at {_pct(max(st.recent, st.fresh))} of its limit, with "
+                f"traffic x{t.ratio:.1f}")
         elif cpu_hot:
-            st = max(cpu_hot, key=lambda s: s.recent)
-            text = (f"{_where(st)}: CPU at {_pct(st.recent)} of its limit (baseline "
+            st = max(cpu_hot, key=lambda s: max(s.recent, s.fresh))
+            text = (f"{_where(st)}: CPU at {_pct(max(st.recent, st.fresh))} of its limit (baseline "
                     f"{_pct(st.base)}), {len(cpu_hot)} pod(s) saturated")
             if throttled:
                 text += f"; throttled {_pct(max(t.recent for t in throttled))} of CFS periods"
@@ -309,10 +320,15 @@ def young_series_findings(ix: Index) -> list[Finding]:
     return out
 
 
+USUAL = 0.5  # significance below which a golden signal's level is the baseline's usual noise
+
+
 def symptoms(stats: list[Stat]) -> dict[Entity, list[str]]:
     """Return, per entity, its anomalous golden signals (errors up, latency up) as text."""
     out: dict[Entity, list[str]] = {}
     for st in stats:
+        if st.significance < USUAL:
+            continue  # the baseline reached this level often: its usual noise
         if st.name == "service:errors:ratio_rate1m" and st.z >= 3 and st.recent - st.base >= 0.02:
             out.setdefault(st.entity, []).append(
                 f"{_where(st)}: error ratio {_pct(st.recent)} (baseline {_pct(st.base)})")

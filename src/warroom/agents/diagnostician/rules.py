@@ -21,11 +21,14 @@ from warroom.agents.diagnostician.changes import (
     rollouts_from_replicasets,
 )
 from warroom.agents.diagnostician.context import document_findings, history_findings
+from warroom.agents.diagnostician.correlation import comoving
 from warroom.agents.diagnostician.findings import Finding
 from warroom.agents.diagnostician.index import Entity, Index
 from warroom.agents.diagnostician.kubernetes import kubernetes_findings
 from warroom.agents.diagnostician.localise import (
+    METHOD_WEIGHT,
     blame_blind_hosts,
+    blame_stopped_node,
     gather,
     mark_victims,
     method_findings,
@@ -38,20 +41,25 @@ from warroom.agents.diagnostician.metrics import (
     symptoms,
     young_series_findings,
 )
-from warroom.agents.diagnostician.templates import template_scores, template_shifts
-from warroom.agents.diagnostician.topology import (
-    Graph,
-    alert_entities,
-    alert_findings,
-    relation,
+from warroom.agents.diagnostician.templates import (
+    chronic_places,
+    error_lines,
+    template_scores,
+    template_shifts,
 )
+from warroom.agents.diagnostician.topology import Graph, alert_entities, alert_findings, relation
+from warroom.agents.diagnostician.traces import error_chain_findings, trace_findings
 from warroom.agents.models import DiagnosisReport, Hypothesis
 from warroom.agents.ports import DebateContext
 from warroom.sensors.models import EvidenceSnapshot
 
 ABSTAIN_BELOW = 0.4
+SATURATED = 0.3  # anomaly of a place's own resource series that rules out "nothing is wrong"
+OWN_ANOMALY = 0.6 * METHOD_WEIGHT  # a method finding this strong is the place's own trouble
+FIRST_SLACK = timedelta(minutes=2)
 MAX_HYPOTHESES = 5
 _MAX_EVIDENCE = 6
+CHRONIC_FACTOR = 0.35
 
 
 @dataclass
@@ -142,6 +150,17 @@ def _adjust(cands: dict[tuple[Entity, str], Candidate]) -> None:
             faults["bad_deploy"].score *= 0.6
 
 
+def _broke_first(findings: list[Finding]) -> set[Entity]:
+    """Places the method found clearly anomalous on their own (no anomalous callee explains
+    them) whose anomaly started first: what a configuration change there would explain."""
+    strong = [f for f in findings if f.source == "method" and not f.generic
+              and f.weight >= OWN_ANOMALY and f.onset is not None]
+    if not strong:
+        return set()
+    first = min(f.onset for f in strong if f.onset is not None)
+    return {f.entity for f in strong if f.onset is not None and f.onset <= first + FIRST_SLACK}
+
+
 def _none_score(quiet: bool, troubled_alert: bool, resolved: bool, best: float) -> float:
     """Score "healthy, recovered or a false alarm" against the best fault found."""
     base = 0.35 if quiet else (0.12 if troubled_alert else 0.25)
@@ -184,6 +203,14 @@ def _explainers(ix: Index, g: Graph, ent: Entity, dns: Entity) -> set[Entity]:
                 out.add(("", node))
     out.discard(ent)
     return out
+
+
+def _unchronic(findings: list[Finding], chronic: set[Entity]) -> list[Finding]:
+    """Discount exceptions a place logged before the onset as often as after: usual noise."""
+    return [replace(f, weight=f.weight * CHRONIC_FACTOR,
+                    evidence=f"{f.evidence} (logged as often before the onset: chronic)")
+            if f.entity in chronic and f.generic and f.fault == "application_error" else f
+            for f in findings]
 
 
 _DB_FOLD = {"cpu_saturation", "application_error", "memory_limit_too_low", "memory_leak",
@@ -232,20 +259,27 @@ def diagnose_snapshot(snapshot: EvidenceSnapshot, *, namespace: str = "",
                            and (s.entity in reach or not reach))
     log_onset = (datetime.fromtimestamp(anchor, tz=UTC) if anchor is not None
                  else strong_onsets[0] if strong_onsets else default_onset)
-    places = gather(signals, template_scores(template_shifts(ix, log_onset)), hints)
+    lines = error_lines(ix)
+    tscores = template_scores(template_shifts(ix, log_onset, lines))
+    chronic = chronic_places(ix, log_onset, tscores, lines)
+    places = gather(signals, tscores, hints)
     by_place: dict[Entity, dict[str, Signal]] = defaultdict(dict)
     for sig in signals:  # the strongest series of each name per place, anomalous or not
         if sig.score >= by_place[sig.entity].get(sig.name, sig).score:
             by_place[sig.entity][sig.name] = sig
-    mark_victims(places, g, by_place, shared=(dns,))
+    weak = {} if snapshot.topology else comoving(ix, places)  # no call graph: co-movement
+    mark_victims(places, g, by_place, shared=(dns,), weak=weak)
+    blame_stopped_node(ix, places)
     observed = {s.entity for s in signals} | {ix.owner_of_pod(st.namespace, st.pod)
                                                for st in snapshot.logs if st.pod}
     blame_blind_hosts(ix, places, g, observed)
     hinted = alert_findings(ix, snapshot.alerts)
     findings = [*method_findings(ix, places, alerts, {f.entity: f.fault for f in hinted}),
                 *metric_findings(stats), *young_series_findings(ix),
-                *kubernetes_findings(ix, now), *log_findings(ix, logev), *hinted,
-                *document_findings(ix, alerts),
+                *kubernetes_findings(ix, now), *_unchronic(log_findings(ix, logev), chronic),
+                *hinted,
+                *document_findings(ix, alerts), *trace_findings(ix),
+                *error_chain_findings(ix, g),
                 *history_findings(ix)]
     sym = symptoms(stats)
     for ent, texts in sym.items():
@@ -265,7 +299,8 @@ def diagnose_snapshot(snapshot: EvidenceSnapshot, *, namespace: str = "",
         else:
             troubled.setdefault(f.entity, False)
     changes = [*snapshot.changes, *rollouts_from_replicasets(ix, snapshot.changes, now)]
-    findings += change_findings(ix, changes, onsets, troubled, default_onset)
+    findings += change_findings(ix, changes, onsets, troubled, default_onset,
+                                broke_first=_broke_first(findings))
 
     findings = [_fold(ix, f, dns) for f in findings]
     cands: dict[tuple[Entity, str], Candidate] = {}
@@ -277,13 +312,17 @@ def diagnose_snapshot(snapshot: EvidenceSnapshot, *, namespace: str = "",
     _adjust(cands)
 
     strong = {c.entity for c in cands.values() if not c.generic and c.score >= 0.4}
-    moved = {e for e, p in places.items() if p.anomaly >= 0.3}
+    moved = {e for e, p in places.items() if p.anomaly >= 0.3}  # over by now: not trouble now
+    lasting = {e for e in moved if not places[e].over}
+    jumped = {s.entity for s in signals if s.jumped}  # the newest sample, as an alert sees it
     anomalous = strong | set(sym) | moved | {e for e, n in hints.items() if n >= 2}
     for c in cands.values():
         factor, c.place = relation(ix, g, c.entity, alerts, reach, dns)
         c.score *= factor
         if c.generic:
-            explained = _explainers(ix, g, c.entity, dns) & anomalous
+            victim_of = places[c.entity].victim_of if c.entity in places else None
+            explained = (_explainers(ix, g, c.entity, dns)
+                         | ({victim_of} if victim_of else set())) & anomalous
             if explained:
                 c.score *= 0.35
                 c.place += f"; its dependency {sorted(explained)[0][1]} is anomalous too"
@@ -297,11 +336,15 @@ def diagnose_snapshot(snapshot: EvidenceSnapshot, *, namespace: str = "",
     best = ranked[0].score if ranked else 0.0
 
     def trouble(e: Entity, min_hints: int = 1) -> bool:
-        return bool(e in sym or e in strong or e in moved or troubled.get(e)
+        return bool(e in sym or e in strong or e in lasting or troubled.get(e)
                     or hints.get(e, 0) >= min_hints)
 
-    troubled_alert = any(trouble(a, 2) for a in alerts)
+    troubled_alert = any(trouble(a, 2) or a in jumped for a in alerts)
     chain = any(trouble(e) for e in set(reach) - set(alerts))
+    # a place anywhere that ran out of its own resources (not inherited from a callee): the
+    # alert may be on the wrong service, but "nothing is wrong" is not what the evidence says
+    chain = chain or any(p.victim_of is None and p.kind_score({"saturation"}) >= SATURATED
+                         for p in places.values())
     metered = {st.entity for st in stats}
     podded = {ix.owner_of_pod(*p) for p in ix.pods}
     # health is only shown by what was looked at: the alert's own signals, or (with no metrics

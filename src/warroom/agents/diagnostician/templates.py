@@ -15,11 +15,12 @@ import re
 from collections import defaultdict
 from dataclasses import dataclass
 from datetime import datetime
+from typing import NamedTuple
 
 from warroom.agents.diagnostician.index import Entity, Index
 from warroom.agents.diagnostician.logs import line_time
 
-_ERROR_LINE = re.compile(r"\b(error|err|fatal|critical|crit|severe|panic|exception|traceback|"
+ERROR_LINE = re.compile(r"\b(error|err|fatal|critical|crit|severe|panic|exception|traceback|"
                          r"failed|failure|refused|timed? ?out|unavailable|denied|"
                          r"could not|cannot|unable to)\b|\"level\":\s*\"?(error|fatal|[56]0)",
                          re.I)
@@ -64,9 +65,20 @@ def _miner() -> object:
     return TemplateMiner(config=cfg)
 
 
-def template_shifts(ix: Index, onset: datetime) -> list[TemplateShift]:
-    """Return the templates that are new or surging after `onset`, per place."""
-    per_place: dict[Entity, list[tuple[datetime | None, str]]] = defaultdict(list)
+_Lines = dict[Entity, list[tuple[datetime | None, str]]]
+
+
+class ErrorLines(NamedTuple):
+    """The error-like lines of each place, and where each place's log window starts and ends."""
+
+    per_place: _Lines
+    first_seen: dict[Entity, datetime]
+    last_seen: dict[Entity, datetime]
+
+
+def _error_lines(ix: Index) -> tuple[_Lines, dict[Entity, datetime], dict[Entity, datetime]]:
+    """Return each place's error-like lines, and when its log window starts and ends."""
+    per_place: _Lines = defaultdict(list)
     first_seen: dict[Entity, datetime] = {}
     last_seen: dict[Entity, datetime] = {}
     for stream in ix.snapshot.logs:
@@ -86,8 +98,48 @@ def template_shifts(ix: Index, onset: datetime) -> list[TemplateShift]:
             last_seen[owner] = max(end, last_seen.get(owner, end))
         for line in newest:
             # only error-like lines can become evidence: the rest is not worth mining
-            if _ERROR_LINE.search(line):
+            if ERROR_LINE.search(line):
                 per_place[owner].append((line_time(line), line))
+    return per_place, first_seen, last_seen
+
+
+def error_lines(ix: Index) -> ErrorLines:
+    """Return each place's error-like lines and its log window (read once, used twice)."""
+    return ErrorLines(*_error_lines(ix))
+
+
+def chronic_places(ix: Index, onset: datetime,
+                   scores: dict[Entity, tuple[float, TemplateShift]],
+                   logged: ErrorLines | None = None) -> set[Entity]:
+    """Return the places that logged errors before the onset at much the rate they do after.
+
+    Their error lines are the system's usual noise, not evidence of this incident, unless one
+    of their error templates is new or surging (`scores`).
+    """
+    per_place, first_seen, last_seen = logged or error_lines(ix)
+    out: set[Entity] = set()
+    for ent, lines in per_place.items():
+        times = [t for t, _ in lines if t is not None]
+        if ent in scores or not times:
+            continue
+        first = min([*times, first_seen.get(ent, times[0])])
+        last = max([*times, last_seen.get(ent, times[-1])])
+        before = sum(1 for t in times if t < onset)
+        after = len(times) - before
+        if before < 2 or first >= onset or (last - onset).total_seconds() < 60:
+            continue  # the window must show the place both before and after the onset
+        span_before = max(60.0, (onset - first).total_seconds())
+        span_after = max(60.0, (last - onset).total_seconds())
+        expected = before * span_after / span_before
+        if (after - expected) / math.sqrt(expected + 1.0) < 2.0:
+            out.add(ent)
+    return out
+
+
+def template_shifts(ix: Index, onset: datetime,
+                    logged: ErrorLines | None = None) -> list[TemplateShift]:
+    """Return the templates that are new or surging after `onset`, per place."""
+    per_place, first_seen, last_seen = logged or error_lines(ix)
     if not per_place:
         return []
     miner = _miner()
