@@ -8,7 +8,6 @@ import time
 import pytest
 from sqlalchemy import update
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
-from warroom.workflow.app import runtime_like
 
 from warroom.config import Settings
 from warroom.store.db import transaction
@@ -16,7 +15,7 @@ from warroom.store.tables import WorkerRow
 from warroom.workflow import engine as workflow_engine
 from warroom.workflow import repository
 from warroom.workflow.fleet import Fleet, worker_identity
-from warroom.workflow.runtime import Runtime
+from warroom.workflow.runtime import Runtime, runtime_like
 
 
 class Recorder:
