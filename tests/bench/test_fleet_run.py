@@ -6,7 +6,8 @@ import pytest
 
 from warroom.bench.fleet_run import run_chaos
 
-pytestmark = [pytest.mark.integration, pytest.mark.postgres]
+# minutes of real processes: the chaos tier, `./scripts/test-chaos` (CI runs it after the suite)
+pytestmark = [pytest.mark.integration, pytest.mark.postgres, pytest.mark.chaos]
 
 
 # PostgreSQL only: a fleet shares one database (the fixture fails under CI without it)
