@@ -7,7 +7,7 @@ from collections.abc import Sequence
 from sqlalchemy import func, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from warroom.store.tables import AuditEvent, Decision, EvidenceSnapshotRow, Incident
+from warroom.store.tables import Decision, Incident
 
 
 async def search_incidents(session: AsyncSession, words: list[str], *, status: str | None,
@@ -36,17 +36,3 @@ async def latest_decision_status(session: AsyncSession, ids: Sequence[str]) -> d
             .where(Decision.incident_id.in_(list(ids)))
             .order_by(Decision.created_at, Decision.token))
     return {incident_id: status for incident_id, status in (await session.execute(stmt)).all()}
-
-
-async def latest_snapshot(session: AsyncSession, incident_id: str) -> EvidenceSnapshotRow | None:
-    """Return the newest evidence snapshot taken for an incident."""
-    return (await session.scalars(
-        select(EvidenceSnapshotRow).where(EvidenceSnapshotRow.incident_id == incident_id)
-        .order_by(EvidenceSnapshotRow.taken_at.desc()).limit(1))).first()
-
-
-async def count_audit_events(session: AsyncSession, incident_id: str) -> int:
-    """Return how many audit rows an incident has."""
-    return int((await session.execute(
-        select(func.count()).select_from(AuditEvent)
-        .where(AuditEvent.incident_id == incident_id))).scalar_one())

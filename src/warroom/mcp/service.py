@@ -13,6 +13,7 @@ from typing import Any
 from pydantic import ValidationError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from warroom.agents import repository as snapshots
 from warroom.agents.service import PACKAGE_KIND, TURN_KIND
 from warroom.decisions import repository as decisions
 from warroom.decisions.policy import playbook_key
@@ -100,7 +101,7 @@ async def incident_evidence(session: AsyncSession, incident_id: str) -> Evidence
         return EvidenceResult(tool="incident_evidence", status="not_found", parameters=params,
                               queries=[query], incident_id=incident_id,
                               error=f"no incident {incident_id}")
-    row = await repository.latest_snapshot(session, incident_id)
+    row = await snapshots.latest_snapshot(session, incident_id)
     if row is None:
         return EvidenceResult(tool="incident_evidence", status="empty", parameters=params,
                               queries=[query], incident_id=incident_id,
@@ -226,7 +227,7 @@ async def audit_trail(session: AsyncSession, incident_id: str, *, kind: str | No
     return AuditResult(
         tool="audit_trail", status="ok" if rows else "empty", parameters=params,
         queries=[query, "re-computed every hash of the audit chain"], incident_id=incident_id,
-        total=await repository.count_audit_events(session, incident_id), chain_ok=report.ok,
+        total=await audit.count_events(session, incident_id=incident_id), chain_ok=report.ok,
         events=[AuditEntry(seq=e.seq, at=utc(e.at), kind=e.kind, actor=e.actor,
                            decision_token=e.decision_token, payload=_clean(dict(e.payload)))
                 for e in rows],

@@ -13,6 +13,7 @@ from pydantic import BaseModel
 
 from warroom.agents.models import DecisionPackage
 from warroom.decisions.models import DecisionView
+from warroom.domain.models import DebateExtras
 from warroom.i18n.service import _, local_time, utc_offset
 from warroom.notify.models import Card
 from warroom.store.tables import Incident
@@ -78,7 +79,7 @@ def _closed_reason(view: DecisionView, approvers: list[str], rejected_by: str | 
 def card(view: DecisionView, incident: Incident, *, timezone: str = "UTC") -> Card:
     """Render the card of a decision from its current state, its times in `timezone`."""
     package = view.package or DecisionPackage(status="failed")
-    challenges = view.package.challenges if view.package is not None else []
+    extras = view.package or DebateExtras()  # the Critic's challenges, the summary for people
     approvers = [a.approver for a in view.approvals if a.verdict == "approve"]
     rejected_by = next((a.approver for a in view.approvals if a.verdict == "reject"), None)
     headline = _headline(view.status)
@@ -91,8 +92,8 @@ def card(view: DecisionView, incident: Incident, *, timezone: str = "UTC") -> Ca
         service=incident.service, priority=incident.priority,
         diagnosis=package.summary or _("no diagnosis"), action=_action_text(package),
         risk=package.risk, blast_radius=package.blast_radius, confidence=package.confidence,
-        challenges=[f"{c.severity}: {c.text}" for c in challenges],
-        summary=view.package.incident_summary if view.package is not None else "",
+        challenges=[f"{c.severity}: {c.text}" for c in extras.challenges],
+        summary=extras.incident_summary,
         approvers=approvers, approvals_needed=view.requires_approvals, rejected_by=rejected_by,
         executed_call=_executed_call(view),
         verification=_("%(verdict)s, self-healing score %(score).2f") % {
