@@ -126,6 +126,7 @@ class ChaosReport:
     kube_calls: int = 0
     applied_twice: int = 0  # identical writes the API server received twice (seen by the proxy)
     failed_executions: list[str] = field(default_factory=list)  # their reasons
+    open_decisions: list[str] = field(default_factory=list)  # not closed when settling ended
     redis_events: int = -1  # events fanned out to Redis before it was cut (-1: not cut)
 
 
@@ -227,6 +228,8 @@ async def _chaos(fleet: Fleet, report: ChaosReport, *, incidents: int, kills: in
         await asyncio.gather(storm(client), killer(), database_outage(), redis_cut())
         report.faults.append(f"kill-9 x{report.trials}")
         await asyncio.sleep(5.0 if sandbox is None else 30.0)  # let the faults' decisions come
+        if sandbox is not None:  # end the alert stream: a round opened at the deadline is no hang
+            await _clear_sandbox_faults(client, sandbox, echo)
         deadline = time.monotonic() + settle
         while time.monotonic() < deadline:
             decisions, closed = await _decisions(fleet.direct_url)
@@ -250,6 +253,17 @@ async def _chaos(fleet: Fleet, report: ChaosReport, *, incidents: int, kills: in
     report.double_executions = sum(1 for n in calls.values() if n > 1)
     report.lost = len(sent_fps - stored)
     report.failed_executions = sorted({error[:300] for _, error in failed})
+    report.open_decisions = [f"{d.token} {d.status}, opened {d.created_at:%H:%M:%S}, last change "
+                             f"{d.updated_at:%H:%M:%S}" for d in decisions if d.token not in closed]
+
+
+async def _clear_sandbox_faults(client: httpx.AsyncClient, sandbox: str, echo: Echo) -> None:
+    r = await client.get(f"{sandbox}/api/v1/sandbox/faults")
+    r.raise_for_status()
+    faults = r.json()["faults"]
+    for fault in faults:
+        (await client.delete(f"{sandbox}/api/v1/sandbox/faults/{fault['id']}")).raise_for_status()
+    echo(f"  sandbox faults cleared before settling ({len(faults)} still injected)")
 
 
 async def _decisions(url: str) -> tuple[list[Any], set[str]]:
@@ -332,6 +346,8 @@ def run_chaos(*, apis: int, workers: int, incidents: int, kills: int, outage: fl
         echo(f"  {'writes applied twice':<22} {report.applied_twice}")
     for reason in report.failed_executions:
         echo(f"  failed execution: {reason}")
+    for line in report.open_decisions:
+        echo(f"  not closed: {line}")
     ok = (report.lost == 0 and report.double_executions == 0 and report.applied_twice == 0
           and report.terminal == report.decisions)
     if model_outage:

@@ -71,9 +71,10 @@ async def awaiting_approval(session: AsyncSession) -> list[str]:
 
 
 async def round_decisions(session: AsyncSession) -> list[Any]:
-    """Return every round-opening decision: token, incident id, status."""
+    """Return every round-opening decision: token, incident id, status, created and updated."""
     rows = await session.execute(
-        select(Decision.token, Decision.incident_id, Decision.status)
+        select(Decision.token, Decision.incident_id, Decision.status, Decision.created_at,
+               Decision.updated_at)
         .where(Decision.parent_token.is_(None))
     )
     return list(rows.all())
