@@ -154,7 +154,11 @@ def mark_victims(places: dict[Entity, Place], g: Graph,
             if c in linked and not (q.kinds - _INHERITED or (
                     q.onset and p.onset and q.onset < p.onset)):
                 continue  # a link without direction: only an earlier or resource-bound place
-            if not all(_explains(p, q, k, series) for k in p.kinds):
+            # a failing resolver everyone depends on fails its clients' requests or makes them
+            # wait and retry: its errors account for their errors and latency alike
+            resolver = c in shared and q.kind_score({"errors"}) >= 0.25 and p.kinds <= {
+                "errors", "latency", "traffic"}
+            if not resolver and not all(_explains(p, q, k, series) for k in p.kinds):
                 continue  # the callee did not go wrong in a way that explains every symptom
             if p.onset and q.onset and q.onset > p.onset + _ONSET_SLACK:
                 continue  # the callee went wrong after its caller: it does not explain it
