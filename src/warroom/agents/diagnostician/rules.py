@@ -27,6 +27,7 @@ from warroom.agents.diagnostician.index import Entity, Index
 from warroom.agents.diagnostician.kubernetes import kubernetes_findings
 from warroom.agents.diagnostician.localise import (
     METHOD_WEIGHT,
+    Place,
     blame_blind_hosts,
     blame_stopped_node,
     gather,
@@ -167,6 +168,15 @@ def _none_score(quiet: bool, troubled_alert: bool, resolved: bool, best: float) 
     return (base + (0.3 if quiet else 0.0) + (0.2 if resolved else 0.0)) * (1 - best)
 
 
+WEAK = 0.1  # the least anomaly that says a place moved at all
+
+
+def _moved_at_all(p: Place) -> bool:
+    """Tell whether a place's own errors, latency or resources moved and are still off."""
+    return (p.victim_of is None and not p.over
+            and p.kind_score({"errors", "latency", "saturation", "free", "stopped"}) >= WEAK)
+
+
 def _confidences(scored: list[tuple[float, Entity, str, list[str]]]) -> list[Hypothesis]:
     """Calibrate the leader; the others share what the leader leaves, in proportion to score.
 
@@ -274,7 +284,10 @@ def diagnose_snapshot(snapshot: EvidenceSnapshot, *, namespace: str = "",
                                                for st in snapshot.logs if st.pod}
     blame_blind_hosts(ix, places, g, observed)
     hinted = alert_findings(ix, snapshot.alerts)
-    findings = [*method_findings(ix, places, alerts, {f.entity: f.fault for f in hinted}),
+    method = method_findings(ix, places, alerts, {f.entity: f.fault for f in hinted})
+    # the pattern at a place (faulttype.py) says what its golden-signal symptoms are a sign of
+    typed = {f.entity: f.fault for f in method}
+    findings = [*method,
                 *metric_findings(stats), *young_series_findings(ix),
                 *kubernetes_findings(ix, now), *_unchronic(log_findings(ix, logev), chronic),
                 *hinted,
@@ -284,12 +297,12 @@ def diagnose_snapshot(snapshot: EvidenceSnapshot, *, namespace: str = "",
     sym = symptoms(stats)
     for ent, texts in sym.items():
         if any("error ratio" in t for t in texts) and ent[1] not in ix.nodes:
-            findings.append(Finding(ent[0], ent[1], "application_error", 0.2,
+            findings.append(Finding(ent[0], ent[1], typed.get(ent, "application_error"), 0.2,
                                     "; ".join(texts), generic=True, source="metrics"))
         elif ent[1] not in ix.nodes and not ix.is_database(ent):
             # slower, not failing: time lost between the service and what it calls; the walk
             # to the deepest anomalous callee discounts callers that merely inherit it
-            findings.append(Finding(ent[0], ent[1], "network_latency", 0.2,
+            findings.append(Finding(ent[0], ent[1], typed.get(ent, "network_latency"), 0.2,
                                     "; ".join(texts) + " with no error increase",
                                     generic=True, source="metrics"))
     troubled: dict[Entity, bool] = {ent: False for ent in sym}
@@ -354,10 +367,16 @@ def diagnose_snapshot(snapshot: EvidenceSnapshot, *, namespace: str = "",
     resolved = bool(snapshot.alerts) and all(a.status == "resolved" for a in snapshot.alerts)
     # something below the alert moved: "nothing is wrong" must beat that, not only the alert
     none_score = _none_score(quiet, troubled_alert or chain, resolved, best)
+    # "nothing is wrong" only when nothing is: a firing alert over a place below it whose own
+    # signals moved, however weakly, ranks that place first (the decision still abstains)
+    below = [c.score for c in ranked if c.entity in reach and c.entity not in alerts
+             and c.entity in places and _moved_at_all(places[c.entity])]
+    if below and not resolved and not quiet:
+        none_score = min(none_score, 0.9 * max(below))
     place = _deepest(g, alerts) if alerts else (namespace, service)
     scored: list[tuple[float, Entity, str, list[str]]] = []
     for c in ranked:
-        if c.score < 0.05 or len(scored) >= MAX_HYPOTHESES:
+        if c.score < min(0.05, none_score) or len(scored) >= MAX_HYPOTHESES:
             break
         ev = [f.evidence for f in sorted(c.findings, key=lambda f: -f.weight)]
         ev = list(dict.fromkeys(ev))[:_MAX_EVIDENCE]
