@@ -25,6 +25,7 @@ from warroom.agents.diagnostician.correlation import comoving
 from warroom.agents.diagnostician.findings import Finding
 from warroom.agents.diagnostician.index import Entity, Index
 from warroom.agents.diagnostician.kubernetes import kubernetes_findings
+from warroom.agents.diagnostician.kubestate import kube_state_findings, rollouts_from_generations
 from warroom.agents.diagnostician.localise import (
     METHOD_WEIGHT,
     Place,
@@ -289,7 +290,8 @@ def diagnose_snapshot(snapshot: EvidenceSnapshot, *, namespace: str = "",
     typed = {f.entity: f.fault for f in method}
     findings = [*method,
                 *metric_findings(stats), *young_series_findings(ix),
-                *kubernetes_findings(ix, now), *_unchronic(log_findings(ix, logev), chronic),
+                *kubernetes_findings(ix, now), *kube_state_findings(ix),
+                *_unchronic(log_findings(ix, logev), chronic),
                 *hinted,
                 *document_findings(ix, alerts), *trace_findings(ix),
                 *error_chain_findings(ix, g),
@@ -312,6 +314,7 @@ def diagnose_snapshot(snapshot: EvidenceSnapshot, *, namespace: str = "",
         else:
             troubled.setdefault(f.entity, False)
     changes = [*snapshot.changes, *rollouts_from_replicasets(ix, snapshot.changes, now)]
+    changes += rollouts_from_generations(ix, changes)
     findings += change_findings(ix, changes, onsets, troubled, default_onset,
                                 broke_first=_broke_first(findings))
 
