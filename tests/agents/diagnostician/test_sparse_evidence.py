@@ -106,3 +106,15 @@ def test_nothing_is_wrong_only_when_nothing_below_the_alert_moved() -> None:
     assert top(moved) == ("", "cart", "application_error")
     assert moved.abstain
     assert top(case(FLAT_ERR))[2] == "none"
+
+
+def test_a_caller_failing_fast_is_not_the_victim_of_a_slower_callee() -> None:
+    # half the gateway's requests fail while its own latency stays flat: it does not wait on
+    # its callee (no timeouts), so the callee's slowness, errors flat, does not explain it
+    series = [*golden("gateway", [0.0007, 0.0008, 0.0007, 0.5, 0.52],
+                      [0.24, 0.25, 0.24, 0.25, 0.26]),
+              *golden("tax", [0.008, 0.009, 0.008, 0.009, 0.008],
+                      [0.24, 0.22, 0.40, 0.40, 0.33])]
+    report = diagnose_snapshot(snapshot(series=series, topology=[("gateway", "tax")],
+                                        alerts=[alert({"service": "gateway"}, minutes_ago=9)]))
+    assert top(report)[:2] == ("", "gateway")

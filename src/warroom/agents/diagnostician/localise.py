@@ -128,7 +128,10 @@ def _explains(p: Place, q: Place, kind: str, series: dict[Entity, dict[str, Sign
         if theirs_same.score > 0 and _rise(theirs_same) >= 0.5 * _rise(mine_best):
             return True
         if kind == "errors":
-            return _explains(p, q, "latency", series) and q.kind_score({"latency"}) >= 0.25
+            # timeouts on a slow callee make the caller wait too: a caller whose errors rose
+            # with its own latency flat failed fast, in its own code
+            return (p.kind_score({"latency"}) >= 0.25 and _explains(p, q, "latency", series)
+                    and q.kind_score({"latency"}) >= 0.25)
         return False
     return q.kind_score(_CAUSES[kind]) >= 0.25
 
