@@ -26,6 +26,7 @@ VICTIM_FACTOR = 0.3
 LATE_FACTOR = 0.6
 IDLE_FACTOR = 0.3
 _ONSET_SLACK = timedelta(minutes=5)
+WEAK = 0.1  # the least anomaly that says a place moved at all
 METHOD_WEIGHT = 0.22  # the method's evidence is checkable but weaker than a fingerprint
 
 
@@ -57,6 +58,12 @@ class Place:
         moved = [s for s in self.signals if s.score >= 0.1 or s.stopped]
         return (bool(moved) and all(s.transient for s in moved) and self.template is None
                 and not self.named)
+
+    @property
+    def moved_at_all(self) -> bool:
+        """Tell whether its own errors, latency or resources moved at all and are still off."""
+        return (self.victim_of is None and not self.over
+                and self.kind_score({"errors", "latency", "saturation", "free", "stopped"}) >= WEAK)
 
     def kind_score(self, kinds: set[str]) -> float:
         """Return the strongest anomaly among signals of the given kinds."""

@@ -14,7 +14,7 @@ from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
 
 from warroom.agents.diagnostician.anomaly import Signal, score_all, split_time
-from warroom.agents.diagnostician.calibration import calibrate
+from warroom.agents.diagnostician.calibration import confidences
 from warroom.agents.diagnostician.changes import (
     change_findings,
     recent_deploy,
@@ -28,7 +28,6 @@ from warroom.agents.diagnostician.kubernetes import kubernetes_findings
 from warroom.agents.diagnostician.kubestate import kube_state_findings, rollouts_from_generations
 from warroom.agents.diagnostician.localise import (
     METHOD_WEIGHT,
-    Place,
     blame_blind_hosts,
     blame_stopped_node,
     gather,
@@ -51,7 +50,7 @@ from warroom.agents.diagnostician.templates import (
 )
 from warroom.agents.diagnostician.topology import Graph, alert_entities, alert_findings, relation
 from warroom.agents.diagnostician.traces import error_chain_findings, trace_findings
-from warroom.agents.models import DiagnosisReport, Hypothesis
+from warroom.agents.models import DiagnosisReport
 from warroom.agents.ports import DebateContext
 from warroom.sensors.models import EvidenceSnapshot
 
@@ -167,32 +166,6 @@ def _none_score(quiet: bool, troubled_alert: bool, resolved: bool, best: float) 
     """Score "healthy, recovered or a false alarm" against the best fault found."""
     base = 0.35 if quiet else (0.12 if troubled_alert else 0.25)
     return (base + (0.3 if quiet else 0.0) + (0.2 if resolved else 0.0)) * (1 - best)
-
-
-WEAK = 0.1  # the least anomaly that says a place moved at all
-
-
-def _moved_at_all(p: Place) -> bool:
-    """Tell whether a place's own errors, latency or resources moved and are still off."""
-    return (p.victim_of is None and not p.over
-            and p.kind_score({"errors", "latency", "saturation", "free", "stopped"}) >= WEAK)
-
-
-def _confidences(scored: list[tuple[float, Entity, str, list[str]]]) -> list[Hypothesis]:
-    """Calibrate the leader; the others share what the leader leaves, in proportion to score.
-
-    The calibration map was fitted on leaders, and the hypotheses exclude one another: a
-    runner-up cannot be more likely than the leader, nor than the leader's chance of being wrong.
-    """
-    raw_top = max(scored[0][0], 1e-6)
-    top = calibrate(scored[0][0], scored[0][0] - (scored[1][0] if len(scored) > 1 else 0.0))
-    out = []
-    for i, (raw, ent, fault, ev) in enumerate(scored):
-        conf = top if i == 0 else round(min(
-            calibrate(raw, raw - raw_top), (1 - top) * raw / raw_top, top * raw / raw_top), 3)
-        out.append(Hypothesis(namespace=ent[0], service=ent[1], fault=fault,
-                              confidence=conf, evidence=ev))
-    return out
 
 
 def _deepest(g: Graph, alerts: list[Entity]) -> Entity:
@@ -373,7 +346,7 @@ def diagnose_snapshot(snapshot: EvidenceSnapshot, *, namespace: str = "",
     # "nothing is wrong" only when nothing is: a firing alert over a place below it whose own
     # signals moved, however weakly, ranks that place first (the decision still abstains)
     below = [c.score for c in ranked if c.entity in reach and c.entity not in alerts
-             and c.entity in places and _moved_at_all(places[c.entity])]
+             and c.entity in places and places[c.entity].moved_at_all]
     if below and not resolved and not quiet:
         none_score = min(none_score, 0.9 * max(below))
     place = _deepest(g, alerts) if alerts else (namespace, service)
@@ -395,7 +368,7 @@ def diagnose_snapshot(snapshot: EvidenceSnapshot, *, namespace: str = "",
         why.append(f"strongest other hypothesis scores {best:.2f}")
         scored.insert(0, (none_score, place, "none", why))
         scored = scored[:MAX_HYPOTHESES]
-    hyps = _confidences(scored)
+    hyps = confidences(scored)
     top = hyps[0]
     # a place found only by the anomaly method (no object, log phrase, change or named metric
     # says what broke) is a hypothesis to hand a human, never one to act on
