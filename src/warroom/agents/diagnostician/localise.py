@@ -26,6 +26,7 @@ VICTIM_FACTOR = 0.3
 LATE_FACTOR = 0.6
 IDLE_FACTOR = 0.3
 _ONSET_SLACK = timedelta(minutes=5)
+WEAK = 0.1  # the least anomaly that says a place moved at all
 METHOD_WEIGHT = 0.22  # the method's evidence is checkable but weaker than a fingerprint
 
 
@@ -57,6 +58,12 @@ class Place:
         moved = [s for s in self.signals if s.score >= 0.1 or s.stopped]
         return (bool(moved) and all(s.transient for s in moved) and self.template is None
                 and not self.named)
+
+    @property
+    def moved_at_all(self) -> bool:
+        """Tell whether its own errors, latency or resources moved at all and are still off."""
+        return (self.victim_of is None and not self.over
+                and self.kind_score({"errors", "latency", "saturation", "free", "stopped"}) >= WEAK)
 
     def kind_score(self, kinds: set[str]) -> float:
         """Return the strongest anomaly among signals of the given kinds."""
@@ -128,7 +135,10 @@ def _explains(p: Place, q: Place, kind: str, series: dict[Entity, dict[str, Sign
         if theirs_same.score > 0 and _rise(theirs_same) >= 0.5 * _rise(mine_best):
             return True
         if kind == "errors":
-            return _explains(p, q, "latency", series) and q.kind_score({"latency"}) >= 0.25
+            # timeouts on a slow callee make the caller wait too: a caller whose errors rose
+            # with its own latency flat failed fast, in its own code
+            return (p.kind_score({"latency"}) >= 0.25 and _explains(p, q, "latency", series)
+                    and q.kind_score({"latency"}) >= 0.25)
         return False
     return q.kind_score(_CAUSES[kind]) >= 0.25
 
@@ -154,7 +164,11 @@ def mark_victims(places: dict[Entity, Place], g: Graph,
             if c in linked and not (q.kinds - _INHERITED or (
                     q.onset and p.onset and q.onset < p.onset)):
                 continue  # a link without direction: only an earlier or resource-bound place
-            if not all(_explains(p, q, k, series) for k in p.kinds):
+            # a failing resolver everyone depends on fails its clients' requests or makes them
+            # wait and retry: its errors account for their errors and latency alike
+            resolver = c in shared and q.kind_score({"errors"}) >= 0.25 and p.kinds <= {
+                "errors", "latency", "traffic"}
+            if not resolver and not all(_explains(p, q, k, series) for k in p.kinds):
                 continue  # the callee did not go wrong in a way that explains every symptom
             if p.onset and q.onset and q.onset > p.onset + _ONSET_SLACK:
                 continue  # the callee went wrong after its caller: it does not explain it

@@ -297,12 +297,33 @@ NETWORK_RTT_ABNORMAL = 0.1
 
 
 def young_series_findings(ix: Index) -> list[Finding]:
-    """Judge series too short for a baseline by absolute level (pod network round trip)."""
+    """Judge series too short for a baseline by absolute level or by when they stopped.
+
+    A pod network round trip is judged by its level; a TLS expiry by its sign; a node whose
+    every series stopped while another node still reports has gone silent. Long series are
+    judged by `metric_findings` against their own baseline, so nothing is counted twice.
+    """
     out: list[Finding] = []
+    latest = max((float(s.values[-1][0]) for s in ix.snapshot.series if s.values), default=0.0)
+    node_ends: dict[str, list[tuple[str, float, int]]] = {}
+    for s in ix.snapshot.series:
+        pts = ix.points(s)
+        if not pts:
+            continue
+        if s.name.startswith("node:") and s.metric.get("node"):
+            node_ends.setdefault(s.metric["node"], []).append((s.name, pts[-1][0], len(pts)))
+        if s.name == "probe:ssl_expiry_seconds" and len(pts) < 6 and pts[-1][1] <= 0:
+            ns, svc = s.metric.get("namespace", ""), s.metric.get("service", "")
+            if svc:
+                out.append(Finding(ns, svc, "certificate_expired", 0.8,
+                                   f"{f'{ns}/' if ns else ''}{svc}: served TLS certificate "
+                                   f"expired {-pts[-1][1] / 60:.0f} min ago "
+                                   "(probe:ssl_expiry_seconds <= 0)", source="metrics"))
+    out += _silent_nodes(node_ends, latest)
     for s in ix.snapshot.series:
         if s.name != "pod:network_latency_seconds:p99_1m":
             continue
-        pts = finite_samples(s)
+        pts = ix.points(s)
         if not pts or len(pts) >= 6:
             continue  # long series are judged against their own baseline
         recent = median(v for _, v in pts[-3:])
@@ -317,6 +338,25 @@ def young_series_findings(ix: Index) -> list[Finding]:
                            f"(series only {len(pts)} samples old; in-cluster round trips take "
                            "a few ms)", onset=datetime.fromtimestamp(pts[0][0], tz=UTC),
                            source="metrics"))
+    return out
+
+
+def _silent_nodes(ends: dict[str, list[tuple[str, float, int]]],
+                  latest: float) -> list[Finding]:
+    """Name a node whose every series stopped (too short for `metric_findings` to judge).
+
+    Another node must still report at the newest sample, or it is the scrape that stopped.
+    """
+    live = {n for n, e in ends.items() if any(latest - t <= 1 for _, t, _ in e)}
+    out: list[Finding] = []
+    for node, e in sorted(ends.items()):
+        if not live - {node} or any(n >= 6 for _, _, n in e):
+            continue  # no other node to compare with, or long enough for metric_findings
+        if all(latest - t > 180 for _, t, _ in e):
+            names = sorted({name for name, _, _ in e})
+            out.append(Finding("", node, "node_failure", 0.6 if len(names) >= 2 else 0.4,
+                               f"node {node}: node metrics stopped reporting "
+                               f"({', '.join(names)})", source="metrics"))
     return out
 
 

@@ -14,7 +14,7 @@ from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
 
 from warroom.agents.diagnostician.anomaly import Signal, score_all, split_time
-from warroom.agents.diagnostician.calibration import calibrate
+from warroom.agents.diagnostician.calibration import confidences
 from warroom.agents.diagnostician.changes import (
     change_findings,
     recent_deploy,
@@ -25,6 +25,7 @@ from warroom.agents.diagnostician.correlation import comoving
 from warroom.agents.diagnostician.findings import Finding
 from warroom.agents.diagnostician.index import Entity, Index
 from warroom.agents.diagnostician.kubernetes import kubernetes_findings
+from warroom.agents.diagnostician.kubestate import kube_state_findings, rollouts_from_generations
 from warroom.agents.diagnostician.localise import (
     METHOD_WEIGHT,
     blame_blind_hosts,
@@ -49,7 +50,7 @@ from warroom.agents.diagnostician.templates import (
 )
 from warroom.agents.diagnostician.topology import Graph, alert_entities, alert_findings, relation
 from warroom.agents.diagnostician.traces import error_chain_findings, trace_findings
-from warroom.agents.models import DiagnosisReport, Hypothesis
+from warroom.agents.models import DiagnosisReport
 from warroom.agents.ports import DebateContext
 from warroom.sensors.models import EvidenceSnapshot
 
@@ -167,23 +168,6 @@ def _none_score(quiet: bool, troubled_alert: bool, resolved: bool, best: float) 
     return (base + (0.3 if quiet else 0.0) + (0.2 if resolved else 0.0)) * (1 - best)
 
 
-def _confidences(scored: list[tuple[float, Entity, str, list[str]]]) -> list[Hypothesis]:
-    """Calibrate the leader; the others share what the leader leaves, in proportion to score.
-
-    The calibration map was fitted on leaders, and the hypotheses exclude one another: a
-    runner-up cannot be more likely than the leader, nor than the leader's chance of being wrong.
-    """
-    raw_top = max(scored[0][0], 1e-6)
-    top = calibrate(scored[0][0], scored[0][0] - (scored[1][0] if len(scored) > 1 else 0.0))
-    out = []
-    for i, (raw, ent, fault, ev) in enumerate(scored):
-        conf = top if i == 0 else round(min(
-            calibrate(raw, raw - raw_top), (1 - top) * raw / raw_top, top * raw / raw_top), 3)
-        out.append(Hypothesis(namespace=ent[0], service=ent[1], fault=fault,
-                              confidence=conf, evidence=ev))
-    return out
-
-
 def _deepest(g: Graph, alerts: list[Entity]) -> Entity:
     """Pick the alerting place the other alerting places depend on (callers inherit symptoms)."""
     for a in alerts:
@@ -274,9 +258,13 @@ def diagnose_snapshot(snapshot: EvidenceSnapshot, *, namespace: str = "",
                                                for st in snapshot.logs if st.pod}
     blame_blind_hosts(ix, places, g, observed)
     hinted = alert_findings(ix, snapshot.alerts)
-    findings = [*method_findings(ix, places, alerts, {f.entity: f.fault for f in hinted}),
+    method = method_findings(ix, places, alerts, {f.entity: f.fault for f in hinted})
+    # the pattern at a place (faulttype.py) says what its golden-signal symptoms are a sign of
+    typed = {f.entity: f.fault for f in method}
+    findings = [*method,
                 *metric_findings(stats), *young_series_findings(ix),
-                *kubernetes_findings(ix, now), *_unchronic(log_findings(ix, logev), chronic),
+                *kubernetes_findings(ix, now), *kube_state_findings(ix),
+                *_unchronic(log_findings(ix, logev), chronic),
                 *hinted,
                 *document_findings(ix, alerts), *trace_findings(ix),
                 *error_chain_findings(ix, g),
@@ -284,12 +272,12 @@ def diagnose_snapshot(snapshot: EvidenceSnapshot, *, namespace: str = "",
     sym = symptoms(stats)
     for ent, texts in sym.items():
         if any("error ratio" in t for t in texts) and ent[1] not in ix.nodes:
-            findings.append(Finding(ent[0], ent[1], "application_error", 0.2,
+            findings.append(Finding(ent[0], ent[1], typed.get(ent, "application_error"), 0.2,
                                     "; ".join(texts), generic=True, source="metrics"))
         elif ent[1] not in ix.nodes and not ix.is_database(ent):
             # slower, not failing: time lost between the service and what it calls; the walk
             # to the deepest anomalous callee discounts callers that merely inherit it
-            findings.append(Finding(ent[0], ent[1], "network_latency", 0.2,
+            findings.append(Finding(ent[0], ent[1], typed.get(ent, "network_latency"), 0.2,
                                     "; ".join(texts) + " with no error increase",
                                     generic=True, source="metrics"))
     troubled: dict[Entity, bool] = {ent: False for ent in sym}
@@ -299,6 +287,7 @@ def diagnose_snapshot(snapshot: EvidenceSnapshot, *, namespace: str = "",
         else:
             troubled.setdefault(f.entity, False)
     changes = [*snapshot.changes, *rollouts_from_replicasets(ix, snapshot.changes, now)]
+    changes += rollouts_from_generations(ix, changes)
     findings += change_findings(ix, changes, onsets, troubled, default_onset,
                                 broke_first=_broke_first(findings))
 
@@ -354,10 +343,16 @@ def diagnose_snapshot(snapshot: EvidenceSnapshot, *, namespace: str = "",
     resolved = bool(snapshot.alerts) and all(a.status == "resolved" for a in snapshot.alerts)
     # something below the alert moved: "nothing is wrong" must beat that, not only the alert
     none_score = _none_score(quiet, troubled_alert or chain, resolved, best)
+    # "nothing is wrong" only when nothing is: a firing alert over a place below it whose own
+    # signals moved, however weakly, ranks that place first (the decision still abstains)
+    below = [c.score for c in ranked if c.entity in reach and c.entity not in alerts
+             and c.entity in places and places[c.entity].moved_at_all]
+    if below and not resolved and not quiet:
+        none_score = min(none_score, 0.9 * max(below))
     place = _deepest(g, alerts) if alerts else (namespace, service)
     scored: list[tuple[float, Entity, str, list[str]]] = []
     for c in ranked:
-        if c.score < 0.05 or len(scored) >= MAX_HYPOTHESES:
+        if c.score < min(0.05, none_score) or len(scored) >= MAX_HYPOTHESES:
             break
         ev = [f.evidence for f in sorted(c.findings, key=lambda f: -f.weight)]
         ev = list(dict.fromkeys(ev))[:_MAX_EVIDENCE]
@@ -373,7 +368,7 @@ def diagnose_snapshot(snapshot: EvidenceSnapshot, *, namespace: str = "",
         why.append(f"strongest other hypothesis scores {best:.2f}")
         scored.insert(0, (none_score, place, "none", why))
         scored = scored[:MAX_HYPOTHESES]
-    hyps = _confidences(scored)
+    hyps = confidences(scored)
     top = hyps[0]
     # a place found only by the anomaly method (no object, log phrase, change or named metric
     # says what broke) is a hypothesis to hand a human, never one to act on
