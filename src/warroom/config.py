@@ -171,7 +171,7 @@ class Settings(BaseSettings):
     # schema of the DBOS system tables on PostgreSQL
     dbos_system_schema: str = "dbos"
     # recovery resumes only workflows of the same version: bump it when the workflow changes shape
-    workflow_version: str = "2"
+    workflow_version: str = "3"
     # DBOS executor id of this worker; empty (the default): derived per process from
     # `pod_name` (or the host name and pid) plus a random suffix, so workers need no setup and
     # a revived process never shares an id with its dead predecessor. A fixed id resumes its

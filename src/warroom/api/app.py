@@ -120,8 +120,10 @@ async def workflow_lifespan(app: FastAPI) -> AsyncIterator[None]:
     runtime = replace(await runtime_like(c.engine, c.settings, bus=c.bus), **c.runtime_overrides)
     settings = runtime.settings
     embedded = settings.embedded_worker
+    worker = None
     if embedded:
-        await engine.launch_async(runtime)  # creates the system tables, resumes open workflows
+        # creates the system tables, resumes open workflows
+        worker = await engine.launch_async(runtime)
     else:
         await asyncio.to_thread(engine.migrate_system_database, settings)
     client = await asyncio.to_thread(engine.WorkflowClient, settings)
@@ -135,8 +137,8 @@ async def workflow_lifespan(app: FastAPI) -> AsyncIterator[None]:
         c.listeners.remove(listener)
         c.waker = c.notify.waker = None
         await asyncio.to_thread(client.close)
-        if embedded:
-            await engine.shutdown_async()
+        if worker is not None:
+            await engine.shutdown_async(worker)
 
 
 @asynccontextmanager
