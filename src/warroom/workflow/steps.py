@@ -38,7 +38,6 @@ from warroom.observe.metrics import (
 from warroom.store import audit
 from warroom.store.db import transaction
 from warroom.store.tables import Approval, Decision
-from warroom.store.times import utc
 from warroom.verify.service import verify_decision
 from warroom.workflow.runtime import Runtime
 
@@ -211,7 +210,7 @@ async def settle_approval_step(
             await transition(session, decision, "rejected", actor=rejecter,
                              payload={"by": rejecter})
             return {"state": "rejected", "remaining": 0.0}
-        expires = utc(decision.expires_at or datetime.now(UTC))
+        expires = decision.expires_at or datetime.now(UTC)
         remaining = (expires - datetime.now(UTC)).total_seconds()
         if expire or remaining <= 0:
             why = reason or f"no approval within {settings.approval_timeout_seconds:g} s"
