@@ -1,10 +1,10 @@
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta, timezone
 from typing import Any
 
 import pytest
-from sqlalchemy import JSON, bindparam, select, text
+from sqlalchemy import JSON, bindparam, func, select, text
 from sqlalchemy.exc import StatementError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
@@ -103,3 +103,34 @@ async def test_a_package_that_does_not_fit_the_model_is_refused_at_the_write(
         session.add(_decision("bad", {"action": {"type": "rm -rf"}}))
         with pytest.raises(StatementError, match="validation error"):
             await session.flush()
+
+
+TAIPEI = timezone(timedelta(hours=8))
+
+
+async def test_timestamps_come_back_aware_utc_whatever_zone_went_in(
+    sessions: async_sessionmaker[AsyncSession],
+) -> None:
+    local = datetime(2026, 12, 4, 20, 0, tzinfo=TAIPEI)  # 12:00 UTC
+    async with sessions() as session, session.begin():
+        session.add(Incident(id="i-1", group_key="shop/checkout", status="open", priority="P1",
+                             opened_at=local, updated_at=AT.replace(tzinfo=None),
+                             last_signal_at=AT, resolved_at=None))
+    async with sessions() as session:
+        back = await session.get(Incident, "i-1")
+        latest = (await session.execute(select(func.max(Incident.opened_at)))).scalar_one()
+        # a comparison converts its operand too: the same instant in another zone matches
+        same = (await session.execute(
+            select(Incident.id).where(Incident.opened_at == local)
+        )).scalar_one_or_none()
+        raw = (await session.execute(text("SELECT opened_at FROM incidents"))).scalar_one()
+    assert back is not None
+    for value in (back.opened_at, back.updated_at, back.last_signal_at, latest):
+        assert value == AT and value.tzinfo is UTC, value
+    assert back.resolved_at is None
+    assert same == "i-1"
+    # stored as before (no migration): the UTC wall time on SQLite, timestamptz on PostgreSQL
+    if isinstance(raw, str):
+        assert raw.startswith("2026-12-04 12:00:00")
+    else:
+        assert raw == AT

@@ -136,8 +136,9 @@ async def test_a_starting_worker_beats_while_dbos_launches_and_is_not_taken_over
 
     loop = asyncio.get_running_loop()
     monkeypatch.setattr(workflow_engine, "launch", slow_launch)
-    monkeypatch.setattr(workflow_engine, "shutdown", lambda: None)
-    starting = await workflow_engine.launch_async(await runtime_like(engine, fast))
+    monkeypatch.setattr(workflow_engine, "shutdown", lambda _: None)
+    worker = await workflow_engine.launch_async(await runtime_like(engine, fast))
+    starting = worker.fleet
     try:
         assert swept == [] and fenced == [] and recorder.calls == []
         async with sessions() as session:
@@ -146,7 +147,7 @@ async def test_a_starting_worker_beats_while_dbos_launches_and_is_not_taken_over
         assert await starting.tick() == []  # ready now: its own sweep runs and finds nobody
         assert fenced == []
     finally:
-        await workflow_engine.shutdown_async()
+        await workflow_engine.shutdown_async(worker)
 
 
 async def test_a_starting_worker_does_not_sweep_before_dbos_runs(

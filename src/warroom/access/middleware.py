@@ -25,8 +25,8 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from warroom.access import service
 from warroom.access.models import LOCAL, Identity, SignedIn
-from warroom.api.errors import database_unavailable, unavailable_response
 from warroom.config import Settings
+from warroom.http.errors import database_unavailable, unavailable_response
 
 log = logging.getLogger(__name__)
 

@@ -58,16 +58,16 @@ def _identity(user: User) -> Identity:
 def user_view(user: User) -> UserView:
     """Return what the API shows of a user."""
     return UserView(name=user.name, role=Role(user.role), disabled=user.disabled,
-                    created_at=audit.utc(user.created_at), created_by=user.created_by)
+                    created_at=user.created_at, created_by=user.created_by)
 
 
 def token_view(token: ApiToken) -> TokenView:
     """Return what the API shows of a token: never the token itself."""
     return TokenView(
         id=token.id, name=token.user_name, prefix=token.prefix, description=token.description,
-        created_at=audit.utc(token.created_at), created_by=token.created_by,
-        expires_at=audit.utc(token.expires_at),
-        revoked_at=audit.utc(token.revoked_at) if token.revoked_at else None,
+        created_at=token.created_at, created_by=token.created_by,
+        expires_at=token.expires_at,
+        revoked_at=token.revoked_at,
         revoked_by=token.revoked_by,
     )
 
@@ -213,7 +213,7 @@ async def session_of(
         return None
     row, user = found
     return SignedIn(identity=_identity(user), csrf=row.csrf,
-                    expires_at=audit.utc(row.expires_at))
+                    expires_at=row.expires_at)
 
 
 async def sign_out(session: AsyncSession, cookie: str) -> None:

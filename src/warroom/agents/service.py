@@ -264,7 +264,7 @@ async def incident_detail(session: AsyncSession, incident_id: str) -> dict[str, 
     if row is not None:
         data = row.data or {}
         out["evidence"] = {
-            "snapshot_id": row.id, "taken_at": utc(row.taken_at).isoformat(),
+            "snapshot_id": row.id, "taken_at": row.taken_at.isoformat(),
             "sensors": data.get("sensors", []),
             "counts": {k: len(data.get(k) or []) for k in (
                 "series", "objects", "logs", "topology", "changes", "documents", "similar")},

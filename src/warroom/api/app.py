@@ -53,6 +53,7 @@ from warroom.store import deps as store_deps
 from warroom.store.db import make_engine, make_sessionmaker, wal_checkpointer
 from warroom.store.migrate import upgrade
 from warroom.web import events as web_events
+from warroom.web import login as web_login
 from warroom.web import router as web_router
 from warroom.workflow.runtime import runtime_like
 from warroom.workflow.timeline import incident_detail as workflow_detail
@@ -120,8 +121,10 @@ async def workflow_lifespan(app: FastAPI) -> AsyncIterator[None]:
     runtime = replace(await runtime_like(c.engine, c.settings, bus=c.bus), **c.runtime_overrides)
     settings = runtime.settings
     embedded = settings.embedded_worker
+    worker = None
     if embedded:
-        await engine.launch_async(runtime)  # creates the system tables, resumes open workflows
+        # creates the system tables, resumes open workflows
+        worker = await engine.launch_async(runtime)
     else:
         await asyncio.to_thread(engine.migrate_system_database, settings)
     client = await asyncio.to_thread(engine.WorkflowClient, settings)
@@ -135,8 +138,8 @@ async def workflow_lifespan(app: FastAPI) -> AsyncIterator[None]:
         c.listeners.remove(listener)
         c.waker = c.notify.waker = None
         await asyncio.to_thread(client.close)
-        if embedded:
-            await engine.shutdown_async()
+        if worker is not None:
+            await engine.shutdown_async(worker)
 
 
 @asynccontextmanager
@@ -229,7 +232,9 @@ def create_app(
     app.include_router(web_router)  # the dashboard and the event stream
     app.include_router(metrics_router)  # /metrics, public like /healthz
     app.include_router(stats_endpoints.router)  # /api/v1/stats/...
-    # tokens, sign-in, and the gate in front of every route
-    c.oidc = install_access(app, settings, sessions=sessions, cache=c.token_cache)
+    # sign-in (and its OpenID Connect client), tokens, and the gate in front of every route
+    app.include_router(web_login.router)
+    c.oidc = web_login.install_oidc(app, settings)
+    install_access(app, settings, sessions=sessions, cache=c.token_cache)
     _install_openapi(app)
     return app

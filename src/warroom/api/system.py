@@ -11,7 +11,7 @@ from fastapi.responses import Response
 from pydantic import BaseModel
 from sqlalchemy import text
 
-from warroom.api.errors import database_unavailable, unavailable_response
+from warroom.http.errors import database_unavailable, unavailable_response
 from warroom.ingest.models import UtcDatetime
 from warroom.store import audit
 from warroom.store.deps import DbSession, Sessions

@@ -115,7 +115,9 @@ def _step_overhead(database_url: str, steps: int, work: Path, echo: Callable[[st
     url, drop = _database(database_url, work)
     settings = Settings(home=work / f"probe-{label}", database_url=url,
                         _env_file=None)
-    engine.launch(Runtime(settings))
+    probe = dbos_probe.register()
+    runtime = Runtime(settings)
+    engine.launch(runtime)
     runs = 30
 
     async def measure() -> tuple[float, float, float]:
@@ -127,18 +129,18 @@ def _step_overhead(database_url: str, steps: int, work: Path, echo: Callable[[st
         # called directly, a workflow runs inline: no queue and no result polling in the figure
         started = time.perf_counter()
         for _ in range(runs):
-            await dbos_probe.empty_workflow()
+            await probe.empty_workflow()
         empty = (time.perf_counter() - started) / runs
         started = time.perf_counter()
         for _ in range(runs):
-            await dbos_probe.steps_workflow(steps)
+            await probe.steps_workflow(steps)
         durable = time.perf_counter() - started
         return direct, empty, durable
 
     try:
         direct, empty, durable = asyncio.run(measure())
     finally:
-        engine.shutdown()
+        engine.shutdown(runtime)
         drop()
     per_step = (durable - direct - empty * runs) / (runs * steps) * 1000
     echo(f"{label:<10} DBOS overhead: {per_step:.2f} ms per step, "

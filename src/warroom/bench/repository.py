@@ -10,7 +10,6 @@ from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from warroom.store.tables import AuditEvent, Decision, Execution, Incident, Signal
-from warroom.store.times import utc
 
 
 async def ready_times(session: AsyncSession) -> dict[str, datetime]:
@@ -20,7 +19,7 @@ async def ready_times(session: AsyncSession) -> dict[str, datetime]:
         .where(Decision.parent_token.is_(None), Decision.ready_at.is_not(None))
         .group_by(Decision.incident_id)
     )
-    return {incident: utc(at) for incident, at in rows.all() if at is not None}
+    return {incident: at for incident, at in rows.all() if at is not None}
 
 
 async def closed_times(session: AsyncSession) -> dict[str, datetime]:
@@ -29,7 +28,7 @@ async def closed_times(session: AsyncSession) -> dict[str, datetime]:
         select(AuditEvent.incident_id, func.min(AuditEvent.at))
         .where(AuditEvent.kind == "workflow.closed").group_by(AuditEvent.incident_id)
     )
-    return {str(incident): utc(at) for incident, at in rows.all()}
+    return {str(incident): at for incident, at in rows.all()}
 
 
 async def decision_states(session: AsyncSession) -> Counter[str]:
@@ -102,7 +101,7 @@ async def debate_seconds(session: AsyncSession) -> list[float]:
         select(Decision.created_at, Decision.ready_at)
         .where(Decision.parent_token.is_(None), Decision.ready_at.is_not(None))
     )
-    return [(utc(ready) - utc(opened)).total_seconds() for opened, ready in rows.all()
+    return [(ready - opened).total_seconds() for opened, ready in rows.all()
             if ready is not None]
 
 

@@ -9,15 +9,6 @@ from pydantic import BaseModel, Field
 
 from warroom.domain.models import ReadyPackage
 
-DecisionState = Literal[
-    "analyzing", "ready", "approved", "rejected", "expired", "executing", "verifying",
-    "completed", "failed",
-]
-ACTIVE_STATES: frozenset[str] = frozenset(
-    {"analyzing", "ready", "approved", "executing", "verifying"}
-)
-TERMINAL_STATES: frozenset[str] = frozenset({"rejected", "expired", "completed", "failed"})
-
 # every legal move of the state machine; anything else is a bug or a race and is refused
 TRANSITIONS: dict[str, frozenset[str]] = {
     "analyzing": frozenset({"ready", "failed"}),

@@ -7,7 +7,7 @@ from collections.abc import Sequence
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from warroom.decisions.models import ACTIVE_STATES
+from warroom.domain.models import ACTIVE_STATES
 from warroom.store.tables import Approval, Decision, Execution, Verification
 
 

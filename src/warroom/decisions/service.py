@@ -25,9 +25,8 @@ from warroom.decisions.models import (
     VerificationView,
 )
 from warroom.domain.models import DebateExtras, DecisionPackage, PolicyVerdict, ReadyPackage
-from warroom.notify import outbox
 from warroom.observe.metrics import DECISION_TRANSITIONS, who
-from warroom.store import audit
+from warroom.store import audit, outbox
 from warroom.store.tables import Approval, Decision
 
 ApprovalState = Literal["approved", "rejected", "pending"]

@@ -34,6 +34,15 @@ ACTION_TYPES: tuple[str, ...] = ActionType.__args__  # type: ignore[attr-defined
 Risk = Literal["low", "medium", "high", "critical"]
 Team = Literal["FE", "BE", "INFRA", "DB", "COLLAB"] | str
 DecisionStatus = Literal["ready", "blocked", "timeout", "failed"]
+# the states a stored decision moves through (decisions.models holds the moves between them)
+DecisionState = Literal[
+    "analyzing", "ready", "approved", "rejected", "expired", "executing", "verifying",
+    "completed", "failed",
+]
+ACTIVE_STATES: frozenset[str] = frozenset(
+    {"analyzing", "ready", "approved", "executing", "verifying"}
+)
+TERMINAL_STATES: frozenset[str] = frozenset({"rejected", "expired", "completed", "failed"})
 Severity = Literal["info", "warning", "critical"]
 
 

@@ -10,7 +10,7 @@ import structlog
 from fastapi import Depends
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from warroom.api.errors import database_unavailable
+from warroom.http.errors import database_unavailable
 from warroom.store.deps import NotWired
 
 log = structlog.get_logger(__name__)

@@ -13,9 +13,9 @@ from fastapi import APIRouter, Depends, HTTPException, Query, Request
 from fastapi.responses import Response
 from pydantic import BaseModel
 
-from warroom.api.body import BodyError, parse, read_limited
-from warroom.api.errors import database_unavailable, unavailable_response
 from warroom.config import Settings
+from warroom.http.body import BodyError, parse, read_limited
+from warroom.http.errors import database_unavailable, unavailable_response
 from warroom.ingest import repository
 from warroom.ingest.committer import GroupCommitter
 from warroom.ingest.details import DetailProviders, incident_details
@@ -42,7 +42,7 @@ from warroom.store.deps import AppSettings, DbSession, NotWired
 log = structlog.get_logger(__name__)
 router = APIRouter(tags=["ingest"])
 
-# the request models documented in OpenAPI (the bodies are read by hand: see api/body.py)
+# the request models documented in OpenAPI (the bodies are read by hand: see http/body.py)
 REQUEST_MODELS: tuple[type[BaseModel], ...] = (AlertmanagerWebhook, GenericAlertBatch)
 
 

@@ -18,7 +18,7 @@ from warroom.config import Settings
 from warroom.ingest.cascade import service_graph
 from warroom.ingest.models import IncidentStatus, Priority
 from warroom.ingest.normalize import AlertRecord, group_key, priority_of, service_of, title_of
-from warroom.store.audit import NewEvent, utc
+from warroom.store.audit import NewEvent
 
 
 @dataclass(slots=True)
@@ -80,7 +80,7 @@ class Batch:
                 priority=values[f"{prefix}priority"],
                 namespace=values[f"{prefix}namespace"],
                 service=values[f"{prefix}service"],
-                last_signal_at=utc(values[f"{prefix}last_signal_at"]),
+                last_signal_at=values[f"{prefix}last_signal_at"],
             )
             self.incidents[inc.id] = inc
         return inc

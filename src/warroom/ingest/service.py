@@ -89,7 +89,7 @@ async def ingest_groups(
             status=row.status,
             receive_count=row.receive_count,
             stored_count=row.receive_count,
-            starts_at=utc(row.starts_at),
+            starts_at=row.starts_at,
             annotations=row.annotations,
         )
         if row.incident_id not in batch.incidents:

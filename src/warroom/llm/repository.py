@@ -13,7 +13,6 @@ from warroom.agents.models import ModelTurn
 from warroom.config import Settings
 from warroom.llm.models import CachedAnswer, PendingCache, UsageTotals
 from warroom.store.tables import LLMCacheEntry, LLMTurnRow
-from warroom.store.times import utc
 
 
 class CacheReader:
@@ -28,7 +27,7 @@ class CacheReader:
         """Return the live cache entry for `key`, if any."""
         async with self._lock:
             row = await self._session.get(LLMCacheEntry, key)
-        if row is None or utc(row.expires_at) <= datetime.now(UTC):
+        if row is None or row.expires_at <= datetime.now(UTC):
             return None
         return CachedAnswer(model=row.model, output=row.output, input_tokens=row.input_tokens,
                             output_tokens=row.output_tokens)
@@ -138,4 +137,4 @@ async def usage_for(session: AsyncSession, incident_id: str) -> dict[str, Any]:
          "reason": r.reason, "model": r.model, "cached": r.cached,
          "input_tokens": r.input_tokens, "output_tokens": r.output_tokens,
          "cost_usd": r.cost_usd, "latency_ms": r.latency_ms,
-         "at": utc(r.at).isoformat()} for r in rows]}
+         "at": r.at.isoformat()} for r in rows]}

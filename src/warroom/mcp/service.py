@@ -40,7 +40,6 @@ from warroom.sensors.models import SensorRequest
 from warroom.sensors.scope import build_request
 from warroom.store import audit
 from warroom.store.tables import Incident, Signal
-from warroom.store.times import utc
 
 EVIDENCE_PARTS = ("series", "objects", "logs", "topology", "changes", "documents", "similar")
 
@@ -54,8 +53,8 @@ async def _summaries(session: AsyncSession, rows: list[Incident]) -> list[Incide
     status = await repository.latest_decision_status(session, [r.id for r in rows])
     return [IncidentSummary(
         id=r.id, status=r.status, priority=r.priority, namespace=r.namespace,
-        service=r.service, title=clean_text(r.title, 300), opened_at=utc(r.opened_at),
-        resolved_at=utc(r.resolved_at) if r.resolved_at else None,
+        service=r.service, title=clean_text(r.title, 300), opened_at=r.opened_at,
+        resolved_at=r.resolved_at,
         decision_status=status.get(r.id)) for r in rows]
 
 
@@ -109,7 +108,7 @@ async def incident_evidence(session: AsyncSession, incident_id: str) -> Evidence
     data = _clean(dict(row.data or {}))
     return EvidenceResult(
         tool="incident_evidence", status="ok", parameters=params, queries=[query],
-        incident_id=incident_id, snapshot_id=row.id, taken_at=utc(row.taken_at),
+        incident_id=incident_id, snapshot_id=row.id, taken_at=row.taken_at,
         counts={k: len(data.get(k) or []) for k in EVIDENCE_PARTS}, snapshot=data)
 
 
@@ -119,9 +118,9 @@ async def _decisions(session: AsyncSession, incident_id: str) -> list[DecisionVi
         stored = d.package.action if d.package is not None else None
         action = stored.model_dump(mode="json") if stored is not None else None
         out.append(DecisionView(
-            token=d.token, status=d.status, fault=d.fault, created_at=utc(d.created_at),
+            token=d.token, status=d.status, fault=d.fault, created_at=d.created_at,
             action=_clean(dict(action)) if action else None,
-            verifications=[VerificationView(verdict=v.verdict, score=v.score, at=utc(v.at),
+            verifications=[VerificationView(verdict=v.verdict, score=v.score, at=v.at,
                                             details=_clean(dict(v.details or {})))
                            for v in await decisions.verifications(session, d.token)]))
     return out
@@ -228,7 +227,7 @@ async def audit_trail(session: AsyncSession, incident_id: str, *, kind: str | No
         tool="audit_trail", status="ok" if rows else "empty", parameters=params,
         queries=[query, "re-computed every hash of the audit chain"], incident_id=incident_id,
         total=await audit.count_events(session, incident_id=incident_id), chain_ok=report.ok,
-        events=[AuditEntry(seq=e.seq, at=utc(e.at), kind=e.kind, actor=e.actor,
+        events=[AuditEntry(seq=e.seq, at=e.at, kind=e.kind, actor=e.actor,
                            decision_token=e.decision_token, payload=_clean(dict(e.payload)))
                 for e in rows],
         note="" if rows else f"searched {query}, found none")

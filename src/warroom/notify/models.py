@@ -12,11 +12,6 @@ EventKind = Literal[
     "ready", "approval", "approved", "rejected", "expired", "executing", "verifying",
     "completed", "failed",
 ]
-# the decision moves the outbox records (a per-person approval records "approval")
-EVENT_KINDS: frozenset[str] = frozenset(
-    {"ready", "approval", "approved", "rejected", "expired", "executing", "verifying",
-     "completed", "failed"}
-)
 # the action ids of a Slack card's buttons
 SLACK_APPROVE = "warroom_approve"
 SLACK_REJECT = "warroom_reject"

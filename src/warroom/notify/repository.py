@@ -1,7 +1,8 @@
 """SQL for the notification outbox, its deliveries, card references and seen callbacks.
 
-The caller owns the transaction: `enqueue` runs inside the transaction of the decision change
-it announces, so a notification is owed exactly when the change is committed.
+The caller owns the transaction. Entries are written by `store.outbox.record`, inside the
+transaction of the decision change they announce, so a notification is owed exactly when the
+change is committed.
 """
 
 from __future__ import annotations
@@ -15,18 +16,6 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from warroom.store.tables import NotifyCallback, NotifyCard, NotifyDelivery, NotifyOutbox
-
-
-async def enqueue(
-    session: AsyncSession, *, decision_token: str, incident_id: str, event: str,
-    payload: dict[str, Any], at: datetime,
-) -> None:
-    """Owe the chat platforms a notification of `event` on a decision."""
-    session.add(NotifyOutbox(
-        decision_token=decision_token, incident_id=incident_id, event=event,
-        payload=payload, created_at=at, status="pending",
-    ))
-    await session.flush()
 
 
 async def unrouted(session: AsyncSession, *, limit: int) -> Sequence[NotifyOutbox]:

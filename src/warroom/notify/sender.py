@@ -23,7 +23,6 @@ from warroom.notify.models import ChatEvent, MessageRef
 from warroom.notify.ports import ChatAdapter
 from warroom.notify.service import destinations
 from warroom.store import audit
-from warroom.store.audit import utc
 from warroom.store.db import transaction
 from warroom.store.tables import Incident, NotifyDelivery, NotifyOutbox
 
@@ -70,7 +69,7 @@ class Sender:
             key = (entry.decision_token, delivery.destination)
             if key in held:
                 continue
-            if utc(delivery.next_attempt_at) > now:
+            if delivery.next_attempt_at > now:
                 held.add(key)
                 continue
             if await self._deliver(delivery, entry, now):

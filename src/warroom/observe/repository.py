@@ -5,7 +5,7 @@ from __future__ import annotations
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from warroom.decisions.models import ACTIVE_STATES
+from warroom.domain.models import ACTIVE_STATES
 from warroom.observe.models import DatabaseGauges
 from warroom.store.tables import AuditEvent, Decision, Incident
 

@@ -10,7 +10,6 @@ from datetime import datetime
 
 from warroom.sensors.models import AlertView, SensorRequest
 from warroom.store.tables import Incident, Signal
-from warroom.store.times import utc
 
 # alert labels that name the service an alert is about, most specific first
 SERVICE_LABELS = ("service", "deployment", "statefulset", "daemonset", "app", "job_name")
@@ -22,8 +21,8 @@ def build_request(incident: Incident, signals: list[Signal], *, now: datetime,
     alerts = [AlertView(status="firing" if s.status == "firing" else "resolved",
                         labels={str(k): str(v) for k, v in (s.labels or {}).items()},
                         annotations={str(k): str(v) for k, v in (s.annotations or {}).items()},
-                        starts_at=utc(s.starts_at),
-                        ends_at=utc(s.ends_at) if s.ends_at else None,
+                        starts_at=s.starts_at,
+                        ends_at=s.ends_at,
                         fingerprint=s.fingerprint) for s in signals]
     namespaces = [incident.namespace] if incident.namespace else []
     services = [incident.service] if incident.service else []

@@ -8,7 +8,6 @@ from typing import Any
 from sqlalchemy import (
     JSON,
     BigInteger,
-    DateTime,
     Float,
     ForeignKey,
     Index,
@@ -20,13 +19,13 @@ from sqlalchemy import (
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
 from warroom.domain.models import ReadyPackage
-from warroom.store.types import ModelJson
+from warroom.store.types import ModelJson, UTCDateTime
 
 Json = JSON().with_variant(JSON(none_as_null=True), "postgresql")
 
 
 class Base(DeclarativeBase):
-    type_annotation_map = {datetime: DateTime(timezone=True), dict[str, Any]: Json}
+    type_annotation_map = {datetime: UTCDateTime(), dict[str, Any]: Json}
 
 
 class Incident(Base):

@@ -1,13 +1,16 @@
-"""Column types that store our Pydantic models as JSON and hand them back as models."""
+"""Column types: Pydantic models as JSON handed back as models; datetimes handed back in UTC."""
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Any, Generic, TypeVar
 
 from pydantic import BaseModel
-from sqlalchemy import JSON
+from sqlalchemy import JSON, DateTime
 from sqlalchemy.engine import Dialect
 from sqlalchemy.types import TypeDecorator, TypeEngine
+
+from warroom.store.times import utc
 
 M = TypeVar("M", bound=BaseModel)
 
@@ -47,3 +50,23 @@ class ModelJson(TypeDecorator[M], Generic[M]):
     def coerce_compared_value(self, op: Any, value: Any) -> TypeEngine[Any]:
         # comparisons and path lookups compare plain JSON values, not models
         return self.impl_instance.coerce_compared_value(op, value)
+
+
+class UTCDateTime(TypeDecorator[datetime]):
+    """A timestamp column that always hands back an aware UTC datetime, on either database.
+
+    Stored as `DateTime(timezone=True)`, as every timestamp column always was (so no
+    migration): `timestamptz` on PostgreSQL, which returns aware values; on SQLite an ISO
+    string without a zone, which SQLAlchemy returns naive and which is always UTC because
+    every value is turned to UTC on the way in (an aware one converted, a naive one taken as
+    UTC). Comparisons with a datetime convert it the same way.
+    """
+
+    impl = DateTime(timezone=True)
+    cache_ok = True
+
+    def process_bind_param(self, value: datetime | None, dialect: Dialect) -> datetime | None:
+        return None if value is None else utc(value)
+
+    def process_result_value(self, value: datetime | None, dialect: Dialect) -> datetime | None:
+        return None if value is None else utc(value)

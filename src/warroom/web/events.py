@@ -21,7 +21,6 @@ from sqlalchemy import func, select
 from sse_starlette import EventSourceResponse, ServerSentEvent
 
 from warroom.agents.events import EventBus
-from warroom.store import audit
 from warroom.store.deps import NotWired, Sessions
 from warroom.store.tables import AuditEvent
 
@@ -62,7 +61,7 @@ async def _audit_since(sessions: Sessions, seq: int) -> list[dict[str, Any]]:
             select(AuditEvent.seq, AuditEvent.at, AuditEvent.kind, AuditEvent.actor,
                    AuditEvent.incident_id, AuditEvent.decision_token)
             .where(AuditEvent.seq > seq).order_by(AuditEvent.seq).limit(BATCH))).all()
-    return [{"seq": r.seq, "at": audit.utc(r.at), "kind": r.kind, "actor": r.actor,
+    return [{"seq": r.seq, "at": r.at, "kind": r.kind, "actor": r.actor,
              "incident_id": r.incident_id, "decision_token": r.decision_token} for r in rows]
 
 

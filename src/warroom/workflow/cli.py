@@ -49,7 +49,7 @@ async def _run(settings: object) -> None:
         await upgrade(db)
     finally:
         await db.dispose()
-    fleet = await engine.launch_async(Runtime(settings))
+    worker = await engine.launch_async(Runtime(settings))
     metrics = None
     if settings.worker_metrics_port:
         from prometheus_client import start_http_server
@@ -65,12 +65,12 @@ async def _run(settings: object) -> None:
     for sig in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(sig, stop.set)
     typer.echo(
-        f"warroom worker ready: id {fleet.worker_id}, "
+        f"warroom worker ready: id {worker.worker_id}, "
         f"queue concurrency {settings.workflow_concurrency}, "
         f"system database {settings.effective_dbos_database_url.split('@')[-1]}",
         err=True,
     )
     await stop.wait()
-    await engine.shutdown_async()
+    await engine.shutdown_async(worker)
     if metrics is not None:
         metrics.shutdown()

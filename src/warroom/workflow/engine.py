@@ -10,13 +10,14 @@ API process without a worker (`serve --no-worker`) works the same way.
 from __future__ import annotations
 
 import asyncio
+from dataclasses import dataclass
 from typing import Any
 
 from warroom.config import Settings
 from warroom.observe.tracing import configure_tracing, tracing_active
 from warroom.workflow.dbos_gaps import private_jitter, stop_dequeuing_and_cancel
 from warroom.workflow.fleet import Fleet, worker_identity
-from warroom.workflow.runtime import Runtime, configure
+from warroom.workflow.runtime import Runtime
 
 APP_NAME = "warroom"
 
@@ -61,20 +62,23 @@ def _prepare_sqlite(url: str) -> None:
 
 
 def launch(runtime: Runtime) -> None:
-    """Launch DBOS with the workflows registered, and register the incident and execution queues."""
+    """Launch DBOS with the workflows registered, and register the incident and execution queues.
+
+    The workflows run with `runtime` until `shutdown(runtime)`.
+    """
     from dbos import DBOS
 
-    private_jitter()
-    import warroom.workflow.incident as incident  # registers the workflows
+    from warroom.workflow import incident
 
+    private_jitter()
     if not runtime.settings.worker_id:
         runtime.settings = runtime.settings.model_copy(
             update={"worker_id": worker_identity(runtime.settings)}
         )
-    configure(runtime)
     settings = runtime.settings
     configure_tracing(settings)
     _prepare_sqlite(settings.effective_dbos_database_url)
+    incident.register(runtime)  # before DBOS.launch, which recovers workflows onto it
     DBOS(config=dbos_config(settings))  # type: ignore[arg-type]
     DBOS.launch()
     # queues are registered after launch (DBOS 3.4)
@@ -92,24 +96,34 @@ def launch(runtime: Runtime) -> None:
     )
 
 
-def shutdown() -> None:
-    """Stop DBOS; pending workflows stay in the system database and resume on the next launch."""
+def shutdown(runtime: Runtime) -> None:
+    """Stop DBOS; pending workflows stay in the system database and resume on the next launch.
+
+    The registry goes too (`incident.register` says why): the next launch in this process
+    registers the workflows again, with its own runtime.
+    """
     from dbos import DBOS
 
-    from warroom.workflow import runtime
-
     stop_dequeuing_and_cancel()  # their transactions roll back and close
-    if runtime._current is not None:
-        runtime._current.close()
-    DBOS.destroy(destroy_registry=False)
+    runtime.close()
+    DBOS.destroy(destroy_registry=True)
 
 
-_fleet: Fleet | None = None
+@dataclass
+class Worker:
+    """A running worker: the runtime its workflows use and its membership in the fleet."""
+
+    runtime: Runtime
+    fleet: Fleet
+
+    @property
+    def worker_id(self) -> str:
+        """Return the DBOS executor id this worker runs workflows under."""
+        return self.fleet.worker_id
 
 
-async def launch_async(runtime: Runtime) -> Fleet:
+async def launch_async(runtime: Runtime) -> Worker:
     """Join the fleet (heartbeats, takeover) and launch DBOS, without blocking the event loop."""
-    global _fleet
     worker_id = worker_identity(runtime.settings)
     runtime.settings = runtime.settings.model_copy(update={"worker_id": worker_id})
     fleet = Fleet(runtime.settings, runtime.engine_factory(runtime.settings), worker_id)
@@ -121,19 +135,14 @@ async def launch_async(runtime: Runtime) -> Fleet:
         fleet.stop_beating()
         raise
     fleet.ready()
-    _fleet = fleet
-    return fleet
+    return Worker(runtime, fleet)
 
 
-async def shutdown_async() -> None:
+async def shutdown_async(worker: Worker) -> None:
     """Stop DBOS, then leave the fleet so a live worker takes the open workflows over."""
-    global _fleet
-    fleet, _fleet = _fleet, None
-    if fleet is not None:
-        fleet.stop_beating()
-    await asyncio.to_thread(shutdown)
-    if fleet is not None:
-        await fleet.leave()
+    worker.fleet.stop_beating()
+    await asyncio.to_thread(shutdown, worker.runtime)
+    await worker.fleet.leave()
 
 
 def migrate_system_database(settings: Settings) -> None:
@@ -166,10 +175,13 @@ class WorkflowClient:
         from opentelemetry import context
 
         from warroom.observe.tracing import current_span_context
-        from warroom.workflow.incident import INCIDENT_WORKFLOW, QUEUE
+        from warroom.workflow.incident import CLASS_NAME, INCIDENT_WORKFLOW, INSTANCE_NAME, QUEUE
 
         options: EnqueueOptions = {
             "workflow_name": INCIDENT_WORKFLOW,
+            # a method of the configured instance every worker registers (incident.register)
+            "class_name": CLASS_NAME,
+            "instance_name": INSTANCE_NAME,
             "queue_name": QUEUE,
             "workflow_id": workflow_id,
             "app_version": self._settings.workflow_version,

@@ -9,7 +9,7 @@ from typing import Any
 import structlog
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from warroom.decisions.models import ACTIVE_STATES
+from warroom.domain.models import ACTIVE_STATES
 from warroom.ingest.models import IncidentRef
 from warroom.observe.tracing import span
 from warroom.workflow import repository

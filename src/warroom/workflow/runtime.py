@@ -54,7 +54,7 @@ async def _default_analyzer(session: AsyncSession, incident_id: str, **kwargs: A
 
 @dataclass
 class Runtime:
-    """Everything a workflow step needs; one per process, installed with `configure`."""
+    """Everything a workflow step needs; one per launch, held by the workflows DBOS runs."""
 
     settings: Settings
     engine_factory: EngineFactory = _default_engine
@@ -121,19 +121,3 @@ async def runtime_like(engine: AsyncEngine, settings: Settings, *, bus: EventBus
 
     return Runtime(settings, engine_factory=factory, bus=bus)
 
-
-_current: Runtime | None = None
-
-
-def configure(runtime: Runtime) -> Runtime:
-    """Install the runtime the workflow steps of this process use."""
-    global _current
-    _current = runtime
-    return runtime
-
-
-def current() -> Runtime:
-    """Return the installed runtime; a step running without one is a wiring bug."""
-    if _current is None:
-        raise RuntimeError("warroom.workflow.runtime.configure() was not called in this process")
-    return _current

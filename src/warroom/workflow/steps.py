@@ -2,7 +2,8 @@
 
 `incident.py` wraps each in a DBOS step; a step re-run after a crash (DBOS runs the step that
 was in flight again) must find its own earlier work and not repeat it, so every function here
-is idempotent on the decision token.
+is idempotent on the decision token. Each takes the worker's `Runtime` (settings, sessions,
+sensors, executor, the debate) from the workflow instance that runs it.
 """
 
 from __future__ import annotations
@@ -37,9 +38,8 @@ from warroom.observe.metrics import (
 from warroom.store import audit
 from warroom.store.db import transaction
 from warroom.store.tables import Approval, Decision
-from warroom.store.times import utc
 from warroom.verify.service import verify_decision
-from warroom.workflow.runtime import current
+from warroom.workflow.runtime import Runtime
 
 log = structlog.get_logger(__name__)
 
@@ -68,18 +68,17 @@ def _ready_view(decision: Decision) -> dict[str, Any]:
     }
 
 
-async def open_step(incident_id: str, workflow_id: str) -> str:
+async def open_step(runtime: Runtime, incident_id: str, workflow_id: str) -> str:
     """Open (or find) the decision this workflow carries and return its token."""
-    async with transaction(current().sessions()) as session:
+    async with transaction(runtime.sessions()) as session:
         decision, _ = await open_decision(
             session, incident_id=incident_id, workflow_id=workflow_id
         )
         return decision.token
 
 
-async def analyze_step(token: str) -> dict[str, Any]:
+async def analyze_step(runtime: Runtime, token: str) -> dict[str, Any]:
     """Sense and debate within the decision deadline, apply the policy, mark the decision ready."""
-    runtime = current()
     settings = runtime.settings
     sessions = runtime.sessions()
     async with transaction(sessions) as session:
@@ -138,18 +137,18 @@ async def analyze_step(token: str) -> dict[str, Any]:
         return _ready_view(decision)
 
 
-async def describe_step(token: str) -> dict[str, Any]:
+async def describe_step(runtime: Runtime, token: str) -> dict[str, Any]:
     """Return what the act workflow needs to know about a ready decision."""
-    async with transaction(current().sessions()) as session:
+    async with transaction(runtime.sessions()) as session:
         decision = await repository.get(session, token)
         if decision is None:
             raise LookupError(f"no decision with token {token!r}")
         return _ready_view(decision)
 
 
-async def complete_without_action_step(token: str) -> str:
+async def complete_without_action_step(runtime: Runtime, token: str) -> str:
     """Close a decision that has nothing to execute: the incident goes to a human."""
-    async with transaction(current().sessions()) as session:
+    async with transaction(runtime.sessions()) as session:
         decision = await repository.get(session, token, for_update=True)
         assert decision is not None
         if decision.status == "ready":
@@ -166,9 +165,9 @@ async def complete_without_action_step(token: str) -> str:
         return decision.status
 
 
-async def auto_approve_step(token: str) -> str:
+async def auto_approve_step(runtime: Runtime, token: str) -> str:
     """Record the policy's approval of a decision it lets run without a human."""
-    async with transaction(current().sessions()) as session:
+    async with transaction(runtime.sessions()) as session:
         decision = await repository.get(session, token, for_update=True)
         assert decision is not None
         if decision.status != "ready":
@@ -184,10 +183,12 @@ async def auto_approve_step(token: str) -> str:
         return decision.status
 
 
-async def settle_approval_step(token: str, *, expire: bool, reason: str = "") -> dict[str, Any]:
+async def settle_approval_step(
+    runtime: Runtime, token: str, *, expire: bool, reason: str = ""
+) -> dict[str, Any]:
     """Apply the recorded answers: approve, reject, or (when told) expire and escalate."""
-    settings = current().settings
-    async with transaction(current().sessions()) as session:
+    settings = runtime.settings
+    async with transaction(runtime.sessions()) as session:
         decision = await repository.get(session, token, for_update=True)
         assert decision is not None
         if decision.status != "ready":
@@ -209,7 +210,7 @@ async def settle_approval_step(token: str, *, expire: bool, reason: str = "") ->
             await transition(session, decision, "rejected", actor=rejecter,
                              payload={"by": rejecter})
             return {"state": "rejected", "remaining": 0.0}
-        expires = utc(decision.expires_at or datetime.now(UTC))
+        expires = decision.expires_at or datetime.now(UTC)
         remaining = (expires - datetime.now(UTC)).total_seconds()
         if expire or remaining <= 0:
             why = reason or f"no approval within {settings.approval_timeout_seconds:g} s"
@@ -225,9 +226,8 @@ async def settle_approval_step(token: str, *, expire: bool, reason: str = "") ->
         return {"state": "pending", "remaining": remaining, "approvals": who}
 
 
-async def execute_step(token: str) -> dict[str, Any]:
+async def execute_step(runtime: Runtime, token: str) -> dict[str, Any]:
     """Run the approved action through the executor the settings choose, at most once."""
-    runtime = current()
     sessions = runtime.sessions()
     async with sessions() as session:
         decision = await repository.get(session, token)
@@ -244,9 +244,8 @@ async def execute_step(token: str) -> dict[str, Any]:
     return report.model_dump(mode="json")
 
 
-async def verify_step(token: str) -> dict[str, Any]:
+async def verify_step(runtime: Runtime, token: str) -> dict[str, Any]:
     """Observe the outcome with the same sensors and score it."""
-    runtime = current()
     result = await verify_decision(
         runtime.sessions(), token, settings=runtime.settings, sensors=runtime.sensors()
     )
@@ -256,9 +255,8 @@ async def verify_step(token: str) -> dict[str, Any]:
     return result.model_dump(mode="json")
 
 
-async def learn_step(token: str) -> dict[str, Any] | None:
+async def learn_step(runtime: Runtime, token: str) -> dict[str, Any] | None:
     """Feed the verified outcome into the playbook's trust (once per decision)."""
-    runtime = current()
     async with transaction(runtime.sessions()) as session:
         decision = await repository.get(session, token)
         assert decision is not None
@@ -275,9 +273,9 @@ async def learn_step(token: str) -> dict[str, Any] | None:
         )
 
 
-async def close_step(token: str, outcome: str) -> dict[str, Any]:
+async def close_step(runtime: Runtime, token: str, outcome: str) -> dict[str, Any]:
     """Close the workflow's file on the incident (ingestion resolves it when alerts resolve)."""
-    async with transaction(current().sessions()) as session:
+    async with transaction(runtime.sessions()) as session:
         decision = await repository.get(session, token)
         assert decision is not None
         done = await audit.list_events(session, decision_token=token, kind="workflow.closed")

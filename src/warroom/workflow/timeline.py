@@ -13,7 +13,6 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from warroom.decisions import repository
 from warroom.store import audit
 from warroom.store.tables import EvidenceSnapshotRow, Signal
-from warroom.store.times import utc
 
 # audit kind prefix -> timeline stage
 _STAGES = (
@@ -64,8 +63,8 @@ async def build_timeline(session: AsyncSession, incident_id: str) -> list[dict[s
             select(Signal).where(Signal.incident_id == incident_id).order_by(Signal.received_at)
         )).scalars().all()
         for s in signals:
-            entries.append((utc(s.received_at), 0, {
-                "at": utc(s.received_at).isoformat(), "stage": "signal", "kind": "signal",
+            entries.append((s.received_at, 0, {
+                "at": s.received_at.isoformat(), "stage": "signal", "kind": "signal",
                 "actor": "alertmanager" if s.source == "alertmanager" else s.source,
                 "summary": f"{s.alertname} {s.status} ({s.severity or 'no severity'})",
                 "data": {"fingerprint": s.fingerprint, "labels": s.labels},
@@ -77,15 +76,15 @@ async def build_timeline(session: AsyncSession, incident_id: str) -> list[dict[s
         )).scalars().all()
         for snap in snapshots:
             runs = snap.data.get("sensors") or []
-            entries.append((utc(snap.taken_at), 1, {
-                "at": utc(snap.taken_at).isoformat(), "stage": "evidence", "kind": "evidence",
+            entries.append((snap.taken_at, 1, {
+                "at": snap.taken_at.isoformat(), "stage": "evidence", "kind": "evidence",
                 "actor": "warroom",
                 "summary": ", ".join(f"{r.get('sensor')}={r.get('status')}" for r in runs),
                 "data": {"snapshot_id": snap.id, "sensors": runs},
             }))
     for event in events:
-        entries.append((utc(event.at), 2 + event.seq, {
-            "at": utc(event.at).isoformat(), "stage": _stage(event.kind), "kind": event.kind,
+        entries.append((event.at, 2 + event.seq, {
+            "at": event.at.isoformat(), "stage": _stage(event.kind), "kind": event.kind,
             "actor": event.actor, "decision_token": event.decision_token, "seq": event.seq,
             "summary": _summary(event.kind, event.payload), "data": event.payload,
         }))
@@ -110,7 +109,7 @@ async def latest_decision(session: AsyncSession, incident_id: str) -> dict[str, 
         "auto_execute": package is not None and package.policy.auto_execute,
         "parent_token": d.parent_token,
         "approvals": [
-            {"approver": a.approver, "verdict": a.verdict, "at": utc(a.at).isoformat()}
+            {"approver": a.approver, "verdict": a.verdict, "at": a.at.isoformat()}
             for a in await repository.approvals(session, d.token)
         ],
         "decisions": [{"token": x.token, "status": x.status, "parent_token": x.parent_token}

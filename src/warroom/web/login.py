@@ -1,5 +1,7 @@
 """Dashboard sign-in: with an API token, or with OpenID Connect (authlib); sign-out.
 
+The pages of the access context (users, tokens and sessions are its), rendered by the dashboard.
+
 The session cookie (`warroom_session`) is Secure, HttpOnly and SameSite=Lax, holds a random
 secret the database knows only by its hash, and ends after `session_seconds` or at sign-out.
 """

@@ -1,6 +1,6 @@
 from __future__ import annotations
 
-from warroom.api.body import find_nul, json_path
+from warroom.http.body import find_nul, json_path
 
 
 def test_json_path_quotes_keys_that_are_not_identifiers() -> None:

@@ -6,74 +6,20 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Literal
 
-from pydantic import AliasChoices, BaseModel, Field, SecretStr, field_validator, model_validator
+from pydantic import AliasChoices, Field, SecretStr, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
-AgentBackend = Literal["rules", "llm", "hybrid"]
-
-
-class LLMProvider(BaseModel):
-    """One language-model provider: an entry of a fallback chain (see docs/models.md)."""
-
-    name: str
-    # openai: OpenAI, or any OpenAI-compatible server (a base URL that is not OpenAI's gets
-    # `max_tokens`, which Ollama, vLLM and llama.cpp read, instead of `max_completion_tokens`);
-    # llama_cpp: its server, with its quirks handled;
-    # test: one of warroom's scripted models (`model` = agree | bogus | hang | error | garbage)
-    kind: Literal["openai", "llama_cpp", "anthropic", "google", "test"] = "openai"
-    model: str
-    base_url: str = ""
-    api_key: SecretStr = SecretStr("")
-    api_key_file: Path | None = None  # read at start-up; wins over `api_key`
-    # how structured answers are asked for: tool calls, the provider's JSON schema mode, or
-    # the schema in the prompt (for servers without either)
-    output_mode: Literal["tool", "native", "prompted"] = "tool"
-    # US dollars per million input / output tokens, for the cost shown per turn and incident
-    input_cost_per_mtok: float = Field(default=0.0, ge=0)
-    output_cost_per_mtok: float = Field(default=0.0, ge=0)
-
-    def key(self) -> str:
-        """Return the API key, from its file when one is given (never logged)."""
-        if self.api_key_file is not None:
-            return self.api_key_file.read_text(encoding="utf-8").strip()
-        return self.api_key.get_secret_value()
-
-
-class MCPServerConfig(BaseModel):
-    """An MCP server whose allow-listed read-only tools the investigating model may call."""
-
-    name: str = Field(pattern=r"^[a-z][a-z0-9_]{0,30}$")  # prefixes its tools' names
-    command: list[str] = []  # stdio: the command that starts the server, and its arguments
-    url: str = ""  # or streamable HTTP: the server's URL (http://127.0.0.1:8765/mcp)
-    env: dict[str, str] = {}  # stdio: variables added to a minimal environment
-    cwd: str = ""  # stdio: the working directory (default: warroom's)
-    # the tools the model may call; a tool the server marks as writing is never offered
-    tools: list[str] = Field(min_length=1)
-
-    @model_validator(mode="after")
-    def _one_transport(self) -> MCPServerConfig:
-        if bool(self.command) == bool(self.url):
-            raise ValueError(f"MCP server {self.name}: give either `command` (stdio) or `url` "
-                             "(streamable HTTP)")
-        if self.url and not self.url.startswith(("http://", "https://")):
-            raise ValueError(f"MCP server {self.name}: url must start with http:// or https://")
-        return self
-
-
-class NotifyRoute(BaseModel):
-    """Where the notifications of some incidents go: `to` is `slack:CHANNEL_ID`,
-    `telegram:CHAT_ID` or `webhook:NAME`; empty `namespaces`/`priorities` match every one."""
-
-    to: str = Field(pattern=r"^(slack|telegram|webhook):\S+$")
-    namespaces: list[str] = []
-    priorities: list[str] = []
-
-
-class WebhookTarget(BaseModel):
-    """A generic webhook receiver: the URL events are posted to and the HMAC-SHA256 secret."""
-
-    url: str = Field(pattern=r"^https?://")
-    secret: SecretStr = Field(min_length=16)
+from warroom.config.models import (
+    AgentBackend,
+    DefaultRole,
+    Language,
+    LLMProvider,
+    MCPServerConfig,
+    NotifyRoute,
+    SeverityMap,
+    TimeZone,
+    WebhookTarget,
+)
 
 
 class Settings(BaseSettings):
@@ -101,7 +47,7 @@ class Settings(BaseSettings):
     group_window_seconds: int = Field(default=900, gt=0)
     # label sets tried in order; the first set whose labels are all present forms the group key
     group_by: list[list[str]] = [["namespace", "service"], ["namespace", "alertname"], ["job"]]
-    severity_map: dict[str, str] = {
+    severity_map: SeverityMap = {
         "critical": "P1",
         "error": "P2",
         "warning": "P2",
@@ -171,7 +117,7 @@ class Settings(BaseSettings):
     # schema of the DBOS system tables on PostgreSQL
     dbos_system_schema: str = "dbos"
     # recovery resumes only workflows of the same version: bump it when the workflow changes shape
-    workflow_version: str = "2"
+    workflow_version: str = "3"
     # DBOS executor id of this worker; empty (the default): derived per process from
     # `pod_name` (or the host name and pid) plus a random suffix, so workers need no setup and
     # a revived process never shares an id with its dead predecessor. A fixed id resumes its
@@ -289,22 +235,8 @@ class Settings(BaseSettings):
     # the people's language and time zone (docs/configuration.md#language-and-time-zone):
     # text for people (the dashboard, the demo's account) in `language`, times shown in `timezone`;
     # everything is stored in UTC and machine-facing output stays language-neutral
-    language: str = "en"  # en | zh-TW
-    timezone: str = "UTC"  # an IANA zone, e.g. Asia/Taipei
-
-    @field_validator("language")
-    @classmethod
-    def _language_has_a_catalog(cls, value: str) -> str:
-        from warroom.i18n.service import check_language
-
-        return check_language(value)
-
-    @field_validator("timezone")
-    @classmethod
-    def _timezone_exists(cls, value: str) -> str:
-        from warroom.i18n.service import check_timezone
-
-        return check_timezone(value)
+    language: Language = "en"  # en | zh-TW
+    timezone: TimeZone = "UTC"  # an IANA zone, e.g. Asia/Taipei
 
     # access: identities, API tokens, dashboard sign-in (docs/access.md)
     # every request but the public paths needs a token or a dashboard session; false lets
@@ -333,7 +265,7 @@ class Settings(BaseSettings):
     # the ID-token claim that names the warroom user (lower-cased)
     oidc_username_claim: str = "email"
     # role of a signed-in user not added with `warroom users add`; empty refuses them
-    oidc_default_role: str = ""
+    oidc_default_role: DefaultRole = ""
     # the sign-in button's label
     oidc_provider_name: str = "single sign-on"
     # signs the short-lived OIDC sign-in cookie; empty: random per process. Set the same
@@ -346,22 +278,6 @@ class Settings(BaseSettings):
     # writes every answer to the file; `replay` answers from the file alone, no server needed
     llm_cassette: str = ""
     llm_cassette_mode: Literal["record", "replay"] = "replay"
-
-    @field_validator("severity_map")
-    @classmethod
-    def _priorities_are_known(cls, value: dict[str, str]) -> dict[str, str]:
-        bad = {k: v for k, v in value.items() if v not in {"P0", "P1", "P2", "P3"}}
-        if bad:
-            raise ValueError(f"severity_map values must be P0..P3, got {bad}")
-        return {k.lower(): v for k, v in value.items()}
-
-    @field_validator("oidc_default_role")
-    @classmethod
-    def _role_is_known(cls, value: str) -> str:
-        if value not in ("", "viewer", "approver", "admin"):
-            raise ValueError(f"oidc_default_role must be empty, viewer, approver or admin, "
-                             f"got {value!r}")
-        return value
 
     @property
     def oidc_enabled(self) -> bool:
