@@ -5,11 +5,13 @@ from __future__ import annotations
 import math
 from collections import Counter
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 from warroom.bench.stats_seed import seed
+from warroom.stats import ai as ai_sql
 from warroom.stats import service
 from warroom.stats.models import Percentiles, StatsRange
 from warroom.store.audit import verify_chain
@@ -215,3 +217,27 @@ async def test_affected_services_are_those_that_alerted_and_root_candidates_apar
     roots = {f"{r.namespace}/{r.service}": (r.incidents, r.silent)
              for r in stats.root_candidates}
     assert roots == {"shop/cache": (2, 2), "shop/search": (1, 0)}
+
+
+async def test_decision_facts_are_the_same_whichever_plan_the_range_size_picks(
+    engine: AsyncEngine, sessions: async_sessionmaker[AsyncSession], monkeypatch: Any,
+) -> None:
+    """A small range groups its own decisions' rows, a large one whole tables: same figures."""
+    await _history(engine)
+    q = StatsRange(since=END - timedelta(days=10), until=END)
+    found = []
+    for small in (True, False):
+        async def pick(session: AsyncSession, q: StatsRange, small: bool = small) -> bool:
+            return small
+
+        monkeypatch.setattr(ai_sql, "is_small", pick)
+        async with sessions() as session:
+            found.append(await ai_sql.decision_facts(session, q))
+    monkeypatch.undo()
+    assert found[0] == found[1]
+    outcomes, facts = found[0]
+    assert facts.decisions > 100 and facts.timed_out + facts.challenges > 0 and outcomes
+    async with sessions() as session:
+        assert not await ai_sql.is_small(session, q)  # half of the history
+        assert await ai_sql.is_small(session, StatsRange(since=END - timedelta(days=2),
+                                                         until=END))

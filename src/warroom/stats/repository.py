@@ -26,19 +26,18 @@ from sqlalchemy import (
 )
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from warroom.ingest.normalize import SERVICE_LABELS
+from warroom.stats.derived import (
+    DECISIONS,
+    EVENTS,
+    EXECUTIONS,
+    LEARN_KIND,
+    LEARNING,
+    SIGNALS,
+    kind_is,
+)
 from warroom.stats.models import Count, Percentiles, StatsRange
 from warroom.stats.sql import percentiles, seconds_between, utc_day
-from warroom.store.tables import (
-    AuditEvent,
-    Decision,
-    Execution,
-    Incident,
-    Playbook,
-    Signal,
-)
-
-LEARN_KIND = "learn.updated"
+from warroom.store.tables import Incident, Playbook
 
 
 def _at(value: datetime) -> ColumnElement[datetime]:
@@ -65,19 +64,24 @@ def _counts(rows: Sequence[Any]) -> list[Count]:
 async def incident_counts(session: AsyncSession, q: StatsRange) -> dict[str, list[Count]]:
     """Count the range's incidents by status, priority, fault class and team."""
     where = incident_filter(q)
+    # one statement for both of the incident's own fields; each incident is one row
+    status, priority = func.coalesce(Incident.status, ""), func.coalesce(Incident.priority, "")
+    pairs = (await session.execute(
+        select(status, priority, func.count()).where(*where).group_by(status, priority))).all()
     out: dict[str, list[Count]] = {}
-    for name, column_ in (("status", Incident.status), ("priority", Incident.priority)):
-        # grouped by an expression: SQLite would otherwise walk the column's index, all of it
-        key = func.coalesce(column_, "")
-        stmt = select(key, func.count()).where(*where).group_by(key)
-        out[name] = _counts((await session.execute(stmt)).all())
-    fault = func.coalesce(Decision.fault, "undiagnosed")
-    team = func.coalesce(Decision.package["team"].as_string(), "undecided")
+    for name, index in (("status", 0), ("priority", 1)):
+        totals: dict[str, int] = {}
+        for row in pairs:
+            key = str(row[index])
+            totals[key] = totals.get(key, 0) + int(row[2])
+        out[name] = _counts(list(totals.items()))
+    d = DECISIONS.c
+    fault = func.coalesce(d.fault, "undiagnosed")
+    team = func.coalesce(d.package_team, "undecided")
     for name, expr in (("fault", fault), ("team", team)):
         stmt = (select(expr, func.count(distinct(Incident.id)))
                 .select_from(Incident)
-                .outerjoin(Decision, (Decision.incident_id == Incident.id)
-                           & Decision.parent_token.is_(None))
+                .outerjoin(DECISIONS, (d.incident_id == Incident.id) & d.parent_token.is_(None))
                 .where(*where).group_by(expr))
         out[name] = _counts((await session.execute(stmt)).all())
     return out
@@ -116,9 +120,12 @@ def _milestones(q: StatsRange) -> Any:
     """
     span = q.model_copy(update={"since": q.previous.since})
 
+    d, e = DECISIONS.c, EXECUTIONS.c
+
     def first(column_: Any, *joins: Any) -> Any:
-        earliest = select(func.min(column_)).select_from(Decision).where(
-            Decision.incident_id == Incident.id)
+        # read from the decisions' and executions' covering indexes, never their wide rows
+        earliest = select(func.min(column_)).select_from(DECISIONS).where(
+            d.incident_id == Incident.id)
         for target, on in joins:
             earliest = earliest.join(target, on)
         return seconds_between(Incident.opened_at, earliest.scalar_subquery())
@@ -126,10 +133,9 @@ def _milestones(q: StatsRange) -> Any:
     return select(
         case((Incident.opened_at >= _at(q.since), NOW), else_=BEFORE).label("period"),
         utc_day(Incident.opened_at).label("day"),
-        first(Decision.created_at).label("acknowledge"),
-        first(Decision.ready_at).label("decision_ready"),
-        first(Execution.started_at,
-              (Execution, Execution.decision_token == Decision.token)).label("execution"),
+        first(d.created_at).label("acknowledge"),
+        first(d.ready_at).label("decision_ready"),
+        first(e.started_at, (EXECUTIONS, e.decision_token == d.token)).label("execution"),
         seconds_between(Incident.opened_at, Incident.resolved_at).label("recovery"),
     ).where(*incident_filter(span)).cte("milestones")
 
@@ -156,13 +162,6 @@ async def resolution(session: AsyncSession, q: StatsRange, milestones: Sequence[
 
 # --- services and playbooks --------------------------------------------------------------
 
-def _alerted_service() -> ColumnElement[str]:
-    """The service a signal is about, from its labels, as `ingest.normalize.service_of` reads
-    it: the first non-empty of the service labels."""
-    labels = [func.nullif(Signal.labels[name].as_string(), "") for name in SERVICE_LABELS]
-    return func.coalesce(*labels, "")
-
-
 async def services(session: AsyncSession, q: StatsRange, *, now: datetime, limit: int
                    ) -> list[tuple[str, str, int, float]]:
     """Return `(namespace, service, incidents, seconds in incident)` for the top services.
@@ -173,13 +172,13 @@ async def services(session: AsyncSession, q: StatsRange, *, now: datetime, limit
     service; its time in incident is the incident's, from opening to resolving.
     """
     end = _at(min(now, q.until))
-    namespace = func.coalesce(func.nullif(Signal.labels["namespace"].as_string(), ""),
-                              Incident.namespace)
-    pairs = (select(namespace.label("namespace"), _alerted_service().label("service"),
+    sig = SIGNALS.c
+    namespace = func.coalesce(func.nullif(sig.alerted_namespace, ""), Incident.namespace)
+    pairs = (select(namespace.label("namespace"), sig.alerted_service.label("service"),
                     Incident.id.label("id"),
                     seconds_between(Incident.opened_at,
                                     func.coalesce(Incident.resolved_at, end)).label("s"))
-             .join(Signal, Signal.incident_id == Incident.id)
+             .join(SIGNALS, sig.incident_id == Incident.id)
              .where(*incident_filter(q)).distinct().subquery())
     base = (select(pairs.c.namespace, pairs.c.service, func.count().label("n"),
                    func.sum(pairs.c.s).label("s"))
@@ -191,8 +190,8 @@ async def root_candidates(session: AsyncSession, q: StatsRange, *, limit: int
                           ) -> list[tuple[str, str, int, int]]:
     """Return `(namespace, service, incidents, silent)` for the most frequent root candidates,
     `silent` counting the incidents in which the root candidate raised no alert itself."""
-    alerted = exists().where(Signal.incident_id == Incident.id,
-                             _alerted_service() == Incident.service)
+    alerted = exists().where(SIGNALS.c.incident_id == Incident.id,
+                             SIGNALS.c.alerted_service == Incident.service)
     stmt = (select(Incident.namespace, Incident.service, func.count().label("n"),
                    func.sum(case((alerted, 0), else_=1)).label("silent"))
             .where(*incident_filter(q), Incident.service != "")
@@ -216,28 +215,30 @@ async def _top(session: AsyncSession, base: Select[Any], limit: int
 
 async def playbook_days(session: AsyncSession, q: StatsRange
                         ) -> list[tuple[str, str, float, int]]:
-    """Return `(playbook key, day, trust at the day's end, updates that day)`."""
-    payload = AuditEvent.payload
-    day = utc_day(AuditEvent.at)
-    key = payload["playbook"].as_string()
-    stmt = select(
-        key.label("playbook"), day.label("day"),
-        payload["trust_after"].as_float().label("trust"),
-        func.row_number().over(partition_by=(key, day), order_by=AuditEvent.seq.desc())
-        .label("rn"),
-        func.count().over(partition_by=(key, day)).label("n"),
-    ).where(AuditEvent.kind == LEARN_KIND, AuditEvent.at >= q.since, AuditEvent.at < q.until)
+    """Return `(playbook key, day, trust at the day's end, updates that day)`.
+
+    The learning events are grouped per playbook and day from their index (the day's last
+    event and the count), then only each group's last event is read for its trust.
+    """
+    e = LEARNING.c
+    day = utc_day(e.at)
+    stmt = select(e.learn_playbook.label("playbook"), day.label("day"),
+                  func.max(e.seq).label("last"), func.count().label("n")
+                  ).where(kind_is(LEARNING, LEARN_KIND), e.at >= q.since, e.at < q.until,
+                          e.learn_playbook.is_not(None))
     if q.namespace or q.service:
-        stmt = stmt.join(Incident, Incident.id == AuditEvent.incident_id)
+        stmt = stmt.join(Incident, Incident.id == e.incident_id)
         if q.namespace:
             stmt = stmt.where(Incident.namespace == q.namespace)
         if q.service:
             stmt = stmt.where(Incident.service == q.service)
-    sub = stmt.subquery()
+    groups = stmt.group_by(e.learn_playbook, day).subquery()
+    last = EVENTS.c
     rows = (await session.execute(
-        select(sub.c.playbook, sub.c.day, sub.c.trust, sub.c.n).where(sub.c.rn == 1)
-        .order_by(sub.c.playbook, sub.c.day))).all()
-    return [(str(p), str(d), float(t), int(n)) for p, d, t, n in rows if p is not None]
+        select(groups.c.playbook, groups.c.day, last.learn_trust, groups.c.n)
+        .join(EVENTS, last.seq == groups.c.last)
+        .order_by(groups.c.playbook, groups.c.day))).all()
+    return [(str(p), str(d), float(t), int(n)) for p, d, t, n in rows]
 
 
 async def playbook_trust_now(session: AsyncSession) -> dict[tuple[str, str], float]:

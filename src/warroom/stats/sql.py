@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, ClassVar
 
 from sqlalchemy import Float, Select, String, func, or_, select, text
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -12,8 +12,6 @@ from sqlalchemy.sql.expression import TableClause
 from sqlalchemy.sql.functions import FunctionElement
 
 from warroom.stats.models import Percentiles
-
-TURN_INDEX = "ix_audit_events_turns"
 
 
 class seconds_between(FunctionElement[float]):  # noqa: N801  (reads as the SQL function it is)
@@ -56,8 +54,12 @@ def _day_postgresql(element: utc_day, compiler: SQLCompiler, **kw: Any) -> str:
 
 
 class IndexedTable(TableClause):
-    """A table read through one named index on SQLite (`INDEXED BY`), plainly elsewhere."""
+    """A table read through one named index on SQLite (`INDEXED BY`), plainly elsewhere.
 
+    One subclass per index (`index` names it): the class is part of the statement cache key.
+    """
+
+    index: ClassVar[str] = ""
     inherit_cache = True
 
 
@@ -69,8 +71,8 @@ def _table_plain(element: IndexedTable, compiler: SQLCompiler, **kw: Any) -> str
 @compiles(IndexedTable, "sqlite")
 def _table_indexed(element: IndexedTable, compiler: SQLCompiler, **kw: Any) -> str:
     text = str(compiler.visit_table(element, **kw))
-    # without statistics SQLite would rather walk every turn by `kind` and parse its payload
-    return f"{text} INDEXED BY {TURN_INDEX}" if kw.get("asfrom") else text
+    # without statistics SQLite would rather walk every event of a kind and parse its payload
+    return f"{text} INDEXED BY {element.index}" if kw.get("asfrom") and element.index else text
 
 
 def _dialect(session: AsyncSession) -> str:
