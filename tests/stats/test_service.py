@@ -241,3 +241,27 @@ async def test_decision_facts_are_the_same_whichever_plan_the_range_size_picks(
         assert not await ai_sql.is_small(session, q)  # half of the history
         assert await ai_sql.is_small(session, StatsRange(since=END - timedelta(days=2),
                                                          until=END))
+
+
+async def test_resolution_is_the_same_whichever_plan_the_range_size_picks(
+    engine: AsyncEngine, sessions: async_sessionmaker[AsyncSession],
+) -> None:
+    """Lookups per incident or decisions grouped per incident and joined: same milestones."""
+    from sqlalchemy import func
+
+    from warroom.stats import repository
+
+    await _history(engine)
+    q = StatsRange(since=END - timedelta(days=10), until=END)
+    found = []
+    async with sessions() as session:
+        for small in (True, False):
+            rows = repository._milestones(q, small=small)
+            stmt = select(rows.c.period, rows.c.day, func.count(), func.sum(rows.c.acknowledge),
+                          func.sum(rows.c.decision_ready), func.count(rows.c.execution),
+                          func.sum(rows.c.execution), func.sum(rows.c.recovery)
+                          ).group_by(rows.c.period, rows.c.day).order_by(rows.c.period,
+                                                                         rows.c.day)
+            found.append([tuple(round(float(v), 3) if isinstance(v, float) else v for v in r)
+                          for r in (await session.execute(stmt)).all()])
+    assert found[0] == found[1] and len(found[0]) > 15

@@ -32,24 +32,9 @@ from warroom.stats.derived import (
     kind_is,
 )
 from warroom.stats.models import Count, DecisionFacts, Percentiles, StatsRange
-from warroom.stats.repository import incident_filter
+from warroom.stats.repository import incident_filter, is_small
 from warroom.stats.sql import percentiles
 from warroom.store.tables import Incident, LLMTurnRow
-
-SMALL_SHARE = 4  # a range is small when it holds under a quarter of the incidents
-
-
-async def is_small(session: AsyncSession, q: StatsRange) -> bool:
-    """Tell whether the range holds a small share of the incidents (two counts from indexes).
-
-    Which plan is cheaper depends on that share, which neither database's planner estimates
-    well across these joins; the answer is the same either way.
-    """
-    in_range = select(func.count()).select_from(Incident).where(*incident_filter(q))
-    total = select(func.count()).select_from(Incident)
-    found, everything = (await session.execute(
-        select(in_range.scalar_subquery(), total.scalar_subquery()))).one()
-    return int(found) * SMALL_SHARE < int(everything)
 
 
 def _flag(condition: ColumnElement[bool]) -> ColumnElement[int]:

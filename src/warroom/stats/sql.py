@@ -79,14 +79,20 @@ def _dialect(session: AsyncSession) -> str:
     return session.get_bind().dialect.name
 
 
-async def without_jit(session: AsyncSession) -> None:
-    """Turn PostgreSQL's JIT compiler off for the rest of the stats' read-only transaction.
+REPORT_WORK_MEM = "64MB"
 
-    The stats' queries cost enough in the planner's eyes to be JIT-compiled, and compiling
-    took ~200 ms of a 250 ms answer at 100,000 incidents: more than running them.
+
+async def tune_for_reports(session: AsyncSession) -> None:
+    """Set PostgreSQL up for the stats' read-only transaction (nothing to do on SQLite).
+
+    JIT off: the stats' queries cost enough in the planner's eyes to be JIT-compiled, and
+    compiling took ~200 ms of a 250 ms answer at 100,000 incidents, more than running them.
+    More sort memory: ranking a year's durations (a million agent turns) spilled to disk with
+    the default 4 MB and took twice as long; `SET LOCAL` ends with the transaction.
     """
     if _dialect(session) == "postgresql":
         await session.execute(text("SET LOCAL jit = off"))
+        await session.execute(text(f"SET LOCAL work_mem = '{REPORT_WORK_MEM}'"))
 
 
 async def percentiles(session: AsyncSession, values: Select[Any]) -> dict[str, Percentiles]:
