@@ -146,6 +146,8 @@ async def turn_latency(session: AsyncSession, q: StatsRange
                        ) -> dict[str, list[tuple[str, int, int, Percentiles]]]:
     """Return `(name, turns, degraded turns, latency percentiles)` per role and per backend."""
     turns = _turns(q)
+    if session.get_bind().dialect.name == "postgresql":
+        return await _turn_latency_pg(session, turns)
     counts = (await session.execute(
         select(turns.c.role, turns.c.backend, func.count(), func.sum(turns.c.degraded))
         .group_by(turns.c.role, turns.c.backend))).all()
@@ -163,6 +165,26 @@ async def turn_latency(session: AsyncSession, q: StatsRange
         out[by] = [(name, n, d, ranked.get(f"{by}:{name}", Percentiles(count=0)))
                    for name, (n, d) in sorted(totals.items())]
     return out
+
+
+async def _turn_latency_pg(session: AsyncSession, turns: Any
+                           ) -> dict[str, list[tuple[str, int, int, Percentiles]]]:
+    """Every role's and backend's figures in one pass over the turns (grouping sets), each
+    percentile PostgreSQL's `percentile_disc`, the nearest rank, as `sql.percentiles`."""
+    role, latency = func.coalesce(turns.c.role, ""), turns.c.latency
+    stmt = select(
+        func.grouping(role), role, turns.c.backend, func.count(), func.sum(turns.c.degraded),
+        func.count(latency), func.percentile_disc(0.5).within_group(latency),
+        func.percentile_disc(0.95).within_group(latency), func.max(latency),
+    ).group_by(func.grouping_sets(role, turns.c.backend))
+    out: dict[str, list[tuple[str, int, int, Percentiles]]] = {"role": [], "backend": []}
+    for by_backend, name, backend, n, degraded, ranked, p50, p95, top in (
+            await session.execute(stmt)).all():
+        found = Percentiles(count=int(ranked), p50=p50, p95=p95, max=top)
+        key = "backend" if by_backend else "role"
+        out[key].append((str((backend if by_backend else name) or ""), int(n),
+                         int(degraded or 0), found))
+    return {key: sorted(rows) for key, rows in out.items()}
 
 
 async def degraded_debates(session: AsyncSession, q: StatsRange) -> int:

@@ -183,6 +183,8 @@ async def resolution(session: AsyncSession, q: StatsRange, milestones: Sequence[
     # SQLite has no hash join: its lookups per incident beat grouping and joining at any size
     lookups = session.get_bind().dialect.name == "sqlite" or await is_small(session, span)
     rows = _milestones(q, small=lookups)
+    if session.get_bind().dialect.name == "postgresql":
+        return await _resolution_pg(session, q, rows, milestones)
     parts = [select((rows.c.period + ":" + name).label("name"), rows.c[name].label("v"))
              for name in milestones]
     parts.append(select((DAY + ":" + rows.c.day).label("name"), rows.c.recovery.label("v"))
@@ -193,6 +195,37 @@ async def resolution(session: AsyncSession, q: StatsRange, milestones: Sequence[
         period, _, name = key.partition(":")
         out[period][name] = found
     out[DAY] = dict(sorted(out[DAY].items()))
+    return out
+
+
+def _ranked(value: Any) -> list[Any]:
+    """Count, nearest-rank P50 and P95 (`percentile_disc`) and max of one column."""
+    return [func.count(value), func.percentile_disc(0.5).within_group(value),
+            func.percentile_disc(0.95).within_group(value), func.max(value)]
+
+
+def _found(n: int, p50: float | None, p95: float | None, top: float | None) -> Percentiles:
+    return Percentiles(count=int(n), p50=p50, p95=p95, max=top)
+
+
+async def _resolution_pg(session: AsyncSession, q: StatsRange, rows: Any,
+                         milestones: Sequence[str]) -> dict[str, dict[str, Percentiles]]:
+    """PostgreSQL: each milestone's percentiles per period as aggregates over its own column
+    (no union of every value under a text key to sort), recovery per day from the incidents."""
+    out: dict[str, dict[str, Percentiles]] = {NOW: {}, BEFORE: {}, DAY: {}}
+    aggregates = [agg for name in milestones for agg in _ranked(rows.c[name])]
+    for period, *values in (await session.execute(
+            select(rows.c.period, *aggregates).group_by(rows.c.period))).all():
+        for i, name in enumerate(milestones):
+            n, p50, p95, top = values[4 * i:4 * i + 4]
+            if n:
+                out[str(period)][name] = _found(n, p50, p95, top)
+    day = utc_day(Incident.opened_at)
+    recovery = seconds_between(Incident.opened_at, Incident.resolved_at)
+    per_day = (select(day, *_ranked(recovery))
+               .where(*incident_filter(q), Incident.resolved_at.is_not(None)).group_by(day))
+    out[DAY] = {str(d): _found(n, p50, p95, top)
+                for d, n, p50, p95, top in sorted((await session.execute(per_day)).all())}
     return out
 
 
