@@ -96,6 +96,14 @@ async def test_figures_match_a_recomputation_of_the_stored_rows(
     assert _close(report.resolution.get("decision_ready").current, _nearest_rank(ready))
     assert _close(report.resolution.get("execution").current, _nearest_rank(started))
     assert report.resolution.get("recovery").previous.count > 0  # the 10 days before
+    by_day: dict[str, list[float]] = {}
+    for i in incidents:
+        if i.resolved_at is not None:
+            by_day.setdefault(_utc(i.opened_at).date().isoformat(), []).append(
+                (_utc(i.resolved_at) - _utc(i.opened_at)).total_seconds())
+    assert [d.day for d in report.resolution.recovery_per_day] == sorted(by_day)
+    assert all(_close(d.recovery, _nearest_rank(by_day[d.day]))
+               for d in report.resolution.recovery_per_day)
 
     policy = {a.decision_token for a in approvals if a.via == "policy"}
     human_ok = {a.decision_token for a in approvals if a.via != "policy"

@@ -21,6 +21,7 @@ from sqlalchemy import (
     func,
     literal,
     select,
+    tuple_,
     union,
     union_all,
 )
@@ -127,13 +128,14 @@ async def per_day(session: AsyncSession, q: StatsRange) -> dict[str, tuple[int, 
 NOW, BEFORE, DAY = "now", "before", "day"
 
 
-def _milestones(q: StatsRange, *, small: bool) -> Any:
+def _milestones(q: StatsRange, *, small: bool, materialized: bool = False) -> Any:
     """One row per incident of the range and of the period before it: its milestones' seconds.
 
     In a small share of the history each milestone is a subquery per incident, so the time
     range's index drives the query; in a larger one the decisions and executions are grouped
     per incident, from their indexes, and joined (a lookup per incident cost seconds over a
-    year). The rows are a CTE, read once per milestone.
+    year). The rows are a CTE, read once per milestone; `materialized` says so to PostgreSQL,
+    which would otherwise inline it and run each lookup once per aggregate reading it.
     """
     span = q.model_copy(update={"since": q.previous.since})
     d, e = DECISIONS.c, EXECUTIONS.c
@@ -146,7 +148,7 @@ def _milestones(q: StatsRange, *, small: bool) -> Any:
         started = (select(d.incident_id, func.min(e.started_at).label("started"))
                    .select_from(DECISIONS).join(EXECUTIONS, e.decision_token == d.token)
                    .group_by(d.incident_id).subquery())
-        return (select(
+        return _cte(select(
             period, utc_day(Incident.opened_at).label("day"),
             seconds_between(Incident.opened_at, firsts.c.created).label("acknowledge"),
             seconds_between(Incident.opened_at, firsts.c.ready).label("decision_ready"),
@@ -154,7 +156,7 @@ def _milestones(q: StatsRange, *, small: bool) -> Any:
             recovery)
             .outerjoin(firsts, firsts.c.incident_id == Incident.id)
             .outerjoin(started, started.c.incident_id == Incident.id)
-            .where(*incident_filter(span)).cte("milestones"))
+            .where(*incident_filter(span)), materialized)
 
     def first(column_: Any, *joins: Any) -> Any:
         # read from the decisions' and executions' covering indexes, never their wide rows
@@ -164,13 +166,19 @@ def _milestones(q: StatsRange, *, small: bool) -> Any:
             earliest = earliest.join(target, on)
         return seconds_between(Incident.opened_at, earliest.scalar_subquery())
 
-    return select(
+    stmt = select(
         period, utc_day(Incident.opened_at).label("day"),
         first(d.created_at).label("acknowledge"),
         first(d.ready_at).label("decision_ready"),
         first(e.started_at, (EXECUTIONS, e.decision_token == d.token)).label("execution"),
         recovery,
-    ).where(*incident_filter(span)).cte("milestones")
+    ).where(*incident_filter(span))
+    return _cte(stmt, materialized)
+
+
+def _cte(stmt: Select[Any], materialized: bool) -> Any:
+    rows = stmt.cte("milestones")
+    return rows.prefix_with("MATERIALIZED") if materialized else rows
 
 
 async def resolution(session: AsyncSession, q: StatsRange, milestones: Sequence[str]
@@ -182,9 +190,10 @@ async def resolution(session: AsyncSession, q: StatsRange, milestones: Sequence[
     span = q.model_copy(update={"since": q.previous.since})
     # SQLite has no hash join: its lookups per incident beat grouping and joining at any size
     lookups = session.get_bind().dialect.name == "sqlite" or await is_small(session, span)
-    rows = _milestones(q, small=lookups)
-    if session.get_bind().dialect.name == "postgresql":
-        return await _resolution_pg(session, q, rows, milestones)
+    pg = session.get_bind().dialect.name == "postgresql"
+    rows = _milestones(q, small=lookups, materialized=pg)
+    if pg:
+        return await _resolution_pg(session, rows, milestones)
     parts = [select((rows.c.period + ":" + name).label("name"), rows.c[name].label("v"))
              for name in milestones]
     parts.append(select((DAY + ":" + rows.c.day).label("name"), rows.c.recovery.label("v"))
@@ -208,24 +217,25 @@ def _found(n: int, p50: float | None, p95: float | None, top: float | None) -> P
     return Percentiles(count=int(n), p50=p50, p95=p95, max=top)
 
 
-async def _resolution_pg(session: AsyncSession, q: StatsRange, rows: Any,
-                         milestones: Sequence[str]) -> dict[str, dict[str, Percentiles]]:
-    """PostgreSQL: each milestone's percentiles per period as aggregates over its own column
-    (no union of every value under a text key to sort), recovery per day from the incidents."""
+async def _resolution_pg(session: AsyncSession, rows: Any, milestones: Sequence[str]
+                         ) -> dict[str, dict[str, Percentiles]]:
+    """PostgreSQL: each milestone's percentiles as aggregates over its own column (no union of
+    every value under a text key to sort), per period and, with grouping sets in the same
+    pass over the milestones, per period and day (recovery per day)."""
     out: dict[str, dict[str, Percentiles]] = {NOW: {}, BEFORE: {}, DAY: {}}
     aggregates = [agg for name in milestones for agg in _ranked(rows.c[name])]
-    for period, *values in (await session.execute(
-            select(rows.c.period, *aggregates).group_by(rows.c.period))).all():
+    stmt = select(func.grouping(rows.c.day), rows.c.period, rows.c.day, *aggregates).group_by(
+        func.grouping_sets(rows.c.period, tuple_(rows.c.period, rows.c.day)))
+    for by_period, period, day, *values in (await session.execute(stmt)).all():
         for i, name in enumerate(milestones):
             n, p50, p95, top = values[4 * i:4 * i + 4]
-            if n:
+            if not n:
+                continue
+            if by_period:
                 out[str(period)][name] = _found(n, p50, p95, top)
-    day = utc_day(Incident.opened_at)
-    recovery = seconds_between(Incident.opened_at, Incident.resolved_at)
-    per_day = (select(day, *_ranked(recovery))
-               .where(*incident_filter(q), Incident.resolved_at.is_not(None)).group_by(day))
-    out[DAY] = {str(d): _found(n, p50, p95, top)
-                for d, n, p50, p95, top in sorted((await session.execute(per_day)).all())}
+            elif period == NOW and name == "recovery":
+                out[DAY][str(day)] = _found(n, p50, p95, top)
+    out[DAY] = dict(sorted(out[DAY].items()))
     return out
 
 
