@@ -103,7 +103,9 @@ async def _expected(engine: AsyncEngine) -> dict[str, list[tuple[Any, ...]]]:
         "signals": [(s.id, s.labels.get("namespace") or "",
                      next((s.labels[n] for n in names if s.labels.get(n)), ""))
                     for s in signals],
-        "learning": [(e.seq, e.payload["playbook"], e.payload["trust_after"])
+        "learning": [(e.seq, e.payload["playbook"],
+                      e.payload["trust_after"] if isinstance(e.payload["trust_after"], float)
+                      else None)
                      for e in events if e.kind == "learn.updated"],
         "ready": [(e.seq, int(e.payload["package_status"] == "timeout"))
                   for e in events if e.kind == "decision.ready"],
@@ -146,6 +148,9 @@ async def test_0009_derives_the_stats_facts_of_stored_rows_and_of_every_new_writ
                            payload={"playbook": "bad_deploy/rollout_undo", "trust_after": 0.7})
         await audit.append(session, kind="decision.ready", incident_id="inc-x",
                            payload={"package_status": "timeout"})
+        # a malformed event is still recorded: its derived trust is NULL, not an error
+        await audit.append(session, kind="learn.updated", incident_id="inc-x",
+                           payload={"playbook": "odd/one", "trust_after": "high"})
         decision = (await session.scalars(select(Decision).limit(1))).one()
         assert decision.package is not None
         decision.package = decision.package.model_copy(update={"team": "NEWTEAM"})
@@ -159,7 +164,8 @@ async def test_0009_derives_the_stats_facts_of_stored_rows_and_of_every_new_writ
     written = await _derived(blank_engine)
     assert written == await _expected(blank_engine)
     assert ("sig-x", "other", "api-v2") in written["signals"]
-    assert written["learning"][-1][1:] == ("bad_deploy/rollout_undo", 0.7)
+    assert written["learning"][-2][1:] == ("bad_deploy/rollout_undo", 0.7)
+    assert written["learning"][-1][1:] == ("odd/one", None)
     assert written["ready"][-1][1] == 1
     assert (decision.token, "NEWTEAM") in written["decisions"]
     assert (decision.token, "scale") in written["executions"]

@@ -317,7 +317,8 @@ async def playbook_days(session: AsyncSession, q: StatsRange
         select(groups.c.playbook, groups.c.day, last.learn_trust, groups.c.n)
         .join(EVENTS, last.seq == groups.c.last)
         .order_by(groups.c.playbook, groups.c.day))).all()
-    return [(str(p), str(d), float(t), int(n)) for p, d, t, n in rows]
+    # a day whose last event carried no numeric trust has no point (the column is NULL)
+    return [(str(p), str(d), float(t), int(n)) for p, d, t, n in rows if t is not None]
 
 
 async def playbook_trust_now(session: AsyncSession) -> dict[tuple[str, str], float]:

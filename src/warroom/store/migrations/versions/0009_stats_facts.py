@@ -55,8 +55,11 @@ READY = "kind = 'decision.ready'"
 
 def _columns(sqlite: bool) -> dict[str, list[tuple[str, str, str]]]:
     """table -> (column, type, expression)."""
-    trust = ("json_extract(payload, '$.trust_after')" if sqlite
-             else "(payload ->> 'trust_after')::double precision")
+    # a number, or NULL: a generated column that failed to cast would refuse the event
+    trust = ("CASE WHEN json_type(payload, '$.trust_after') IN ('real', 'integer') "
+             "THEN json_extract(payload, '$.trust_after') END" if sqlite
+             else "CASE WHEN json_typeof(payload -> 'trust_after') = 'number' "
+             "THEN (payload ->> 'trust_after')::double precision END")
     return {
         "decisions": [("package_team", "VARCHAR(64)", _text("package", "team", sqlite))],
         "signals": [
