@@ -5,11 +5,13 @@ from __future__ import annotations
 import math
 from collections import Counter
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 from warroom.bench.stats_seed import seed
+from warroom.stats import ai as ai_sql
 from warroom.stats import service
 from warroom.stats.models import Percentiles, StatsRange
 from warroom.store.audit import verify_chain
@@ -94,6 +96,14 @@ async def test_figures_match_a_recomputation_of_the_stored_rows(
     assert _close(report.resolution.get("decision_ready").current, _nearest_rank(ready))
     assert _close(report.resolution.get("execution").current, _nearest_rank(started))
     assert report.resolution.get("recovery").previous.count > 0  # the 10 days before
+    by_day: dict[str, list[float]] = {}
+    for i in incidents:
+        if i.resolved_at is not None:
+            by_day.setdefault(_utc(i.opened_at).date().isoformat(), []).append(
+                (_utc(i.resolved_at) - _utc(i.opened_at)).total_seconds())
+    assert [d.day for d in report.resolution.recovery_per_day] == sorted(by_day)
+    assert all(_close(d.recovery, _nearest_rank(by_day[d.day]))
+               for d in report.resolution.recovery_per_day)
 
     policy = {a.decision_token for a in approvals if a.via == "policy"}
     human_ok = {a.decision_token for a in approvals if a.via != "policy"
@@ -215,3 +225,51 @@ async def test_affected_services_are_those_that_alerted_and_root_candidates_apar
     roots = {f"{r.namespace}/{r.service}": (r.incidents, r.silent)
              for r in stats.root_candidates}
     assert roots == {"shop/cache": (2, 2), "shop/search": (1, 0)}
+
+
+async def test_decision_facts_are_the_same_whichever_plan_the_range_size_picks(
+    engine: AsyncEngine, sessions: async_sessionmaker[AsyncSession], monkeypatch: Any,
+) -> None:
+    """A small range groups its own decisions' rows, a large one whole tables: same figures."""
+    await _history(engine)
+    q = StatsRange(since=END - timedelta(days=10), until=END)
+    found = []
+    for small in (True, False):
+        async def pick(session: AsyncSession, q: StatsRange, small: bool = small) -> bool:
+            return small
+
+        monkeypatch.setattr(ai_sql, "is_small", pick)
+        async with sessions() as session:
+            found.append(await ai_sql.decision_facts(session, q))
+    monkeypatch.undo()
+    assert found[0] == found[1]
+    outcomes, facts = found[0]
+    assert facts.decisions > 100 and facts.timed_out + facts.challenges > 0 and outcomes
+    async with sessions() as session:
+        assert not await ai_sql.is_small(session, q)  # half of the history
+        assert await ai_sql.is_small(session, StatsRange(since=END - timedelta(days=2),
+                                                         until=END))
+
+
+async def test_resolution_is_the_same_whichever_plan_the_range_size_picks(
+    engine: AsyncEngine, sessions: async_sessionmaker[AsyncSession],
+) -> None:
+    """Lookups per incident or decisions grouped per incident and joined: same milestones."""
+    from sqlalchemy import func
+
+    from warroom.stats import repository
+
+    await _history(engine)
+    q = StatsRange(since=END - timedelta(days=10), until=END)
+    found = []
+    async with sessions() as session:
+        for small in (True, False):
+            rows = repository._milestones(q, small=small)
+            stmt = select(rows.c.period, rows.c.day, func.count(), func.sum(rows.c.acknowledge),
+                          func.sum(rows.c.decision_ready), func.count(rows.c.execution),
+                          func.sum(rows.c.execution), func.sum(rows.c.recovery)
+                          ).group_by(rows.c.period, rows.c.day).order_by(rows.c.period,
+                                                                         rows.c.day)
+            found.append([tuple(round(float(v), 3) if isinstance(v, float) else v for v in r)
+                          for r in (await session.execute(stmt)).all()])
+    assert found[0] == found[1] and len(found[0]) > 15

@@ -11,45 +11,34 @@ from typing import Any
 
 from sqlalchemy import (
     ColumnElement,
-    Float,
-    Integer,
-    String,
     case,
-    column,
     distinct,
     func,
-    literal_column,
     select,
     union_all,
 )
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from warroom.stats.models import Count, DecisionFacts, Percentiles, StatsRange
-from warroom.stats.repository import incident_filter
-from warroom.stats.sql import IndexedTable, percentiles
-from warroom.store.tables import (
-    Approval,
-    AuditEvent,
-    ChallengeOutcome,
-    Decision,
-    Execution,
-    Incident,
-    LLMTurnRow,
-    Verification,
+from warroom.stats.derived import (
+    APPROVALS,
+    CHALLENGES,
+    DECISIONS,
+    EXECUTIONS,
+    READY,
+    READY_KIND,
+    TURN_KIND,
+    TURNS,
+    VERIFICATIONS,
+    kind_is,
 )
-
-TURN_KIND = "agent.turn"
-READY_KIND = "decision.ready"
+from warroom.stats.models import Count, DecisionFacts, Percentiles, StatsRange
+from warroom.stats.repository import incident_filter, is_small
+from warroom.stats.sql import percentiles
+from warroom.store.tables import Incident, LLMTurnRow
 
 
 def _flag(condition: ColumnElement[bool]) -> ColumnElement[int]:
     return case((condition, 1), else_=0)
-
-
-def _most(value: ColumnElement[Any], table: Any, *where: Any) -> ColumnElement[int]:
-    """The largest `value` over a decision's rows of `table` (an indexed lookup, 0 if none)."""
-    return func.coalesce(select(func.max(value)).select_from(table).where(*where)
-                         .scalar_subquery(), 0)
 
 
 async def decision_facts(session: AsyncSession, q: StatsRange
@@ -57,33 +46,64 @@ async def decision_facts(session: AsyncSession, q: StatsRange
     """Count the range's decisions by outcome, with their timeouts, verifications, overrides
     and challenges.
 
-    One row per decision, each fact an aggregate over the decision's own rows (a lookup by
-    token, never a hash of the whole history), summed per outcome in the same statement.
+    One row per decision: the decision joined with each fact table's rows grouped per decision,
+    summed per outcome in the same statement. A range holding a small share of the history
+    groups only its own decisions' rows (looked up by token); a larger one groups each fact
+    table whole, from its index, and hashes: restricting a year's rows by token cost more
+    than grouping them all (see `is_small`).
     """
-    token = Decision.token
-    # 2: the policy approved it, 1: a person did, 0: nobody
-    approved = _most(case((Approval.verdict != "approve", 0), (Approval.via == "policy", 2),
-                          else_=1), Approval, Approval.decision_token == token)
-    rejected = _most(_flag((Approval.verdict == "reject") & (Approval.via != "policy")),
-                     Approval, Approval.decision_token == token)
+    small = await is_small(session, q)
+    d = DECISIONS.c
+    mine = (select(d.token, d.status, d.action_type).select_from(Incident)
+            .join(DECISIONS, d.incident_id == Incident.id).where(*incident_filter(q))
+            .subquery())
+    # inline, not a CTE: the planner estimates the range from the incidents' statistics
+    tokens = (select(d.token).select_from(Incident)
+              .join(DECISIONS, d.incident_id == Incident.id).where(*incident_filter(q)))
+
+    def per_decision(table: Any, *facts: Any, where: Any = None) -> Any:
+        key = table.c.decision_token
+        stmt = select(key.label("token"), *facts)
+        if small:
+            stmt = stmt.where(key.in_(tokens))
+        if where is not None:
+            stmt = stmt.where(where)
+        return stmt.group_by(key).subquery()
+
+    ap, v, e, c, r = APPROVALS.c, VERIFICATIONS.c, EXECUTIONS.c, CHALLENGES.c, READY.c
+    approvals = per_decision(
+        APPROVALS,
+        # 2: the policy approved it, 1: a person did, 0: nobody
+        func.max(case((ap.verdict != "approve", 0), (ap.via == "policy", 2), else_=1))
+        .label("approved"),
+        func.max(_flag((ap.verdict == "reject") & (ap.via != "policy"))).label("rejected"))
     # 2: a verification succeeded, 1: verified without success, 0: not verified
-    verified = _most(case((Verification.verdict == "success", 2), else_=1), Verification,
-                     Verification.decision_token == token)
-    # `kind` wrapped: SQLite would walk its index, every ready event of the history
-    timed_out = _most(_flag(AuditEvent.payload["package_status"].as_string() == "timeout"),
-                      AuditEvent, AuditEvent.decision_token == token,
-                      func.coalesce(AuditEvent.kind, "") == READY_KIND)
-    other = _most(_flag(Execution.action["type"].as_string() != Decision.action_type),
-                  Execution, Execution.decision_token == token)
-    n_challenges = select(func.count()).where(ChallengeOutcome.decision_token == token)
-    n_right = select(func.count()).where(ChallengeOutcome.decision_token == token,
-                                         ChallengeOutcome.proved_right.is_(True))
-    rows = select(
-        Decision.status, approved.label("approved"), rejected.label("rejected"),
-        verified.label("verified"), timed_out.label("timed_out"), other.label("other"),
-        n_challenges.scalar_subquery().label("challenges"),
-        n_right.scalar_subquery().label("right"),
-    ).join(Incident, Incident.id == Decision.incident_id).where(*incident_filter(q)).subquery()
+    verifications = per_decision(
+        VERIFICATIONS, func.max(case((v.verdict == "success", 2), else_=1)).label("verified"))
+    ready = per_decision(READY, func.max(r.ready_timeout).label("timed_out"),
+                         where=kind_is(READY, READY_KIND))
+    # an executed type differs from the proposal when the lowest or the highest one does
+    executions = per_decision(EXECUTIONS, func.min(e.action_type).label("low"),
+                              func.max(e.action_type).label("high"))
+    challenges = per_decision(CHALLENGES, func.count().label("challenges"),
+                              func.sum(_flag(c.proved_right.is_(True))).label("right"))
+    proposed = mine.c.action_type
+    rows = (select(
+        mine.c.status,
+        func.coalesce(approvals.c.approved, 0).label("approved"),
+        func.coalesce(approvals.c.rejected, 0).label("rejected"),
+        func.coalesce(verifications.c.verified, 0).label("verified"),
+        func.coalesce(ready.c.timed_out, 0).label("timed_out"),
+        _flag((executions.c.low != proposed) | (executions.c.high != proposed)).label("other"),
+        func.coalesce(challenges.c.challenges, 0).label("challenges"),
+        func.coalesce(challenges.c.right, 0).label("right"),
+    ).select_from(mine)
+        .outerjoin(approvals, approvals.c.token == mine.c.token)
+        .outerjoin(verifications, verifications.c.token == mine.c.token)
+        .outerjoin(ready, ready.c.token == mine.c.token)
+        .outerjoin(executions, executions.c.token == mine.c.token)
+        .outerjoin(challenges, challenges.c.token == mine.c.token)
+        .subquery())
     outcome = case(
         (rows.c.approved == 2, "auto_executed"),
         (rows.c.status == "rejected", "rejected"),
@@ -111,17 +131,6 @@ async def decision_facts(session: AsyncSession, q: StatsRange
         different_action=totals[5], challenges=totals[6], challenges_proved_right=totals[7])
 
 
-# a literal, not a parameter: SQLite uses a partial index only for a WHERE it can read
-TURN_KIND_SQL: ColumnElement[str] = literal_column(f"'{TURN_KIND}'")
-
-# the agent turns' figures, derived from the audit payload by the database (migration 0007)
-TURNS = IndexedTable(
-    "audit_events", column("kind", String), column("incident_id", String),
-    column("session_id", String), column("turn_role", String), column("turn_backend", String),
-    column("turn_latency_ms", Float), column("turn_degraded", Integer),
-)
-
-
 def _turns(q: StatsRange) -> Any:
     """The turns of the range's incidents, read from the turns' index alone."""
     incidents = select(Incident.id).where(*incident_filter(q))
@@ -129,7 +138,7 @@ def _turns(q: StatsRange) -> Any:
         TURNS.c.turn_role.label("role"), TURNS.c.turn_backend.label("backend"),
         TURNS.c.turn_latency_ms.label("latency"), TURNS.c.turn_degraded.label("degraded"),
         TURNS.c.session_id.label("session_id"),
-    ).where(TURNS.c.kind == TURN_KIND_SQL, TURNS.c.incident_id.in_(incidents))
+    ).where(kind_is(TURNS, TURN_KIND), TURNS.c.incident_id.in_(incidents))
     return stmt.subquery()
 
 
@@ -137,6 +146,8 @@ async def turn_latency(session: AsyncSession, q: StatsRange
                        ) -> dict[str, list[tuple[str, int, int, Percentiles]]]:
     """Return `(name, turns, degraded turns, latency percentiles)` per role and per backend."""
     turns = _turns(q)
+    if session.get_bind().dialect.name == "postgresql":
+        return await _turn_latency_pg(session, turns)
     counts = (await session.execute(
         select(turns.c.role, turns.c.backend, func.count(), func.sum(turns.c.degraded))
         .group_by(turns.c.role, turns.c.backend))).all()
@@ -154,6 +165,26 @@ async def turn_latency(session: AsyncSession, q: StatsRange
         out[by] = [(name, n, d, ranked.get(f"{by}:{name}", Percentiles(count=0)))
                    for name, (n, d) in sorted(totals.items())]
     return out
+
+
+async def _turn_latency_pg(session: AsyncSession, turns: Any
+                           ) -> dict[str, list[tuple[str, int, int, Percentiles]]]:
+    """Every role's and backend's figures in one pass over the turns (grouping sets), each
+    percentile PostgreSQL's `percentile_disc`, the nearest rank, as `sql.percentiles`."""
+    role, latency = func.coalesce(turns.c.role, ""), turns.c.latency
+    stmt = select(
+        func.grouping(role), role, turns.c.backend, func.count(), func.sum(turns.c.degraded),
+        func.count(latency), func.percentile_disc(0.5).within_group(latency),
+        func.percentile_disc(0.95).within_group(latency), func.max(latency),
+    ).group_by(func.grouping_sets(role, turns.c.backend))
+    out: dict[str, list[tuple[str, int, int, Percentiles]]] = {"role": [], "backend": []}
+    for by_backend, name, backend, n, degraded, ranked, p50, p95, top in (
+            await session.execute(stmt)).all():
+        found = Percentiles(count=int(ranked), p50=p50, p95=p95, max=top)
+        key = "backend" if by_backend else "role"
+        out[key].append((str((backend if by_backend else name) or ""), int(n),
+                         int(degraded or 0), found))
+    return {key: sorted(rows) for key, rows in out.items()}
 
 
 async def degraded_debates(session: AsyncSession, q: StatsRange) -> int:

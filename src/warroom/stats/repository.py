@@ -21,24 +21,24 @@ from sqlalchemy import (
     func,
     literal,
     select,
+    tuple_,
     union,
     union_all,
 )
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from warroom.ingest.normalize import SERVICE_LABELS
+from warroom.stats.derived import (
+    DECISIONS,
+    EVENTS,
+    EXECUTIONS,
+    LEARN_KIND,
+    LEARNING,
+    SIGNALS,
+    kind_is,
+)
 from warroom.stats.models import Count, Percentiles, StatsRange
 from warroom.stats.sql import percentiles, seconds_between, utc_day
-from warroom.store.tables import (
-    AuditEvent,
-    Decision,
-    Execution,
-    Incident,
-    Playbook,
-    Signal,
-)
-
-LEARN_KIND = "learn.updated"
+from warroom.store.tables import Incident, Playbook
 
 
 def _at(value: datetime) -> ColumnElement[datetime]:
@@ -55,6 +55,22 @@ def incident_filter(q: StatsRange) -> list[ColumnElement[bool]]:
     return conditions
 
 
+SMALL_SHARE = 4  # a range is small when it holds under a quarter of the incidents
+
+
+async def is_small(session: AsyncSession, q: StatsRange) -> bool:
+    """Tell whether the range holds a small share of the incidents (two counts from indexes).
+
+    Which plan is cheaper depends on that share, which neither database's planner estimates
+    well across these joins; the answer is the same either way.
+    """
+    in_range = select(func.count()).select_from(Incident).where(*incident_filter(q))
+    total = select(func.count()).select_from(Incident)
+    found, everything = (await session.execute(
+        select(in_range.scalar_subquery(), total.scalar_subquery()))).one()
+    return int(found) * SMALL_SHARE < int(everything)
+
+
 def _counts(rows: Sequence[Any]) -> list[Count]:
     found = [Count(key=str(key), count=int(n)) for key, n in rows]
     return sorted(found, key=lambda c: (-c.count, c.key))
@@ -65,19 +81,24 @@ def _counts(rows: Sequence[Any]) -> list[Count]:
 async def incident_counts(session: AsyncSession, q: StatsRange) -> dict[str, list[Count]]:
     """Count the range's incidents by status, priority, fault class and team."""
     where = incident_filter(q)
+    # one statement for both of the incident's own fields; each incident is one row
+    status, priority = func.coalesce(Incident.status, ""), func.coalesce(Incident.priority, "")
+    pairs = (await session.execute(
+        select(status, priority, func.count()).where(*where).group_by(status, priority))).all()
     out: dict[str, list[Count]] = {}
-    for name, column_ in (("status", Incident.status), ("priority", Incident.priority)):
-        # grouped by an expression: SQLite would otherwise walk the column's index, all of it
-        key = func.coalesce(column_, "")
-        stmt = select(key, func.count()).where(*where).group_by(key)
-        out[name] = _counts((await session.execute(stmt)).all())
-    fault = func.coalesce(Decision.fault, "undiagnosed")
-    team = func.coalesce(Decision.package["team"].as_string(), "undecided")
+    for name, index in (("status", 0), ("priority", 1)):
+        totals: dict[str, int] = {}
+        for row in pairs:
+            key = str(row[index])
+            totals[key] = totals.get(key, 0) + int(row[2])
+        out[name] = _counts(list(totals.items()))
+    d = DECISIONS.c
+    fault = func.coalesce(d.fault, "undiagnosed")
+    team = func.coalesce(d.package_team, "undecided")
     for name, expr in (("fault", fault), ("team", team)):
         stmt = (select(expr, func.count(distinct(Incident.id)))
                 .select_from(Incident)
-                .outerjoin(Decision, (Decision.incident_id == Incident.id)
-                           & Decision.parent_token.is_(None))
+                .outerjoin(DECISIONS, (d.incident_id == Incident.id) & d.parent_token.is_(None))
                 .where(*where).group_by(expr))
         out[name] = _counts((await session.execute(stmt)).all())
     return out
@@ -107,31 +128,57 @@ async def per_day(session: AsyncSession, q: StatsRange) -> dict[str, tuple[int, 
 NOW, BEFORE, DAY = "now", "before", "day"
 
 
-def _milestones(q: StatsRange) -> Any:
+def _milestones(q: StatsRange, *, small: bool, materialized: bool = False) -> Any:
     """One row per incident of the range and of the period before it: its milestones' seconds.
 
-    Each milestone is a subquery per incident, so the time range's index drives the query
-    (grouping the decisions per incident and joining was slower at every range size); the
-    rows are a CTE, read once per milestone.
+    In a small share of the history each milestone is a subquery per incident, so the time
+    range's index drives the query; in a larger one the decisions and executions are grouped
+    per incident, from their indexes, and joined (a lookup per incident cost seconds over a
+    year). The rows are a CTE, read once per milestone; `materialized` says so to PostgreSQL,
+    which would otherwise inline it and run each lookup once per aggregate reading it.
     """
     span = q.model_copy(update={"since": q.previous.since})
+    d, e = DECISIONS.c, EXECUTIONS.c
+    period = case((Incident.opened_at >= _at(q.since), NOW), else_=BEFORE).label("period")
+    recovery = seconds_between(Incident.opened_at, Incident.resolved_at).label("recovery")
+    if not small:
+        firsts = (select(d.incident_id, func.min(d.created_at).label("created"),
+                         func.min(d.ready_at).label("ready"))
+                  .group_by(d.incident_id).subquery())
+        started = (select(d.incident_id, func.min(e.started_at).label("started"))
+                   .select_from(DECISIONS).join(EXECUTIONS, e.decision_token == d.token)
+                   .group_by(d.incident_id).subquery())
+        return _cte(select(
+            period, utc_day(Incident.opened_at).label("day"),
+            seconds_between(Incident.opened_at, firsts.c.created).label("acknowledge"),
+            seconds_between(Incident.opened_at, firsts.c.ready).label("decision_ready"),
+            seconds_between(Incident.opened_at, started.c.started).label("execution"),
+            recovery)
+            .outerjoin(firsts, firsts.c.incident_id == Incident.id)
+            .outerjoin(started, started.c.incident_id == Incident.id)
+            .where(*incident_filter(span)), materialized)
 
     def first(column_: Any, *joins: Any) -> Any:
-        earliest = select(func.min(column_)).select_from(Decision).where(
-            Decision.incident_id == Incident.id)
+        # read from the decisions' and executions' covering indexes, never their wide rows
+        earliest = select(func.min(column_)).select_from(DECISIONS).where(
+            d.incident_id == Incident.id)
         for target, on in joins:
             earliest = earliest.join(target, on)
         return seconds_between(Incident.opened_at, earliest.scalar_subquery())
 
-    return select(
-        case((Incident.opened_at >= _at(q.since), NOW), else_=BEFORE).label("period"),
-        utc_day(Incident.opened_at).label("day"),
-        first(Decision.created_at).label("acknowledge"),
-        first(Decision.ready_at).label("decision_ready"),
-        first(Execution.started_at,
-              (Execution, Execution.decision_token == Decision.token)).label("execution"),
-        seconds_between(Incident.opened_at, Incident.resolved_at).label("recovery"),
-    ).where(*incident_filter(span)).cte("milestones")
+    stmt = select(
+        period, utc_day(Incident.opened_at).label("day"),
+        first(d.created_at).label("acknowledge"),
+        first(d.ready_at).label("decision_ready"),
+        first(e.started_at, (EXECUTIONS, e.decision_token == d.token)).label("execution"),
+        recovery,
+    ).where(*incident_filter(span))
+    return _cte(stmt, materialized)
+
+
+def _cte(stmt: Select[Any], materialized: bool) -> Any:
+    rows = stmt.cte("milestones")
+    return rows.prefix_with("MATERIALIZED") if materialized else rows
 
 
 async def resolution(session: AsyncSession, q: StatsRange, milestones: Sequence[str]
@@ -140,7 +187,13 @@ async def resolution(session: AsyncSession, q: StatsRange, milestones: Sequence[
 
     One statement: `{"now": {milestone: ...}, "before": {...}, "day": {YYYY-MM-DD: recovery}}`.
     """
-    rows = _milestones(q)
+    span = q.model_copy(update={"since": q.previous.since})
+    # SQLite has no hash join: its lookups per incident beat grouping and joining at any size
+    lookups = session.get_bind().dialect.name == "sqlite" or await is_small(session, span)
+    pg = session.get_bind().dialect.name == "postgresql"
+    rows = _milestones(q, small=lookups, materialized=pg)
+    if pg:
+        return await _resolution_pg(session, rows, milestones)
     parts = [select((rows.c.period + ":" + name).label("name"), rows.c[name].label("v"))
              for name in milestones]
     parts.append(select((DAY + ":" + rows.c.day).label("name"), rows.c.recovery.label("v"))
@@ -154,14 +207,39 @@ async def resolution(session: AsyncSession, q: StatsRange, milestones: Sequence[
     return out
 
 
+def _ranked(value: Any) -> list[Any]:
+    """Count, nearest-rank P50 and P95 (`percentile_disc`) and max of one column."""
+    return [func.count(value), func.percentile_disc(0.5).within_group(value),
+            func.percentile_disc(0.95).within_group(value), func.max(value)]
+
+
+def _found(n: int, p50: float | None, p95: float | None, top: float | None) -> Percentiles:
+    return Percentiles(count=int(n), p50=p50, p95=p95, max=top)
+
+
+async def _resolution_pg(session: AsyncSession, rows: Any, milestones: Sequence[str]
+                         ) -> dict[str, dict[str, Percentiles]]:
+    """PostgreSQL: each milestone's percentiles as aggregates over its own column (no union of
+    every value under a text key to sort), per period and, with grouping sets in the same
+    pass over the milestones, per period and day (recovery per day)."""
+    out: dict[str, dict[str, Percentiles]] = {NOW: {}, BEFORE: {}, DAY: {}}
+    aggregates = [agg for name in milestones for agg in _ranked(rows.c[name])]
+    stmt = select(func.grouping(rows.c.day), rows.c.period, rows.c.day, *aggregates).group_by(
+        func.grouping_sets(rows.c.period, tuple_(rows.c.period, rows.c.day)))
+    for by_period, period, day, *values in (await session.execute(stmt)).all():
+        for i, name in enumerate(milestones):
+            n, p50, p95, top = values[4 * i:4 * i + 4]
+            if not n:
+                continue
+            if by_period:
+                out[str(period)][name] = _found(n, p50, p95, top)
+            elif period == NOW and name == "recovery":
+                out[DAY][str(day)] = _found(n, p50, p95, top)
+    out[DAY] = dict(sorted(out[DAY].items()))
+    return out
+
+
 # --- services and playbooks --------------------------------------------------------------
-
-def _alerted_service() -> ColumnElement[str]:
-    """The service a signal is about, from its labels, as `ingest.normalize.service_of` reads
-    it: the first non-empty of the service labels."""
-    labels = [func.nullif(Signal.labels[name].as_string(), "") for name in SERVICE_LABELS]
-    return func.coalesce(*labels, "")
-
 
 async def services(session: AsyncSession, q: StatsRange, *, now: datetime, limit: int
                    ) -> list[tuple[str, str, int, float]]:
@@ -173,13 +251,13 @@ async def services(session: AsyncSession, q: StatsRange, *, now: datetime, limit
     service; its time in incident is the incident's, from opening to resolving.
     """
     end = _at(min(now, q.until))
-    namespace = func.coalesce(func.nullif(Signal.labels["namespace"].as_string(), ""),
-                              Incident.namespace)
-    pairs = (select(namespace.label("namespace"), _alerted_service().label("service"),
+    sig = SIGNALS.c
+    namespace = func.coalesce(func.nullif(sig.alerted_namespace, ""), Incident.namespace)
+    pairs = (select(namespace.label("namespace"), sig.alerted_service.label("service"),
                     Incident.id.label("id"),
                     seconds_between(Incident.opened_at,
                                     func.coalesce(Incident.resolved_at, end)).label("s"))
-             .join(Signal, Signal.incident_id == Incident.id)
+             .join(SIGNALS, sig.incident_id == Incident.id)
              .where(*incident_filter(q)).distinct().subquery())
     base = (select(pairs.c.namespace, pairs.c.service, func.count().label("n"),
                    func.sum(pairs.c.s).label("s"))
@@ -191,8 +269,8 @@ async def root_candidates(session: AsyncSession, q: StatsRange, *, limit: int
                           ) -> list[tuple[str, str, int, int]]:
     """Return `(namespace, service, incidents, silent)` for the most frequent root candidates,
     `silent` counting the incidents in which the root candidate raised no alert itself."""
-    alerted = exists().where(Signal.incident_id == Incident.id,
-                             _alerted_service() == Incident.service)
+    alerted = exists().where(SIGNALS.c.incident_id == Incident.id,
+                             SIGNALS.c.alerted_service == Incident.service)
     stmt = (select(Incident.namespace, Incident.service, func.count().label("n"),
                    func.sum(case((alerted, 0), else_=1)).label("silent"))
             .where(*incident_filter(q), Incident.service != "")
@@ -216,28 +294,31 @@ async def _top(session: AsyncSession, base: Select[Any], limit: int
 
 async def playbook_days(session: AsyncSession, q: StatsRange
                         ) -> list[tuple[str, str, float, int]]:
-    """Return `(playbook key, day, trust at the day's end, updates that day)`."""
-    payload = AuditEvent.payload
-    day = utc_day(AuditEvent.at)
-    key = payload["playbook"].as_string()
-    stmt = select(
-        key.label("playbook"), day.label("day"),
-        payload["trust_after"].as_float().label("trust"),
-        func.row_number().over(partition_by=(key, day), order_by=AuditEvent.seq.desc())
-        .label("rn"),
-        func.count().over(partition_by=(key, day)).label("n"),
-    ).where(AuditEvent.kind == LEARN_KIND, AuditEvent.at >= q.since, AuditEvent.at < q.until)
+    """Return `(playbook key, day, trust at the day's end, updates that day)`.
+
+    The learning events are grouped per playbook and day from their index (the day's last
+    event and the count), then only each group's last event is read for its trust.
+    """
+    e = LEARNING.c
+    day = utc_day(e.at)
+    stmt = select(e.learn_playbook.label("playbook"), day.label("day"),
+                  func.max(e.seq).label("last"), func.count().label("n")
+                  ).where(kind_is(LEARNING, LEARN_KIND), e.at >= q.since, e.at < q.until,
+                          e.learn_playbook.is_not(None))
     if q.namespace or q.service:
-        stmt = stmt.join(Incident, Incident.id == AuditEvent.incident_id)
+        stmt = stmt.join(Incident, Incident.id == e.incident_id)
         if q.namespace:
             stmt = stmt.where(Incident.namespace == q.namespace)
         if q.service:
             stmt = stmt.where(Incident.service == q.service)
-    sub = stmt.subquery()
+    groups = stmt.group_by(e.learn_playbook, day).subquery()
+    last = EVENTS.c
     rows = (await session.execute(
-        select(sub.c.playbook, sub.c.day, sub.c.trust, sub.c.n).where(sub.c.rn == 1)
-        .order_by(sub.c.playbook, sub.c.day))).all()
-    return [(str(p), str(d), float(t), int(n)) for p, d, t, n in rows if p is not None]
+        select(groups.c.playbook, groups.c.day, last.learn_trust, groups.c.n)
+        .join(EVENTS, last.seq == groups.c.last)
+        .order_by(groups.c.playbook, groups.c.day))).all()
+    # a day whose last event carried no numeric trust has no point (the column is NULL)
+    return [(str(p), str(d), float(t), int(n)) for p, d, t, n in rows if t is not None]
 
 
 async def playbook_trust_now(session: AsyncSession) -> dict[tuple[str, str], float]:

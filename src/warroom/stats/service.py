@@ -28,7 +28,7 @@ from warroom.stats.models import (
     StatsReport,
     TrustPoint,
 )
-from warroom.stats.sql import without_jit
+from warroom.stats.sql import tune_for_reports
 
 MILESTONES = ("acknowledge", "decision_ready", "execution", "recovery")
 TOP_SERVICES = 10
@@ -58,7 +58,7 @@ def stats_range(*, days: float = DEFAULT_DAYS, since: datetime | None = None,
 
 async def incidents(session: AsyncSession, q: StatsRange) -> IncidentStats:
     """Count the range's incidents by status, priority, fault class, team, and per day."""
-    await without_jit(session)
+    await tune_for_reports(session)
     counts = await repository.incident_counts(session, q)
     days = await repository.per_day(session, q)
     return IncidentStats(
@@ -77,7 +77,7 @@ def _change(current: Percentiles, previous: Percentiles) -> float | None:
 
 async def resolution(session: AsyncSession, q: StatsRange) -> ResolutionStats:
     """Return each milestone's P50/P95/max here and in the previous period of the same length."""
-    await without_jit(session)
+    await tune_for_reports(session)
     figures = await repository.resolution(session, q, MILESTONES)
     now, before = figures[repository.NOW], figures[repository.BEFORE]
     trends = []
@@ -113,7 +113,7 @@ def _usage(rows: list[tuple[str, str, int, int, int, int, float]], index: int
 async def ai(session: AsyncSession, q: StatsRange) -> AiStats:
     """Return the decisions' outcomes, verification success, overrides, agent latency, and
     the language models' tokens and cost."""
-    await without_jit(session)
+    await tune_for_reports(session)
     outcomes, facts = await ai_sql.decision_facts(session, q)
     latency = await ai_sql.turn_latency(session, q)
     usage = await ai_sql.model_usage(session, q)
@@ -145,7 +145,7 @@ async def services(session: AsyncSession, q: StatsRange, *, limit: int = TOP_SER
                    now: datetime | None = None) -> ServiceStats:
     """Return the most affected services by incident count and by time in incident, and the
     most frequent root candidates apart (see docs/stats.md#services)."""
-    await without_jit(session)
+    await tune_for_reports(session)
     rows = [ServiceStat(namespace=ns, service=svc, incidents=n, seconds_in_incident=round(s, 3))
             for ns, svc, n, s in await repository.services(
                 session, q, now=now or datetime.now(UTC), limit=limit)]
@@ -159,7 +159,7 @@ async def services(session: AsyncSession, q: StatsRange, *, limit: int = TOP_SER
 
 async def playbooks(session: AsyncSession, q: StatsRange) -> PlaybookStats:
     """Return each playbook's trust at the end of every day it learned in the range."""
-    await without_jit(session)
+    await tune_for_reports(session)
     trust_now = await repository.playbook_trust_now(session)
     trends: dict[str, PlaybookTrend] = {}
     for key, day, trust, updates in await repository.playbook_days(session, q):

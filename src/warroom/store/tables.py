@@ -347,3 +347,10 @@ Index("ix_audit_events_kind_at", AuditEvent.kind, AuditEvent.at)
 Index("ix_llm_turns_usage", LLMTurnRow.incident_id, LLMTurnRow.role, LLMTurnRow.model,
       LLMTurnRow.cached, LLMTurnRow.input_tokens, LLMTurnRow.output_tokens,
       LLMTurnRow.cost_usd)
+# the stats over a whole history read from indexes alone (migration 0009, which also adds
+# generated columns these tables do not map, and the indexes over them)
+Index("ix_incidents_stats", Incident.opened_at, Incident.namespace, Incident.service,
+      Incident.status, Incident.priority, Incident.resolved_at, Incident.id)
+Index("ix_approvals_stats", Approval.decision_token, Approval.verdict, Approval.via)
+Index("ix_verifications_stats", Verification.decision_token, Verification.verdict)
+Index("ix_challenges_stats", ChallengeOutcome.decision_token, ChallengeOutcome.proved_right)
