@@ -50,6 +50,7 @@ from warroom.agents.diagnostician.templates import (
 )
 from warroom.agents.diagnostician.topology import Graph, alert_entities, alert_findings, relation
 from warroom.agents.diagnostician.traces import error_chain_findings, trace_findings
+from warroom.agents.diagnostician.walk import off_path_factor, walk_ranks
 from warroom.agents.models import DiagnosisReport
 from warroom.agents.ports import DebateContext
 from warroom.sensors.models import EvidenceSnapshot
@@ -257,6 +258,7 @@ def diagnose_snapshot(snapshot: EvidenceSnapshot, *, namespace: str = "",
     observed = {s.entity for s in signals} | {ix.owner_of_pod(st.namespace, st.pod)
                                                for st in snapshot.logs if st.pod}
     blame_blind_hosts(ix, places, g, observed)
+    ranks = walk_ranks({e: p.anomaly for e, p in places.items()}, g, alerts)
     hinted = alert_findings(ix, snapshot.alerts)
     method = method_findings(ix, places, alerts, {f.entity: f.fault for f in hinted})
     # the pattern at a place (faulttype.py) says what its golden-signal symptoms are a sign of
@@ -308,6 +310,10 @@ def diagnose_snapshot(snapshot: EvidenceSnapshot, *, namespace: str = "",
     for c in cands.values():
         factor, c.place = relation(ix, g, c.entity, alerts, reach, dns)
         c.score *= factor
+        off, off_why = off_path_factor(ranks, c.entity, alerts, reach)
+        if off < 1.0 and c.entity != dns and c.entity[1] not in ix.node_names:  # shared: kept
+            c.score *= off
+            c.place += f"; {off_why}"
         if c.generic:
             victim_of = places[c.entity].victim_of if c.entity in places else None
             explained = (_explainers(ix, g, c.entity, dns)
