@@ -37,6 +37,15 @@ def test_the_walk_pools_at_the_deepest_anomalous_callee() -> None:
     assert ranks[place("quiet")] == 0.0
 
 
+def test_the_walk_crosses_callers_too_quiet_to_score() -> None:
+    # only the place three hops below the alert moved; the callers between (a handful of
+    # requests each) show nothing a score can see. A noisy unconnected place moved more.
+    g = chain_graph(["entry", "b", "c", "d"])
+    ranks = walk_ranks({place("d"): 0.5, place("noisy"): 0.9}, g, [place("entry")])
+    assert max(ranks, key=lambda e: ranks[e]) == place("d")
+    assert ranks[place("b")] > 0.0  # the walker passed through
+
+
 def test_an_alert_more_anomalous_than_everything_it_calls_keeps_the_walk() -> None:
     g = chain_graph(["entry", "b", "c"])
     ranks = walk_ranks({place("entry"): 0.9, place("c"): 0.1}, g, [place("entry")])

@@ -2,8 +2,9 @@
 
 A walker starts either at the alerting place or at any anomalous place (the personalisation:
 half its restarts at the alerts, half in proportion to each place's own anomaly). From a
-place it moves to a callee in proportion to how anomalous the callee is (trouble travels up
-from callees, so the walker follows it down), back to a caller with a small weight, or stays
+place it moves to a callee in proportion to how anomalous the callee is, or the anomaly below
+it when the callee itself is quiet (trouble travels up from callees, so the walker follows it
+down), back to a caller with a small weight, or stays
 when it is more anomalous than everything it calls (CloudRanger's self-loop: the deepest
 anomalous place keeps the walker). The stationary probability ranks the places: mass pools at
 anomalous places below the alert whose callees are normal, while a place with no path from
@@ -20,6 +21,8 @@ from warroom.agents.diagnostician.topology import Graph
 DAMPING = 0.85  # chance of following an edge rather than restarting
 BACK = 0.2  # weight of stepping back to a caller, relative to its anomaly
 ALERT_SHARE = 0.5  # share of restarts at the alerting places
+PASS = 0.7  # what a quiet place passes on of the anomaly below it, per hop
+_DEPTH = 6  # hops a quiet stretch of the path may span
 _ITERATIONS = 60
 _TOLERANCE = 1e-9
 
@@ -41,11 +44,12 @@ def walk_ranks(anomaly: Mapping[Entity, float], g: Graph,
     restart = {v: (1 - share) * a[v] / total for v in nodes}
     for s in starts:
         restart[s] += share / len(starts)
+    lead = _leads(a, g)
     moves: dict[Entity, list[tuple[Entity, float]]] = {}
     for u in nodes:
-        out = [(c, a[c]) for c in sorted(g.callees.get(u, ())) if a[c] > 0]
+        out = [(c, lead[c]) for c in sorted(g.callees.get(u, ())) if lead[c] > 0]
         out += [(p, BACK * a[p]) for p in sorted(g.callers.get(u, ())) if a[p] > 0]
-        deepest = max((a[c] for c in g.callees.get(u, ())), default=0.0)
+        deepest = max((lead[c] for c in g.callees.get(u, ())), default=0.0)
         if a[u] > deepest:
             out.append((u, a[u] - deepest))
         norm = sum(w for _, w in out)
@@ -68,6 +72,17 @@ def walk_ranks(anomaly: Mapping[Entity, float], g: Graph,
             break
     top = max(pi.values())
     return {v: p / top for v, p in pi.items()} if top > 0 else {}
+
+
+def _leads(a: Mapping[Entity, float], g: Graph) -> dict[Entity, float]:
+    """Return how strongly each place leads towards anomaly: its own, or a deeper place's
+    discounted by PASS per hop, so the walker crosses callers too quiet to score (a caller
+    whose few requests hide the rise) on its way to the anomalous place below them."""
+    lead = dict(a)
+    for _ in range(_DEPTH):
+        lead = {v: max(a[v], PASS * max((lead[c] for c in g.callees.get(v, ())), default=0.0))
+                for v in lead}
+    return lead
 
 
 OFF_PATH_FLOOR = 0.5  # what a place off the alert's path keeps when the walk ranks it last
