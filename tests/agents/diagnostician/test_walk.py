@@ -46,6 +46,17 @@ def test_the_walk_crosses_callers_too_quiet_to_score() -> None:
     assert ranks[place("b")] > 0.0  # the walker passed through
 
 
+def test_an_alert_whose_trouble_nothing_below_explains_keeps_the_walk() -> None:
+    # the alert moved more than a place far below it, and the victim rule found that place
+    # does not account for the alert's symptoms: the walker mostly stays at the alert
+    g = chain_graph(["entry", "b", "c", "d"])
+    anomaly = {place("entry"): 0.9, place("d"): 0.8}
+    follows = walk_ranks(anomaly, g, [place("entry")])
+    assert max(follows, key=lambda e: follows[e]) == place("d")
+    stays = walk_ranks(anomaly, g, [place("entry")], own=[place("entry"), place("d")])
+    assert max(stays, key=lambda e: stays[e]) == place("entry")
+
+
 def test_an_alert_more_anomalous_than_everything_it_calls_keeps_the_walk() -> None:
     g = chain_graph(["entry", "b", "c"])
     ranks = walk_ranks({place("entry"): 0.9, place("c"): 0.1}, g, [place("entry")])
@@ -89,3 +100,18 @@ def test_exceptions_off_the_alerts_path_lose_to_the_callee_that_explains_it() ->
     assert top.service == CHAIN[3]
     ledger = [h for h in report.hypotheses if h.service == "ledger"]
     assert ledger and "off the alert's path" in ledger[0].evidence[-1]
+
+
+def test_a_weak_rise_on_the_alerts_path_outranks_a_busier_unconnected_place() -> None:
+    # the entry alert inherits a small error rise from three hops down (the callers' rise
+    # is smaller still); a service nothing on that path calls doubled its CPU. The walk
+    # pools at the deepest place on the path, and ranks it above the busier stranger.
+    series = [coarse("service:errors:ratio_rate1m", svc, [0.0, 0.0, 0.03, 0.035, 0.03])
+              for svc in CHAIN[:3]]
+    series.append(coarse("service:errors:ratio_rate1m", CHAIN[3], [0.0, 0.0, 0.04, 0.05, 0.045]))
+    series.append(coarse("process_cpu_utilization", "batch", [0.3, 0.32, 0.6, 0.62, 0.61]))
+    report = diagnose_snapshot(snapshot(
+        series=series, topology=list(zip(CHAIN, CHAIN[1:], strict=False)),
+        alerts=[entry_alert()]))
+    assert report.hypotheses[0].service == CHAIN[3]
+    assert report.abstain  # found by the method alone: ranked, never acted on

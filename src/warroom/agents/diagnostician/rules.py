@@ -50,7 +50,7 @@ from warroom.agents.diagnostician.templates import (
 )
 from warroom.agents.diagnostician.topology import Graph, alert_entities, alert_findings, relation
 from warroom.agents.diagnostician.traces import error_chain_findings, trace_findings
-from warroom.agents.diagnostician.walk import off_path_factor, walk_ranks
+from warroom.agents.diagnostician.walk import leader_below, off_path_factor, rank_places
 from warroom.agents.models import DiagnosisReport
 from warroom.agents.ports import DebateContext
 from warroom.sensors.models import EvidenceSnapshot
@@ -258,9 +258,10 @@ def diagnose_snapshot(snapshot: EvidenceSnapshot, *, namespace: str = "",
     observed = {s.entity for s in signals} | {ix.owner_of_pod(st.namespace, st.pod)
                                                for st in snapshot.logs if st.pod}
     blame_blind_hosts(ix, places, g, observed)
-    ranks = walk_ranks({e: p.anomaly for e, p in places.items()}, g, alerts)
+    ranks = rank_places(places, g, alerts)
     hinted = alert_findings(ix, snapshot.alerts)
-    method = method_findings(ix, places, alerts, {f.entity: f.fault for f in hinted})
+    method = method_findings(ix, places, alerts, {f.entity: f.fault for f in hinted},
+                             ranks if leader_below(ranks, alerts, reach) else None)
     # the pattern at a place (faulttype.py) says what its golden-signal symptoms are a sign of
     typed = {f.entity: f.fault for f in method}
     findings = [*method,
