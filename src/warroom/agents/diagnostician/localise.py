@@ -11,6 +11,8 @@ victim. What remains are root candidates, typed by which kinds of signal moved a
 
 from __future__ import annotations
 
+import math
+from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 
@@ -234,7 +236,8 @@ def _reported(ix: Index, host: Entity) -> bool:
 
 
 def method_findings(ix: Index, places: dict[Entity, Place], alerts: list[Entity],
-                    named_by_alert: dict[Entity, str]) -> list[Finding]:
+                    named_by_alert: dict[Entity, str],
+                    walk: Mapping[Entity, float] | None = None) -> list[Finding]:
     """Turn every anomalous place into a typed finding, victims discounted.
 
     The alert's own symptom (errors, latency) is what the walk follows: a place anomalous in
@@ -257,6 +260,10 @@ def method_findings(ix: Index, places: dict[Entity, Place], alerts: list[Entity]
         if ent in named_by_alert:
             fault, why = named_by_alert[ent], "the alert firing on it names this fault"
         anomaly = p.anomaly
+        if walk is not None:
+            # the walk explains the alert from below: a place's strength is its own anomaly
+            # and its walk rank together (geometric mean), as MicroRCA ranks by the walk
+            anomaly = math.sqrt(anomaly * walk.get(ent, 0.0))
         if symptom and ent not in alerts:
             anomaly = max(p.kind_score(symptom | {"saturation", "stopped"}), 0.5 * anomaly)
         if first is not None and p.onset is not None and p.onset > first + _ONSET_SLACK:

@@ -50,6 +50,7 @@ from warroom.agents.diagnostician.templates import (
 )
 from warroom.agents.diagnostician.topology import Graph, alert_entities, alert_findings, relation
 from warroom.agents.diagnostician.traces import error_chain_findings, trace_findings
+from warroom.agents.diagnostician.walk import leader_below, off_path_factor, rank_places
 from warroom.agents.models import DiagnosisReport
 from warroom.agents.ports import DebateContext
 from warroom.sensors.models import EvidenceSnapshot
@@ -257,8 +258,10 @@ def diagnose_snapshot(snapshot: EvidenceSnapshot, *, namespace: str = "",
     observed = {s.entity for s in signals} | {ix.owner_of_pod(st.namespace, st.pod)
                                                for st in snapshot.logs if st.pod}
     blame_blind_hosts(ix, places, g, observed)
+    ranks = rank_places(places, g, alerts)
     hinted = alert_findings(ix, snapshot.alerts)
-    method = method_findings(ix, places, alerts, {f.entity: f.fault for f in hinted})
+    method = method_findings(ix, places, alerts, {f.entity: f.fault for f in hinted},
+                             ranks if leader_below(ranks, alerts, reach) else None)
     # the pattern at a place (faulttype.py) says what its golden-signal symptoms are a sign of
     typed = {f.entity: f.fault for f in method}
     findings = [*method,
@@ -308,6 +311,10 @@ def diagnose_snapshot(snapshot: EvidenceSnapshot, *, namespace: str = "",
     for c in cands.values():
         factor, c.place = relation(ix, g, c.entity, alerts, reach, dns)
         c.score *= factor
+        off, off_why = off_path_factor(ranks, c.entity, alerts, reach)
+        if off < 1.0 and c.entity != dns and c.entity[1] not in ix.node_names:  # shared: kept
+            c.score *= off
+            c.place += f"; {off_why}"
         if c.generic:
             victim_of = places[c.entity].victim_of if c.entity in places else None
             explained = (_explainers(ix, g, c.entity, dns)
