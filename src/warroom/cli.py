@@ -6,8 +6,12 @@ Context CLI modules import only Typer at module level, so `warroom --help` stays
 from __future__ import annotations
 
 import importlib
+from typing import TYPE_CHECKING, Any
 
 import typer
+
+if TYPE_CHECKING:
+    from sqlalchemy.ext.asyncio import AsyncSession
 
 app = typer.Typer(
     name="warroom",
@@ -34,6 +38,19 @@ _CONTEXTS = (
 
 
 
+async def _incident_timeline(session: AsyncSession, incident_id: str) -> str:
+    """The workflow's timeline for `warroom incidents show` (ingest sits below the workflow)."""
+    from warroom.workflow.timeline import incident_timeline_text
+
+    return await incident_timeline_text(session, incident_id)
+
+
+# what the command line hands a context's `register` that the context may not import itself
+_WIRING: dict[str, dict[str, Any]] = {
+    "warroom.ingest.cli": {"timeline": _incident_timeline},
+}
+
+
 @app.callback()
 def _configure_process() -> None:
     """Set up what every command shares: structured logs (see docs/observability.md)."""
@@ -44,4 +61,4 @@ def _configure_process() -> None:
 
 
 for _name in _CONTEXTS:
-    importlib.import_module(_name).register(app)
+    importlib.import_module(_name).register(app, **_WIRING.get(_name, {}))
