@@ -11,7 +11,12 @@ from typing import TYPE_CHECKING, Any
 import typer
 
 if TYPE_CHECKING:
+    from collections.abc import Callable
+
+    from fastapi import FastAPI
     from sqlalchemy.ext.asyncio import AsyncSession
+
+    from warroom.config import Settings
 
 app = typer.Typer(
     name="warroom",
@@ -45,8 +50,23 @@ async def _incident_timeline(session: AsyncSession, incident_id: str) -> str:
     return await incident_timeline_text(session, incident_id)
 
 
+def _embed_sandbox(settings: Settings) -> tuple[Settings, Callable[[FastAPI], str]]:
+    """Point `warroom serve --sandbox` at the simulated cluster (beside the product, so here)."""
+    from warroom.sandbox.embed import install, prepare
+
+    pointed, runtime = prepare(settings)
+
+    def install_in(app: FastAPI) -> str:
+        install(app, runtime)
+        return (f"sandbox cluster at {runtime.url} (kubeconfig {runtime.kubeconfig_path}); "
+                "inject a fault with `warroom sandbox inject FAULT`")
+
+    return pointed, install_in
+
+
 # what the command line hands a context's `register` that the context may not import itself
 _WIRING: dict[str, dict[str, Any]] = {
+    "warroom.api.cli": {"embed_sandbox": _embed_sandbox},
     "warroom.ingest.cli": {"timeline": _incident_timeline},
 }
 
