@@ -21,6 +21,7 @@ from warroom.domain.models import Action, PolicyVerdict, ReadyPackage
 from warroom.ingest.models import AlertmanagerWebhook
 from warroom.ingest.service import ingest_alertmanager
 from warroom.kube.client import KubeResponse, KubeUnavailable
+from warroom.learn.service import playbook_trust
 from warroom.mcp.live import LiveSensors
 from warroom.mcp.server import build_server
 from warroom.sensors.models import EvidenceData, LogStream, SensorRequest, SensorResult, SensorRun
@@ -49,7 +50,7 @@ async def analysed_incident(sessions: Sessions, settings: Settings, fixtures_dir
         result = await ingest_alertmanager(session, AlertmanagerWebhook.model_validate(body),
                                            settings=settings, now=NOW)
         incident_id = result.incidents[0].id
-        await analyze_incident(session, incident_id, settings=settings,
+        await analyze_incident(session, incident_id, trust=playbook_trust, settings=settings,
                                sensors=[KubeSensor(), LogSensor()], now=NOW, backends=backends())
         await session.commit()
     return incident_id

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import time
 import uuid
+from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime
 from typing import Any
 
@@ -31,7 +32,6 @@ from warroom.agents.ports import DebateContext
 from warroom.config import Settings
 from warroom.domain.models import human_must_decide
 from warroom.ingest import repository as incidents
-from warroom.learn.service import playbook_trust
 from warroom.safety.sanitize import clean_text, sanitize_snapshot
 from warroom.sensors.models import EvidenceSnapshot
 from warroom.sensors.ports import Sensor
@@ -44,7 +44,9 @@ MODEL_ROLES = ("diagnostician", "solver", "reviewer", "critic")
 TURN_KIND = "agent.turn"
 PACKAGE_KIND = "debate.package"
 SUMMARY_KIND = "incident.summary"
-# alert labels that name a workload, in the order they are trusted
+# session -> the learned playbook trust, "fault/action_type" -> 0..1 (warroom.learn's, handed in
+# by the workflow runtime: learn sits above the debate)
+TrustReader = Callable[[AsyncSession], Awaitable[dict[str, float]]]
 
 
 class DebateResult(BaseModel):
@@ -87,13 +89,16 @@ def _failed(session_id: str, incident_id: str, now: datetime, why: str,
 
 
 async def analyze_incident(session: AsyncSession, incident_id: str, *, settings: Settings,
-                           sensors: list[Sensor], now: datetime | None = None,
+                           sensors: list[Sensor], trust: TrustReader,
+                           now: datetime | None = None,
                            backends: Backends | None = None,
                            bus: EventBus | None = None, live: bool = True) -> DebateResult:
     """Sense, sanitize, persist the snapshot, debate and audit; never raises.
 
-    `live`: the sensors are the cluster's, so a model's investigation tools may ask them
-    again; a replay passes False and its tools read the recorded snapshot.
+    `trust` reads the learned playbook trust the debate weighs its candidates by (read once,
+    and handed back on the result for the policy). `live`: the sensors are the cluster's, so a
+    model's investigation tools may ask them again; a replay passes False and its tools read the
+    recorded snapshot.
 
     Turns and the package are published to `bus` when one is given: the process's bus, built
     by the composition root (the dashboard's stream, and Redis Streams when `redis_url` is set).
@@ -103,7 +108,8 @@ async def analyze_incident(session: AsyncSession, incident_id: str, *, settings:
     now = utc(now) if now is not None else datetime.now(UTC)
     try:
         result = await _analyze(session, incident_id, session_id=session_id, settings=settings,
-                                sensors=sensors, now=now, backends=backends, live=live)
+                                sensors=sensors, trust=trust, now=now, backends=backends,
+                                live=live)
     except Exception as exc:  # the promise to the caller: a package, never an exception
         result = _failed(session_id, incident_id, now,
                          f"analysis failed: {type(exc).__name__}: {exc}"[:500])
@@ -119,8 +125,8 @@ async def analyze_incident(session: AsyncSession, incident_id: str, *, settings:
 
 
 async def _analyze(session: AsyncSession, incident_id: str, *, session_id: str,
-                   settings: Settings, sensors: list[Sensor], now: datetime,
-                   backends: Backends | None, live: bool) -> DebateResult:
+                   settings: Settings, sensors: list[Sensor], trust: TrustReader,
+                   now: datetime, backends: Backends | None, live: bool) -> DebateResult:
     incident = await incidents.get_incident(session, incident_id)
     if incident is None:
         return _failed(session_id, incident_id, now, f"incident {incident_id} not found")
@@ -133,13 +139,13 @@ async def _analyze(session: AsyncSession, incident_id: str, *, session_id: str,
     data = snapshot_json(snapshot)
     row = EvidenceSnapshotRow(id=str(uuid.uuid4()), incident_id=incident_id, taken_at=now,
                               data=data)
-    trust = await playbook_trust(session)
+    learned = await trust(session)
     ctx = DebateContext(
         session_id=session_id, incident_id=incident_id, namespace=incident.namespace,
         service=incident.service, priority=incident.priority, title=clean_text(incident.title, 300),
         evidence=snapshot, service_teams=settings.service_teams,
         critical_namespaces=settings.critical_namespaces,
-        playbook_trust=trust)
+        playbook_trust=learned)
     context_hash = digest(ctx.model_dump(mode="json", exclude={"evidence"}), data)
     runtime = None
     if backends is None:
@@ -159,7 +165,7 @@ async def _analyze(session: AsyncSession, incident_id: str, *, session_id: str,
         session_id=session_id, incident_id=incident_id, package=debate.package,
         diagnosis=debate.diagnosis, plan=debate.plan, review=debate.review,
         critique=debate.critique, turns=debate.turns, snapshot=snapshot, snapshot_id=row.id,
-        playbook_trust=trust)
+        playbook_trust=learned)
     # write only now: on SQLite the first write takes the database's one write lock until the
     # commit, and ingestion must not wait for a debate (a language model may take seconds)
     session.add(row)

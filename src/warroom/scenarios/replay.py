@@ -14,12 +14,15 @@ import time
 from collections.abc import Iterable
 from pathlib import Path
 from types import TracebackType
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from pydantic import ValidationError
 
 from warroom.config import Settings
 from warroom.scenarios.models import Scenario
+
+if TYPE_CHECKING:
+    from sqlalchemy.ext.asyncio import AsyncSession
 
 
 class ScenarioError(Exception):
@@ -198,7 +201,7 @@ class Replayer:
                 incident_id = _primary(refs, counts)
                 result = await analyze_incident(
                     session, incident_id, settings=settings, sensors=replay_sensors(scenario),
-                    now=scenario.now, live=False)
+                    trust=_nothing_learned, now=scenario.now, live=False)
                 await session.commit()
             return output_line(scenario, result, (time.perf_counter() - started) * 1000)
         except Exception as exc:  # a pipeline fault: this scenario fails, the run goes on
@@ -209,6 +212,11 @@ class Replayer:
         finally:
             await engine.dispose()
             path.unlink(missing_ok=True)
+
+
+async def _nothing_learned(session: AsyncSession) -> dict[str, float]:
+    """The playbook trust of a replay: its private database is fresh, nothing was learned."""
+    return {}
 
 
 def _failed_line(scenario: Scenario, why: str, elapsed_s: float) -> dict[str, Any]:
