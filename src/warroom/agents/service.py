@@ -208,8 +208,9 @@ def _backends(session: AsyncSession, settings: Settings) -> tuple[Backends, Any]
     if all(settings.backend_for(r) == "rules" for r in MODEL_ROLES):
         return rule_backends(), runtime
     from warroom.agents.llm.backends import backends_for
+    from warroom.llm.service import ModelRuntime
 
-    return backends_for(settings, runtime), runtime
+    return backends_for(settings, runtime or ModelRuntime(settings)), runtime
 
 
 async def _summary(ctx: DebateContext, debate: Debate, runtime: Any, settings: Settings,
