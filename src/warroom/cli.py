@@ -17,6 +17,7 @@ if TYPE_CHECKING:
     from sqlalchemy.ext.asyncio import AsyncSession
 
     from warroom.config import Settings
+    from warroom.llm.debate import LanguageModels
 
 app = typer.Typer(
     name="warroom",
@@ -64,10 +65,18 @@ def _embed_sandbox(settings: Settings) -> tuple[Settings, Callable[[FastAPI], st
     return pointed, install_in
 
 
+def _language_models() -> LanguageModels:
+    """The debate's language models for the replays (`warroom.llm` sits above the debate)."""
+    from warroom.llm.debate import LanguageModels
+
+    return LanguageModels()
+
+
 # what the command line hands a context's `register` that the context may not import itself
 _WIRING: dict[str, dict[str, Any]] = {
     "warroom.api.cli": {"embed_sandbox": _embed_sandbox},
     "warroom.ingest.cli": {"timeline": _incident_timeline},
+    "warroom.scenarios.cli": {"models": _language_models},
 }
 
 

@@ -24,6 +24,8 @@ from warroom.scenarios.models import Scenario
 if TYPE_CHECKING:
     from sqlalchemy.ext.asyncio import AsyncSession
 
+    from warroom.agents.llm.ports import LanguageModels
+
 
 class ScenarioError(Exception):
     """A scenario file that cannot be read; the message names the file and the field."""
@@ -119,8 +121,12 @@ def _agent_line(turn: Any) -> dict[str, Any]:
 class Replayer:
     """Replay many scenarios with one migrated database template (async context manager)."""
 
-    def __init__(self, settings: Settings | None = None) -> None:
+    def __init__(self, settings: Settings | None = None, *,
+                 models: LanguageModels) -> None:
+        """`models`: the language models the debate opens (`warroom.llm.debate.LanguageModels`,
+        handed in by the command line: the scenarios never import the stages above the debate)."""
         self._base = settings
+        self._models = models
         self._dir: tempfile.TemporaryDirectory[str] | None = None
         self._template: Path | None = None
         self._n = 0
@@ -201,7 +207,7 @@ class Replayer:
                 incident_id = _primary(refs, counts)
                 result = await analyze_incident(
                     session, incident_id, settings=settings, sensors=replay_sensors(scenario),
-                    trust=_nothing_learned, now=scenario.now, live=False)
+                    trust=_nothing_learned, models=self._models, now=scenario.now, live=False)
                 await session.commit()
             return output_line(scenario, result, (time.perf_counter() - started) * 1000)
         except Exception as exc:  # a pipeline fault: this scenario fails, the run goes on

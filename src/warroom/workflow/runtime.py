@@ -47,11 +47,13 @@ def _default_executor(settings: Settings, objects: list[dict[str, Any]]) -> Exec
 
 
 async def _default_analyzer(session: AsyncSession, incident_id: str, **kwargs: Any) -> Any:
-    """The debate, handed what it may not import itself: learn's playbook trust."""
+    """The debate, handed what it may not import itself: learn's trust, llm's models."""
     from warroom.agents.service import analyze_incident
     from warroom.learn.service import playbook_trust
+    from warroom.llm.debate import LanguageModels
 
-    return await analyze_incident(session, incident_id, trust=playbook_trust, **kwargs)
+    return await analyze_incident(session, incident_id, trust=playbook_trust,
+                                  models=LanguageModels(), **kwargs)
 
 
 @dataclass

@@ -1,7 +1,8 @@
-"""What the model backends need from a language-model runtime (`warroom.llm.service` builds it).
+"""What the debate needs from the language models, which sit above it in `warroom.llm`.
 
-The runtime (provider chains, the response cache, tracing) sits above the debate, in
-`warroom.llm`; the backends here only ask it, so the composition root hands them one.
+`ModelRuntime` is what the model backends ask (`warroom.llm.service.ModelRuntime`);
+`LanguageModels` is what an analysis opens and records through (`warroom.llm.debate`). The
+composition root hands them in; the debate never imports `warroom.llm`.
 """
 
 from __future__ import annotations
@@ -11,10 +12,16 @@ from typing import TYPE_CHECKING, Any, Literal, Protocol, TypeVar
 
 from pydantic import BaseModel
 
-from warroom.agents.models import ModelTurn
+from warroom.agents.models import DecisionPackage, ModelTurn
+from warroom.agents.ports import DebateContext
 from warroom.config import Settings
+from warroom.sensors.ports import Sensor
 
 if TYPE_CHECKING:
+    from sqlalchemy.ext.asyncio import AsyncSession
+
+    from warroom.agents.orchestrator import Backends
+
     from .tools import LiveSensors
 
 T = TypeVar("T", bound=BaseModel)
@@ -35,4 +42,40 @@ class ModelRuntime(Protocol):
                   instructions: str, prompt: str, output_type: type[T], evidence_digest: str,
                   tools: tuple[Any, ...] = (), deps: Any = None) -> tuple[T | None, ModelTurn]:
         """Return the role's typed answer (or none) and the turn that says what happened."""
+        ...
+
+
+class ModelRun(Protocol):
+    """The language models of one analysis: its backends, its summary, what it leaves behind."""
+
+    backends: Backends
+
+    def investigate_live(self, sensors: list[Sensor]) -> None:
+        """Let the models' investigation tools ask these sensors again (not in a replay)."""
+        ...
+
+    async def summarize(self, ctx: DebateContext,
+                        package: DecisionPackage) -> tuple[str, str, ModelTurn | None]:
+        """Return (summary, "model" or "rules", the model's turn when one was asked)."""
+        ...
+
+    async def finish(self, session: AsyncSession) -> None:
+        """Keep what the analysis's models leave behind (cached answers); close their clients."""
+        ...
+
+
+class LanguageModels(Protocol):
+    """The language-model side of the debate (`warroom.llm.debate.LanguageModels`)."""
+
+    def open(self, session: AsyncSession, settings: Settings) -> ModelRun:
+        """Return the models one analysis uses, as the settings choose them."""
+        ...
+
+    async def save_turns(self, session: AsyncSession, *, incident_id: str, session_id: str,
+                         turns: list[tuple[str, ModelTurn]]) -> None:
+        """Record the language-model turns of one analysis."""
+        ...
+
+    async def usage(self, session: AsyncSession, incident_id: str) -> Any:
+        """Return the language-model turns of every analysis of the incident, with totals."""
         ...
