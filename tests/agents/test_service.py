@@ -4,6 +4,7 @@ import asyncio
 import json
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
 import pytest
 from sqlalchemy import select, text
@@ -18,12 +19,17 @@ from warroom.agents.service import analyze_incident, incident_detail
 from warroom.config import Settings
 from warroom.ingest.models import AlertmanagerWebhook
 from warroom.ingest.service import ingest_alertmanager
+from warroom.learn.service import playbook_trust
+from warroom.llm.debate import LanguageModels
 from warroom.sensors.models import EvidenceData, SensorRequest, SensorResult, SensorRun
 from warroom.store.audit import list_events, verify_chain
 from warroom.store.tables import AuditEvent, EvidenceSnapshotRow, Playbook
 
 NOW = datetime(2026, 11, 22, 4, 50, tzinfo=UTC)
 Sessions = async_sessionmaker[AsyncSession]
+
+# what the composition root hands the debate: learn's trust, llm's models
+PORTS: dict[str, Any] = {"trust": playbook_trust, "models": LanguageModels()}
 
 
 class KubeSensor:
@@ -85,7 +91,8 @@ async def test_the_debate_hands_on_the_playbook_trust_it_read_for_the_policy(
                              successes=4, failures=1, updated_at=NOW))
         await session.flush()
         result = await analyze_incident(session, incident_id, settings=settings, now=NOW,
-                                        sensors=[KubeSensor()], backends=backends())
+                                        sensors=[KubeSensor()], backends=backends(),
+                                        **PORTS)
     # read once per round: the workflow judges the package by the figures the debate saw
     assert result.playbook_trust == {"bad_deploy/rollout_undo": 0.8}
     assert "playbook_trust" not in result.model_dump()
@@ -99,7 +106,7 @@ async def test_analysis_senses_debates_persists_and_audits(
         incident_id = await open_incident(session, settings, fixtures_dir)
         async with bus.subscribe() as feed:
             result = await analyze_incident(
-                session, incident_id, settings=settings, now=NOW,
+                session, incident_id, **PORTS, settings=settings, now=NOW,
                 sensors=[KubeSensor(), HangingSensor()], backends=backends(), bus=bus)
             await session.commit()
             topics = [feed.get_nowait()[0] for _ in range(feed.qsize())]
@@ -129,7 +136,7 @@ async def test_analysis_senses_debates_persists_and_audits(
                                     "latency_ms", "vote", "degraded"}
             assert len(payload["input_hash"]) == 64
         assert (await verify_chain(session)).ok
-        detail = await incident_detail(session, incident_id)
+        detail = await incident_detail(session, incident_id, models=PORTS["models"])
         assert detail["evidence"]["counts"]["objects"] == 3
         assert len(detail["debate"]["turns"]) == 5
         assert detail["debate"]["package"]["action"]["type"] == "rollout_undo"
@@ -140,7 +147,7 @@ async def test_audit_rows_of_turns_cannot_be_changed(
     async with sessions() as session:
         incident_id = await open_incident(session, settings, fixtures_dir)
         await analyze_incident(session, incident_id, settings=settings, now=NOW,
-                               sensors=[KubeSensor()], backends=backends())
+                               sensors=[KubeSensor()], backends=backends(), **PORTS)
         await session.commit()
     for statement in ("UPDATE audit_events SET payload = '{}' WHERE kind = 'agent.turn'",
                       "DELETE FROM audit_events WHERE kind = 'agent.turn'"):
@@ -158,14 +165,15 @@ async def test_unknown_incident_and_broken_backends_never_raise(
         sessions: Sessions, settings: Settings, fixtures_dir: Path) -> None:
     async with sessions() as session:
         missing = await analyze_incident(session, "no-such-incident", settings=settings,
-                                         sensors=[], now=NOW)
+                                         sensors=[], now=NOW, **PORTS)
         assert missing.package.status == "failed"
         assert "not found" in (missing.package.blocked_reason or "")
         incident_id = await open_incident(session, settings, fixtures_dir)
         broken = Backends(diagnostician=None, solver=None, reviewer=None,  # type: ignore[arg-type]
                           critic=None)
         result = await analyze_incident(session, incident_id, settings=settings,
-                                        sensors=[KubeSensor()], backends=broken, now=NOW)
+                                        sensors=[KubeSensor()], backends=broken, now=NOW,
+                                        **PORTS)
         assert result.package.requires_human_approval
         assert result.package.status == "blocked"
         assert result.package.outcome == "all_degraded_human"
@@ -180,7 +188,8 @@ async def test_incident_api_shows_evidence_turns_and_package(
     async with sessions() as session:
         incident_id = await open_incident(session, settings, fixtures_dir)
         result = await analyze_incident(session, incident_id, settings=settings, now=NOW,
-                                        sensors=[KubeSensor()], backends=backends())
+                                        sensors=[KubeSensor()], backends=backends(),
+                                        **PORTS)
         await session.commit()
     quiet = settings.model_copy(update={"embedded_worker": False})
     async with app_client(quiet, engine=engine) as client:

@@ -13,7 +13,7 @@ from warroom.config import Settings
 from warroom.decisions import repository
 from warroom.decisions.policy import PolicyVerdict
 from warroom.decisions.service import mark_ready, open_decision, transition
-from warroom.execute.calls import render_calls
+from warroom.domain.calls import render_calls
 from warroom.execute.ports import ExecutionOutcome
 from warroom.execute.service import execute_decision
 from warroom.execute.shadow import ShadowExecutor

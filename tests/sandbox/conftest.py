@@ -10,9 +10,9 @@ from urllib.parse import parse_qsl
 import pytest
 
 from warroom.agents.models import Action
-from warroom.execute.calls import render_calls
-from warroom.execute.ports import ApiCall
-from warroom.execute.state import state_requests
+from warroom.domain.call_state import state_requests
+from warroom.domain.calls import render_calls
+from warroom.domain.models import ApiCall
 from warroom.sandbox.api import handle
 from warroom.sandbox.sim import Sandbox
 

@@ -138,12 +138,15 @@ async def test_a_debate_run_by_the_workflow_shows_up_on_the_dashboard_stream(
 
     from warroom.agents.service import analyze_incident
     from warroom.api.testing import app_client
+    from warroom.learn.service import playbook_trust
+    from warroom.llm.debate import LanguageModels
 
     debate_loops: list[asyncio.AbstractEventLoop] = []
 
     async def real_debate(*args: Any, **kwargs: Any) -> Any:
         debate_loops.append(asyncio.get_running_loop())
-        return await analyze_incident(*args, **kwargs)  # the rule debate publishes its turns
+        return await analyze_incident(*args, trust=playbook_trust, models=LanguageModels(),
+                                      **kwargs)  # the rule debate publishes its turns
 
     async with app_client(wf_settings, engine=engine,
                           runtime={"analyzer": real_debate}) as client:

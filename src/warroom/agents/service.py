@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import time
 import uuid
+from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime
 from typing import Any
 
@@ -17,6 +18,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from warroom.agents import repository
 from warroom.agents.events import EventBus
+from warroom.agents.llm.ports import LanguageModels, ModelRun
 from warroom.agents.models import (
     ActionPlan,
     AgentTurn,
@@ -26,12 +28,12 @@ from warroom.agents.models import (
     ModelTurn,
     ReviewVerdict,
 )
-from warroom.agents.orchestrator import Backends, Debate, digest, rule_backends, run_debate
+from warroom.agents.orchestrator import Backends, Debate, digest, run_debate
 from warroom.agents.ports import DebateContext
+from warroom.agents.summary import rule_summary
 from warroom.config import Settings
 from warroom.domain.models import human_must_decide
 from warroom.ingest import repository as incidents
-from warroom.learn.service import playbook_trust
 from warroom.safety.sanitize import clean_text, sanitize_snapshot
 from warroom.sensors.models import EvidenceSnapshot
 from warroom.sensors.ports import Sensor
@@ -40,11 +42,12 @@ from warroom.sensors.service import select_sensors, take_snapshot
 from warroom.store.tables import EvidenceSnapshotRow
 from warroom.store.times import utc
 
-MODEL_ROLES = ("diagnostician", "solver", "reviewer", "critic")
 TURN_KIND = "agent.turn"
 PACKAGE_KIND = "debate.package"
 SUMMARY_KIND = "incident.summary"
-# alert labels that name a workload, in the order they are trusted
+# session -> the learned playbook trust, "fault/action_type" -> 0..1 (warroom.learn's, handed in
+# by the workflow runtime: learn sits above the debate)
+TrustReader = Callable[[AsyncSession], Awaitable[dict[str, float]]]
 
 
 class DebateResult(BaseModel):
@@ -87,13 +90,17 @@ def _failed(session_id: str, incident_id: str, now: datetime, why: str,
 
 
 async def analyze_incident(session: AsyncSession, incident_id: str, *, settings: Settings,
-                           sensors: list[Sensor], now: datetime | None = None,
+                           sensors: list[Sensor], trust: TrustReader,
+                           models: LanguageModels, now: datetime | None = None,
                            backends: Backends | None = None,
                            bus: EventBus | None = None, live: bool = True) -> DebateResult:
     """Sense, sanitize, persist the snapshot, debate and audit; never raises.
 
-    `live`: the sensors are the cluster's, so a model's investigation tools may ask them
-    again; a replay passes False and its tools read the recorded snapshot.
+    `trust` reads the learned playbook trust the debate weighs its candidates by (read once,
+    and handed back on the result for the policy). `models` opens the language models the
+    settings choose (`warroom.llm.debate`) unless `backends` are given, and records their turns.
+    `live`: the sensors are the cluster's, so a model's investigation tools may ask them again;
+    a replay passes False and its tools read the recorded snapshot.
 
     Turns and the package are published to `bus` when one is given: the process's bus, built
     by the composition root (the dashboard's stream, and Redis Streams when `redis_url` is set).
@@ -103,7 +110,8 @@ async def analyze_incident(session: AsyncSession, incident_id: str, *, settings:
     now = utc(now) if now is not None else datetime.now(UTC)
     try:
         result = await _analyze(session, incident_id, session_id=session_id, settings=settings,
-                                sensors=sensors, now=now, backends=backends, live=live)
+                                sensors=sensors, trust=trust, models=models, now=now,
+                                backends=backends, live=live)
     except Exception as exc:  # the promise to the caller: a package, never an exception
         result = _failed(session_id, incident_id, now,
                          f"analysis failed: {type(exc).__name__}: {exc}"[:500])
@@ -119,8 +127,9 @@ async def analyze_incident(session: AsyncSession, incident_id: str, *, settings:
 
 
 async def _analyze(session: AsyncSession, incident_id: str, *, session_id: str,
-                   settings: Settings, sensors: list[Sensor], now: datetime,
-                   backends: Backends | None, live: bool) -> DebateResult:
+                   settings: Settings, sensors: list[Sensor], trust: TrustReader,
+                   models: LanguageModels, now: datetime, backends: Backends | None,
+                   live: bool) -> DebateResult:
     incident = await incidents.get_incident(session, incident_id)
     if incident is None:
         return _failed(session_id, incident_id, now, f"incident {incident_id} not found")
@@ -133,33 +142,31 @@ async def _analyze(session: AsyncSession, incident_id: str, *, session_id: str,
     data = snapshot_json(snapshot)
     row = EvidenceSnapshotRow(id=str(uuid.uuid4()), incident_id=incident_id, taken_at=now,
                               data=data)
-    trust = await playbook_trust(session)
+    learned = await trust(session)
     ctx = DebateContext(
         session_id=session_id, incident_id=incident_id, namespace=incident.namespace,
         service=incident.service, priority=incident.priority, title=clean_text(incident.title, 300),
         evidence=snapshot, service_teams=settings.service_teams,
         critical_namespaces=settings.critical_namespaces,
-        playbook_trust=trust)
+        playbook_trust=learned)
     context_hash = digest(ctx.model_dump(mode="json", exclude={"evidence"}), data)
-    runtime = None
+    run = None
     if backends is None:
-        backends, runtime = _backends(session, settings)
-    if runtime is not None and live:
-        from warroom.agents.llm.tools import LiveSensors
-
-        runtime.live = LiveSensors(chosen, timeout=settings.sensor_timeout_seconds,
-                                   lookback_seconds=settings.evidence_lookback_seconds)
+        run = models.open(session, settings)
+        backends = run.backends
+        if live:
+            run.investigate_live(chosen)
     debate_started = time.monotonic()
     debate: Debate = await run_debate(
         ctx, backends, agent_deadline=settings.agent_deadline_seconds,
         debate_deadline=settings.debate_deadline_seconds, input_hash=context_hash)
     assert debate.package is not None
-    summary = await _summary(ctx, debate, runtime, settings, debate_started)
+    summary = await _summary(ctx, debate, run, settings, debate_started)
     result = DebateResult(
         session_id=session_id, incident_id=incident_id, package=debate.package,
         diagnosis=debate.diagnosis, plan=debate.plan, review=debate.review,
         critique=debate.critique, turns=debate.turns, snapshot=snapshot, snapshot_id=row.id,
-        playbook_trust=trust)
+        playbook_trust=learned)
     # write only now: on SQLite the first write takes the database's one write lock until the
     # commit, and ingestion must not wait for a debate (a language model may take seconds)
     session.add(row)
@@ -178,45 +185,25 @@ async def _analyze(session: AsyncSession, incident_id: str, *, session_id: str,
     if summary_turn is not None:
         model_turns.append(("summary", summary_turn))
     if model_turns:
-        from warroom.llm.repository import save_turns
-
-        await save_turns(session, incident_id=incident_id, session_id=session_id,
-                         turns=model_turns)
-    if runtime is not None:
-        from warroom.llm.repository import store_answers
-
-        await store_answers(session, runtime.cache, runtime.pending,
-                            ttl_seconds=settings.llm_cache_ttl_seconds)
-        await runtime.aclose()
+        await models.save_turns(session, incident_id=incident_id, session_id=session_id,
+                                turns=model_turns)
+    if run is not None:
+        await run.finish(session)
     return result
 
 
-def _backends(session: AsyncSession, settings: Settings) -> tuple[Backends, Any]:
-    """Return the backends the settings choose, and the model runtime when a model is set."""
-    runtime = None
-    if settings.llm_chain_providers:
-        from warroom.llm.repository import cache_reader
-        from warroom.llm.service import ModelRuntime
-
-        runtime = ModelRuntime(settings, cache_get=cache_reader(session, settings))
-    if all(settings.backend_for(r) == "rules" for r in MODEL_ROLES):
-        return rule_backends(), runtime
-    from warroom.agents.llm.backends import backends_for
-
-    return backends_for(settings, runtime), runtime
-
-
-async def _summary(ctx: DebateContext, debate: Debate, runtime: Any, settings: Settings,
-                   started: float) -> tuple[str, str, Any]:
+async def _summary(ctx: DebateContext, debate: Debate, run: ModelRun | None,
+                   settings: Settings, started: float) -> tuple[str, str, Any]:
     """Write the human summary in what the debate left of its deadline; never raises."""
     from warroom.agents import recording
-    from warroom.llm.summary import rule_summary, write_summary
 
     assert debate.package is not None
+    if run is None:  # backends handed in: no model writes the summary
+        return rule_summary(ctx, debate.package), "rules", None
     token = recording.DEBATE.set(recording.DebateScope(
         deadline_at=started + settings.debate_deadline_seconds, tripped=debate.tripped))
     try:
-        return await write_summary(ctx, debate.package, runtime)
+        return await run.summarize(ctx, debate.package)
     except Exception:  # a summary is a courtesy: the template stands
         return rule_summary(ctx, debate.package), "rules", None
     finally:
@@ -255,7 +242,8 @@ async def _publish(bus: EventBus, result: DebateResult) -> None:
         pass
 
 
-async def incident_detail(session: AsyncSession, incident_id: str) -> dict[str, Any]:
+async def incident_detail(session: AsyncSession, incident_id: str, *,
+                          models: LanguageModels) -> dict[str, Any]:
     """Return the evidence summary, the latest debate's turns and its package for the API."""
     from warroom.store.audit import list_events
 
@@ -283,8 +271,6 @@ async def incident_detail(session: AsyncSession, incident_id: str) -> dict[str, 
         latest_summary = max(summaries, key=lambda e: e.seq).payload
         out["summary"] = {"text": latest_summary.get("summary", ""),
                           "source": latest_summary.get("source", "rules")}
-    from warroom.llm.repository import usage_for
-
     # language-model turns of every analysis of the incident: tokens, cost, cache hits
-    out["llm"] = await usage_for(session, incident_id)
+    out["llm"] = await models.usage(session, incident_id)
     return out

@@ -23,6 +23,7 @@ from warroom.agents.models import (
     Risk,
 )
 from warroom.agents.ports import DebateContext
+from warroom.domain.calls import kubectl_command
 from warroom.safety.blast import blast_radius, risk_of
 
 # fault -> the catalogue actions the policy accepts, preferred first (see the team brief)
@@ -279,8 +280,6 @@ def _limit_from_pods(ctx: DebateContext, hyp: Hypothesis, container: str,
 
 def _kubectl(action: Action, objects: list[dict[str, Any]]) -> str:
     try:
-        from warroom.execute.calls import kubectl_command
-
         return kubectl_command(action, state={"objects": objects})
     except Exception:  # rendering is a courtesy for humans; the action itself is what counts
         return ""

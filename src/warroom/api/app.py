@@ -17,6 +17,7 @@ Extension points on the container (append before start-up):
 from __future__ import annotations
 
 import asyncio
+import functools
 from collections.abc import AsyncIterator, Callable
 from contextlib import AbstractAsyncContextManager, AsyncExitStack, asynccontextmanager
 from dataclasses import dataclass, field, replace
@@ -44,6 +45,7 @@ from warroom.ingest.committer import GroupCommitter
 from warroom.ingest.models import IngestResult
 from warroom.ingest.ports import IncidentListener
 from warroom.learn.endpoints import router as playbooks_router
+from warroom.llm.debate import LanguageModels
 from warroom.notify import endpoints as notify_endpoints
 from warroom.notify.hub import NotifyHub
 from warroom.observe.endpoints import router as metrics_router
@@ -227,7 +229,8 @@ def create_app(
     app.include_router(playbooks_router)
     app.include_router(notify_endpoints.router)  # chat cards' callbacks
     # the latest decision and the timeline; evidence, turns and the package
-    c.incident_detail_providers.extend([workflow_detail, debate_detail])
+    c.incident_detail_providers.extend(
+        [workflow_detail, functools.partial(debate_detail, models=LanguageModels())])
     c.lifespan_hooks.extend([workflow_lifespan, _notify_lifespan])
     app.include_router(web_router)  # the dashboard and the event stream
     app.include_router(metrics_router)  # /metrics, public like /healthz

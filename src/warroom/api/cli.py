@@ -1,13 +1,27 @@
-"""`warroom serve`: the API (and, unless `--no-worker`, the embedded workflow worker)."""
+"""`warroom serve`: the API (and, unless `--no-worker`, the embedded workflow worker).
+
+`serve --sandbox` runs the simulated cluster beside the app. The sandbox sits beside the
+product, which never imports it: `warroom.cli` hands `register` the function that embeds it.
+"""
 
 from __future__ import annotations
 
+import functools
 import gc
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import typer
+
+if TYPE_CHECKING:
+    from fastapi import FastAPI
+
+    from warroom.config import Settings
+
+# settings -> (the settings pointed at the embedded sandbox, install it in the app: the line to
+# print)
+SandboxEmbed = Callable[["Settings"], tuple["Settings", Callable[["FastAPI"], str]]]
 
 
 @asynccontextmanager
@@ -55,6 +69,12 @@ def serve(
     ),
 ) -> None:
     """Serve the HTTP API; the database is migrated on start."""
+    _serve(host=host, port=port, no_worker=no_worker, access_log=access_log, sandbox=sandbox,
+           embed_sandbox=None)
+
+
+def _serve(*, host: str | None, port: int | None, no_worker: bool, access_log: bool,
+           sandbox: bool, embed_sandbox: SandboxEmbed | None) -> None:
     import uvicorn
 
     from warroom.api.app import container_of, create_app
@@ -76,20 +96,15 @@ def serve(
     if not settings.ingest_auth and settings.host not in LOOPBACK:
         typer.echo(f"warning: the webhooks accept alerts without a token on {settings.host} "
                    "(WARROOM_INGEST_AUTH=false)", err=True)
-    runtime = None
+    install = None
     if sandbox:
-        from warroom.sandbox.embed import prepare
-
-        settings, runtime = prepare(settings)
+        if embed_sandbox is None:
+            typer.echo("error: --sandbox: this command line has no sandbox to embed", err=True)
+            raise typer.Exit(2)
+        settings, install = embed_sandbox(settings)
     app = create_app(settings)
-    if runtime is not None:
-        from warroom.sandbox.embed import install
-
-        install(app, runtime)
-        typer.echo(
-            f"sandbox cluster at {runtime.url} (kubeconfig {runtime.kubeconfig_path}); "
-            "inject a fault with `warroom sandbox inject FAULT`"
-        )
+    if install is not None:
+        typer.echo(install(app))
     container_of(app).lifespan_hooks.append(freeze_startup_heap)  # last: after every other start-up
     typer.echo(
         f"warroom listening on http://{settings.host}:{settings.port} "
@@ -106,6 +121,11 @@ def serve(
     )
 
 
-def register(app: typer.Typer) -> None:
-    """Add `serve` to the warroom command."""
-    app.command("serve")(serve)
+def register(app: typer.Typer, *, embed_sandbox: SandboxEmbed | None = None) -> None:
+    """Add `serve` to the warroom command; `--sandbox` runs `embed_sandbox` when given."""
+
+    @functools.wraps(serve)
+    def serve_command(**options: Any) -> None:
+        _serve(**options, embed_sandbox=embed_sandbox)
+
+    app.command("serve")(serve_command)

@@ -29,9 +29,10 @@ def _pct(values: list[float], q: float) -> float:
 
 
 async def _replay(scenarios: list[Any], settings: Settings) -> list[dict[str, Any]]:
+    from warroom.llm.debate import LanguageModels
     from warroom.scenarios.replay import Replayer
 
-    async with Replayer(settings) as replayer:
+    async with Replayer(settings, models=LanguageModels()) as replayer:
         if scenarios:  # warm the model path once, so no row pays a first import
             await replayer.replay(scenarios[0])
         lines = []

@@ -166,3 +166,13 @@ class ReadyPackage(DecisionPackage, DebateExtras):
     ) -> ReadyPackage:
         """Fold the policy's verdict and the debate's extras into the package."""
         return cls(**dict(package), **dict(extras or DebateExtras()), policy=policy)
+
+
+class ApiCall(BaseModel):
+    """One Kubernetes API call, exactly as it is (or would be) sent, and its kubectl twin."""
+
+    method: Literal["GET", "POST", "PATCH", "PUT", "DELETE"]
+    path: str  # e.g. /apis/apps/v1/namespaces/shop/deployments/checkout
+    body: dict[str, Any] | list[Any] | None = None
+    content_type: str = "application/json"  # or application/strategic-merge-patch+json, ...
+    kubectl: str = ""

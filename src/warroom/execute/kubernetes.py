@@ -12,10 +12,11 @@ from typing import Any
 
 from warroom.agents.models import Action
 from warroom.config import Settings
-from warroom.execute.calls import render_calls
-from warroom.execute.ports import ApiCall, ExecutionOutcome
-from warroom.execute.state import state_requests
-from warroom.execute.targets import RenderError
+from warroom.domain.call_state import state_requests
+from warroom.domain.calls import render_calls
+from warroom.domain.models import ApiCall
+from warroom.domain.targets import RenderError
+from warroom.execute.ports import ExecutionOutcome
 from warroom.kube.client import KubeApi, KubeUnavailable
 from warroom.kube.retry import classify_status
 from warroom.safety.rules import RuleContext, check_action

@@ -6,17 +6,7 @@ from typing import Any, Literal, Protocol
 
 from pydantic import BaseModel
 
-from warroom.agents.models import Action
-
-
-class ApiCall(BaseModel):
-    """One Kubernetes API call, exactly as it is (or would be) sent, and its kubectl twin."""
-
-    method: Literal["GET", "POST", "PATCH", "PUT", "DELETE"]
-    path: str  # e.g. /apis/apps/v1/namespaces/shop/deployments/checkout
-    body: dict[str, Any] | list[Any] | None = None
-    content_type: str = "application/json"  # or application/strategic-merge-patch+json, ...
-    kubectl: str = ""
+from warroom.domain.models import Action, ApiCall
 
 
 class ExecutionOutcome(BaseModel):

@@ -20,10 +20,10 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from warroom.config import Settings
 from warroom.decisions import repository
 from warroom.decisions.service import ready_package, transition
-from warroom.domain.models import Action
-from warroom.execute.calls import render_calls
-from warroom.execute.ports import ApiCall, Executor
-from warroom.execute.targets import RenderError
+from warroom.domain.calls import render_calls
+from warroom.domain.models import Action, ApiCall
+from warroom.domain.targets import RenderError
+from warroom.execute.ports import Executor
 from warroom.store import audit
 from warroom.store.db import transaction
 from warroom.store.tables import Decision, Execution

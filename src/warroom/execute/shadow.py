@@ -10,9 +10,9 @@ from __future__ import annotations
 from typing import Any
 
 from warroom.agents.models import Action
-from warroom.execute.calls import render_calls
+from warroom.domain.calls import render_calls
+from warroom.domain.targets import RenderError
 from warroom.execute.ports import ExecutionOutcome
-from warroom.execute.targets import RenderError
 
 
 def _in_scope(obj: dict[str, Any], action: Action) -> bool:

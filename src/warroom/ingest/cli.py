@@ -1,10 +1,15 @@
-"""`warroom incidents list|show`: read the incidents straight from the database."""
+"""`warroom incidents list|show`: read the incidents straight from the database.
+
+`show` ends with the incident's timeline when the command line hands one in: the timeline
+reads the decisions and the workflow, above ingest, so `warroom.cli` wires it.
+"""
 
 from __future__ import annotations
 
 import asyncio
+import functools
 from collections.abc import Awaitable, Callable
-from typing import TYPE_CHECKING, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import typer
 
@@ -12,6 +17,8 @@ if TYPE_CHECKING:
     from sqlalchemy.ext.asyncio import AsyncSession
 
 T = TypeVar("T")
+# (session, incident_id) -> the incident's rendered timeline
+TimelineText = Callable[["AsyncSession", str], Awaitable[str]]
 incidents = typer.Typer(help="Incidents from the configured database.", no_args_is_help=True)
 
 
@@ -66,9 +73,12 @@ def list_(
     Console().print(table)
 
 
-@incidents.command("show")
 def show(incident_id: str) -> None:
     """Show one incident and its signals."""
+    _show(incident_id, timeline=None)
+
+
+def _show(incident_id: str, *, timeline: TimelineText | None) -> None:
     from rich.console import Console
     from rich.table import Table
 
@@ -107,12 +117,17 @@ def show(incident_id: str) -> None:
             _when(s.ends_at),
         )
     console.print(table)
-    from warroom.workflow.timeline import incident_timeline_text
+    if timeline is not None:
+        console.print(_with_session(lambda s: timeline(s, incident_id)), markup=False,
+                      soft_wrap=True)
 
-    console.print(_with_session(lambda s: incident_timeline_text(s, incident_id)), markup=False,
-                  soft_wrap=True)
 
+def register(app: typer.Typer, *, timeline: TimelineText | None = None) -> None:
+    """Add `incidents` to the warroom command; `show` prints `timeline`'s text when given."""
 
-def register(app: typer.Typer) -> None:
-    """Add `incidents` to the warroom command."""
+    @functools.wraps(show)
+    def show_command(**options: Any) -> None:
+        _show(**options, timeline=timeline)
+
+    incidents.command("show")(show_command)
     app.add_typer(incidents, name="incidents")

@@ -4,8 +4,9 @@ from __future__ import annotations
 
 from typing import Any
 
-REVISION = "deployment.kubernetes.io/revision"
-RESTARTED_AT = "kubectl.kubernetes.io/restartedAt"
+from warroom.domain.targets import RESTARTED_AT, REVISION
+
+__all__ = ["RESTARTED_AT", "REVISION", "describe_template_change"]
 
 
 def describe_template_change(before: dict[str, Any], after: dict[str, Any]) -> str:

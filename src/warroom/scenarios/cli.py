@@ -3,12 +3,22 @@
 from __future__ import annotations
 
 import asyncio
+import functools
+import inspect
 import json
 import sys
+from collections.abc import Callable
 from pathlib import Path
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
+
+if TYPE_CHECKING:
+    from warroom.agents.llm.ports import LanguageModels
+
+# -> the language models the replayed debates open (`warroom.llm.debate.LanguageModels`), built
+# only when a replay runs
+ModelsFactory = Callable[[], "LanguageModels"]
 
 scenarios_app = typer.Typer(help="Scenario sets for replay and evaluation.",
                             no_args_is_help=True)
@@ -31,7 +41,8 @@ def _load(paths: list[Path], *, with_expected: bool) -> tuple[list[Any], list[st
 
 
 async def _replay_all(scenarios: list[Any], on_line: Any = None, backend: str | None = None,
-                      model: str | None = None) -> list[dict[str, Any]]:
+                      model: str | None = None, *,
+                      models: ModelsFactory | None) -> list[dict[str, Any]]:
     from warroom.config import Settings, get_settings
     from warroom.scenarios.replay import Replayer
 
@@ -42,8 +53,11 @@ async def _replay_all(scenarios: list[Any], on_line: Any = None, backend: str | 
         if model:
             data["llm_base_url"] = settings.llm_base_url if not model.startswith("test:") else ""
         settings = Settings.model_validate(data)
+    if models is None:
+        typer.echo("error: this command line has no language models to hand the debate", err=True)
+        raise typer.Exit(2)
     outputs = []
-    async with Replayer(settings) as replayer:
+    async with Replayer(settings, models=models()) as replayer:
         for scenario in scenarios:
             line = await replayer.replay(scenario)
             outputs.append(line)
@@ -83,6 +97,7 @@ def replay(
     as_json: Annotated[bool, typer.Option("--json", help="one JSON document per line")] = False,
     backend: BackendOption = None,
     model: ModelOption = None,
+    models: ModelsFactory | None = None,
 ) -> None:
     """Replay scenarios through ingest, sensing and the debate; execute nothing."""
     _check_backend(backend)
@@ -96,7 +111,7 @@ def replay(
 
     crashed = []
     if scenarios:
-        lines = asyncio.run(_replay_all(scenarios, emit, backend, model))
+        lines = asyncio.run(_replay_all(scenarios, emit, backend, model, models=models))
         crashed = [line for line in lines if line.get("error")]
     for line in crashed:
         typer.echo(f"error: {line['scenario']}: {line['error']}", err=True)
@@ -132,6 +147,7 @@ def eval_(
         "--transform-seed", help="seed of the transforms' random choices")] = 2026,
     backend: BackendOption = None,
     model: ModelOption = None,
+    models: ModelsFactory | None = None,
 ) -> None:
     """Replay scenarios with ground truth and print RCA, fix, safety and latency figures.
 
@@ -158,7 +174,7 @@ def eval_(
     runs = [("untransformed", scenarios), *_transformed(scenarios, names, transform_seed)]
     reports = []
     for label, group in runs:
-        outputs = asyncio.run(_replay_all(group, backend=backend, model=model))
+        outputs = asyncio.run(_replay_all(group, backend=backend, model=model, models=models))
         reports.append((label, score(list(zip(group, outputs, strict=True)))))
     report = reports[0][1]
     if as_json:
@@ -198,8 +214,27 @@ def generate(
     typer.echo(f"wrote {len(paths)} scenarios to {out}")
 
 
-def register(app: typer.Typer) -> None:
-    """Add replay, eval and scenarios to the warroom command."""
-    app.command("replay")(replay)
-    app.command("eval")(eval_)
+def _with_models(command: Callable[..., None],
+                 models: ModelsFactory | None) -> Callable[..., None]:
+    """Return `command` with `models` bound, its arguments, options and help as written."""
+
+    @functools.wraps(command)
+    def bound(**options: Any) -> None:
+        command(**options, models=models)
+
+    signature = inspect.signature(command, eval_str=True)
+    bound.__signature__ = signature.replace(  # type: ignore[attr-defined]
+        parameters=[p for p in signature.parameters.values() if p.name != "models"])
+    bound.__annotations__ = {k: v for k, v in command.__annotations__.items() if k != "models"}
+    return bound
+
+
+def register(app: typer.Typer, *, models: ModelsFactory | None = None) -> None:
+    """Add replay, eval and scenarios to the warroom command.
+
+    `models`: the language models the replayed debates open (`warroom.llm.debate`), handed in
+    by `warroom.cli`; the scenarios never import the stages above the debate.
+    """
+    app.command("replay")(_with_models(replay, models))
+    app.command("eval")(_with_models(eval_, models))
     app.add_typer(scenarios_app, name="scenarios")

@@ -14,12 +14,17 @@ import time
 from collections.abc import Iterable
 from pathlib import Path
 from types import TracebackType
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from pydantic import ValidationError
 
 from warroom.config import Settings
 from warroom.scenarios.models import Scenario
+
+if TYPE_CHECKING:
+    from sqlalchemy.ext.asyncio import AsyncSession
+
+    from warroom.agents.llm.ports import LanguageModels
 
 
 class ScenarioError(Exception):
@@ -116,8 +121,12 @@ def _agent_line(turn: Any) -> dict[str, Any]:
 class Replayer:
     """Replay many scenarios with one migrated database template (async context manager)."""
 
-    def __init__(self, settings: Settings | None = None) -> None:
+    def __init__(self, settings: Settings | None = None, *,
+                 models: LanguageModels) -> None:
+        """`models`: the language models the debate opens (`warroom.llm.debate.LanguageModels`,
+        handed in by the command line: the scenarios never import the stages above the debate)."""
         self._base = settings
+        self._models = models
         self._dir: tempfile.TemporaryDirectory[str] | None = None
         self._template: Path | None = None
         self._n = 0
@@ -198,7 +207,7 @@ class Replayer:
                 incident_id = _primary(refs, counts)
                 result = await analyze_incident(
                     session, incident_id, settings=settings, sensors=replay_sensors(scenario),
-                    now=scenario.now, live=False)
+                    trust=_nothing_learned, models=self._models, now=scenario.now, live=False)
                 await session.commit()
             return output_line(scenario, result, (time.perf_counter() - started) * 1000)
         except Exception as exc:  # a pipeline fault: this scenario fails, the run goes on
@@ -209,6 +218,11 @@ class Replayer:
         finally:
             await engine.dispose()
             path.unlink(missing_ok=True)
+
+
+async def _nothing_learned(session: AsyncSession) -> dict[str, float]:
+    """The playbook trust of a replay: its private database is fresh, nothing was learned."""
+    return {}
 
 
 def _failed_line(scenario: Scenario, why: str, elapsed_s: float) -> dict[str, Any]:

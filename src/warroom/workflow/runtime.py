@@ -21,7 +21,7 @@ from warroom.execute.ports import Executor
 from warroom.sensors.ports import Sensor
 from warroom.store.db import make_engine, make_sessionmaker
 
-# analyze_incident(session, incident_id, *, settings, sensors) -> DebateResult
+# analyze_incident(session, incident_id, *, settings, sensors, bus) -> DebateResult
 Analyzer = Callable[..., Awaitable[Any]]
 SensorFactory = Callable[[Settings, async_sessionmaker[AsyncSession]], list[Sensor]]
 ExecutorFactory = Callable[[Settings, list[dict[str, Any]]], Executor]
@@ -47,9 +47,13 @@ def _default_executor(settings: Settings, objects: list[dict[str, Any]]) -> Exec
 
 
 async def _default_analyzer(session: AsyncSession, incident_id: str, **kwargs: Any) -> Any:
+    """The debate, handed what it may not import itself: learn's trust, llm's models."""
     from warroom.agents.service import analyze_incident
+    from warroom.learn.service import playbook_trust
+    from warroom.llm.debate import LanguageModels
 
-    return await analyze_incident(session, incident_id, **kwargs)
+    return await analyze_incident(session, incident_id, trust=playbook_trust,
+                                  models=LanguageModels(), **kwargs)
 
 
 @dataclass

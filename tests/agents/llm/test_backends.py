@@ -6,20 +6,26 @@ from warroom.agents.critic import RuleCritic
 from warroom.agents.llm.backends import backends_for, stricter
 from warroom.agents.llm.judges import ModelCritic
 from warroom.agents.llm.prompts import EVIDENCE_CLOSE, EVIDENCE_OPEN, build_prompt, render_evidence
+from warroom.agents.orchestrator import Backends
 from warroom.agents.ports import DebateContext
 from warroom.config import Settings
+from warroom.llm.service import ModelRuntime
 from warroom.sensors.models import LogStream
 
 
+def _backends(settings: Settings) -> Backends:
+    return backends_for(settings, ModelRuntime(settings))
+
+
 def test_agent_backend_switches_every_agent_and_overrides_one() -> None:
-    rules = backends_for(Settings(_env_file=None))  # type: ignore[call-arg]
+    rules = _backends(Settings(_env_file=None))  # type: ignore[call-arg]
     assert isinstance(rules.critic, RuleCritic)
-    hybrid = backends_for(Settings(_env_file=None, agent_backend="hybrid",  # type: ignore[call-arg]
-                                   critic_backend="rules", llm_model="test:agree"))
+    hybrid = _backends(Settings(_env_file=None, agent_backend="hybrid",  # type: ignore[call-arg]
+                                critic_backend="rules", llm_model="test:agree"))
     assert type(hybrid.diagnostician).__name__ == "ModelDiagnostician"
     assert type(hybrid.solver).__name__ == "ModelSolver"
     assert isinstance(hybrid.critic, RuleCritic)
-    one = backends_for(Settings(_env_file=None, critic_backend="llm"))  # type: ignore[call-arg]
+    one = _backends(Settings(_env_file=None, critic_backend="llm"))  # type: ignore[call-arg]
     assert isinstance(one.critic, ModelCritic) and one.critic.mode == "llm"
     assert type(one.diagnostician).__name__ == "RuleDiagnostician"
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import httpx
 from sqlalchemy import func, select
@@ -11,12 +12,17 @@ from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 from warroom.agents.service import analyze_incident
 from warroom.api.testing import app_client
 from warroom.config import Settings
+from warroom.learn.service import playbook_trust
+from warroom.llm.debate import LanguageModels
 from warroom.store.audit import list_events, verify_chain
 from warroom.store.tables import LLMCacheEntry, LLMTurnRow
 
 from ..test_service import NOW, KubeSensor, open_incident
 
 Sessions = async_sessionmaker[AsyncSession]
+
+# what the composition root hands the debate: learn's trust, llm's models
+PORTS: dict[str, Any] = {"trust": playbook_trust, "models": LanguageModels()}
 
 
 async def test_hybrid_analysis_audits_caches_and_shows_model_turns(
@@ -27,10 +33,10 @@ async def test_hybrid_analysis_audits_caches_and_shows_model_turns(
     async with sessions() as session:
         incident_id = await open_incident(session, settings, fixtures_dir)
         rules = await analyze_incident(
-            session, incident_id, settings=settings.model_copy(update={
+            session, incident_id, **PORTS, settings=settings.model_copy(update={
                 "agent_backend": "rules", "llm_model": ""}), now=NOW, sensors=[KubeSensor()])
         first = await analyze_incident(session, incident_id, settings=settings, now=NOW,
-                                       sensors=[KubeSensor()])
+                                       sensors=[KubeSensor()], **PORTS)
         await session.commit()
     assert first.package.model_dump(exclude={"summary"}) == rules.package.model_dump(
         exclude={"summary"})
@@ -41,7 +47,7 @@ async def test_hybrid_analysis_audits_caches_and_shows_model_turns(
 
     async with sessions() as session:
         second = await analyze_incident(session, incident_id, settings=settings, now=NOW,
-                                        sensors=[KubeSensor()])
+                                        sensors=[KubeSensor()], **PORTS)
         await session.commit()
     again = [t for t in second.turns if t.model is not None]
     assert [t.role for t in again] == [t.role for t in asked]

@@ -11,8 +11,8 @@ from warroom.agents.models import ModelTurn
 from warroom.agents.orchestrator import Backends, rule_backends
 from warroom.agents.ports import DebateContext
 from warroom.config import Settings
-from warroom.llm.service import ModelRuntime
 
+from .ports import ModelRuntime
 from .prompts import SAFETY, build_prompt, render_evidence
 
 T = TypeVar("T", bound=BaseModel)
@@ -67,8 +67,11 @@ class ModelBackend:
         recording.record(turn, self.mode)
 
 
-def backends_for(settings: Settings, runtime: ModelRuntime | None = None) -> Backends:
-    """Return the backends the settings choose: rules, or a model backend around each rule."""
+def backends_for(settings: Settings, runtime: ModelRuntime) -> Backends:
+    """Return the backends the settings choose: rules, or a model backend around each rule.
+
+    `runtime` asks the models (`warroom.llm.service.ModelRuntime`, built by the caller).
+    """
     rules = rule_backends()
     modes = {role: settings.backend_for(role)
              for role in ("diagnostician", "solver", "reviewer", "critic")}
@@ -78,7 +81,6 @@ def backends_for(settings: Settings, runtime: ModelRuntime | None = None) -> Bac
     from .judges import ModelCritic, ModelReviewer
     from .solver import ModelSolver
 
-    runtime = runtime or ModelRuntime(settings)
     out = Backends(diagnostician=rules.diagnostician, solver=rules.solver,
                    reviewer=rules.reviewer, critic=rules.critic)
     if modes["diagnostician"] != "rules":

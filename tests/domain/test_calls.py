@@ -6,9 +6,9 @@ from typing import Any
 import pytest
 
 from warroom.agents.models import ACTION_TYPES, Action
-from warroom.execute.calls import kubectl_command, render_calls
-from warroom.execute.state import state_requests
-from warroom.execute.targets import RenderError
+from warroom.domain.call_state import state_requests
+from warroom.domain.calls import kubectl_command, render_calls
+from warroom.domain.targets import RenderError
 
 NOW = datetime(2026, 4, 18, 10, 46, tzinfo=UTC)
 DEPLOY = "/apis/apps/v1/namespaces/shop/deployments/checkout"

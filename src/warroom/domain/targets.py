@@ -4,6 +4,10 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+# the annotations a rollout writes and reads (the sensors read them too, through `kube.objects`)
+REVISION = "deployment.kubernetes.io/revision"
+RESTARTED_AT = "kubectl.kubernetes.io/restartedAt"
+
 # kind (as targets spell it, with the usual kubectl aliases) -> (canonical kind, API prefix, plural)
 KINDS: dict[str, tuple[str, str, str]] = {
     "deployment": ("deployment", "/apis/apps/v1", "deployments"),

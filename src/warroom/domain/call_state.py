@@ -8,10 +8,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from warroom.domain.models import Action
-from warroom.execute.ports import ApiCall
-from warroom.execute.targets import WORKLOADS, Target, collection_path, parse_target
-from warroom.kube.objects import REVISION
+from warroom.domain.models import Action, ApiCall
+from warroom.domain.targets import REVISION, WORKLOADS, Target, collection_path, parse_target
 
 
 def objects(state: dict[str, Any] | None) -> list[dict[str, Any]]:

@@ -4,8 +4,9 @@ The shadow executor records these calls and the Kubernetes executor sends them, 
 human approves is byte for byte what reaches the API server. Rendering is pure: anything it
 must know about the cluster (ReplicaSets for an undo, the pods on a node for a drain) comes in
 `state`, a dict with an `objects` list of raw API objects, as `KubernetesExecutor.capture_state`
-returns it (and as `execute.state.state_requests` says how to read it). Targets and their API
-paths are `execute.targets`.
+returns it (and as `domain.call_state.state_requests` says how to read it). Targets and their API
+paths are `domain.targets`. It is vocabulary, not execution: the Solver renders each proposal's
+kubectl twin for the humans reading it with the same table the executors send.
 """
 
 from __future__ import annotations
@@ -15,9 +16,7 @@ import json
 from datetime import UTC, datetime
 from typing import Any
 
-from warroom.domain.models import Action
-from warroom.execute.ports import ApiCall
-from warroom.execute.state import (
+from warroom.domain.call_state import (
     find,
     guard,
     hpa_for,
@@ -25,8 +24,15 @@ from warroom.execute.state import (
     pods_to_evict,
     revision,
 )
-from warroom.execute.targets import WORKLOADS, RenderError, Target, ns_flag, parse_target
-from warroom.kube.objects import RESTARTED_AT
+from warroom.domain.models import Action, ApiCall
+from warroom.domain.targets import (
+    RESTARTED_AT,
+    WORKLOADS,
+    RenderError,
+    Target,
+    ns_flag,
+    parse_target,
+)
 
 STRATEGIC = "application/strategic-merge-patch+json"
 MERGE = "application/merge-patch+json"
