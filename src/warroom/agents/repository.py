@@ -17,3 +17,10 @@ async def latest_snapshot(session: AsyncSession, incident_id: str) -> EvidenceSn
         .limit(1)
     )
     return (await session.execute(stmt)).scalars().first()
+
+
+async def snapshots(session: AsyncSession, incident_id: str) -> list[EvidenceSnapshotRow]:
+    """Return every evidence snapshot of the incident, oldest first."""
+    stmt = (select(EvidenceSnapshotRow).where(EvidenceSnapshotRow.incident_id == incident_id)
+            .order_by(EvidenceSnapshotRow.taken_at))
+    return list((await session.execute(stmt)).scalars())

@@ -227,21 +227,16 @@ async def run_load(
 async def stored_counts(database_url: str) -> tuple[tuple[int, int, int], tuple[int, int]]:
     """Return signals stored, the sum of their receive counts, and how many are resolved;
     then the incidents and decisions (workflow rounds) stored."""
-    from sqlalchemy import func, select
-
-    from warroom.bench.repository import workload
+    from warroom.bench.repository import resolved_signals, workload
     from warroom.ingest import repository
     from warroom.store.db import make_engine, make_sessionmaker
-    from warroom.store.tables import Signal
 
     engine = make_engine(database_url)
     try:
         async with make_sessionmaker(engine)() as session:
             count, received = await repository.count_signals(session)
-            resolved = await session.execute(
-                select(func.count()).select_from(Signal).where(Signal.status == "resolved")
-            )
-            return (count, received, int(resolved.scalar_one())), await workload(session)
+            resolved = await resolved_signals(session)
+            return (count, received, resolved), await workload(session)
     finally:
         await engine.dispose()
 

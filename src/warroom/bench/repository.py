@@ -105,6 +105,13 @@ async def debate_seconds(session: AsyncSession) -> list[float]:
             if ready is not None]
 
 
+async def resolved_signals(session: AsyncSession) -> int:
+    """Count the stored signals whose last word was a resolution."""
+    result = await session.execute(
+        select(func.count()).select_from(Signal).where(Signal.status == "resolved"))
+    return int(result.scalar_one())
+
+
 async def workload(session: AsyncSession) -> tuple[int, int]:
     """Return how many incidents and decisions (workflow rounds) the run stored."""
     incidents = await session.scalar(select(func.count()).select_from(Incident))

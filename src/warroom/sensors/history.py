@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import re
 
-from sqlalchemy import or_, select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from warroom.sensors import repository
 from warroom.sensors.models import (
     EvidenceData,
     SensorRequest,
@@ -14,7 +14,7 @@ from warroom.sensors.models import (
     SensorRun,
     SimilarIncident,
 )
-from warroom.store.tables import Decision, Incident, Verification
+from warroom.store.tables import Incident
 
 _WORD = re.compile(r"[a-z0-9]{3,}")
 
@@ -54,29 +54,22 @@ class HistorySensor:
 
     async def collect(self, request: SensorRequest) -> SensorResult:
         """Query the incident, decision and verification tables for look-alikes."""
-        filters = []
-        if request.services:
-            filters.append(Incident.service.in_(request.services))
-        if request.namespaces:
-            filters.append(Incident.namespace.in_(request.namespaces))
         query = f"incidents where service in {request.services} or namespace in " \
             f"{request.namespaces}, before {request.now.isoformat()}"
-        if not filters:
+        if not (request.services or request.namespaces):
             return SensorResult(run=SensorRun(sensor=self.name, status="empty", queries=[query],
                                               note="no service or namespace to search by"))
         async with self._sessions() as session:
-            stmt = (select(Incident).where(or_(*filters), Incident.opened_at < request.now)
-                    .order_by(Incident.opened_at.desc()).limit(50))
-            if request.incident_id:
-                stmt = stmt.where(Incident.id != request.incident_id)
-            incidents = list((await session.scalars(stmt)).all())
+            incidents = await repository.past_incidents(
+                session, services=request.services, namespaces=request.namespaces,
+                before=request.now, exclude=request.incident_id, limit=50)
             # score all, then ask what happened only for the few kept (not once per candidate)
             scored = [(similarity(request, inc), inc) for inc in incidents]
             kept = sorted((pair for pair in scored if pair[0] > 0.2),
                           key=lambda pair: pair[0], reverse=True)[: self._limit]
             found: list[SimilarIncident] = []
             for score, inc in kept:
-                fault, action, outcome = await _what_happened(session, inc.id)
+                fault, action, outcome = await repository.what_happened(session, inc.id)
                 found.append(SimilarIncident(
                     incident_id=inc.id, title=inc.title, namespace=inc.namespace,
                     service=inc.service, fault=fault, action=action, outcome=outcome,
@@ -88,14 +81,3 @@ class HistorySensor:
                           "found none alike"),
             data=EvidenceData(similar=found))
 
-
-async def _what_happened(session: AsyncSession, incident_id: str) -> tuple[str, str, str]:
-    decision = (await session.scalars(
-        select(Decision).where(Decision.incident_id == incident_id)
-        .order_by(Decision.created_at.desc()).limit(1))).first()
-    if decision is None:
-        return "", "", "unknown"
-    verdict = (await session.scalars(
-        select(Verification.verdict).where(Verification.decision_token == decision.token)
-        .order_by(Verification.at.desc()).limit(1))).first()
-    return decision.fault or "", decision.action_type or "", verdict or "unknown"

@@ -226,6 +226,18 @@ async def list_events(
     return list(result.scalars())
 
 
+async def head_seq(session: AsyncSession) -> int:
+    """Return the chain's last sequence number (0 when the chain is empty)."""
+    return int((await session.execute(select(func.max(AuditEvent.seq)))).scalar() or 0)
+
+
+async def events_after(session: AsyncSession, seq: int, *, limit: int) -> list[AuditEvent]:
+    """Return up to `limit` audit rows after `seq`, in chain order (the event stream's tail)."""
+    result = await session.execute(
+        select(AuditEvent).where(AuditEvent.seq > seq).order_by(AuditEvent.seq).limit(limit))
+    return list(result.scalars())
+
+
 async def count_events(session: AsyncSession, *, incident_id: str | None = None) -> int:
     """Count the audit rows, of one incident when named."""
     query = select(func.count()).select_from(AuditEvent)

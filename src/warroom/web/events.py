@@ -17,12 +17,11 @@ from typing import Annotated, Any, TypeVar
 import anyio
 import orjson
 from fastapi import APIRouter, Depends, Query, Request
-from sqlalchemy import func, select
 from sse_starlette import EventSourceResponse, ServerSentEvent
 
 from warroom.agents.events import EventBus
+from warroom.store import audit
 from warroom.store.deps import NotWired, Sessions
-from warroom.store.tables import AuditEvent
 
 router = APIRouter(tags=["dashboard"])
 T = TypeVar("T")
@@ -52,15 +51,12 @@ def sse(event: str, data: dict[str, Any], *, id_: str | None = None) -> ServerSe
 
 async def _audit_head(sessions: Sessions) -> int:
     async with sessions() as session:
-        return int((await session.execute(select(func.max(AuditEvent.seq)))).scalar() or 0)
+        return await audit.head_seq(session)
 
 
 async def _audit_since(sessions: Sessions, seq: int) -> list[dict[str, Any]]:
     async with sessions() as session:
-        rows = (await session.execute(
-            select(AuditEvent.seq, AuditEvent.at, AuditEvent.kind, AuditEvent.actor,
-                   AuditEvent.incident_id, AuditEvent.decision_token)
-            .where(AuditEvent.seq > seq).order_by(AuditEvent.seq).limit(BATCH))).all()
+        rows = await audit.events_after(session, seq, limit=BATCH)
     return [{"seq": r.seq, "at": r.at, "kind": r.kind, "actor": r.actor,
              "incident_id": r.incident_id, "decision_token": r.decision_token} for r in rows]
 

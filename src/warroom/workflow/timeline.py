@@ -7,12 +7,12 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from warroom.agents import repository as agents_repository
 from warroom.decisions import repository
+from warroom.ingest import repository as ingest_repository
 from warroom.store import audit
-from warroom.store.tables import EvidenceSnapshotRow, Signal
 
 # audit kind prefix -> timeline stage
 _STAGES = (
@@ -59,10 +59,7 @@ async def build_timeline(session: AsyncSession, incident_id: str) -> list[dict[s
     entries: list[tuple[datetime, int, dict[str, Any]]] = []
     events = await audit.list_events(session, incident_id=incident_id, limit=10_000)
     if not any(e.kind.startswith("signal") for e in events):
-        signals = (await session.execute(
-            select(Signal).where(Signal.incident_id == incident_id).order_by(Signal.received_at)
-        )).scalars().all()
-        for s in signals:
+        for s in await ingest_repository.list_signals(session, incident_id):
             entries.append((s.received_at, 0, {
                 "at": s.received_at.isoformat(), "stage": "signal", "kind": "signal",
                 "actor": "alertmanager" if s.source == "alertmanager" else s.source,
@@ -70,11 +67,7 @@ async def build_timeline(session: AsyncSession, incident_id: str) -> list[dict[s
                 "data": {"fingerprint": s.fingerprint, "labels": s.labels},
             }))
     if not any(e.kind.startswith("evidence") for e in events):
-        snapshots = (await session.execute(
-            select(EvidenceSnapshotRow).where(EvidenceSnapshotRow.incident_id == incident_id)
-            .order_by(EvidenceSnapshotRow.taken_at)
-        )).scalars().all()
-        for snap in snapshots:
+        for snap in await agents_repository.snapshots(session, incident_id):
             runs = snap.data.get("sensors") or []
             entries.append((snap.taken_at, 1, {
                 "at": snap.taken_at.isoformat(), "stage": "evidence", "kind": "evidence",
