@@ -284,3 +284,21 @@ async def test_incident_resolving_while_the_debate_runs_closes_the_decision(
     expired = next(e for e in timeline if e["kind"] == "decision.expired")
     assert "resolved" in expired["data"]["reason"]
     assert "execution.call" not in [e["kind"] for e in timeline]
+
+
+async def test_escalated_decision_closes_once_after_its_escalation(workflow_app: Any) -> None:
+    # the escalation step writes the closing record in its own commit; the close step after
+    # it must find that record, not write a second one
+    async with workflow_app(ScriptedDebate(delay=5.0), decision_deadline_seconds=0.3) as client:
+        incident_id = await post_alert(client)
+        timeline = await wait_for(lambda: _closed(client, incident_id), what="workflow closed")
+    kinds = [e["kind"] for e in timeline]
+    assert kinds.count("workflow.closed") == 1
+    tail = [k for k in kinds if k.startswith(("decision.", "workflow."))][-4:]
+    assert tail == ["decision.ready", "decision.escalated", "decision.completed",
+                    "workflow.closed"]
+    closed = next(e for e in timeline if e["kind"] == "workflow.closed")
+    assert closed["data"]["outcome"] == "escalated"
+    assert closed["data"]["decision_status"] == "completed"
+    # the debate past its deadline wrote nothing: its transaction rolled back
+    assert "agent.turn" not in kinds

@@ -8,7 +8,8 @@ per event loop, lazily, from the same settings.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
+from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -19,7 +20,7 @@ from warroom.agents.events import EventBus, bus_from_settings
 from warroom.config import Settings
 from warroom.execute.ports import Executor
 from warroom.sensors.ports import Sensor
-from warroom.store.db import make_engine, make_sessionmaker
+from warroom.store.db import make_engine, make_sessionmaker, transaction
 
 # analyze_incident(session, incident_id, *, settings, sensors, bus) -> DebateResult
 Analyzer = Callable[..., Awaitable[Any]]
@@ -70,6 +71,7 @@ class Runtime:
     _engines: dict[
         asyncio.AbstractEventLoop, tuple[AsyncEngine, async_sessionmaker[AsyncSession]]
     ] = field(default_factory=dict)
+    _writers: dict[asyncio.AbstractEventLoop, asyncio.Lock] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         if self.bus is None:
@@ -84,12 +86,34 @@ class Runtime:
             self._engines[loop] = (engine, make_sessionmaker(engine))
         return self._engines[loop][1]
 
+    @asynccontextmanager
+    async def writing(self) -> AsyncIterator[AsyncSession]:
+        """Open a short write transaction; on SQLite the worker's writers take turns first.
+
+        SQLite has one write lock, and ingestion's group commit asks for it every 2 ms while
+        a waiting writer sleeps in SQLite's busy handler (steps up to 100 ms) and whoever
+        wakes first wins. A dozen workflow steps queued in that handler won the lock from
+        ingestion again and again; taking turns here leaves at most one of them asking.
+        Other databases queue lock waiters fairly: nothing to do there.
+        """
+        sessions = self.sessions()
+        loop = asyncio.get_running_loop()
+        engine = self._engines[loop][0]
+        if engine.dialect.name != "sqlite":
+            async with transaction(sessions) as session:
+                yield session
+            return
+        gate = self._writers.setdefault(loop, asyncio.Lock())
+        async with gate, transaction(sessions) as session:
+            yield session
+
     def close(self, timeout: float = 5.0) -> None:
         """Dispose every engine on its own loop; call from a thread that runs no loop."""
         for loop, (engine, _) in list(self._engines.items()):
             if loop.is_running():
                 asyncio.run_coroutine_threadsafe(engine.dispose(), loop).result(timeout)
             self._engines.pop(loop, None)
+            self._writers.pop(loop, None)
 
     def sensors(self) -> list[Sensor]:
         """Return the live sensors, the same for sensing and for verification."""
@@ -97,6 +121,7 @@ class Runtime:
 
     async def dispose(self) -> None:
         """Close the engine of the running loop (others close with their loops)."""
+        self._writers.pop(asyncio.get_running_loop(), None)
         pair = self._engines.pop(asyncio.get_running_loop(), None)
         if pair is not None:
             await pair[0].dispose()

@@ -14,6 +14,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 import structlog
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from warroom.agents import repository as snapshots
 from warroom.decisions import repository
@@ -70,7 +71,7 @@ def _ready_view(decision: Decision) -> dict[str, Any]:
 
 async def open_step(runtime: Runtime, incident_id: str, workflow_id: str) -> str:
     """Open (or find) the decision this workflow carries and return its token."""
-    async with transaction(runtime.sessions()) as session:
+    async with runtime.writing() as session:
         decision, _ = await open_decision(
             session, incident_id=incident_id, workflow_id=workflow_id
         )
@@ -92,7 +93,11 @@ async def analyze_step(runtime: Runtime, token: str) -> dict[str, Any]:
     trust: dict[str, float] | None = None  # the debate's, so it is read once per round
     package: DecisionPackage
     started = time.perf_counter()
+    debated = False
     try:
+        # the debate's writes (snapshot, turns, summary) and the decision's move to `ready`
+        # share one commit: on SQLite every commit is one more turn of the database's single
+        # write lock that ingestion waits for
         async with transaction(sessions) as session:
             result = await asyncio.wait_for(
                 runtime.analyzer(
@@ -101,8 +106,8 @@ async def analyze_step(runtime: Runtime, token: str) -> dict[str, Any]:
                 ),
                 timeout=settings.decision_deadline_seconds,
             )
+            debated = True
             package = result.package
-            trust = getattr(result, "playbook_trust", None)
             critique = getattr(result, "critique", None)
             extras = DebateExtras(
                 session_id=getattr(result, "session_id", None),
@@ -110,31 +115,51 @@ async def analyze_step(runtime: Runtime, token: str) -> dict[str, Any]:
                 latency_ms=getattr(result, "latency_ms", None),
                 incident_summary=getattr(result, "summary", ""),
             )
+            _debated(package, started)
+            return await _mark_ready(runtime, session, token, package,
+                                     getattr(result, "playbook_trust", None), extras)
     except TimeoutError:
+        if debated:  # the store failed, not the debate: the step is retried
+            raise
         package = human_must_decide(
             f"the debate did not finish within {settings.decision_deadline_seconds:g} s",
             "timeout", outcome="workflow_fallback",
         )
         log.warning("workflow.debate_timeout", deadline=settings.decision_deadline_seconds)
     except Exception as exc:  # the debate promised not to raise; a decision is ready anyway
+        if debated:
+            raise
         package = human_must_decide(f"the debate failed: {type(exc).__name__}: {exc}",
                                     "failed", outcome="workflow_fallback")
         log.exception("workflow.debate_failed")
+    # the debate's own writes rolled back with it: the fallback package stands alone
+    _debated(package, started)
+    async with runtime.writing() as session:
+        return await _mark_ready(runtime, session, token, package, trust, extras)
+
+
+def _debated(package: DecisionPackage, started: float) -> None:
     DEBATE_SECONDS.labels(package.status).observe(time.perf_counter() - started)
     log.info("workflow.debated", status=package.status, outcome=package.outcome,
              action=package.action.type if package.action else None)
-    async with transaction(sessions) as session:
-        decision = await repository.get(session, token, for_update=True)
-        assert decision is not None
-        if decision.status != "analyzing":
-            return _ready_view(decision)
-        if trust is None:  # the debate did not finish: nobody read it yet
-            trust = await playbook_trust(session)
-        policy = evaluate(package, settings=settings, trust=trust)
-        await mark_ready(
-            session, decision, package, policy=policy, settings=settings, extras=extras
-        )
+
+
+async def _mark_ready(
+    runtime: Runtime, session: AsyncSession, token: str, package: DecisionPackage,
+    trust: dict[str, float] | None, extras: DebateExtras | None,
+) -> dict[str, Any]:
+    """Judge the package by the policy and mark the decision ready, in the caller's commit."""
+    decision = await repository.get(session, token, for_update=True)
+    assert decision is not None
+    if decision.status != "analyzing":
         return _ready_view(decision)
+    if trust is None:  # the debate did not finish: nobody read it yet
+        trust = await playbook_trust(session)
+    policy = evaluate(package, settings=runtime.settings, trust=trust)
+    await mark_ready(
+        session, decision, package, policy=policy, settings=runtime.settings, extras=extras
+    )
+    return _ready_view(decision)
 
 
 async def describe_step(runtime: Runtime, token: str) -> dict[str, Any]:
@@ -148,7 +173,7 @@ async def describe_step(runtime: Runtime, token: str) -> dict[str, Any]:
 
 async def complete_without_action_step(runtime: Runtime, token: str) -> str:
     """Close a decision that has nothing to execute: the incident goes to a human."""
-    async with transaction(runtime.sessions()) as session:
+    async with runtime.writing() as session:
         decision = await repository.get(session, token, for_update=True)
         assert decision is not None
         if decision.status == "ready":
@@ -162,12 +187,19 @@ async def complete_without_action_step(runtime: Runtime, token: str) -> str:
                 incident_id=decision.incident_id, decision_token=token,
             )
             await transition(session, decision, "completed", payload={"executed": False})
-        return decision.status
+            # the workflow's file closes in the same commit (one turn of SQLite's write lock
+            # instead of two); `close_step` then finds it closed
+            closed = await _write_close(session, decision, "escalated")
+        else:
+            closed = None
+    if closed is not None:
+        _closed(closed)
+    return decision.status
 
 
 async def auto_approve_step(runtime: Runtime, token: str) -> str:
     """Record the policy's approval of a decision it lets run without a human."""
-    async with transaction(runtime.sessions()) as session:
+    async with runtime.writing() as session:
         decision = await repository.get(session, token, for_update=True)
         assert decision is not None
         if decision.status != "ready":
@@ -188,7 +220,7 @@ async def settle_approval_step(
 ) -> dict[str, Any]:
     """Apply the recorded answers: approve, reject, or (when told) expire and escalate."""
     settings = runtime.settings
-    async with transaction(runtime.sessions()) as session:
+    async with runtime.writing() as session:
         decision = await repository.get(session, token, for_update=True)
         assert decision is not None
         if decision.status != "ready":
@@ -257,7 +289,7 @@ async def verify_step(runtime: Runtime, token: str) -> dict[str, Any]:
 
 async def learn_step(runtime: Runtime, token: str) -> dict[str, Any] | None:
     """Feed the verified outcome into the playbook's trust (once per decision)."""
-    async with transaction(runtime.sessions()) as session:
+    async with runtime.writing() as session:
         decision = await repository.get(session, token)
         assert decision is not None
         done = await audit.list_events(session, decision_token=token, kind="learn.updated")
@@ -275,22 +307,34 @@ async def learn_step(runtime: Runtime, token: str) -> dict[str, Any] | None:
 
 async def close_step(runtime: Runtime, token: str, outcome: str) -> dict[str, Any]:
     """Close the workflow's file on the incident (ingestion resolves it when alerts resolve)."""
-    async with transaction(runtime.sessions()) as session:
+    async with runtime.writing() as session:
         decision = await repository.get(session, token)
         assert decision is not None
         done = await audit.list_events(session, decision_token=token, kind="workflow.closed")
         if done:
             return dict(done[-1].payload)
-        incident = await incidents.get_incident(session, decision.incident_id)
-        payload = {
-            "outcome": outcome,
-            "decision_status": decision.status,
-            "incident_status": incident.status if incident is not None else None,
-        }
-        await audit.append(
-            session, kind="workflow.closed", payload=payload,
-            incident_id=decision.incident_id, decision_token=token,
-        )
-    WORKFLOWS_CLOSED.labels(outcome).inc()
-    log.info("workflow.closed", outcome=outcome, decision_status=payload["decision_status"])
+        payload = await _write_close(session, decision, outcome)
+    _closed(payload)
     return payload
+
+
+async def _write_close(session: AsyncSession, decision: Decision, outcome: str) -> dict[str, Any]:
+    """Append the workflow's closing record in the caller's transaction; return its payload."""
+    incident = await incidents.get_incident(session, decision.incident_id)
+    payload = {
+        "outcome": outcome,
+        "decision_status": decision.status,
+        "incident_status": incident.status if incident is not None else None,
+    }
+    await audit.append(
+        session, kind="workflow.closed", payload=payload,
+        incident_id=decision.incident_id, decision_token=decision.token,
+    )
+    return payload
+
+
+def _closed(payload: dict[str, Any]) -> None:
+    """Count and log a closing record once it is committed."""
+    WORKFLOWS_CLOSED.labels(payload["outcome"]).inc()
+    log.info("workflow.closed", outcome=payload["outcome"],
+             decision_status=payload["decision_status"])
