@@ -128,6 +128,8 @@ class RedisStreamSink:
 
     def client(self) -> Redis:
         """Return the client of the running event loop."""
+        # lazy: cold import cost (python -X importtime): redis.asyncio ~480 ms; kept off the
+        # module's import path
         from redis.asyncio import Redis
 
         loop = asyncio.get_running_loop()

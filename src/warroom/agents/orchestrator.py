@@ -20,6 +20,8 @@ from pydantic import BaseModel
 
 from warroom.agents import recording
 from warroom.agents.coordinator import Degraded, decide
+from warroom.agents.critic import RuleCritic
+from warroom.agents.diagnostician.rules import RuleDiagnostician
 from warroom.agents.models import (
     MODEL_FELL_BACK,
     ActionPlan,
@@ -33,6 +35,8 @@ from warroom.agents.models import (
     Vote,
 )
 from warroom.agents.ports import Critic, DebateContext, Diagnostician, Reviewer, Solver
+from warroom.agents.reviewer import RuleReviewer
+from warroom.agents.solver import RuleSolver
 from warroom.agents.team import responsible_team
 from warroom.domain.models import human_must_decide
 from warroom.observe.metrics import AGENT_SECONDS
@@ -55,11 +59,6 @@ class Backends:
 
 def rule_backends() -> Backends:
     """Return the deterministic rule backends (no model, no network)."""
-    from warroom.agents.critic import RuleCritic
-    from warroom.agents.diagnostician.rules import RuleDiagnostician
-    from warroom.agents.reviewer import RuleReviewer
-    from warroom.agents.solver import RuleSolver
-
     return Backends(diagnostician=RuleDiagnostician(), solver=RuleSolver(),
                     reviewer=RuleReviewer(), critic=RuleCritic())
 

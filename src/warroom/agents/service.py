@@ -16,7 +16,7 @@ from typing import Any
 from pydantic import BaseModel, Field
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from warroom.agents import repository
+from warroom.agents import recording, repository
 from warroom.agents.events import EventBus
 from warroom.agents.llm.ports import LanguageModels, ModelRun
 from warroom.agents.models import (
@@ -39,6 +39,7 @@ from warroom.sensors.models import EvidenceSnapshot
 from warroom.sensors.ports import Sensor
 from warroom.sensors.scope import build_request
 from warroom.sensors.service import select_sensors, take_snapshot
+from warroom.store.audit import NewEvent, append_many, list_events
 from warroom.store.tables import EvidenceSnapshotRow
 from warroom.store.times import utc
 
@@ -173,7 +174,6 @@ async def _analyze(session: AsyncSession, incident_id: str, *, session_id: str,
     await _audit(session, result, debate.input_hashes)
     text, source, summary_turn = summary
     result.summary = text
-    from warroom.store.audit import NewEvent, append_many
 
     await append_many(session, [NewEvent(
         kind=SUMMARY_KIND, incident_id=incident_id, session_id=session_id,
@@ -195,8 +195,6 @@ async def _analyze(session: AsyncSession, incident_id: str, *, session_id: str,
 async def _summary(ctx: DebateContext, debate: Debate, run: ModelRun | None,
                    settings: Settings, started: float) -> tuple[str, str, Any]:
     """Write the human summary in what the debate left of its deadline; never raises."""
-    from warroom.agents import recording
-
     assert debate.package is not None
     if run is None:  # backends handed in: no model writes the summary
         return rule_summary(ctx, debate.package), "rules", None
@@ -211,8 +209,6 @@ async def _summary(ctx: DebateContext, debate: Debate, run: ModelRun | None,
 
 
 async def _audit(session: AsyncSession, result: DebateResult, hashes: list[str]) -> None:
-    from warroom.store.audit import NewEvent, append_many
-
     events = [NewEvent(
         kind=TURN_KIND, incident_id=result.incident_id, session_id=result.session_id,
         payload={"session_id": result.session_id, "incident_id": result.incident_id,
@@ -245,8 +241,6 @@ async def _publish(bus: EventBus, result: DebateResult) -> None:
 async def incident_detail(session: AsyncSession, incident_id: str, *,
                           models: LanguageModels) -> dict[str, Any]:
     """Return the evidence summary, the latest debate's turns and its package for the API."""
-    from warroom.store.audit import list_events
-
     row = await repository.latest_snapshot(session, incident_id)
     out: dict[str, Any] = {"evidence": None, "debate": None}
     if row is not None:

@@ -57,6 +57,7 @@ from warroom.store.migrate import upgrade
 from warroom.web import events as web_events
 from warroom.web import login as web_login
 from warroom.web import router as web_router
+from warroom.workflow import engine
 from warroom.workflow.runtime import runtime_like
 from warroom.workflow.timeline import incident_detail as workflow_detail
 
@@ -116,7 +117,8 @@ async def workflow_lifespan(app: FastAPI) -> AsyncIterator[None]:
     The embedded worker's steps run on DBOS's own event loop; they publish the debate on the
     app's bus, which hands each event to the loop of the stream that subscribed.
     """
-    from warroom.workflow import engine
+    # lazy: cold import cost (python -X importtime): warroom.workflow.listener ~378 ms (pulls dbos);
+    # kept off the module's import path
     from warroom.workflow.listener import WorkflowListener, adopt_orphans
 
     c = container_of(app)

@@ -23,6 +23,8 @@ def llm(
     debate_deadline: float = typer.Option(5.0, min=0.1, help="global deadline of the hang run"),
 ) -> None:
     """Measure the model path's own overhead and decision p95 with a provider that hangs."""
+    # lazy: cold import cost (python -X importtime): warroom.bench.llm_run ~305 ms; kept off the
+    # module's import path
     from warroom.bench.llm_run import run
 
     ok = run(scenarios, limit=limit, model_seconds=model_seconds,

@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from warroom.config import Settings
+from warroom.scenarios.replay import Replayer, load_scenario, scenario_paths
 
 
 def _pct(values: list[float], q: float) -> float:
@@ -29,8 +30,9 @@ def _pct(values: list[float], q: float) -> float:
 
 
 async def _replay(scenarios: list[Any], settings: Settings) -> list[dict[str, Any]]:
+    # lazy: cold import cost (python -X importtime): warroom.llm.debate ~869 ms (pulls
+    # opentelemetry, prometheus_client, sqlalchemy); kept off the module's import path
     from warroom.llm.debate import LanguageModels
-    from warroom.scenarios.replay import Replayer
 
     async with Replayer(settings, models=LanguageModels()) as replayer:
         if scenarios:  # warm the model path once, so no row pays a first import
@@ -48,8 +50,6 @@ async def _replay(scenarios: list[Any], settings: Settings) -> list[dict[str, An
 def run(folder: Path, *, limit: int, model_seconds: float, agent_deadline: float,
         debate_deadline: float, echo: Callable[[str], None]) -> bool:
     """Run the three replays and print the figures; return whether both targets hold."""
-    from warroom.scenarios.replay import load_scenario, scenario_paths
-
     scenarios = [load_scenario(p) for p in scenario_paths([folder])[:limit]]
     base = Settings(_env_file=None)
     rules = asyncio.run(_replay(scenarios, base))

@@ -22,6 +22,8 @@ def pipeline(
     steps: int = typer.Option(20, min=1, help="no-op steps per probe workflow"),
 ) -> None:
     """Measure webhook -> decision ready p50/p95 and the workflow engine's overhead per step."""
+    # lazy: cold import cost (python -X importtime): warroom.bench.pipeline_run ~1535 ms (pulls
+    # httpx, rich, sqlalchemy); kept off the module's import path
     from warroom.bench.pipeline_run import run
 
     ok = run(incidents=incidents, postgres_url=postgres_url, steps=steps, echo=typer.echo)

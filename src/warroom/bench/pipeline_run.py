@@ -16,7 +16,9 @@ import httpx
 
 from warroom.bench.ingest import _database
 from warroom.bench.processes import free_port, mint_token, start_warroom, stop
+from warroom.config import Settings
 from warroom.store.times import utc
+from warroom.workflow.runtime import Runtime
 
 TARGET_P95_MS = 250.0
 
@@ -107,10 +109,11 @@ def _pipeline(database_url: str, incidents: int, work: Path, echo: Callable[[str
 
 def _step_overhead(database_url: str, steps: int, work: Path, echo: Callable[[str], None],
                    label: str) -> None:
+    # lazy: cold import cost (python -X importtime): warroom.bench.dbos_probe ~459 ms (pulls dbos,
+    # sqlalchemy), warroom.workflow.engine ~116 ms (pulls opentelemetry, sqlalchemy); kept off the
+    # module's import path
     from warroom.bench import dbos_probe
-    from warroom.config import Settings
     from warroom.workflow import engine
-    from warroom.workflow.runtime import Runtime
 
     url, drop = _database(database_url, work)
     settings = Settings(home=work / f"probe-{label}", database_url=url,

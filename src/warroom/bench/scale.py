@@ -16,6 +16,8 @@ def scale(
     postgres_url: str = typer.Option(POSTGRES, help="PostgreSQL (a fresh database per run)"),
 ) -> None:
     """Print incidents/s to decision ready and to closed, and p95 webhook->decision, M=1,2,4."""
+    # lazy: cold import cost (python -X importtime): warroom.bench.fleet_run ~1989 ms (pulls
+    # aiohttp, httpx, rich, sqlalchemy, starlette, uvicorn); kept off the module's import path
     from warroom.bench.fleet_run import run_scale
 
     if not run_scale(apis=apis, workers=(1, 2, 4), incidents=incidents,
@@ -49,6 +51,8 @@ def chaos(
 ) -> None:
     """Kill workers and cut PostgreSQL, Redis, the Kubernetes API and the model; print what
     survived."""
+    # lazy: cold import cost (python -X importtime): warroom.bench.fleet_run ~2128 ms (pulls
+    # aiohttp, httpx, rich, sqlalchemy, starlette, uvicorn); kept off the module's import path
     from warroom.bench.fleet_run import run_chaos
 
     if not run_chaos(apis=apis, workers=workers, incidents=incidents, kills=kills,

@@ -25,6 +25,8 @@ def stats(
     seed: int = typer.Option(7, help="seed of the generated history"),
 ) -> None:
     """Time each stats endpoint over a seeded history; fail when one takes over 500 ms."""
+    # lazy: import cycle: stats_run imports BAR_MS from this module; stats_run also costs
+    # ~1585 ms cold (python -X importtime)
     from warroom.bench.stats_run import run
 
     ok = run(incidents=incidents, days=days, database_url=database_url, repeat=repeat,

@@ -15,13 +15,16 @@ from sqlalchemy import text
 from warroom.bench.ingest import _database
 from warroom.bench.stats import BAR_MS, ENDPOINTS
 from warroom.bench.stats_seed import seed as seed_history
+from warroom.config import Settings
 from warroom.store.db import make_engine
 
 
 async def _measure(url: str, home: Path, *, incidents: int, days: float, repeat: int,
                    seed: int, echo: Callable[[str], None]) -> bool:
+    # lazy: cold import cost (python -X importtime): warroom.api.testing ~1662 ms (pulls alembic,
+    # fastapi, opentelemetry, prometheus_client, sqlalchemy, starlette, uvicorn),
+    # warroom.store.migrate ~415 ms (pulls alembic, sqlalchemy); kept off the module's import path
     from warroom.api.testing import app_client
-    from warroom.config import Settings
     from warroom.store.migrate import upgrade
 
     engine = make_engine(url)

@@ -8,6 +8,8 @@ from typing import Annotated, Literal
 
 from pydantic import AfterValidator, BaseModel, Field, SecretStr, model_validator
 
+from warroom.i18n.service import check_language, check_timezone
+
 AgentBackend = Literal["rules", "llm", "hybrid"]
 
 
@@ -26,14 +28,10 @@ def _role_is_known(value: str) -> str:
 
 
 def _language_has_a_catalog(value: str) -> str:
-    from warroom.i18n.service import check_language
-
     return check_language(value)
 
 
 def _timezone_exists(value: str) -> str:
-    from warroom.i18n.service import check_timezone
-
     return check_timezone(value)
 
 

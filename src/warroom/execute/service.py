@@ -23,7 +23,10 @@ from warroom.decisions.service import ready_package, transition
 from warroom.domain.calls import render_calls
 from warroom.domain.models import Action, ApiCall
 from warroom.domain.targets import RenderError
+from warroom.execute.kubernetes import KubernetesExecutor
 from warroom.execute.ports import Executor
+from warroom.execute.shadow import ShadowExecutor
+from warroom.safety.rules import check_action
 from warroom.store import audit
 from warroom.store.db import transaction
 from warroom.store.tables import Decision, Execution
@@ -42,10 +45,7 @@ class ExecutionReport(BaseModel):
 def make_executor(settings: Settings, objects: list[dict[str, Any]]) -> Executor:
     """Return the shadow executor, or the Kubernetes one when shadow mode is off."""
     if settings.shadow_mode:
-        from warroom.execute.shadow import ShadowExecutor
-
         return ShadowExecutor(objects)
-    from warroom.execute.kubernetes import KubernetesExecutor
 
     executor: Executor = KubernetesExecutor(settings)
     return executor
@@ -88,8 +88,6 @@ async def execute_decision(
     settings: Settings,
 ) -> ExecutionReport:
     """Carry out an approved decision's action exactly as approved, at most once."""
-    from warroom.safety.rules import check_action
-
     async with transaction(sessions) as session:
         decision, action = await _load(session, token)
         rows = list(await repository.executions(session, token))

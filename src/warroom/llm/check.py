@@ -14,6 +14,7 @@ from pydantic import BaseModel
 
 from warroom.config import LLMProvider, Settings
 from warroom.llm.providers import build_model, close_model, route
+from warroom.sensors.service import bounded
 
 ROLES = ("diagnostician", "solver", "reviewer", "critic", "summary")
 PROMPT = "Reply with the single word: ok"
@@ -59,9 +60,9 @@ def chains(settings: Settings) -> list[tuple[list[str], list[LLMProvider]]]:
 
 async def check_provider(provider: LLMProvider, timeout: float) -> ProviderCheck:
     """Send the check prompt to one provider, within `timeout` seconds."""
+    # lazy: cold import cost (python -X importtime): pydantic_ai ~1480 ms; kept off the module's
+    # import path
     from pydantic_ai import Agent
-
-    from warroom.sensors.service import bounded
 
     out = ProviderCheck(provider=provider.name, model=provider.model, ok=False, latency_ms=0)
     try:  # building imports the provider's SDK (seconds, once): not the provider's latency

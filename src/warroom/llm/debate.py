@@ -10,6 +10,7 @@ from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from warroom.agents.llm.backends import backends_for
 from warroom.agents.models import DecisionPackage, ModelTurn
 from warroom.agents.orchestrator import Backends, rule_backends
 from warroom.agents.ports import DebateContext
@@ -35,6 +36,8 @@ class ModelRun:
         """Let the models' investigation tools ask the analysis's own sensors again."""
         if self.runtime is None:
             return
+        # lazy: cold import cost (python -X importtime): warroom.agents.llm.tools ~1387 ms (pulls
+        # httpx, opentelemetry, pydantic_ai, rich); kept off the module's import path
         from warroom.agents.llm.tools import LiveSensors
 
         self.runtime.live = LiveSensors(
@@ -65,7 +68,6 @@ class LanguageModels:
             runtime = ModelRuntime(settings, cache_get=repository.cache_reader(session, settings))
         if all(settings.backend_for(r) == "rules" for r in MODEL_ROLES):
             return ModelRun(rule_backends(), runtime, settings)
-        from warroom.agents.llm.backends import backends_for
 
         return ModelRun(backends_for(settings, runtime or ModelRuntime(settings)), runtime,
                         settings)

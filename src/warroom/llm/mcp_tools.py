@@ -80,6 +80,8 @@ def mcp_result(query: str, lines: list[str]) -> ToolResult:
 
 
 def _tool(server: MCPServerConfig, client: Client, remote: Any, timeout: float) -> Tool:
+    # lazy: cold import cost (python -X importtime): pydantic_ai ~1480 ms; kept off the module's
+    # import path
     from pydantic_ai import Tool
 
     async def call(**arguments: Any) -> ToolResult:
@@ -106,6 +108,7 @@ def _tool(server: MCPServerConfig, client: Client, remote: Any, timeout: float) 
 def _target(server: MCPServerConfig) -> Any:
     if server.url:
         return server.url
+    # lazy: cold import cost (python -X importtime): mcp ~1050 ms; kept off the module's import path
     from mcp.client.stdio import StdioServerParameters, get_default_environment
 
     return StdioServerParameters(command=server.command[0], args=server.command[1:],
@@ -121,6 +124,7 @@ async def open_tools(stack: AsyncExitStack, servers: list[MCPServerConfig],
     is left out, with a note saying
     why; the model still runs with the other tools.
     """
+    # lazy: cold import cost (python -X importtime): mcp ~1050 ms; kept off the module's import path
     from mcp import Client
 
     tools: list[Tool] = []

@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
 from warroom.config import LLMProvider
+from warroom.local_llm.client import schema_grammar
 
 if TYPE_CHECKING:
     from pydantic_ai.models import Model
@@ -22,6 +23,8 @@ class ProviderError(Exception):
 def build_model(provider: LLMProvider, *, timeout: float = 600.0) -> Model:
     """Return the pydantic-ai model for one provider entry."""
     if provider.kind == "test":
+        # lazy: cold import cost (python -X importtime): warroom.llm.scripted ~1330 ms (pulls httpx,
+        # opentelemetry, pydantic_ai, rich); kept off the module's import path
         from warroom.llm.scripted import scripted_model
 
         return scripted_model(provider.model)
@@ -35,6 +38,8 @@ def build_model(provider: LLMProvider, *, timeout: float = 600.0) -> Model:
 
 
 def _openai(provider: LLMProvider, timeout: float) -> Model:
+    # lazy: cold import cost (python -X importtime): openai ~970 ms, pydantic_ai openai model ~2100
+    # ms; kept off the module's import path
     from openai import AsyncOpenAI
     from pydantic_ai.models.openai import OpenAIChatModel
     from pydantic_ai.profiles.openai import OpenAIModelProfile
@@ -58,8 +63,6 @@ def _openai(provider: LLMProvider, timeout: float) -> Model:
     model = OpenAIChatModel(provider.model, provider=OpenAIProvider(openai_client=client),
                             profile=profile, settings=settings)
     if provider.kind == "llama_cpp":
-        from warroom.local_llm.client import schema_grammar
-
         return schema_grammar(model)  # each answer's own schema, compiled into a grammar
     return model
 
@@ -78,6 +81,8 @@ def output_mode(provider: LLMProvider) -> str:
 
 
 def _anthropic(provider: LLMProvider, timeout: float) -> Model:
+    # lazy: cold import cost (python -X importtime): anthropic ~2100 ms, pydantic_ai anthropic model
+    # ~3450 ms; kept off the module's import path
     from anthropic import AsyncAnthropic
     from pydantic_ai.models.anthropic import AnthropicModel
     from pydantic_ai.providers.anthropic import AnthropicProvider
@@ -90,6 +95,8 @@ def _anthropic(provider: LLMProvider, timeout: float) -> Model:
 
 
 def _google(provider: LLMProvider) -> Model:
+    # lazy: cold import cost (python -X importtime): pydantic_ai google model ~2250 ms; kept off the
+    # module's import path
     from pydantic_ai.models.google import GoogleModel
     from pydantic_ai.providers.google import GoogleProvider
 
@@ -106,6 +113,8 @@ def build_chain(providers: list[LLMProvider], *, timeout: float = 600.0) -> Mode
     models = [build_model(p, timeout=timeout) for p in providers]
     if len(models) == 1:
         return models[0]
+    # lazy: cold import cost (python -X importtime): pydantic_ai ~1480 ms; kept off the module's
+    # import path
     from pydantic_ai.models.fallback import FallbackModel
 
     # any failure of a provider (refused connection, HTTP error, SDK error) tries the next

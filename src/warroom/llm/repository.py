@@ -42,6 +42,8 @@ class RedisCache:
     PREFIX = "warroom:llm-cache:"
 
     def __init__(self, url: str, *, timeout: float = 0.5) -> None:
+        # lazy: cold import cost (python -X importtime): redis.asyncio ~480 ms; kept off the
+        # module's import path
         from redis.asyncio import Redis
 
         self._redis = Redis.from_url(url, socket_timeout=timeout,

@@ -20,7 +20,9 @@ from warroom.agents import recording
 from warroom.agents.models import ModelTurn
 from warroom.config import LLMProvider, Settings
 from warroom.llm.models import CachedAnswer, PendingCache
-from warroom.llm.providers import ProviderError, build_chain, output_mode, route
+from warroom.llm.providers import ProviderError, build_chain, close_model, output_mode, route
+from warroom.llm.tracing import configure_tracing
+from warroom.sensors.service import bounded
 
 if TYPE_CHECKING:
     from pydantic_ai import Agent
@@ -39,6 +41,8 @@ _AGENTS: dict[tuple[type[BaseModel], str, str, tuple[Any, ...]], Agent[Any, Any]
 
 def tools_of(messages: list[Any]) -> list[dict[str, Any]]:
     """Return the investigation tool calls of a run, with what each found."""
+    # lazy: cold import cost (python -X importtime): pydantic_ai ~1480 ms; kept off the module's
+    # import path
     from pydantic_ai.messages import ModelRequest, ModelResponse, ToolCallPart, ToolReturnPart
 
     calls: dict[str, dict[str, Any]] = {}
@@ -58,6 +62,8 @@ def tools_of(messages: list[Any]) -> list[dict[str, Any]]:
 
 def said_of(messages: list[Any]) -> Any:
     """Return what the model answered in a run's messages, capped for the audit trail."""
+    # lazy: cold import cost (python -X importtime): pydantic_ai ~1480 ms; kept off the module's
+    # import path
     from pydantic_ai.messages import ModelResponse, TextPart, ToolCallPart
 
     parts: list[Any] = []
@@ -80,7 +86,6 @@ class ModelRuntime:
     def __init__(self, settings: Settings, *, model: Model | None = None,
                  cache_get: CacheGet | None = None) -> None:
         self.settings = settings
-        from warroom.llm.tracing import configure_tracing
 
         # model runs join the process's traces: the one OTLP exporter, when configured
         configure_tracing(settings)
@@ -106,6 +111,8 @@ class ModelRuntime:
         if self._override is not None:
             return self._override
         if role not in self._models:
+            # lazy: cold import cost (python -X importtime): warroom.local_llm.cassette ~1286 ms
+            # (pulls httpx, opentelemetry, pydantic_ai, rich); kept off the module's import path
             from warroom.local_llm.cassette import with_cassette
 
             # a cassette records the chain's answers, or answers in its place (replay)
@@ -114,8 +121,6 @@ class ModelRuntime:
 
     async def aclose(self) -> None:
         """Close the provider clients this runtime built (once its analysis is over)."""
-        from warroom.llm.providers import close_model
-
         models, self._models = list(self._models.values()), {}
         for model in models:
             await close_model(model)
@@ -133,6 +138,8 @@ class ModelRuntime:
         # agents hold no run state: built once per process (building one costs ~25 ms)
         key = (output_type, instructions, output_mode, tools)
         if key not in _AGENTS:
+            # lazy: cold import cost (python -X importtime): pydantic_ai ~1480 ms; kept off the
+            # module's import path
             from pydantic_ai import Agent, NativeOutput, PromptedOutput
 
             spec: Any = output_type
@@ -206,11 +213,11 @@ class ModelRuntime:
                    instructions: str, prompt: str, output_type: type[T], budget: float,
                    key: str, chain_key: str, turn: ModelTurn, started: float,
                    tools: tuple[Any, ...], deps: Any) -> tuple[T | None, ModelTurn]:
+        # lazy: cold import cost (python -X importtime): pydantic_ai ~1480 ms; kept off the module's
+        # import path
         from pydantic_ai import capture_run_messages
         from pydantic_ai.exceptions import UnexpectedModelBehavior, UsageLimitExceeded
         from pydantic_ai.usage import UsageLimits
-
-        from warroom.sensors.service import bounded
 
         captured: list[list[Any]] = []
         try:
@@ -228,6 +235,9 @@ class ModelRuntime:
                 toolsets = []
                 if tools and self.settings.llm_mcp_servers:
                     # MCP sessions open inside the run: connecting counts against the deadline
+                    # lazy: cold import cost (python -X importtime): pydantic_ai ~1480 ms,
+                    # warroom.llm.mcp_tools ~3681 ms (pulls httpx, opentelemetry, pydantic_ai,
+                    # rich); kept off the module's import path
                     from pydantic_ai.toolsets import FunctionToolset
 
                     from warroom.llm.mcp_tools import open_tools

@@ -10,6 +10,8 @@ from __future__ import annotations
 import hashlib
 from typing import Any
 
+from warroom.agents.llm.answers import SummaryAnswer
+from warroom.agents.llm.prompts import SAFETY, build_prompt, render_evidence
 from warroom.agents.models import DecisionPackage, ModelTurn
 from warroom.agents.ports import DebateContext
 from warroom.agents.summary import rule_summary
@@ -23,9 +25,6 @@ TASK = ("Write three or four plain sentences for the on-call engineer: what is f
 async def write_summary(ctx: DebateContext, package: DecisionPackage,
                         runtime: Any | None) -> tuple[str, str, ModelTurn | None]:
     """Return (summary, "model" or "rules", the model's turn when one was asked)."""
-    from warroom.agents.llm.answers import SummaryAnswer
-    from warroom.agents.llm.prompts import SAFETY, build_prompt, render_evidence
-
     template = rule_summary(ctx, package)
     if runtime is None:
         return template, "rules", None

@@ -11,6 +11,7 @@ from __future__ import annotations
 from typing import Any
 
 from warroom.config import Settings
+from warroom.observe.tracing import configure_tracing as install
 
 _configured = False
 
@@ -22,10 +23,10 @@ def configure_tracing(settings: Settings, *, tracer_provider: Any = None) -> boo
     if _configured:
         return True
     if tracer_provider is None:
-        from warroom.observe.tracing import configure_tracing as install
-
         if not install(settings):  # no endpoint, and nothing else installed a provider
             return False
+    # lazy: cold import cost (python -X importtime): pydantic_ai ~1480 ms; kept off the module's
+    # import path
     from pydantic_ai import Agent
     from pydantic_ai.models.instrumented import InstrumentationSettings
 
@@ -40,6 +41,8 @@ def configure_tracing(settings: Settings, *, tracer_provider: Any = None) -> boo
 def reset_tracing() -> None:
     """Stop instrumenting agents (tests)."""
     global _configured
+    # lazy: cold import cost (python -X importtime): pydantic_ai ~1480 ms; kept off the module's
+    # import path
     from pydantic_ai import Agent
 
     Agent.instrument_all(False)

@@ -25,6 +25,8 @@ def local_model(base_url: str, model: str, *, timeout: float = 300.0,
 
     `http_client` is an `httpx.AsyncClient` (the OpenAI SDK accepts httpx and httpx2 ones).
     """
+    # lazy: cold import cost (python -X importtime): openai ~970 ms, pydantic_ai openai model ~2100
+    # ms; kept off the module's import path
     from openai import AsyncOpenAI
     from pydantic_ai.models.openai import OpenAIChatModel
     from pydantic_ai.profiles.openai import OpenAIModelProfile
@@ -53,6 +55,8 @@ def schema_grammar(model: Model) -> Model:
     The provider's default asks for any JSON object; with the output's own schema in
     `response_format` the server constrains decoding to it, so a small model's answer parses.
     """
+    # lazy: cold import cost (python -X importtime): pydantic_ai ~1480 ms; kept off the module's
+    # import path
     from pydantic_ai.models.wrapper import WrapperModel
 
     class SchemaGrammar(WrapperModel):

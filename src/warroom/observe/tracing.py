@@ -41,6 +41,8 @@ def configure_tracing(settings: Settings) -> bool:
     else (a test, `opentelemetry-instrument`) installed a tracer provider first.
     """
     if settings.otlp_traces_endpoint and not tracing_active():
+        # lazy: cold import cost (python -X importtime): opentelemetry sdk + OTLP exporter ~250 ms;
+        # kept off the module's import path
         from opentelemetry.exporter.otlp.proto.http.trace_exporter import OTLPSpanExporter
         from opentelemetry.sdk.resources import Resource
         from opentelemetry.sdk.trace import TracerProvider

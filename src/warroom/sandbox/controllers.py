@@ -9,6 +9,7 @@ evicted after the toleration.
 
 from __future__ import annotations
 
+import copy
 import math
 import random
 from datetime import datetime
@@ -344,6 +345,4 @@ def _requests(pod: Obj) -> tuple[float, float]:
 
 
 def _copy(value: Any) -> Any:
-    import copy
-
     return copy.deepcopy(value)

@@ -115,6 +115,10 @@ async def embedded(
     Also yields the demo's credentials: an admin token created for user `demo` (the demo needs
     no setup: authentication stays on, and the token is printed for the dashboard).
     """
+    # lazy: cold import cost (python -X importtime): uvicorn ~140 ms, warroom.api.app ~1032 ms
+    # (pulls alembic, fastapi, opentelemetry, prometheus_client, sqlalchemy, starlette),
+    # warroom.sandbox.embed ~1138 ms (pulls alembic, fastapi, opentelemetry, prometheus_client,
+    # sqlalchemy, starlette); kept off the module's import path
     import uvicorn
 
     from warroom.api.app import container_of, create_app

@@ -25,7 +25,9 @@ from warroom.access.deps import require
 from warroom.access.models import Role
 from warroom.api.app import container_of
 from warroom.config import Settings
+from warroom.sandbox.faults import FaultError
 from warroom.sandbox.runtime import SandboxRuntime
+from warroom.sandbox.shop import topology_edges
 from warroom.store.db import transaction
 
 
@@ -41,8 +43,6 @@ class FaultRequest(BaseModel):
 
 def service_map() -> dict[str, list[str]]:
     """Return the sandbox shop's dependency graph as a `service_map` setting."""
-    from warroom.sandbox.shop import topology_edges
-
     graph: dict[str, list[str]] = {}
     for caller, callee in topology_edges():
         graph.setdefault(caller, []).append(callee)
@@ -68,8 +68,6 @@ def prepare(settings: Settings, *, webhook_url: str | None = None,
 
 def router(runtime: SandboxRuntime) -> APIRouter:
     """Return the fault-injection endpoints for warroom's own API."""
-    from warroom.sandbox.faults import FaultError
-
     routes = APIRouter(prefix="/api/v1/sandbox", tags=["sandbox"])
 
     @routes.get("/faults", summary="List the faults injected into the sandbox")

@@ -24,7 +24,7 @@ from warroom.sandbox.faults import (
 )
 from warroom.sandbox.kubelet import Kubelet
 from warroom.sandbox.metrics import SeriesStore
-from warroom.sandbox.model import Obj, ObjectStore, strategic_merge_patch
+from warroom.sandbox.model import Obj, ObjectStore, cpu_cores, strategic_merge_patch
 from warroom.sandbox.shop import BY_NAME, build
 from warroom.sandbox.traffic import ServiceView, Traffic
 
@@ -82,8 +82,6 @@ class Sandbox:
             self.tick()
 
     def _hpa_inputs(self, views: dict[str, ServiceView]) -> dict[tuple[str, str], float]:
-        from warroom.sandbox.model import cpu_cores
-
         out = {}
         for name, view in views.items():
             spec = BY_NAME.get(name)

@@ -39,7 +39,7 @@ from warroom.scenarios.generator_telemetry import (
     render_logs,
     render_series,
 )
-from warroom.scenarios.generator_world import World, build_world, stamp
+from warroom.scenarios.generator_world import World, build_world, event, stamp
 
 ALL_INJECTORS = {**INJECTORS, **ROLLOUT_INJECTORS, **INFRA_INJECTORS}
 DIFFICULTIES = ("easy", "medium", "hard")
@@ -205,7 +205,6 @@ def _herrings(c: Ctx, inj: Injected) -> list[dict[str, Any]]:
                     del tel.series[k]
         elif kind == "events" and bystanders:
             w = rng.choice(bystanders)
-            from warroom.scenarios.generator_world import event
 
             event(world, ns=w.namespace, kind="Pod", name=w.pods[0].name,
                   reason="DNSConfigForming", message="Nameserver limits were exceeded, some "

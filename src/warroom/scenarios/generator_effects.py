@@ -7,7 +7,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from warroom.scenarios.generator_telemetry import POINTS, Telemetry, fmt_line, key
-from warroom.scenarios.generator_world import Pod, Workload, World, stamp
+from warroom.scenarios.generator_world import Pod, Workload, World, event, rand_id, stamp
 
 
 @dataclass
@@ -150,7 +150,6 @@ def crashloop(c: Ctx, w: Workload, p: Pod, *, reason: str, exit_code: int,
                              f"containers with unready status: [{w.name}]")
     p.conditions["ContainersReady"] = ("False", "ContainersNotReady",
                                        f"containers with unready status: [{w.name}]")
-    from warroom.scenarios.generator_world import event
 
     event(c.world, ns=w.namespace, kind="Pod", name=p.name, reason="BackOff",
           message=f"Back-off restarting failed container {w.name} in pod {p.name}_{w.namespace}",
@@ -161,8 +160,6 @@ def crashloop(c: Ctx, w: Workload, p: Pod, *, reason: str, exit_code: int,
 def new_revision(c: Ctx, w: Workload, *, at: datetime,
                  image: str | None = None) -> tuple[str, int]:
     """Roll a deployment forward one revision at `at`; the old ReplicaSet becomes the previous."""
-    from warroom.scenarios.generator_world import rand_id
-
     new_hash = rand_id(c.rng, 10)
     old_hash, old_ver = w.rs_hash, w.version
     w.prev_rs_hash, w.prev_version = old_hash, old_ver

@@ -20,6 +20,7 @@ from pydantic import ValidationError
 
 from warroom.config import Settings
 from warroom.scenarios.models import Scenario
+from warroom.scenarios.sensors import replay_sensors
 
 if TYPE_CHECKING:
     from sqlalchemy.ext.asyncio import AsyncSession
@@ -132,6 +133,11 @@ class Replayer:
         self._n = 0
 
     async def __aenter__(self) -> Replayer:
+        # lazy: cold import cost (python -X importtime): warroom.store.db ~960 ms (pulls rich,
+        # sqlalchemy), warroom.store.migrate ~1142 ms (pulls alembic, sqlalchemy),
+        # warroom.agents.service ~1171 ms (pulls opentelemetry, prometheus_client, rich,
+        # sqlalchemy), warroom.ingest.service ~1106 ms (pulls rich, sqlalchemy), pydantic_ai ~1480
+        # ms; kept off the module's import path
         from warroom.store.db import make_engine
         from warroom.store.migrate import upgrade
 
@@ -163,9 +169,12 @@ class Replayer:
 
     async def replay(self, scenario: Scenario) -> dict[str, Any]:
         """Run one scenario through ingest, sensing and the debate; return its output line."""
+        # lazy: cold import cost (python -X importtime): warroom.agents.service ~1171 ms (pulls
+        # opentelemetry, prometheus_client, rich, sqlalchemy), warroom.ingest.service ~1106 ms
+        # (pulls rich, sqlalchemy), warroom.store.db ~942 ms (pulls rich, sqlalchemy); kept off the
+        # module's import path
         from warroom.agents.service import analyze_incident
         from warroom.ingest.service import ingest_alertmanager
-        from warroom.scenarios.sensors import replay_sensors
         from warroom.store.db import make_engine, make_sessionmaker
 
         assert self._dir is not None and self._template is not None, "use `async with`"

@@ -224,6 +224,8 @@ _CAPTION = ("rates in %. RCA@k: right root cause in the top k; Loc: right place;
 
 
 def _table(title: str, first: str, caption: str) -> Table:
+    # lazy: cold import cost (python -X importtime): rich.table ~70 ms; kept off the module's import
+    # path
     from rich import box
     from rich.table import Table
 

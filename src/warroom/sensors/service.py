@@ -139,6 +139,9 @@ def default_sensors(settings: Settings,
     """Build the live sensors the settings point at (Prometheus, Kubernetes, history)."""
     sensors: list[Sensor] = []
     if settings.prometheus_url:
+        # lazy: cold import cost (python -X importtime): warroom.sensors.prometheus ~250 ms (pulls
+        # httpx, rich), warroom.sensors.history ~817 ms (pulls sqlalchemy); kept off the module's
+        # import path
         from warroom.sensors.prometheus import PrometheusSensor
 
         sensors.append(PrometheusSensor(settings.prometheus_url))

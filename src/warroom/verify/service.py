@@ -29,6 +29,7 @@ from warroom.ingest import repository as incidents
 from warroom.sensors.models import EvidenceData, EvidenceSnapshot
 from warroom.sensors.ports import Sensor
 from warroom.sensors.scope import build_request
+from warroom.sensors.service import take_snapshot
 from warroom.store import audit
 from warroom.store.db import transaction
 from warroom.store.tables import Decision, Incident, Signal, Verification
@@ -103,8 +104,6 @@ async def _observe(
     snapshot: Snapshotter | None,
 ) -> EvidenceSnapshot | None:
     if snapshot is None:
-        from warroom.sensors.service import take_snapshot
-
         snapshot = take_snapshot
     # the scope the analysis read the cluster with, so pre- and post-state cover the same
     request = build_request(incident, signals, now=datetime.now(UTC),

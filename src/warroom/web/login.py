@@ -164,6 +164,8 @@ def install_oidc(app: FastAPI, settings: Settings) -> Any:
     """Return the OpenID Connect client (None without one) and add its sign-in state cookie."""
     if not settings.oidc_enabled:
         return None
+    # lazy: cold import cost (python -X importtime): authlib + starlette sessions ~115 ms; kept off
+    # the module's import path
     from authlib.deprecate import AuthlibDeprecationWarning
     from starlette.middleware.sessions import SessionMiddleware
 

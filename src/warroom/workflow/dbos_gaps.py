@@ -8,6 +8,8 @@ only place that does: when DBOS offers a public call, only this module changes.
 from __future__ import annotations
 
 import asyncio
+import importlib
+import random
 from typing import Any
 
 
@@ -20,6 +22,8 @@ def recover_pending(executor_ids: list[str]) -> int:
     workflow to an internal queue and loses its queue and partition (one action per
     namespace at a time).
     """
+    # lazy: cold import cost (python -X importtime): dbos ~1200 ms; kept off the module's import
+    # path
     from dbos import DBOS
 
     handles: list[Any] = DBOS._recover_pending_workflows(executor_ids)
@@ -35,6 +39,8 @@ def stop_dequeuing_and_cancel(timeout: float = 5.0) -> None:
     resumes on the next launch, exactly as after a crash (`DBOS.cancel_workflow` would end
     it for good instead).
     """
+    # lazy: cold import cost (python -X importtime): dbos ~1200 ms; kept off the module's import
+    # path
     from dbos import _dbos
 
     instance = _dbos._dbos_global_instance
@@ -76,9 +82,6 @@ def private_jitter() -> None:
     check nobody else touched it); a private generator changes nothing about the jitter and
     leaves the global state alone.
     """
-    import importlib
-    import random
-
     for name in ("dbos._queue", "dbos._sys_db", "dbos._scheduler", "dbos._workflow_commands"):
         module = importlib.import_module(name)
         if getattr(module, "random", None) is random:

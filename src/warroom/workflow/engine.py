@@ -10,11 +10,15 @@ API process without a worker (`serve --no-worker`) works the same way.
 from __future__ import annotations
 
 import asyncio
+import sqlite3
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
+from opentelemetry import context
+
 from warroom.config import Settings
-from warroom.observe.tracing import configure_tracing, tracing_active
+from warroom.observe.tracing import configure_tracing, current_span_context, tracing_active
 from warroom.workflow.dbos_gaps import private_jitter, stop_dequeuing_and_cancel
 from warroom.workflow.fleet import Fleet, worker_identity
 from warroom.workflow.runtime import Runtime
@@ -49,8 +53,6 @@ def _prepare_sqlite(url: str) -> None:
     """
     if not url.startswith("sqlite:///"):
         return
-    import sqlite3
-    from pathlib import Path
 
     path = Path(url.removeprefix("sqlite:///"))
     path.parent.mkdir(parents=True, exist_ok=True)
@@ -66,6 +68,8 @@ def launch(runtime: Runtime) -> None:
 
     The workflows run with `runtime` until `shutdown(runtime)`.
     """
+    # lazy: cold import cost (python -X importtime): dbos ~1200 ms, warroom.workflow.incident ~484
+    # ms (pulls dbos, prometheus_client); kept off the module's import path
     from dbos import DBOS
 
     from warroom.workflow import incident
@@ -102,6 +106,8 @@ def shutdown(runtime: Runtime) -> None:
     The registry goes too (`incident.register` says why): the next launch in this process
     registers the workflows again, with its own runtime.
     """
+    # lazy: cold import cost (python -X importtime): dbos ~1200 ms; kept off the module's import
+    # path
     from dbos import DBOS
 
     stop_dequeuing_and_cancel()  # their transactions roll back and close
@@ -147,6 +153,8 @@ async def shutdown_async(worker: Worker) -> None:
 
 def migrate_system_database(settings: Settings) -> None:
     """Create or upgrade the DBOS system tables (what a client needs before a worker ran)."""
+    # lazy: cold import cost (python -X importtime): dbos ~1200 ms; kept off the module's import
+    # path
     from dbos import run_dbos_database_migrations
 
     _prepare_sqlite(settings.effective_dbos_database_url)
@@ -159,6 +167,8 @@ class WorkflowClient:
     """Enqueue incident workflows and message decision workflows through the system database."""
 
     def __init__(self, settings: Settings) -> None:
+        # lazy: cold import cost (python -X importtime): dbos ~1200 ms; kept off the module's import
+        # path
         from dbos import DBOSClient
 
         self._settings = settings
@@ -171,10 +181,10 @@ class WorkflowClient:
 
     async def enqueue_incident(self, incident_id: str, workflow_id: str) -> str:
         """Enqueue an incident round; an id already used attaches to that workflow instead."""
+        # lazy: cold import cost (python -X importtime): dbos ~1200 ms, warroom.workflow.incident
+        # ~486 ms (pulls dbos, prometheus_client); kept off the module's import path
         from dbos import EnqueueOptions
-        from opentelemetry import context
 
-        from warroom.observe.tracing import current_span_context
         from warroom.workflow.incident import CLASS_NAME, INCIDENT_WORKFLOW, INSTANCE_NAME, QUEUE
 
         options: EnqueueOptions = {
@@ -200,6 +210,8 @@ class WorkflowClient:
         Messages only wake a workflow: it reads the approvals from the database before every
         wait, so one that starts after the message was refused still sees what was committed.
         """
+        # lazy: cold import cost (python -X importtime): dbos ~1200 ms, warroom.workflow.incident
+        # ~483 ms (pulls dbos, prometheus_client); kept off the module's import path
         from dbos import error
 
         from warroom.workflow.incident import TOPIC
@@ -216,6 +228,8 @@ class WorkflowClient:
         self, workflow_id: str, *, verdict: str, approver: str, approval_id: int
     ) -> None:
         """Wake the decision workflow waiting on `workflow_id` (the decisions `ApprovalWaker`)."""
+        # lazy: cold import cost (python -X importtime): warroom.workflow.steps ~84 ms (pulls
+        # prometheus_client); kept off the module's import path
         from warroom.workflow.steps import act_workflow_id
 
         await self.send(
@@ -226,6 +240,8 @@ class WorkflowClient:
 
     async def status(self, workflow_id: str) -> str | None:
         """Return a workflow's DBOS status (PENDING, ENQUEUED, SUCCESS, ERROR...), if it exists."""
+        # lazy: cold import cost (python -X importtime): dbos ~1200 ms; kept off the module's import
+        # path
         from dbos import error
 
         try:

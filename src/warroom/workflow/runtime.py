@@ -19,7 +19,9 @@ from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 from warroom.agents.events import EventBus, bus_from_settings
 from warroom.config import Settings
 from warroom.execute.ports import Executor
+from warroom.learn.service import playbook_trust
 from warroom.sensors.ports import Sensor
+from warroom.sensors.service import default_sensors
 from warroom.store.db import make_engine, make_sessionmaker, transaction
 
 # analyze_incident(session, incident_id, *, settings, sensors, bus) -> DebateResult
@@ -36,12 +38,12 @@ def _default_engine(settings: Settings) -> AsyncEngine:
 def _default_sensors(
     settings: Settings, sessions: async_sessionmaker[AsyncSession]
 ) -> list[Sensor]:
-    from warroom.sensors.service import default_sensors
-
     return default_sensors(settings, sessions)
 
 
 def _default_executor(settings: Settings, objects: list[dict[str, Any]]) -> Executor:
+    # lazy: cold import cost (python -X importtime): warroom.execute.service ~114 ms (pulls
+    # prometheus_client); kept off the module's import path
     from warroom.execute.service import make_executor
 
     return make_executor(settings, objects)
@@ -49,8 +51,10 @@ def _default_executor(settings: Settings, objects: list[dict[str, Any]]) -> Exec
 
 async def _default_analyzer(session: AsyncSession, incident_id: str, **kwargs: Any) -> Any:
     """The debate, handed what it may not import itself: learn's trust, llm's models."""
+    # lazy: cold import cost (python -X importtime): warroom.agents.service ~243 ms (pulls
+    # opentelemetry, prometheus_client, sqlalchemy), warroom.llm.debate ~143 ms (pulls
+    # opentelemetry, prometheus_client); kept off the module's import path
     from warroom.agents.service import analyze_incident
-    from warroom.learn.service import playbook_trust
     from warroom.llm.debate import LanguageModels
 
     return await analyze_incident(session, incident_id, trust=playbook_trust,

@@ -56,6 +56,8 @@ def _mask(line: str) -> str:
 
 
 def _miner() -> object:
+    # lazy: cold import cost (python -X importtime): drain3 ~80 ms; kept off the module's import
+    # path
     from drain3 import TemplateMiner  # noqa: PLC0415 - imported once per diagnosis, lazily
     from drain3.template_miner_config import TemplateMinerConfig  # noqa: PLC0415
 

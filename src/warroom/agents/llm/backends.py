@@ -50,6 +50,8 @@ class ModelBackend:
                               rule if self.mode == "hybrid" else None, extra)
         deps = None
         if tools:
+            # lazy: cold import cost (python -X importtime): .tools ~1262 ms (pulls httpx,
+            # opentelemetry, pydantic_ai, rich); kept off the module's import path
             from .tools import Investigation
 
             deps = Investigation(evidence=ctx.evidence, live=self.runtime.live,
@@ -77,6 +79,7 @@ def backends_for(settings: Settings, runtime: ModelRuntime) -> Backends:
              for role in ("diagnostician", "solver", "reviewer", "critic")}
     if all(mode == "rules" for mode in modes.values()):
         return rules
+    # lazy: import cycle: .diagnostician, .judges and .solver import ModelBackend from this module
     from .diagnostician import ModelDiagnostician
     from .judges import ModelCritic, ModelReviewer
     from .solver import ModelSolver

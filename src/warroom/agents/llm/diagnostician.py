@@ -40,6 +40,8 @@ class ModelDiagnostician(ModelBackend):
     async def diagnose(self, ctx: DebateContext) -> DiagnosisReport:
         """Return the rule diagnosis, or the model's once it is checked against the evidence."""
         rule = await self.rules.diagnose(ctx)
+        # lazy: cold import cost (python -X importtime): .tools ~1324 ms (pulls httpx,
+        # opentelemetry, pydantic_ai, rich); kept off the module's import path
         from .tools import TOOLS  # imports pydantic-ai: only once a model is asked
 
         answer, turn = await self.consult(ctx, TASK, rule_answer(rule), DiagnosisAnswer,
