@@ -2,8 +2,7 @@
 
 from __future__ import annotations
 
-from warroom.bench.stats import ENDPOINTS
-from warroom.bench.stats_run import run
+from warroom.bench.stats_run import ENDPOINTS, run
 
 
 def test_bench_times_every_endpoint_for_both_windows() -> None:

@@ -3,7 +3,8 @@ from __future__ import annotations
 from collections.abc import Callable
 
 from warroom.agents.critic import RuleCritic
-from warroom.agents.llm.backends import backends_for, stricter
+from warroom.agents.llm.backends import backends_for
+from warroom.agents.llm.base import stricter
 from warroom.agents.llm.judges import ModelCritic
 from warroom.agents.llm.prompts import EVIDENCE_CLOSE, EVIDENCE_OPEN, build_prompt, render_evidence
 from warroom.agents.orchestrator import Backends

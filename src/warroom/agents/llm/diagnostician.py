@@ -14,7 +14,7 @@ from warroom.agents.models import DiagnosisReport, Hypothesis
 from warroom.agents.ports import DebateContext, Diagnostician
 
 from .answers import DiagnosisAnswer
-from .backends import ModelBackend, ModelMode
+from .base import ModelBackend, ModelMode
 from .validate import Rejected, places_of, require_clean, require_place
 
 ABSTAIN_BELOW = 0.4

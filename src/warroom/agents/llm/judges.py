@@ -19,7 +19,7 @@ from warroom.agents.models import (
 from warroom.agents.ports import Critic, DebateContext, Reviewer
 
 from .answers import CritiqueAnswer, ReviewAnswer
-from .backends import ModelBackend, ModelMode, stricter
+from .base import ModelBackend, ModelMode, stricter
 from .validate import Rejected, places_of, require_clean, require_place
 
 

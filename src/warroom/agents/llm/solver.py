@@ -14,7 +14,7 @@ from warroom.agents.ports import DebateContext, Solver
 from warroom.agents.solver import MIN_CONFIDENCE, POLICY, candidate_for
 
 from .answers import PlanAnswer
-from .backends import ModelBackend, ModelMode
+from .base import ModelBackend, ModelMode
 from .validate import Rejected, require_clean
 
 TASK = ("Choose catalogue actions for the hypotheses, best first, from the actions allowed "
