@@ -227,49 +227,34 @@ async def test_affected_services_are_those_that_alerted_and_root_candidates_apar
     assert roots == {"shop/cache": (2, 2), "shop/search": (1, 0)}
 
 
-async def test_decision_facts_are_the_same_whichever_plan_the_range_size_picks(
+async def test_walking_the_indexes_ranks_as_the_window_functions_do(
     engine: AsyncEngine, sessions: async_sessionmaker[AsyncSession], monkeypatch: Any,
 ) -> None:
-    """A small range groups its own decisions' rows, a large one whole tables: same figures."""
-    await _history(engine)
-    q = StatsRange(since=END - timedelta(days=10), until=END)
-    found = []
-    for small in (True, False):
-        async def pick(session: AsyncSession, q: StatsRange, small: bool = small) -> bool:
-            return small
-
-        monkeypatch.setattr(ai_sql, "is_small", pick)
-        async with sessions() as session:
-            found.append(await ai_sql.decision_facts(session, q))
-    monkeypatch.undo()
-    assert found[0] == found[1]
-    outcomes, facts = found[0]
-    assert facts.decisions > 100 and facts.timed_out + facts.challenges > 0 and outcomes
-    async with sessions() as session:
-        assert not await ai_sql.is_small(session, q)  # half of the history
-        assert await ai_sql.is_small(session, StatsRange(since=END - timedelta(days=2),
-                                                         until=END))
-
-
-async def test_resolution_is_the_same_whichever_plan_the_range_size_picks(
-    engine: AsyncEngine, sessions: async_sessionmaker[AsyncSession],
-) -> None:
-    """Lookups per incident or decisions grouped per incident and joined: same milestones."""
-    from sqlalchemy import func
-
+    """A small share of the history is ranked with window functions, a large one by walking
+    each index to its ranks (SQLite): the same milestones, recoveries per day and latencies."""
     from warroom.stats import repository
 
     await _history(engine)
-    q = StatsRange(since=END - timedelta(days=10), until=END)
-    found = []
-    async with sessions() as session:
+    ranges = [StatsRange(since=END - timedelta(days=10), until=END),
+              StatsRange(since=END - timedelta(days=10), until=END, namespace="ns-1")]
+    for q in ranges:
+        found = []
         for small in (True, False):
-            rows = repository._milestones(q, small=small)
-            stmt = select(rows.c.period, rows.c.day, func.count(), func.sum(rows.c.acknowledge),
-                          func.sum(rows.c.decision_ready), func.count(rows.c.execution),
-                          func.sum(rows.c.execution), func.sum(rows.c.recovery)
-                          ).group_by(rows.c.period, rows.c.day).order_by(rows.c.period,
-                                                                         rows.c.day)
-            found.append([tuple(round(float(v), 3) if isinstance(v, float) else v for v in r)
-                          for r in (await session.execute(stmt)).all()])
-    assert found[0] == found[1] and len(found[0]) > 15
+            async def pick(session: AsyncSession, q: StatsRange, small: bool = small) -> bool:
+                return small
+
+            monkeypatch.setattr(repository, "is_small", pick)
+            monkeypatch.setattr(ai_sql, "is_small", pick)
+            async with sessions() as session:
+                found.append((await service.resolution(session, q),
+                              await ai_sql.turn_latency(session, q)))
+            monkeypatch.undo()
+        assert found[0] == found[1]
+        resolution, latency = found[0]
+        assert len(resolution.recovery_per_day) >= 5
+        assert all(d.current.count and d.current.p95 is not None for d in resolution.durations)
+        assert sum(n for _, n, _, _ in latency["role"]) > 100
+    async with sessions() as session:
+        assert not await repository.is_small(session, ranges[0])  # half of the history
+        assert await repository.is_small(session, StatsRange(since=END - timedelta(days=2),
+                                                              until=END))

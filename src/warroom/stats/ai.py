@@ -1,8 +1,9 @@
 """The AI-performance SQL: what became of the decisions, the agents' turns, the models' usage.
 
-Each figure is one statement over the stored facts of the range's incidents: the decisions
-with their approvals, executions, verifications, challenges and `decision.ready` events; the
-agent turns in the audit trail; the language-model turns in `llm_turns`.
+Each figure is one statement (or a few) over the stored facts of the range's incidents: the
+decisions with the outcome facts folded into them; the agent turns, which the database copies
+from the audit trail into `agent_turns` with their incident's opening time; the language-model
+turns in `llm_turns` (migration 0010).
 """
 
 from __future__ import annotations
@@ -14,27 +15,24 @@ from sqlalchemy import (
     case,
     distinct,
     func,
+    literal_column,
     select,
     union_all,
 )
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from warroom.stats.derived import (
-    APPROVALS,
-    CHALLENGES,
-    DECISIONS,
-    EXECUTIONS,
-    READY,
-    READY_KIND,
-    TURN_KIND,
-    TURNS,
-    VERIFICATIONS,
-    kind_is,
+    DECISION_FACTS,
+    LLM_TURNS,
+    TURNS_BY,
+    TURNS_DEGRADED,
+    TURNS_GROUPS,
+    TURNS_RANGE,
 )
 from warroom.stats.models import Count, DecisionFacts, Percentiles, StatsRange
 from warroom.stats.repository import incident_filter, is_small
-from warroom.stats.sql import percentiles
-from warroom.store.tables import Incident, LLMTurnRow
+from warroom.stats.sql import Walk, percentiles, walked
+from warroom.store.tables import Incident
 
 
 def _flag(condition: ColumnElement[bool]) -> ColumnElement[int]:
@@ -46,64 +44,17 @@ async def decision_facts(session: AsyncSession, q: StatsRange
     """Count the range's decisions by outcome, with their timeouts, verifications, overrides
     and challenges.
 
-    One row per decision: the decision joined with each fact table's rows grouped per decision,
-    summed per outcome in the same statement. A range holding a small share of the history
-    groups only its own decisions' rows (looked up by token); a larger one groups each fact
-    table whole, from its index, and hashes: restricting a year's rows by token cost more
-    than grouping them all (see `is_small`).
+    One statement over the decisions of the range's incidents and their outcome facts, which
+    the database folds into each decision as approvals, verifications, executions, challenges
+    and `decision.ready` events are inserted (migration 0010), read from one covering index.
     """
-    small = await is_small(session, q)
-    d = DECISIONS.c
-    mine = (select(d.token, d.status, d.action_type).select_from(Incident)
-            .join(DECISIONS, d.incident_id == Incident.id).where(*incident_filter(q))
-            .subquery())
-    # inline, not a CTE: the planner estimates the range from the incidents' statistics
-    tokens = (select(d.token).select_from(Incident)
-              .join(DECISIONS, d.incident_id == Incident.id).where(*incident_filter(q)))
-
-    def per_decision(table: Any, *facts: Any, where: Any = None) -> Any:
-        key = table.c.decision_token
-        stmt = select(key.label("token"), *facts)
-        if small:
-            stmt = stmt.where(key.in_(tokens))
-        if where is not None:
-            stmt = stmt.where(where)
-        return stmt.group_by(key).subquery()
-
-    ap, v, e, c, r = APPROVALS.c, VERIFICATIONS.c, EXECUTIONS.c, CHALLENGES.c, READY.c
-    approvals = per_decision(
-        APPROVALS,
-        # 2: the policy approved it, 1: a person did, 0: nobody
-        func.max(case((ap.verdict != "approve", 0), (ap.via == "policy", 2), else_=1))
-        .label("approved"),
-        func.max(_flag((ap.verdict == "reject") & (ap.via != "policy"))).label("rejected"))
-    # 2: a verification succeeded, 1: verified without success, 0: not verified
-    verifications = per_decision(
-        VERIFICATIONS, func.max(case((v.verdict == "success", 2), else_=1)).label("verified"))
-    ready = per_decision(READY, func.max(r.ready_timeout).label("timed_out"),
-                         where=kind_is(READY, READY_KIND))
-    # an executed type differs from the proposal when the lowest or the highest one does
-    executions = per_decision(EXECUTIONS, func.min(e.action_type).label("low"),
-                              func.max(e.action_type).label("high"))
-    challenges = per_decision(CHALLENGES, func.count().label("challenges"),
-                              func.sum(_flag(c.proved_right.is_(True))).label("right"))
-    proposed = mine.c.action_type
+    d = DECISION_FACTS.c
     rows = (select(
-        mine.c.status,
-        func.coalesce(approvals.c.approved, 0).label("approved"),
-        func.coalesce(approvals.c.rejected, 0).label("rejected"),
-        func.coalesce(verifications.c.verified, 0).label("verified"),
-        func.coalesce(ready.c.timed_out, 0).label("timed_out"),
-        _flag((executions.c.low != proposed) | (executions.c.high != proposed)).label("other"),
-        func.coalesce(challenges.c.challenges, 0).label("challenges"),
-        func.coalesce(challenges.c.right, 0).label("right"),
-    ).select_from(mine)
-        .outerjoin(approvals, approvals.c.token == mine.c.token)
-        .outerjoin(verifications, verifications.c.token == mine.c.token)
-        .outerjoin(ready, ready.c.token == mine.c.token)
-        .outerjoin(executions, executions.c.token == mine.c.token)
-        .outerjoin(challenges, challenges.c.token == mine.c.token)
-        .subquery())
+        d.status, d.approved, d.human_rejected.label("rejected"), d.verified, d.timed_out,
+        _flag((d.executed_low != d.action_type) | (d.executed_high != d.action_type))
+        .label("other"),
+        d.challenges, d.challenges_right.label("right"),
+    ).where(*_in_range(q, DECISION_FACTS)).subquery())
     outcome = case(
         (rows.c.approved == 2, "auto_executed"),
         (rows.c.status == "rejected", "rejected"),
@@ -131,28 +82,35 @@ async def decision_facts(session: AsyncSession, q: StatsRange
         different_action=totals[5], challenges=totals[6], challenges_proved_right=totals[7])
 
 
-def _turns(q: StatsRange) -> Any:
-    """The turns of the range's incidents, read from the turns' index alone."""
-    incidents = select(Incident.id).where(*incident_filter(q))
-    stmt = select(
-        TURNS.c.turn_role.label("role"), TURNS.c.turn_backend.label("backend"),
-        TURNS.c.turn_latency_ms.label("latency"), TURNS.c.turn_degraded.label("degraded"),
-        TURNS.c.session_id.label("session_id"),
-    ).where(kind_is(TURNS, TURN_KIND), TURNS.c.incident_id.in_(incidents))
-    return stmt.subquery()
+def _in_range(q: StatsRange, turns: Any) -> list[ColumnElement[bool]]:
+    """Rows of the range's incidents, by the opening time each row carries; the namespace and
+    service filters ask the incidents (an incident's root candidate can change)."""
+    where = [turns.c.opened_at >= q.since, turns.c.opened_at < q.until]
+    if q.namespace or q.service:
+        where.append(turns.c.incident_id.in_(select(Incident.id).where(*incident_filter(q))))
+    return where
+
+
+async def _walkable(session: AsyncSession, q: StatsRange) -> bool:
+    """Whether to walk the turns' latency indexes: a large range, unfiltered (the filters ask
+    the incidents, row by row)."""
+    return not (q.namespace or q.service) and not await is_small(session, q)
 
 
 async def turn_latency(session: AsyncSession, q: StatsRange
                        ) -> dict[str, list[tuple[str, int, int, Percentiles]]]:
     """Return `(name, turns, degraded turns, latency percentiles)` per role and per backend."""
-    turns = _turns(q)
+    if await _walkable(session, q):
+        return await _turn_latency_walked(session, q)
     if session.get_bind().dialect.name == "postgresql":
-        return await _turn_latency_pg(session, turns)
+        return await _turn_latency_pg(session, q)
+    t = TURNS_RANGE.c
+    turns = select(t.role, t.backend, t.latency_ms.label("latency"), t.degraded
+                   ).where(*_in_range(q, TURNS_RANGE)).subquery()
     counts = (await session.execute(
         select(turns.c.role, turns.c.backend, func.count(), func.sum(turns.c.degraded))
         .group_by(turns.c.role, turns.c.backend))).all()
-    by_role = select(("role:" + func.coalesce(turns.c.role, "")).label("name"),
-                     turns.c.latency.label("v"))
+    by_role = select(("role:" + turns.c.role).label("name"), turns.c.latency.label("v"))
     by_backend = select(("backend:" + turns.c.backend).label("name"), turns.c.latency.label("v"))
     ranked = await percentiles(session, select(union_all(by_role, by_backend).subquery()))
     out: dict[str, list[tuple[str, int, int, Percentiles]]] = {"role": [], "backend": []}
@@ -167,11 +125,37 @@ async def turn_latency(session: AsyncSession, q: StatsRange
     return out
 
 
-async def _turn_latency_pg(session: AsyncSession, turns: Any
+async def _turn_latency_walked(session: AsyncSession, q: StatsRange
+                               ) -> dict[str, list[tuple[str, int, int, Percentiles]]]:
+    """A large range: count per role and backend in one pass over the index in that order (no
+    sort), then walk each role's and each backend's latencies to its ranks (`sql.walked`)."""
+    g = TURNS_GROUPS.c
+    rows = (await session.execute(
+        select(g.role, g.backend, func.count(), func.sum(g.degraded), func.count(g.latency_ms))
+        .where(*_in_range(q, TURNS_GROUPS)).group_by(g.role, g.backend))).all()
+    counts: dict[str, dict[str, list[int]]] = {"role": {}, "backend": {}}
+    for role, backend, n, degraded, ranked in rows:
+        for by, name in (("role", role), ("backend", backend)):
+            entry = counts[by].setdefault(str(name or ""), [0, 0, 0])
+            for i, value in enumerate((n, degraded, ranked)):
+                entry[i] += int(value or 0)
+    walks = [Walk(key=f"{by}:{name}", count=ranked, table=TURNS_BY[by],
+                  value=TURNS_BY[by].c.latency_ms,
+                  where=(TURNS_BY[by].c[by] == name, *_in_range(q, TURNS_BY[by])))
+             for by, names in counts.items() for name, (_, _, ranked) in names.items()]
+    found = await walked(session, walks)
+    return {by: sorted((name, n, d, found[f"{by}:{name}"]) for name, (n, d, _) in names.items())
+            for by, names in counts.items()}
+
+
+async def _turn_latency_pg(session: AsyncSession, q: StatsRange
                            ) -> dict[str, list[tuple[str, int, int, Percentiles]]]:
     """Every role's and backend's figures in one pass over the turns (grouping sets), each
     percentile PostgreSQL's `percentile_disc`, the nearest rank, as `sql.percentiles`."""
-    role, latency = func.coalesce(turns.c.role, ""), turns.c.latency
+    t = TURNS_RANGE.c
+    turns = select(t.role, t.backend, t.latency_ms.label("latency"), t.degraded
+                   ).where(*_in_range(q, TURNS_RANGE)).subquery()
+    role, latency = turns.c.role, turns.c.latency
     stmt = select(
         func.grouping(role), role, turns.c.backend, func.count(), func.sum(turns.c.degraded),
         func.count(latency), func.percentile_disc(0.5).within_group(latency),
@@ -189,8 +173,10 @@ async def _turn_latency_pg(session: AsyncSession, turns: Any
 
 async def degraded_debates(session: AsyncSession, q: StatsRange) -> int:
     """Count the debates (sessions) of the range in which at least one agent degraded."""
-    turns = _turns(q)
-    stmt = select(func.count(distinct(turns.c.session_id))).where(turns.c.degraded == 1)
+    t = TURNS_DEGRADED.c
+    # a literal 1: SQLite uses the partial index only for a WHERE it can read
+    stmt = select(func.count(distinct(t.session_id))).where(
+        t.degraded == literal_column("1"), *_in_range(q, TURNS_DEGRADED))
     return int((await session.execute(stmt)).scalar_one())
 
 
@@ -198,11 +184,10 @@ async def model_usage(session: AsyncSession, q: StatsRange
                       ) -> list[tuple[str, str, int, int, int, int, float]]:
     """Return `(role, model, turns, cached, input tokens, output tokens, cost USD)` of the
     language-model turns of the range's incidents, per agent role and answering model."""
-    incidents = select(Incident.id).where(*incident_filter(q))
-    t = LLMTurnRow
+    t = LLM_TURNS.c
     stmt = (select(t.role, t.model, func.count(), func.sum(_flag(t.cached.is_(True))),
                    func.sum(t.input_tokens), func.sum(t.output_tokens), func.sum(t.cost_usd))
-            .where(t.incident_id.in_(incidents)).group_by(t.role, t.model))
+            .where(*_in_range(q, LLM_TURNS)).group_by(t.role, t.model))
     return [(str(role), str(model or ""), int(n), int(cached or 0), int(tin or 0),
              int(tout or 0), float(cost or 0.0))
             for role, model, n, cached, tin, tout, cost in (await session.execute(stmt)).all()]

@@ -26,18 +26,22 @@ from sqlalchemy import (
     union_all,
 )
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.sql.expression import FromClause
 
 from warroom.stats.derived import (
     DECISIONS,
     EVENTS,
-    EXECUTIONS,
+    INCIDENT_MILESTONES,
     LEARN_KIND,
     LEARNING,
+    MILESTONE_ORDER,
+    MILESTONES,
+    RECOVERY_BY_DAY,
     SIGNALS,
     kind_is,
 )
 from warroom.stats.models import Count, Percentiles, StatsRange
-from warroom.stats.sql import percentiles, seconds_between, utc_day
+from warroom.stats.sql import Walk, grouped, percentiles, seconds_between, utc_day, walked
 from warroom.store.tables import Incident, Playbook
 
 
@@ -45,14 +49,21 @@ def _at(value: datetime) -> ColumnElement[datetime]:
     return literal(value, DateTime(timezone=True))
 
 
+def range_filter(q: StatsRange, incidents: FromClause) -> list[ColumnElement[bool]]:
+    """Select the incidents opened in the range, in the namespace and service asked for, from
+    `incidents` (the table or a clause of it read through one of its indexes)."""
+    c = incidents.c
+    conditions = [c.opened_at >= q.since, c.opened_at < q.until]
+    if q.namespace:
+        conditions.append(c.namespace == q.namespace)
+    if q.service:
+        conditions.append(c.service == q.service)
+    return conditions
+
+
 def incident_filter(q: StatsRange) -> list[ColumnElement[bool]]:
     """Select the incidents opened in the range, in the namespace and service asked for."""
-    conditions = [Incident.opened_at >= q.since, Incident.opened_at < q.until]
-    if q.namespace:
-        conditions.append(Incident.namespace == q.namespace)
-    if q.service:
-        conditions.append(Incident.service == q.service)
-    return conditions
+    return range_filter(q, Incident.__table__)
 
 
 SMALL_SHARE = 4  # a range is small when it holds under a quarter of the incidents
@@ -128,55 +139,19 @@ async def per_day(session: AsyncSession, q: StatsRange) -> dict[str, tuple[int, 
 NOW, BEFORE, DAY = "now", "before", "day"
 
 
-def _milestones(q: StatsRange, *, small: bool, materialized: bool = False) -> Any:
+def _milestones(q: StatsRange, *, materialized: bool = False) -> Any:
     """One row per incident of the range and of the period before it: its milestones' seconds.
 
-    In a small share of the history each milestone is a subquery per incident, so the time
-    range's index drives the query; in a larger one the decisions and executions are grouped
-    per incident, from their indexes, and joined (a lookup per incident cost seconds over a
-    year). The rows are a CTE, read once per milestone; `materialized` says so to PostgreSQL,
-    which would otherwise inline it and run each lookup once per aggregate reading it.
+    The seconds are columns of the incident (migration 0010), read from one covering index. The
+    rows are a CTE, read once per milestone; `materialized` says so to PostgreSQL, which would
+    otherwise inline it and scan the index once per aggregate reading it.
     """
     span = q.model_copy(update={"since": q.previous.since})
-    d, e = DECISIONS.c, EXECUTIONS.c
-    period = case((Incident.opened_at >= _at(q.since), NOW), else_=BEFORE).label("period")
-    recovery = seconds_between(Incident.opened_at, Incident.resolved_at).label("recovery")
-    if not small:
-        firsts = (select(d.incident_id, func.min(d.created_at).label("created"),
-                         func.min(d.ready_at).label("ready"))
-                  .group_by(d.incident_id).subquery())
-        started = (select(d.incident_id, func.min(e.started_at).label("started"))
-                   .select_from(DECISIONS).join(EXECUTIONS, e.decision_token == d.token)
-                   .group_by(d.incident_id).subquery())
-        return _cte(select(
-            period, utc_day(Incident.opened_at).label("day"),
-            seconds_between(Incident.opened_at, firsts.c.created).label("acknowledge"),
-            seconds_between(Incident.opened_at, firsts.c.ready).label("decision_ready"),
-            seconds_between(Incident.opened_at, started.c.started).label("execution"),
-            recovery)
-            .outerjoin(firsts, firsts.c.incident_id == Incident.id)
-            .outerjoin(started, started.c.incident_id == Incident.id)
-            .where(*incident_filter(span)), materialized)
-
-    def first(column_: Any, *joins: Any) -> Any:
-        # read from the decisions' and executions' covering indexes, never their wide rows
-        earliest = select(func.min(column_)).select_from(DECISIONS).where(
-            d.incident_id == Incident.id)
-        for target, on in joins:
-            earliest = earliest.join(target, on)
-        return seconds_between(Incident.opened_at, earliest.scalar_subquery())
-
-    stmt = select(
-        period, utc_day(Incident.opened_at).label("day"),
-        first(d.created_at).label("acknowledge"),
-        first(d.ready_at).label("decision_ready"),
-        first(e.started_at, (EXECUTIONS, e.decision_token == d.token)).label("execution"),
-        recovery,
-    ).where(*incident_filter(span))
-    return _cte(stmt, materialized)
-
-
-def _cte(stmt: Select[Any], materialized: bool) -> Any:
+    m = INCIDENT_MILESTONES.c
+    period = case((m.opened_at >= _at(q.since), NOW), else_=BEFORE).label("period")
+    stmt = select(period, utc_day(m.opened_at).label("day"),
+                  *[m[f"{name}_s"].label(name) for name in MILESTONES]
+                  ).where(*range_filter(span, INCIDENT_MILESTONES))
     rows = stmt.cte("milestones")
     return rows.prefix_with("MATERIALIZED") if materialized else rows
 
@@ -185,15 +160,17 @@ async def resolution(session: AsyncSession, q: StatsRange, milestones: Sequence[
                      ) -> dict[str, dict[str, Percentiles]]:
     """Return the milestones' P50/P95/max now and in the period before, and recovery per day.
 
-    One statement: `{"now": {milestone: ...}, "before": {...}, "day": {YYYY-MM-DD: recovery}}`.
+    `{"now": {milestone: ...}, "before": {...}, "day": {YYYY-MM-DD: recovery}}`. PostgreSQL
+    ranks with `percentile_disc`; SQLite ranks a small share of the history with window
+    functions and walks a large one's indexes to each rank (`sql.walked`).
     """
     span = q.model_copy(update={"since": q.previous.since})
-    # SQLite has no hash join: its lookups per incident beat grouping and joining at any size
-    lookups = session.get_bind().dialect.name == "sqlite" or await is_small(session, span)
     pg = session.get_bind().dialect.name == "postgresql"
-    rows = _milestones(q, small=lookups, materialized=pg)
+    rows = _milestones(q, materialized=pg)
     if pg:
         return await _resolution_pg(session, rows, milestones)
+    if not await is_small(session, span):
+        return await _resolution_walked(session, q, milestones)
     parts = [select((rows.c.period + ":" + name).label("name"), rows.c[name].label("v"))
              for name in milestones]
     parts.append(select((DAY + ":" + rows.c.day).label("name"), rows.c.recovery.label("v"))
@@ -204,6 +181,39 @@ async def resolution(session: AsyncSession, q: StatsRange, milestones: Sequence[
         period, _, name = key.partition(":")
         out[period][name] = found
     out[DAY] = dict(sorted(out[DAY].items()))
+    return out
+
+
+async def _resolution_walked(session: AsyncSession, q: StatsRange, milestones: Sequence[str]
+                             ) -> dict[str, dict[str, Percentiles]]:
+    """SQLite over a large share of the history: count each milestone per period, walk each
+    duration's index to its ranks, and rank each day's recoveries from the index on the day
+    (already in order: nothing to sort)."""
+    windows = {NOW: q, BEFORE: q.previous}
+    m = INCIDENT_MILESTONES.c
+    now = m.opened_at >= _at(q.since)
+    span = q.model_copy(update={"since": q.previous.since})
+    # conditional counts, not GROUP BY the period: one pass over the index and nothing to sort
+    counted = (await session.execute(
+        select(*[func.count(case((now if key == NOW else ~now, m[f"{name}_s"])))
+                 for key in windows for name in milestones])
+        .where(*range_filter(span, INCIDENT_MILESTONES)))).one()
+    walks = []
+    for w, (key, window) in enumerate(windows.items()):
+        for i, name in enumerate(milestones):
+            table = MILESTONE_ORDER[name]
+            walks.append(Walk(key=f"{key}:{name}", count=int(counted[w * len(milestones) + i]),
+                              table=table, value=table.c[f"{name}_s"],
+                              where=tuple(range_filter(window, table))))
+    out: dict[str, dict[str, Percentiles]] = {NOW: {}, BEFORE: {}, DAY: {}}
+    for key, found in (await walked(session, walks)).items():
+        if found.count:
+            group, _, name = key.partition(":")
+            out[group][name] = found
+    # each day's recoveries, numbered in one pass over the index on the day
+    r = RECOVERY_BY_DAY.c
+    out[DAY] = await grouped(session, RECOVERY_BY_DAY, utc_day(r.opened_at), r.recovery_s,
+                             range_filter(q, RECOVERY_BY_DAY))
     return out
 
 

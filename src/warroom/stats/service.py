@@ -9,6 +9,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from warroom.stats import ai as ai_sql
 from warroom.stats import repository
+from warroom.stats.derived import MILESTONES
 from warroom.stats.models import (
     AgentLatency,
     AiStats,
@@ -30,7 +31,6 @@ from warroom.stats.models import (
 )
 from warroom.stats.sql import tune_for_reports
 
-MILESTONES = ("acknowledge", "decision_ready", "execution", "recovery")
 TOP_SERVICES = 10
 
 

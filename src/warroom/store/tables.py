@@ -343,14 +343,9 @@ class NotifyCallback(Base):
 Index("ix_incidents_opened_at", Incident.opened_at)
 Index("ix_incidents_resolved_at", Incident.resolved_at)
 Index("ix_audit_events_kind_at", AuditEvent.kind, AuditEvent.at)
-# the AI stats' tokens and cost per agent and model, read from the index alone (migration 0008)
-Index("ix_llm_turns_usage", LLMTurnRow.incident_id, LLMTurnRow.role, LLMTurnRow.model,
-      LLMTurnRow.cached, LLMTurnRow.input_tokens, LLMTurnRow.output_tokens,
-      LLMTurnRow.cost_usd)
 # the stats over a whole history read from indexes alone (migration 0009, which also adds
 # generated columns these tables do not map, and the indexes over them)
 Index("ix_incidents_stats", Incident.opened_at, Incident.namespace, Incident.service,
       Incident.status, Incident.priority, Incident.resolved_at, Incident.id)
-Index("ix_approvals_stats", Approval.decision_token, Approval.verdict, Approval.via)
-Index("ix_verifications_stats", Verification.decision_token, Verification.verdict)
-Index("ix_challenges_stats", ChallengeOutcome.decision_token, ChallengeOutcome.proved_right)
+# (migration 0010 folds the stats' facts into columns these tables do not map, by triggers,
+# adds the `agent_turns` table they fill, and drops the 0008 and 0009 indexes it supersedes)
