@@ -179,13 +179,13 @@ async def test_0009_derives_the_stats_facts_of_stored_rows_and_of_every_new_writ
 
 
 async def _folded(engine: AsyncEngine) -> dict[str, Any]:
-    """The facts migration 0010's triggers fold into incidents, decisions and agent_turns."""
+    """The facts migration 0010's triggers fold into incidents, decision_facts and agent_turns."""
     queries = {
         "incidents": "SELECT id, acknowledge_s, decision_ready_s, execution_s, recovery_s "
                      "FROM incidents ORDER BY id",
         "decisions": "SELECT token, approved, human_rejected, verified, timed_out, "
-                     "executed_low, executed_high, challenges, challenges_right, "
-                     "d.opened_at = i.opened_at FROM decisions d "
+                     "executed_low, executed_high, challenges, challenges_right, d.status, "
+                     "d.action_type, d.opened_at = i.opened_at FROM decision_facts d "
                      "JOIN incidents i ON i.id = d.incident_id ORDER BY token",
         "turns": "SELECT t.seq, t.incident_id, t.role, t.backend, t.latency_ms, t.degraded, "
                  "t.opened_at = i.opened_at FROM agent_turns t "
@@ -256,7 +256,8 @@ async def _recomputed(engine: AsyncEngine) -> dict[str, Any]:
             max((int(e.payload.get("package_status") == "timeout") for e in events
                  if e.kind == "decision.ready" and e.decision_token == d.token), default=0),
             min(types, default=None), max(types, default=None),
-            len(mine_c), sum(1 for c in mine_c if c.proved_right), True))
+            len(mine_c), sum(1 for c in mine_c if c.proved_right), d.status, d.action_type,
+            True))
     known = {i.id for i in incidents}
     out["turns"] = [(e.seq, e.incident_id, e.payload.get("role") or "",
                      e.payload.get("backend") or "rules", e.payload.get("latency_ms"),
@@ -337,16 +338,18 @@ async def test_0010_folds_each_new_fact_into_the_rows_the_stats_read(
                              proved_right=False, at=t0),
         ])
     async with transaction(sessions) as session:
-        second = await session.get(Decision, "tok-1")
+        first, second = await session.get(Decision, "tok-0"), await session.get(Decision, "tok-1")
         incident = await session.get(Incident, "inc-x")
-        assert second is not None and incident is not None
+        assert first is not None and second is not None and incident is not None
         second.ready_at = t0 + timedelta(seconds=20)  # ready before the first one
+        first.status = "completed"
         incident.resolved_at, incident.status = t0 + timedelta(seconds=600), "resolved"
 
     written = await _folded(blank_engine)
     assert written == await _recomputed(blank_engine)
     assert ("inc-x", 4.0, 20.0, 40.0, 600.0) in written["incidents"]
-    assert ("tok-0", 2, 1, 2, 1, "rollout_undo", "scale", 2, 1, True) in written["decisions"]
+    assert ("tok-0", 2, 1, 2, 1, "rollout_undo", "scale", 2, 1, "completed", "scale",
+            True) in written["decisions"]
     assert written["turns"][-1][1:] == ("inc-x", "critic", "hybrid", 42.5, 1, True)
 
     await _downgrade(blank_engine, "0009")
@@ -354,7 +357,7 @@ async def test_0010_folds_each_new_fact_into_the_rows_the_stats_read(
         names = await conn.run_sync(lambda c: set(inspect(c).get_table_names()))
         columns = await conn.run_sync(
             lambda c: {col["name"] for col in inspect(c).get_columns("incidents")})
-    assert "agent_turns" not in names and "acknowledged_at" not in columns
+    assert not {"agent_turns", "decision_facts"} & names and "acknowledged_at" not in columns
     await upgrade(blank_engine)  # and back up over the same rows
     assert await _folded(blank_engine) == await _recomputed(blank_engine)
 

@@ -55,7 +55,7 @@ MILESTONE_ORDER = {name: _incidents(f"ix_incidents_{name}_s") for name in MILEST
 RECOVERY_BY_DAY = _incidents("ix_incidents_recovery_day")
 # a decision's outcome facts, folded in by triggers as they are inserted (0010)
 DECISION_FACTS = _indexed(
-    "ix_decisions_facts", "decisions", column("opened_at", DateTime(timezone=True)),
+    "ix_decision_facts_range", "decision_facts", column("opened_at", DateTime(timezone=True)),
     column("incident_id", String), column("status", String),
     column("approved", Integer), column("human_rejected", Integer), column("verified", Integer),
     column("timed_out", Integer), column("action_type", String),

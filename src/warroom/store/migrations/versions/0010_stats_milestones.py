@@ -14,15 +14,18 @@ bookkeeping), and the migration derives them for the rows already stored.
   `acknowledge_s`, `decision_ready_s`, `execution_s`, `recovery_s`: the seconds from opening
   to each (generated). Indexes in the order of each duration let the percentiles of a long
   range be read by walking to the rank (`LIMIT 1 OFFSET k`) instead of sorting.
-- `decisions.approved` (2 by policy, 1 by a person, 0 not), `human_rejected`, `verified`
-  (2 success, 1 another verdict, 0 none), `timed_out`, `executed_low`/`executed_high` (the
-  lowest and highest executed action type), `challenges`, `challenges_right`: the maxima,
-  minima and counts the AI figures used to compute per request.
+- `decision_facts`, one narrow row per decision (its incident, the incident's opening time, its
+  status and proposed action type, copied as they change), with `approved` (2 by policy, 1 by
+  a person, 0 not), `human_rejected`, `verified` (2 success, 1 another verdict, 0 none),
+  `timed_out`, `executed_low`/`executed_high` (the lowest and highest executed action type),
+  `challenges`, `challenges_right`: the maxima, minima and counts the AI figures used to
+  compute per request. A table of its own, not columns of `decisions`: each fact would
+  otherwise rewrite the decision's whole row, package included (on PostgreSQL, a new copy).
 - `agent_turns`: each `agent.turn` audit event's figures with its incident's opening time,
   inserted by the database when the event is (the audit trail stays append-only and
   untouched); indexes by role and by backend in latency order.
-- `decisions.opened_at`, `llm_turns.opened_at`: their incident's opening time, so a range's
-  decisions and model turns are read from one index without a lookup per incident.
+- `llm_turns.opened_at`: the incident's opening time, so a range's model turns are read from
+  one index without a lookup per incident (set before the insert on PostgreSQL).
 
 Incidents keep their `opened_at` for life (a re-opened incident is the same incident), so
 the copies never go stale. A fact is folded in when inserted, which is the only way these
@@ -44,13 +47,8 @@ depends_on: str | Sequence[str] | None = None
 
 MILESTONES = {"acknowledge_s": "acknowledged_at", "decision_ready_s": "decided_at",
               "execution_s": "executed_at", "recovery_s": "resolved_at"}
-DECISION_FACTS = (("approved", "INTEGER NOT NULL DEFAULT 0"),
-                  ("human_rejected", "INTEGER NOT NULL DEFAULT 0"),
-                  ("verified", "INTEGER NOT NULL DEFAULT 0"),
-                  ("timed_out", "INTEGER NOT NULL DEFAULT 0"),
-                  ("executed_low", "VARCHAR(32)"), ("executed_high", "VARCHAR(32)"),
-                  ("challenges", "INTEGER NOT NULL DEFAULT 0"),
-                  ("challenges_right", "INTEGER NOT NULL DEFAULT 0"))
+FACT_COLUMNS = ("approved", "human_rejected", "verified", "timed_out", "executed_low",
+                "executed_high", "challenges", "challenges_right")
 
 # the value each kind of fact contributes (NEW is the inserted row)
 APPROVED = "CASE WHEN NEW.verdict <> 'approve' THEN 0 WHEN NEW.via = 'policy' THEN 2 ELSE 1 END"
@@ -58,6 +56,7 @@ REJECTED = "CASE WHEN NEW.verdict = 'reject' AND NEW.via <> 'policy' THEN 1 ELSE
 VERIFIED = "CASE WHEN NEW.verdict = 'success' THEN 2 ELSE 1 END"
 RIGHT = "CASE WHEN NEW.proved_right THEN 1 ELSE 0 END"
 OF_DECISION = "(SELECT incident_id FROM decisions WHERE token = NEW.decision_token)"
+OPENED = "(SELECT opened_at FROM incidents WHERE id = NEW.incident_id)"
 
 
 def _earliest(column: str, value: str, sqlite: bool) -> str:
@@ -84,22 +83,28 @@ def _type_bounds(sqlite: bool) -> str:
 
 
 def _triggers(sqlite: bool) -> list[tuple[str, str, str, str, list[str]]]:
-    """(name, table, event, WHEN condition or "", statements) per trigger."""
+    """(name, table, event, WHEN condition or "", statements) per AFTER trigger."""
     incident = "UPDATE incidents SET {} WHERE id = {}"
-    decision = "UPDATE decisions SET {} WHERE token = NEW.decision_token"
+    decision = "UPDATE decision_facts SET {} WHERE token = NEW.decision_token"
     turn = ("INSERT INTO agent_turns (seq, incident_id, opened_at, session_id, role, backend, "
             "latency_ms, degraded) SELECT NEW.seq, NEW.incident_id, opened_at, NEW.session_id, "
             "coalesce(NEW.turn_role, ''), NEW.turn_backend, NEW.turn_latency_ms, "
             "NEW.turn_degraded FROM incidents WHERE id = NEW.incident_id")
-    return [
+    triggers = [
         ("stats_decision_inserted", "decisions", "INSERT", "", [
             incident.format(_earliest("acknowledged_at", "NEW.created_at", sqlite) + ", "
                             + _earliest("decided_at", "NEW.ready_at", sqlite),
                             "NEW.incident_id"),
-            "UPDATE decisions SET opened_at = (SELECT opened_at FROM incidents "
-            "WHERE id = NEW.incident_id) WHERE token = NEW.token"]),
+            "INSERT INTO decision_facts (token, incident_id, opened_at, status, action_type) "
+            "SELECT NEW.token, NEW.incident_id, opened_at, NEW.status, NEW.action_type "
+            "FROM incidents WHERE id = NEW.incident_id"]),
         ("stats_decision_ready", "decisions", "UPDATE OF ready_at", "NEW.ready_at IS NOT NULL",
          [incident.format(_earliest("decided_at", "NEW.ready_at", sqlite), "NEW.incident_id")]),
+        ("stats_decision_moved", "decisions", "UPDATE OF status, action_type", "", [
+            "UPDATE decision_facts SET status = NEW.status, action_type = NEW.action_type "
+            "WHERE token = NEW.token"]),
+        ("stats_decision_deleted", "decisions", "DELETE", "", [
+            "DELETE FROM decision_facts WHERE token = OLD.token"]),
         ("stats_execution_inserted", "executions", "INSERT", "", [
             incident.format(_earliest("executed_at", "NEW.started_at", sqlite), OF_DECISION),
             decision.format(_type_bounds(sqlite))]),
@@ -113,10 +118,14 @@ def _triggers(sqlite: bool) -> list[tuple[str, str, str, str, list[str]]]:
         ("stats_ready_recorded", "audit_events", "INSERT", "NEW.kind = 'decision.ready'",
          [decision.format(_most("timed_out", "coalesce(NEW.ready_timeout, 0)", sqlite))]),
         ("stats_turn_recorded", "audit_events", "INSERT", "NEW.kind = 'agent.turn'", [turn]),
-        ("stats_llm_turn_inserted", "llm_turns", "INSERT", "", [
-            "UPDATE llm_turns SET opened_at = (SELECT opened_at FROM incidents "
-            "WHERE id = NEW.incident_id) WHERE id = NEW.id"]),
     ]
+    if sqlite:  # PostgreSQL sets it before the insert (`LLM_BEFORE`): no second row version
+        triggers.append(("stats_llm_turn_inserted", "llm_turns", "INSERT", "", [
+            f"UPDATE llm_turns SET opened_at = {OPENED} WHERE id = NEW.id"]))
+    return triggers
+
+
+LLM_BEFORE = "stats_llm_turn_opened"
 
 
 def _seconds(column: str, sqlite: bool) -> str:
@@ -132,24 +141,29 @@ BACKFILL = [
         decided_at = (SELECT min(ready_at) FROM decisions d WHERE d.incident_id = incidents.id),
         executed_at = (SELECT min(e.started_at) FROM decisions d JOIN executions e
                        ON e.decision_token = d.token WHERE d.incident_id = incidents.id)""",
-    """UPDATE decisions SET
+    """INSERT INTO decision_facts (token, incident_id, opened_at, status, action_type)
+       SELECT d.token, d.incident_id, i.opened_at, d.status, d.action_type
+       FROM decisions d JOIN incidents i ON i.id = d.incident_id""",
+    """UPDATE decision_facts SET
         approved = coalesce((SELECT max(CASE WHEN verdict <> 'approve' THEN 0
                   WHEN via = 'policy' THEN 2 ELSE 1 END) FROM approvals a
-                  WHERE a.decision_token = decisions.token), 0),
+                  WHERE a.decision_token = decision_facts.token), 0),
         human_rejected = coalesce((SELECT max(CASE WHEN verdict = 'reject' AND via <> 'policy'
-                  THEN 1 ELSE 0 END) FROM approvals a WHERE a.decision_token = decisions.token), 0),
+                  THEN 1 ELSE 0 END) FROM approvals a
+                  WHERE a.decision_token = decision_facts.token), 0),
         verified = coalesce((SELECT max(CASE WHEN verdict = 'success' THEN 2 ELSE 1 END)
-                  FROM verifications v WHERE v.decision_token = decisions.token), 0),
+                  FROM verifications v WHERE v.decision_token = decision_facts.token), 0),
         timed_out = coalesce((SELECT max(ready_timeout) FROM audit_events r
-                  WHERE r.kind = 'decision.ready' AND r.decision_token = decisions.token), 0),
+                  WHERE r.kind = 'decision.ready'
+                  AND r.decision_token = decision_facts.token), 0),
         executed_low = (SELECT min(action_type) FROM executions e
-                  WHERE e.decision_token = decisions.token),
+                  WHERE e.decision_token = decision_facts.token),
         executed_high = (SELECT max(action_type) FROM executions e
-                  WHERE e.decision_token = decisions.token),
+                  WHERE e.decision_token = decision_facts.token),
         challenges = (SELECT count(*) FROM challenge_outcomes c
-                  WHERE c.decision_token = decisions.token),
+                  WHERE c.decision_token = decision_facts.token),
         challenges_right = (SELECT count(*) FROM challenge_outcomes c
-                  WHERE c.decision_token = decisions.token AND c.proved_right)""",
+                  WHERE c.decision_token = decision_facts.token AND c.proved_right)""",
     """INSERT INTO agent_turns (seq, incident_id, opened_at, session_id, role, backend,
         latency_ms, degraded)
        SELECT a.seq, a.incident_id, i.opened_at, a.session_id, coalesce(a.turn_role, ''),
@@ -158,8 +172,6 @@ BACKFILL = [
        WHERE a.kind = 'agent.turn'""",
     """UPDATE llm_turns SET opened_at = (SELECT opened_at FROM incidents i
         WHERE i.id = llm_turns.incident_id)""",
-    """UPDATE decisions SET opened_at = (SELECT opened_at FROM incidents i
-        WHERE i.id = decisions.incident_id)""",
 ]
 
 # name -> (table, columns, partial WHERE or ""); the walks read a duration's index in order
@@ -168,9 +180,9 @@ INDEXES = {
                                 f"{name} IS NOT NULL") for name in MILESTONES},
     "ix_incidents_milestones": ("incidents", ["opened_at", "namespace", "service",
                                               *MILESTONES], ""),
-    "ix_decisions_facts": ("decisions", ["opened_at", "incident_id", "status", "approved", "human_rejected",
-                                         "verified", "timed_out", "action_type", "executed_low",
-                                         "executed_high", "challenges", "challenges_right"], ""),
+    "ix_decision_facts_range": ("decision_facts", ["opened_at", "status", *FACT_COLUMNS,
+                                                   "action_type"], ""),
+    "ix_decision_facts_incident": ("decision_facts", ["incident_id"], ""),
     # counted per role and backend in one pass; walked per role and per backend
     "ix_agent_turns_groups": ("agent_turns", ["role", "backend", "opened_at", "degraded",
                                               "latency_ms"], ""),
@@ -212,10 +224,14 @@ def upgrade() -> None:
     generated = "VIRTUAL" if sqlite else "STORED"
     for column in ("acknowledged_at", "decided_at", "executed_at"):
         op.execute(f"ALTER TABLE incidents ADD COLUMN {column} {stamp}")
-    for column, kind in DECISION_FACTS:
-        op.execute(f"ALTER TABLE decisions ADD COLUMN {column} {kind}")
-    for table in ("decisions", "llm_turns"):
-        op.execute(f"ALTER TABLE {table} ADD COLUMN opened_at {stamp}")
+    op.execute(f"ALTER TABLE llm_turns ADD COLUMN opened_at {stamp}")
+    op.execute(f"""CREATE TABLE decision_facts (
+        token VARCHAR(64) PRIMARY KEY, incident_id VARCHAR(36) NOT NULL,
+        opened_at {stamp} NOT NULL, status VARCHAR(16) NOT NULL, action_type VARCHAR(32),
+        approved INTEGER NOT NULL DEFAULT 0, human_rejected INTEGER NOT NULL DEFAULT 0,
+        verified INTEGER NOT NULL DEFAULT 0, timed_out INTEGER NOT NULL DEFAULT 0,
+        executed_low VARCHAR(32), executed_high VARCHAR(32),
+        challenges INTEGER NOT NULL DEFAULT 0, challenges_right INTEGER NOT NULL DEFAULT 0)""")
     op.execute(f"""CREATE TABLE agent_turns (
         seq {'INTEGER' if sqlite else 'BIGINT'} PRIMARY KEY, incident_id VARCHAR(36) NOT NULL, opened_at {stamp} NOT NULL,
         session_id VARCHAR(64), role VARCHAR(32) NOT NULL, backend VARCHAR(64),
@@ -244,10 +260,18 @@ def upgrade() -> None:
         op.execute(f"CREATE TRIGGER {name} AFTER {event} ON {table} FOR EACH ROW "
                    + (f"WHEN ({when}) " if when else "")
                    + f"EXECUTE FUNCTION warroom_{name}()")
+    if not sqlite:
+        op.execute(f"CREATE FUNCTION warroom_{LLM_BEFORE}() RETURNS trigger AS $$ BEGIN "
+                   f"NEW.opened_at := {OPENED}; RETURN NEW; END $$ LANGUAGE plpgsql")
+        op.execute(f"CREATE TRIGGER {LLM_BEFORE} BEFORE INSERT ON llm_turns FOR EACH ROW "
+                   f"EXECUTE FUNCTION warroom_{LLM_BEFORE}()")
 
 
 def downgrade() -> None:
     sqlite = op.get_bind().dialect.name == "sqlite"
+    if not sqlite:
+        op.execute(f"DROP TRIGGER {LLM_BEFORE} ON llm_turns")
+        op.execute(f"DROP FUNCTION warroom_{LLM_BEFORE}()")
     for name, table, _, _, _ in reversed(_triggers(sqlite)):
         if sqlite:
             op.execute(f"DROP TRIGGER {name}")
@@ -262,10 +286,8 @@ def downgrade() -> None:
     for name in reversed(INDEXES):
         op.execute(f"DROP INDEX {name}")
     op.execute("DROP TABLE agent_turns")
-    for table in ("decisions", "llm_turns"):
-        op.execute(f"ALTER TABLE {table} DROP COLUMN opened_at")
-    for column, _ in reversed(DECISION_FACTS):
-        op.execute(f"ALTER TABLE decisions DROP COLUMN {column}")
+    op.execute("DROP TABLE decision_facts")
+    op.execute("ALTER TABLE llm_turns DROP COLUMN opened_at")
     # the generated durations before the columns they read
     for column in [*reversed(MILESTONES), "executed_at", "decided_at", "acknowledged_at"]:
         op.execute(f"ALTER TABLE incidents DROP COLUMN {column}")
