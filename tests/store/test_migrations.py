@@ -185,7 +185,8 @@ async def _folded(engine: AsyncEngine) -> dict[str, Any]:
                      "FROM incidents ORDER BY id",
         "decisions": "SELECT token, approved, human_rejected, verified, timed_out, "
                      "executed_low, executed_high, challenges, challenges_right, d.status, "
-                     "d.action_type, d.opened_at = i.opened_at FROM decision_facts d "
+                     "d.action_type, d.fault, d.team, d.parent_token, "
+                     "d.opened_at = i.opened_at FROM decision_facts d "
                      "JOIN incidents i ON i.id = d.incident_id ORDER BY token",
         "turns": "SELECT t.seq, t.incident_id, t.role, t.backend, t.latency_ms, t.degraded, "
                  "t.opened_at = i.opened_at FROM agent_turns t "
@@ -257,7 +258,7 @@ async def _recomputed(engine: AsyncEngine) -> dict[str, Any]:
                  if e.kind == "decision.ready" and e.decision_token == d.token), default=0),
             min(types, default=None), max(types, default=None),
             len(mine_c), sum(1 for c in mine_c if c.proved_right), d.status, d.action_type,
-            True))
+            d.fault, d.package.team if d.package else None, d.parent_token, True))
     known = {i.id for i in incidents}
     out["turns"] = [(e.seq, e.incident_id, e.payload.get("role") or "",
                      e.payload.get("backend") or "rules", e.payload.get("latency_ms"),
@@ -315,6 +316,7 @@ async def test_0010_folds_each_new_fact_into_the_rows_the_stats_read(
         first = await session.get(Decision, "tok-0")
         assert first is not None
         first.ready_at, first.action_type = t0 + timedelta(seconds=30), "scale"
+        first.fault = "bad_deploy"
         await audit.append(session, kind="decision.ready", incident_id="inc-x",
                            decision_token="tok-0", payload={"package_status": "timeout"})
         session.add_all([
@@ -349,7 +351,7 @@ async def test_0010_folds_each_new_fact_into_the_rows_the_stats_read(
     assert written == await _recomputed(blank_engine)
     assert ("inc-x", 4.0, 20.0, 40.0, 600.0) in written["incidents"]
     assert ("tok-0", 2, 1, 2, 1, "rollout_undo", "scale", 2, 1, "completed", "scale",
-            True) in written["decisions"]
+            "bad_deploy", None, None, True) in written["decisions"]
     assert written["turns"][-1][1:] == ("inc-x", "critic", "hybrid", 42.5, 1, True)
 
     await _downgrade(blank_engine, "0009")

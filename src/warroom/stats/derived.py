@@ -53,6 +53,12 @@ INCIDENT_MILESTONES = _incidents("ix_incidents_milestones")
 MILESTONE_ORDER = {name: _incidents(f"ix_incidents_{name}_s") for name in MILESTONES}
 # SQLite: each day's recoveries in order (an index on `date(opened_at)`; plain elsewhere)
 RECOVERY_BY_DAY = _incidents("ix_incidents_recovery_day")
+# each incident's root decisions' fault class and team (0010)
+DECISION_KINDS = _indexed(
+    "ix_decision_facts_kinds", "decision_facts", column("opened_at", DateTime(timezone=True)),
+    column("incident_id", String), column("parent_token", String), column("fault", String),
+    column("team", String),
+)
 # a decision's outcome facts, folded in by triggers as they are inserted (0010)
 DECISION_FACTS = _indexed(
     "ix_decision_facts_range", "decision_facts", column("opened_at", DateTime(timezone=True)),
@@ -86,11 +92,5 @@ LLM_TURNS = _indexed(
 )
 # one audit event by its sequence number (its primary key)
 EVENTS = table("audit_events", column("seq", Integer), column("learn_trust", Float))
-DECISIONS = _indexed(
-    "ix_decisions_stats", "decisions", column("token", String), column("incident_id", String),
-    column("parent_token", String), column("status", String), column("fault", String),
-    column("action_type", String), column("package_team", String),
-    column("created_at", DateTime(timezone=True)), column("ready_at", DateTime(timezone=True)),
-)
 SIGNALS = _indexed("ix_signals_stats", "signals", column("incident_id", String),
                    column("alerted_namespace", String), column("alerted_service", String))

@@ -29,7 +29,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.sql.expression import FromClause
 
 from warroom.stats.derived import (
-    DECISIONS,
+    DECISION_KINDS,
     EVENTS,
     INCIDENT_MILESTONES,
     LEARN_KIND,
@@ -103,15 +103,22 @@ async def incident_counts(session: AsyncSession, q: StatsRange) -> dict[str, lis
             key = str(row[index])
             totals[key] = totals.get(key, 0) + int(row[2])
         out[name] = _counts(list(totals.items()))
-    d = DECISIONS.c
-    fault = func.coalesce(d.fault, "undiagnosed")
-    team = func.coalesce(d.package_team, "undecided")
-    for name, expr in (("fault", fault), ("team", team)):
-        stmt = (select(expr, func.count(distinct(Incident.id)))
-                .select_from(Incident)
-                .outerjoin(DECISIONS, (d.incident_id == Incident.id) & d.parent_token.is_(None))
-                .where(*where).group_by(expr))
-        out[name] = _counts((await session.execute(stmt)).all())
+    # each incident counted under its root decisions' fault class and team, read from the
+    # decisions' facts alone; an incident with no root decision is undiagnosed and undecided
+    total = sum(c.count for c in out["status"])
+    k = DECISION_KINDS.c
+    kinds = [k.opened_at >= q.since, k.opened_at < q.until, k.parent_token.is_(None)]
+    if q.namespace or q.service:
+        kinds.append(k.incident_id.in_(select(Incident.id).where(*where)))
+    decided = int((await session.execute(
+        select(func.count(distinct(k.incident_id))).where(*kinds))).scalar_one())
+    for name, column_, none in (("fault", k.fault, "undiagnosed"), ("team", k.team, "undecided")):
+        key = func.coalesce(column_, none)  # one object: PostgreSQL matches GROUP BY by text
+        found = dict((await session.execute(
+            select(key, func.count(distinct(k.incident_id))).where(*kinds).group_by(key))).all())
+        if total > decided:
+            found[none] = found.get(none, 0) + total - decided
+        out[name] = _counts(list(found.items()))
     return out
 
 

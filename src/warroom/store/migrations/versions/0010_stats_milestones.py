@@ -15,7 +15,8 @@ bookkeeping), and the migration derives them for the rows already stored.
   to each (generated). Indexes in the order of each duration let the percentiles of a long
   range be read by walking to the rank (`LIMIT 1 OFFSET k`) instead of sorting.
 - `decision_facts`, one narrow row per decision (its incident, the incident's opening time, its
-  status and proposed action type, copied as they change), with `approved` (2 by policy, 1 by
+  parent, and its status, proposed action type, fault class and team, copied as they change),
+  with `approved` (2 by policy, 1 by
   a person, 0 not), `human_rejected`, `verified` (2 success, 1 another verdict, 0 none),
   `timed_out`, `executed_low`/`executed_high` (the lowest and highest executed action type),
   `challenges`, `challenges_right`: the maxima, minima and counts the AI figures used to
@@ -95,14 +96,15 @@ def _triggers(sqlite: bool) -> list[tuple[str, str, str, str, list[str]]]:
             incident.format(_earliest("acknowledged_at", "NEW.created_at", sqlite) + ", "
                             + _earliest("decided_at", "NEW.ready_at", sqlite),
                             "NEW.incident_id"),
-            "INSERT INTO decision_facts (token, incident_id, opened_at, status, action_type) "
-            "SELECT NEW.token, NEW.incident_id, opened_at, NEW.status, NEW.action_type "
+            "INSERT INTO decision_facts (token, incident_id, opened_at, parent_token, status, "
+            "action_type, fault, team) SELECT NEW.token, NEW.incident_id, opened_at, "
+            "NEW.parent_token, NEW.status, NEW.action_type, NEW.fault, NEW.package_team "
             "FROM incidents WHERE id = NEW.incident_id"]),
         ("stats_decision_ready", "decisions", "UPDATE OF ready_at", "NEW.ready_at IS NOT NULL",
          [incident.format(_earliest("decided_at", "NEW.ready_at", sqlite), "NEW.incident_id")]),
-        ("stats_decision_moved", "decisions", "UPDATE OF status, action_type", "", [
-            "UPDATE decision_facts SET status = NEW.status, action_type = NEW.action_type "
-            "WHERE token = NEW.token"]),
+        ("stats_decision_moved", "decisions", "UPDATE OF status, action_type, fault, package",
+         "", ["UPDATE decision_facts SET status = NEW.status, action_type = NEW.action_type, "
+              "fault = NEW.fault, team = NEW.package_team WHERE token = NEW.token"]),
         ("stats_decision_deleted", "decisions", "DELETE", "", [
             "DELETE FROM decision_facts WHERE token = OLD.token"]),
         ("stats_execution_inserted", "executions", "INSERT", "", [
@@ -141,8 +143,10 @@ BACKFILL = [
         decided_at = (SELECT min(ready_at) FROM decisions d WHERE d.incident_id = incidents.id),
         executed_at = (SELECT min(e.started_at) FROM decisions d JOIN executions e
                        ON e.decision_token = d.token WHERE d.incident_id = incidents.id)""",
-    """INSERT INTO decision_facts (token, incident_id, opened_at, status, action_type)
-       SELECT d.token, d.incident_id, i.opened_at, d.status, d.action_type
+    """INSERT INTO decision_facts (token, incident_id, opened_at, parent_token, status,
+        action_type, fault, team)
+       SELECT d.token, d.incident_id, i.opened_at, d.parent_token, d.status, d.action_type,
+              d.fault, d.package_team
        FROM decisions d JOIN incidents i ON i.id = d.incident_id""",
     """UPDATE decision_facts SET
         approved = coalesce((SELECT max(CASE WHEN verdict <> 'approve' THEN 0
@@ -183,6 +187,9 @@ INDEXES = {
     "ix_decision_facts_range": ("decision_facts", ["opened_at", "status", *FACT_COLUMNS,
                                                    "action_type"], ""),
     "ix_decision_facts_incident": ("decision_facts", ["incident_id"], ""),
+    # the fault class and team of each incident's first (root) decision
+    "ix_decision_facts_kinds": ("decision_facts", ["opened_at", "fault", "team", "incident_id"],
+                                "parent_token IS NULL"),
     # counted per role and backend in one pass; walked per role and per backend
     "ix_agent_turns_groups": ("agent_turns", ["role", "backend", "opened_at", "degraded",
                                               "latency_ms"], ""),
@@ -207,6 +214,9 @@ SUPERSEDED = {
                               "kind = 'decision.ready'"),
     "ix_llm_turns_usage": ("llm_turns", ["incident_id", "role", "model", "cached",
                                          "input_tokens", "output_tokens", "cost_usd"], ""),
+    "ix_decisions_stats": ("decisions", ["incident_id", "parent_token", "fault",
+                                         "package_team", "created_at", "ready_at", "status",
+                                         "action_type", "token"], ""),
     "ix_executions_stats": ("executions", ["decision_token", "started_at", "action_type"], ""),
     "ix_approvals_stats": ("approvals", ["decision_token", "verdict", "via"], ""),
     "ix_verifications_stats": ("verifications", ["decision_token", "verdict"], ""),
@@ -227,7 +237,8 @@ def upgrade() -> None:
     op.execute(f"ALTER TABLE llm_turns ADD COLUMN opened_at {stamp}")
     op.execute(f"""CREATE TABLE decision_facts (
         token VARCHAR(64) PRIMARY KEY, incident_id VARCHAR(36) NOT NULL,
-        opened_at {stamp} NOT NULL, status VARCHAR(16) NOT NULL, action_type VARCHAR(32),
+        opened_at {stamp} NOT NULL, parent_token VARCHAR(64), status VARCHAR(16) NOT NULL,
+        action_type VARCHAR(32), fault VARCHAR(64), team VARCHAR(64),
         approved INTEGER NOT NULL DEFAULT 0, human_rejected INTEGER NOT NULL DEFAULT 0,
         verified INTEGER NOT NULL DEFAULT 0, timed_out INTEGER NOT NULL DEFAULT 0,
         executed_low VARCHAR(32), executed_high VARCHAR(32),
