@@ -125,7 +125,8 @@ def test_a_weak_rise_on_the_alerts_path_outranks_a_busier_unconnected_place() ->
 
 def _late_world() -> EvidenceSnapshot:
     """entry -> b -> c at five-minute steps; the entry alert fired 17 minutes ago. b's errors
-    rose a little before it; c's latency rose far more, but only ten minutes after it fired."""
+    rose a little before it; c's latency rose far more, but only ten minutes after it fired
+    (its demand fell earlier: its callers' doing, not when it went wrong)."""
     def six(name: str, svc: str, values: list[float]) -> Series:
         end = NOW.timestamp()
         return Series(metric={"__name__": name, "namespace": "", "service": svc},
@@ -133,6 +134,7 @@ def _late_world() -> EvidenceSnapshot:
 
     series = [six("service:errors:ratio_rate1m", "b", [0.0, 0.0, 0.045, 0.05, 0.048, 0.045]),
               six("service:latency_seconds:p99_1m", "c", [0.3, 0.31, 0.3, 0.3, 1.5, 1.6]),
+              six("service:requests:rate1m", "c", [5.0, 5.1, 1.0, 1.1, 1.0, 1.0]),
               six("service:errors:ratio_rate1m", "entry", [0.0, 0.0, 0.03, 0.03, 0.035, 0.03])]
     alert = AlertView(status="firing", labels={"alertname": "EntryErrors", "service": "entry"},
                       starts_at=NOW - timedelta(minutes=17))

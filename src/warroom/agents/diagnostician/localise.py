@@ -111,7 +111,11 @@ def gather(signals: list[Signal], templates: dict[Entity, tuple[float, TemplateS
         logs = 0.7 * p.template[0] if p.template else 0.0
         pointed = 0.6 if p.named else 0.0
         p.anomaly = 1 - (1 - min(metric, 1.0)) * (1 - logs) * (1 - pointed)
-        onsets = [s.onset for s in p.signals if s.onset is not None]
+        # its own symptoms say when it went wrong; demand follows its callers, and says so
+        # only at a place where nothing else moved
+        timed = [s for s in p.signals if s.onset is not None]
+        onsets = [s.onset for s in [s for s in timed if s.kind != "traffic"] or timed
+                  if s.onset is not None]
         p.onset = min(onsets) if onsets else None
         if anchor is not None:
             p.late = _late(p, datetime.fromtimestamp(anchor, tz=UTC) + _ALERT_LEAD)
