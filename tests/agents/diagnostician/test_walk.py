@@ -123,7 +123,7 @@ def test_a_weak_rise_on_the_alerts_path_outranks_a_busier_unconnected_place() ->
     assert report.abstain  # found by the method alone: ranked, never acted on
 
 
-def _late_world() -> EvidenceSnapshot:
+def _late_world(alert_minutes: float = 17) -> EvidenceSnapshot:
     """entry -> b -> c at five-minute steps; the entry alert fired 17 minutes ago. b's errors
     rose a little before it; c's latency rose far more, but only ten minutes after it fired
     (its demand fell earlier: its callers' doing, not when it went wrong)."""
@@ -137,7 +137,7 @@ def _late_world() -> EvidenceSnapshot:
               six("service:requests:rate1m", "c", [5.0, 5.1, 1.0, 1.1, 1.0, 1.0]),
               six("service:errors:ratio_rate1m", "entry", [0.0, 0.0, 0.03, 0.03, 0.035, 0.03])]
     alert = AlertView(status="firing", labels={"alertname": "EntryErrors", "service": "entry"},
-                      starts_at=NOW - timedelta(minutes=17))
+                      starts_at=NOW - timedelta(minutes=alert_minutes))
     return snapshot(series=series, topology=[("entry", "b"), ("b", "c")], alerts=[alert])
 
 
@@ -157,3 +157,6 @@ def test_only_places_still_normal_after_the_alert_fired_are_late() -> None:
     ix = Index.build(_late_world())
     places = gather(score_all(ix), {}, {}, split_time(ix))
     assert places[("", "c")].late and not places[("", "b")].late
+    # an alert that fired before any series began (a stale one): nothing was seen before it
+    stale = Index.build(_late_world(alert_minutes=60))
+    assert not any(p.late for p in gather(score_all(stale), {}, {}, split_time(stale)).values())

@@ -73,6 +73,7 @@ class Signal:
     baseline_points: int
     climbing: bool = False  # a ratio to a limit rising steadily towards it the whole window
     last: float = 0.0  # when its last sample was taken (epoch seconds)
+    first: float = 0.0  # when its first sample was taken (epoch seconds)
     step: float = 60.0  # its usual sampling interval (seconds)
     recovered: bool = False  # off its baseline for two samples or more, back within it now
     transient: bool = False  # its strongest evidence is an excursion already over
@@ -197,7 +198,8 @@ def score_series(s: Series, entity: Entity, anchor: float | None, latest: float,
         return Signal(name=s.name, entity=entity, kind=kind, base=exc.base, recent=exc.level,
                       z=exc.z, score=exc.strength, onset=exc.onset, stopped=False,
                       baseline_points=exc.baseline_points, climbing=climbing, last=pts[-1][0],
-                      step=step, recovered=_switched(out[cut:]), transient=exc.over)
+                      first=pts[0][0], step=step, recovered=_switched(out[cut:]),
+                      transient=exc.over)
     if strength > 0:
         direction = 1 if raw_z > 0 else -1
         out = [direction * (v - med) > MIN_Z * scale for _, v in pts]
@@ -212,8 +214,8 @@ def score_series(s: Series, entity: Entity, anchor: float | None, latest: float,
               and all(sign * (v - med) < newest for v in base_vals))
     return Signal(name=s.name, entity=entity, kind=kind, base=med, recent=recent, z=z,
                   score=strength, onset=onset, stopped=stopped, baseline_points=cut,
-                  climbing=climbing, last=pts[-1][0], step=step, recovered=recovered,
-                  jumped=jumped)
+                  climbing=climbing, last=pts[-1][0], first=pts[0][0], step=step,
+                  recovered=recovered, jumped=jumped)
 
 
 def _switched(out: list[bool]) -> bool:

@@ -250,11 +250,13 @@ def _reported(ix: Index, host: Entity) -> bool:
 
 
 def _late(p: Place, fired: datetime) -> bool:
-    """Tell whether a place's series were still inside their band at a sample taken after the
-    alert fired: its anomaly began after the alert's symptom, so it cannot be why it fired.
-    Log evidence has no onset of its own: a place it names is never late."""
-    if p.onset is None or p.template is not None or p.named:
+    """Tell whether a place's series, seen before the alert fired, were still inside their band
+    at a sample taken after it: its anomaly began after the alert's symptom, so it cannot be
+    why it fired. Log evidence has no onset of its own: a place it names is never late."""
+    if p.onset is None or p.template is not None or p.named or not p.signals:
         return False
+    if min(s.first for s in p.signals) >= fired.timestamp():
+        return False  # not seen before the alert fired (a stale alert): nothing to compare
     step = max((s.step for s in p.signals if s.onset == p.onset), default=60.0)
     return p.onset - timedelta(seconds=step) > fired + AFTER_ALERT_SLACK
 
