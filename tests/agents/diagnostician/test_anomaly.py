@@ -154,3 +154,13 @@ def test_precedent_is_the_binomial_chance_of_what_the_baseline_already_showed() 
     s = coarse("service:latency_seconds:p99_1m", [0.1, 0.12, 0.5, 0.55, 0.5], service="fn")
     sig = score_series(s, ("", "fn"), ANCHOR, NOW.timestamp())
     assert sig is not None and sig.score > 0.8
+
+
+def test_an_onset_inside_a_two_sample_baseline_is_found_by_its_change_point() -> None:
+    # the alert fired a step after the errors began: the second baseline sample is already
+    # part of the incident, so the usual split judges the pulse against itself
+    pulse = coarse("service:errors:ratio_rate1m", [0.0, 0.064, 0.078, 0.056, 0.0], service="fn")
+    sig = score_series(pulse, ("", "fn"), ANCHOR, NOW.timestamp())
+    assert sig is not None and sig.score > 0.1 and sig.transient and sig.recovered
+    assert sig.onset == NOW - timedelta(minutes=15)  # the second sample: the change-point
+    assert sig.baseline_points == 2  # the samples outside the pulse, before and after it

@@ -166,3 +166,16 @@ def test_a_flickering_noisy_series_is_not_a_switch() -> None:
     ix = Index.build(build({"service:errors:ratio_rate1m": flicker, **calm_rest}, 42))
     signals = [s for s in score_all(ix) if s.entity == ("", PLACE)]
     assert not switched_off(signals)
+
+
+def test_a_weak_pulse_is_judged_by_what_moved_the_most() -> None:
+    # every symptom is weak (below 0.3): the strongest of them still says whether it switched
+    # off again
+    weak = {"service:errors:ratio_rate1m": [0.0, 0.0, 0.045, 0.05, 0.0]}
+    ix = Index.build(build(weak))
+    signals = [s for s in score_all(ix) if s.entity == ("", PLACE) and s.score > 0]
+    assert signals and max(s.score for s in signals) < 0.3
+    assert switched_off(signals)
+    stays = {"service:errors:ratio_rate1m": [0.0, 0.0, 0.045, 0.05, 0.048]}
+    ix2 = Index.build(build(stays))
+    assert not switched_off([s for s in score_all(ix2) if s.entity == ("", PLACE)])

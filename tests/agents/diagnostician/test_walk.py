@@ -4,10 +4,16 @@ from __future__ import annotations
 
 from datetime import timedelta
 
-from warroom.agents.diagnostician.index import Entity
+import pytest
+
+from warroom.agents.diagnostician import localise, walk
+from warroom.agents.diagnostician.anomaly import score_all, split_time
+from warroom.agents.diagnostician.index import Entity, Index
+from warroom.agents.diagnostician.localise import gather
 from warroom.agents.diagnostician.rules import diagnose_snapshot
 from warroom.agents.diagnostician.topology import Graph
 from warroom.agents.diagnostician.walk import OFF_PATH_FLOOR, off_path_factor, walk_ranks
+from warroom.sensors.models import AlertView, EvidenceSnapshot, Series
 
 from .diag_builders import NOW, logs, snapshot
 from .test_localise import CHAIN, coarse, entry_alert
@@ -115,3 +121,42 @@ def test_a_weak_rise_on_the_alerts_path_outranks_a_busier_unconnected_place() ->
         alerts=[entry_alert()]))
     assert report.hypotheses[0].service == CHAIN[3]
     assert report.abstain  # found by the method alone: ranked, never acted on
+
+
+def _late_world(alert_minutes: float = 17) -> EvidenceSnapshot:
+    """entry -> b -> c at five-minute steps; the entry alert fired 17 minutes ago. b's errors
+    rose a little before it; c's latency rose far more, but only ten minutes after it fired
+    (its demand fell earlier: its callers' doing, not when it went wrong)."""
+    def six(name: str, svc: str, values: list[float]) -> Series:
+        end = NOW.timestamp()
+        return Series(metric={"__name__": name, "namespace": "", "service": svc},
+                      values=[(end - 300 * (5 - i), f"{v:.6g}") for i, v in enumerate(values)])
+
+    series = [six("service:errors:ratio_rate1m", "b", [0.0, 0.0, 0.045, 0.05, 0.048, 0.045]),
+              six("service:latency_seconds:p99_1m", "c", [0.3, 0.31, 0.3, 0.3, 1.5, 1.6]),
+              six("service:requests:rate1m", "c", [5.0, 5.1, 1.0, 1.1, 1.0, 1.0]),
+              six("service:errors:ratio_rate1m", "entry", [0.0, 0.0, 0.03, 0.03, 0.035, 0.03])]
+    alert = AlertView(status="firing", labels={"alertname": "EntryErrors", "service": "entry"},
+                      starts_at=NOW - timedelta(minutes=alert_minutes))
+    return snapshot(series=series, topology=[("entry", "b"), ("b", "c")], alerts=[alert])
+
+
+def test_a_place_that_went_wrong_after_the_alert_fired_is_not_why_it_fired(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    report = diagnose_snapshot(_late_world())
+    assert report.hypotheses[0].service == "b"
+    c = [h for h in report.hypotheses if h.service == "c"]
+    assert not c or c[0].confidence < report.hypotheses[0].confidence
+    # without the rule, the bigger but later trouble below would win
+    monkeypatch.setattr(localise, "AFTER_ALERT_FACTOR", 1.0)
+    monkeypatch.setattr(walk, "AFTER_ALERT_FACTOR", 1.0)
+    assert diagnose_snapshot(_late_world()).hypotheses[0].service == "c"
+
+
+def test_only_places_still_normal_after_the_alert_fired_are_late() -> None:
+    ix = Index.build(_late_world())
+    places = gather(score_all(ix), {}, {}, split_time(ix))
+    assert places[("", "c")].late and not places[("", "b")].late
+    # an alert that fired before any series began (a stale one): nothing was seen before it
+    stale = Index.build(_late_world(alert_minutes=60))
+    assert not any(p.late for p in gather(score_all(stale), {}, {}, split_time(stale)).values())

@@ -20,6 +20,16 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from statistics import median
 
+from warroom.agents.diagnostician.excursion import (
+    DIRECTED,
+    MIN_Z,
+    excursion_of,
+    precedent,
+    scale_hint_ratio,
+    significance,
+    spread,
+    strength_of,
+)
 from warroom.agents.diagnostician.index import Entity, Index, finite_samples
 from warroom.sensors.models import Series
 
@@ -44,14 +54,7 @@ _PLACE_LABELS = ("service", "deployment", "statefulset", "daemonset", "function_
                  "cluster_name", "cache_cluster_id", "bucket", "app", "job", "instance", "host")
 _IGNORED_LABELS = frozenset({"__name__", "namespace", "container", "le", "quantile", "code",
                              "method", "status", "region", "severity", "stat", "unit"})
-MIN_Z = 3.0
 _SWITCHED_OFF = re.compile(r"\.*x{2,}\.+")
-LOOKBACK = 15 * 60.0  # an excursion this long before the anchor still belongs to the incident
-LOOKBACK_BASELINE = 8  # samples a baseline before the look-back needs to judge excursions
-RECOVERED_FACTOR = 0.8  # an excursion over by now is weaker evidence than one that lasts
-EXCURSION_Z = 5.0  # the strongest of many stretches searched: a higher bar than one median
-PRECEDENT_ALPHA = 1e-3  # how unlikely a level must be under the baseline to count fully
-_DIRECTED = frozenset({"errors", "latency", "saturation", "free"})
 
 
 @dataclass(frozen=True)
@@ -70,6 +73,7 @@ class Signal:
     baseline_points: int
     climbing: bool = False  # a ratio to a limit rising steadily towards it the whole window
     last: float = 0.0  # when its last sample was taken (epoch seconds)
+    first: float = 0.0  # when its first sample was taken (epoch seconds)
     step: float = 60.0  # its usual sampling interval (seconds)
     recovered: bool = False  # off its baseline for two samples or more, back within it now
     transient: bool = False  # its strongest evidence is an excursion already over
@@ -126,19 +130,6 @@ def _is_counter(name: str, pts: list[tuple[float, float]]) -> bool:
         name.endswith("_total"))
 
 
-def _spread(base: list[float], med: float, kind: str, scale_hint: float) -> float:
-    """Return the robust spread of a baseline, floored so few or flat samples still judge."""
-    mad = median(abs(v - med) for v in base) * 1.4826
-    srt = sorted(base)
-    q1, q3 = srt[len(srt) // 4], srt[(3 * len(srt)) // 4]
-    iqr = (q3 - q1) / 1.349
-    # a flat baseline says little about the noise: assume 10% of the level (BARO's floor)
-    rel = 0.1 * abs(med)
-    absolute = 0.01 if kind in ("errors", "saturation", "free") and scale_hint <= 1.0 else (
-        0.02 * scale_hint if scale_hint > 0 else 1e-6)
-    return max(mad, iqr, rel, absolute, 1e-9)
-
-
 def split_time(ix: Index) -> float | None:
     """Return the anchor splitting baseline from recent: shortly before the first firing alert."""
     firing = [a.starts_at for a in ix.snapshot.alerts if a.status == "firing"]
@@ -167,18 +158,18 @@ def score_series(s: Series, entity: Entity, anchor: float | None, latest: float,
     recent_vals = [v for _, v in pts[cut:]]
     med = median(base_vals)
     hint = max(abs(v) for _, v in pts)
-    scale = _spread(base_vals, med, kind, hint)
+    scale = spread(base_vals, med, kind, hint)
     recent = median(recent_vals)
     raw_z = (recent - med) / scale
     sign = -1.0 if kind == "free" else 1.0
-    z = raw_z * sign if kind in _DIRECTED else abs(raw_z)
+    z = raw_z * sign if kind in DIRECTED else abs(raw_z)
     step = _step(pts)
     stopped = latest - pts[-1][0] > max(180.0, 2.5 * step)
-    strength = _strength(z)
+    strength = strength_of(z)
     if strength > 0:
         # a level the baseline already reached often is its usual noise, however few its
         # samples and however flat its median (a quantile over a handful of requests)
-        direction = sign if kind in _DIRECTED else (1.0 if raw_z > 0 else -1.0)
+        direction = sign if kind in DIRECTED else (1.0 if raw_z > 0 else -1.0)
         level = direction * (recent - med)
         hits = sum(1 for v in recent_vals if direction * (v - med) >= level)
         strength *= significance(precedent(base_vals, med, direction, level, hits,
@@ -199,7 +190,7 @@ def score_series(s: Series, entity: Entity, anchor: float | None, latest: float,
         strength *= 0.15 if 0.5 < (recent + 1e-9) / (med + 1e-9) < 2.0 else 0.3
     onset = None
     recovered = False
-    exc = _excursion_of(pts, kind, hint, anchor, cut, base_vals, med, scale)
+    exc = excursion_of(pts, kind, hint, anchor, cut, base_vals, med, scale)
     if exc is not None and exc.strength > strength and not stopped:
         # the strongest evidence is an excursion, maybe over before the alert: a root cause's
         # trouble starts first and may have recovered by the time its callers alert
@@ -207,7 +198,8 @@ def score_series(s: Series, entity: Entity, anchor: float | None, latest: float,
         return Signal(name=s.name, entity=entity, kind=kind, base=exc.base, recent=exc.level,
                       z=exc.z, score=exc.strength, onset=exc.onset, stopped=False,
                       baseline_points=exc.baseline_points, climbing=climbing, last=pts[-1][0],
-                      step=step, recovered=_switched(out[cut:]), transient=exc.over)
+                      first=pts[0][0], step=step, recovered=_switched(out[cut:]),
+                      transient=exc.over)
     if strength > 0:
         direction = 1 if raw_z > 0 else -1
         out = [direction * (v - med) > MIN_Z * scale for _, v in pts]
@@ -218,116 +210,18 @@ def score_series(s: Series, entity: Entity, anchor: float | None, latest: float,
                 break
         recovered = not stopped and _switched(out[cut:])
     newest = sign * (pts[-1][1] - med)
-    jumped = (kind in _DIRECTED and not stopped and newest > MIN_Z * scale
+    jumped = (kind in DIRECTED and not stopped and newest > MIN_Z * scale
               and all(sign * (v - med) < newest for v in base_vals))
     return Signal(name=s.name, entity=entity, kind=kind, base=med, recent=recent, z=z,
                   score=strength, onset=onset, stopped=stopped, baseline_points=cut,
-                  climbing=climbing, last=pts[-1][0], step=step, recovered=recovered,
-                  jumped=jumped)
+                  climbing=climbing, last=pts[-1][0], first=pts[0][0], step=step,
+                  recovered=recovered, jumped=jumped)
 
 
 def _switched(out: list[bool]) -> bool:
     """Tell whether flags after the anchor show one unbroken stretch of two samples or more
     off the baseline, then back inside its band to the newest sample (noise flickers)."""
     return _SWITCHED_OFF.fullmatch("".join("x" if o else "." for o in out)) is not None
-
-
-def _strength(z: float) -> float:
-    """Turn a robust z into an anomaly strength: nothing below MIN_Z, about 0.6 at z = 8."""
-    return 1 - math.exp(-max(0.0, min(z, 50.0) - MIN_Z) / 5)
-
-
-def precedent(base: list[float], med: float, direction: float, level: float, hits: int,
-              trials: int) -> float:
-    """Return how likely the baseline makes `hits` of `trials` samples `level` off its median.
-
-    The share of baseline samples at least that far off in the same direction is the chance of
-    one such sample; the binomial tail gives the chance of as many as were seen. A baseline with
-    no such sample gives no precedent (0): the robust z judges alone, as it must with two
-    samples at five-minute steps.
-    """
-    exceed = sum(1 for v in base if direction * (v - med) >= level)
-    if not exceed or not trials or not base:
-        return 0.0
-    q = exceed / len(base)
-    return sum(math.comb(trials, i) * q ** i * (1 - q) ** (trials - i)
-               for i in range(hits, trials + 1))
-
-
-def significance(p: float) -> float:
-    """Turn a precedent probability into a factor: 1 when rare enough, 0 when it is the norm."""
-    if p <= PRECEDENT_ALPHA:
-        return 1.0
-    return min(1.0, math.log(p) / math.log(PRECEDENT_ALPHA)) ** 2
-
-
-@dataclass(frozen=True)
-class Excursion:
-    """The strongest stretch of a series off its baseline band in the bad direction."""
-
-    strength: float
-    z: float
-    base: float
-    level: float  # the value at least two samples of the stretch reached
-    onset: datetime
-    over: bool  # back inside the band by the newest sample
-    baseline_points: int
-    scale: float
-    direction: float
-
-
-def _excursion_of(pts: list[tuple[float, float]], kind: str, hint: float, anchor: float | None,
-                  cut: int, base_vals: list[float], med: float,
-                  scale: float) -> Excursion | None:
-    """Find the strongest excursion within the incident's look-back.
-
-    With enough history, the baseline is what came before the look-back (LOOKBACK before the
-    anchor), so a burst that started and ended minutes before the alert is scored against the
-    series' quiet past rather than being part of it; otherwise the usual baseline is used and
-    the excursion is searched after it (a spike in the newest samples that a median of the
-    recent part dilutes).
-    """
-    if kind not in _DIRECTED:
-        return None
-    start, base = cut, base_vals
-    if anchor is not None:
-        early = sum(1 for t, _ in pts if t < anchor - LOOKBACK)
-        if early >= LOOKBACK_BASELINE:
-            start, base = early, [v for _, v in pts[:early]]
-            med = median(base)
-            scale = _spread(base, med, kind, hint)
-    direction = -1.0 if kind == "free" else 1.0
-    devs = [direction * (v - med) for _, v in pts]
-    best: Excursion | None = None
-    i = start
-    while i < len(pts):
-        if devs[i] <= MIN_Z * scale:
-            i += 1
-            continue
-        j = i
-        while j + 1 < len(pts) and devs[j + 1] > MIN_Z * scale:
-            j += 1
-        ranked = sorted(devs[i:j + 1], reverse=True)
-        for k in range(2, len(ranked) + 1):
-            level = ranked[k - 1]
-            value = med + direction * level
-            strength = _strength(level / scale - (EXCURSION_Z - MIN_Z))
-            if kind == "latency" and med > 0 and value < 1.3 * med:
-                strength = 0.0
-            if kind == "errors" and scale_hint_ratio(hint) and level < 0.02:
-                strength = 0.0
-            if kind == "saturation" and 0 <= hint <= 1.0 and value >= 0.95:
-                strength = max(strength, min(0.9, 0.5 + (value - 0.95) * 8))
-            strength *= significance(precedent(base, med, direction, level, k, k))
-            over = j < len(pts) - 1
-            if over:
-                strength *= RECOVERED_FACTOR
-            if best is None or strength > best.strength:
-                best = Excursion(strength=strength, z=level / scale, base=med, level=value,
-                                 onset=datetime.fromtimestamp(pts[i][0], tz=UTC), over=over,
-                                 baseline_points=len(base), scale=scale, direction=direction)
-        i = j + 1
-    return best if best is not None and best.strength > 0 else None
 
 
 def _climbs(pts: list[tuple[float, float]]) -> bool:
@@ -346,11 +240,6 @@ def _climbs(pts: list[tuple[float, float]]) -> bool:
     syy = sum((v - my) ** 2 for v in vals)
     r2 = sxy * sxy / (sxx * syy) if sxx and syy else 0.0
     return r2 >= 0.95 and vals[n // 2] - vals[0] >= 0.3 * (vals[-1] - vals[0])
-
-
-def scale_hint_ratio(hint: float) -> bool:
-    """Tell whether a series' values look like a 0..1 ratio."""
-    return 0 <= hint <= 1.0
 
 
 def _step(pts: list[tuple[float, float]]) -> float:

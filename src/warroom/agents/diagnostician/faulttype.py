@@ -68,7 +68,10 @@ def switched_off(signals: list[Signal]) -> bool:
     off, which is what toggling a runtime setting does (a deployed defect stays until a
     rollback, and a rollback would show as a change).
     """
-    moved = [s for s in signals if s.kind in ("errors", "latency") and s.score >= 0.3]
+    symptoms = [s for s in signals if s.kind in ("errors", "latency")]
+    # what moved clearly, or (at a place whose symptoms are all weak) what moved the most
+    floor = min(0.3, max((s.score for s in symptoms), default=0.0))
+    moved = [s for s in symptoms if s.score >= floor > 0]
     return bool(moved) and all(s.recovered for s in moved)
 
 

@@ -14,7 +14,7 @@ from __future__ import annotations
 import math
 from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 
 from warroom.agents.diagnostician.anomaly import Signal, describe
 from warroom.agents.diagnostician.faulttype import external_host, resourced, type_fault
@@ -28,6 +28,9 @@ VICTIM_FACTOR = 0.3
 LATE_FACTOR = 0.6
 IDLE_FACTOR = 0.3
 _ONSET_SLACK = timedelta(minutes=5)
+_ALERT_LEAD = timedelta(minutes=2)  # the anchor is this long before the first alert fired
+AFTER_ALERT_SLACK = timedelta(minutes=2)
+AFTER_ALERT_FACTOR = 0.3
 WEAK = 0.1  # the least anomaly that says a place moved at all
 METHOD_WEIGHT = 0.22  # the method's evidence is checkable but weaker than a fingerprint
 
@@ -44,6 +47,7 @@ class Place:
     victim_of: Entity | None = None
     named: int = 0  # error log lines of its callers that name it as the failing dependency
     blind_below: Entity | None = None  # set on an unobserved external host its caller blames
+    late: bool = False  # its anomaly began after the alert fired (gather)
 
     @property
     def kinds(self) -> set[str]:
@@ -78,8 +82,12 @@ class Place:
 
 
 def gather(signals: list[Signal], templates: dict[Entity, tuple[float, TemplateShift]],
-           named: dict[Entity, int]) -> dict[Entity, Place]:
-    """Group anomalous signals, log templates and log pointers by place; score each place."""
+           named: dict[Entity, int], anchor: float | None = None) -> dict[Entity, Place]:
+    """Group anomalous signals, log templates and log pointers by place; score each place.
+
+    With the incident's `anchor` (split_time), places whose trouble began after the alert
+    fired are marked `late`.
+    """
     out: dict[Entity, Place] = {}
     # a place that served no requests in its baseline has latency and error ratios computed
     # over next to nothing: their swings are noise, not evidence
@@ -103,8 +111,14 @@ def gather(signals: list[Signal], templates: dict[Entity, tuple[float, TemplateS
         logs = 0.7 * p.template[0] if p.template else 0.0
         pointed = 0.6 if p.named else 0.0
         p.anomaly = 1 - (1 - min(metric, 1.0)) * (1 - logs) * (1 - pointed)
-        onsets = [s.onset for s in p.signals if s.onset is not None]
+        # its own symptoms say when it went wrong; demand follows its callers, and says so
+        # only at a place where nothing else moved
+        timed = [s for s in p.signals if s.onset is not None]
+        onsets = [s.onset for s in [s for s in timed if s.kind != "traffic"] or timed
+                  if s.onset is not None]
         p.onset = min(onsets) if onsets else None
+        if anchor is not None:
+            p.late = _late(p, datetime.fromtimestamp(anchor, tz=UTC) + _ALERT_LEAD)
     return out
 
 
@@ -235,6 +249,18 @@ def _reported(ix: Index, host: Entity) -> bool:
     return any(host[1].lower() in f"{d.title}\n{d.text}".lower() for d in ix.snapshot.documents)
 
 
+def _late(p: Place, fired: datetime) -> bool:
+    """Tell whether a place's series, seen before the alert fired, were still inside their band
+    at a sample taken after it: its anomaly began after the alert's symptom, so it cannot be
+    why it fired. Log evidence has no onset of its own: a place it names is never late."""
+    if p.onset is None or p.template is not None or p.named or not p.signals:
+        return False
+    if min(s.first for s in p.signals) >= fired.timestamp():
+        return False  # not seen before the alert fired (a stale alert): nothing to compare
+    step = max((s.step for s in p.signals if s.onset == p.onset), default=60.0)
+    return p.onset - timedelta(seconds=step) > fired + AFTER_ALERT_SLACK
+
+
 def method_findings(ix: Index, places: dict[Entity, Place], alerts: list[Entity],
                     named_by_alert: dict[Entity, str],
                     walk: Mapping[Entity, float] | None = None) -> list[Finding]:
@@ -266,7 +292,9 @@ def method_findings(ix: Index, places: dict[Entity, Place], alerts: list[Entity]
             anomaly = math.sqrt(anomaly * walk.get(ent, 0.0))
         if symptom and ent not in alerts:
             anomaly = max(p.kind_score(symptom | {"saturation", "stopped"}), 0.5 * anomaly)
-        if first is not None and p.onset is not None and p.onset > first + _ONSET_SLACK:
+        if p.late:
+            anomaly *= AFTER_ALERT_FACTOR  # still normal after the alert fired: not its cause
+        elif first is not None and p.onset is not None and p.onset > first + _ONSET_SLACK:
             anomaly *= LATE_FACTOR  # a root's anomaly starts first; this one came later
         weight = METHOD_WEIGHT * anomaly * (VICTIM_FACTOR if p.victim_of else 1.0)
         strongest = sorted(p.signals, key=lambda s: -s.score)[:2]

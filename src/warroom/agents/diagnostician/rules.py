@@ -247,7 +247,7 @@ def diagnose_snapshot(snapshot: EvidenceSnapshot, *, namespace: str = "",
     lines = error_lines(ix)
     tscores = template_scores(template_shifts(ix, log_onset, lines))
     chronic = chronic_places(ix, log_onset, tscores, lines)
-    places = gather(signals, tscores, hints)
+    places = gather(signals, tscores, hints, anchor)  # anchor: which places went wrong late
     by_place: dict[Entity, dict[str, Signal]] = defaultdict(dict)
     for sig in signals:  # the strongest series of each name per place, anomalous or not
         if sig.score >= by_place[sig.entity].get(sig.name, sig).score:

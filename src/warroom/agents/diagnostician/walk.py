@@ -16,7 +16,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping
 
 from warroom.agents.diagnostician.index import Entity
-from warroom.agents.diagnostician.localise import WEAK, Place
+from warroom.agents.diagnostician.localise import AFTER_ALERT_FACTOR, WEAK, Place
 from warroom.agents.diagnostician.topology import Graph
 
 DAMPING = 0.85  # chance of following an edge rather than restarting
@@ -84,9 +84,12 @@ def walk_ranks(anomaly: Mapping[Entity, float], g: Graph, alerts: Iterable[Entit
 def rank_places(places: Mapping[Entity, Place], g: Graph,
                 alerts: Iterable[Entity]) -> dict[Entity, float]:
     """Walk over the places found anomalous, those the victim rule left as their own trouble
-    weighing their callees less (walk_ranks' `own`)."""
+    weighing their callees less (walk_ranks' `own`), and those whose anomaly began after the
+    alert fired weighing AFTER_ALERT_FACTOR of their anomaly."""
     own = [e for e, p in places.items() if p.victim_of is None and p.anomaly >= WEAK]
-    return walk_ranks({e: p.anomaly for e, p in places.items()}, g, alerts, own)
+    late = AFTER_ALERT_FACTOR
+    return walk_ranks({e: p.anomaly * (late if p.late else 1.0) for e, p in places.items()},
+                      g, alerts, own)
 
 
 def _leads(a: Mapping[Entity, float], g: Graph) -> dict[Entity, float]:
