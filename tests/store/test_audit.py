@@ -5,7 +5,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
-from sqlalchemy import text
+from sqlalchemy import event, text
 from sqlalchemy.exc import DBAPIError, OperationalError
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
@@ -63,6 +63,56 @@ async def test_concurrent_writers_do_not_fork_the_chain(
     async with sessions() as session:
         report = await audit.verify_chain(session)
     assert report.ok and report.checked == 20
+
+
+async def test_a_transaction_reads_the_chain_head_once(
+    engine: AsyncEngine, sessions: async_sessionmaker[AsyncSession]
+) -> None:
+    async with transaction(sessions) as session:
+        await audit.append(session, kind="before", payload={})
+    statements: list[str] = []
+
+    def seen(_c: object, _cur: object, statement: str, *_: object) -> None:
+        statements.append(statement)
+
+    event.listen(engine.sync_engine, "before_cursor_execute", seen)
+    try:
+        async with transaction(sessions) as session:
+            first = await audit.append(session, kind="one", payload={})
+            await audit.append_many(session, [audit.NewEvent(kind="two", payload={})])
+            third = await audit.append(session, kind="three", payload={})
+    finally:
+        event.remove(engine.sync_engine, "before_cursor_execute", seen)
+    # the head it wrote is the head while it holds the writer lock: read once, never read back
+    assert sum("FROM audit_events" in s for s in statements) == 1
+    assert sum(s.lstrip().upper().startswith("INSERT") for s in statements) == 3
+    assert third.seq == first.seq + 2
+    async with sessions() as session:
+        rows = await audit.list_events(session)
+        report = await audit.verify_chain(session)
+    assert [r.kind for r in rows] == ["before", "one", "two", "three"]
+    assert rows[3].hash == third.hash and rows[1].seq == first.seq
+    assert report.ok and report.checked == 4
+
+
+async def test_a_rolled_back_savepoint_does_not_leave_a_stale_head(
+    sessions: async_sessionmaker[AsyncSession],
+) -> None:
+    async with transaction(sessions) as session:
+        await audit.append(session, kind="kept", payload={})
+        with pytest.raises(RuntimeError):
+            async with session.begin_nested():
+                await audit.append(session, kind="undone", payload={})
+                raise RuntimeError("roll the savepoint back")
+        await audit.append(session, kind="after", payload={})
+        async with session.begin_nested():
+            await audit.append(session, kind="released", payload={})
+        await audit.append(session, kind="last", payload={})
+    async with sessions() as session:
+        rows = await audit.list_events(session)
+        report = await audit.verify_chain(session)
+    assert [r.kind for r in rows] == ["kept", "after", "released", "last"]
+    assert report.ok and report.checked == 4
 
 
 @pytest.mark.parametrize(
