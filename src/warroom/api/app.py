@@ -54,6 +54,7 @@ from warroom.stats import endpoints as stats_endpoints
 from warroom.store import deps as store_deps
 from warroom.store.db import make_engine, make_sessionmaker, wal_checkpointer
 from warroom.store.migrate import upgrade
+from warroom.store.turns import WriteTurns
 from warroom.web import events as web_events
 from warroom.web import login as web_login
 from warroom.web import router as web_router
@@ -74,6 +75,8 @@ class Container:
     sessions: async_sessionmaker[AsyncSession]
     bus: EventBus
     committer: GroupCommitter
+    # SQLite: the order of this process's writers at the one write lock, ingestion first
+    turns: WriteTurns | None
     token_cache: TokenCache
     notify: NotifyHub
     # `Runtime` fields (analyzer, sensor_factory, executor_factory) replaced in tests
@@ -122,7 +125,8 @@ async def workflow_lifespan(app: FastAPI) -> AsyncIterator[None]:
     from warroom.workflow.listener import WorkflowListener, adopt_orphans
 
     c = container_of(app)
-    runtime = replace(await runtime_like(c.engine, c.settings, bus=c.bus), **c.runtime_overrides)
+    runtime = replace(await runtime_like(c.engine, c.settings, bus=c.bus, turns=c.turns),
+                      **c.runtime_overrides)
     settings = runtime.settings
     embedded = settings.embedded_worker
     worker = None
@@ -212,10 +216,13 @@ def create_app(
     engine = engine or make_engine(settings.effective_database_url)
     sessions = make_sessionmaker(engine)
     listeners: list[IncidentListener] = []
+    turns = (WriteTurns(max_defer=settings.worker_write_defer_seconds)
+             if engine.dialect.name == "sqlite" else None)
     c = Container(
         settings=settings, engine=engine, owns_engine=owns_engine, sessions=sessions,
         bus=bus_from_settings(settings.redis_url, settings.event_stream_maxlen),
-        committer=GroupCommitter(lambda: sessions, settings, lambda: listeners),
+        committer=GroupCommitter(lambda: sessions, settings, lambda: listeners, turns=turns),
+        turns=turns,
         token_cache=TokenCache(settings.auth_cache_seconds),
         # chat users are looked up among the access context's users
         notify=NotifyHub(settings, sessions, directory=UserDirectory(sessions)),
