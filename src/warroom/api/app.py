@@ -52,7 +52,12 @@ from warroom.observe.endpoints import router as metrics_router
 from warroom.observe.tracing import configure_tracing
 from warroom.stats import endpoints as stats_endpoints
 from warroom.store import deps as store_deps
-from warroom.store.db import make_engine, make_sessionmaker, wal_checkpointer
+from warroom.store.db import (
+    eager_writer_engine,
+    make_engine,
+    make_sessionmaker,
+    wal_checkpointer,
+)
 from warroom.store.migrate import upgrade
 from warroom.store.turns import WriteTurns
 from warroom.web import events as web_events
@@ -75,6 +80,7 @@ class Container:
     sessions: async_sessionmaker[AsyncSession]
     bus: EventBus
     committer: GroupCommitter
+    ingest_engine: AsyncEngine | None  # SQLite: the group commit's own connection
     # SQLite: the order of this process's writers at the one write lock, ingestion first
     turns: WriteTurns | None
     token_cache: TokenCache
@@ -105,6 +111,8 @@ async def _lifespan(app: FastAPI) -> AsyncIterator[None]:
             stack.push_async_callback(c.bus.close)
             for hook in list(c.lifespan_hooks):
                 await stack.enter_async_context(hook(app))
+            if c.ingest_engine is not None:
+                stack.push_async_callback(c.ingest_engine.dispose)
             # exits first: queued alerts are stored and listeners told while hooks still run
             stack.push_async_callback(c.committer.aclose)
             yield
@@ -218,10 +226,15 @@ def create_app(
     listeners: list[IncidentListener] = []
     turns = (WriteTurns(max_defer=settings.worker_write_defer_seconds)
              if engine.dialect.name == "sqlite" else None)
+    # SQLite: ingestion's own connection, which never sleeps in SQLite's busy handler
+    ingest_engine = eager_writer_engine(engine)
+    ingest_sessions = make_sessionmaker(ingest_engine) if ingest_engine else sessions
     c = Container(
         settings=settings, engine=engine, owns_engine=owns_engine, sessions=sessions,
         bus=bus_from_settings(settings.redis_url, settings.event_stream_maxlen),
-        committer=GroupCommitter(lambda: sessions, settings, lambda: listeners, turns=turns),
+        committer=GroupCommitter(lambda: ingest_sessions, settings, lambda: listeners,
+                                 turns=turns),
+        ingest_engine=ingest_engine,
         turns=turns,
         token_cache=TokenCache(settings.auth_cache_seconds),
         # chat users are looked up among the access context's users

@@ -20,9 +20,9 @@ from typing import Any, cast
 import orjson
 from sqlalchemy import Table, func, insert, select, text
 from sqlalchemy.exc import OperationalError
-from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
 
-from warroom.store.db import SQLITE_BUSY_TIMEOUT_MS
+from warroom.store.db import BUSY_TIMEOUT_INFO, SQLITE_BUSY_TIMEOUT_MS
 from warroom.store.tables import AuditEvent
 from warroom.store.times import utc
 
@@ -118,19 +118,27 @@ async def lock_chain(session: AsyncSession, *, eager: bool = False) -> None:
         if not eager:
             await conn.exec_driver_sql("BEGIN IMMEDIATE")
             return
+        if conn.info.get(BUSY_TIMEOUT_INFO) == 0:  # a connection that never waits in SQLite
+            await _begin_eagerly(conn)
+            return
         await conn.exec_driver_sql("PRAGMA busy_timeout=0")
         try:
-            deadline = time.monotonic() + SQLITE_EAGER_WAIT_S
-            while True:
-                try:
-                    await conn.exec_driver_sql("BEGIN IMMEDIATE")
-                    return
-                except OperationalError as exc:
-                    if "locked" not in str(exc) or time.monotonic() > deadline:
-                        raise
-                await asyncio.sleep(SQLITE_EAGER_POLL_S)
+            await _begin_eagerly(conn)
         finally:
             await conn.exec_driver_sql(f"PRAGMA busy_timeout={SQLITE_BUSY_TIMEOUT_MS}")
+
+
+async def _begin_eagerly(conn: AsyncConnection) -> None:
+    """Ask for SQLite's write lock every `SQLITE_EAGER_POLL_S` (the busy timeout is 0)."""
+    deadline = time.monotonic() + SQLITE_EAGER_WAIT_S
+    while True:
+        try:
+            await conn.exec_driver_sql("BEGIN IMMEDIATE")
+            return
+        except OperationalError as exc:
+            if "locked" not in str(exc) or time.monotonic() > deadline:
+                raise
+        await asyncio.sleep(SQLITE_EAGER_POLL_S)
 
 
 _HEAD = "warroom.audit.head"  # session.info key: (transaction, chain head it appended last)
