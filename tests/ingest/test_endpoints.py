@@ -14,7 +14,7 @@ from sqlalchemy.exc import OperationalError
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 from warroom.api.app import container_of
-from warroom.api.testing import app_client
+from warroom.api.testing import AppClient, app_client
 from warroom.config import Settings
 from warroom.ingest.models import IncidentRef
 from warroom.store.tables import AuditEvent, Incident, Signal
@@ -222,11 +222,14 @@ async def test_failure_mid_batch_writes_nothing(
         if statement.startswith("INSERT INTO audit_events"):
             raise OperationalError(statement, {}, ConnectionResetError("server went away"))
 
-    event.listen(engine.sync_engine, "before_cursor_execute", lose_database)
+    assert isinstance(client, AppClient)
+    # on a SQLite file the group commit has a connection of its own (`eager_writer_engine`)
+    writer = container_of(client.app).ingest_engine or engine
+    event.listen(writer.sync_engine, "before_cursor_execute", lose_database)
     try:
         response = await client.post(AM, json=fixture(fixtures_dir, "firing"))
     finally:
-        event.remove(engine.sync_engine, "before_cursor_execute", lose_database)
+        event.remove(writer.sync_engine, "before_cursor_execute", lose_database)
     assert response.status_code == 503
     assert await counts(sessions) == (0, 0, 2)  # 2: the test client's user and token
     assert (await client.post(AM, json=fixture(fixtures_dir, "firing"))).status_code == 202

@@ -5,12 +5,18 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
-from sqlalchemy import text
+from sqlalchemy import event, text
 from sqlalchemy.exc import DBAPIError, OperationalError
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 from warroom.store import audit
-from warroom.store.db import SQLITE_BUSY_TIMEOUT_MS, make_engine, make_sessionmaker, transaction
+from warroom.store.db import (
+    SQLITE_BUSY_TIMEOUT_MS,
+    eager_writer_engine,
+    make_engine,
+    make_sessionmaker,
+    transaction,
+)
 from warroom.store.migrate import upgrade
 
 
@@ -63,6 +69,56 @@ async def test_concurrent_writers_do_not_fork_the_chain(
     async with sessions() as session:
         report = await audit.verify_chain(session)
     assert report.ok and report.checked == 20
+
+
+async def test_a_transaction_reads_the_chain_head_once(
+    engine: AsyncEngine, sessions: async_sessionmaker[AsyncSession]
+) -> None:
+    async with transaction(sessions) as session:
+        await audit.append(session, kind="before", payload={})
+    statements: list[str] = []
+
+    def seen(_c: object, _cur: object, statement: str, *_: object) -> None:
+        statements.append(statement)
+
+    event.listen(engine.sync_engine, "before_cursor_execute", seen)
+    try:
+        async with transaction(sessions) as session:
+            first = await audit.append(session, kind="one", payload={})
+            await audit.append_many(session, [audit.NewEvent(kind="two", payload={})])
+            third = await audit.append(session, kind="three", payload={})
+    finally:
+        event.remove(engine.sync_engine, "before_cursor_execute", seen)
+    # the head it wrote is the head while it holds the writer lock: read once, never read back
+    assert sum("FROM audit_events" in s for s in statements) == 1
+    assert sum(s.lstrip().upper().startswith("INSERT") for s in statements) == 3
+    assert third.seq == first.seq + 2
+    async with sessions() as session:
+        rows = await audit.list_events(session)
+        report = await audit.verify_chain(session)
+    assert [r.kind for r in rows] == ["before", "one", "two", "three"]
+    assert rows[3].hash == third.hash and rows[1].seq == first.seq
+    assert report.ok and report.checked == 4
+
+
+async def test_a_rolled_back_savepoint_does_not_leave_a_stale_head(
+    sessions: async_sessionmaker[AsyncSession],
+) -> None:
+    async with transaction(sessions) as session:
+        await audit.append(session, kind="kept", payload={})
+        with pytest.raises(RuntimeError):
+            async with session.begin_nested():
+                await audit.append(session, kind="undone", payload={})
+                raise RuntimeError("roll the savepoint back")
+        await audit.append(session, kind="after", payload={})
+        async with session.begin_nested():
+            await audit.append(session, kind="released", payload={})
+        await audit.append(session, kind="last", payload={})
+    async with sessions() as session:
+        rows = await audit.list_events(session)
+        report = await audit.verify_chain(session)
+    assert [r.kind for r in rows] == ["kept", "after", "released", "last"]
+    assert report.ok and report.checked == 4
 
 
 @pytest.mark.parametrize(
@@ -138,3 +194,60 @@ async def test_an_eager_writer_takes_the_sqlite_lock_as_soon_as_it_is_free(
             assert (await audit.verify_chain(session)).checked == 1
     finally:
         await engine.dispose()
+
+
+async def test_the_eager_writer_engine_waits_for_the_lock_without_changing_its_timeout(
+    tmp_path: Path,
+) -> None:
+    engine = make_engine(f"sqlite+aiosqlite:///{tmp_path / 'w.sqlite'}")
+    await upgrade(engine)
+    writer = eager_writer_engine(engine)
+    assert writer is not None
+    statements: list[str] = []
+
+    def seen(_c: object, _cur: object, statement: str, *_: object) -> None:
+        statements.append(statement)
+
+    event.listen(writer.sync_engine, "before_cursor_execute", seen)
+    try:
+        async with engine.connect() as holder:
+            await holder.exec_driver_sql("BEGIN IMMEDIATE")  # another writer holds the lock
+
+            async def release_soon() -> None:
+                await asyncio.sleep(0.2)
+                await holder.exec_driver_sql("COMMIT")
+
+            releasing = asyncio.create_task(release_soon())
+            async with transaction(make_sessionmaker(writer)) as session:
+                await audit.lock_chain(session, eager=True)
+                await audit.append(session, kind="after.wait", payload={})
+                timeout = (await session.execute(text("PRAGMA busy_timeout"))).scalar_one()
+            await releasing
+        assert timeout == 0
+        # it asked again and again, and never set a busy timeout to ask
+        assert statements.count("BEGIN IMMEDIATE") > 1
+        assert not any(s.startswith("PRAGMA busy_timeout=") for s in statements)
+        async with make_sessionmaker(engine)() as session:
+            assert (await audit.verify_chain(session)).checked == 1
+            # the app's other connections keep waiting in SQLite as before
+            assert (await session.execute(text("PRAGMA busy_timeout"))).scalar_one() == (
+                SQLITE_BUSY_TIMEOUT_MS
+            )
+    finally:
+        await writer.dispose()
+        await engine.dispose()
+
+
+async def test_an_eager_writer_engine_is_made_for_a_sqlite_file_only(engine: AsyncEngine) -> None:
+    writer = eager_writer_engine(engine)
+    try:
+        if engine.dialect.name == "sqlite":
+            assert writer is not None and writer.url.database == engine.url.database
+        else:  # PostgreSQL queues lock waiters fairly: ingestion shares the app's pool
+            assert writer is None
+    finally:
+        if writer is not None:
+            await writer.dispose()
+    memory = make_engine("sqlite+aiosqlite:///:memory:")  # a second engine: another database
+    assert eager_writer_engine(memory) is None
+    await memory.dispose()

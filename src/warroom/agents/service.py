@@ -171,15 +171,14 @@ async def _analyze(session: AsyncSession, incident_id: str, *, session_id: str,
     # write only now: on SQLite the first write takes the database's one write lock until the
     # commit, and ingestion must not wait for a debate (a language model may take seconds)
     session.add(row)
-    await _audit(session, result, debate.input_hashes)
     text, source, summary_turn = summary
     result.summary = text
-
-    await append_many(session, [NewEvent(
+    # turns, package and summary extend the chain in one statement
+    await _audit(session, result, debate.input_hashes, NewEvent(
         kind=SUMMARY_KIND, incident_id=incident_id, session_id=session_id,
         payload={"session_id": session_id, "incident_id": incident_id, "summary": text,
                  "source": source, "model": summary_turn.model_dump(mode="json")
-                 if summary_turn else None})])
+                 if summary_turn else None}))
     model_turns: list[tuple[str, ModelTurn]] = [
         (t.role, t.model) for t in result.turns if t.model is not None]
     if summary_turn is not None:
@@ -208,7 +207,8 @@ async def _summary(ctx: DebateContext, debate: Debate, run: ModelRun | None,
         recording.DEBATE.reset(token)
 
 
-async def _audit(session: AsyncSession, result: DebateResult, hashes: list[str]) -> None:
+async def _audit(session: AsyncSession, result: DebateResult, hashes: list[str],
+                 *after: NewEvent) -> None:
     events = [NewEvent(
         kind=TURN_KIND, incident_id=result.incident_id, session_id=result.session_id,
         payload={"session_id": result.session_id, "incident_id": result.incident_id,
@@ -222,7 +222,7 @@ async def _audit(session: AsyncSession, result: DebateResult, hashes: list[str])
         payload={"session_id": result.session_id, "incident_id": result.incident_id,
                  "snapshot_id": result.snapshot_id,
                  "package": result.package.model_dump(mode="json")}))
-    await append_many(session, events)
+    await append_many(session, [*events, *after])
 
 
 async def _publish(bus: EventBus, result: DebateResult) -> None:

@@ -52,8 +52,14 @@ from warroom.observe.endpoints import router as metrics_router
 from warroom.observe.tracing import configure_tracing
 from warroom.stats import endpoints as stats_endpoints
 from warroom.store import deps as store_deps
-from warroom.store.db import make_engine, make_sessionmaker, wal_checkpointer
+from warroom.store.db import (
+    eager_writer_engine,
+    make_engine,
+    make_sessionmaker,
+    wal_checkpointer,
+)
 from warroom.store.migrate import upgrade
+from warroom.store.turns import WriteTurns
 from warroom.web import events as web_events
 from warroom.web import login as web_login
 from warroom.web import router as web_router
@@ -74,6 +80,9 @@ class Container:
     sessions: async_sessionmaker[AsyncSession]
     bus: EventBus
     committer: GroupCommitter
+    ingest_engine: AsyncEngine | None  # SQLite: the group commit's own connection
+    # SQLite: the order of this process's writers at the one write lock, ingestion first
+    turns: WriteTurns | None
     token_cache: TokenCache
     notify: NotifyHub
     # `Runtime` fields (analyzer, sensor_factory, executor_factory) replaced in tests
@@ -102,6 +111,8 @@ async def _lifespan(app: FastAPI) -> AsyncIterator[None]:
             stack.push_async_callback(c.bus.close)
             for hook in list(c.lifespan_hooks):
                 await stack.enter_async_context(hook(app))
+            if c.ingest_engine is not None:
+                stack.push_async_callback(c.ingest_engine.dispose)
             # exits first: queued alerts are stored and listeners told while hooks still run
             stack.push_async_callback(c.committer.aclose)
             yield
@@ -122,7 +133,8 @@ async def workflow_lifespan(app: FastAPI) -> AsyncIterator[None]:
     from warroom.workflow.listener import WorkflowListener, adopt_orphans
 
     c = container_of(app)
-    runtime = replace(await runtime_like(c.engine, c.settings, bus=c.bus), **c.runtime_overrides)
+    runtime = replace(await runtime_like(c.engine, c.settings, bus=c.bus, turns=c.turns),
+                      **c.runtime_overrides)
     settings = runtime.settings
     embedded = settings.embedded_worker
     worker = None
@@ -212,10 +224,18 @@ def create_app(
     engine = engine or make_engine(settings.effective_database_url)
     sessions = make_sessionmaker(engine)
     listeners: list[IncidentListener] = []
+    turns = (WriteTurns(max_defer=settings.worker_write_defer_seconds)
+             if engine.dialect.name == "sqlite" else None)
+    # SQLite: ingestion's own connection, which never sleeps in SQLite's busy handler
+    ingest_engine = eager_writer_engine(engine)
+    ingest_sessions = make_sessionmaker(ingest_engine) if ingest_engine else sessions
     c = Container(
         settings=settings, engine=engine, owns_engine=owns_engine, sessions=sessions,
         bus=bus_from_settings(settings.redis_url, settings.event_stream_maxlen),
-        committer=GroupCommitter(lambda: sessions, settings, lambda: listeners),
+        committer=GroupCommitter(lambda: ingest_sessions, settings, lambda: listeners,
+                                 turns=turns),
+        ingest_engine=ingest_engine,
+        turns=turns,
         token_cache=TokenCache(settings.auth_cache_seconds),
         # chat users are looked up among the access context's users
         notify=NotifyHub(settings, sessions, directory=UserDirectory(sessions)),

@@ -138,6 +138,10 @@ class Settings(BaseSettings):
     # how often it polls the execution queue: partitioned by namespace, each poll costs several
     # queries, and an execution follows a human's approval, so a fraction of a second is free
     execution_poll_seconds: float = Field(default=0.5, gt=0)
+    # on SQLite, how long an embedded worker's write waits while ingestion has group commits
+    # queued before it writes anyway (`store/turns.py`): the storm's acknowledgements first,
+    # and still at least one worker write per this interval
+    worker_write_defer_seconds: float = Field(default=0.25, ge=0)
     # test-only fault hook: pause this long inside the execution step, after the idempotency
     # record is committed and before the executor call, so a crash test can kill it mid-step
     execute_pause_seconds: float = Field(default=0.0, ge=0)

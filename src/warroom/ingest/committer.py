@@ -12,6 +12,7 @@ from __future__ import annotations
 import asyncio
 import time
 from collections.abc import Callable
+from contextlib import AbstractAsyncContextManager, nullcontext
 from dataclasses import dataclass
 from typing import Any
 
@@ -27,6 +28,7 @@ from warroom.ingest.ports import IncidentListener
 from warroom.ingest.service import ingest_groups
 from warroom.observe.metrics import BATCH_ALERTS, BATCH_WEBHOOKS, COMMIT_SECONDS
 from warroom.observe.tracing import current_span_context, tracer
+from warroom.store.turns import WriteTurns
 
 log = structlog.get_logger(__name__)
 
@@ -48,11 +50,13 @@ class GroupCommitter:
         listeners: Callable[[], list[IncidentListener]],
         *,
         max_alerts: int = 5000,
+        turns: WriteTurns | None = None,
     ) -> None:
         self._sessions = sessions
         self._settings = settings
         self._listeners = listeners
         self._max_alerts = max_alerts
+        self._turns = turns  # SQLite: the process's other writers wait while we have work
         self._queue: list[_Waiting] = []
         self._writer: asyncio.Task[None] | None = None
         self._notifier: asyncio.Task[None] | None = None
@@ -73,8 +77,14 @@ class GroupCommitter:
         return await asyncio.shield(waiting.answer)
 
     async def _drain(self) -> None:
-        while self._queue:
-            await self._run(self._take())
+        if self._turns is not None:
+            self._turns.queued(1)
+        try:
+            while self._queue:
+                await self._run(self._take())
+        finally:
+            if self._turns is not None:
+                self._turns.queued(0)
 
     def _take(self) -> list[_Waiting]:
         taken: list[_Waiting] = []
@@ -96,7 +106,7 @@ class GroupCommitter:
             attributes={"webhooks": len(taken), "alerts": alerts},
         ):
             try:
-                async with self._sessions()() as session, session.begin():
+                async with self._turn(), self._sessions()() as session, session.begin():
                     results = await ingest_groups(
                         session, [w.records for w in taken], settings=self._settings
                     )
@@ -115,6 +125,9 @@ class GroupCommitter:
             if not waiting.answer.done():
                 waiting.answer.set_result(result)
         self._notify(results)
+
+    def _turn(self) -> AbstractAsyncContextManager[None]:
+        return self._turns.ingesting() if self._turns is not None else nullcontext()
 
     def _notify(self, results: list[IngestResult]) -> None:
         """Queue what the listeners must hear; a background task tells them, in order.

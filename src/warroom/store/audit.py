@@ -20,9 +20,9 @@ from typing import Any, cast
 import orjson
 from sqlalchemy import Table, func, insert, select, text
 from sqlalchemy.exc import OperationalError
-from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
 
-from warroom.store.db import SQLITE_BUSY_TIMEOUT_MS
+from warroom.store.db import BUSY_TIMEOUT_INFO, SQLITE_BUSY_TIMEOUT_MS
 from warroom.store.tables import AuditEvent
 from warroom.store.times import utc
 
@@ -31,6 +31,9 @@ GENESIS_HASH = "0" * 64
 # an arbitrary, fixed key: every warroom process serialises its audit writers on it
 ADVISORY_LOCK_KEY = 0x5741_5252_4F4F_4D  # "WARROOM"
 SQLITE_EAGER_POLL_S = 0.002
+# session.info key: a coroutine function `lock_chain` awaits before it begins to write on SQLite
+# (the workflow runtime's turn at the write lock, taken only when a transaction starts writing)
+WRITE_TURN = "warroom.write_turn"
 SQLITE_EAGER_WAIT_S = SQLITE_BUSY_TIMEOUT_MS / 1000
 
 
@@ -109,33 +112,60 @@ async def lock_chain(session: AsyncSession, *, eager: bool = False) -> None:
         # writer, so no one can append between our read of the head and our insert
         if driver is None or driver.in_transaction:
             return
+        take_turn = session.info.pop(WRITE_TURN, None)
+        if take_turn is not None:
+            await take_turn()
         if not eager:
             await conn.exec_driver_sql("BEGIN IMMEDIATE")
             return
+        if conn.info.get(BUSY_TIMEOUT_INFO) == 0:  # a connection that never waits in SQLite
+            await _begin_eagerly(conn)
+            return
         await conn.exec_driver_sql("PRAGMA busy_timeout=0")
         try:
-            deadline = time.monotonic() + SQLITE_EAGER_WAIT_S
-            while True:
-                try:
-                    await conn.exec_driver_sql("BEGIN IMMEDIATE")
-                    return
-                except OperationalError as exc:
-                    if "locked" not in str(exc) or time.monotonic() > deadline:
-                        raise
-                await asyncio.sleep(SQLITE_EAGER_POLL_S)
+            await _begin_eagerly(conn)
         finally:
             await conn.exec_driver_sql(f"PRAGMA busy_timeout={SQLITE_BUSY_TIMEOUT_MS}")
 
 
+async def _begin_eagerly(conn: AsyncConnection) -> None:
+    """Ask for SQLite's write lock every `SQLITE_EAGER_POLL_S` (the busy timeout is 0)."""
+    deadline = time.monotonic() + SQLITE_EAGER_WAIT_S
+    while True:
+        try:
+            await conn.exec_driver_sql("BEGIN IMMEDIATE")
+            return
+        except OperationalError as exc:
+            if "locked" not in str(exc) or time.monotonic() > deadline:
+                raise
+        await asyncio.sleep(SQLITE_EAGER_POLL_S)
+
+
+_HEAD = "warroom.audit.head"  # session.info key: (transaction, chain head it appended last)
+
+
+def _innermost(session: AsyncSession) -> Any:
+    sync = session.sync_session
+    return sync.get_nested_transaction() or sync.get_transaction()
+
+
 async def _head(session: AsyncSession) -> str:
+    """Return the chain head: the one this transaction appended last, or read it.
+
+    The writer lock (taken before) keeps every other writer out until the commit, so the head
+    this transaction wrote is still the head; a savepoint that rolled back is another
+    transaction, and reads again. A worker step that appends three rows saves two reads under
+    SQLite's one write lock.
+    """
+    cached = session.info.get(_HEAD)
+    if cached is not None and cached[0] is _innermost(session):
+        return str(cached[1])
     result = await session.execute(select(AuditEvent.hash).order_by(AuditEvent.seq.desc()).limit(1))
     return result.scalar_one_or_none() or GENESIS_HASH
 
 
-async def append_many(session: AsyncSession, events: Sequence[NewEvent]) -> str:
-    """Append rows in order with one statement and return the new chain head hash."""
-    if not events:
-        return ""
+async def _chain(session: AsyncSession, events: Sequence[NewEvent]) -> list[dict[str, Any]]:
+    """Take the writer lock and return the rows extending the chain, each sealing the last."""
     await lock_chain(session)
     prev = await _head(session)
     now = datetime.now(UTC)
@@ -172,8 +202,23 @@ async def append_many(session: AsyncSession, events: Sequence[NewEvent]) -> str:
             }
         )
         prev = digest
+    return rows
+
+
+def _appended(session: AsyncSession, head: str) -> None:
+    """Remember the head this transaction wrote (call once the insert succeeded)."""
+    session.info[_HEAD] = (_innermost(session), head)
+
+
+async def append_many(session: AsyncSession, events: Sequence[NewEvent]) -> str:
+    """Append rows in order with one statement and return the new chain head hash."""
+    if not events:
+        return ""
+    rows = await _chain(session, events)
     await session.execute(insert(AUDIT), rows)
-    return prev
+    head = str(rows[-1]["hash"])
+    _appended(session, head)
+    return head
 
 
 async def append(
@@ -186,8 +231,8 @@ async def append(
     decision_token: str | None = None,
     session_id: str | None = None,
 ) -> AuditEvent:
-    """Append one row to the chain and return it; the caller commits."""
-    await append_many(
+    """Append one row to the chain and return it (detached from the session); the caller commits."""
+    [row] = await _chain(
         session,
         [
             NewEvent(
@@ -200,9 +245,10 @@ async def append(
             )
         ],
     )
-    # the writer lock is still held: the newest row is the one just appended
-    result = await session.execute(select(AuditEvent).order_by(AuditEvent.seq.desc()).limit(1))
-    return result.scalar_one()
+    # the sequence number comes back with the insert: no second statement reads the row back
+    seq = (await session.execute(insert(AUDIT).returning(AUDIT.c.seq), row)).scalar_one()
+    _appended(session, str(row["hash"]))
+    return AuditEvent(seq=seq, **row)
 
 
 async def list_events(

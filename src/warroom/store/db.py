@@ -26,6 +26,8 @@ SQLITE_CACHE_KIB = 64 * 1024
 SQLITE_WAL_CHECKPOINT_PAGES = 10_000
 SQLITE_WAL_CHECKPOINT_INTERVAL_S = 0.1
 SQLITE_BUSY_TIMEOUT_MS = 30_000  # how long a writer waits for the write lock before failing
+# a pooled connection's info key: the busy timeout its connection was opened with (SQLite)
+BUSY_TIMEOUT_INFO = "warroom.busy_timeout_ms"
 
 log = structlog.get_logger(__name__)
 
@@ -35,7 +37,9 @@ def json_text(value: Any) -> str:
     return orjson.dumps(value, default=str, option=orjson.OPT_NON_STR_KEYS).decode()
 
 
-def make_engine(url: str, **kwargs: Any) -> AsyncEngine:
+def make_engine(
+    url: str, *, busy_timeout_ms: int = SQLITE_BUSY_TIMEOUT_MS, **kwargs: Any
+) -> AsyncEngine:
     """Create an async engine; SQLite gets WAL, a busy timeout, foreign keys and a page cache."""
     kwargs.setdefault("json_serializer", json_text)
     kwargs.setdefault("json_deserializer", orjson.loads)
@@ -44,22 +48,40 @@ def make_engine(url: str, **kwargs: Any) -> AsyncEngine:
         if path and path != ":memory:":
             Path(path).parent.mkdir(parents=True, exist_ok=True)
         engine = create_async_engine(
-            url, connect_args={"timeout": SQLITE_BUSY_TIMEOUT_MS / 1000}, **kwargs
+            url, connect_args={"timeout": busy_timeout_ms / 1000}, **kwargs
         )
 
         @event.listens_for(engine.sync_engine, "connect")
-        def _pragmas(dbapi_conn: Any, _record: Any) -> None:
+        def _pragmas(dbapi_conn: Any, record: Any) -> None:
             cur = dbapi_conn.cursor()
             cur.execute("PRAGMA journal_mode=WAL")
             cur.execute("PRAGMA synchronous=NORMAL")
             cur.execute("PRAGMA foreign_keys=ON")
-            cur.execute(f"PRAGMA busy_timeout={SQLITE_BUSY_TIMEOUT_MS}")
+            cur.execute(f"PRAGMA busy_timeout={busy_timeout_ms}")
             cur.execute(f"PRAGMA cache_size=-{SQLITE_CACHE_KIB}")
             cur.execute(f"PRAGMA wal_autocheckpoint={SQLITE_WAL_CHECKPOINT_PAGES}")
             cur.close()
+            record.info[BUSY_TIMEOUT_INFO] = busy_timeout_ms
 
         return engine
     return create_async_engine(url, pool_pre_ping=True, **kwargs)
+
+
+def eager_writer_engine(engine: AsyncEngine) -> AsyncEngine | None:
+    """Return a one-connection engine on `engine`'s SQLite file that never waits in SQLite.
+
+    For ingestion's group commit, which asks for the write lock itself every few ms
+    (`audit.lock_chain(eager=True)`): with a busy timeout of 0 from the start, it no longer
+    sets one and restores it around every commit, two statements (each a hop to the
+    connection's thread) in every group commit. None for other databases and for an in-memory
+    SQLite database (a second engine would open another database).
+    """
+    if engine.dialect.name != "sqlite" or engine.url.database in (None, "", ":memory:"):
+        return None
+    return make_engine(
+        engine.url.render_as_string(hide_password=False), busy_timeout_ms=0,
+        pool_size=1, max_overflow=1,
+    )
 
 
 def make_sessionmaker(engine: AsyncEngine) -> async_sessionmaker[AsyncSession]:

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import AsyncIterator, Awaitable, Callable
-from contextlib import asynccontextmanager
+from contextlib import AsyncExitStack, asynccontextmanager
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -22,7 +22,9 @@ from warroom.execute.ports import Executor
 from warroom.learn.service import playbook_trust
 from warroom.sensors.ports import Sensor
 from warroom.sensors.service import default_sensors
+from warroom.store.audit import WRITE_TURN
 from warroom.store.db import make_engine, make_sessionmaker, transaction
+from warroom.store.turns import WriteTurns
 
 # analyze_incident(session, incident_id, *, settings, sensors, bus) -> DebateResult
 Analyzer = Callable[..., Awaitable[Any]]
@@ -72,6 +74,8 @@ class Runtime:
     analyzer: Analyzer = _default_analyzer
     # where the debate is published: the app's bus, or (a worker alone) one of its own
     bus: EventBus | None = None
+    # SQLite in the API process: ingestion's group commits write first (`store/turns.py`)
+    turns: WriteTurns | None = None
     _engines: dict[
         asyncio.AbstractEventLoop, tuple[AsyncEngine, async_sessionmaker[AsyncSession]]
     ] = field(default_factory=dict)
@@ -97,19 +101,52 @@ class Runtime:
         SQLite has one write lock, and ingestion's group commit asks for it every 2 ms while
         a waiting writer sleeps in SQLite's busy handler (steps up to 100 ms) and whoever
         wakes first wins. A dozen workflow steps queued in that handler won the lock from
-        ingestion again and again; taking turns here leaves at most one of them asking.
+        ingestion again and again; taking turns here leaves at most one of them asking, and
+        with `turns` it waits in the process while ingestion has group commits queued.
         Other databases queue lock waiters fairly: nothing to do there.
         """
         sessions = self.sessions()
-        loop = asyncio.get_running_loop()
-        engine = self._engines[loop][0]
-        if engine.dialect.name != "sqlite":
+        if not self._sqlite():
             async with transaction(sessions) as session:
                 yield session
             return
-        gate = self._writers.setdefault(loop, asyncio.Lock())
-        async with gate, transaction(sessions) as session:
+        async with self._turn(), transaction(sessions) as session:
             yield session
+
+    @asynccontextmanager
+    async def writing_later(self) -> AsyncIterator[AsyncSession]:
+        """Open a transaction that reads freely and takes its write turn when it starts writing.
+
+        For a step that reads for long before it writes (the debate): the turn is taken when
+        the transaction first extends the audit chain (`audit.lock_chain`), and held to the end.
+        """
+        sessions = self.sessions()
+        if not self._sqlite():
+            async with transaction(sessions) as session:
+                yield session
+            return
+        async with AsyncExitStack() as turn:  # exits after the transaction below
+
+            async def take() -> None:
+                await turn.enter_async_context(self._turn())
+
+            async with transaction(sessions) as session:
+                session.info[WRITE_TURN] = take
+                yield session
+
+    def _sqlite(self) -> bool:
+        self.sessions()
+        return self._engines[asyncio.get_running_loop()][0].dialect.name == "sqlite"
+
+    @asynccontextmanager
+    async def _turn(self) -> AsyncIterator[None]:
+        gate = self._writers.setdefault(asyncio.get_running_loop(), asyncio.Lock())
+        async with gate:
+            if self.turns is None:
+                yield
+                return
+            async with self.turns.working():
+                yield
 
     def close(self, timeout: float = 5.0) -> None:
         """Dispose every engine on its own loop; call from a thread that runs no loop."""
@@ -132,7 +169,7 @@ class Runtime:
 
 
 async def runtime_like(engine: AsyncEngine, settings: Settings, *, bus: EventBus | None = None,
-                       ) -> Runtime:
+                       turns: WriteTurns | None = None) -> Runtime:
     """Return a runtime whose per-loop engines reach the same database (and schema) as `engine`.
 
     When the app lives in a private PostgreSQL schema and the DBOS schema is left at its
@@ -152,5 +189,5 @@ async def runtime_like(engine: AsyncEngine, settings: Settings, *, bus: EventBus
     def factory(_: Settings) -> AsyncEngine:
         return make_engine(url, **kwargs)
 
-    return Runtime(settings, engine_factory=factory, bus=bus)
+    return Runtime(settings, engine_factory=factory, bus=bus, turns=turns)
 

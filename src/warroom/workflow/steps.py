@@ -97,8 +97,8 @@ async def analyze_step(runtime: Runtime, token: str) -> dict[str, Any]:
     try:
         # the debate's writes (snapshot, turns, summary) and the decision's move to `ready`
         # share one commit: on SQLite every commit is one more turn of the database's single
-        # write lock that ingestion waits for
-        async with transaction(sessions) as session:
+        # write lock that ingestion waits for; the worker's turn is taken when writing starts
+        async with runtime.writing_later() as session:
             result = await asyncio.wait_for(
                 runtime.analyzer(
                     session, incident_id, settings=settings, sensors=runtime.sensors(),
