@@ -113,9 +113,11 @@ async def incident_counts(session: AsyncSession, q: StatsRange) -> dict[str, lis
     decided = int((await session.execute(
         select(func.count(distinct(k.incident_id))).where(*kinds))).scalar_one())
     for name, column_, none in (("fault", k.fault, "undiagnosed"), ("team", k.team, "undecided")):
-        key = func.coalesce(column_, none)  # one object: PostgreSQL matches GROUP BY by text
-        found = dict((await session.execute(
-            select(key, func.count(distinct(k.incident_id))).where(*kinds).group_by(key))).all())
+        # one expression object: PostgreSQL matches the GROUP BY to the column by its text
+        kind = func.coalesce(column_, none)
+        found: dict[str, int] = {str(v): int(n) for v, n in (await session.execute(
+            select(kind, func.count(distinct(k.incident_id))).where(*kinds).group_by(kind)
+        )).all()}
         if total > decided:
             found[none] = found.get(none, 0) + total - decided
         out[name] = _counts(list(found.items()))
