@@ -1,14 +1,12 @@
 """The AI-performance SQL: what became of the decisions, the agents' turns, the models' usage.
 
 Each figure is one statement (or a few) over the stored facts of the range's incidents: the
-decisions with the outcome facts folded into them; the agent turns, which the database copies
-from the audit trail into `agent_turns` with their incident's opening time; the language-model
-turns in `llm_turns` (migration 0010).
+decisions' outcome facts, which the database folds into `decision_facts`; the agent turns,
+which it copies from the audit trail into `agent_turns` with their incident's opening time;
+the language-model turns in `llm_turns` (migration 0010).
 """
 
 from __future__ import annotations
-
-from typing import Any
 
 from sqlalchemy import (
     ColumnElement,
@@ -30,9 +28,8 @@ from warroom.stats.derived import (
     TURNS_RANGE,
 )
 from warroom.stats.models import Count, DecisionFacts, Percentiles, StatsRange
-from warroom.stats.repository import incident_filter, is_small
+from warroom.stats.repository import is_small, opened_in
 from warroom.stats.sql import Walk, percentiles, walked
-from warroom.store.tables import Incident
 
 
 def _flag(condition: ColumnElement[bool]) -> ColumnElement[int]:
@@ -45,8 +42,9 @@ async def decision_facts(session: AsyncSession, q: StatsRange
     and challenges.
 
     One statement over the decisions of the range's incidents and their outcome facts, which
-    the database folds into each decision as approvals, verifications, executions, challenges
-    and `decision.ready` events are inserted (migration 0010), read from one covering index.
+    the database folds into `decision_facts` as approvals, verifications, executions,
+    challenges and `decision.ready` events are inserted (migration 0010), read from one
+    covering index.
     """
     d = DECISION_FACTS.c
     rows = (select(
@@ -54,7 +52,7 @@ async def decision_facts(session: AsyncSession, q: StatsRange
         _flag((d.executed_low != d.action_type) | (d.executed_high != d.action_type))
         .label("other"),
         d.challenges, d.challenges_right.label("right"),
-    ).where(*_in_range(q, DECISION_FACTS)).subquery())
+    ).where(*opened_in(q, DECISION_FACTS)).subquery())
     outcome = case(
         (rows.c.approved == 2, "auto_executed"),
         (rows.c.status == "rejected", "rejected"),
@@ -82,15 +80,6 @@ async def decision_facts(session: AsyncSession, q: StatsRange
         different_action=totals[5], challenges=totals[6], challenges_proved_right=totals[7])
 
 
-def _in_range(q: StatsRange, turns: Any) -> list[ColumnElement[bool]]:
-    """Rows of the range's incidents, by the opening time each row carries; the namespace and
-    service filters ask the incidents (an incident's root candidate can change)."""
-    where = [turns.c.opened_at >= q.since, turns.c.opened_at < q.until]
-    if q.namespace or q.service:
-        where.append(turns.c.incident_id.in_(select(Incident.id).where(*incident_filter(q))))
-    return where
-
-
 async def _walkable(session: AsyncSession, q: StatsRange) -> bool:
     """Whether to walk the turns' latency indexes: a large range, unfiltered (the filters ask
     the incidents, row by row)."""
@@ -106,7 +95,7 @@ async def turn_latency(session: AsyncSession, q: StatsRange
         return await _turn_latency_pg(session, q)
     t = TURNS_RANGE.c
     turns = select(t.role, t.backend, t.latency_ms.label("latency"), t.degraded
-                   ).where(*_in_range(q, TURNS_RANGE)).subquery()
+                   ).where(*opened_in(q, TURNS_RANGE)).subquery()
     counts = (await session.execute(
         select(turns.c.role, turns.c.backend, func.count(), func.sum(turns.c.degraded))
         .group_by(turns.c.role, turns.c.backend))).all()
@@ -132,7 +121,7 @@ async def _turn_latency_walked(session: AsyncSession, q: StatsRange
     g = TURNS_GROUPS.c
     rows = (await session.execute(
         select(g.role, g.backend, func.count(), func.sum(g.degraded), func.count(g.latency_ms))
-        .where(*_in_range(q, TURNS_GROUPS)).group_by(g.role, g.backend))).all()
+        .where(*opened_in(q, TURNS_GROUPS)).group_by(g.role, g.backend))).all()
     counts: dict[str, dict[str, list[int]]] = {"role": {}, "backend": {}}
     for role, backend, n, degraded, ranked in rows:
         for by, name in (("role", role), ("backend", backend)):
@@ -141,7 +130,7 @@ async def _turn_latency_walked(session: AsyncSession, q: StatsRange
                 entry[i] += int(value or 0)
     walks = [Walk(key=f"{by}:{name}", count=ranked, table=TURNS_BY[by],
                   value=TURNS_BY[by].c.latency_ms,
-                  where=(TURNS_BY[by].c[by] == name, *_in_range(q, TURNS_BY[by])))
+                  where=(TURNS_BY[by].c[by] == name, *opened_in(q, TURNS_BY[by])))
              for by, names in counts.items() for name, (_, _, ranked) in names.items()]
     found = await walked(session, walks)
     return {by: sorted((name, n, d, found[f"{by}:{name}"]) for name, (n, d, _) in names.items())
@@ -154,7 +143,7 @@ async def _turn_latency_pg(session: AsyncSession, q: StatsRange
     percentile PostgreSQL's `percentile_disc`, the nearest rank, as `sql.percentiles`."""
     t = TURNS_RANGE.c
     turns = select(t.role, t.backend, t.latency_ms.label("latency"), t.degraded
-                   ).where(*_in_range(q, TURNS_RANGE)).subquery()
+                   ).where(*opened_in(q, TURNS_RANGE)).subquery()
     role, latency = turns.c.role, turns.c.latency
     stmt = select(
         func.grouping(role), role, turns.c.backend, func.count(), func.sum(turns.c.degraded),
@@ -176,7 +165,7 @@ async def degraded_debates(session: AsyncSession, q: StatsRange) -> int:
     t = TURNS_DEGRADED.c
     # a literal 1: SQLite uses the partial index only for a WHERE it can read
     stmt = select(func.count(distinct(t.session_id))).where(
-        t.degraded == literal_column("1"), *_in_range(q, TURNS_DEGRADED))
+        t.degraded == literal_column("1"), *opened_in(q, TURNS_DEGRADED))
     return int((await session.execute(stmt)).scalar_one())
 
 
@@ -187,7 +176,7 @@ async def model_usage(session: AsyncSession, q: StatsRange
     t = LLM_TURNS.c
     stmt = (select(t.role, t.model, func.count(), func.sum(_flag(t.cached.is_(True))),
                    func.sum(t.input_tokens), func.sum(t.output_tokens), func.sum(t.cost_usd))
-            .where(*_in_range(q, LLM_TURNS)).group_by(t.role, t.model))
+            .where(*opened_in(q, LLM_TURNS)).group_by(t.role, t.model))
     return [(str(role), str(model or ""), int(n), int(cached or 0), int(tin or 0),
              int(tout or 0), float(cost or 0.0))
             for role, model, n, cached, tin, tout, cost in (await session.execute(stmt)).all()]

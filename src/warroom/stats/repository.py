@@ -66,6 +66,16 @@ def incident_filter(q: StatsRange) -> list[ColumnElement[bool]]:
     return range_filter(q, Incident.__table__)
 
 
+def opened_in(q: StatsRange, rows: FromClause) -> list[ColumnElement[bool]]:
+    """Select the rows of the range's incidents from a table that carries its incident's
+    opening time (migration 0010); the namespace and service filters ask the incidents, since
+    an incident's root candidate can change."""
+    where = [rows.c.opened_at >= q.since, rows.c.opened_at < q.until]
+    if q.namespace or q.service:
+        where.append(rows.c.incident_id.in_(select(Incident.id).where(*incident_filter(q))))
+    return where
+
+
 SMALL_SHARE = 4  # a range is small when it holds under a quarter of the incidents
 
 
@@ -107,9 +117,7 @@ async def incident_counts(session: AsyncSession, q: StatsRange) -> dict[str, lis
     # decisions' facts alone; an incident with no root decision is undiagnosed and undecided
     total = sum(c.count for c in out["status"])
     k = DECISION_KINDS.c
-    kinds = [k.opened_at >= q.since, k.opened_at < q.until, k.parent_token.is_(None)]
-    if q.namespace or q.service:
-        kinds.append(k.incident_id.in_(select(Incident.id).where(*where)))
+    kinds = [k.parent_token.is_(None), *opened_in(q, DECISION_KINDS)]
     decided = int((await session.execute(
         select(func.count(distinct(k.incident_id))).where(*kinds))).scalar_one())
     for name, column_, none in (("fault", k.fault, "undiagnosed"), ("team", k.team, "undecided")):
