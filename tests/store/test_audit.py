@@ -7,7 +7,12 @@ from pathlib import Path
 import pytest
 from sqlalchemy import event, text
 from sqlalchemy.exc import DBAPIError, OperationalError
-from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
+from sqlalchemy.ext.asyncio import (
+    AsyncConnection,
+    AsyncEngine,
+    AsyncSession,
+    async_sessionmaker,
+)
 
 from warroom.store import audit
 from warroom.store.db import (
@@ -157,6 +162,18 @@ async def test_verify_detects_tampering(
     assert report == audit.ChainReport(ok=False, checked=1, first_bad_seq=2)
 
 
+async def _hold_the_write_lock(holder: AsyncConnection, *, release_after: float
+                               ) -> asyncio.Task[None]:
+    """Take SQLite's write lock on `holder` (another writer) and let it go after a while."""
+    await holder.exec_driver_sql("BEGIN IMMEDIATE")
+
+    async def release() -> None:
+        await asyncio.sleep(release_after)
+        await holder.exec_driver_sql("COMMIT")
+
+    return asyncio.create_task(release())
+
+
 async def test_an_eager_writer_takes_the_sqlite_lock_as_soon_as_it_is_free(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -165,13 +182,7 @@ async def test_an_eager_writer_takes_the_sqlite_lock_as_soon_as_it_is_free(
     sessions = make_sessionmaker(engine)
     try:
         async with engine.connect() as holder:
-            await holder.exec_driver_sql("BEGIN IMMEDIATE")  # another writer holds the lock
-
-            async def release_soon() -> None:
-                await asyncio.sleep(0.3)
-                await holder.exec_driver_sql("COMMIT")
-
-            releasing = asyncio.create_task(release_soon())
+            releasing = await _hold_the_write_lock(holder, release_after=0.3)
             async with transaction(sessions) as session:
                 await audit.lock_chain(session, eager=True)
                 await audit.append(session, kind="after.wait", payload={})
@@ -211,13 +222,7 @@ async def test_the_eager_writer_engine_waits_for_the_lock_without_changing_its_t
     event.listen(writer.sync_engine, "before_cursor_execute", seen)
     try:
         async with engine.connect() as holder:
-            await holder.exec_driver_sql("BEGIN IMMEDIATE")  # another writer holds the lock
-
-            async def release_soon() -> None:
-                await asyncio.sleep(0.2)
-                await holder.exec_driver_sql("COMMIT")
-
-            releasing = asyncio.create_task(release_soon())
+            releasing = await _hold_the_write_lock(holder, release_after=0.2)
             async with transaction(make_sessionmaker(writer)) as session:
                 await audit.lock_chain(session, eager=True)
                 await audit.append(session, kind="after.wait", payload={})

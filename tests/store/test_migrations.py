@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -68,6 +69,18 @@ async def test_0002_keeps_the_trail_and_its_protection_without_the_hash_index(
         assert (await audit.verify_chain(session)).checked == 6
 
 
+async def _seeded_at(engine: AsyncEngine, revision: str, *, seed: int) -> datetime:
+    """Seed 40 incidents into a database at `revision`, then upgrade it to the head; return
+    the time the tests write at, two days after the seeded history ends."""
+    from warroom.bench.stats_seed import seed as seed_history
+
+    end = datetime(2026, 12, 1, tzinfo=UTC)
+    await upgrade(engine, revision)
+    await seed_history(engine, incidents=40, days=2, end=end - timedelta(days=2), seed=seed)
+    await upgrade(engine)
+    return end
+
+
 async def _derived(engine: AsyncEngine) -> dict[str, list[tuple[Any, ...]]]:
     """The stats' derived columns (migration 0009), next to the JSON they come from."""
     queries = {
@@ -118,16 +131,9 @@ async def _expected(engine: AsyncEngine) -> dict[str, list[tuple[Any, ...]]]:
 async def test_0009_derives_the_stats_facts_of_stored_rows_and_of_every_new_write(
     blank_engine: AsyncEngine,
 ) -> None:
-    from datetime import UTC, datetime, timedelta
-
-    from warroom.bench.stats_seed import seed
     from warroom.store.tables import Decision, Execution, Incident, Signal
 
-    end = datetime(2026, 12, 1, tzinfo=UTC)
-    await upgrade(blank_engine, "0008")
-    await seed(blank_engine, incidents=40, days=2, end=end - timedelta(days=2), seed=3)
-
-    await upgrade(blank_engine)
+    end = await _seeded_at(blank_engine, "0008", seed=3)
 
     backfilled = await _derived(blank_engine)
     assert backfilled == await _expected(blank_engine)
@@ -271,9 +277,6 @@ async def _recomputed(engine: AsyncEngine) -> dict[str, Any]:
 async def test_0010_folds_each_new_fact_into_the_rows_the_stats_read(
     blank_engine: AsyncEngine,
 ) -> None:
-    from datetime import UTC, datetime, timedelta
-
-    from warroom.bench.stats_seed import seed
     from warroom.store.tables import (
         Approval,
         ChallengeOutcome,
@@ -284,11 +287,7 @@ async def test_0010_folds_each_new_fact_into_the_rows_the_stats_read(
         Verification,
     )
 
-    end = datetime(2026, 12, 1, tzinfo=UTC)
-    await upgrade(blank_engine, "0009")
-    await seed(blank_engine, incidents=40, days=2, end=end - timedelta(days=2), seed=5)
-
-    await upgrade(blank_engine)
+    end = await _seeded_at(blank_engine, "0009", seed=5)
 
     backfilled = await _folded(blank_engine)
     assert backfilled == await _recomputed(blank_engine)

@@ -156,6 +156,11 @@ async def per_day(session: AsyncSession, q: StatsRange) -> dict[str, tuple[int, 
 NOW, BEFORE, DAY = "now", "before", "day"
 
 
+def _span(q: StatsRange) -> StatsRange:
+    """The range and the period of the same length before it, with the same filters."""
+    return q.model_copy(update={"since": q.previous.since})
+
+
 def _milestones(q: StatsRange, *, materialized: bool = False) -> Any:
     """One row per incident of the range and of the period before it: its milestones' seconds.
 
@@ -163,12 +168,11 @@ def _milestones(q: StatsRange, *, materialized: bool = False) -> Any:
     rows are a CTE, read once per milestone; `materialized` says so to PostgreSQL, which would
     otherwise inline it and scan the index once per aggregate reading it.
     """
-    span = q.model_copy(update={"since": q.previous.since})
     m = INCIDENT_MILESTONES.c
     period = case((m.opened_at >= _at(q.since), NOW), else_=BEFORE).label("period")
     stmt = select(period, utc_day(m.opened_at).label("day"),
                   *[m[f"{name}_s"].label(name) for name in MILESTONES]
-                  ).where(*range_filter(span, INCIDENT_MILESTONES))
+                  ).where(*range_filter(_span(q), INCIDENT_MILESTONES))
     rows = stmt.cte("milestones")
     return rows.prefix_with("MATERIALIZED") if materialized else rows
 
@@ -181,13 +185,11 @@ async def resolution(session: AsyncSession, q: StatsRange, milestones: Sequence[
     ranks with `percentile_disc`; SQLite ranks a small share of the history with window
     functions and walks a large one's indexes to each rank (`sql.walked`).
     """
-    span = q.model_copy(update={"since": q.previous.since})
-    pg = session.get_bind().dialect.name == "postgresql"
-    rows = _milestones(q, materialized=pg)
-    if pg:
-        return await _resolution_pg(session, rows, milestones)
-    if not await is_small(session, span):
+    if session.get_bind().dialect.name == "postgresql":
+        return await _resolution_pg(session, _milestones(q, materialized=True), milestones)
+    if not await is_small(session, _span(q)):
         return await _resolution_walked(session, q, milestones)
+    rows = _milestones(q)
     parts = [select((rows.c.period + ":" + name).label("name"), rows.c[name].label("v"))
              for name in milestones]
     parts.append(select((DAY + ":" + rows.c.day).label("name"), rows.c.recovery.label("v"))
@@ -209,12 +211,11 @@ async def _resolution_walked(session: AsyncSession, q: StatsRange, milestones: S
     windows = {NOW: q, BEFORE: q.previous}
     m = INCIDENT_MILESTONES.c
     now = m.opened_at >= _at(q.since)
-    span = q.model_copy(update={"since": q.previous.since})
     # conditional counts, not GROUP BY the period: one pass over the index and nothing to sort
     counted = (await session.execute(
         select(*[func.count(case((now if key == NOW else ~now, m[f"{name}_s"])))
                  for key in windows for name in milestones])
-        .where(*range_filter(span, INCIDENT_MILESTONES)))).one()
+        .where(*range_filter(_span(q), INCIDENT_MILESTONES)))).one()
     walks = []
     for w, (key, window) in enumerate(windows.items()):
         for i, name in enumerate(milestones):

@@ -228,6 +228,12 @@ DAY_INDEX = ("CREATE INDEX ix_incidents_recovery_day ON incidents "
              "WHERE recovery_s IS NOT NULL")
 
 
+def _create_indexes(indexes: dict[str, tuple[str, list[str], str]]) -> None:
+    for name, (table, keys, where) in indexes.items():
+        op.execute(f"CREATE INDEX {name} ON {table} ({', '.join(keys)})"
+                   + (f" WHERE {where}" if where else ""))
+
+
 def upgrade() -> None:
     sqlite = op.get_bind().dialect.name == "sqlite"
     stamp = "DATETIME" if sqlite else "TIMESTAMP WITH TIME ZONE"
@@ -244,8 +250,8 @@ def upgrade() -> None:
         executed_low VARCHAR(32), executed_high VARCHAR(32),
         challenges INTEGER NOT NULL DEFAULT 0, challenges_right INTEGER NOT NULL DEFAULT 0)""")
     op.execute(f"""CREATE TABLE agent_turns (
-        seq {'INTEGER' if sqlite else 'BIGINT'} PRIMARY KEY, incident_id VARCHAR(36) NOT NULL, opened_at {stamp} NOT NULL,
-        session_id VARCHAR(64), role VARCHAR(32) NOT NULL, backend VARCHAR(64),
+        seq {'INTEGER' if sqlite else 'BIGINT'} PRIMARY KEY, incident_id VARCHAR(36) NOT NULL,
+        opened_at {stamp} NOT NULL, session_id VARCHAR(64), role VARCHAR(32) NOT NULL, backend VARCHAR(64),
         latency_ms FLOAT, degraded INTEGER NOT NULL DEFAULT 0)""")
     for statement in BACKFILL:
         op.execute(statement)
@@ -253,9 +259,7 @@ def upgrade() -> None:
     for name, column in MILESTONES.items():
         op.execute(f"ALTER TABLE incidents ADD COLUMN {name} FLOAT GENERATED ALWAYS AS "
                    f"({_seconds(column, sqlite)}) {generated}")
-    for name, (table, keys, where) in INDEXES.items():
-        op.execute(f"CREATE INDEX {name} ON {table} ({', '.join(keys)})"
-                   + (f" WHERE {where}" if where else ""))
+    _create_indexes(INDEXES)
     if sqlite:
         op.execute(DAY_INDEX)
     for name in SUPERSEDED:
@@ -289,9 +293,7 @@ def downgrade() -> None:
         else:
             op.execute(f"DROP TRIGGER {name} ON {table}")
             op.execute(f"DROP FUNCTION warroom_{name}()")
-    for name, (table, keys, where) in SUPERSEDED.items():
-        op.execute(f"CREATE INDEX {name} ON {table} ({', '.join(keys)})"
-                   + (f" WHERE {where}" if where else ""))
+    _create_indexes(SUPERSEDED)
     if sqlite:
         op.execute("DROP INDEX ix_incidents_recovery_day")
     for name in reversed(INDEXES):
