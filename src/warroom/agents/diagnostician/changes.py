@@ -7,7 +7,7 @@ elsewhere is a red herring and yields nothing.
 from __future__ import annotations
 
 import re
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from warroom.agents.diagnostician.findings import Finding
@@ -164,4 +164,27 @@ def rollouts_from_replicasets(ix: Index, changes: list[Change], now: datetime,
         out.append(Change(time=created, kind="deploy", target=target,
                           description=f"ReplicaSet {meta(rs).get('name')} (revision {rev}) "
                                       f"created: {_image(sets[-2][2])} -> {_image(rs)}"))
+    return out
+
+
+def rollouts_from_pod_series(ix: Index, known: list[Change]) -> list[Change]:
+    """Read rollouts from pods a new ReplicaSet replaced in the metrics (`Index.rollovers`).
+
+    One change per workload and new template hash, at its first pod's first sample. A rollout
+    already known within ten minutes (the feed, the ReplicaSets, a generation bump) is not read
+    twice.
+    """
+    out: list[Change] = []
+    seen: set[tuple[Entity, str]] = set()
+    for r in ix.rollovers:  # in time order
+        (ns, name), at = r.entity, datetime.fromtimestamp(r.at, tz=UTC)
+        if (r.entity, r.new_hash) in seen or any(
+                change_entity(ix, c)[0] == r.entity and c.kind in ("deploy", "config")
+                and abs((c.time - at).total_seconds()) <= 600 for c in known):
+            continue
+        seen.add((r.entity, r.new_hash))
+        out.append(Change(time=at, kind="deploy", target=f"{ns}/deployment/{name}",
+                          description=f"pods of a new ReplicaSet ({r.new_hash}) replaced those "
+                                      f"of {r.old_hash}, e.g. {r.old_pod} -> {r.new_pod} "
+                                      "(pod names in the metrics)"))
     return out

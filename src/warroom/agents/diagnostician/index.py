@@ -15,10 +15,10 @@ from datetime import datetime
 from typing import Any
 
 from warroom.agents.diagnostician.kubetext import objects_from_documents
+from warroom.agents.diagnostician.rollovers import HASH_POD, Rollover, stitch
 from warroom.sensors.models import EvidenceSnapshot, Series
 from warroom.store.times import utc
 
-_HASH_POD = re.compile(r"^(?P<base>.+?)-(?P<hash>[a-z0-9]{5,10})-(?P<id>[a-z0-9]{5})$")
 _ORDINAL = re.compile(r"^(?P<base>.+)-(?P<n>\d+)$")
 Entity = tuple[str, str]  # (namespace, service); nodes and external hosts have namespace ""
 
@@ -124,6 +124,7 @@ class Index:
         default_factory=lambda: defaultdict(list))
     db_services: set[str] = field(default_factory=set)
     node_names: set[str] = field(default_factory=set)  # nodes known from objects or series
+    rollovers: list[Rollover] = field(default_factory=list)  # pods a new ReplicaSet replaced
     _points: dict[int, list[tuple[float, float]]] = field(default_factory=dict)
 
     def points(self, series: Series) -> list[tuple[float, float]]:
@@ -181,6 +182,10 @@ class Index:
             if s.metric.get("node") and not s.metric.get("pod"):
                 ix.node_names.add(s.metric["node"])
         ix.node_names |= set(ix.nodes)
+        # a replaced pod's series continues as its successor's (see rollovers.py)
+        series, ix.rollovers = stitch(snapshot.series, ix.owner_of_pod, ix.points)
+        if ix.rollovers:
+            ix.snapshot = snapshot.model_copy(update={"series": series})
         return ix
 
     def _add_documented(self, objects: list[dict[str, Any]]) -> None:
@@ -228,10 +233,10 @@ class Index:
         for (ns, name) in self.workloads:
             if ns == namespace and (pod.startswith(name + "-")):
                 rest = pod[len(name) + 1:]
-                if _HASH_POD.match(f"x-{rest}") or rest.isdigit() or re.fullmatch(
+                if HASH_POD.match(f"x-{rest}") or rest.isdigit() or re.fullmatch(
                         r"[a-z0-9]{5}", rest):
                     return name
-        m = _HASH_POD.match(pod)
+        m = HASH_POD.match(pod)
         if m:
             return m.group("base")
         m2 = _ORDINAL.match(pod)

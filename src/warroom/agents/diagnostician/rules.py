@@ -18,6 +18,7 @@ from warroom.agents.diagnostician.calibration import confidences
 from warroom.agents.diagnostician.changes import (
     change_findings,
     recent_deploy,
+    rollouts_from_pod_series,
     rollouts_from_replicasets,
 )
 from warroom.agents.diagnostician.context import document_findings, history_findings
@@ -291,6 +292,7 @@ def diagnose_snapshot(snapshot: EvidenceSnapshot, *, namespace: str = "",
             troubled.setdefault(f.entity, False)
     changes = [*snapshot.changes, *rollouts_from_replicasets(ix, snapshot.changes, now)]
     changes += rollouts_from_generations(ix, changes)
+    changes += rollouts_from_pod_series(ix, changes)
     findings += change_findings(ix, changes, onsets, troubled, default_onset,
                                 broke_first=_broke_first(findings))
 
