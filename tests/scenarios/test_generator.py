@@ -140,3 +140,24 @@ def test_committed_regression_set_is_large_mixed_and_valid() -> None:
               for fault in FAULTS}
     assert min(counts.values()) >= 4, counts
     assert all(len(d) >= 2 for d in per_fault.values())
+
+
+def test_a_bad_deploy_turns_the_pods_over_in_the_metrics(
+        generated: list[dict[str, Any]]) -> None:
+    """As a real rollout shows: old pods' series stop, the new ReplicaSet's pods' begin."""
+    turned = 0
+    for d in generated:
+        if d["expected"]["root_cause"]["fault"] != "bad_deploy":
+            continue
+        name = d["expected"]["root_cause"]["service"]
+        objects = {o["metadata"]["name"] for o in d["kubernetes"]["objects"]
+                   if o["kind"] == "Pod" and o["metadata"]["name"].startswith(name + "-")}
+        spans = {s["metric"]["pod"]: (s["values"][0][0], s["values"][-1][0])
+                 for s in d["prometheus"]["series"]
+                 if s["metric"].get("pod", "").startswith(name + "-")}
+        latest = max(v[-1][0] for v in (s["values"] for s in d["prometheus"]["series"]))
+        assert objects <= set(spans)  # the pods the API lists are the ones reporting now
+        assert all(spans[p][1] == latest for p in objects)
+        turned += any(p not in objects for p in spans)
+    assert turned  # at least one rollout fell inside the window
+

@@ -228,6 +228,30 @@ def test_red_herring_adds_recent_deploys_of_healthy_services(scenario: Scenario)
     assert [c.time for c in out.changes] == sorted(c.time for c in out.changes)
 
 
+def test_red_herring_deploys_turn_their_pods_over_in_the_metrics() -> None:
+    scenario = _load(DEPLOY)
+    out = red_herring(scenario, 4)
+    new = [c for c in out.changes if c not in scenario.changes]
+    ns, _, name = new[0].target.split("/")
+    own = re.compile(rf"^{re.escape(name)}-[a-z0-9]{{5,10}}-[a-z0-9]{{5}}$")
+
+    def pods(s: Scenario) -> dict[str, tuple[float, float]]:
+        return {x.metric["pod"]: (x.values[0][0], x.values[-1][0]) for x in s.prometheus.series
+                if x.metric.get("namespace", "") == ns and own.match(x.metric.get("pod", ""))}
+
+    before, after = pods(scenario), pods(out)
+    cut = new[0].time.timestamp()
+    assert before and set(before) <= set(after)
+    assert all(last < cut for p, (_, last) in after.items() if p in before)  # the old stop
+    successors = {p: span for p, span in after.items() if p not in before}
+    assert len(successors) == len(before)  # one new pod each, of one new ReplicaSet
+    assert len({p.rsplit("-", 2)[1] for p in successors}) == 1
+    assert all(first >= cut for first, _ in successors.values())
+    # values are kept, only split between the two names
+    assert sum(len(x.values) for x in out.prometheus.series) == sum(
+        len(x.values) for x in scenario.prometheus.series)
+
+
 def test_resolve_expands_all_and_rejects_unknown_names() -> None:
     assert resolve(["all"]) == list(TRANSFORMS)
     assert resolve(["rename", "drop_logs"]) == ["drop_logs", "rename"]

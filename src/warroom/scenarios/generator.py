@@ -39,7 +39,14 @@ from warroom.scenarios.generator_telemetry import (
     render_logs,
     render_series,
 )
-from warroom.scenarios.generator_world import World, build_world, event, stamp
+from warroom.scenarios.generator_world import (
+    Workload,
+    World,
+    build_world,
+    event,
+    stamp,
+    successor_pod,
+)
 
 ALL_INJECTORS = {**INJECTORS, **ROLLOUT_INJECTORS, **INFRA_INJECTORS}
 DIFFICULTIES = ("easy", "medium", "hard")
@@ -129,6 +136,13 @@ def _related(world: World, names: list[str]) -> set[str]:
     return out
 
 
+def _roll(c: Ctx, w: Workload, at: datetime) -> None:
+    """Show a harmless deploy in the pod metrics: new pods' series replace the old at `at`."""
+    if w.kind == "Deployment":
+        for p in w.pods:
+            c.tel.roll_pod(p.name, successor_pod(w.name, p.name, at), at)
+
+
 def _herrings(c: Ctx, inj: Injected) -> list[dict[str, Any]]:
     """Add red herrings; return the extra change-feed entries."""
     world, rng, tel = c.world, c.world.rng, c.tel
@@ -151,6 +165,7 @@ def _herrings(c: Ctx, inj: Injected) -> list[dict[str, Any]]:
         if kind == "deploy" and bystanders:
             w = rng.choice(bystanders)
             minutes = rng.uniform(5, 40) if inj.fault != "bad_deploy" else rng.uniform(120, 600)
+            _roll(c, w, c.onset_time - timedelta(minutes=minutes))
             changes.append({"time": stamp(c.onset_time - timedelta(minutes=minutes)),
                             "kind": "deploy", "target": w.target,
                             "description": f"image {w.name}:{w.version} -> {w.name}:"
@@ -162,7 +177,9 @@ def _herrings(c: Ctx, inj: Injected) -> list[dict[str, Any]]:
             callers = world.callers(inj.symptom) if inj.symptom == culprit else [inj.symptom]
             if callers:
                 w = world.get(rng.choice(callers))
-                changes.append({"time": stamp(c.onset_time - timedelta(minutes=rng.uniform(3, 15))),
+                at = c.onset_time - timedelta(minutes=rng.uniform(3, 15))
+                _roll(c, w, at)
+                changes.append({"time": stamp(at),
                                 "kind": "deploy", "target": w.target,
                                 "description": f"image {w.name}:{w.version} -> {w.name}:"
                                                f"{w.version}-r{rng.randint(2, 9)} (dependency "

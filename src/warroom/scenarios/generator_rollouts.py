@@ -27,8 +27,9 @@ def bad_deploy(c: Ctx) -> Injected:
     new_revision(c, w, at=deployed)
     for p in w.pods:
         p.rs_hash = w.rs_hash
-        p.name = pod_name(c.world, w)
+        old_name, p.name = p.name, pod_name(c.world, w)
         p.created = deployed + timedelta(seconds=c.rng.randint(5, 90))
+        c.tel.roll_pod(old_name, p.name, p.created)
     crashing = c.rng.random() < 0.4
     if not crashing and c.rng.random() < 0.4:  # the broken build also fails its readiness probe
         for p in w.pods[: max(1, len(w.pods) // 2)]:

@@ -59,6 +59,21 @@ class Telemetry:
                 out.append(k)
         return out
 
+    def roll_pod(self, old: str, new: str, at: datetime) -> None:
+        """Replace a pod's series by a new pod's at `at`, as a rollout shows in real metrics.
+
+        The old pod's series stop at the sample before `at` and the new pod's (its values, under
+        the new name) begin at it; a rollout before the window renames the series throughout.
+        """
+        first = POINTS - 1 - int((self.now - at).total_seconds() // STEP)
+        for k in [k for k in self.series if ("pod", old) in k]:
+            vals = self.series.pop(k)
+            moved = tuple(sorted(("pod", new) if kv == ("pod", old) else kv for kv in k))
+            cut = min(max(first, 0), POINTS)
+            self.series[moved] = [math.nan] * cut + vals[cut:]
+            if cut > 0:
+                self.series[k] = vals[:cut] + [math.nan] * (POINTS - cut)
+
     def t(self, index: int) -> datetime:
         """Return the timestamp of sample `index`."""
         return self.now - timedelta(seconds=STEP * (POINTS - 1 - index))

@@ -6,6 +6,7 @@ Kubernetes API objects shaped like the API server returns them.
 
 from __future__ import annotations
 
+import hashlib
 import random
 import string
 import uuid
@@ -28,9 +29,24 @@ _TEAMS = ["team-core", "team-checkout", "team-payments", "team-platform", "team-
 LANGS = ("java", "go", "node", "python")
 
 
-def rand_id(rng: random.Random, n: int, alphabet: str = "bcdfghjklmnpqrstvwxz2456789") -> str:
+_ALPHABET = "bcdfghjklmnpqrstvwxz2456789"
+
+
+def rand_id(rng: random.Random, n: int, alphabet: str = _ALPHABET) -> str:
     """Return a random Kubernetes-style name suffix."""
     return "".join(rng.choice(alphabet) for _ in range(n))
+
+
+def successor_pod(workload: str, pod: str, at: datetime) -> str:
+    """Name the pod that replaces `pod` in a rollout of `workload` at `at`, without a draw.
+
+    Every pod of one rollout gets the same new template hash. Deterministic, so scenarios that
+    add a rollout do not shift the random choices made after it.
+    """
+    def chars(text: str, n: int) -> str:
+        digest = hashlib.sha256(text.encode()).digest()
+        return "".join(_ALPHABET[b % len(_ALPHABET)] for b in digest[:n])
+    return f"{workload}-{chars(f'{workload}@{at.isoformat()}', 10)}-{chars(pod, 5)}"
 
 
 def stamp(t: datetime) -> str:

@@ -10,7 +10,8 @@ them, so diagnosis quality is measured on evidence shaped unlike the generators'
   empty namespace, everywhere the scenario names it.
 - `alert_to_entry`: the alerts are replaced by one symptom alert on the call graph's entry.
 - `noise`: 20 healthy services with noisy, stationary metrics join the call graph.
-- `red_herring`: recent deploys of healthy services just before the onset.
+- `red_herring`: recent deploys of healthy services just before the onset (their pods'
+  series turn over to a new ReplicaSet, as a real rollout shows in the metrics).
 
 The onset of an incident is not part of the format; it is estimated as five minutes before the
 first alert started (an alert's `for:` window), which is never after the real onset.
@@ -31,6 +32,7 @@ from warroom.scenarios.transforms_world import (
     namespaces,
     noise,
     rename,
+    roll_pods,
     workload_kind,
 )
 from warroom.sensors.models import Change, Series
@@ -188,17 +190,23 @@ def red_herring(scenario: Scenario, seed: int = 0) -> Scenario:
     start = onset(scenario)
     changes = list(scenario.changes)
     forbidden = list(scenario.expected.forbidden_actions)
+    series = list(scenario.prometheus.series)
     for ns, name in chosen:
         minor = rng.randint(1, 40)
-        target = f"{ns}/{workload_kind(scenario, name)}/{name}"
+        kind = workload_kind(scenario, name)
+        target = f"{ns}/{kind}/{name}"
+        at = start - timedelta(seconds=rng.randint(30, 480))
         changes.append(Change(
-            time=start - timedelta(seconds=rng.randint(30, 480)), kind="deploy", target=target,
+            time=at, kind="deploy", target=target,
             description=f"image {name}:2.{minor}.0 -> {name}:2.{minor}.1 "
                         f"(PR #{rng.randint(1000, 9999)})"))
         forbidden.append(ExpectedAction(type="rollout_undo", target=target))
+        if kind == "deployment":
+            series = roll_pods(series, ns, name, at)
     changes.sort(key=lambda c: c.time)
     return scenario.model_copy(update={
         "changes": changes,
+        "prometheus": scenario.prometheus.model_copy(update={"series": series}),
         "expected": scenario.expected.model_copy(update={"forbidden_actions": forbidden})})
 
 

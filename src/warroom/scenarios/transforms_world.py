@@ -12,9 +12,11 @@ import math
 import random
 import re
 from collections.abc import Iterable
+from datetime import datetime
 from typing import Any
 
 from warroom.safety.rules import callers_of
+from warroom.scenarios.generator_world import successor_pod
 from warroom.scenarios.models import Scenario
 from warroom.sensors.models import Series
 
@@ -58,6 +60,30 @@ def workload_kind(scenario: Scenario, name: str) -> str:
                 and (o.get("metadata") or {}).get("name") == name):
             return str(o["kind"]).lower()
     return "deployment"
+
+
+def roll_pods(series: list[Series], ns: str, name: str, at: datetime) -> list[Series]:
+    """Return `series` with a rollout of Deployment `name` at `at` in its pods' series.
+
+    As in a real cluster's metrics: each pod's series stop before `at` and a pod of the new
+    ReplicaSet (new template hash) reports its values from `at` on.
+    """
+    own = re.compile(rf"^{re.escape(name)}-[a-z0-9]{{5,10}}-[a-z0-9]{{5}}$")
+    cut = at.timestamp()
+    out: list[Series] = []
+    for s in series:
+        pod = s.metric.get("pod", "")
+        if s.metric.get("namespace", "") != ns or not own.match(pod):
+            out.append(s)
+            continue
+        before = [v for v in s.values if v[0] < cut]
+        after = [v for v in s.values if v[0] >= cut]
+        if before:
+            out.append(s.model_copy(update={"values": before}))
+        if after:
+            metric = {**s.metric, "pod": successor_pod(name, pod, at)}
+            out.append(s.model_copy(update={"metric": metric, "values": after}))
+    return out
 
 
 def healthy_services(scenario: Scenario) -> list[tuple[str, str]]:
