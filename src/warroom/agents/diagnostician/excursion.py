@@ -20,6 +20,7 @@ LOOKBACK_BASELINE = 8  # samples a baseline before the look-back needs to judge 
 RECOVERED_FACTOR = 0.8  # an excursion over by now is weaker evidence than one that lasts
 EXCURSION_Z = 5.0  # the strongest of many stretches searched: a higher bar than one median
 SPLIT_BASELINE = 2  # samples a change-point inside a short baseline must leave outside it
+ONE_SAMPLE_SPREAD = 0.05  # the noise assumed of a 0..1 share of a capacity known by one sample
 PRECEDENT_ALPHA = 1e-3  # how unlikely a level must be under the baseline to count fully
 DIRECTED = frozenset({"errors", "latency", "saturation", "free"})
 
@@ -145,10 +146,15 @@ def _stretches(pts: list[tuple[float, float]], kind: str, hint: float, start: in
             found = _judge(pts, i, j, kind, hint, base, med, scale, direction)
         else:
             outside = base + [v for _, v in pts[j + 1:]]
-            if len(outside) < SPLIT_BASELINE:
+            # one sample says nothing of the noise, except of a share of a capacity (0..1),
+            # whose noise is then assumed to be ONE_SAMPLE_SPREAD of it
+            bounded = kind in ("saturation", "free") and scale_hint_ratio(hint)
+            if len(outside) < (1 if bounded else SPLIT_BASELINE):
                 break
             m = median(outside)
             sc = spread(outside, m, kind, hint)
+            if len(outside) < SPLIT_BASELINE:
+                sc = max(sc, ONE_SAMPLE_SPREAD)
             if any(direction * (v - m) <= MIN_Z * sc for _, v in pts[i:j + 1]):
                 break
             found = _judge(pts, i, j, kind, hint, outside, m, sc, direction)
