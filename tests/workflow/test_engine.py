@@ -1,28 +1,26 @@
-"""The workflow client against a real DBOS system database (SQLite)."""
+"""The workflow client against a real DBOS system database (SQLite, and PostgreSQL if reachable)."""
 
 from __future__ import annotations
 
 import asyncio
-from pathlib import Path
+import uuid
 
 from warroom.config import Settings
 from warroom.workflow import engine
 from warroom.workflow.engine import RoundStart, WorkflowClient
 
 
-async def test_a_batch_of_rounds_is_enqueued_and_a_repeat_attaches(tmp_path: Path) -> None:
-    settings = Settings(  # type: ignore[call-arg]
-        home=tmp_path, database_url=f"sqlite+aiosqlite:///{tmp_path / 'w.sqlite'}",
-        _env_file=None,
-    )
+async def test_a_batch_of_rounds_is_enqueued_and_a_repeat_attaches(settings: Settings) -> None:
     await asyncio.to_thread(engine.migrate_system_database, settings)
     client = await asyncio.to_thread(WorkflowClient, settings)
+    run = uuid.uuid4().hex[:8]  # PostgreSQL's system schema outlives the test
+    ids = [f"incident:{run}-{i}:1" for i in range(5)]
     try:
-        rounds = [RoundStart(f"inc{i}", f"incident-inc{i}-1") for i in range(3)]
+        rounds = [RoundStart(f"{run}-{i}", ids[i]) for i in range(3)]
         await client.enqueue_incidents(rounds)
         # a repeat (another process enqueued it too) attaches: no error, nothing new
-        await client.enqueue_incidents([rounds[0], RoundStart("inc3", "incident-inc3-1")])
-        statuses = [await client.status(f"incident-inc{i}-1") for i in range(5)]
+        await client.enqueue_incidents([rounds[0], RoundStart(f"{run}-3", ids[3])])
+        statuses = [await client.status(workflow_id) for workflow_id in ids]
     finally:
         await asyncio.to_thread(client.close)
     assert statuses == ["ENQUEUED"] * 4 + [None]

@@ -77,7 +77,10 @@ def system_database_engine(url: str) -> sa.Engine:
     writers never deadlock upgrading their locks, and a writer waits out a busy database.
     """
     if not url.startswith("sqlite"):
-        return sa.create_engine(url, pool_size=1, max_overflow=1, pool_pre_ping=True)
+        parsed = sa.make_url(url)
+        if not parsed.drivername.startswith("cockroachdb"):
+            parsed = parsed.set(drivername="postgresql+psycopg")  # DBOS's driver
+        return sa.create_engine(parsed, pool_size=1, max_overflow=1, pool_pre_ping=True)
     engine = sa.create_engine(url, pool_size=1, max_overflow=1)
 
     @sa.event.listens_for(engine, "connect")
