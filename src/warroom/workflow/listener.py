@@ -126,9 +126,9 @@ class WorkflowListener:
                     with span("warroom.workflow.enqueue", start.trace_parent,
                               incident_id=start.incident_id, workflow_id=start.workflow_id):
                         await self._client.enqueue_incident(start.incident_id, start.workflow_id)
-                except Exception as exc:
+                except Exception as error:
                     log.error(
-                        "workflow.listener_failed", incident_id=start.incident_id, error=str(exc)
+                        "workflow.listener_failed", incident_id=start.incident_id, error=str(error)
                     )
                     continue
                 self._remember(start.workflow_id)
