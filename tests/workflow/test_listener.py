@@ -6,6 +6,7 @@ from typing import Any
 import pytest
 
 from warroom.ingest.models import IncidentRef
+from warroom.workflow.engine import RoundStart
 from warroom.workflow.incident import incident_workflow_id
 from warroom.workflow.listener import WorkflowListener, _Plan, plan
 
@@ -46,11 +47,21 @@ def test_a_resolution_reaches_only_a_decision_waiting_for_approval() -> None:
 
 
 class _Client:
-    def __init__(self) -> None:
-        self.enqueued: list[str] = []
+    def __init__(self, *, fail_batch: bool = False, refuse: str = "") -> None:
+        self.batches: list[list[str]] = []
+        self.one_by_one: list[str] = []
+        self.fail_batch = fail_batch
+        self.refuse = refuse  # an incident whose round the system database refuses
+
+    async def enqueue_incidents(self, rounds: list[RoundStart]) -> None:
+        if self.fail_batch:
+            raise RuntimeError("the batch failed")
+        self.batches.append([r.workflow_id for r in rounds])
 
     async def enqueue_incident(self, incident_id: str, workflow_id: str) -> str:
-        self.enqueued.append(workflow_id)
+        if incident_id == self.refuse:
+            raise RuntimeError(f"refused {incident_id}")
+        self.one_by_one.append(workflow_id)
         return workflow_id
 
 
@@ -58,6 +69,26 @@ async def test_a_storm_of_re_sends_enqueues_each_round_once() -> None:
     client = _Client()
     listener = WorkflowListener(None, client)
     for _ in range(3):
-        await listener._act(_Plan("inc", round_no=1))
-    await listener._act(_Plan("inc", round_no=2))
-    assert client.enqueued == [incident_workflow_id("inc", 1), incident_workflow_id("inc", 2)]
+        await listener._start([_Plan("inc", round_no=1), _Plan("inc", round_no=1)])
+    await listener._start([_Plan("inc", round_no=2), _Plan("other")])
+    assert client.batches == [[incident_workflow_id("inc", 1)], [incident_workflow_id("inc", 2)]]
+
+
+async def test_the_rounds_of_a_batch_are_enqueued_together() -> None:
+    client = _Client()
+    listener = WorkflowListener(None, client)
+    await listener._start([_Plan(f"inc{i}", round_no=1) for i in range(3)])
+    assert client.batches == [[incident_workflow_id(f"inc{i}", 1) for i in range(3)]]
+    assert client.one_by_one == []
+
+
+async def test_a_failed_batch_is_retried_one_by_one_and_only_the_refused_round_is_lost(
+) -> None:
+    client = _Client(fail_batch=True, refuse="inc1")
+    listener = WorkflowListener(None, client)
+    await listener._start([_Plan(f"inc{i}", round_no=1) for i in range(3)])
+    assert client.one_by_one == [incident_workflow_id("inc0", 1), incident_workflow_id("inc2", 1)]
+    # the refused round was not remembered: the next alert of that incident tries again
+    client.fail_batch, client.refuse = False, ""
+    await listener._start([_Plan(f"inc{i}", round_no=1) for i in range(3)])
+    assert client.batches == [[incident_workflow_id("inc1", 1)]]

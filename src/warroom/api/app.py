@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import asyncio
 import functools
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import AbstractAsyncContextManager, AsyncExitStack, asynccontextmanager
 from dataclasses import dataclass, field, replace
 from importlib.metadata import version
@@ -187,18 +187,30 @@ def _install_openapi(app: FastAPI) -> None:
     app.openapi = build  # type: ignore[method-assign]
 
 
+def _provide(read: Callable[[], Any]) -> Callable[[], Awaitable[Any]]:
+    """Wrap a getter as a coroutine function: FastAPI runs a plain function in its thread pool,
+    a hop to another thread and back (and a turn at the GIL) on every request that needs it."""
+
+    async def provide() -> Any:
+        return read()
+
+    return provide
+
+
 def _bind(app: FastAPI, c: Container) -> None:
     """Bind every context's dependency provider to this app's objects."""
     app.dependency_overrides.update({
-        store_deps.get_settings: lambda: c.settings,
-        store_deps.get_sessions: lambda: c.sessions,
-        web_events.get_bus: lambda: c.bus,
-        ingest_endpoints.get_committer: lambda: c.committer,
-        details.get_detail_providers: lambda: c.incident_detail_providers,
-        notify_endpoints.get_hub: lambda: c.notify,
-        decisions_endpoints.get_waker: lambda: c.waker,
-        access_deps.get_token_cache: lambda: c.token_cache,
-        access_deps.get_oidc: lambda: c.oidc,
+        provider: _provide(read) for provider, read in (
+            (store_deps.get_settings, lambda: c.settings),
+            (store_deps.get_sessions, lambda: c.sessions),
+            (web_events.get_bus, lambda: c.bus),
+            (ingest_endpoints.get_committer, lambda: c.committer),
+            (details.get_detail_providers, lambda: c.incident_detail_providers),
+            (notify_endpoints.get_hub, lambda: c.notify),
+            (decisions_endpoints.get_waker, lambda: c.waker),
+            (access_deps.get_token_cache, lambda: c.token_cache),
+            (access_deps.get_oidc, lambda: c.oidc),
+        )
     })
 
 

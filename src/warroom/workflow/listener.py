@@ -13,7 +13,7 @@ from warroom.domain.models import ACTIVE_STATES
 from warroom.ingest.models import IncidentRef
 from warroom.observe.tracing import span
 from warroom.workflow import repository
-from warroom.workflow.engine import WorkflowClient
+from warroom.workflow.engine import RoundStart, WorkflowClient
 from warroom.workflow.incident import incident_workflow_id
 from warroom.workflow.steps import act_workflow_id
 
@@ -89,27 +89,54 @@ class WorkflowListener:
             log.error("workflow.listener_failed", incidents=len(incidents), error=str(exc))
             return
         for planned in plans:
+            if planned.resolved_target is None:
+                continue
             try:
-                await self._act(planned)
+                await self._client.send(
+                    act_workflow_id(planned.resolved_target),
+                    {"type": "incident", "status": "resolved"},
+                )
             except Exception as exc:
                 log.error(
                     "workflow.listener_failed", incident_id=planned.incident_id, error=str(exc)
                 )
+        await self._start(plans)
 
-    async def _act(self, planned: _Plan) -> None:
-        if planned.resolved_target is not None:
-            await self._client.send(
-                act_workflow_id(planned.resolved_target), {"type": "incident", "status": "resolved"}
-            )
-        if planned.round_no is None:
+    async def _start(self, plans: list[_Plan]) -> None:
+        """Enqueue the rounds the plans start, all in one transaction, each once."""
+        starts: dict[str, RoundStart] = {}
+        for planned in plans:
+            if planned.round_no is None:
+                continue
+            workflow_id = incident_workflow_id(planned.incident_id, planned.round_no)
+            # a storm's re-sends: DBOS would attach, start nothing
+            if workflow_id not in self._enqueued:
+                starts[workflow_id] = RoundStart(
+                    planned.incident_id, workflow_id, planned.trace_parent
+                )
+        if not starts:
             return
-        workflow_id = incident_workflow_id(planned.incident_id, planned.round_no)
-        if workflow_id in self._enqueued:  # a storm's re-sends: DBOS would attach, start nothing
+        try:
+            await self._client.enqueue_incidents(list(starts.values()))
+        except Exception as exc:
+            # all or none: one by one, the others start and the failing one is named
+            log.warning("workflow.batch_enqueue_failed", rounds=len(starts), error=str(exc))
+            for start in starts.values():
+                try:
+                    with span("warroom.workflow.enqueue", start.trace_parent,
+                              incident_id=start.incident_id, workflow_id=start.workflow_id):
+                        await self._client.enqueue_incident(start.incident_id, start.workflow_id)
+                except Exception as error:
+                    log.error(
+                        "workflow.listener_failed", incident_id=start.incident_id, error=str(error)
+                    )
+                    continue
+                self._remember(start.workflow_id)
             return
-        # the incident's trace: from the webhook, through this enqueue, into the worker
-        with span("warroom.workflow.enqueue", planned.trace_parent,
-                  incident_id=planned.incident_id, workflow_id=workflow_id):
-            await self._client.enqueue_incident(planned.incident_id, workflow_id)
+        for workflow_id in starts:
+            self._remember(workflow_id)
+
+    def _remember(self, workflow_id: str) -> None:
         self._enqueued[workflow_id] = None
         if len(self._enqueued) > _REMEMBERED:
             self._enqueued.popitem(last=False)
