@@ -149,6 +149,9 @@ def _sandbox(work: Path, webhook: str, token: str) -> tuple[subprocess.Popen[byt
     return proc, f"http://127.0.0.1:{port}", kubeconfig
 
 
+SETTLE_QUIET = 10.0  # seconds without a new decision before the storm counts as settled
+
+
 async def _chaos(fleet: Fleet, report: ChaosReport, *, incidents: int, kills: int,
                  outage: float, sandbox: str | None, rng: random.Random, echo: Echo,
                  redis: Proxy | None = None, redis_url: str = "", settle: float = 240.0) -> None:
@@ -230,10 +233,18 @@ async def _chaos(fleet: Fleet, report: ChaosReport, *, incidents: int, kills: in
         await asyncio.sleep(5.0 if sandbox is None else 30.0)  # let the faults' decisions come
         if sandbox is not None:  # end the alert stream: a round opened at the deadline is no hang
             await _clear_sandbox_faults(client, sandbox, echo)
+        # settled: every decision closed, and no new one for SETTLE_QUIET seconds (an alert
+        # resolving after the faults were cleared may still open a round, which needs approving)
         deadline = time.monotonic() + settle
+        seen: set[str] = set()
+        quiet_since = time.monotonic()
         while time.monotonic() < deadline:
             decisions, closed = await _decisions(fleet.direct_url)
-            if decisions and {d.token for d in decisions} <= closed:
+            tokens = {d.token for d in decisions}
+            if tokens != seen:
+                seen, quiet_since = tokens, time.monotonic()
+            if (decisions and tokens <= closed
+                    and time.monotonic() - quiet_since >= SETTLE_QUIET):
                 break
             await asyncio.sleep(1.0)
         stop_at.set()
