@@ -165,8 +165,9 @@ def _herrings(c: Ctx, inj: Injected) -> list[dict[str, Any]]:
         if kind == "deploy" and bystanders:
             w = rng.choice(bystanders)
             minutes = rng.uniform(5, 40) if inj.fault != "bad_deploy" else rng.uniform(120, 600)
-            _roll(c, w, c.onset_time - timedelta(minutes=minutes))
-            changes.append({"time": stamp(c.onset_time - timedelta(minutes=minutes)),
+            at = c.onset_time - timedelta(minutes=minutes)
+            _roll(c, w, at)
+            changes.append({"time": stamp(at),
                             "kind": "deploy", "target": w.target,
                             "description": f"image {w.name}:{w.version} -> {w.name}:"
                                            f"{w.version}-{rng.getrandbits(24):06x} (bump base "

@@ -15,12 +15,11 @@ from datetime import datetime
 from typing import Any
 
 from warroom.agents.diagnostician.kubetext import objects_from_documents
-from warroom.agents.diagnostician.rollovers import HASH_POD, Rollover, stitch
+from warroom.agents.diagnostician.rollovers import HASH_POD, Entity, Rollover, stitch
 from warroom.sensors.models import EvidenceSnapshot, Series
 from warroom.store.times import utc
 
 _ORDINAL = re.compile(r"^(?P<base>.+)-(?P<n>\d+)$")
-Entity = tuple[str, str]  # (namespace, service); nodes and external hosts have namespace ""
 
 
 _DICT_KEYS = frozenset({

@@ -21,7 +21,7 @@ from dataclasses import dataclass
 from warroom.sensors.models import Series
 
 HASH_POD = re.compile(r"^(?P<base>.+?)-(?P<hash>[a-z0-9]{5,10})-(?P<id>[a-z0-9]{5})$")
-Entity = tuple[str, str]
+Entity = tuple[str, str]  # (namespace, service); nodes and external hosts have namespace ""
 
 
 @dataclass(frozen=True)
@@ -48,15 +48,14 @@ def stitch(series: list[Series], owner: Callable[[str, str], Entity],
            ) -> tuple[list[Series], list[Rollover]]:
     """Return the series with replaced pods' runs joined to their successors', and the joins."""
     spans = [p for s in series if (p := points(s))]
-    if not spans:
+    if not spans:  # nothing reports: nothing to stitch
         return series, []
-    earliest = min(p[0][0] for p in spans)
     latest = max(p[-1][0] for p in spans)
     groups: dict[tuple[Entity, tuple[tuple[str, str], ...]], list[_Run]] = {}
     for s in series:
         m = HASH_POD.match(s.metric.get("pod", ""))
         pts = points(s) if m else []
-        if not m or len(pts) < 1:
+        if not m or not pts:
             continue
         ns = s.metric.get("namespace", "")
         rest = tuple(sorted((k, v) for k, v in s.metric.items() if k != "pod"))
@@ -71,13 +70,11 @@ def stitch(series: list[Series], owner: Callable[[str, str], Entity],
         step = _step(runs)
         slack = 0.5 * step  # a pair of its own makes a stitch: a sample missed is enough
         ended = [r for r in runs if r.pts[-1][0] < latest - slack]
-        # a successor begins after the window did, or (coarse steps) in the sample where its
-        # predecessor ends
-        began = sorted((r for r in runs if r.pts[0][0] > earliest + slack
-                        or any(e.pts[-1][0] <= r.pts[0][0] + step for e in ended)),
-                       key=lambda r: r.pts[0][0])
-        for new in began:  # in time order, so a pod replaced twice chains its history
+        # in time order, so a pod replaced twice chains its history
+        for new in sorted(runs, key=lambda r: r.pts[0][0]):
             start, level = new.pts[0]
+            # its predecessor: another hash, begun no later, ended within a few steps before
+            # it began (or, at coarse steps, in the very sample it began in), and before it ends
             before = [r for r in ended if r.rs_hash != new.rs_hash and r is not new
                       and r.pts[0][0] <= start and r.pts[-1][0] < new.pts[-1][0]
                       and start - max(600.0, 3 * step) <= r.pts[-1][0] <= start + step]
