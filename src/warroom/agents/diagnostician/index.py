@@ -30,8 +30,7 @@ _DICT_KEYS = frozenset({
 _LIST_KEYS = frozenset({
     "containerStatuses", "initContainerStatuses", "conditions", "ownerReferences", "containers",
     "taints", "volumes", "dnsNames", "currentMetrics", "metrics", "subsets", "addresses"})
-
-
+_STR_LIST_KEYS = frozenset({"dnsNames"})
 _STR_KEYS = frozenset({
     "name", "namespace", "kind", "reason", "message", "nodeName", "type", "image", "phase",
     "creationTimestamp", "lastTimestamp", "firstTimestamp", "eventTime", "finishedAt",
@@ -56,7 +55,8 @@ def _fix(value: Any, key: str) -> Any:
     if key in _LIST_KEYS:
         if not isinstance(value, list):
             return []
-        return [_fix(v, "") for v in value if isinstance(v, dict | str)]
+        item = str if key in _STR_LIST_KEYS else dict  # a list holds one shape of item
+        return [_fix(v, "") for v in value if isinstance(v, item)]
     if key in _STR_KEYS and not isinstance(value, str):
         return "" if value is None or isinstance(value, dict | list) else str(value)
     if key in _INT_KEYS and value is not None and not isinstance(value, int):
