@@ -22,6 +22,24 @@ def test_deploy_window_and_troubled_workloads_only() -> None:
     assert "10 min before the onset" in found[0].evidence
 
 
+def test_a_deploy_nothing_explains_counts_no_more_than_its_place_moved() -> None:
+    ix = Index.build(snapshot(objects=deployment("shop", "cart")))
+    onset = NOW - timedelta(minutes=10)
+    deploy = [change("deploy", "shop/deployment/cart", 15, "cart:1 -> cart:2")]
+    unowned = {("shop", "cart"): False}  # trouble, but no object or log line says what broke
+
+    def weight(moved: dict[tuple[str, str], float] | None) -> float:
+        (found,) = change_findings(ix, deploy, {}, unowned, onset, moved=moved)
+        return found.weight
+
+    assert weight(None) == weight({("shop", "cart"): 0.9}) == 0.3
+    assert weight({("shop", "cart"): 0.12}) == 0.12  # barely moved: a deploy says when, not what
+    # an object or log line that says what broke keeps the deploy strong however little moved
+    (owned,) = change_findings(ix, deploy, {}, {("shop", "cart"): True}, onset,
+                               moved={("shop", "cart"): 0.12})
+    assert owned.weight == 0.6
+
+
 def test_configmap_change_is_config_error_on_its_workload() -> None:
     ix = Index.build(snapshot(objects=deployment("shop", "cart")))
     found = change_findings(ix, [change("config", "shop/configmap/cart-config", 12, "edit")],

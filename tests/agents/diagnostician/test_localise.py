@@ -8,7 +8,7 @@ from warroom.agents.diagnostician.rules import diagnose_snapshot
 from warroom.agents.models import DiagnosisReport
 from warroom.sensors.models import AlertView, Document, Series
 
-from .diag_builders import NOW, flat, snapshot, stepped
+from .diag_builders import NOW, flat, logs, snapshot, stepped
 
 CHAIN = ["web_front", "orders_AWS::ECS::Service", "pricing_AWS::Lambda::Function",
          "rates_AWS::Lambda::Function"]
@@ -98,15 +98,22 @@ def test_cpu_of_a_deep_service_is_its_own_not_the_gateways() -> None:
 HOST = "api.payments-partner.example"
 
 
-def _host_world(caller_latency: list[float], documents: list[Document] | None = None
+def _host_world(caller_latency: list[float], documents: list[Document] | None = None,
+                extra: list[Series] | None = None, lines: list[str] | None = None
                 ) -> DiagnosisReport:
-    """A caller of an outside host nobody observes: its errors rose, its latency as given."""
+    """A caller of an outside host nobody observes: its errors rose, its latency as given.
+
+    `extra` are more series (their places hang below the entry service); `lines` the caller's
+    log lines.
+    """
     own = {"service:errors:ratio_rate1m": [0.0, 0.0, 0.3, 0.35, 0.3],
            "service:latency_seconds:p99_1m": caller_latency,
            "service:requests:rate1m": [5.0, 5.2, 5.1, 4.9, 5.0]}
-    series = [coarse(name, CHAIN[1], vals) for name, vals in own.items()]
-    return diagnose_snapshot(snapshot(series=series, topology=[(CHAIN[0], CHAIN[1]),
-                                                               (CHAIN[1], HOST)],
+    series = [coarse(name, CHAIN[1], vals) for name, vals in own.items()] + (extra or [])
+    edges = [(CHAIN[0], CHAIN[1]), (CHAIN[1], HOST)]
+    edges += [(CHAIN[0], s.metric["service"]) for s in extra or []]
+    streams = [logs("", f"{CHAIN[1]}-7f9dd8b6c4-aaaaa", lines)] if lines else []
+    return diagnose_snapshot(snapshot(series=series, topology=edges, logs=streams,
                                       alerts=[entry_alert()], documents=documents or []))
 
 
@@ -118,6 +125,29 @@ def test_a_caller_that_fails_fast_keeps_its_own_errors() -> None:
 def test_a_caller_that_waits_on_an_unobserved_host_hands_it_the_blame() -> None:
     top = _host_world([0.30, 0.32, 2.5, 2.8, 2.6]).hypotheses[0]
     assert (top.service, top.fault) == (HOST, "external_dependency")
+
+
+def test_a_blamed_host_is_as_strong_as_the_caller_it_stands_in_for() -> None:
+    # a healthy neighbour whose p99 wobbled up: weaker than the caller's errors and wait,
+    # which the host cannot show itself and its caller shows for it
+    wobble = coarse("service:latency_seconds:p99_1m", "thumbs_AWS::ECS::Service",
+                    [0.29, 0.30, 0.31, 0.54, 0.62])
+    report = _host_world([0.30, 0.32, 2.5, 2.8, 2.6], extra=[wobble])
+    top = report.hypotheses[0]
+    assert (top.service, top.fault) == (HOST, "external_dependency")
+    assert any("2.6" in e or "x8" in e for e in top.evidence)  # the caller's wait, cited
+
+
+def test_a_caller_with_a_new_error_of_its_own_keeps_the_blame() -> None:
+    def at(minutes_ago: float) -> str:
+        return (NOW - timedelta(minutes=minutes_ago)).strftime("%Y-%m-%dT%H:%M:%S.000Z")
+
+    chatter = [f"{at(24 - i)} INFO GET /orders/{i} 200" for i in range(24)]
+    own = [f"{at(11 - i * 0.5)} ERROR Unhandled exception: KeyError: 'currency' in order {i}"
+           for i in range(20)]
+    # it waits on the host too, but the traceback is its own and does not name the host
+    top = _host_world([0.30, 0.32, 2.5, 2.8, 2.6], lines=chatter + own).hypotheses[0]
+    assert (top.service, top.fault) == (CHAIN[1], "application_error")
 
 
 def test_a_document_naming_the_host_hands_it_the_blame_of_fast_errors() -> None:

@@ -16,6 +16,7 @@ from warroom.sensors.models import Change
 
 BEFORE = timedelta(minutes=60)
 AFTER = timedelta(minutes=5)
+DEPLOY_UNOWNED = 0.3  # a deploy at a place in trouble that no object or log line explains
 # a description that names new code (an image, tag, version or commit) rather than settings only
 _NEW_CODE = re.compile(r"\bimage\b|\bversion\b|\btag\b|\bcommit\b|:\S+\s*->", re.I)
 
@@ -49,13 +50,17 @@ def change_entity(ix: Index, change: Change) -> tuple[Entity, str]:
 
 def change_findings(ix: Index, changes: list[Change], onsets: dict[Entity, datetime],
                     troubled: dict[Entity, bool], default_onset: datetime,
-                    broke_first: set[Entity] | None = None) -> list[Finding]:
+                    broke_first: set[Entity] | None = None,
+                    moved: dict[Entity, float] | None = None) -> list[Finding]:
     """Correlate changes with onsets; `troubled` maps entity -> has its own specific trouble.
 
     `broke_first` are places whose own series broke first, before anything else moved: a
     configuration change there counts as the cause even with no object or log line to say so
     (settings act at once on the place that reads them). A deploy still needs its own trouble:
     deploys are frequent, and a failing caller of an unobserved dependency is no proof.
+    `moved` is how far each anomalous place's own signals moved (0..1): a deploy at a place
+    with no object or log line to say what broke counts no more than its own signals moved
+    (a deploy says when, not that something broke).
     """
     out: list[Finding] = []
     for ch in changes:
@@ -90,8 +95,9 @@ def change_findings(ix: Index, changes: list[Change], onsets: dict[Entity, datet
                 # a rollout that changed nothing but its probes cannot have broken the code
                 out.append(Finding(ent[0], ent[1], "probe_failure", 0.6 if probes_only else 0.45,
                                    text, onset=ch.time, source="changes"))
+            unowned = DEPLOY_UNOWNED * min(1.0, (moved or {}).get(ent, 1.0) / DEPLOY_UNOWNED)
             out.append(Finding(ent[0], ent[1], "bad_deploy",
-                               0.25 if probes_only else 0.6 if own else 0.3, text,
+                               0.25 if probes_only else 0.6 if own else unowned, text,
                                onset=ch.time, generic=not own or probes_only, source="changes"))
         elif ch.kind == "scale":
             out.append(Finding(ent[0], ent[1], "unschedulable", 0.2, text, onset=ch.time,

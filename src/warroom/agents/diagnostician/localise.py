@@ -237,11 +237,18 @@ def blame_blind_hosts(ix: Index, places: dict[Entity, Place], g: Graph,
             continue  # no outside host, or several: nothing says which one
         if p.kind_score({"latency"}) < 0.25 and not _reported(ix, blind[0]):
             continue  # failing fast and nobody reports the host down: the caller broke
+        if p.template is not None and not _names(p.template[1], blind[0]):
+            continue  # a new error of its own that does not name the host: the caller broke
         host = places.setdefault(blind[0], Place(blind[0]))
         host.anomaly = max(host.anomaly, p.anomaly)
         host.onset = p.onset
         host.blind_below = p.entity
         p.victim_of = blind[0]
+
+
+def _names(shift: TemplateShift, host: Entity) -> bool:
+    """Tell whether a log template (or its example line) names the host."""
+    return any(host[1].lower() in text.lower() for text in (shift.template, shift.example))
 
 
 def _reported(ix: Index, host: Entity) -> bool:
@@ -291,13 +298,16 @@ def method_findings(ix: Index, places: dict[Entity, Place], alerts: list[Entity]
             # and its walk rank together (geometric mean), as MicroRCA ranks by the walk
             anomaly = math.sqrt(anomaly * walk.get(ent, 0.0))
         if symptom and ent not in alerts:
-            anomaly = max(p.kind_score(symptom | {"saturation", "stopped"}), 0.5 * anomaly)
+            # a blind host shows nothing of its own: the caller it stands in for shows it
+            shown = places.get(p.blind_below, p) if p.blind_below is not None else p
+            anomaly = max(shown.kind_score(symptom | {"saturation", "stopped"}), 0.5 * anomaly)
         if p.late:
             anomaly *= AFTER_ALERT_FACTOR  # still normal after the alert fired: not its cause
         elif first is not None and p.onset is not None and p.onset > first + _ONSET_SLACK:
             anomaly *= LATE_FACTOR  # a root's anomaly starts first; this one came later
         weight = METHOD_WEIGHT * anomaly * (VICTIM_FACTOR if p.victim_of else 1.0)
-        strongest = sorted(p.signals, key=lambda s: -s.score)[:2]
+        strongest = sorted(p.signals or (places[p.blind_below].signals if p.blind_below
+                                         in places else []), key=lambda s: -s.score)[:2]
         parts = [describe(s) for s in strongest]
         if p.template is not None:
             strength, sh = p.template

@@ -294,7 +294,8 @@ def diagnose_snapshot(snapshot: EvidenceSnapshot, *, namespace: str = "",
     changes += rollouts_from_generations(ix, changes)
     changes += rollouts_from_pod_series(ix, changes)
     findings += change_findings(ix, changes, onsets, troubled, default_onset,
-                                broke_first=_broke_first(findings))
+                                broke_first=_broke_first(findings),
+                                moved={e: p.anomaly for e, p in places.items()})
 
     findings = [_fold(ix, f, dns) for f in findings]
     cands: dict[tuple[Entity, str], Candidate] = {}
