@@ -89,3 +89,15 @@ def test_a_p99_at_a_level_its_baseline_reached_often_is_no_symptom() -> None:
     stats2 = compute_stats(Index.build(snapshot(series=[
         series("service:latency_seconds:p99_1m", rare, namespace="shop", service="few")])))
     assert ("shop", "few") in symptoms(stats2)
+
+
+def test_demand_that_starts_from_nothing_is_no_surge_but_a_doubling_is() -> None:
+    # a place served a request every few minutes (its baseline median is zero): a few a minute
+    # now is sparse traffic, not a multiple of anything
+    sparse = [0.0 if i % 3 else 0.13 for i in range(30)] + [0.13, 0.27, 0.13, 0.2] * 2 + [0.2, 0.13]
+    busy = stepped(5.0, 12.0, at=30)
+    stats = compute_stats(Index.build(snapshot(series=[
+        series("service:requests:rate1m", sparse, namespace="shop", service="idle"),
+        series("service:requests:rate1m", busy, namespace="shop", service="busy")])))
+    surges = {f.service for f in metric_findings(stats) if f.fault == "traffic_surge"}
+    assert surges == {"busy"}

@@ -213,7 +213,9 @@ def metric_findings(stats: list[Stat]) -> list[Finding]:
         traffic = [st for st in named.get("service:requests:rate1m", []) if st.ratio >= 1.5]
         throttled = [st for st in named.get("pod:cpu_throttled:ratio", [])
                      if st.recent >= 0.25 and st.z >= 3]
-        surge = [st for st in traffic if st.ratio >= 1.8 and st.z >= 4]
+        # a surge is more demand than the baseline had: a place with no demand in its baseline
+        # (sparse traffic whose median is zero) has no rate to be a multiple of
+        surge = [st for st in traffic if st.ratio >= 1.8 and st.z >= 4 and st.base > 0]
         if cpu_hot and surge:
             st, t = max(cpu_hot, key=lambda s: max(s.recent, s.fresh)), surge[0]
             add(t, "traffic_surge", 0.65,
@@ -240,7 +242,7 @@ def metric_findings(stats: list[Stat]) -> list[Finding]:
                 f"{_pct(st.recent)} of its limit) on {len(cpu_jump)} of {len(cpu_all)} pods"
                 f"{flat}")
         for st in named.get("service:requests:rate1m", []):
-            if st.ratio >= 1.8 and st.z >= 4 and not cpu_hot:
+            if st in surge and not cpu_hot:
                 add(st, "traffic_surge", 0.15,
                     f"{_where(st)}: request rate {st.recent:.0f}/s vs baseline {st.base:.0f}/s "
                     f"(x{st.ratio:.1f})")
