@@ -24,6 +24,7 @@ from warroom.agents.diagnostician.changes import (
 from warroom.agents.diagnostician.context import document_findings, history_findings
 from warroom.agents.diagnostician.correlation import comoving
 from warroom.agents.diagnostician.findings import Finding
+from warroom.agents.diagnostician.healthreports import health_report_findings
 from warroom.agents.diagnostician.index import Entity, Index
 from warroom.agents.diagnostician.kubernetes import kubernetes_findings
 from warroom.agents.diagnostician.kubestate import kube_state_findings, rollouts_from_generations
@@ -270,7 +271,8 @@ def diagnose_snapshot(snapshot: EvidenceSnapshot, *, namespace: str = "",
                 *kubernetes_findings(ix, now), *kube_state_findings(ix),
                 *_unchronic(log_findings(ix, logev), chronic),
                 *hinted,
-                *document_findings(ix, alerts), *trace_findings(ix),
+                *document_findings(ix, alerts), *health_report_findings(ix, alerts),
+                *trace_findings(ix),
                 *error_chain_findings(ix, g),
                 *history_findings(ix)]
     sym = symptoms(stats)
