@@ -151,11 +151,13 @@ class Replayer:
         finally:
             await engine.dispose()
         # load the pipeline's modules now, so the first scenario's latency is not an import's
+        from warroom.agents.diagnostician.templates import load_miner
         from warroom.agents.orchestrator import rule_backends
         from warroom.agents.service import analyze_incident  # noqa: F401
         from warroom.ingest.service import ingest_alertmanager  # noqa: F401
 
         rule_backends()
+        load_miner()
         if any(self._base.backend_for(r) != "rules" for r in ("diagnostician", "solver",
                                                               "reviewer", "critic")):
             import pydantic_ai  # noqa: F401  (the model path's import, paid once up front)

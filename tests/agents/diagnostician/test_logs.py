@@ -4,8 +4,19 @@ from __future__ import annotations
 
 from datetime import timedelta
 
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
 from warroom.agents.diagnostician.index import Index
-from warroom.agents.diagnostician.logs import classify, collect, dns_entity, line_time
+from warroom.agents.diagnostician.logs import (
+    _ERRORISH,
+    _WORTH,
+    classify,
+    collect,
+    dns_entity,
+    line_time,
+)
+from warroom.agents.diagnostician.templates import ERROR_LINE, is_error_line
 
 from .diag_builders import NOW, deployment, flat, logs, series, snapshot, statefulset
 
@@ -90,3 +101,19 @@ def test_one_workload_failing_to_resolve_a_name_is_suspected_before_an_unseen_re
     ix = Index.build(snap)
     found = {(f.service, f.fault): f.weight for f in log_findings(ix, collect(ix))}
     assert ("coredns", "dns_failure") in found and ("exporter", "dns_failure") not in found
+
+
+_WORDS = ["Error", "ERR", "warn", "FATAL", "crit", "severe", "Panic:", "exception", "Traceback",
+          "failed", "refused", "timed out", "time out", "TIMEOUT", "unavailable", "denied",
+          "could not", "couldn't resolve", "cannot", "unable to", "Not Known", "ENOTFOUND",
+          '"level": 50', '"level":"error"', "GC overhead", "still growing", "heap in use",
+          "ok", "GET", "/items", "200", "user", "-", ":", " "]
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.lists(st.sampled_from(_WORDS), max_size=8).map(" ".join))
+def test_the_cheap_word_tests_never_drop_a_line_the_patterns_would_take(line: str) -> None:
+    # the substring words are a first test only: every line a pattern takes must pass them
+    assert is_error_line(line) == bool(ERROR_LINE.search(line))
+    if _ERRORISH.search(line):
+        assert any(w in line.lower() for w in _WORTH)

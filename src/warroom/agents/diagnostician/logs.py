@@ -51,7 +51,12 @@ CATEGORIES: list[tuple[str, re.Pattern[str]]] = [
 ]
 _ERRORISH = re.compile(r"error|warn|fatal|critical|fail|exception|panic|refused|timeout|"
                        r"could(n't| not) resolve|not known|ENOTFOUND|"
-                       r"\"level\":\s*[456]0", re.I)
+                       r"\"level\":\s*[456]0|GC overhead|still growing|heap in use", re.I)
+# words one of which every line _ERRORISH matches holds, in lower case: a substring test is some
+# ten times cheaper than the case-blind regex, and most lines are chatter that holds none
+_WORTH = ("error", "warn", "fatal", "critical", "fail", "exception", "panic", "refused",
+          "timeout", "resolve", "not known", "enotfound", '"level"', "gc overhead",
+          "still growing", "heap in use")
 _DEP = [re.compile(p) for p in (
     r"call(?:ing)? to ([\w.-]+)", r"peer=\"?([\w.-]+)", r"https?://([\w.-]+)",
     r"lookup ([\w.-]+)", r"getaddrinfo \w+ ([\w.-]+)", r"upstream ([\w.-]+) returned",
@@ -102,8 +107,8 @@ def classify(line: str) -> list[str]:
 
     An exception logged below error level (a framework saying it handled one) is not a failure.
     """
-    if not _ERRORISH.search(line) and not re.search(r"GC overhead|still growing|heap in use",
-                                                      line):
+    lowered = line.lower()
+    if not any(word in lowered for word in _WORTH) or not _ERRORISH.search(line):
         return []
     cats = [name for name, pat in CATEGORIES if pat.search(line)]
     if "exception" in cats and not _ERROR_LEVEL.search(line):

@@ -24,6 +24,18 @@ ERROR_LINE = re.compile(r"\b(error|err|fatal|critical|crit|severe|panic|exceptio
                          r"failed|failure|refused|timed? ?out|unavailable|denied|"
                          r"could not|cannot|unable to)\b|\"level\":\s*\"?(error|fatal|[56]0)",
                          re.I)
+# words one of which every line ERROR_LINE matches holds, in lower case (a cheap first test)
+_ERROR_WORDS = ("err", "fatal", "crit", "severe", "panic", "exception", "traceback", "fail",
+                "refused", "time", "unavailable", "denied", "could not", "cannot", "unable to",
+                '"level"')
+
+
+def is_error_line(line: str) -> bool:
+    """Tell whether a log line reads as an error (ERROR_LINE), testing cheap substrings first."""
+    lowered = line.lower()
+    return any(w in lowered for w in _ERROR_WORDS) and ERROR_LINE.search(line) is not None
+
+
 _STAMP = re.compile(r"^\S*\d{4}-\d{2}-\d{2}[T ]\d{2}:\d{2}:\d{2}(\.\d+)?Z?\s*"
                     r"(\d{2}:\d{2}:\d{2}(\.\d+)?\s*)?")
 _MASKS = [
@@ -57,7 +69,7 @@ def _mask(line: str) -> str:
 
 def _miner() -> object:
     # lazy: cold import cost (python -X importtime): drain3 ~80 ms; kept off the module's import
-    # path
+    # path (a replayer or server loads it up front with `load_miner`)
     from drain3 import TemplateMiner  # noqa: PLC0415 - imported once per diagnosis, lazily
     from drain3.template_miner_config import TemplateMinerConfig  # noqa: PLC0415
 
@@ -65,6 +77,11 @@ def _miner() -> object:
     cfg = TemplateMinerConfig()
     cfg.profiling_enabled = False
     return TemplateMiner(config=cfg)
+
+
+def load_miner() -> None:
+    """Load the template miner's modules now, so that no diagnosis pays for their import."""
+    _miner()
 
 
 _Lines = dict[Entity, list[tuple[datetime | None, str]]]
@@ -100,7 +117,7 @@ def _error_lines(ix: Index) -> tuple[_Lines, dict[Entity, datetime], dict[Entity
             last_seen[owner] = max(end, last_seen.get(owner, end))
         for line in newest:
             # only error-like lines can become evidence: the rest is not worth mining
-            if ERROR_LINE.search(line):
+            if is_error_line(line):
                 per_place[owner].append((line_time(line), line))
     return per_place, first_seen, last_seen
 

@@ -24,7 +24,7 @@ from datetime import UTC, datetime
 from warroom.agents.diagnostician.findings import Finding
 from warroom.agents.diagnostician.index import Entity, Index
 from warroom.agents.diagnostician.logs import line_time
-from warroom.agents.diagnostician.templates import ERROR_LINE
+from warroom.agents.diagnostician.templates import is_error_line
 from warroom.agents.diagnostician.topology import Graph
 
 _SPAN = re.compile(r"^(?P<indent>[\s│|]*)[├└]─+\s*(?P<name>.+?)\s+\((?P<service>[^()]+)\)\s+-\s+"
@@ -136,8 +136,10 @@ def error_chain_findings(ix: Index, g: Graph) -> list[Finding]:
         if not owner[1]:
             continue
         for line in stream.lines:
+            if not is_error_line(line):
+                continue
             m = _TRACE_ID.search(line)
-            if m is None or not ERROR_LINE.search(line):
+            if m is None:
                 continue
             at = _precise_time(line)
             if at is not None:
