@@ -25,6 +25,7 @@ from warroom.agents.diagnostician.context import document_findings, history_find
 from warroom.agents.diagnostician.correlation import comoving
 from warroom.agents.diagnostician.findings import Finding
 from warroom.agents.diagnostician.healthreports import health_report_findings
+from warroom.agents.diagnostician.hops import hop_delay_findings
 from warroom.agents.diagnostician.index import Entity, Index
 from warroom.agents.diagnostician.kubernetes import kubernetes_findings
 from warroom.agents.diagnostician.kubestate import kube_state_findings, rollouts_from_generations
@@ -273,7 +274,7 @@ def diagnose_snapshot(snapshot: EvidenceSnapshot, *, namespace: str = "",
                 *hinted,
                 *document_findings(ix, alerts), *health_report_findings(ix, alerts),
                 *trace_findings(ix),
-                *error_chain_findings(ix, g),
+                *error_chain_findings(ix, g), *hop_delay_findings(ix, g),
                 *history_findings(ix)]
     sym = symptoms(stats)
     for ent, texts in sym.items():

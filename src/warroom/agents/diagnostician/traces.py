@@ -34,7 +34,7 @@ _DB = re.compile(r"\bdb\.system\s*[:=]")
 MIN_SHARE = 0.5  # the place must own at least half the traced time to be named
 MIN_TRACED_MS = 1000.0  # traces faster than a second in total say nothing about slowness
 TRACE_WEIGHT = 0.45
-_TRACE_ID = re.compile(r"trace[_-]?id[\"']?\s*[:=]?\s*[\"']?([0-9a-f]{16,32})\b", re.I)
+TRACE_ID = re.compile(r"trace[_-]?id[\"']?\s*[:=]?\s*[\"']?([0-9a-f]{16,32})\b", re.I)
 MIN_CHAINS = 2  # one propagated error is an accident; two are a pattern
 
 
@@ -114,7 +114,7 @@ def trace_findings(ix: Index) -> list[Finding]:
 _STAMP = re.compile(r"(\d{4}-\d{2}-\d{2})[T ](\d{2}:\d{2}:\d{2}(?:\.\d{1,6})?)")
 
 
-def _precise_time(line: str) -> float | None:
+def precise_time(line: str) -> float | None:
     """Return when a line was logged, to the sub-second its stamp gives (epoch seconds)."""
     m = _STAMP.search(line[:40])
     if m is None:
@@ -138,10 +138,10 @@ def error_chain_findings(ix: Index, g: Graph) -> list[Finding]:
         for line in stream.lines:
             if not is_error_line(line):
                 continue
-            m = _TRACE_ID.search(line)
+            m = TRACE_ID.search(line)
             if m is None:
                 continue
-            at = _precise_time(line)
+            at = precise_time(line)
             if at is not None:
                 by_trace[m.group(1).lower()].append((at, owner))
     chains: dict[Entity, int] = defaultdict(int)
