@@ -95,7 +95,7 @@ def change_findings(ix: Index, changes: list[Change], onsets: dict[Entity, datet
                 # a rollout that changed nothing but its probes cannot have broken the code
                 out.append(Finding(ent[0], ent[1], "probe_failure", 0.6 if probes_only else 0.45,
                                    text, onset=ch.time, source="changes"))
-            unowned = DEPLOY_UNOWNED * min(1.0, (moved or {}).get(ent, 1.0) / DEPLOY_UNOWNED)
+            unowned = min(DEPLOY_UNOWNED, (moved or {}).get(ent, DEPLOY_UNOWNED))
             out.append(Finding(ent[0], ent[1], "bad_deploy",
                                0.25 if probes_only else 0.6 if own else unowned, text,
                                onset=ch.time, generic=not own or probes_only, source="changes"))

@@ -19,7 +19,7 @@ from warroom.agents.diagnostician.anomaly import split_time
 from warroom.agents.diagnostician.findings import Finding
 from warroom.agents.diagnostician.index import Entity, Index
 from warroom.agents.diagnostician.topology import Graph
-from warroom.agents.diagnostician.traces import TRACE_ID, precise_time
+from warroom.agents.diagnostician.traces import trace_events
 
 MIN_HOPS = 4  # hops seen along an edge before its usual gap means anything
 SLOW_GAP = 0.2  # seconds: a gap shorter than this is never a delay worth naming
@@ -30,21 +30,8 @@ MORE_WEIGHT = 0.3  # two late calls or more
 
 def _hops(ix: Index, g: Graph) -> dict[tuple[Entity, Entity], list[tuple[float, float]]]:
     """Return, per call edge, (arrival time, gap seconds) of each call seen in the logs."""
-    by_trace: dict[str, list[tuple[float, Entity]]] = defaultdict(list)
-    for stream in ix.snapshot.logs:
-        owner = ix.owner_of_pod(stream.namespace, stream.pod) if stream.pod else (
-            stream.namespace, stream.container or "")
-        if not owner[1]:
-            continue
-        for line in stream.lines:
-            m = TRACE_ID.search(line)
-            if m is None:
-                continue
-            at = precise_time(line)
-            if at is not None:
-                by_trace[m.group(1).lower()].append((at, owner))
     hops: dict[tuple[Entity, Entity], list[tuple[float, float]]] = defaultdict(list)
-    for events in by_trace.values():
+    for events in trace_events(ix).values():
         events.sort()
         seen: set[Entity] = set()
         for (t0, a), (t1, b) in zip(events, events[1:], strict=False):

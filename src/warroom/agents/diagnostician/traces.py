@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import re
 from collections import defaultdict
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
@@ -34,7 +35,7 @@ _DB = re.compile(r"\bdb\.system\s*[:=]")
 MIN_SHARE = 0.5  # the place must own at least half the traced time to be named
 MIN_TRACED_MS = 1000.0  # traces faster than a second in total say nothing about slowness
 TRACE_WEIGHT = 0.45
-TRACE_ID = re.compile(r"trace[_-]?id[\"']?\s*[:=]?\s*[\"']?([0-9a-f]{16,32})\b", re.I)
+_TRACE_ID = re.compile(r"trace[_-]?id[\"']?\s*[:=]?\s*[\"']?([0-9a-f]{16,32})\b", re.I)
 MIN_CHAINS = 2  # one propagated error is an accident; two are a pattern
 
 
@@ -114,7 +115,7 @@ def trace_findings(ix: Index) -> list[Finding]:
 _STAMP = re.compile(r"(\d{4}-\d{2}-\d{2})[T ](\d{2}:\d{2}:\d{2}(?:\.\d{1,6})?)")
 
 
-def precise_time(line: str) -> float | None:
+def _precise_time(line: str) -> float | None:
     """Return when a line was logged, to the sub-second its stamp gives (epoch seconds)."""
     m = _STAMP.search(line[:40])
     if m is None:
@@ -127,8 +128,9 @@ def precise_time(line: str) -> float | None:
         return None
 
 
-def error_chain_findings(ix: Index, g: Graph) -> list[Finding]:
-    """Name the places where errors that travelled up a trace to their callers began."""
+def trace_events(ix: Index, keep: Callable[[str], bool] | None = None
+                 ) -> dict[str, list[tuple[float, Entity]]]:
+    """Return, per trace id, when each place logged a line of it (the lines `keep` keeps)."""
     by_trace: dict[str, list[tuple[float, Entity]]] = defaultdict(list)
     for stream in ix.snapshot.logs:
         owner = ix.owner_of_pod(stream.namespace, stream.pod) if stream.pod else (
@@ -136,14 +138,20 @@ def error_chain_findings(ix: Index, g: Graph) -> list[Finding]:
         if not owner[1]:
             continue
         for line in stream.lines:
-            if not is_error_line(line):
+            if keep is not None and not keep(line):
                 continue
-            m = TRACE_ID.search(line)
+            m = _TRACE_ID.search(line)
             if m is None:
                 continue
-            at = precise_time(line)
+            at = _precise_time(line)
             if at is not None:
                 by_trace[m.group(1).lower()].append((at, owner))
+    return by_trace
+
+
+def error_chain_findings(ix: Index, g: Graph) -> list[Finding]:
+    """Name the places where errors that travelled up a trace to their callers began."""
+    by_trace = trace_events(ix, is_error_line)
     chains: dict[Entity, int] = defaultdict(int)
     callers: dict[Entity, set[Entity]] = defaultdict(set)
     for events in by_trace.values():
