@@ -108,6 +108,20 @@ def test_heap_growth_is_memory_and_a_steady_climb_a_leak() -> None:
                   "service:requests:rate1m": [4.0] * 7}) == "memory_leak"
 
 
+def test_slower_with_memory_killed_at_its_limit_and_climbing_again_is_a_leak() -> None:
+    # five-minute samples of a sawtooth: no steady climb to see, no baseline to leave, but a
+    # fall from its limit (a kill) and the climb that follows
+    slow = {"service:latency_seconds:p90_1m": [0.2, 0.21, 0.9, 0.95, 0.92]}
+    sawtooth = [0.73, 0.9, 0.52, 0.56, 0.73]
+    assert typed({**slow, "container_memory_working_set_ratio": sawtooth}) == "memory_leak"
+    # a fall that is not from its limit (a garbage collection, a smaller rollout) or that
+    # stays down (a restart that fixed it) says nothing of a leak
+    assert typed({**slow, "container_memory_working_set_ratio": [0.6, 0.7, 0.4, 0.45, 0.6]}
+                 ) == "network_latency"
+    assert typed({**slow, "container_memory_working_set_ratio": [0.7, 0.9, 0.4, 0.4, 0.4]}
+                 ) == "network_latency"
+
+
 def test_retransmissions_up_are_network_latency_even_with_errors() -> None:
     assert typed({"node_netstat_tcp_retransmissions_ratio": [0.001, 0.001, 0.2, 0.25, 0.22],
                   "service:errors:ratio_rate1m": [0.0, 0.0, 0.2, 0.22, 0.21]}) == \

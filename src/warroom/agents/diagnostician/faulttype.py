@@ -33,6 +33,8 @@ _MEMORY = re.compile(r"mem|heap|swap|\brss\b|_rss|oom|gc_", re.I)
 _NETWORK = re.compile(r"network|(^|_)net_|tcp|retransmi|packet_?loss|(^|_)rtt|(^|_)ping(_|$)|icmp",
                       re.I)
 SURGE_RATIO = 1.8  # demand this many times its baseline is a surge
+KILL_LEVEL = 0.85  # memory this close to its limit is where the OOM killer acts
+KILL_DROP = 0.25  # a fall this large in one sample is a restart, not a garbage collection
 
 
 def is_datastore(ix: Index, ent: Entity, place: Place | None = None) -> bool:
@@ -58,6 +60,26 @@ def resourced(ix: Index) -> set[Entity]:
             if ent is not None:
                 out.add(ent)
     return out
+
+
+def killed_at_limit(ix: Index, ent: Entity) -> bool:
+    """Tell whether the place's memory, as a share of its limit, was killed there and climbs.
+
+    A sample at 85% of the limit or more followed by a fall of a quarter of the limit or more
+    in one step is the OOM killer restarting the container; a rise in the next sample is the
+    memory climbing again. At five-minute steps a leak's sawtooth shows no steady climb, but
+    these three samples it still shows, however short the series and whatever its baseline.
+    """
+    for series in ix.snapshot.series:
+        if not _MEMORY.search(series.name) or place_of(ix, series) != ent:
+            continue
+        vals = [v for _, v in ix.points(series)]
+        if not vals or min(vals) < 0 or max(vals) > 1.0:
+            continue  # not a share of a limit
+        if any(a >= KILL_LEVEL and a - b >= KILL_DROP and c > b
+               for a, b, c in zip(vals, vals[1:], vals[2:], strict=False)):
+            return True
+    return False
 
 
 def switched_off(signals: list[Signal]) -> bool:
@@ -105,6 +127,9 @@ def type_fault(ix: Index, p: Place, watched: set[Entity] | None = None) -> tuple
         if any(s.climbing for s in memory):
             return "memory_leak", "its memory climbed steadily towards its limit"
         return "memory_limit_too_low", "its memory use rose"
+    if ({"errors", "latency"} & kinds) and killed_at_limit(ix, p.entity):
+        return "memory_leak", ("its memory fell sharply from its limit (the container was "
+                               "killed) and climbs again")
     if any(_NETWORK.search(s.name) and s.kind != "traffic" for s in up):
         return "network_latency", "its network round trips, retransmissions or drops rose"
     if external_host(ix, p.entity) and ({"errors", "latency"} & kinds):
