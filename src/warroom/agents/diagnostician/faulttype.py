@@ -63,12 +63,13 @@ def resourced(ix: Index) -> set[Entity]:
 
 
 def killed_at_limit(ix: Index, ent: Entity) -> bool:
-    """Tell whether the place's memory, as a share of its limit, was killed there and climbs.
+    """Tell whether the place's container was killed at its memory limit and climbs again.
 
-    A sample at 85% of the limit or more followed by a fall of a quarter of the limit or more
-    in one step is the OOM killer restarting the container; a rise in the next sample is the
-    memory climbing again. At five-minute steps a leak's sawtooth shows no steady climb, but
-    these three samples it still shows, however short the series and whatever its baseline.
+    Read from a memory series that is a share of its limit: a sample at 85% of the limit or
+    more followed by a fall of a quarter of the limit or more in one step is the OOM killer
+    restarting the container, and a rise in the next sample is the memory climbing again. At
+    five-minute steps a leak's sawtooth shows no steady climb, but a kill and the climb after
+    it still show in three samples, however short the series and whatever its baseline.
     """
     for series in ix.snapshot.series:
         if not _MEMORY.search(series.name) or place_of(ix, series) != ent:
