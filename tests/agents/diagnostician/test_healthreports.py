@@ -67,3 +67,11 @@ def test_a_report_that_names_no_alerting_place_says_nothing_about_this_incident(
     other = report({"members": [{"name": "cart-archive-0", "running": False}]})
     ix = Index.build(snapshot(documents=[other]))
     assert health_report_findings(ix, [("shop", "cart")]) == []
+
+
+def test_a_document_nested_past_any_report_is_read_without_breaking() -> None:
+    deep = Document(source="dump", title="broker dump", text="[" * 100_000 + "]" * 100_000)
+    nested = Document(source="dump", title="broker", text='{"a":' * 500 + '{"running": false}'
+                      + "}" * 500)
+    ix = Index.build(snapshot(documents=[deep, nested]))
+    assert health_report_findings(ix, [("queues", "broker")]) == []

@@ -35,6 +35,7 @@ _BAD_STATUS = frozenset({"down", "failed", "failing", "unhealthy", "degraded", "
                          "crashloopbackoff"})
 # what the trouble is about: members that cannot reach each other are a network fault
 _NETWORK = re.compile(r"partition|unreachable|split_?brain|network|connect", re.I)
+MAX_DEPTH = 32  # reports nest a few levels; anything deeper is not read further
 WEIGHT = 0.45  # a tool's own report of a partition or an alarm: checkable, but second-hand
 DOWN_WEIGHT = 0.3  # members down, nothing said about why
 
@@ -48,8 +49,10 @@ class Fact:
     network: bool
 
 
-def health_facts(value: Any, path: str = "") -> Iterator[Fact]:
+def health_facts(value: Any, path: str = "", depth: int = 0) -> Iterator[Fact]:
     """Yield the unhealthy statements of a parsed JSON document, depth first."""
+    if depth > MAX_DEPTH:
+        return
     if isinstance(value, dict):
         for raw_key, item in value.items():
             key = str(raw_key)
@@ -67,10 +70,10 @@ def health_facts(value: Any, path: str = "") -> Iterator[Fact]:
                     item.strip().lower() in _BAD_STATUS:
                 yield Fact(where, f"{where}={item}", _network(item))
             else:
-                yield from health_facts(item, where)
+                yield from health_facts(item, where, depth + 1)
     elif isinstance(value, list):
         for i, item in enumerate(value):
-            yield from health_facts(item, f"{path}[{i}]")
+            yield from health_facts(item, f"{path}[{i}]", depth + 1)
 
 
 def _network(word: str) -> bool:
@@ -83,7 +86,7 @@ def _parsed(text: str) -> Any:
         return None
     try:
         return json.loads(stripped)
-    except ValueError:
+    except (ValueError, RecursionError):  # not JSON, or nested past what the parser takes
         return None
 
 
