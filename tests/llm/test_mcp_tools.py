@@ -69,6 +69,13 @@ def test_long_lines_are_cut_and_json_is_read_leaf_by_leaf() -> None:
     assert lines_of(doc) == ["a.b[0]: 1", "a.b[1]: two", "c: None"]
 
 
+def test_a_document_nested_past_the_stack_is_cut_not_a_crash() -> None:
+    # a hostile server's answer: as deep as its JSON parser lets it be
+    deep = CallToolResult(content=[TextContent(type="text", text="[" * 1000 + "1" + "]" * 1000)])
+    (line,) = lines_of(deep)
+    assert line.endswith("[nested deeper than 64 levels, not shown]")
+
+
 @pytest.mark.integration
 async def test_the_model_calls_warroom_mcp_over_stdio(tmp_path: Path,
                                                       fixtures_dir: Path) -> None:

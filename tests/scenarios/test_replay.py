@@ -96,6 +96,14 @@ def test_unreadable_files_exit_2(tmp_path: Path) -> None:
     assert result.exit_code == 2 and "holds no *.json" in result.stderr
 
 
+def test_a_file_nested_past_the_parser_is_a_clear_error(tmp_path: Path) -> None:
+    deep = tmp_path / "deep.json"
+    deep.write_text("[" * 100_000 + "]" * 100_000)
+    result = runner.invoke(app, ["replay", str(deep)])
+    assert result.exit_code == 2
+    assert "deep.json: not a scenario: nested deeper" in result.stderr
+
+
 def test_eval_reports_json_and_gates(scenarios_dir: Path, tmp_path: Path) -> None:
     for name in ("opensre-eks-000.json", "opensre-eks-001.json", "synth-node-failure-1.json"):
         shutil.copy(scenarios_dir / name, tmp_path / name)

@@ -37,13 +37,19 @@ def offered(server: MCPServerConfig, tool: Any) -> bool:
     return tool.name in server.tools and not writes
 
 
-def flatten(value: Any, path: str = "") -> list[str]:
+MAX_DEPTH = 64  # a tool's document nested deeper is cut there (a line says so)
+
+
+def flatten(value: Any, path: str = "", depth: int = 0) -> list[str]:
     """Return one `path: value` line per leaf of a JSON document."""
+    if depth > MAX_DEPTH and isinstance(value, dict | list):
+        return [f"{path}: [nested deeper than {MAX_DEPTH} levels, not shown]"]
     if isinstance(value, dict):
-        return [line for k, v in value.items() for line in flatten(v, f"{path}.{k}" if path
-                                                                    else str(k))]
+        return [line for k, v in value.items()
+                for line in flatten(v, f"{path}.{k}" if path else str(k), depth + 1)]
     if isinstance(value, list):
-        return [line for i, v in enumerate(value) for line in flatten(v, f"{path}[{i}]")]
+        return [line for i, v in enumerate(value)
+                for line in flatten(v, f"{path}[{i}]", depth + 1)]
     return [f"{path}: {value}" if path else str(value)]
 
 

@@ -49,6 +49,9 @@ def load_scenario(path: Path, *, with_expected: bool = False) -> Scenario:
         data = json.loads(raw)
     except (ValueError, UnicodeDecodeError) as exc:
         raise ScenarioError(f"{path}: not a JSON document: {exc}") from exc
+    except RecursionError as exc:
+        raise ScenarioError(f"{path}: not a scenario: nested deeper than a JSON parser "
+                            "takes") from exc
     if not isinstance(data, dict):
         raise ScenarioError(f"{path}: field (document): expected a JSON object, "
                             f"got {type(data).__name__}")
