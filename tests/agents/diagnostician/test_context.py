@@ -34,6 +34,20 @@ def test_activity_dump_names_the_busy_database() -> None:
         ("data", "orders-db", "database_saturation")]
 
 
+def test_a_setting_or_a_small_lock_share_is_no_busy_database() -> None:
+    def busy(text: str) -> bool:
+        ix = Index.build(snapshot(
+            series=[series("db:connections:ratio", [0.5] * 10, namespace="data",
+                           service="orders-db")],
+            documents=[Document(source="db", title="orders-db", text=text)]))
+        return bool(document_findings(ix))
+
+    assert not busy("Engine: postgres 15\nmax_connections: 1802\n")
+    assert not busy("Top wait events: IO:DataFileWrite=0.9, CPU:user=0.6, Lock:relation=0.2")
+    assert busy("Top wait events: Lock:relation=10.1, IO:DataFileWrite=1.9")
+    assert busy("connections: max_connections=200, in use=199")
+
+
 def test_similar_incidents_are_a_weak_generic_prior() -> None:
     ix = Index.build(snapshot(similar=[
         SimilarIncident(incident_id="i1", namespace="shop", service="cart",

@@ -15,6 +15,11 @@ _HOST_DOWN = re.compile(r"unreachable|lost (network )?connectivity|powered off|d
                         r"hardware failure|kernel panic|not responding|host failure", re.I)
 _DB_BUSY = re.compile(r"max_connections|too many clients|connections? in use|waiting for|"
                       r"\bLock\b|long[- ]running", re.I)
+# a line that only states the setting (`max_connections: 1802`) reports no use of it
+_SETTING_ONLY = re.compile(r"^\s*max_connections\s*[:=]\s*\d+\s*$", re.I)
+# a lock wait class with its share of the load (`Lock:relation=0.2`, average active sessions)
+_LOCK_SHARE = re.compile(r"\bLock:[\w-]+\s*=\s*(\d+(?:\.\d+)?)")
+LOCK_BUSY = 1.0  # a lock wait class holding one session or more on average is contention
 # the Kubernetes API's NotFound error: a manifest or a pod references an object that is not there
 _API_NOT_FOUND = re.compile(r"\b(namespaces?|configmaps?|secrets?|serviceaccounts?|"
                             r"persistentvolumeclaims?|storageclass(?:es)?(?:\.[\w.]+)?|"
@@ -51,13 +56,31 @@ def document_findings(ix: Index, alerts: list[Entity] | None = None) -> list[Fin
             for node in sorted(n for n in ix.node_names if n and n in text):
                 out.append(Finding("", node, "node_failure", 0.35, f"{where}: {first}",
                                    source="documents"))
-        if _DB_BUSY.search(text):
+        if _db_busy(text):
             for name in sorted(n for n in ix.db_services if re.search(
                     rf"\b{re.escape(n)}\b", text)):
                 ns = ix.namespace_of(name) or ""
                 out.append(Finding(ns, name, "database_saturation", 0.3, f"{where}: {first}",
                                    source="documents"))
     return out
+
+
+def _db_busy(text: str) -> bool:
+    """Tell whether a document reports a database short of connections or stuck on locks.
+
+    Read line by line: a line that only states `max_connections` is a setting, and a line whose
+    every lock mention is a wait class holding less than one session on average is the usual
+    background of a busy database, not contention.
+    """
+    for line in text.splitlines():
+        if not _DB_BUSY.search(line) or _SETTING_ONLY.match(line):
+            continue
+        shares = [float(v) for v in _LOCK_SHARE.findall(line)]
+        rest = _LOCK_SHARE.sub("", line)
+        if shares and max(shares) < LOCK_BUSY and not _DB_BUSY.search(rest):
+            continue
+        return True
+    return False
 
 
 def history_findings(ix: Index) -> list[Finding]:
