@@ -57,12 +57,11 @@ def health_facts(value: Any, path: str = "", depth: int = 0) -> Iterator[Fact]:
         for raw_key, item in value.items():
             key = str(raw_key)
             where = f"{path}.{key}" if path else key
+            trouble = bool(_TROUBLE.search(key)) and not _SETTING.search(key)
             if isinstance(item, bool):
-                if (item is False and _ALIVE.match(key)) or (
-                        item is True and _TROUBLE.search(key) and not _SETTING.search(key)):
+                if (item is False and _ALIVE.match(key)) or (item is True and trouble):
                     yield Fact(where, f"{where}={str(item).lower()}", _network(key))
-            elif isinstance(item, list) and item and _TROUBLE.search(key) and \
-                    not _SETTING.search(key) and all(
+            elif isinstance(item, list) and item and trouble and all(
                     isinstance(v, str | int | float) for v in item):
                 shown = ", ".join(str(v) for v in item[:3])
                 yield Fact(where, f"{where}=[{shown}]", _network(key))

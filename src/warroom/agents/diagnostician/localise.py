@@ -290,6 +290,9 @@ def method_findings(ix: Index, places: dict[Entity, Place], alerts: list[Entity]
         if p.anomaly < 0.1:
             continue
         fault, why = type_fault(ix, p, watched)
+        # a blind host has no series of its own (it is unobserved): the caller it stands in
+        # for shows them
+        shown = places.get(p.blind_below, p) if p.blind_below is not None else p
         if ent in named_by_alert:
             fault, why = named_by_alert[ent], "the alert firing on it names this fault"
         anomaly = p.anomaly
@@ -298,16 +301,13 @@ def method_findings(ix: Index, places: dict[Entity, Place], alerts: list[Entity]
             # and its walk rank together (geometric mean), as MicroRCA ranks by the walk
             anomaly = math.sqrt(anomaly * walk.get(ent, 0.0))
         if symptom and ent not in alerts:
-            # a blind host shows nothing of its own: the caller it stands in for shows it
-            shown = places.get(p.blind_below, p) if p.blind_below is not None else p
             anomaly = max(shown.kind_score(symptom | {"saturation", "stopped"}), 0.5 * anomaly)
         if p.late:
             anomaly *= AFTER_ALERT_FACTOR  # still normal after the alert fired: not its cause
         elif first is not None and p.onset is not None and p.onset > first + _ONSET_SLACK:
             anomaly *= LATE_FACTOR  # a root's anomaly starts first; this one came later
         weight = METHOD_WEIGHT * anomaly * (VICTIM_FACTOR if p.victim_of else 1.0)
-        strongest = sorted(p.signals or (places[p.blind_below].signals if p.blind_below
-                                         in places else []), key=lambda s: -s.score)[:2]
+        strongest = sorted(shown.signals, key=lambda s: -s.score)[:2]
         parts = [describe(s) for s in strongest]
         if p.template is not None:
             strength, sh = p.template
