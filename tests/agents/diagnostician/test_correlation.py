@@ -54,3 +54,22 @@ def test_a_caller_linked_by_co_movement_to_a_saturated_place_is_its_victim() -> 
     entry = [h for h in _diagnose(linked=True).hypotheses if h.service == "entry"]
     alone = [h for h in _diagnose(linked=False).hypotheses if h.service == "entry"]
     assert entry and alone and entry[0].confidence < alone[0].confidence
+
+
+def test_a_failing_resolver_that_moves_with_its_clients_takes_their_errors() -> None:
+    # no call graph: the resolver is linked to its clients twice, as everyone's shared
+    # dependency and by co-movement; the second link must not undo the first
+    def failing(base: float, to: float) -> list[float]:
+        return [v if i < 31 else to * (1 + 0.05 * ((i * 3) % 3 - 1))
+                for i, v in enumerate(flat(base))]
+
+    world = [series("service:errors:ratio_rate1m", failing(0.002, 0.5), namespace="",
+                    service="storefront"),
+             series("service:errors:ratio_rate1m", failing(0.002, 0.45), namespace="",
+                    service="payments"),
+             series("service:errors:ratio_rate1m", failing(0.004, 0.4), namespace="",
+                    service="coredns_AWS::ECS::Service")]
+    report = rules.diagnose_snapshot(snapshot(series=world,
+                                              alerts=[alert({"service": "storefront"})]))
+    top = report.hypotheses[0]
+    assert (top.service, top.fault) == ("coredns_AWS::ECS::Service", "dns_failure")

@@ -172,7 +172,7 @@ def mark_victims(places: dict[Entity, Place], g: Graph,
     for p in places.values():
         if not p.kinds or not p.kinds <= _INHERITED:
             continue  # its own resources moved: not merely a victim
-        linked = sorted((weak or {}).get(p.entity, set()) - g.below(p.entity))
+        linked = sorted((weak or {}).get(p.entity, set()) - g.below(p.entity) - set(shared))
         for c in [*sorted(g.below(p.entity)), *shared, *linked]:
             q = places.get(c)
             if q is None or q is p:
