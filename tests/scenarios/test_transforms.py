@@ -26,6 +26,7 @@ from warroom.scenarios.transforms import (
     drop_changes,
     drop_logs,
     drop_objects,
+    drop_topology,
     onset,
     red_herring,
     resolve,
@@ -63,11 +64,13 @@ def _dump(s: Scenario, *skip: str) -> dict[str, object]:
 
 
 @pytest.mark.parametrize(("fn", "field"), [(drop_objects, "kubernetes"), (drop_logs, "logs"),
-                                           (drop_changes, "changes")])
+                                           (drop_changes, "changes"),
+                                           (drop_topology, "topology")])
 def test_drops_remove_one_dimension_and_keep_the_rest(scenario: Scenario, fn: object,
                                                       field: str) -> None:
     out = fn(scenario, 1)  # type: ignore[operator]
-    assert not (out.kubernetes.objects if field == "kubernetes" else getattr(out, field))
+    assert not (out.kubernetes.objects if field == "kubernetes" else
+                out.topology.edges if field == "topology" else getattr(out, field))
     assert _dump(out, field) == _dump(scenario, field)
 
 
@@ -253,7 +256,8 @@ def test_red_herring_deploys_turn_their_pods_over_in_the_metrics() -> None:
 
 
 def test_resolve_expands_all_and_rejects_unknown_names() -> None:
-    assert resolve(["all"]) == list(TRANSFORMS)
+    assert resolve(["all"]) == [n for n in TRANSFORMS if n != "drop_topology"]
+    assert resolve(["all", "drop_topology"]) == list(TRANSFORMS)  # asked for by name, last
     assert resolve(["rename", "drop_logs"]) == ["drop_logs", "rename"]
     with pytest.raises(ValueError, match=r"unknown transform bogus; valid: drop_objects.*all"):
         resolve(["bogus", "noise"])

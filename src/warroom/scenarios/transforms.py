@@ -12,6 +12,8 @@ them, so diagnosis quality is measured on evidence shaped unlike the generators'
 - `noise`: 20 healthy services with noisy, stationary metrics join the call graph.
 - `red_herring`: recent deploys of healthy services just before the onset (their pods'
   series turn over to a new ReplicaSet, as a real rollout shows in the metrics).
+- `drop_topology` (not part of `all`, which is the eight above): the call graph is gone, so
+  the walk must infer who calls whom from logs, traces and co-movement.
 
 The onset of an incident is not part of the format; it is estimated as five minutes before the
 first alert started (an alert's `for:` window), which is never after the real onset.
@@ -69,6 +71,12 @@ def drop_logs(scenario: Scenario, seed: int = 0) -> Scenario:
 def drop_changes(scenario: Scenario, seed: int = 0) -> Scenario:
     """Remove the change feed."""
     return scenario.model_copy(update={"changes": []})
+
+
+def drop_topology(scenario: Scenario, seed: int = 0) -> Scenario:
+    """Remove the call graph (applied after the transforms that read or extend it)."""
+    return scenario.model_copy(update={"topology": scenario.topology.model_copy(
+        update={"edges": []})})
 
 
 def _fmt(value: float) -> str:
@@ -221,7 +229,11 @@ TRANSFORMS: dict[str, Transform] = {
     "red_herring": red_herring,
     "coarsen": coarsen,
     "rename": rename,
+    "drop_topology": drop_topology,
 }
+# what `all` applies: the degradations the diagnosis is held to; the others are asked for by name
+ALL = ("drop_objects", "drop_logs", "drop_changes", "alert_to_entry", "noise", "red_herring",
+       "coarsen", "rename")
 
 
 def resolve(names: list[str]) -> list[str]:
@@ -231,7 +243,7 @@ def resolve(names: list[str]) -> list[str]:
     """
     wanted = {n.strip() for n in names if n.strip()}
     if "all" in wanted:
-        return list(TRANSFORMS)
+        wanted = (wanted - {"all"}) | set(ALL)
     unknown = sorted(wanted - TRANSFORMS.keys())
     if unknown:
         raise ValueError(f"unknown transform {', '.join(unknown)}; valid: "
