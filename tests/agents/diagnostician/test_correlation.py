@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from warroom.agents.diagnostician import rules
+from warroom.agents.diagnostician import inference, rules
 from warroom.agents.diagnostician.anomaly import score_all
 from warroom.agents.diagnostician.correlation import comoving
 from warroom.agents.diagnostician.index import Index
@@ -38,14 +38,14 @@ def test_places_that_step_together_are_linked_and_noise_is_not() -> None:
 
 
 def _diagnose(linked: bool) -> DiagnosisReport:
-    original = rules.comoving
+    original = inference.comoving
     if not linked:
-        rules.comoving = lambda ix, places: {}
+        inference.comoving = lambda ix, places: {}
     try:
         return rules.diagnose_snapshot(snapshot(series=_world(),
                                                 alerts=[alert({"service": "entry"})]))
     finally:
-        rules.comoving = original
+        inference.comoving = original
 
 
 def test_a_caller_linked_by_co_movement_to_a_saturated_place_is_its_victim() -> None:
@@ -73,3 +73,4 @@ def test_a_failing_resolver_that_moves_with_its_clients_takes_their_errors() -> 
                                               alerts=[alert({"service": "storefront"})]))
     top = report.hypotheses[0]
     assert (top.service, top.fault) == ("coredns_AWS::ECS::Service", "dns_failure")
+

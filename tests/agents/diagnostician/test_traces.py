@@ -7,8 +7,12 @@ from datetime import timedelta
 from warroom.agents.diagnostician.index import Index
 from warroom.agents.diagnostician.rules import diagnose_snapshot
 from warroom.agents.diagnostician.topology import Graph
-from warroom.agents.diagnostician.traces import error_chain_findings, trace_findings
-from warroom.sensors.models import Document, EvidenceSnapshot
+from warroom.agents.diagnostician.traces import (
+    error_chain_findings,
+    error_order_edges,
+    trace_findings,
+)
+from warroom.sensors.models import AlertView, Document, EvidenceSnapshot
 
 from .diag_builders import NOW, logs, snapshot
 
@@ -99,3 +103,35 @@ def test_a_caller_failing_first_is_no_chain_from_its_callee() -> None:
     snap = chain_snapshot(depth_first=False)
     ix = Index.build(snap)
     assert error_chain_findings(ix, Graph.build(ix, "shop")) == []
+
+
+def _unmapped(snap: EvidenceSnapshot) -> EvidenceSnapshot:
+    return snap.model_copy(update={"topology": []})
+
+
+def test_the_order_of_errors_in_traces_says_who_calls_whom() -> None:
+    ix = Index.build(_unmapped(chain_snapshot(depth_first=True)))
+    assert error_order_edges(ix) == [(("shop", "booking"), ("shop", "contacts"))]
+    # the caller failing first says the opposite; a place alone in its traces says nothing
+    ix = Index.build(_unmapped(chain_snapshot(depth_first=False)))
+    assert error_order_edges(ix) == [(("shop", "contacts"), ("shop", "booking"))]
+
+
+def test_one_trace_or_errors_at_the_same_instant_infer_no_link() -> None:
+    at = _line(3, "d4e5f6a7b8c9d0e1f2a3", "failed")
+    trace = "e5f6a7b8c9d0e1f2a3b4"
+    once = snapshot(logs=[logs("shop", "contacts-7f9dd8b6c4-aaaaa", [_line(4, trace, "gone")]),
+                          logs("shop", "booking-7f9dd8b6c4-bbbbb", [_line(3.9, trace, "failed")])])
+    assert error_order_edges(Index.build(once)) == []
+    twice = snapshot(logs=[logs("shop", "contacts-7f9dd8b6c4-aaaaa", [at, at]),
+                           logs("shop", "booking-7f9dd8b6c4-bbbbb", [at, at])])
+    assert error_order_edges(Index.build(twice)) == []
+
+
+def test_without_a_call_graph_the_error_order_finds_the_callee_below_the_alert() -> None:
+    snap = _unmapped(chain_snapshot(depth_first=True)).model_copy(update={"alerts": [
+        AlertView(status="firing", labels={"alertname": "HighErrorRate", "namespace": "shop",
+                                           "service": "booking"},
+                  starts_at=NOW - timedelta(minutes=6))]})
+    top = diagnose_snapshot(snap).hypotheses[0]
+    assert (top.service, top.fault) == ("contacts", "application_error")

@@ -162,12 +162,14 @@ def _explains(p: Place, q: Place, kind: str, series: dict[Entity, dict[str, Sign
 def mark_victims(places: dict[Entity, Place], g: Graph,
                  series: dict[Entity, dict[str, Signal]],
                  shared: tuple[Entity, ...] = (),
-                 weak: dict[Entity, set[Entity]] | None = None) -> None:
+                 weak: dict[Entity, set[Entity]] | None = None,
+                 sinks: frozenset[Entity] = frozenset()) -> None:
     """Mark places whose trouble a callee explains (inheritable kinds, callee not later).
 
     `shared` are places everything depends on without a call-graph edge (cluster DNS).
     `weak` are undirected links from co-movement (correlation.py), used when there is no
-    call graph: the neighbour must have started first, or have its own resources moved.
+    call graph: the neighbour must have started first, have its own resources moved, or be a
+    sink (a data store or an outside host, which calls none of the places it is linked to).
     """
     for p in places.values():
         if not p.kinds or not p.kinds <= _INHERITED:
@@ -178,8 +180,9 @@ def mark_victims(places: dict[Entity, Place], g: Graph,
             if q is None or q is p:
                 continue
             if c in linked and not (q.kinds - _INHERITED or (
-                    q.onset and p.onset and q.onset < p.onset)):
-                continue  # a link without direction: only an earlier or resource-bound place
+                    q.onset and p.onset and q.onset < p.onset) or (
+                    c in sinks and p.entity not in sinks)):
+                continue  # a link without direction: only an earlier, resource-bound or sink
             # a failing resolver everyone depends on fails its clients' requests or makes them
             # wait and retry: its errors account for their errors and latency alike
             resolver = c in shared and q.kind_score({"errors"}) >= 0.25 and p.kinds <= {

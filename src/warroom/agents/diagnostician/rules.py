@@ -22,11 +22,11 @@ from warroom.agents.diagnostician.changes import (
     rollouts_from_replicasets,
 )
 from warroom.agents.diagnostician.context import document_findings, history_findings
-from warroom.agents.diagnostician.correlation import comoving
 from warroom.agents.diagnostician.findings import Finding
 from warroom.agents.diagnostician.healthreports import health_report_findings
 from warroom.agents.diagnostician.hops import hop_delay_findings
 from warroom.agents.diagnostician.index import Entity, Index
+from warroom.agents.diagnostician.inference import infer_links, undirected_links
 from warroom.agents.diagnostician.kubernetes import kubernetes_findings
 from warroom.agents.diagnostician.kubestate import kube_state_findings, rollouts_from_generations
 from warroom.agents.diagnostician.localise import (
@@ -224,6 +224,7 @@ def diagnose_snapshot(snapshot: EvidenceSnapshot, *, namespace: str = "",
     if not alerts and service:
         alerts = [ix.entity(service, namespace)]
     g = Graph.build(ix, alerts[0][0] if alerts else namespace)
+    mapped = not g.empty  # the snapshot's own call graph, not one inferred from its logs
     reach = g.downstream(alerts)
     dns = dns_entity(ix)
 
@@ -234,12 +235,8 @@ def diagnose_snapshot(snapshot: EvidenceSnapshot, *, namespace: str = "",
     logev = collect(ix, since=max(earliest, default_onset - timedelta(minutes=20))
                     - timedelta(minutes=3))
     hints = pointers(logev)
-    if g.empty:
-        # no service map: the callers' own logs say whom they call ("call to X timed out")
-        for dep, cats in logev.about.items():
-            for items in cats.values():
-                for caller, _ in items:
-                    g.add(caller, dep)
+    if not mapped:
+        infer_links(ix, g, logev)
         reach = g.downstream(alerts)
     signals = score_all(ix)
     anchor = split_time(ix)
@@ -255,8 +252,8 @@ def diagnose_snapshot(snapshot: EvidenceSnapshot, *, namespace: str = "",
     for sig in signals:  # the strongest series of each name per place, anomalous or not
         if sig.score >= by_place[sig.entity].get(sig.name, sig).score:
             by_place[sig.entity][sig.name] = sig
-    weak = {} if snapshot.topology else comoving(ix, places)  # no call graph: co-movement
-    mark_victims(places, g, by_place, shared=(dns,), weak=weak)
+    weak, sinks = ({}, frozenset[Entity]()) if mapped else undirected_links(ix, places)
+    mark_victims(places, g, by_place, shared=(dns,), weak=weak, sinks=sinks)
     blame_stopped_node(ix, places)
     observed = {s.entity for s in signals} | {ix.owner_of_pod(st.namespace, st.pod)
                                                for st in snapshot.logs if st.pod}
@@ -315,7 +312,7 @@ def diagnose_snapshot(snapshot: EvidenceSnapshot, *, namespace: str = "",
     jumped = {s.entity for s in signals if s.jumped}  # the newest sample, as an alert sees it
     anomalous = strong | set(sym) | moved | {e for e, n in hints.items() if n >= 2}
     for c in cands.values():
-        factor, c.place = relation(ix, g, c.entity, alerts, reach, dns)
+        factor, c.place = relation(ix, g, c.entity, alerts, reach, dns, mapped=mapped)
         c.score *= factor
         off, off_why = off_path_factor(ranks, c.entity, alerts, reach)
         if off < 1.0 and c.entity != dns and c.entity[1] not in ix.node_names:  # shared: kept
@@ -342,7 +339,10 @@ def diagnose_snapshot(snapshot: EvidenceSnapshot, *, namespace: str = "",
                     or hints.get(e, 0) >= min_hints)
 
     troubled_alert = any(trouble(a, 2) or a in jumped for a in alerts)
-    chain = any(trouble(e) for e in set(reach) - set(alerts))
+    # without a call graph, any place may be below the alert
+    below_alert = (set(reach) if mapped else set(reach) | set(places) | set(troubled)
+                   ) - set(alerts)
+    chain = any(trouble(e) for e in below_alert)
     # a place anywhere that ran out of its own resources (not inherited from a callee): the
     # alert may be on the wrong service, but "nothing is wrong" is not what the evidence says
     chain = chain or any(p.victim_of is None and p.kind_score({"saturation"}) >= SATURATED
@@ -358,7 +358,7 @@ def diagnose_snapshot(snapshot: EvidenceSnapshot, *, namespace: str = "",
     none_score = _none_score(quiet, troubled_alert or chain, resolved, best)
     # "nothing is wrong" only when nothing is: a firing alert over a place below it whose own
     # signals moved, however weakly, ranks that place first (the decision still abstains)
-    below = [c.score for c in ranked if c.entity in reach and c.entity not in alerts
+    below = [c.score for c in ranked if c.entity in below_alert
              and c.entity in places and places[c.entity].moved_at_all]
     if below and not resolved and not quiet:
         none_score = min(none_score, 0.9 * max(below))

@@ -118,8 +118,13 @@ class Graph:
 
 
 def relation(ix: Index, g: Graph, ent: Entity, alerts: list[Entity],
-             reach: dict[Entity, int], dns: Entity) -> tuple[float, str]:
-    """Return how plausible a place is given the alerts (factor 0..1) and why."""
+             reach: dict[Entity, int], dns: Entity, *, mapped: bool = True
+             ) -> tuple[float, str]:
+    """Return how plausible a place is given the alerts (factor 0..1) and why.
+
+    Without a call graph in the snapshot (`mapped` false) the graph holds only the links
+    inferred from logs: a place they do not connect to the alert may still be below it.
+    """
     if not alerts:
         return 0.9, "no alert target to localise from"
     if ent in alerts:
@@ -136,12 +141,12 @@ def relation(ix: Index, g: Graph, ent: Entity, alerts: list[Entity],
         if not ix.nodes:
             return 0.85, "a node (no node objects to see what it hosts)"
         return 0.8 if hosted else 0.7, "a node of the cluster"
-    if g.empty:
-        same_ns = any(ent[0] == a[0] for a in alerts)
-        return (0.9 if same_ns else 0.75), "no topology to localise with"
     ups = set().union(*(g.above(a) for a in alerts)) if alerts else set()
     if ent in ups:
         return 0.6, "upstream of the alerting service"
+    if g.empty or not mapped:
+        same_ns = any(ent[0] == a[0] for a in alerts)
+        return (0.9 if same_ns else 0.75), "no topology to localise with"
     return 0.55, "not connected to the alerting service"
 
 

@@ -149,6 +149,31 @@ def trace_events(ix: Index, keep: Callable[[str], bool] | None = None
     return by_trace
 
 
+def error_order_edges(ix: Index) -> list[tuple[Entity, Entity]]:
+    """Infer caller -> callee links from the order of errors in one request's trace.
+
+    A failing callee logs its error and returns; the callers waiting on it then fail and log
+    theirs, later, in the same trace. So the place whose error came first in a trace is
+    called (directly or not) by the places that failed after it. A link counts when two
+    traces or more show it and it is seen more often this way than the other.
+    """
+    seen: dict[tuple[Entity, Entity], int] = defaultdict(int)
+    for events in trace_events(ix, is_error_line).values():
+        first: dict[Entity, float] = {}
+        for at, ent in sorted(events):
+            first.setdefault(ent, at)
+        if len(first) < 2:
+            continue
+        origin = min(first, key=lambda e: (first[e], e))
+        if sum(1 for at in first.values() if at == first[origin]) > 1:
+            continue  # two places failed at once: nothing says which came first
+        for ent in first:
+            if ent != origin:
+                seen[(ent, origin)] += 1
+    return sorted(pair for pair, n in seen.items()
+                  if n >= MIN_CHAINS and n > seen.get((pair[1], pair[0]), 0))
+
+
 def error_chain_findings(ix: Index, g: Graph) -> list[Finding]:
     """Name the places where errors that travelled up a trace to their callers began."""
     by_trace = trace_events(ix, is_error_line)
