@@ -22,6 +22,8 @@ from warroom.agents.diagnostician.correlation import comoving
 from warroom.agents.diagnostician.faulttype import external_host, is_datastore
 from warroom.agents.diagnostician.traces import error_order_edges
 
+TOGETHER = 0.5  # the least anomaly of a symptom that links a sink by its onset alone
+
 if TYPE_CHECKING:
     from warroom.agents.diagnostician.index import Entity, Index
     from warroom.agents.diagnostician.localise import Place
@@ -44,4 +46,22 @@ def undirected_links(ix: Index, places: dict[Entity, Place]
     """Return the co-movement links between anomalous places, and which places are sinks."""
     sinks = frozenset(e for e, p in places.items()
                       if is_datastore(ix, e, p) or external_host(ix, e))
-    return comoving(ix, places), sinks
+    links = comoving(ix, places)
+    for sink in sinks:
+        for ent, p in places.items():
+            if ent not in sinks and _together(places[sink], p):
+                links.setdefault(sink, set()).add(ent)
+                links.setdefault(ent, set()).add(sink)
+    return links, sinks
+
+
+def _together(a: Place, b: Place) -> bool:
+    """Tell whether two places went wrong in the same way from the same sample on: the same
+    symptom (errors, latency) strongly anomalous at both, its onsets one step apart at most."""
+    for kind in ("errors", "latency"):
+        sa = [s for s in a.signals if s.kind == kind and s.score >= TOGETHER and s.onset]
+        sb = [s for s in b.signals if s.kind == kind and s.score >= TOGETHER and s.onset]
+        if any(x.onset and y.onset and abs((x.onset - y.onset).total_seconds())
+               <= max(x.step, y.step) for x in sa for y in sb):
+            return True
+    return False
