@@ -232,3 +232,16 @@ def test_an_alert_whose_newest_sample_jumped_past_its_whole_baseline_is_not_quie
     report = diagnose_snapshot(snapshot(series=series, alerts=[entry_alert()]))
     assert report.hypotheses[0].fault == "none"
     assert report.hypotheses[0].confidence < 0.7  # one sample: not sure, but not quiet
+
+
+def test_an_alert_on_a_fraction_of_a_percent_makes_a_callees_one_percent_count() -> None:
+    # the front alerts on 0.3% failures (an availability objective); one callee fails 1.1%
+    # of its requests from the same sample: under the usual two-point floor both are noise
+    fails = {CHAIN[0]: {"service:errors:ratio_rate1m": [0.0, 0.0, 0.003, 0.0032, 0.003]},
+             CHAIN[2]: {"service:errors:ratio_rate1m": [0.0, 0.0, 0.011, 0.012, 0.011]}}
+    top = world(fails).hypotheses[0]
+    assert (top.service, top.fault) == (CHAIN[2], "application_error")
+    # a front whose failures only crept up from a baseline that already had them keeps the floor
+    crept = {CHAIN[0]: {"service:errors:ratio_rate1m": [0.006, 0.007, 0.0085, 0.008, 0.008]},
+             CHAIN[2]: fails[CHAIN[2]]}
+    assert world(crept).hypotheses[0].fault == "none"

@@ -22,6 +22,7 @@ from statistics import median
 
 from warroom.agents.diagnostician.excursion import (
     DIRECTED,
+    ERROR_FLOOR,
     MIN_Z,
     excursion_of,
     precedent,
@@ -54,6 +55,7 @@ _PLACE_LABELS = ("service", "deployment", "statefulset", "daemonset", "function_
                  "cluster_name", "cache_cluster_id", "bucket", "app", "job", "instance", "host")
 _IGNORED_LABELS = frozenset({"__name__", "namespace", "container", "le", "quantile", "code",
                              "method", "status", "region", "severity", "stat", "unit"})
+MIN_ERROR_FLOOR = 0.002  # an alert on a fifth of a percent of failures is as low as it goes
 _SWITCHED_OFF = re.compile(r"\.*x{2,}\.+")
 
 
@@ -138,8 +140,12 @@ def split_time(ix: Index) -> float | None:
 
 
 def score_series(s: Series, entity: Entity, anchor: float | None, latest: float,
-                 parsed: list[tuple[float, float]] | None = None) -> Signal | None:
-    """Score one series against its own history; None when there is nothing to compare."""
+                 parsed: list[tuple[float, float]] | None = None,
+                 error_floor: float = ERROR_FLOOR) -> Signal | None:
+    """Score one series against its own history; None when there is nothing to compare.
+
+    An error ratio must rise by `error_floor` at least to count (see `alert_error_floor`).
+    """
     pts = sorted(finite_samples(s) if parsed is None else parsed)
     if _is_counter(s.name, pts):
         pts = _rate(pts)
@@ -158,7 +164,7 @@ def score_series(s: Series, entity: Entity, anchor: float | None, latest: float,
     recent_vals = [v for _, v in pts[cut:]]
     med = median(base_vals)
     hint = max(abs(v) for _, v in pts)
-    scale = spread(base_vals, med, kind, hint)
+    scale = spread(base_vals, med, kind, hint, error_floor)
     recent = median(recent_vals)
     raw_z = (recent - med) / scale
     sign = -1.0 if kind == "free" else 1.0
@@ -174,7 +180,7 @@ def score_series(s: Series, entity: Entity, anchor: float | None, latest: float,
         hits = sum(1 for v in recent_vals if direction * (v - med) >= level)
         strength *= significance(precedent(base_vals, med, direction, level, hits,
                                            len(recent_vals)))
-    if kind == "errors" and scale_hint_ratio(hint) and recent - med < 0.02:
+    if kind == "errors" and scale_hint_ratio(hint) and recent - med < error_floor:
         strength = 0.0  # a fraction of a percent more failures is noise
     if kind == "latency" and med > 0 and recent < 1.3 * med:
         strength = 0.0
@@ -190,7 +196,7 @@ def score_series(s: Series, entity: Entity, anchor: float | None, latest: float,
         strength *= 0.15 if 0.5 < (recent + 1e-9) / (med + 1e-9) < 2.0 else 0.3
     onset = None
     recovered = False
-    exc = excursion_of(pts, kind, hint, anchor, cut, base_vals, med, scale)
+    exc = excursion_of(pts, kind, hint, anchor, cut, base_vals, med, scale, error_floor)
     if exc is not None and exc.strength > strength and not stopped:
         # the strongest evidence is an excursion, maybe over before the alert: a root cause's
         # trouble starts first and may have recovered by the time its callers alert
@@ -247,7 +253,35 @@ def _step(pts: list[tuple[float, float]]) -> float:
     return median(gaps) if gaps else 60.0
 
 
-def score_all(ix: Index) -> list[Signal]:
+def alert_error_floor(ix: Index, alerts: list[Entity]) -> float:
+    """Return the least rise of an error ratio that counts as anomalous in this incident.
+
+    Two points of failures more is the floor. An alert that fired when its own place's error
+    ratio had risen by less, but above every sample of its baseline and to twice its median
+    at least, says that this much failure matters here (an availability objective of 99.9%):
+    the floor is then that rise, and not under MIN_ERROR_FLOOR.
+    """
+    firing = [a.starts_at.timestamp() for a in ix.snapshot.alerts if a.status == "firing"]
+    anchor = split_time(ix)
+    if not firing or anchor is None:
+        return ERROR_FLOOR
+    fired = min(firing)
+    floor = ERROR_FLOOR
+    for s in ix.snapshot.series:
+        if kind_of(s.name) != "errors" or place_of(ix, s) not in alerts:
+            continue
+        pts = sorted(ix.points(s))
+        base = [v for t, v in pts if t < anchor]
+        at = [v for t, v in pts if t >= fired - 60]
+        if len(base) < 2 or not at or not all(0 <= v <= 1 for _, v in pts):
+            continue
+        rise = at[0] - median(base)
+        if at[0] > max(base) and at[0] >= 2 * median(base) and rise > 0:
+            floor = min(floor, max(rise, MIN_ERROR_FLOOR))
+    return floor
+
+
+def score_all(ix: Index, error_floor: float = ERROR_FLOOR) -> list[Signal]:
     """Score every series of the snapshot that a label ties to a place."""
     latest = max((float(s.values[-1][0]) for s in ix.snapshot.series if s.values), default=0.0)
     anchor = split_time(ix)
@@ -256,7 +290,7 @@ def score_all(ix: Index) -> list[Signal]:
         ent = place_of(ix, s)
         if ent is None or not ent[1]:
             continue
-        sig = score_series(s, ent, anchor, latest, ix.points(s))
+        sig = score_series(s, ent, anchor, latest, ix.points(s), error_floor)
         if sig is not None:
             out.append(sig)
     return out

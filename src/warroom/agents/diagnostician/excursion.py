@@ -23,17 +23,23 @@ SPLIT_BASELINE = 2  # samples a change-point inside a short baseline must leave 
 ONE_SAMPLE_SPREAD = 0.05  # the noise assumed of a 0..1 share of a capacity known by one sample
 PRECEDENT_ALPHA = 1e-3  # how unlikely a level must be under the baseline to count fully
 DIRECTED = frozenset({"errors", "latency", "saturation", "free"})
+ERROR_FLOOR = 0.02  # an error ratio rising by less is noise, unless an alert fired on less
 
 
-def spread(base: list[float], med: float, kind: str, scale_hint: float) -> float:
-    """Return the robust spread of a baseline, floored so few or flat samples still judge."""
+def spread(base: list[float], med: float, kind: str, scale_hint: float,
+           error_floor: float = ERROR_FLOOR) -> float:
+    """Return the robust spread of a baseline, floored so few or flat samples still judge.
+
+    A flat error ratio's noise is taken as half the least rise that counts (`error_floor`).
+    """
     mad = median(abs(v - med) for v in base) * 1.4826
     srt = sorted(base)
     q1, q3 = srt[len(srt) // 4], srt[(3 * len(srt)) // 4]
     iqr = (q3 - q1) / 1.349
     # a flat baseline says little about the noise: assume 10% of the level (BARO's floor)
     rel = 0.1 * abs(med)
-    absolute = 0.01 if kind in ("errors", "saturation", "free") and scale_hint <= 1.0 else (
+    absolute = (error_floor / 2 if kind == "errors" else 0.01) if kind in (
+        "errors", "saturation", "free") and scale_hint <= 1.0 else (
         0.02 * scale_hint if scale_hint > 0 else 1e-6)
     return max(mad, iqr, rel, absolute, 1e-9)
 
@@ -84,14 +90,14 @@ class Excursion:
 
 def excursion_of(pts: list[tuple[float, float]], kind: str, hint: float, anchor: float | None,
                   cut: int, base_vals: list[float], med: float,
-                  scale: float) -> Excursion | None:
+                  scale: float, floor: float = ERROR_FLOOR) -> Excursion | None:
     """Find the strongest excursion within the incident's look-back.
 
     With enough history, the baseline is what came before the look-back (LOOKBACK before the
     anchor), so a burst that started and ended minutes before the alert is scored against the
     series' quiet past rather than being part of it; otherwise the usual baseline is used and
     the excursion is searched after it (a spike in the newest samples that a median of the
-    recent part dilutes).
+    recent part dilutes). An error ratio's stretch must rise by `floor` at least.
     """
     if kind not in DIRECTED:
         return None
@@ -101,7 +107,7 @@ def excursion_of(pts: list[tuple[float, float]], kind: str, hint: float, anchor:
         if early >= LOOKBACK_BASELINE:
             base = [v for _, v in pts[:early]]
             m = median(base)
-            splits = [(early, base, m, spread(base, m, kind, hint), False)]
+            splits = [(early, base, m, spread(base, m, kind, hint, floor), False)]
         else:
             # too little history before the look-back: the trouble may have begun inside the
             # short baseline (an alert fires a step or more after its onset at coarse steps),
@@ -110,10 +116,10 @@ def excursion_of(pts: list[tuple[float, float]], kind: str, hint: float, anchor:
             for at in range(max(1, early), cut):
                 base = [v for _, v in pts[:at]]
                 m = median(base)
-                splits.append((at, base, m, spread(base, m, kind, hint), True))
+                splits.append((at, base, m, spread(base, m, kind, hint, floor), True))
     best: Excursion | None = None
     for start, base, m, sc, at_split in splits:
-        found = _stretches(pts, kind, hint, start, base, m, sc, at_split)
+        found = _stretches(pts, kind, hint, start, base, m, sc, at_split, floor)
         if found is not None and (best is None or found.strength > best.strength):
             best = found
     return best if best is not None and best.strength > 0 else None
@@ -121,7 +127,7 @@ def excursion_of(pts: list[tuple[float, float]], kind: str, hint: float, anchor:
 
 def _stretches(pts: list[tuple[float, float]], kind: str, hint: float, start: int,
                base: list[float], med: float, scale: float,
-               at_split: bool) -> Excursion | None:
+               at_split: bool, error_floor: float) -> Excursion | None:
     """Return the strongest stretch off the band of `base` from sample `start` on.
 
     When `start` is a change-point tried inside a short baseline (`at_split`), only the stretch
@@ -143,7 +149,7 @@ def _stretches(pts: list[tuple[float, float]], kind: str, hint: float, start: in
         while j + 1 < len(pts) and devs[j + 1] > MIN_Z * scale:
             j += 1
         if not at_split:
-            found = _judge(pts, i, j, kind, hint, base, med, scale, direction)
+            found = _judge(pts, i, j, kind, hint, base, med, scale, direction, error_floor)
         else:
             outside = base + [v for _, v in pts[j + 1:]]
             # one sample says nothing of the noise, except of a share of a capacity (0..1),
@@ -152,12 +158,12 @@ def _stretches(pts: list[tuple[float, float]], kind: str, hint: float, start: in
             if len(outside) < (1 if bounded else SPLIT_BASELINE):
                 break
             m = median(outside)
-            sc = spread(outside, m, kind, hint)
+            sc = spread(outside, m, kind, hint, error_floor)
             if len(outside) < SPLIT_BASELINE:
                 sc = max(sc, ONE_SAMPLE_SPREAD)
             if any(direction * (v - m) <= MIN_Z * sc for _, v in pts[i:j + 1]):
                 break
-            found = _judge(pts, i, j, kind, hint, outside, m, sc, direction)
+            found = _judge(pts, i, j, kind, hint, outside, m, sc, direction, error_floor)
         if found is not None and (best is None or found.strength > best.strength):
             best = found
         if at_split:
@@ -167,7 +173,8 @@ def _stretches(pts: list[tuple[float, float]], kind: str, hint: float, start: in
 
 
 def _judge(pts: list[tuple[float, float]], i: int, j: int, kind: str, hint: float,
-           base: list[float], med: float, scale: float, direction: float) -> Excursion | None:
+           base: list[float], med: float, scale: float, direction: float,
+           error_floor: float) -> Excursion | None:
     """Score the stretch of samples i..j against a baseline: the level at least k of its
     samples reached (best k of two or more), by z - 2 and by precedent."""
     devs = [direction * (v - med) for _, v in pts[i:j + 1]]
@@ -180,7 +187,7 @@ def _judge(pts: list[tuple[float, float]], i: int, j: int, kind: str, hint: floa
         strength = strength_of(level / scale - (EXCURSION_Z - MIN_Z))
         if kind == "latency" and med > 0 and value < 1.3 * med:
             strength = 0.0
-        if kind == "errors" and scale_hint_ratio(hint) and level < 0.02:
+        if kind == "errors" and scale_hint_ratio(hint) and level < error_floor:
             strength = 0.0
         if kind == "saturation" and 0 <= hint <= 1.0 and value >= 0.95:
             strength = max(strength, min(0.9, 0.5 + (value - 0.95) * 8))

@@ -273,14 +273,17 @@ def _late(p: Place, fired: datetime) -> bool:
 
 def method_findings(ix: Index, places: dict[Entity, Place], alerts: list[Entity],
                     named_by_alert: dict[Entity, str],
-                    walk: Mapping[Entity, float] | None = None) -> list[Finding]:
+                    walk: Mapping[Entity, float] | None = None,
+                    fired_on: frozenset[str] = frozenset()) -> list[Finding]:
     """Turn every anomalous place into a typed finding, victims discounted.
 
     The alert's own symptom (errors, latency) is what the walk follows: a place anomalous in
-    the same way keeps its score, one anomalous only in other ways counts for less. Where an
-    alert's name already says what the fault is, that fingerprint types the place.
+    the same way keeps its score, one anomalous only in other ways counts for less. The
+    symptom is what moved at the alerting place, and what the alert is known to have fired on
+    (`fired_on`) however little that moved. Where an alert's name already says what the fault
+    is, that fingerprint types the place.
     """
-    symptom: set[str] = set()
+    symptom: set[str] = set(fired_on)
     for a in alerts:
         if a in places:
             symptom |= places[a].kinds & {"errors", "latency"}

@@ -13,7 +13,7 @@ from collections import defaultdict
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
 
-from warroom.agents.diagnostician.anomaly import Signal, score_all, split_time
+from warroom.agents.diagnostician.anomaly import Signal, alert_error_floor, score_all, split_time
 from warroom.agents.diagnostician.calibration import confidences
 from warroom.agents.diagnostician.changes import (
     change_findings,
@@ -22,6 +22,7 @@ from warroom.agents.diagnostician.changes import (
     rollouts_from_replicasets,
 )
 from warroom.agents.diagnostician.context import document_findings, history_findings
+from warroom.agents.diagnostician.excursion import ERROR_FLOOR
 from warroom.agents.diagnostician.findings import Finding
 from warroom.agents.diagnostician.healthreports import health_report_findings
 from warroom.agents.diagnostician.hops import hop_delay_findings
@@ -238,7 +239,8 @@ def diagnose_snapshot(snapshot: EvidenceSnapshot, *, namespace: str = "",
     if not mapped:
         infer_links(ix, g, logev)
         reach = g.downstream(alerts)
-    signals = score_all(ix)
+    floor = alert_error_floor(ix, alerts)
+    signals = score_all(ix, floor)
     anchor = split_time(ix)
     strong_onsets = sorted(s.onset for s in signals if s.onset and s.score >= 0.3
                            and (s.entity in reach or not reach))
@@ -261,7 +263,8 @@ def diagnose_snapshot(snapshot: EvidenceSnapshot, *, namespace: str = "",
     ranks = rank_places(places, g, alerts)
     hinted = alert_findings(ix, snapshot.alerts)
     method = method_findings(ix, places, alerts, {f.entity: f.fault for f in hinted},
-                             ranks if leader_below(ranks, alerts, reach) else None)
+                             ranks if leader_below(ranks, alerts, reach) else None,
+                             fired_on=frozenset({"errors"} if floor < ERROR_FLOOR else ()))
     # the pattern at a place (faulttype.py) says what its golden-signal symptoms are a sign of
     typed = {f.entity: f.fault for f in method}
     findings = [*method,
