@@ -90,14 +90,14 @@ class Excursion:
 
 def excursion_of(pts: list[tuple[float, float]], kind: str, hint: float, anchor: float | None,
                   cut: int, base_vals: list[float], med: float,
-                  scale: float, floor: float = ERROR_FLOOR) -> Excursion | None:
+                  scale: float, error_floor: float = ERROR_FLOOR) -> Excursion | None:
     """Find the strongest excursion within the incident's look-back.
 
     With enough history, the baseline is what came before the look-back (LOOKBACK before the
     anchor), so a burst that started and ended minutes before the alert is scored against the
     series' quiet past rather than being part of it; otherwise the usual baseline is used and
     the excursion is searched after it (a spike in the newest samples that a median of the
-    recent part dilutes). An error ratio's stretch must rise by `floor` at least.
+    recent part dilutes). An error ratio's stretch must rise by `error_floor` at least.
     """
     if kind not in DIRECTED:
         return None
@@ -107,7 +107,7 @@ def excursion_of(pts: list[tuple[float, float]], kind: str, hint: float, anchor:
         if early >= LOOKBACK_BASELINE:
             base = [v for _, v in pts[:early]]
             m = median(base)
-            splits = [(early, base, m, spread(base, m, kind, hint, floor), False)]
+            splits = [(early, base, m, spread(base, m, kind, hint, error_floor), False)]
         else:
             # too little history before the look-back: the trouble may have begun inside the
             # short baseline (an alert fires a step or more after its onset at coarse steps),
@@ -116,10 +116,10 @@ def excursion_of(pts: list[tuple[float, float]], kind: str, hint: float, anchor:
             for at in range(max(1, early), cut):
                 base = [v for _, v in pts[:at]]
                 m = median(base)
-                splits.append((at, base, m, spread(base, m, kind, hint, floor), True))
+                splits.append((at, base, m, spread(base, m, kind, hint, error_floor), True))
     best: Excursion | None = None
     for start, base, m, sc, at_split in splits:
-        found = _stretches(pts, kind, hint, start, base, m, sc, at_split, floor)
+        found = _stretches(pts, kind, hint, start, base, m, sc, at_split, error_floor)
         if found is not None and (best is None or found.strength > best.strength):
             best = found
     return best if best is not None and best.strength > 0 else None

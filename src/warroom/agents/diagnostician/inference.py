@@ -59,9 +59,10 @@ def _together(a: Place, b: Place) -> bool:
     """Tell whether two places went wrong in the same way from the same sample on: the same
     symptom (errors, latency) strongly anomalous at both, its onsets one step apart at most."""
     for kind in ("errors", "latency"):
-        sa = [s for s in a.signals if s.kind == kind and s.score >= TOGETHER and s.onset]
-        sb = [s for s in b.signals if s.kind == kind and s.score >= TOGETHER and s.onset]
-        if any(x.onset and y.onset and abs((x.onset - y.onset).total_seconds())
-               <= max(x.step, y.step) for x in sa for y in sb):
+        sa = [(s.onset, s.step) for s in a.signals
+              if s.kind == kind and s.score >= TOGETHER and s.onset is not None]
+        sb = [(s.onset, s.step) for s in b.signals
+              if s.kind == kind and s.score >= TOGETHER and s.onset is not None]
+        if any(abs((x - y).total_seconds()) <= max(dx, dy) for x, dx in sa for y, dy in sb):
             return True
     return False

@@ -343,7 +343,7 @@ def diagnose_snapshot(snapshot: EvidenceSnapshot, *, namespace: str = "",
 
     troubled_alert = any(trouble(a, 2) or a in jumped for a in alerts)
     # without a call graph, any place may be below the alert
-    below_alert = (set(reach) if mapped else set(reach) | set(places) | set(troubled)
+    below_alert = (set(reach) if mapped else {*reach, *places, *troubled, *hints}
                    ) - set(alerts)
     chain = any(trouble(e) for e in below_alert)
     # a place anywhere that ran out of its own resources (not inherited from a callee): the
