@@ -8,9 +8,9 @@ from warroom.agents.diagnostician.correlation import comoving
 from warroom.agents.diagnostician.index import Index
 from warroom.agents.diagnostician.inference import undirected_links
 from warroom.agents.diagnostician.localise import gather
-from warroom.sensors.models import Series
 
-from .diag_builders import NOW, alert, flat, series, snapshot
+from .diag_builders import alert, flat, series, snapshot
+from .test_localise import coarse
 
 
 def _step(level: float, to: float, at: int) -> list[float]:
@@ -43,19 +43,12 @@ def test_without_a_call_graph_a_quiet_alert_over_a_failing_place_is_not_nothing_
     assert "no topology to localise with" in top.evidence[-1]
 
 
-def _coarse(name: str, svc: str, values: list[float]) -> Series:
-    end = NOW.timestamp()
-    return Series(metric={"__name__": name, "namespace": "", "service": svc},
-                  values=[(end - 300 * (len(values) - 1 - i), f"{v:.6g}")
-                          for i, v in enumerate(values)])
-
-
 def test_a_data_store_slow_from_the_same_sample_as_a_caller_is_its_callee() -> None:
     # five-minute samples: the caller climbs while the table steps, so their differences do
     # not correlate; they went slow from the same sample, and a table calls nobody
-    world = [_coarse("service:latency_seconds:p99_1m", "search_client",
+    world = [coarse("service:latency_seconds:p99_1m", "search_client",
                      [0.06, 0.06, 1.2, 2.7, 5.2]),
-             _coarse("service:latency_seconds:p99_1m", "pets_AWS::DynamoDB::Table",
+             coarse("service:latency_seconds:p99_1m", "pets_AWS::DynamoDB::Table",
                      [0.32, 0.36, 6.7, 9.9, 9.8])]
     snap = snapshot(series=world, alerts=[alert({"service": "search_client"}, minutes_ago=12)])
     ix = Index.build(snap)
