@@ -9,7 +9,7 @@ from warroom.agents.diagnostician.index import Index
 from warroom.agents.diagnostician.inference import undirected_links
 from warroom.agents.diagnostician.localise import gather
 
-from .diag_builders import alert, flat, series, snapshot
+from .diag_builders import alert, deployment, flat, pod, series, snapshot, ts
 from .test_localise import coarse
 
 
@@ -60,3 +60,21 @@ def test_a_data_store_slow_from_the_same_sample_as_a_caller_is_its_callee() -> N
     report = rules.diagnose_snapshot(snap)
     top = report.hypotheses[0]
     assert (top.service, top.fault) == ("pets_AWS::DynamoDB::Table", "database_saturation")
+
+
+def test_a_resolved_alert_without_a_call_graph_is_not_blamed_on_trouble_elsewhere() -> None:
+    # the alert on a quiet place has resolved; another workload crash-loops, and with no
+    # graph nothing ties it to the alert: it is another incident's, not this one's cause
+    crashing = pod("shop", "ledger-7f9dd8b6c4-x7gr9", ("ReplicaSet", "ledger-7f9dd8b6c4"),
+                   state={"waiting": {"reason": "CrashLoopBackOff"}}, restarts=140, ready=False,
+                   last={"reason": "Error", "exitCode": 1, "finishedAt": ts(2)})
+    world = [series("service:errors:ratio_rate1m", flat(0.002), namespace="shop",
+                    service="media")]
+    quiet = alert({"namespace": "shop", "service": "media"}, status="resolved")
+    report = rules.diagnose_snapshot(snapshot(series=world, alerts=[quiet],
+                                              objects=[*deployment("shop", "ledger"), crashing]))
+    assert report.hypotheses[0].fault == "none"
+    firing = alert({"namespace": "shop", "service": "media"})
+    report = rules.diagnose_snapshot(snapshot(series=world, alerts=[firing],
+                                              objects=[*deployment("shop", "ledger"), crashing]))
+    assert report.hypotheses[0].service == "ledger"  # firing: it may well be below the alert

@@ -342,8 +342,10 @@ def diagnose_snapshot(snapshot: EvidenceSnapshot, *, namespace: str = "",
                     or hints.get(e, 0) >= min_hints)
 
     troubled_alert = any(trouble(a, 2) or a in jumped for a in alerts)
-    # without a call graph, any place may be below the alert
-    below_alert = (set(reach) if mapped else {*reach, *places, *troubled, *hints}
+    resolved = bool(snapshot.alerts) and all(a.status == "resolved" for a in snapshot.alerts)
+    # without a call graph, any place may be below a firing alert; once every alert has
+    # resolved, trouble the inferred links do not tie to it is another incident's
+    below_alert = (set(reach) if mapped or resolved else {*reach, *places, *troubled, *hints}
                    ) - set(alerts)
     chain = any(trouble(e) for e in below_alert)
     # a place anywhere that ran out of its own resources (not inherited from a callee): the
@@ -356,7 +358,6 @@ def diagnose_snapshot(snapshot: EvidenceSnapshot, *, namespace: str = "",
     # at all) its pods, and nothing anomalous below it
     quiet = not troubled_alert and not chain and (not alerts or any(
         a in metered or (not metered and a in podded) for a in alerts))
-    resolved = bool(snapshot.alerts) and all(a.status == "resolved" for a in snapshot.alerts)
     # something below the alert moved: "nothing is wrong" must beat that, not only the alert
     none_score = _none_score(quiet, troubled_alert or chain, resolved, best)
     # "nothing is wrong" only when nothing is: a firing alert over a place below it whose own
