@@ -10,6 +10,7 @@ from warroom.agents.diagnostician.topology import Graph
 from warroom.agents.diagnostician.traces import (
     error_chain_findings,
     error_order_edges,
+    error_traces,
     trace_findings,
 )
 from warroom.sensors.models import AlertView, Document, EvidenceSnapshot
@@ -94,7 +95,7 @@ def chain_snapshot(depth_first: bool) -> EvidenceSnapshot:
 def test_an_error_that_travelled_up_the_trace_names_where_it_began() -> None:
     snap = chain_snapshot(depth_first=True)
     ix = Index.build(snap)
-    (f,) = error_chain_findings(ix, Graph.build(ix, "shop"))
+    (f,) = error_chain_findings(error_traces(ix), Graph.build(ix, "shop"))
     assert (f.service, f.fault) == ("contacts", "application_error")
     assert "in 3 traces" in f.evidence and "booking" in f.evidence
 
@@ -102,7 +103,7 @@ def test_an_error_that_travelled_up_the_trace_names_where_it_began() -> None:
 def test_a_caller_failing_first_is_no_chain_from_its_callee() -> None:
     snap = chain_snapshot(depth_first=False)
     ix = Index.build(snap)
-    assert error_chain_findings(ix, Graph.build(ix, "shop")) == []
+    assert error_chain_findings(error_traces(ix), Graph.build(ix, "shop")) == []
 
 
 def _unmapped(snap: EvidenceSnapshot) -> EvidenceSnapshot:
@@ -111,10 +112,10 @@ def _unmapped(snap: EvidenceSnapshot) -> EvidenceSnapshot:
 
 def test_the_order_of_errors_in_traces_says_who_calls_whom() -> None:
     ix = Index.build(_unmapped(chain_snapshot(depth_first=True)))
-    assert error_order_edges(ix) == [(("shop", "booking"), ("shop", "contacts"))]
+    assert error_order_edges(error_traces(ix)) == [(("shop", "booking"), ("shop", "contacts"))]
     # the caller failing first says the opposite; a place alone in its traces says nothing
     ix = Index.build(_unmapped(chain_snapshot(depth_first=False)))
-    assert error_order_edges(ix) == [(("shop", "contacts"), ("shop", "booking"))]
+    assert error_order_edges(error_traces(ix)) == [(("shop", "contacts"), ("shop", "booking"))]
 
 
 def test_one_trace_or_errors_at_the_same_instant_infer_no_link() -> None:
@@ -122,10 +123,10 @@ def test_one_trace_or_errors_at_the_same_instant_infer_no_link() -> None:
     trace = "e5f6a7b8c9d0e1f2a3b4"
     once = snapshot(logs=[logs("shop", "contacts-7f9dd8b6c4-aaaaa", [_line(4, trace, "gone")]),
                           logs("shop", "booking-7f9dd8b6c4-bbbbb", [_line(3.9, trace, "failed")])])
-    assert error_order_edges(Index.build(once)) == []
+    assert error_order_edges(error_traces(Index.build(once))) == []
     twice = snapshot(logs=[logs("shop", "contacts-7f9dd8b6c4-aaaaa", [at, at]),
                            logs("shop", "booking-7f9dd8b6c4-bbbbb", [at, at])])
-    assert error_order_edges(Index.build(twice)) == []
+    assert error_order_edges(error_traces(Index.build(twice))) == []
 
 
 def test_without_a_call_graph_the_error_order_finds_the_callee_below_the_alert() -> None:

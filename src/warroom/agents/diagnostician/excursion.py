@@ -38,9 +38,12 @@ def spread(base: list[float], med: float, kind: str, scale_hint: float,
     iqr = (q3 - q1) / 1.349
     # a flat baseline says little about the noise: assume 10% of the level (BARO's floor)
     rel = 0.1 * abs(med)
-    absolute = (error_floor / 2 if kind == "errors" else 0.01) if kind in (
-        "errors", "saturation", "free") and scale_hint <= 1.0 else (
-        0.02 * scale_hint if scale_hint > 0 else 1e-6)
+    if kind == "errors" and scale_hint <= 1.0:
+        absolute = error_floor / 2
+    elif kind in ("saturation", "free") and scale_hint <= 1.0:
+        absolute = 0.01
+    else:
+        absolute = 0.02 * scale_hint if scale_hint > 0 else 1e-6
     return max(mad, iqr, rel, absolute, 1e-9)
 
 

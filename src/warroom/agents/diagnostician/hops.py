@@ -55,7 +55,7 @@ def hop_delay_findings(ix: Index, g: Graph) -> list[Finding]:
     """
     hops = _hops(ix, g)
     anchor = split_time(ix)
-    late: dict[tuple[Entity, Entity], list[float]] = {}
+    late: dict[tuple[Entity, Entity], tuple[list[float], float]] = {}  # slow gaps, usual
     for edge, seen in hops.items():
         gaps = [gap for _, gap in seen]
         if len(gaps) < MIN_HOPS:
@@ -64,12 +64,11 @@ def hop_delay_findings(ix: Index, g: Graph) -> list[Finding]:
         slow = [gap for at, gap in seen if gap >= SLOW_GAP
                 and gap >= SLOW_FACTOR * max(usual, 1e-3) and (anchor is None or at >= anchor)]
         if slow:
-            late[edge] = slow
+            late[edge] = (slow, usual)
     out: list[Finding] = []
-    for (caller, callee), slow in sorted(late.items()):
+    for (caller, callee), (slow, usual) in sorted(late.items()):
         if any(a == caller and b != callee for a, b in late):
             continue  # its calls to others are late too: the caller's own side, not this edge
-        usual = _usual([gap for _, gap in hops[(caller, callee)]])
         others = sorted(b[1] for a, b in hops if a == caller and b != callee)
         weight = ONE_WEIGHT if len(slow) == 1 else MORE_WEIGHT
         text = (f"logs joined by trace id: {len(slow)} call(s) from {caller[1]} took "

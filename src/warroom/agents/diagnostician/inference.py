@@ -31,13 +31,15 @@ if TYPE_CHECKING:
     from warroom.agents.diagnostician.topology import Graph
 
 
-def infer_links(ix: Index, g: Graph, logev: LogEvidence) -> None:
-    """Add the directed links the logs show to a graph the snapshot left empty."""
+def infer_links(g: Graph, logev: LogEvidence,
+                errors: dict[str, list[tuple[float, Entity]]]) -> None:
+    """Add the directed links the logs show to a graph the snapshot left empty: the callers'
+    lines naming a dependency (`logev`), and the order of errors per trace (`errors`)."""
     for dep, cats in logev.about.items():
         for items in cats.values():
             for caller, _ in items:
                 g.add(caller, dep)
-    for caller, callee in error_order_edges(ix):
+    for caller, callee in error_order_edges(errors):
         g.add(caller, callee)
 
 

@@ -53,7 +53,11 @@ from warroom.agents.diagnostician.templates import (
     template_shifts,
 )
 from warroom.agents.diagnostician.topology import Graph, alert_entities, alert_findings, relation
-from warroom.agents.diagnostician.traces import error_chain_findings, trace_findings
+from warroom.agents.diagnostician.traces import (
+    error_chain_findings,
+    error_traces,
+    trace_findings,
+)
 from warroom.agents.diagnostician.walk import leader_below, off_path_factor, rank_places
 from warroom.agents.models import DiagnosisReport
 from warroom.agents.ports import DebateContext
@@ -236,8 +240,9 @@ def diagnose_snapshot(snapshot: EvidenceSnapshot, *, namespace: str = "",
     logev = collect(ix, since=max(earliest, default_onset - timedelta(minutes=20))
                     - timedelta(minutes=3))
     hints = pointers(logev)
+    errors = error_traces(ix)  # per trace id: who logged an error, when
     if not mapped:
-        infer_links(ix, g, logev)
+        infer_links(g, logev, errors)
         reach = g.downstream(alerts)
     floor = alert_error_floor(ix, alerts)
     signals = score_all(ix, floor)
@@ -274,7 +279,7 @@ def diagnose_snapshot(snapshot: EvidenceSnapshot, *, namespace: str = "",
                 *hinted,
                 *document_findings(ix, alerts), *health_report_findings(ix, alerts),
                 *trace_findings(ix),
-                *error_chain_findings(ix, g), *hop_delay_findings(ix, g),
+                *error_chain_findings(errors, g), *hop_delay_findings(ix, g),
                 *history_findings(ix)]
     sym = symptoms(stats)
     for ent, texts in sym.items():

@@ -149,7 +149,14 @@ def trace_events(ix: Index, keep: Callable[[str], bool] | None = None
     return by_trace
 
 
-def error_order_edges(ix: Index) -> list[tuple[Entity, Entity]]:
+def error_traces(ix: Index) -> dict[str, list[tuple[float, Entity]]]:
+    """Return, per trace id, when each place logged an error line of it (read once, shared by
+    the error chains and the links inferred from their order)."""
+    return trace_events(ix, is_error_line)
+
+
+def error_order_edges(by_trace: dict[str, list[tuple[float, Entity]]]
+                      ) -> list[tuple[Entity, Entity]]:
     """Infer caller -> callee links from the order of errors in one request's trace.
 
     A failing callee logs its error and returns; the callers waiting on it then fail and log
@@ -158,7 +165,7 @@ def error_order_edges(ix: Index) -> list[tuple[Entity, Entity]]:
     traces or more show it and it is seen more often this way than the other.
     """
     seen: dict[tuple[Entity, Entity], int] = defaultdict(int)
-    for events in trace_events(ix, is_error_line).values():
+    for events in by_trace.values():
         first: dict[Entity, float] = {}
         for at, ent in sorted(events):
             first.setdefault(ent, at)
@@ -174,9 +181,10 @@ def error_order_edges(ix: Index) -> list[tuple[Entity, Entity]]:
                   if n >= MIN_CHAINS and n > seen.get((pair[1], pair[0]), 0))
 
 
-def error_chain_findings(ix: Index, g: Graph) -> list[Finding]:
-    """Name the places where errors that travelled up a trace to their callers began."""
-    by_trace = trace_events(ix, is_error_line)
+def error_chain_findings(by_trace: dict[str, list[tuple[float, Entity]]],
+                         g: Graph) -> list[Finding]:
+    """Name the places where errors that travelled up a trace (`error_traces`) to their
+    callers began."""
     chains: dict[Entity, int] = defaultdict(int)
     callers: dict[Entity, set[Entity]] = defaultdict(set)
     for events in by_trace.values():
