@@ -8,14 +8,19 @@ from warroom.agents.diagnostician.correlation import comoving
 from warroom.agents.diagnostician.index import Index
 from warroom.agents.diagnostician.inference import undirected_links
 from warroom.agents.diagnostician.localise import gather
+from warroom.agents.models import Hypothesis
+from warroom.sensors.models import Series
 
 from .diag_builders import alert, deployment, flat, pod, series, snapshot, ts
+from .test_correlation import _step
 from .test_localise import coarse
 
 
-def _step(level: float, to: float, at: int) -> list[float]:
-    return [v if i < at else to * (1 + 0.01 * ((i * 3) % 3 - 1))
-            for i, v in enumerate(flat(level))]
+def _top_with_alert_on_entry(world: list[Series]) -> Hypothesis:
+    """Diagnose a world with no call graph whose alert fires on `entry`; return hypothesis 1."""
+    report = rules.diagnose_snapshot(snapshot(series=world,
+                                              alerts=[alert({"service": "entry"})]))
+    return report.hypotheses[0]
 
 
 def test_a_data_store_moving_with_a_caller_is_the_callee_of_the_link() -> None:
@@ -25,9 +30,7 @@ def test_a_data_store_moving_with_a_caller_is_the_callee_of_the_link() -> None:
                     service="entry"),
              series("service:latency_seconds:p99_1m", _step(0.05, 1.1, 31), namespace="",
                     service="orders_AWS::DynamoDB::Table")]
-    report = rules.diagnose_snapshot(snapshot(series=world,
-                                              alerts=[alert({"service": "entry"})]))
-    top = report.hypotheses[0]
+    top = _top_with_alert_on_entry(world)
     assert (top.service, top.fault) == ("orders_AWS::DynamoDB::Table", "database_saturation")
 
 
@@ -36,9 +39,7 @@ def test_without_a_call_graph_a_quiet_alert_over_a_failing_place_is_not_nothing_
              series("service:latency_seconds:p99_1m", flat(0.2), namespace="", service="entry"),
              series("service:errors:ratio_rate1m", _step(0.002, 0.3, 31), namespace="",
                     service="contacts")]
-    report = rules.diagnose_snapshot(snapshot(series=world,
-                                              alerts=[alert({"service": "entry"})]))
-    top = report.hypotheses[0]
+    top = _top_with_alert_on_entry(world)
     assert (top.service, top.fault) == ("contacts", "application_error")
     assert "no topology to localise with" in top.evidence[-1]
 
