@@ -11,7 +11,7 @@ from warroom.agents.diagnostician.localise import gather
 from warroom.agents.models import Hypothesis
 from warroom.sensors.models import Series
 
-from .diag_builders import alert, deployment, flat, pod, series, snapshot, ts
+from .diag_builders import alert, change, deployment, flat, pod, series, snapshot, ts
 from .test_correlation import _step
 from .test_localise import coarse
 
@@ -79,3 +79,53 @@ def test_a_resolved_alert_without_a_call_graph_is_not_blamed_on_trouble_elsewher
     report = rules.diagnose_snapshot(snapshot(series=world, alerts=[firing],
                                               objects=[*deployment("shop", "ledger"), crashing]))
     assert report.hypotheses[0].service == "ledger"  # firing: it may well be below the alert
+
+
+def _failing_together(entry_to: float, callee_to: float, *, slower: bool = False
+                      ) -> list[Series]:
+    """An entry and one other service failing from the same five-minute sample on, no graph;
+    `slower`: the other one also got slow, as a service waiting on something would."""
+    world = [coarse("service:errors:ratio_rate1m", "entry", [0.003, 0.003, 0.003, entry_to,
+                                                            entry_to * 1.05]),
+             coarse("service:latency_seconds:p99_1m", "entry", [0.40, 0.41, 0.39, 0.40, 0.41]),
+             coarse("service:errors:ratio_rate1m", "pricing", [0.001, 0.002, 0.001, callee_to,
+                                                              callee_to * 1.05])]
+    if slower:
+        world.append(coarse("service:latency_seconds:p99_1m", "pricing",
+                            [0.10, 0.11, 0.10, 0.80, 0.82]))
+    return world
+
+
+def test_of_two_services_failing_together_the_one_failing_far_harder_is_the_callee() -> None:
+    # five-minute samples, no graph, no logs: the entry fails 18% of its requests from the
+    # sample the other service began to fail 60% of its own. A caller fails only the share
+    # of its requests that reach the failing callee: the entry is the victim.
+    top = _top_with_alert_on_entry(_failing_together(0.18, 0.6))
+    assert (top.service, top.fault) == ("pricing", "application_error")
+    assert "downstream of the alerting service" in top.evidence[-1]
+
+
+def test_failing_about_as_hard_gives_a_link_no_direction() -> None:
+    # a caller calling a failing callee several times per request can fail as often as it:
+    # ratios this close say nothing about which calls which, and the alert keeps the blame
+    top = _top_with_alert_on_entry(_failing_together(0.3, 0.45))
+    assert top.service == "entry"
+
+
+def test_a_slow_place_only_the_guess_puts_below_the_alert_is_not_acted_on() -> None:
+    # the failing service was deployed before it failed, and it got slow: it may be waiting
+    # on an outside host nothing observes. Named first, but not rolled back on a guess.
+    world = _failing_together(0.18, 0.6, slower=True)
+    deploy = change("deploy", "/deployment/pricing", 14, "image pricing:2.1.0 -> 2.1.1")
+    report = rules.diagnose_snapshot(snapshot(series=world, changes=[deploy],
+                                              alerts=[alert({"service": "entry"})]))
+    top = report.hypotheses[0]
+    assert (top.service, top.fault) == ("pricing", "bad_deploy")
+    assert report.abstain
+    assert "placed below the alert by guess" in report.summary
+    # failing fast, its own code broke: the same deploy is acted on
+    fast = rules.diagnose_snapshot(snapshot(series=_failing_together(0.18, 0.6),
+                                            changes=[deploy],
+                                            alerts=[alert({"service": "entry"})]))
+    assert (fast.hypotheses[0].service, fast.hypotheses[0].fault) == ("pricing", "bad_deploy")
+    assert not fast.abstain

@@ -7,8 +7,11 @@ Three readings of the evidence, the directed ones first:
 - the order of errors within one request's trace links the places that failed later to the
   one that failed first (traces.error_order_edges);
 - places whose anomalous series move together are linked without a direction
-  (correlation.comoving). A data store or an outside host is the callee of such a link: it
-  calls none of the services it is linked to.
+  (correlation.comoving), and so are places that began to fail in the same way at the same
+  sample (`_together`). A data store or an outside host is the callee of such a link: it
+  calls none of the services it is linked to. Between two services, the one whose error
+  ratio rose far more is the callee (localise.mark_victims): a caller fails only the share
+  of its requests that reach the failing callee.
 
 Inferred links are partial: a place they do not connect to the alert may still be below it,
 so the walk treats every place as possibly below an alert when the graph is inferred.
@@ -16,6 +19,7 @@ so the walk treats every place as possibly below an alert when the graph is infe
 
 from __future__ import annotations
 
+from itertools import combinations
 from typing import TYPE_CHECKING
 
 from warroom.agents.diagnostician.correlation import comoving
@@ -45,22 +49,25 @@ def infer_links(g: Graph, logev: LogEvidence,
 
 def undirected_links(ix: Index, places: dict[Entity, Place]
                      ) -> tuple[dict[Entity, set[Entity]], frozenset[Entity]]:
-    """Return the co-movement links between anomalous places, and which places are sinks."""
+    """Return the co-movement links between anomalous places, and which places are sinks.
+
+    A sink is linked to any place that went wrong with it; two services only when they began
+    to fail at the same sample, the one link whose direction their error ratios can give."""
     sinks = frozenset(e for e, p in places.items()
                       if is_datastore(ix, e, p) or external_host(ix, e))
     links = comoving(ix, places)
-    for sink in sinks:
-        for ent, p in places.items():
-            if ent not in sinks and _together(places[sink], p):
-                links.setdefault(sink, set()).add(ent)
-                links.setdefault(ent, set()).add(sink)
+    for a, b in combinations(sorted(places), 2):
+        kinds = ("errors", "latency") if a in sinks or b in sinks else ("errors",)
+        if (a not in sinks or b not in sinks) and _together(places[a], places[b], kinds):
+            links.setdefault(a, set()).add(b)
+            links.setdefault(b, set()).add(a)
     return links, sinks
 
 
-def _together(a: Place, b: Place) -> bool:
+def _together(a: Place, b: Place, kinds: tuple[str, ...] = ("errors", "latency")) -> bool:
     """Tell whether two places went wrong in the same way from the same sample on: the same
     symptom (errors, latency) strongly anomalous at both, its onsets one step apart at most."""
-    for kind in ("errors", "latency"):
+    for kind in kinds:
         sa = [(s.onset, s.step) for s in a.signals
               if s.kind == kind and s.score >= TOGETHER and s.onset is not None]
         sb = [(s.onset, s.step) for s in b.signals

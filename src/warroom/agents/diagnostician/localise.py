@@ -28,6 +28,7 @@ VICTIM_FACTOR = 0.3
 LATE_FACTOR = 0.6
 IDLE_FACTOR = 0.3
 _ONSET_SLACK = timedelta(minutes=5)
+ATTENUATION = 2.0  # how much more a callee's error ratio rises than its caller's
 _ALERT_LEAD = timedelta(minutes=2)  # the anchor is this long before the first alert fired
 AFTER_ALERT_SLACK = timedelta(minutes=2)
 AFTER_ALERT_FACTOR = 0.3
@@ -159,6 +160,26 @@ def _explains(p: Place, q: Place, kind: str, series: dict[Entity, dict[str, Sign
     return q.kind_score(_CAUSES[kind]) >= 0.25
 
 
+def _fails_harder(q: Place, p: Place, series: dict[Entity, dict[str, Signal]]) -> bool:
+    """Tell whether q's error ratio rose at least ATTENUATION times as much as p's did.
+
+    Errors fade on their way up a call chain: a caller fails only the share of its requests
+    that reach the failing callee, and absorbs some of those by retrying. Of two services
+    that began to fail together, the one failing far harder is the callee. (A caller calling
+    a failing callee several times per request can fail more often than it; the margin keeps
+    the commoner cases of that from turning the link around.)
+    """
+    mine, theirs = series.get(p.entity, {}), series.get(q.entity, {})
+    for name, sp in mine.items():
+        sq = theirs.get(name)
+        if (sq is None or sp.kind != "errors" or sp.score < 0.25 or sq.score < 0.25
+                or not all(0.0 <= v <= 1.0 for v in (sp.base, sp.recent, sq.base, sq.recent))):
+            continue  # a share of requests at both, moved at both
+        if _rise(sq) >= ATTENUATION * max(_rise(sp), 0.0) > 0.0:
+            return True
+    return False
+
+
 def mark_victims(places: dict[Entity, Place], g: Graph,
                  series: dict[Entity, dict[str, Signal]],
                  shared: tuple[Entity, ...] = (),
@@ -168,8 +189,9 @@ def mark_victims(places: dict[Entity, Place], g: Graph,
 
     `shared` are places everything depends on without a call-graph edge (cluster DNS).
     `weak` are undirected links from co-movement (correlation.py), used when there is no
-    call graph: the neighbour must have started first, have its own resources moved, or be a
-    sink (a data store or an outside host, which calls none of the places it is linked to).
+    call graph: the neighbour must have started first, have its own resources moved, be a
+    sink (a data store or an outside host, which calls none of the places it is linked to), or
+    fail far harder (`_fails_harder`).
     """
     for p in places.values():
         if not p.kinds or not p.kinds <= _INHERITED:
@@ -181,7 +203,7 @@ def mark_victims(places: dict[Entity, Place], g: Graph,
                 continue
             if c in linked and not (q.kinds - _INHERITED or (
                     q.onset and p.onset and q.onset < p.onset) or (
-                    c in sinks and p.entity not in sinks)):
+                    c in sinks and p.entity not in sinks) or _fails_harder(q, p, series)):
                 continue  # a link without direction: only an earlier, resource-bound or sink
             # a failing resolver everyone depends on fails its clients' requests or makes them
             # wait and retry: its errors account for their errors and latency alike

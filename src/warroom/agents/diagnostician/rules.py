@@ -64,6 +64,7 @@ from warroom.agents.ports import DebateContext
 from warroom.sensors.models import EvidenceSnapshot
 
 ABSTAIN_BELOW = 0.4
+_SAID = frozenset({"kubernetes", "logs", "documents", "traces"})  # a place's own account
 SATURATED = 0.3  # anomaly of a place's own resource series that rules out "nothing is wrong"
 OWN_ANOMALY = 0.6 * METHOD_WEIGHT  # a method finding this strong is the place's own trouble
 FIRST_SLACK = timedelta(minutes=2)
@@ -261,6 +262,13 @@ def diagnose_snapshot(snapshot: EvidenceSnapshot, *, namespace: str = "",
             by_place[sig.entity][sig.name] = sig
     weak, sinks = ({}, frozenset[Entity]()) if mapped else undirected_links(ix, places)
     mark_victims(places, g, by_place, shared=(dns,), weak=weak, sinks=sinks)
+    # below the alert by a call graph or by what the logs show, not by the victim rule's guess
+    grounded = set(reach) | set(alerts)
+    if not mapped:  # a link the victim rule gave a direction is a call the walk may follow
+        for ent, p in places.items():
+            if p.victim_of is not None and p.victim_of != dns:
+                g.add(ent, p.victim_of)
+        reach = g.downstream(alerts)
     blame_stopped_node(ix, places)
     observed = {s.entity for s in signals} | {ix.owner_of_pod(st.namespace, st.pod)
                                                for st in snapshot.logs if st.pod}
@@ -397,12 +405,22 @@ def diagnose_snapshot(snapshot: EvidenceSnapshot, *, namespace: str = "",
     method_only = bool(ranked) and scored[0][1:3] == (ranked[0].entity, ranked[0].fault) and \
         all(f.source == "method" or (f.source == "metrics" and f.generic)
             for f in ranked[0].findings)
-    abstain = top.confidence < ABSTAIN_BELOW or method_only
+    # a place only the victim rule's guess puts below the alert, and that got slower, may be
+    # waiting on something nobody observes below it (blame_blind_hosts, with no graph to say
+    # what it calls): name it, but act on it only when its own objects or logs say what broke
+    top_at = (top.namespace, top.service)
+    top_cand = cands.get((top_at, top.fault))
+    unplaced = (top_at in reach and top_at not in grounded and top_cand is not None
+                and top_at in places and places[top_at].kind_score({"latency"}) >= 0.25
+                and not any(f.source in _SAID and not f.generic for f in top_cand.findings))
+    abstain = top.confidence < ABSTAIN_BELOW or method_only or unplaced
     summary = (f"{top.fault} at {top.namespace + '/' if top.namespace else ''}{top.service} "
                f"(confidence {top.confidence:.2f})"
                + (f": {top.evidence[0]}" if top.evidence else ""))
     if method_only and top.confidence >= ABSTAIN_BELOW:
         summary = f"escalating, localised from anomalies alone: {summary}"
+    elif unplaced and top.confidence >= ABSTAIN_BELOW:
+        summary = f"escalating, placed below the alert by guess: {summary}"
     elif abstain:
         summary = f"abstaining, best guess {summary}"
     return DiagnosisReport(hypotheses=hyps, abstain=abstain, summary=summary)
