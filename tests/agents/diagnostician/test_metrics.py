@@ -101,3 +101,22 @@ def test_demand_that_starts_from_nothing_is_no_surge_but_a_doubling_is() -> None
         series("service:requests:rate1m", busy, namespace="shop", service="busy")])))
     surges = {f.service for f in metric_findings(stats) if f.fault == "traffic_surge"}
     assert surges == {"busy"}
+
+
+def test_a_service_reporting_only_p95_shows_its_latency_symptom_by_its_highest_tail() -> None:
+    # the scenario format allows :p95_1m beside (or instead of) :p99_1m; a median says little
+    # of a tail, so with p50 and p95 the symptom is read from p95, and p99 wins where it exists
+    def named(names: list[str]) -> dict[tuple[str, str], list[str]]:
+        return symptoms(compute_stats(Index.build(snapshot(series=[
+            series(n, stepped(0.2, 0.9), namespace="shop", service="cart") for n in names]))))
+
+    only_p95 = named(["service:latency_seconds:p50_1m", "service:latency_seconds:p95_1m"])
+    assert [t.split(":")[1].split()[0] for t in only_p95[("shop", "cart")]] == ["p95"]
+    both = named(["service:latency_seconds:p95_1m", "service:latency_seconds:p99_1m"])
+    assert [t.split(":")[1].split()[0] for t in both[("shop", "cart")]] == ["p99"]
+    assert named(["service:latency_seconds:p50_1m"]) == {}
+
+
+def test_a_pod_round_trip_measured_at_p95_is_read_like_p99() -> None:
+    found = _findings("pod:network_latency_seconds:p95_1m", stepped(0.002, 0.25))
+    assert found == ["cart:network_latency"]

@@ -8,6 +8,7 @@ band. Saturation series (ratios to a limit) are also judged by their absolute le
 from __future__ import annotations
 
 import math
+import re
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from statistics import median
@@ -180,6 +181,7 @@ def metric_findings(stats: list[Stat]) -> list[Finding]:
         out.append(Finding(st.entity[0], st.entity[1], fault, weight, text, generic=generic,
                            onset=st.onset, source="metrics"))
 
+    rtt = _tails(stats, "pod:network_latency_seconds:")
     for entity, named in by_entity.items():
         for st in named.get("pod:memory_working_set:ratio", []):
             gradual = st.early_rise >= 0.25 * st.slope_rise * 0.5
@@ -246,11 +248,11 @@ def metric_findings(stats: list[Stat]) -> list[Finding]:
                 add(st, "traffic_surge", 0.15,
                     f"{_where(st)}: request rate {st.recent:.0f}/s vs baseline {st.base:.0f}/s "
                     f"(x{st.ratio:.1f})")
-        for st in named.get("pod:network_latency_seconds:p99_1m", []):
+        for st in [st for n, sts in named.items() if (entity, n) in rtt for st in sts]:
             if st.ratio >= 5 and st.z >= 4 and st.recent >= 0.03:
                 add(st, "network_latency", 0.7,
-                    f"{_where(st)}: network round trip p99 {st.recent * 1000:.0f} ms vs "
-                    f"baseline {st.base * 1000:.1f} ms")
+                    f"{_where(st)}: network round trip p{tail_quantile(st.name, '')} "
+                    f"{st.recent * 1000:.0f} ms vs baseline {st.base * 1000:.1f} ms")
                 break
         for st in named.get("db:connections:ratio", []):
             if st.recent >= 0.85 and st.z >= 3:
@@ -322,8 +324,10 @@ def young_series_findings(ix: Index) -> list[Finding]:
                                    f"expired {-pts[-1][1] / 60:.0f} min ago "
                                    "(probe:ssl_expiry_seconds <= 0)", source="metrics"))
     out += _silent_nodes(node_ends, latest)
-    for s in ix.snapshot.series:
-        if s.name != "pod:network_latency_seconds:p99_1m":
+    judged: set[tuple[str, str]] = set()
+    for s in sorted(ix.snapshot.series, key=lambda s: -tail_quantile(s.name, "")):
+        quantile = tail_quantile(s.name, "pod:network_latency_seconds:")
+        if not quantile:
             continue
         pts = ix.points(s)
         if not pts or len(pts) >= 6:
@@ -334,9 +338,13 @@ def young_series_findings(ix: Index) -> list[Finding]:
         ns, pod = s.metric.get("namespace", ""), s.metric.get("pod", "")
         if not pod:
             continue
+        if (ns, pod) in judged:
+            continue  # one tail quantile per pod is enough
+        judged.add((ns, pod))
         ent = ix.owner_of_pod(ns, pod)
         out.append(Finding(ent[0], ent[1], "network_latency", 0.6,
-                           f"pod {ns}/{pod}: network round trip p99 {recent * 1000:.0f} ms "
+                           f"pod {ns}/{pod}: network round trip p{quantile} "
+                           f"{recent * 1000:.0f} ms "
                            f"(series only {len(pts)} samples old; in-cluster round trips take "
                            "a few ms)", onset=datetime.fromtimestamp(pts[0][0], tz=UTC),
                            source="metrics"))
@@ -363,19 +371,39 @@ def _silent_nodes(ends: dict[str, list[tuple[str, float, int]]],
 
 
 USUAL = 0.5  # significance below which a golden signal's level is the baseline's usual noise
+_TAIL = re.compile(r":p(9\d)_")  # a tail quantile: p90, p95, p99 (SCENARIOS.md allows each)
+
+
+def tail_quantile(name: str, prefix: str) -> int:
+    """Return the tail quantile a canonical series measures (99 for `prefix...:p99_1m`), or 0
+    for another series or another quantile (a median says little of a tail)."""
+    m = _TAIL.search(name) if name.startswith(prefix) else None
+    return int(m.group(1)) if m else 0
+
+
+def _tails(stats: list[Stat], prefix: str) -> set[tuple[Entity, str]]:
+    """Return, per entity, the series of the highest tail quantile it reports under `prefix`:
+    p99 where there is one, else p95 or p90."""
+    best: dict[Entity, tuple[int, str]] = {}
+    for st in stats:
+        q = tail_quantile(st.name, prefix)
+        if q and q > best.get(st.entity, (0, ""))[0]:
+            best[st.entity] = (q, st.name)
+    return {(ent, name) for ent, (_, name) in best.items()}
 
 
 def symptoms(stats: list[Stat]) -> dict[Entity, list[str]]:
     """Return, per entity, its anomalous golden signals (errors up, latency up) as text."""
     out: dict[Entity, list[str]] = {}
+    tails = _tails(stats, "service:latency_seconds:")
     for st in stats:
         if st.significance < USUAL:
             continue  # the baseline reached this level often: its usual noise
         if st.name == "service:errors:ratio_rate1m" and st.z >= 3 and st.recent - st.base >= 0.02:
             out.setdefault(st.entity, []).append(
                 f"{_where(st)}: error ratio {_pct(st.recent)} (baseline {_pct(st.base)})")
-        elif st.name.startswith("service:latency_seconds:p99") and st.z >= 3 and st.ratio >= 1.5:
+        elif (st.entity, st.name) in tails and st.z >= 3 and st.ratio >= 1.5:
             out.setdefault(st.entity, []).append(
-                f"{_where(st)}: p99 latency {st.recent:.2f}s (baseline {st.base:.2f}s, "
-                f"x{st.ratio:.1f})")
+                f"{_where(st)}: p{tail_quantile(st.name, '')} latency {st.recent:.2f}s "
+                f"(baseline {st.base:.2f}s, x{st.ratio:.1f})")
     return out
