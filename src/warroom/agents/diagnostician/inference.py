@@ -19,6 +19,7 @@ so the walk treats every place as possibly below an alert when the graph is infe
 
 from __future__ import annotations
 
+from datetime import datetime
 from itertools import combinations
 from typing import TYPE_CHECKING
 
@@ -56,22 +57,32 @@ def undirected_links(ix: Index, places: dict[Entity, Place]
     sinks = frozenset(e for e, p in places.items()
                       if is_datastore(ix, e, p) or external_host(ix, e))
     links = comoving(ix, places)
-    for a, b in combinations(sorted(places), 2):
+    starts = {e: m for e, p in places.items() if (m := _strong_onsets(p))}
+    for a, b in combinations(sorted(starts), 2):
+        if a in sinks and b in sinks:
+            continue
         kinds = ("errors", "latency") if a in sinks or b in sinks else ("errors",)
-        if (a not in sinks or b not in sinks) and _together(places[a], places[b], kinds):
+        if _together(starts[a], starts[b], kinds):
             links.setdefault(a, set()).add(b)
             links.setdefault(b, set()).add(a)
     return links, sinks
 
 
-def _together(a: Place, b: Place, kinds: tuple[str, ...] = ("errors", "latency")) -> bool:
-    """Tell whether two places went wrong in the same way from the same sample on: the same
-    symptom (errors, latency) strongly anomalous at both, its onsets one step apart at most."""
-    for kind in kinds:
-        sa = [(s.onset, s.step) for s in a.signals
-              if s.kind == kind and s.score >= TOGETHER and s.onset is not None]
-        sb = [(s.onset, s.step) for s in b.signals
-              if s.kind == kind and s.score >= TOGETHER and s.onset is not None]
-        if any(abs((x - y).total_seconds()) <= max(dx, dy) for x, dx in sa for y, dy in sb):
-            return True
-    return False
+Onsets = dict[str, list[tuple[datetime, float]]]
+
+
+def _strong_onsets(p: Place) -> Onsets:
+    """Return when each symptom (errors, latency) of a place began, where it is strongly
+    anomalous (TOGETHER or more), with the sampling step of the series that shows it."""
+    out: Onsets = {}
+    for s in p.signals:
+        if s.kind in ("errors", "latency") and s.score >= TOGETHER and s.onset is not None:
+            out.setdefault(s.kind, []).append((s.onset, s.step))
+    return out
+
+
+def _together(a: Onsets, b: Onsets, kinds: tuple[str, ...]) -> bool:
+    """Tell whether two places went wrong in the same way from the same sample on: one of
+    `kinds` strongly anomalous at both, its onsets one step apart at most."""
+    return any(abs((x - y).total_seconds()) <= max(dx, dy)
+               for kind in kinds for x, dx in a.get(kind, []) for y, dy in b.get(kind, []))

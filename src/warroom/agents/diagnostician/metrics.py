@@ -325,10 +325,9 @@ def young_series_findings(ix: Index) -> list[Finding]:
                                    "(probe:ssl_expiry_seconds <= 0)", source="metrics"))
     out += _silent_nodes(node_ends, latest)
     judged: set[tuple[str, str]] = set()
-    for s in sorted(ix.snapshot.series, key=lambda s: -tail_quantile(s.name, "")):
-        quantile = tail_quantile(s.name, "pod:network_latency_seconds:")
-        if not quantile:
-            continue
+    rtts = [(q, s) for s in ix.snapshot.series
+            if (q := tail_quantile(s.name, "pod:network_latency_seconds:"))]
+    for quantile, s in sorted(rtts, key=lambda qs: -qs[0]):  # the highest quantile first
         pts = ix.points(s)
         if not pts or len(pts) >= 6:
             continue  # long series are judged against their own baseline
