@@ -72,6 +72,18 @@ def test_critic_rejects_a_coin_toss_and_acting_blind(make_ctx: Make, diag: Diag)
     assert any("acting blind" in c.text for c in report.challenges)
 
 
+def test_critic_warns_when_a_deployment_is_known_only_by_its_pods(make_ctx: Make,
+                                                                   diag: Diag) -> None:
+    ctx = make_ctx()
+    ctx.evidence.objects.append({"kind": "Pod", "metadata": {
+        "namespace": "shop", "name": "ghost-6958c5bdd8-69gtn"}, "spec": {"containers": []}})
+    ghost = plan_of(Action(type="rollout_restart", target="shop/deployment/ghost"))
+    report = critique(ctx, diag(("shop", "ghost", "memory_leak", 0.9)), ghost)
+    assert report.vote == "approve"
+    assert any(c.severity == "warning" and "known only by the pods" in c.text
+               for c in report.challenges)
+
+
 def test_critic_rejects_a_limit_no_node_can_fit(make_ctx: Make, diag: Diag) -> None:
     action = Action(type="set_resources", target="shop/deployment/checkout",
                     params={"container": "checkout", "limits": {"memory": "64Gi"}})

@@ -119,3 +119,48 @@ def test_only_the_top_ranked_root_cause_gets_a_mutating_action(make_ctx: Make,
                                   ("web", "frontend", "cpu_saturation", 0.55)))
     assert [c.action.type for c in plan.candidates] == ["escalate"]
     assert all(c.hypothesis == 0 for c in plan.candidates)
+
+
+def test_a_deployment_known_only_by_its_pods_gets_their_limit_raised(make_ctx: Make,
+                                                                      diag: Diag) -> None:
+    # the evidence holds an OOMKilled pod named by a ReplicaSet of Deployment "worker", but
+    # not the Deployment: the pod's spec is its template, so its limit can be raised
+    ctx = make_ctx()
+    ctx.evidence.objects = [{
+        "kind": "Pod", "metadata": {"namespace": "jobs", "name": "worker-6958c5bdd8-69gtn"},
+        "spec": {"containers": [{"name": "main", "image": "busybox:1.35",
+                                 "resources": {"limits": {"memory": "50Mi"}}}]},
+        "status": {"containerStatuses": [{"name": "main", "restartCount": 16, "lastState": {
+            "terminated": {"reason": "OOMKilled", "exitCode": 137}}}]}}]
+    top = solve(ctx, diag(("jobs", "worker", "memory_limit_too_low", 0.9))).candidates[0]
+    assert (top.action.type, top.action.target) == ("set_resources", "jobs/deployment/worker")
+    assert top.action.params == {"container": "main", "limits": {"memory": "128Mi"}}
+    # how many replicas it runs is not known from its pods: no scaling on a guess
+    cpu = solve(ctx, diag(("jobs", "worker", "cpu_saturation", 0.9)))
+    assert all(c.action.type not in ("scale", "set_hpa") for c in cpu.candidates)
+    # a pod of another controller (a StatefulSet's ordinal) stands for no Deployment
+    ctx.evidence.objects[0]["metadata"]["name"] = "worker-0"
+    plan = solve(ctx, diag(("jobs", "worker", "memory_limit_too_low", 0.9)))
+    assert [c.action.type for c in plan.candidates] == ["escalate"]
+
+
+def test_a_config_error_on_a_rollout_stuck_on_its_new_revision_is_undone(make_ctx: Make,
+                                                                          diag: Diag) -> None:
+    # no revision annotations and no template diff; the new ReplicaSet never got a pod ready
+    # while the old one still serves: the config came with the new revision
+    ctx = make_ctx()
+    objs = [o for o in ctx.evidence.objects if o["kind"] != "ReplicaSet"]
+    for hash_, want, ready in (("7f9dd8b6c4", 1, 1), ("5c8d7f6b9a", 2, 0)):
+        objs.append({"kind": "ReplicaSet",
+                     "metadata": {"namespace": "shop", "name": f"checkout-{hash_}",
+                                  "ownerReferences": [{"kind": "Deployment", "name": "checkout"}]},
+                     "spec": {"replicas": want}, "status": {"readyReplicas": ready}})
+    ctx.evidence.objects = objs
+    plan = solve(ctx, diag(("shop", "checkout", "config_error", 0.9)))
+    top = plan.candidates[0]
+    assert (top.action.type, top.action.params) == ("rollout_undo", {})
+    assert "checkout-7f9dd8b6c4" in top.rationale
+    # both revisions serving: nothing says the config came with the newer one
+    objs[-1]["status"]["readyReplicas"] = 2
+    plan = solve(ctx, diag(("shop", "checkout", "config_error", 0.9)))
+    assert [c.action.type for c in plan.candidates] == ["escalate"]

@@ -103,6 +103,20 @@ def test_statefulset_with_database_image_cannot_restart() -> None:
                                ctx)
 
 
+def test_a_deployment_running_a_database_cannot_be_resized_even_known_only_by_its_pods() -> None:
+    template = {"containers": [{"name": "main", "image": "mysql:8.4"}]}
+    dep = {"kind": "Deployment", "metadata": {"name": "store", "namespace": "shop"},
+           "spec": {"template": {"spec": template}}}
+    pod = {"kind": "Pod", "metadata": {"name": "store-6958c5bdd8-69gtn", "namespace": "shop"},
+           "spec": template}
+    action = Action(type="set_resources", target="shop/deployment/store",
+                    params={"container": "main", "limits": {"memory": "1Gi"}})
+    assert "database" in rules(action, RuleContext(objects=[dep]))
+    assert "database" in rules(action, RuleContext(objects=[pod]))
+    web = {**pod, "spec": {"containers": [{"name": "main", "image": "nginx:1.27"}]}}
+    assert rules(action, RuleContext(objects=[web])) == set()
+
+
 def test_bystander_not_named_by_hypothesis_is_refused() -> None:
     ctx = RuleContext(named={("shop", "checkout"), ("", "w9")})
     assert rules(Action(type="rollout_restart", target="shop/deployment/checkout"), ctx) == set()

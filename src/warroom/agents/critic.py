@@ -104,12 +104,19 @@ def _missing(ctx: DebateContext, diagnosis: DiagnosisReport,
                              text="no sensor was asked: the diagnosis rests on the alerts only"))
     target = parse_target(top.action.target) if top.action.target else None
     if target is not None and target.kind != "node":
+        objects = ctx.evidence.objects
         if top.action.type in MUTATING and wl.workload(
-                ctx.evidence.objects, target.namespace, target.name) is None and target.kind \
+                objects, target.namespace, target.name) is None and target.kind \
                 not in ("horizontalpodautoscaler", "pod"):
-            out.append(Challenge(question="missing_evidence", severity="critical",
-                                 text=f"{top.action.target} is not in the Kubernetes evidence: "
-                                 "acting blind"))
+            if target.kind == "deployment" and wl.deployment_from_pods(
+                    objects, target.namespace, target.name) is not None:
+                out.append(Challenge(question="missing_evidence", severity="warning",
+                                     text=f"{top.action.target} is known only by the pods its "
+                                     "ReplicaSet named: their spec stands for its template"))
+            else:
+                out.append(Challenge(question="missing_evidence", severity="critical",
+                                     text=f"{top.action.target} is not in the Kubernetes "
+                                     "evidence: acting blind"))
         signals = [s for s in ctx.evidence.series if s.metric.get("service") == target.name
                    or str(s.metric.get("pod", "")).startswith(target.name + "-")]
         if not signals:

@@ -47,6 +47,9 @@ POLICY: dict[str, tuple[str, ...]] = {
     "unschedulable": ("escalate",),
     "none": ("no_action",),
 }
+# what a Deployment known only by its pods can be given: their template's limits, a restart,
+# or the undo of a deploy the change feed names (not how many replicas it should run)
+FROM_PODS = frozenset({"set_resources", "rollout_restart", "rollout_undo"})
 MIN_CONFIDENCE = 0.4  # hypotheses below this get no candidates of their own
 PREFERENCE = (1.0, 0.8, 0.65, 0.5)
 
@@ -130,6 +133,8 @@ def _candidate(ctx: DebateContext, hyp: Hypothesis, index: int,
             else f"move the pods off node {hyp.service}"
     else:
         workload = wl.workload(objects, hyp.namespace, hyp.service)
+        if workload is None and action_type in FROM_PODS:
+            workload = wl.deployment_from_pods(objects, hyp.namespace, hyp.service)
         if workload is None:
             return None
         kind = str(workload["kind"]).lower()
@@ -235,7 +240,10 @@ def _undo(ctx: DebateContext, hyp: Hypothesis,
                                   ctx.evidence.now)
         wanted = {"config_error": ("env", "config", "volume", "args", "command"),
                   "probe_failure": ("probe",)}[hyp.fault]
-        if not any(w in c for c in changed for w in wanted) and not (
+        # a rollout stuck on it: the new revision never got a pod ready while the old serves
+        stuck = newest is not last_good and newest.desired > 0 and newest.ready == 0 \
+            and last_good.ready > 0
+        if not stuck and not any(w in c for c in changed for w in wanted) and not (
                 rolled is not None and any(w in rolled.description.lower() for w in wanted)):
             return None
     params: dict[str, Any] = {"to_revision": last_good.revision} if known else {}

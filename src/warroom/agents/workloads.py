@@ -15,6 +15,7 @@ WORKLOAD_KINDS = ("Deployment", "StatefulSet", "DaemonSet")
 _QTY = re.compile(r"^(\d+(?:\.\d+)?)(m|k|Ki|Mi|Gi|Ti|M|G|T)?$")
 # what a controller appends to a workload's name: ReplicaSet hash + pod id, ordinal, pod id
 _POD_SUFFIX = re.compile(r"[a-z0-9]{6,10}-[a-z0-9]{5}|\d+|[a-z0-9]{5}")
+_DEPLOYMENT_POD = re.compile(r"(?P<hash>[a-z0-9]{6,10})-[a-z0-9]{5}")
 _BYTES = {None: 1, "k": 1e3, "M": 1e6, "G": 1e9, "T": 1e12, "Ki": 1024, "Mi": 1024**2,
           "Gi": 1024**3, "Ti": 1024**4}
 
@@ -27,6 +28,7 @@ class Revision:
     created: str = ""
     name: str = ""
     ready: int = 0
+    desired: int = 0  # the replicas its Deployment asks of it now (0 once replaced)
 
 
 def meta(obj: dict[str, Any]) -> dict[str, Any]:
@@ -52,6 +54,31 @@ def workload(objects: list[dict[str, Any]], namespace: str, name: str) -> dict[s
         if obj is not None:
             return obj
     return None
+
+
+def deployment_from_pods(objects: list[dict[str, Any]], namespace: str,
+                         name: str) -> dict[str, Any] | None:
+    """Stand in for a Deployment the evidence does not hold, from the pods it made.
+
+    A Deployment names its ReplicaSet `<name>-<pod-template-hash>` and that ReplicaSet names its
+    pods `<name>-<pod-template-hash>-<id>`: such a pod, owned by a ReplicaSet or by nothing the
+    evidence shows, carries the Deployment's pod template as its spec (the newest pod's is
+    taken). How many replicas the Deployment asks for is not known from its pods.
+    """
+    pods = []
+    for pod in pods_of(objects, namespace, name):
+        m = meta(pod)
+        found = _DEPLOYMENT_POD.fullmatch(str(m.get("name", ""))[len(name) + 1:])
+        owners = m.get("ownerReferences") or []
+        if found and all(o.get("kind") == "ReplicaSet" and o.get("name") == (
+                f"{name}-{found.group('hash')}") for o in owners):
+            pods.append(pod)
+    if not pods:
+        return None
+    newest = max(pods, key=lambda p: str(meta(p).get("creationTimestamp", "")))
+    return {"apiVersion": "apps/v1", "kind": "Deployment",
+            "metadata": {"name": name, "namespace": namespace},
+            "spec": {"template": {"spec": newest.get("spec") or {}}}}
 
 
 def namespace_of(objects: list[dict[str, Any]], name: str) -> str:
@@ -189,7 +216,8 @@ def revisions(objects: list[dict[str, Any]], deployment: dict[str, Any]) -> list
         images = [c.get("image", "") for c in containers(obj)]
         out.append(Revision(revision=rev, template=template, image=", ".join(images),
                             created=str(m.get("creationTimestamp", "")), name=str(m.get("name")),
-                            ready=int((obj.get("status") or {}).get("readyReplicas") or 0)))
+                            ready=int((obj.get("status") or {}).get("readyReplicas") or 0),
+                            desired=int((obj.get("spec") or {}).get("replicas") or 0)))
     return out
 
 

@@ -253,9 +253,15 @@ def _check_stateful(action: Action, target: Target, context: RuleContext | None,
         return
     if action.type in ("rollout_restart", "scale", "set_resources"):
         database = is_database_name(target.name)
-        if target.kind == "statefulset" and context is not None:
-            obj = _find(context.objects, "StatefulSet", target.namespace, target.name)
-            database = database or (obj is not None and _looks_like_database(obj))
+        if target.kind in ("statefulset", "deployment") and context is not None:
+            kind = "StatefulSet" if target.kind == "statefulset" else "Deployment"
+            obj = _find(context.objects, kind, target.namespace, target.name)
+            # a workload the evidence holds only through its pods is judged by what they run
+            seen = [obj] if obj is not None else [
+                o for o in context.objects if o.get("kind") == "Pod"
+                and (o.get("metadata") or {}).get("namespace", "") == target.namespace
+                and _pod_of(str((o.get("metadata") or {}).get("name", "")), target.name)]
+            database = database or any(_looks_like_database(o) for o in seen)
         if database and target.kind in ("statefulset", "deployment"):
             bad("database", f"{action.type} of database {target.namespace}/{target.name} "
                 "is never automated")
@@ -311,8 +317,8 @@ def _pod_owner_kind(target: Target, objects: list[dict[str, Any]]) -> str | None
 def _looks_like_database(obj: dict[str, Any]) -> bool:
     meta = obj.get("metadata") or {}
     words = [meta.get("name", ""), *map(str, (meta.get("labels") or {}).values())]
-    containers = ((obj.get("spec") or {}).get("template") or {}).get("spec", {}).get(
-        "containers", [])
+    spec = obj.get("spec") or {}
+    containers = ((spec.get("template") or {}).get("spec") or spec).get("containers") or []
     words += [str(c.get("image", "")).rsplit("/", 1)[-1].split(":")[0] for c in containers]
     return any(is_database_name(w) for w in words if w)
 
