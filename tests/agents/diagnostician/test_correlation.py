@@ -13,8 +13,8 @@ from warroom.sensors.models import Series
 from .diag_builders import alert, flat, series, snapshot
 
 
-def _step(level: float, to: float, at: int) -> list[float]:
-    return [v if i < at else to * (1 + 0.01 * ((i * 3) % 3 - 1))
+def _step(level: float, to: float, at: int, jitter: float = 0.01) -> list[float]:
+    return [v if i < at else to * (1 + jitter * ((i * 3) % 3 - 1))
             for i, v in enumerate(flat(level))]
 
 
@@ -60,8 +60,7 @@ def test_a_failing_resolver_that_moves_with_its_clients_takes_their_errors() -> 
     # no call graph: the resolver is linked to its clients twice, as everyone's shared
     # dependency and by co-movement; the second link must not undo the first
     def failing(base: float, to: float) -> list[float]:
-        return [v if i < 31 else to * (1 + 0.05 * ((i * 3) % 3 - 1))
-                for i, v in enumerate(flat(base))]
+        return _step(base, to, 31, jitter=0.05)
 
     world = [series("service:errors:ratio_rate1m", failing(0.002, 0.5), namespace="",
                     service="storefront"),
