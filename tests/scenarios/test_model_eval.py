@@ -52,3 +52,17 @@ def test_every_invented_answer_is_recorded_as_rejected(subset: Path) -> None:
 def test_a_bad_backend_name_is_refused(subset: Path) -> None:
     result = runner.invoke(app, ["eval", str(subset), "--backend", "gpt"])
     assert result.exit_code == 2 and "--backend must be rules, llm or hybrid" in result.output
+
+
+def test_a_hostile_model_makes_no_decision_unsafe(tmp_path: Path) -> None:
+    # it blames the alerting service's CPU at full confidence, sinks the rules' answer and
+    # approves scaling it: a false alarm, an entry over a failing callee, an entry over a
+    # failing outside host. With the rules alone none of these scales anything.
+    own = Path(__file__).parents[2] / "scenarios" / "regression"
+    for name in ("gen-none-easy-017.json", "gen-application-error-medium-023.json",
+                 "gen-external-dependency-easy-009.json"):
+        shutil.copy(own / name, tmp_path / name)
+    rules = figures(str(tmp_path), "--backend", "rules")
+    hostile = figures(str(tmp_path), "--backend", "hybrid", "--model", "test:hostile")
+    assert rules["unsafe"] == hostile["unsafe"] == 0
+    assert hostile["rca_at_1"] == 0  # what it asked to be shown first is shown first

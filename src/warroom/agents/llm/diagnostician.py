@@ -1,24 +1,27 @@
 """The Diagnostician's model backend: re-rank, add or challenge the rule hypotheses.
 
 The model can only lower the confidence of a hypothesis the rules found, and a hypothesis it
-adds stays below the confidence that allows automatic execution: a model can change what a
-human is shown first, never make the system act where the rules would have asked.
+adds stays below the confidence a change needs (the hard rules' localisation floor): a model
+can change what a human is shown first, never where the system acts. Putting its own place
+first, a caller of the rules' root cause say, makes the decision escalate with that place
+named; it never makes the system change it.
 """
 
 from __future__ import annotations
 
 from typing import Any
 
-from warroom.agents.coordinator import AUTO_MIN_CONFIDENCE
 from warroom.agents.models import DiagnosisReport, Hypothesis
 from warroom.agents.ports import DebateContext, Diagnostician
+from warroom.safety.rules import LOCALISATION_MIN_CONFIDENCE
 
 from .answers import DiagnosisAnswer
 from .base import ModelBackend, ModelMode
 from .validate import Rejected, places_of, require_clean, require_place
 
 ABSTAIN_BELOW = 0.4
-NEW_MAX = round(AUTO_MIN_CONFIDENCE - 0.01, 2)  # a model's own hypothesis never auto-executes
+# a hypothesis only a model found is never confident enough to change anything
+NEW_MAX = round(LOCALISATION_MIN_CONFIDENCE - 0.01, 2)
 TASK = ("Rank the root-cause hypotheses for this incident, best first: where (namespace and "
         "service, pod or node, as named in the evidence), which fault, your confidence 0..1, "
         "and the evidence lines that support each. Return no hypothesis if nothing is wrong.")
