@@ -279,3 +279,20 @@ async def test_a_model_cannot_put_a_caller_first_to_have_it_changed(
     assert package.action.type == "escalate"  # never a change to the caller
     assert rules.package is not None and rules.package.action is not None
     assert rules.package.action.target == "shop/deployment/checkout"
+
+
+async def test_a_model_cannot_make_the_system_act_where_the_rules_abstain(
+        ctx: DebateContext, diag: Diag, debate_with: Run) -> None:
+    # the rules abstain (say the place was found by anomalies alone); a model repeating their
+    # hypothesis a little less sure of it must not turn that into a rollback
+    report = diag(("shop", "checkout", "bad_deploy", 0.9), abstain=True)
+    rules = await debate_with(ctx, report)
+    echo = Scripted({"diagnostician": {"hypotheses": [
+        {"namespace": "shop", "service": "checkout", "fault": "bad_deploy",
+         "confidence": 0.85, "evidence": ["the deploy broke it"]}]}})
+    debate = await debate_with(ctx, report, echo.model)
+    assert turn(debate, "diagnostician").model.status == "accepted"
+    assert debate.diagnosis.abstain
+    for package in (rules.package, debate.package):
+        assert package is not None and package.action is not None
+        assert package.action.type == "escalate"

@@ -3,8 +3,8 @@
 The model can only lower the confidence of a hypothesis the rules found, and a hypothesis it
 adds stays below the confidence a change needs (the hard rules' localisation floor): a model
 can change what a human is shown first, never where the system acts. Putting its own place
-first, a caller of the rules' root cause say, makes the decision escalate with that place
-named; it never makes the system change it.
+first, a caller of the rules' root cause say, makes the diagnosis abstain with that place
+named; and where the rules abstain, whatever the model says, the diagnosis abstains too.
 """
 
 from __future__ import annotations
@@ -101,8 +101,10 @@ def merge(ctx: DebateContext, rule: DiagnosisReport,
             (h.namespace, h.service, h.fault, h.confidence) for h in rule.hypotheses]:
         return rule, "agrees with the rule answer"
     top = merged[0] if merged else None
-    abstain = top is None or top.confidence < ABSTAIN_BELOW or (
-        rule.abstain and bool(rule.hypotheses) and top is rule.hypotheses[0])
+    # where the rules abstain a model cannot make the system act, and a place only the model
+    # found is shown, not acted on
+    abstain = rule.abstain or top is None or top.confidence < ABSTAIN_BELOW or (
+        (top.namespace, top.service, top.fault) not in known)
     how = "no hypothesis" if top is None else (
         f"top: {top.fault} on {top.namespace + '/' if top.namespace else ''}{top.service} "
         f"({top.confidence:.2f})")
