@@ -197,7 +197,9 @@ async def test_unexpected_error_gives_a_failed_package(make_ctx: Make, diag: Dia
 
 async def test_an_objected_plan_is_revised_to_the_next_fix_for_a_human(make_ctx: Make,
                                                                        diag: Diag) -> None:
-    ctx = make_ctx()
+    # learned trust puts scaling first here (raising the limit has failed before)
+    ctx = make_ctx(playbook_trust={"cpu_saturation/set_resources": 0.0,
+                                   "cpu_saturation/scale": 1.0})
     ctx.evidence.objects.append({"kind": "ResourceQuota",
                                  "metadata": {"namespace": "web", "name": "pods"},
                                  "status": {"hard": {"pods": "10"}, "used": {"pods": "9"}}})

@@ -41,13 +41,16 @@ def test_surge_raises_the_hpa_ceiling(make_ctx: Make, diag: Diag) -> None:
     assert all(c.action.type != "scale" for c in plan.candidates)
 
 
-def test_cpu_without_hpa_scales_and_suggests_one(make_ctx: Make, diag: Diag) -> None:
+def test_cpu_saturation_raises_the_limit_then_scales_and_suggests_an_hpa(make_ctx: Make,
+                                                                           diag: Diag) -> None:
+    # demand did not rise (that would be a traffic surge): the pods need more CPU for the
+    # same work, so the limit comes before more replicas
     plan = solve(make_ctx(), diag(("web", "frontend", "cpu_saturation", 0.8)))
     types = [c.action.type for c in plan.candidates]
-    assert types[:3] == ["scale", "set_hpa", "set_resources"]
-    assert plan.candidates[0].action.params == {"replicas": 6}
-    assert plan.candidates[2].action.params == {"container": "frontend",
+    assert types[:3] == ["set_resources", "scale", "set_hpa"]
+    assert plan.candidates[0].action.params == {"container": "frontend",
                                                 "limits": {"cpu": "800m"}}
+    assert plan.candidates[1].action.params == {"replicas": 6}
     assert any(f.kind == "hpa" and "autoscale" in f.change for f in plan.followups)
 
 
@@ -78,7 +81,7 @@ def test_config_error_without_a_config_change_escalates(make_ctx: Make, diag: Di
 
 
 def test_learned_trust_reorders_within_the_policy(make_ctx: Make, diag: Diag) -> None:
-    trust = {"cpu_saturation/scale": 0.05, "cpu_saturation/set_hpa": 0.95}
+    trust = {"cpu_saturation/set_resources": 0.05, "cpu_saturation/set_hpa": 0.95}
     plan = solve(make_ctx(playbook_trust=trust),
                  diag(("web", "frontend", "cpu_saturation", 0.8)))
     assert plan.candidates[0].action.type == "set_hpa"

@@ -30,7 +30,9 @@ from warroom.safety.blast import blast_radius, risk_of
 POLICY: dict[str, tuple[str, ...]] = {
     "memory_leak": ("rollout_restart", "escalate"),
     "memory_limit_too_low": ("set_resources", "escalate"),
-    "cpu_saturation": ("scale", "set_hpa", "set_resources", "escalate"),
+    # CPU that saturated with demand flat (a rise in demand is a traffic_surge): the pods need
+    # more CPU for the same work, so the limit is raised before replicas are added
+    "cpu_saturation": ("set_resources", "scale", "set_hpa", "escalate"),
     "traffic_surge": ("set_hpa", "scale", "escalate"),
     "bad_deploy": ("rollout_undo", "escalate"),
     "application_error": ("escalate",),
