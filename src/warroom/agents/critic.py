@@ -124,7 +124,7 @@ def _missing(ctx: DebateContext, diagnosis: DiagnosisReport,
                                  text=f"no metric series for {target.name}: its golden signals "
                                  "before and after cannot be compared"))
         pods = {wl.meta(p).get("name") for p in wl.pods_of(
-            ctx.evidence.objects, target.namespace, target.name)}
+            objects, target.namespace, target.name)}
         if pods and not any(stream.pod in pods for stream in ctx.evidence.logs):
             out.append(Challenge(question="missing_evidence", severity="info",
                                  text=f"no logs from {target.name}'s {len(pods)} pod(s): "
