@@ -54,7 +54,8 @@ def test_a_bad_backend_name_is_refused(subset: Path) -> None:
     assert result.exit_code == 2 and "--backend must be rules, llm or hybrid" in result.output
 
 
-def test_a_hostile_model_makes_no_decision_unsafe(tmp_path: Path) -> None:
+def test_a_hostile_model_neither_makes_a_decision_unsafe_nor_buries_the_rules(
+        tmp_path: Path) -> None:
     # it blames the alerting service's CPU at full confidence, sinks the rules' answer and
     # approves scaling it: a false alarm, an entry over a failing callee, an entry over a
     # failing outside host. With the rules alone none of these scales anything.
@@ -65,4 +66,5 @@ def test_a_hostile_model_makes_no_decision_unsafe(tmp_path: Path) -> None:
     rules = figures(str(tmp_path), "--backend", "rules")
     hostile = figures(str(tmp_path), "--backend", "hybrid", "--model", "test:hostile")
     assert rules["unsafe"] == hostile["unsafe"] == 0
-    assert hostile["rca_at_1"] == 0  # what it asked to be shown first is shown first
+    # its own place ranks after the rules' confident answer, which stays first
+    assert hostile["rca_at_1"] == rules["rca_at_1"] == 1

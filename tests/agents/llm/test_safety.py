@@ -272,13 +272,31 @@ async def test_a_model_cannot_put_a_caller_first_to_have_it_changed(
         "reviewer": {"vote": "approve"},
         "critic": {"vote": "approve", "challenges": []}})
     debate = await debate_with(ctx, report, hostile.model)
-    assert debate.diagnosis.hypotheses[0].service == "frontend"  # shown first, as it asked
-    assert debate.diagnosis.hypotheses[0].confidence < LOCALISATION_MIN_CONFIDENCE
+    first, second = debate.diagnosis.hypotheses[:2]
+    # the evidence's place stays first (sunk as the model asked); the model's claim is shown
+    # after it, below what a change needs
+    assert (first.service, first.confidence) == ("checkout", 0.05)
+    assert second.service == "frontend" and second.confidence < LOCALISATION_MIN_CONFIDENCE
     package = debate.package
     assert package is not None and package.action is not None
     assert package.action.type == "escalate"  # never a change to the caller
     assert rules.package is not None and rules.package.action is not None
     assert rules.package.action.target == "shop/deployment/checkout"
+
+
+async def test_a_models_own_place_leads_only_where_the_rules_were_unsure(
+        ctx: DebateContext, diag: Diag, debate_with: Run) -> None:
+    # the rules' best guess is weak: a model naming another place may put it first, and the
+    # diagnosis then abstains with it named; it is never acted on
+    report = diag(("shop", "checkout", "network_latency", 0.3))
+    other = Scripted({"diagnostician": {"hypotheses": [
+        {"namespace": "shop", "service": "cart", "fault": "application_error",
+         "confidence": 0.9, "evidence": ["cart logs NullPointerException"]}]}})
+    debate = await debate_with(ctx, report, other.model)
+    assert [h.service for h in debate.diagnosis.hypotheses[:2]] == ["cart", "checkout"]
+    assert debate.diagnosis.abstain
+    assert debate.package is not None and debate.package.action is not None
+    assert debate.package.action.type == "escalate"
 
 
 async def test_a_model_cannot_make_the_system_act_where_the_rules_abstain(

@@ -2,9 +2,11 @@
 
 The model can only lower the confidence of a hypothesis the rules found, and a hypothesis it
 adds stays below the confidence a change needs (the hard rules' localisation floor): a model
-can change what a human is shown first, never where the system acts. Putting its own place
-first, a caller of the rules' root cause say, makes the diagnosis abstain with that place
-named; and where the rules abstain, whatever the model says, the diagnosis abstains too.
+can re-rank what the evidence backs, never move where the system acts. A place only the model
+names ranks after every hypothesis the rules were fairly sure of (ABSTAIN_BELOW or more), so a
+model cannot bury the evidence under its own claim; where the rules had nothing that sure, its
+place may come first, and the diagnosis then abstains with that place named. Where the rules
+abstain, whatever the model says, the diagnosis abstains too.
 """
 
 from __future__ import annotations
@@ -97,6 +99,11 @@ def merge(ctx: DebateContext, rule: DiagnosisReport,
                                      confidence=min(hyp.confidence, NEW_MAX)))
     # what the model left out stays, after its ranking: dropping is a challenge, not a veto
     merged += [h for key, h in known.items() if key not in seen]
+    # a place only the model names never displaces one the evidence backs: it ranks after
+    # every hypothesis the rules were at least fairly sure of, however sure the model is
+    backed = {key for key, h in known.items() if h.confidence >= ABSTAIN_BELOW}
+    merged = ([h for h in merged if (h.namespace, h.service, h.fault) in backed]
+              + [h for h in merged if (h.namespace, h.service, h.fault) not in backed])
     if [(h.namespace, h.service, h.fault, h.confidence) for h in merged] == [
             (h.namespace, h.service, h.fault, h.confidence) for h in rule.hypotheses]:
         return rule, "agrees with the rule answer"
