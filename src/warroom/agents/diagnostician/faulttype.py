@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING
 
 from warroom.agents.diagnostician.anomaly import kind_of, place_of
 from warroom.agents.diagnostician.index import Entity, Index
+from warroom.agents.diagnostician.roles import DATABASE_PREFIXES
 
 if TYPE_CHECKING:
     from warroom.agents.diagnostician.anomaly import Signal
@@ -24,7 +25,6 @@ if TYPE_CHECKING:
 _DATASTORE = re.compile(r"(^|[^a-z])(db|database|sql|postgres\w*|mysql|mariadb|mongo\w*|"
                         r"redis|cassandra|dynamo\w*|rds|aurora|elasticache|memcache\w*|"
                         r"table|cache)([^a-z]|$)|db\b|sql\b|dynamodb", re.I)
-_DATASTORE_SERIES = ("db:", "aws_rds", "rds_", "pg_", "mysql_", "redis_", "mongodb_")
 
 # which resource a series measures, from generic words in its name
 _DISK = re.compile(r"disk|filesystem|storage|volume|inode", re.I)
@@ -41,7 +41,7 @@ def is_datastore(ix: Index, ent: Entity, place: Place | None = None) -> bool:
     """Tell whether a place is a data store (db series, a database workload, or its name)."""
     if ix.is_database(ent) or _DATASTORE.search(ent[1]):
         return True
-    return place is not None and any(s.name.startswith(_DATASTORE_SERIES)
+    return place is not None and any(s.name.startswith(DATABASE_PREFIXES)
                                      for s in place.signals)
 
 

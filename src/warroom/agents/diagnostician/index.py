@@ -15,6 +15,7 @@ from datetime import datetime
 from typing import Any
 
 from warroom.agents.diagnostician.kubetext import objects_from_documents
+from warroom.agents.diagnostician.roles import is_database_series
 from warroom.agents.diagnostician.rollovers import HASH_POD, Entity, Rollover, stitch
 from warroom.sensors.models import EvidenceSnapshot, Series
 from warroom.store.times import utc
@@ -176,7 +177,7 @@ class Index:
             label_ns, label_svc = s.metric.get("namespace"), s.metric.get("service")
             if label_ns is not None and label_svc:
                 ix.service_ns[label_svc].add(label_ns)
-                if s.name.startswith("db:"):
+                if is_database_series(s):
                     ix.db_services.add(label_svc)
             if s.metric.get("node") and not s.metric.get("pod"):
                 ix.node_names.add(s.metric["node"])

@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from statistics import median
 
+from warroom.agents.diagnostician import roles
 from warroom.agents.diagnostician.anomaly import precedent, significance
 from warroom.agents.diagnostician.findings import Finding
 from warroom.agents.diagnostician.index import Entity, Index, finite_samples
@@ -53,8 +54,7 @@ class Stat:
         return self.recent / self.base if self.base > 1e-12 else math.inf
 
 
-_SHAPED = frozenset({"pod:memory_working_set:ratio", "pvc:usage:ratio",
-                     "node:filesystem_usage:ratio"})
+_SHAPED = frozenset({roles.MEMORY, "pvc:usage:ratio", roles.NODE_FILESYSTEM})
 
 
 
@@ -74,9 +74,11 @@ def _fit(values: list[float]) -> tuple[float, float]:
 
 
 def series_stat(series: Series, entity: Entity, pod: str, latest: float,
-                pts: list[tuple[float, float]] | None = None) -> Stat | None:
-    """Score one series against its own baseline; None when too short to judge."""
+                pts: list[tuple[float, float]] | None = None, name: str = "") -> Stat | None:
+    """Score one series against its own baseline; None when too short to judge. `name` is the
+    role it plays (`roles.role_of`), its own name by default."""
     pts = finite_samples(series) if pts is None else pts
+    name = name or series.name
     if len(pts) < 6:
         return None
     vals = [v for _, v in pts]
@@ -86,7 +88,7 @@ def series_stat(series: Series, entity: Entity, pod: str, latest: float,
     mad = median(abs(v - base) for v in base_vals) * 1.4826
     scale = max(mad, abs(base) * 0.05, 1e-6)
     recent = median(recent_vals)
-    if series.name == "service:requests:rate1m":
+    if name == roles.REQUESTS:
         # demand still building at the snapshot: the newest samples say more about now than
         # the median of the recent window, which lags a surge that began minutes ago
         recent = max(recent, median(vals[-3:]))
@@ -110,7 +112,7 @@ def series_stat(series: Series, entity: Entity, pod: str, latest: float,
     ramp_len = 0
     drops: list[int] = []
     segment = vals
-    if series.name in _SHAPED:  # growth shapes only matter where a leak can show
+    if name in _SHAPED:  # growth shapes only matter where a leak can show
         rise, r2 = _fit(vals)
         early, _ = _fit(vals[: len(vals) // 2])
         drops = [i for i in range(1, len(vals))
@@ -122,7 +124,7 @@ def series_stat(series: Series, entity: Entity, pod: str, latest: float,
             ramp = vals[max(0, onset_at - 1):]
             ramp_rise, ramp_r2 = _fit(ramp)
             ramp_len = len(ramp)
-    return Stat(name=series.name, entity=entity, pod=pod, base=base, recent=recent,
+    return Stat(name=name, entity=entity, pod=pod, base=base, recent=recent,
                 last=vals[-1], z=z, onset=onset, slope_rise=rise, r2=r2, early_rise=early,
                 resets=len(drops), tail_rise=tail_rise, tail_r2=tail_r2, tail_len=len(segment),
                 peak=max(vals),
@@ -155,7 +157,8 @@ def compute_stats(ix: Index) -> list[Stat]:
             entity = (ns, m.get("deployment") or m.get("statefulset") or "")
         else:
             continue
-        st = series_stat(s, entity, pod, latest, ix.points(s))
+        pts = ix.points(s)
+        st = series_stat(s, entity, pod, latest, pts, roles.role_of(s, pts))
         if st is not None:
             stats.append(st)
     return stats
@@ -183,7 +186,7 @@ def metric_findings(stats: list[Stat]) -> list[Finding]:
 
     rtt = _tails(stats, "pod:network_latency_seconds:")
     for entity, named in by_entity.items():
-        for st in named.get("pod:memory_working_set:ratio", []):
+        for st in named.get(roles.MEMORY, []):
             gradual = st.early_rise >= 0.25 * st.slope_rise * 0.5
             if st.last >= 0.85 and st.slope_rise >= 0.25 and st.r2 >= 0.7 and gradual:
                 add(st, "memory_leak", 0.7,
@@ -207,13 +210,13 @@ def metric_findings(stats: list[Stat]) -> list[Finding]:
                 add(st, "memory_limit_too_low", 0.3,
                     f"{_where(st)}: memory working set at {_pct(st.recent)} of its limit "
                     f"(baseline {_pct(st.base)})")
-        cpu_all = named.get("pod:cpu_usage:ratio", [])
+        cpu_all = named.get(roles.CPU, [])
         # at its limit over the newest samples is saturated now, however short the window
         cpu_hot = [st for st in cpu_all if (st.recent >= 0.85 and st.z >= 3)
                    or (st.fresh >= 0.85 and st.fresh_z >= 3)]
         cpu_jump = [st for st in cpu_all if st.ratio >= 3 and st.z >= 6 and st.recent >= 0.15]
-        traffic = [st for st in named.get("service:requests:rate1m", []) if st.ratio >= 1.5]
-        throttled = [st for st in named.get("pod:cpu_throttled:ratio", [])
+        traffic = [st for st in named.get(roles.REQUESTS, []) if st.ratio >= 1.5]
+        throttled = [st for st in named.get(roles.THROTTLED, [])
                      if st.recent >= 0.25 and st.z >= 3]
         # a surge is more demand than the baseline had: a place with no demand in its baseline
         # (sparse traffic whose median is zero) has no rate to be a multiple of
@@ -234,7 +237,7 @@ def metric_findings(stats: list[Stat]) -> list[Finding]:
                     f"{_pct(st.base)}), {len(cpu_hot)} pod(s) saturated")
             if throttled:
                 text += f"; throttled {_pct(max(t.recent for t in throttled))} of CFS periods"
-            share = len(cpu_hot) / max(1, len(named.get("pod:cpu_usage:ratio", [])))
+            share = len(cpu_hot) / max(1, len(named.get(roles.CPU, [])))
             add(st, "cpu_saturation", 0.35 + 0.3 * share + (0.1 if throttled else 0.0), text)
         elif cpu_jump and len(cpu_jump) * 2 >= len(cpu_all):
             st = max(cpu_jump, key=lambda s: s.ratio)
@@ -243,7 +246,7 @@ def metric_findings(stats: list[Stat]) -> list[Finding]:
                 f"{_where(st)}: CPU usage x{st.ratio:.1f} its baseline ({_pct(st.base)} -> "
                 f"{_pct(st.recent)} of its limit) on {len(cpu_jump)} of {len(cpu_all)} pods"
                 f"{flat}")
-        for st in named.get("service:requests:rate1m", []):
+        for st in named.get(roles.REQUESTS, []):
             if st in surge and not cpu_hot:
                 add(st, "traffic_surge", 0.15,
                     f"{_where(st)}: request rate {st.recent:.0f}/s vs baseline {st.base:.0f}/s "
@@ -254,27 +257,27 @@ def metric_findings(stats: list[Stat]) -> list[Finding]:
                     f"{_where(st)}: network round trip p{tail_quantile(st.name, '')} "
                     f"{st.recent * 1000:.0f} ms vs baseline {st.base * 1000:.1f} ms")
                 break
-        for st in named.get("db:connections:ratio", []):
+        for st in named.get(roles.DB_CONNECTIONS, []):
             if st.recent >= 0.85 and st.z >= 3:
                 add(st, "database_saturation", 0.75,
                     f"database {_where(st)}: {_pct(st.recent)} of max connections in use "
                     f"(baseline {_pct(st.base)})")
-        for st in named.get("db:cpu_usage:ratio", []):
+        for st in named.get(roles.DB_CPU, []):
             if st.recent >= 0.8 and st.z >= 3:
                 add(st, "database_saturation", 0.4,
                     f"database {_where(st)}: CPU {_pct(st.recent)} (baseline {_pct(st.base)})")
-        for st in named.get("db:replication_lag_seconds", []):
+        for st in named.get(roles.DB_LAG, []):
             if st.z >= 5 and st.recent >= 5:
                 add(st, "database_saturation", 0.3,
                     f"database {_where(st)}: replication lag {st.recent:.0f}s")
-        for name in ("pvc:usage:ratio", "db:storage_usage:ratio"):
+        for name in ("pvc:usage:ratio", roles.DB_STORAGE):
             for st in named.get(name, []):
                 full = max(st.recent, st.fresh)  # a volume that filled minutes ago is full now
                 if full >= 0.9:
                     what = "volume" if name.startswith("pvc") else "database storage"
                     add(st, "disk_pressure", 0.75 if full >= 0.95 else 0.5,
                         f"{_where(st)}: {what} {_pct(full)} full (was {_pct(st.base)})")
-        for st in named.get("node:filesystem_usage:ratio", []):
+        for st in named.get(roles.NODE_FILESYSTEM, []):
             if st.recent >= 0.9 and not st.ended_early:
                 add(st, "disk_pressure", 0.5,
                     f"node {st.entity[1]}: filesystem {_pct(st.recent)} full")
@@ -284,7 +287,7 @@ def metric_findings(stats: list[Stat]) -> list[Finding]:
             add(ended[0], "node_failure", 0.6 if len(ended) >= 2 else 0.4,
                 f"node {entity[1]}: node metrics stopped reporting "
                 f"({', '.join(sorted({s.name for s in ended}))})")
-        for st in named.get("probe:ssl_expiry_seconds", []):
+        for st in named.get(roles.CERT_EXPIRY, []):
             if st.last <= 0:
                 add(st, "certificate_expired", 0.8,
                     f"{_where(st)}: served TLS certificate expired {-st.last / 60:.0f} min ago "
@@ -314,19 +317,20 @@ def young_series_findings(ix: Index) -> list[Finding]:
         pts = ix.points(s)
         if not pts:
             continue
-        if s.name.startswith("node:") and s.metric.get("node"):
-            node_ends.setdefault(s.metric["node"], []).append((s.name, pts[-1][0], len(pts)))
-        if s.name == "probe:ssl_expiry_seconds" and len(pts) < 6 and pts[-1][1] <= 0:
+        role = roles.role_of(s, pts)
+        if role.startswith("node:") and s.metric.get("node"):
+            node_ends.setdefault(s.metric["node"], []).append((role, pts[-1][0], len(pts)))
+        if role == roles.CERT_EXPIRY and len(pts) < 6 and pts[-1][1] <= 0:
             ns, svc = s.metric.get("namespace", ""), s.metric.get("service", "")
             if svc:
                 out.append(Finding(ns, svc, "certificate_expired", 0.8,
                                    f"{f'{ns}/' if ns else ''}{svc}: served TLS certificate "
                                    f"expired {-pts[-1][1] / 60:.0f} min ago "
-                                   "(probe:ssl_expiry_seconds <= 0)", source="metrics"))
+                                   f"({s.name} <= 0)", source="metrics"))
     out += _silent_nodes(node_ends, latest)
     judged: set[tuple[str, str]] = set()
     rtts = [(q, s) for s in ix.snapshot.series
-            if (q := tail_quantile(s.name, "pod:network_latency_seconds:"))]
+            if (q := tail_quantile(roles.role_of(s, ix.points(s)), "pod:network_latency_seconds:"))]
     for quantile, s in sorted(rtts, key=lambda qs: -qs[0]):  # the highest quantile first
         pts = ix.points(s)
         if not pts or len(pts) >= 6:
@@ -398,7 +402,7 @@ def symptoms(stats: list[Stat]) -> dict[Entity, list[str]]:
     for st in stats:
         if st.significance < USUAL:
             continue  # the baseline reached this level often: its usual noise
-        if st.name == "service:errors:ratio_rate1m" and st.z >= 3 and st.recent - st.base >= 0.02:
+        if st.name == roles.ERRORS and st.z >= 3 and st.recent - st.base >= 0.02:
             out.setdefault(st.entity, []).append(
                 f"{_where(st)}: error ratio {_pct(st.recent)} (baseline {_pct(st.base)})")
         elif (st.entity, st.name) in tails and st.z >= 3 and st.ratio >= 1.5:
