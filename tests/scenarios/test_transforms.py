@@ -28,6 +28,7 @@ from warroom.scenarios.transforms import (
     drop_objects,
     drop_topology,
     onset,
+    raw_names,
     red_herring,
     resolve,
 )
@@ -255,9 +256,21 @@ def test_red_herring_deploys_turn_their_pods_over_in_the_metrics() -> None:
         len(x.values) for x in scenario.prometheus.series)
 
 
+def test_raw_names_rename_every_recording_rule_and_keep_the_rest(scenario: Scenario) -> None:
+    out = raw_names(scenario)
+    names = [s.metric["__name__"] for s in out.prometheus.series]
+    assert names and not any(":" in n for n in names)
+    assert "container_cpu_utilisation_ratio" in names
+    # labels and values stay; everything but the series is the same
+    assert [({**s.metric, "__name__": ""}, s.values) for s in out.prometheus.series] == [
+        ({**s.metric, "__name__": ""}, s.values) for s in scenario.prometheus.series]
+    assert _dump(out, "prometheus") == _dump(scenario, "prometheus")
+
+
 def test_resolve_expands_all_and_rejects_unknown_names() -> None:
-    assert resolve(["all"]) == [n for n in TRANSFORMS if n != "drop_topology"]
-    assert resolve(["all", "drop_topology"]) == list(TRANSFORMS)  # asked for by name, last
+    assert resolve(["all"]) == [n for n in TRANSFORMS if n not in ("raw_names", "drop_topology")]
+    assert resolve(["all", "drop_topology"]) == [n for n in TRANSFORMS if n != "raw_names"]
+    assert resolve(["drop_topology", "raw_names"]) == ["raw_names", "drop_topology"]
     assert resolve(["rename", "drop_logs"]) == ["drop_logs", "rename"]
     with pytest.raises(ValueError, match=r"unknown transform bogus; valid: drop_objects.*all"):
         resolve(["bogus", "noise"])

@@ -12,8 +12,10 @@ them, so diagnosis quality is measured on evidence shaped unlike the generators'
 - `noise`: 20 healthy services with noisy, stationary metrics join the call graph.
 - `red_herring`: recent deploys of healthy services just before the onset (their pods'
   series turn over to a new ReplicaSet, as a real rollout shows in the metrics).
-- `drop_topology` (not part of `all`, which is the eight above): the call graph is gone, so
-  the walk must infer who calls whom from logs, traces and co-movement.
+- `raw_names` (not part of `all`): every recording-rule name (`pod:cpu_usage:ratio`) becomes
+  a raw exporter's name for the same fact (`container_cpu_utilisation_ratio`).
+- `drop_topology` (not part of `all`, which is the eight before `raw_names`): the call graph
+  is gone, so the walk must infer who calls whom from logs, traces and co-movement.
 
 The onset of an incident is not part of the format; it is estimated as five minutes before the
 first alert started (an alert's `for:` window), which is never after the real onset.
@@ -77,6 +79,37 @@ def drop_topology(scenario: Scenario, seed: int = 0) -> Scenario:
     """Remove the call graph (applied after the transforms that read or extend it)."""
     return scenario.model_copy(update={"topology": scenario.topology.model_copy(
         update={"edges": []})})
+
+
+# what another exporter calls the facts our recording rules name; any other recording rule
+# (`db:connections:ratio`) becomes `db_connections_ratio`
+RAW_NAMES = {
+    "pod:cpu_usage:ratio": "container_cpu_utilisation_ratio",
+    "pod:cpu_throttled:ratio": "container_cpu_cfs_throttled_ratio",
+    "pod:memory_working_set:ratio": "container_memory_working_set_usage",
+    "pod:network_latency_seconds:p99_1m": "pod_network_rtt_seconds_p99",
+    "node:cpu_usage:ratio": "node_cpu_utilisation_ratio",
+    "node:memory_usage:ratio": "node_memory_utilisation_ratio",
+    "node:filesystem_usage:ratio": "node_filesystem_usage_ratio",
+    "service:errors:ratio_rate1m": "http_server_requests_error_ratio",
+    "service:requests:rate1m": "http_server_requests_per_second",
+    "service:latency_seconds:p99_1m": "http_server_request_duration_seconds_p99",
+    "service:latency_seconds:p95_1m": "http_server_request_duration_seconds_p95",
+    "service:latency_seconds:p90_1m": "http_server_request_duration_seconds_p90",
+    "service:latency_seconds:p50_1m": "http_server_request_duration_seconds_p50",
+    "service:latency_seconds:avg_1m": "http_server_request_duration_seconds_avg",
+}
+
+
+def raw_names(scenario: Scenario, seed: int = 0) -> Scenario:
+    """Give every recording rule's series the name a raw exporter gives the same fact."""
+    series = []
+    for item in scenario.prometheus.series:
+        name = item.metric.get("__name__", "")
+        raw = RAW_NAMES.get(name) or name.replace(":", "_")
+        series.append(item.model_copy(update={"metric": {**item.metric, "__name__": raw}}))
+    return scenario.model_copy(update={"prometheus": scenario.prometheus.model_copy(
+        update={"series": series})})
 
 
 def _fmt(value: float) -> str:
@@ -229,6 +262,7 @@ TRANSFORMS: dict[str, Transform] = {
     "red_herring": red_herring,
     "coarsen": coarsen,
     "rename": rename,
+    "raw_names": raw_names,
     "drop_topology": drop_topology,
 }
 # what `all` applies: the degradations the diagnosis is held to; the others are asked for by name
