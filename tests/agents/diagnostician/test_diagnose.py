@@ -125,6 +125,27 @@ def test_healthy_snapshot_says_none_or_abstains() -> None:
     assert report.abstain == (first.confidence < 0.4)
 
 
+def test_a_resource_spike_that_is_over_is_no_trouble_now() -> None:
+    # a database's write IOPS and write latency shot up around the alert and have been back
+    # at their baseline for eight minutes: nothing is wrong now, and no place else moved
+    db = {"namespace": "", "service": "orders-db", "dbinstance_identifier": "orders-db"}
+    spike = flat(900.0, 40)
+    spike[22:32] = [8000.0] * 10
+    slow = flat(1.1, 40)
+    slow[24:32] = [18.0] * 8
+    still = [*spike[:32], *([8000.0] * 8)]
+    for iops, healed in ((spike, True), (still, False)):
+        report = diagnose_snapshot(snapshot(series=[
+            series("rds_write_iops_per_second", iops, **db),
+            series("rds_write_latency_milliseconds", slow if healed else still, **db)],
+            alerts=[alert({"alertname": "StorageLow", "service": "orders-db"},
+                          minutes_ago=12)]))
+        first = report.hypotheses[0]
+        assert (first.fault == "none") == healed, first
+        if healed:
+            assert "back within their baseline" in first.evidence[0]
+
+
 def _erroring(changes: list[Any]) -> dict[str, Any]:
     objects = [*deployment("shop", "pricing"),
                pod("shop", "pricing-7f9dd8b6c4-aaaaa", ("ReplicaSet", "pricing-7f9dd8b6c4"))]

@@ -296,8 +296,8 @@ def diagnose_snapshot(snapshot: EvidenceSnapshot, *, namespace: str = "",
     chain = any(trouble(e) for e in below_alert)
     # a place anywhere that ran out of its own resources (not inherited from a callee): the
     # alert may be on the wrong service, but "nothing is wrong" is not what the evidence says
-    chain = chain or any(p.victim_of is None and p.kind_score({"saturation"}) >= SATURATED
-                         for p in places.values())
+    chain = chain or any(p.victim_of is None and not p.over
+                         and p.kind_score({"saturation"}) >= SATURATED for p in places.values())
     metered = {st.entity for st in stats}
     podded = {ix.owner_of_pod(*p) for p in ix.pods}
     # health is only shown by what was looked at: the alert's own signals, or (with no metrics
@@ -322,7 +322,10 @@ def diagnose_snapshot(snapshot: EvidenceSnapshot, *, namespace: str = "",
         ev.append(f"localisation: {c.place}")
         scored.append((c.score, c.entity, c.fault, ev))
     if none_score > best or not scored:
-        why = ["no anomaly on the alerting service's own signals" if quiet else
+        healed = any(a in places and places[a].over for a in alerts)
+        why = ["the alerting service's own signals moved and are back within their baseline: "
+               "that trouble is over" if quiet and healed else
+               "no anomaly on the alerting service's own signals" if quiet else
                "nothing observed of the alerting service to judge it by"
                if not troubled_alert else
                "the signals of the alerting service are only mildly off their baseline"]
