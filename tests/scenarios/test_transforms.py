@@ -256,6 +256,18 @@ def test_red_herring_deploys_turn_their_pods_over_in_the_metrics() -> None:
         len(x.values) for x in scenario.prometheus.series)
 
 
+def test_rename_carries_a_statefulsets_name_into_its_volume_claims() -> None:
+    scenario = _load("gen-disk-pressure-easy-013")  # the alert names a claim, not the workload
+    out = rename(scenario, 5)
+    assert out.expected is not None
+    new = out.expected.root_cause.service
+    claims = [a.labels["persistentvolumeclaim"] for w in out.alerts for a in w.alerts]
+    claims += [s.metric["persistentvolumeclaim"] for s in out.prometheus.series
+               if "persistentvolumeclaim" in s.metric]
+    assert f"data-{new}-0" in claims
+    assert all(re.fullmatch(r"data-.+_AWS::[\w:]+-0", c) for c in claims), claims
+
+
 def test_raw_names_rename_every_recording_rule_and_keep_the_rest(scenario: Scenario) -> None:
     out = raw_names(scenario)
     names = [s.metric["__name__"] for s in out.prometheus.series]

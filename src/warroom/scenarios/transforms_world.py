@@ -106,13 +106,20 @@ def _pattern(names: Iterable[str]) -> re.Pattern[str] | None:
     return re.compile(rf"(?<![\w.-])(?:{alt})(?=(?:-[\w*]+)*(?![\w-]))")
 
 
+def _claim_pattern(names: Iterable[str]) -> re.Pattern[str] | None:
+    """Match a StatefulSet's name inside its volume claims' names (`<template>-<name>-<n>`)."""
+    alt = "|".join(re.escape(n) for n in sorted(set(names), key=lambda n: (-len(n), n)))
+    return None if not alt else re.compile(rf"(?<=[\w]-)(?:{alt})(?=-\d+(?![\w-]))")
+
+
 def _rewrite(value: Any, pattern: re.Pattern[str], mapping: dict[str, str], ns: str,
-             key: str = "") -> Any:
-    """Rename workloads in every string of `value`; namespaces become `ns`."""
+             key: str = "", claims: re.Pattern[str] | None = None) -> Any:
+    """Rename workloads in every string of `value` (and in their volume claims' names, with
+    `claims`); namespaces become `ns`."""
     if isinstance(value, dict):
-        return {k: _rewrite(v, pattern, mapping, ns, k) for k, v in value.items()}
+        return {k: _rewrite(v, pattern, mapping, ns, k, claims) for k, v in value.items()}
     if isinstance(value, list):
-        return [_rewrite(v, pattern, mapping, ns) for v in value]
+        return [_rewrite(v, pattern, mapping, ns, claims=claims) for v in value]
     if not isinstance(value, str):
         return value
     if key == "namespace":
@@ -122,7 +129,8 @@ def _rewrite(value: Any, pattern: re.Pattern[str], mapping: dict[str, str], ns: 
         if pattern.sub(lambda m: mapping[m.group(0)], name) != name:
             return f"{ns}/{kind}/{pattern.sub(lambda m: mapping[m.group(0)], name)}"
         return value
-    return pattern.sub(lambda m: mapping[m.group(0)], value)
+    value = pattern.sub(lambda m: mapping[m.group(0)], value)
+    return claims.sub(lambda m: mapping[m.group(0)], value) if claims else value
 
 
 def rename(scenario: Scenario, seed: int = 0) -> Scenario:
@@ -143,11 +151,13 @@ def rename(scenario: Scenario, seed: int = 0) -> Scenario:
     fixed = {k: data.pop(k) for k in ("format", "id", "now", "cluster")}
     data["kubernetes"]["objects"] = [o for o in data["kubernetes"]["objects"]
                                      if o.get("kind") != "Namespace"]
+    # a StatefulSet's claims carry its name (`data-orders-db-0`), and follow it
+    claims = _claim_pattern(n for n in mapping if workload_kind(scenario, n) == "statefulset")
     series = data["prometheus"].pop("series")  # samples name nothing: rewrite labels only
-    data = _rewrite(data, pattern, mapping, "")
+    data = _rewrite(data, pattern, mapping, "", claims=claims)
     data["prometheus"]["series"] = [
-        {"metric": _rewrite(s["metric"], pattern, mapping, ""), "values": s["values"]}
-        for s in series]
+        {"metric": _rewrite(s["metric"], pattern, mapping, "", claims=claims),
+         "values": s["values"]} for s in series]
     return Scenario.model_validate({**fixed, **data})
 
 
