@@ -61,7 +61,10 @@ def test_a_database_instance_and_a_certificate_are_read_by_their_words() -> None
     db = {"service": "orders-prod", "dbinstance_identifier": "orders-prod"}
     assert _role("rds_database_connections_utilisation", flat(0.5), **db) == DB_CONNECTIONS
     assert _role("db_storage_usage_ratio", flat(0.5), service="orders-db") == DB_STORAGE
-    assert _role("pg_replication_lag_seconds", flat(2), service="orders-db") == DB_LAG
+    assert _role("db_replication_lag_seconds", flat(2), service="orders-db") == DB_LAG
+    # an application's own database-client pool is the application's
+    assert _role("db_client_connections_usage", flat(0.5), service="cart") == \
+        "db_client_connections_usage"
     # a database's CPU is the database's, never a pod's
     assert _role("db_cpu_usage_ratio", flat(0.5), pod="orders-db-0") == DB_CPU
     assert _role("probe_ssl_expiry_seconds", flat(3600), service="auth") == CERT_EXPIRY

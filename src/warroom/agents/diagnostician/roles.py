@@ -31,10 +31,9 @@ REQUESTS = "service:requests:rate1m"
 CANONICAL = frozenset({CPU, THROTTLED, MEMORY, NODE_CPU, NODE_MEMORY, NODE_FILESYSTEM, DB_CPU,
                        DB_CONNECTIONS, DB_STORAGE, DB_LAG, CERT_EXPIRY, ERRORS, REQUESTS})
 # how a database's own exporters begin their names (any vendor)
-DATABASE_PREFIXES = ("db:", "db_", "aws_rds", "rds_", "pg_", "mysql_", "redis_", "mongodb_")
-# labels only a database instance's series carry (CloudWatch, the SQL exporters)
-DB_LABELS = ("dbinstance_identifier", "db_instance", "db_instance_identifier",
-             "db_cluster_identifier", "database")
+DATABASE_PREFIXES = ("db:", "aws_rds", "rds_", "pg_", "mysql_", "redis_", "mongodb_")
+# labels only a database instance's own series carry (CloudWatch, the RDS exporters)
+DB_LABELS = ("dbinstance_identifier", "db_instance_identifier", "db_cluster_identifier")
 
 _SHARE = re.compile(r"ratio|utili[sz]ation|usage|share|fraction", re.I)
 _NOT_A_SHARE = re.compile(r"percent|pct|bytes|seconds|millis|_ms\b|count|total", re.I)
@@ -107,9 +106,13 @@ def role_of(series: Series, pts: list[tuple[float, float]]) -> str:
 
 
 def is_database_series(series: Series) -> bool:
-    """Tell whether a series is a database instance's: a label only such series carry."""
-    return series.name.startswith(DATABASE_PREFIXES) or any(series.metric.get(k)
-                                                             for k in DB_LABELS)
+    """Tell whether a series is a database instance's own: a recording rule of ours (`db:`),
+    a `db_` series that is no client's (`db_client_*` is an application's pool), or a label
+    only an instance's series carry. A client library's `redis_*` or `pg_*` series on an
+    application is the application's, so those prefixes alone do not say it."""
+    name = series.name
+    return (name.startswith("db:") or (name.startswith("db_") and not name.startswith(
+        "db_client")) or any(series.metric.get(k) for k in DB_LABELS))
 
 
 def _quantile(name: str, label: str) -> str:
