@@ -15,7 +15,7 @@ from datetime import datetime
 from typing import Any
 
 from warroom.agents.diagnostician.kubetext import objects_from_documents
-from warroom.agents.diagnostician.roles import is_database_series
+from warroom.agents.diagnostician.roles import is_database_series, role_of
 from warroom.agents.diagnostician.rollovers import HASH_POD, Entity, Rollover, stitch
 from warroom.sensors.models import EvidenceSnapshot, Series
 from warroom.store.times import utc
@@ -126,6 +126,7 @@ class Index:
     node_names: set[str] = field(default_factory=set)  # nodes known from objects or series
     rollovers: list[Rollover] = field(default_factory=list)  # pods a new ReplicaSet replaced
     _points: dict[int, list[tuple[float, float]]] = field(default_factory=dict)
+    _roles: dict[int, str] = field(default_factory=dict)
 
     def points(self, series: Series) -> list[tuple[float, float]]:
         """Return a series' finite samples as (unix seconds, value), parsed once per snapshot."""
@@ -133,6 +134,14 @@ class Index:
         if key not in self._points:
             self._points[key] = finite_samples(series)
         return self._points[key]
+
+    def role(self, series: Series) -> str:
+        """Return the canonical name whose role a series plays (`roles.role_of`), read once
+        per snapshot."""
+        key = id(series)
+        if key not in self._roles:
+            self._roles[key] = role_of(series, self.points(series))
+        return self._roles[key]
 
     @classmethod
     def build(cls, snapshot: EvidenceSnapshot) -> Index:

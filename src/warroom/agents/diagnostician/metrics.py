@@ -76,7 +76,7 @@ def _fit(values: list[float]) -> tuple[float, float]:
 def series_stat(series: Series, entity: Entity, pod: str, latest: float,
                 pts: list[tuple[float, float]] | None = None, name: str = "") -> Stat | None:
     """Score one series against its own baseline; None when too short to judge. `name` is the
-    role it plays (`roles.role_of`), its own name by default."""
+    role it plays (`Index.role`), its own name by default."""
     pts = finite_samples(series) if pts is None else pts
     name = name or series.name
     if len(pts) < 6:
@@ -157,8 +157,7 @@ def compute_stats(ix: Index) -> list[Stat]:
             entity = (ns, m.get("deployment") or m.get("statefulset") or "")
         else:
             continue
-        pts = ix.points(s)
-        st = series_stat(s, entity, pod, latest, pts, roles.role_of(s, pts))
+        st = series_stat(s, entity, pod, latest, ix.points(s), ix.role(s))
         if st is not None:
             stats.append(st)
     return stats
@@ -317,7 +316,7 @@ def young_series_findings(ix: Index) -> list[Finding]:
         pts = ix.points(s)
         if not pts:
             continue
-        role = roles.role_of(s, pts)
+        role = ix.role(s)
         if role.startswith("node:") and s.metric.get("node"):
             node_ends.setdefault(s.metric["node"], []).append((role, pts[-1][0], len(pts)))
         if role == roles.CERT_EXPIRY and len(pts) < 6 and pts[-1][1] <= 0:
@@ -330,7 +329,7 @@ def young_series_findings(ix: Index) -> list[Finding]:
     out += _silent_nodes(node_ends, latest)
     judged: set[tuple[str, str]] = set()
     rtts = [(q, s) for s in ix.snapshot.series
-            if (q := tail_quantile(roles.role_of(s, ix.points(s)), "pod:network_latency_seconds:"))]
+            if (q := tail_quantile(ix.role(s), "pod:network_latency_seconds:"))]
     for quantile, s in sorted(rtts, key=lambda qs: -qs[0]):  # the highest quantile first
         pts = ix.points(s)
         if not pts or len(pts) >= 6:
