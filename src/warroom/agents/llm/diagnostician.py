@@ -102,8 +102,7 @@ def merge(ctx: DebateContext, rule: DiagnosisReport,
     # a place only the model names never displaces one the evidence backs: it ranks after
     # every hypothesis the rules were at least fairly sure of, however sure the model is
     backed = {key for key, h in known.items() if h.confidence >= ABSTAIN_BELOW}
-    merged = ([h for h in merged if (h.namespace, h.service, h.fault) in backed]
-              + [h for h in merged if (h.namespace, h.service, h.fault) not in backed])
+    merged.sort(key=lambda h: (h.namespace, h.service, h.fault) not in backed)  # stable
     if [(h.namespace, h.service, h.fault, h.confidence) for h in merged] == [
             (h.namespace, h.service, h.fault, h.confidence) for h in rule.hypotheses]:
         return rule, "agrees with the rule answer"
