@@ -97,19 +97,21 @@ def healthy_services(scenario: Scenario) -> list[tuple[str, str]]:
     return sorted((ns, name) for name, ns in namespaces(scenario).items() if name not in sick)
 
 
+def _alternation(names: Iterable[str]) -> str:
+    """Return a regex alternation of the names, longest first (a longer name wins)."""
+    return "|".join(re.escape(n) for n in sorted(set(names), key=lambda n: (-len(n), n)))
+
+
 def _pattern(names: Iterable[str]) -> re.Pattern[str] | None:
     """Match a name as a whole word, or as the prefix of a pod-style `name-hash-suffix`."""
-    ordered = sorted(set(names), key=lambda n: (-len(n), n))
-    if not ordered:
-        return None
-    alt = "|".join(re.escape(n) for n in ordered)
-    return re.compile(rf"(?<![\w.-])(?:{alt})(?=(?:-[\w*]+)*(?![\w-]))")
+    alt = _alternation(names)
+    return re.compile(rf"(?<![\w.-])(?:{alt})(?=(?:-[\w*]+)*(?![\w-]))") if alt else None
 
 
 def _claim_pattern(names: Iterable[str]) -> re.Pattern[str] | None:
     """Match a StatefulSet's name inside its volume claims' names (`<template>-<name>-<n>`)."""
-    alt = "|".join(re.escape(n) for n in sorted(set(names), key=lambda n: (-len(n), n)))
-    return None if not alt else re.compile(rf"(?<=[\w]-)(?:{alt})(?=-\d+(?![\w-]))")
+    alt = _alternation(names)
+    return re.compile(rf"(?<=\w-)(?:{alt})(?=-\d+(?![\w-]))") if alt else None
 
 
 def _rewrite(value: Any, pattern: re.Pattern[str], mapping: dict[str, str], ns: str,
