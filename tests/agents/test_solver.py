@@ -31,6 +31,22 @@ def test_bad_deploy_rolls_back_to_the_previous_revision(make_ctx: Make, diag: Di
     assert "--to-revision=1" in top.kubectl
 
 
+def test_after_a_rollback_the_revision_it_removed_is_never_the_way_back(make_ctx: Make,
+                                                                        diag: Diag) -> None:
+    # revision 1 came back as revision 3; revision 2 is the deploy that rollback undid, so a
+    # second bad_deploy diagnosis (the alert flapped after the fix) has no revision to go to
+    ctx = make_ctx()
+    for obj in ctx.evidence.objects:
+        annotations = obj.get("metadata", {}).get("annotations", {})
+        if obj["kind"] == "Deployment" and obj["metadata"]["name"] == "checkout":
+            annotations["deployment.kubernetes.io/revision"] = "3"
+        if obj["kind"] == "ReplicaSet" and annotations["deployment.kubernetes.io/revision"] == "1":
+            annotations.update({"deployment.kubernetes.io/revision": "3",
+                                "deployment.kubernetes.io/revision-history": "1"})
+    plan = solve(ctx, diag(("shop", "checkout", "bad_deploy", 0.9)))
+    assert [c.action.type for c in plan.candidates] == ["escalate"]
+
+
 def test_surge_raises_the_hpa_ceiling(make_ctx: Make, diag: Diag) -> None:
     plan = solve(make_ctx(), diag(("shop", "cart", "traffic_surge", 0.8)))
     top = plan.candidates[0]

@@ -60,6 +60,11 @@ def test_rollout_undo_returns_to_the_healthy_revision(sandbox: Sandbox, client: 
     deployment = sandbox.store.get("Deployment", "checkout", "shop")
     assert deployment is not None
     assert deployment["metadata"]["annotations"]["deployment.kubernetes.io/revision"] == "3"
+    # as in Kubernetes, the re-adopted ReplicaSet remembers the number it had
+    adopted = [rs["metadata"]["annotations"] for rs in sandbox.store.owned_by(
+        "ReplicaSet", deployment) if rs["metadata"]["annotations"][
+        "deployment.kubernetes.io/revision"] == "3"]
+    assert adopted == [{**adopted[0], "deployment.kubernetes.io/revision-history": "1"}]
     assert errors(sandbox, "checkout") < 0.01
     sandbox.advance(30)
     assert not alerting(sandbox, "HighErrorRate", "checkout")

@@ -25,6 +25,7 @@ from warroom.agents.models import (
 from warroom.agents.ports import DebateContext
 from warroom.domain.calls import kubectl_command
 from warroom.safety.blast import blast_radius, risk_of
+from warroom.safety.revisions import rolled_back_from
 
 # fault -> the catalogue actions the policy accepts, preferred first (see the team brief)
 POLICY: dict[str, tuple[str, ...]] = {
@@ -226,7 +227,11 @@ def _undo(ctx: DebateContext, hyp: Hypothesis,
     if known:
         ordered = sorted(revisions, key=lambda r: r.revision)
         newest = ordered[-1]
-        previous = [r for r in ordered if r.revision < (current or newest.revision)]
+        # a revision an earlier rollback left is what broke before: never go back to it
+        undone = rolled_back_from(objects, wl.meta(workload).get("namespace", ""),
+                                  str(wl.meta(workload).get("name", "")))
+        previous = [r for r in ordered if r.revision < (current or newest.revision)
+                    and r.revision not in undone]
     else:  # no revision annotations: the ReplicaSets' age and health tell the story
         ordered = sorted(revisions, key=lambda r: (r.created, r.ready == 0))
         newest = ordered[-1]

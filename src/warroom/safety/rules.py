@@ -2,10 +2,10 @@
 
 `check_action(action)` needs nothing but the action. With a `RuleContext` (the evidence's
 Kubernetes objects and the workloads the hypotheses name) it also catches the rules that need
-facts: deleting a StatefulSet pod, draining a healthy node, touching a healthy bystander. Given
-the ranked hypotheses and the call graph too, it holds a mutating action to the top-ranked root
-cause: never another place, never a caller of it (a victim of its callee's fault), and never
-while that localisation is unsure.
+facts: deleting a StatefulSet pod, draining a healthy node, touching a healthy bystander, rolling
+back to a revision an earlier rollback removed. Given the ranked hypotheses and the call graph
+too, it holds a mutating action to the top-ranked root cause: never another place, never a
+caller of it (a victim of its callee's fault), and never while that localisation is unsure.
 """
 
 from __future__ import annotations
@@ -16,6 +16,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from warroom.domain.models import ACTION_TYPES, Action, Hypothesis, RuleViolation
+from warroom.safety.revisions import rolled_back_from, undo_target
 
 # catalogue: which kinds each action may target (None = the action takes no target)
 TARGET_KINDS: dict[str, frozenset[str] | None] = {
@@ -273,6 +274,14 @@ def _check_facts(action: Action, target: Target, ctx: RuleContext, bad: Any) -> 
         if node is not None and node_healthy(node):
             bad("healthy_node", f"node {target.name} is Ready with no pressure: draining it "
                 "evicts healthy workloads")
+    if action.type == "rollout_undo":
+        wanted = action.params.get("to_revision")
+        goal = undo_target(ctx.objects, target.namespace, target.name,
+                           wanted if isinstance(wanted, int) else None)
+        if goal is not None and goal in rolled_back_from(ctx.objects, target.namespace,
+                                                         target.name):
+            bad("undone_revision", f"revision {goal} of {target.namespace}/{target.name} was "
+                "already rolled back from: undoing to it brings back what that rollback removed")
     if ctx.named is None:
         return
     named_names = {name for _, name in ctx.named}

@@ -26,7 +26,7 @@ from warroom.sandbox.model import (
     rfc3339,
     template_hash,
 )
-from warroom.sandbox.status import REVISION, publish_status, revision
+from warroom.sandbox.status import REVISION, REVISION_HISTORY, publish_status, revision
 
 EVICTION_TOLERATION_S = 300.0
 
@@ -187,7 +187,11 @@ class Controllers:
             }, now)
             self.rollouts[(namespace, name)] = (now, False)
         elif revision(current) != latest:
-            current["metadata"]["annotations"][REVISION] = str(latest + 1)
+            # a rollback re-adopts the old ReplicaSet; like Kubernetes, it keeps its old numbers
+            annotations = current["metadata"]["annotations"]
+            history = [h for h in annotations.get(REVISION_HISTORY, "").split(",") if h]
+            annotations[REVISION_HISTORY] = ",".join([*history, annotations[REVISION]])
+            annotations[REVISION] = str(latest + 1)
             self.rollouts[(namespace, name)] = (now, False)
         meta.setdefault("annotations", {})[REVISION] = str(revision(current))
         desired = int(spec.get("replicas", 1))

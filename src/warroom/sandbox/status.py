@@ -9,6 +9,7 @@ from warroom.sandbox.kubelet import Kubelet
 from warroom.sandbox.model import Obj, ObjectStore, rfc3339
 
 REVISION = "deployment.kubernetes.io/revision"
+REVISION_HISTORY = "deployment.kubernetes.io/revision-history"
 Rollouts = dict[tuple[str, str], tuple[datetime, bool]]  # started, completed since
 
 
