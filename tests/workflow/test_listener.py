@@ -11,8 +11,9 @@ from warroom.workflow.incident import incident_workflow_id
 from warroom.workflow.listener import WorkflowListener, _Plan, plan
 
 
-def _ref(status: str = "open") -> IncidentRef:
-    return IncidentRef(id="inc", status=status, priority="P1", namespace="shop", service="cart")
+def _ref(status: str = "open", *, reopened: bool = False) -> IncidentRef:
+    return IncidentRef(id="inc", status=status, priority="P1", namespace="shop", service="cart",
+                       created=reopened)
 
 
 def _decisions(*statuses: str) -> list[Any]:
@@ -36,6 +37,14 @@ def test_a_firing_incident_starts_a_round_only_when_none_is_due(
     statuses: tuple[str, ...], round_no: int | None
 ) -> None:
     assert plan(_ref(), _decisions(*statuses)) == _Plan("inc", round_no=round_no)
+
+
+@pytest.mark.parametrize("last", ["rejected", "expired", "failed"])
+def test_an_incident_that_resolved_and_fires_again_gets_a_fresh_round(last: str) -> None:
+    # e.g. its fix waited for approval, it resolved (the decision expired), and it flapped back:
+    # nobody has the new episode, so it must not wait on the old one forever
+    assert plan(_ref(reopened=True), _decisions("completed", last)) == _Plan("inc", round_no=3)
+    assert plan(_ref(reopened=True), _decisions("ready")) == _Plan("inc")  # still in flight
 
 
 def test_a_resolution_reaches_only_a_decision_waiting_for_approval() -> None:

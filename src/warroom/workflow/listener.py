@@ -39,8 +39,9 @@ def plan(ref: IncidentRef, decisions: list[Any]) -> _Plan:
 
     Firing, no decision yet: round 1 (a re-sent alert gets the same id, so DBOS starts nothing
     new). A decision in flight: nothing. The last one completed and the incident still fires: a
-    fresh round. Rejected, expired or failed: nothing, a human has it. Resolved: the decision
-    waiting for approval hears of it.
+    fresh round. Rejected, expired or failed: nothing while it keeps firing, a human has it; but
+    once it resolved and fires again it is a new episode, and gets a fresh round too. Resolved:
+    the decision waiting for approval hears of it.
     """
     active = next((d for d in reversed(decisions) if d.status in ACTIVE_STATES), None)
     if ref.status == "resolved":
@@ -50,7 +51,7 @@ def plan(ref: IncidentRef, decisions: list[Any]) -> _Plan:
         return _Plan(ref.id)
     if not decisions:
         return _Plan(ref.id, round_no=1)
-    if decisions[-1].status == "completed":
+    if decisions[-1].status == "completed" or ref.created:  # ref.created: it re-opened
         return _Plan(ref.id, round_no=len(decisions) + 1)
     return _Plan(ref.id)
 
