@@ -158,6 +158,20 @@ def _erroring(changes: list[Any]) -> dict[str, Any]:
             "alerts": [alert({"namespace": "shop", "service": "pricing"})]}
 
 
+def test_an_earlier_episodes_resolved_alert_does_not_set_the_onset() -> None:
+    # a re-opened incident still holds the alert of its last episode, resolved: the deploy
+    # that broke this episode (errors jumped on the newest sample only, so no series dates
+    # the onset) is judged against the alert firing now, not against that one
+    parts = _erroring([change("deploy", "shop/deployment/pricing", 1,
+                              "image pricing:2.0 -> pricing:2.1")])
+    parts["series"] = [series("service:errors:ratio_rate1m", stepped(0.002, 0.3, at=39),
+                              namespace="shop", service="pricing")]
+    parts["alerts"] = [alert({"namespace": "shop", "service": "pricing"}, minutes_ago=0.5),
+                       alert({"namespace": "shop", "service": "search"}, status="resolved",
+                             minutes_ago=6)]
+    assert top(diagnose_snapshot(snapshot(**parts))) == ("shop", "pricing", "bad_deploy")
+
+
 def test_deploy_just_before_onset_makes_errors_a_bad_deploy() -> None:
     fresh = diagnose_snapshot(snapshot(**_erroring(
         [change("deploy", "shop/deployment/pricing", 12, "image pricing:2.0 -> pricing:2.1")])))

@@ -88,7 +88,10 @@ def _default_onset(snapshot: EvidenceSnapshot, alerts: list[Entity],
     known = [onsets[a] for a in alerts if a in onsets]
     if known:
         return min(known)
-    starts = [a.starts_at for a in snapshot.alerts]
+    # the trouble diagnosed is the one firing: an alert that already resolved may belong to an
+    # earlier episode of a re-opened incident
+    starts = [a.starts_at for a in snapshot.alerts if a.status == "firing"] or [
+        a.starts_at for a in snapshot.alerts]
     if starts:
         return min(starts) - timedelta(minutes=5)
     return snapshot.now - timedelta(minutes=15)
