@@ -10,7 +10,7 @@ from datetime import timedelta
 
 from warroom.agents.diagnostician import diagnose_snapshot
 from warroom.agents.diagnostician.index import Index
-from warroom.agents.diagnostician.metrics import young_series_findings
+from warroom.agents.diagnostician.shortseries import young_series_findings
 from warroom.agents.models import DiagnosisReport
 from warroom.sensors.models import Series
 

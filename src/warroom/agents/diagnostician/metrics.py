@@ -73,13 +73,17 @@ def _fit(values: list[float]) -> tuple[float, float]:
     return slope * (n - 1), r2
 
 
+MIN_POINTS = 6  # fewer samples are too few to judge a series against its own baseline
+SILENT_AFTER = 180.0  # seconds behind the newest sample after which a series has stopped
+
+
 def series_stat(series: Series, entity: Entity, pod: str, latest: float,
                 pts: list[tuple[float, float]] | None = None, name: str = "") -> Stat | None:
     """Score one series against its own baseline; None when too short to judge. `name` is the
     role it plays (`Index.role`), its own name by default."""
     pts = finite_samples(series) if pts is None else pts
     name = name or series.name
-    if len(pts) < 6:
+    if len(pts) < MIN_POINTS:
         return None
     vals = [v for _, v in pts]
     w = max(3, min(10, len(vals) // 3))
@@ -128,7 +132,7 @@ def series_stat(series: Series, entity: Entity, pod: str, latest: float,
                 last=vals[-1], z=z, onset=onset, slope_rise=rise, r2=r2, early_rise=early,
                 resets=len(drops), tail_rise=tail_rise, tail_r2=tail_r2, tail_len=len(segment),
                 peak=max(vals),
-                ended_early=latest - pts[-1][0] > 180, points=len(vals),
+                ended_early=latest - pts[-1][0] > SILENT_AFTER, points=len(vals),
                 ramp_rise=ramp_rise, ramp_r2=ramp_r2, ramp_len=ramp_len,
                 fresh=median(vals[-3:]), significance=usual,
                 fresh_z=(median(vals[-3:]) - base) / scale)
@@ -163,7 +167,8 @@ def compute_stats(ix: Index) -> list[Stat]:
     return stats
 
 
-def _pct(v: float) -> str:
+def pct(v: float) -> str:
+    """Write a share as a whole per cent."""
     return f"{v * 100:.0f}%"
 
 
@@ -189,26 +194,26 @@ def metric_findings(stats: list[Stat]) -> list[Finding]:
             gradual = st.early_rise >= 0.25 * st.slope_rise * 0.5
             if st.last >= 0.85 and st.slope_rise >= 0.25 and st.r2 >= 0.7 and gradual:
                 add(st, "memory_leak", 0.7,
-                    f"{_where(st)}: memory working set rose steadily by {_pct(st.slope_rise)} "
-                    f"of its limit over the window to {_pct(st.last)} (r²={st.r2:.2f})")
+                    f"{_where(st)}: memory working set rose steadily by {pct(st.slope_rise)} "
+                    f"of its limit over the window to {pct(st.last)} (r²={st.r2:.2f})")
             elif (st.last >= 0.85 and st.ramp_len >= 8 and st.ramp_rise >= 0.25
                   and st.ramp_r2 >= 0.9):
                 add(st, "memory_leak", 0.65,
                     f"{_where(st)}: memory working set climbs steadily since "
-                    f"{st.onset:%H:%M}Z, +{_pct(st.ramp_rise)} of its limit over "
-                    f"{st.ramp_len} samples to {_pct(st.last)} (r²={st.ramp_r2:.2f})"
+                    f"{st.onset:%H:%M}Z, +{pct(st.ramp_rise)} of its limit over "
+                    f"{st.ramp_len} samples to {pct(st.last)} (r²={st.ramp_r2:.2f})"
                     if st.onset else
-                    f"{_where(st)}: memory working set climbs steadily to {_pct(st.last)}")
+                    f"{_where(st)}: memory working set climbs steadily to {pct(st.last)}")
             elif (st.resets and st.tail_len >= 8 and st.tail_rise >= 0.2 and st.tail_r2 >= 0.8
                   and st.peak >= 0.9):
                 add(st, "memory_leak", 0.65,
                     f"{_where(st)}: memory climbs steadily again after each of {st.resets} "
-                    f"restart(s) (sawtooth), +{_pct(st.tail_rise)} of its limit between restarts, "
-                    f"peaking at {_pct(st.peak)}")
+                    f"restart(s) (sawtooth), +{pct(st.tail_rise)} of its limit between restarts, "
+                    f"peaking at {pct(st.peak)}")
             elif st.recent >= 0.9 and st.z >= 3:
                 add(st, "memory_limit_too_low", 0.3,
-                    f"{_where(st)}: memory working set at {_pct(st.recent)} of its limit "
-                    f"(baseline {_pct(st.base)})")
+                    f"{_where(st)}: memory working set at {pct(st.recent)} of its limit "
+                    f"(baseline {pct(st.base)})")
         cpu_all = named.get(roles.CPU, [])
         # at its limit over the newest samples is saturated now, however short the window
         cpu_hot = [st for st in cpu_all if (st.recent >= 0.85 and st.z >= 3)
@@ -224,26 +229,26 @@ def metric_findings(stats: list[Stat]) -> list[Finding]:
             st, t = max(cpu_hot, key=lambda s: max(s.recent, s.fresh)), surge[0]
             add(t, "traffic_surge", 0.65,
                 f"{_where(t)}: request rate {t.recent:.0f}/s vs baseline {t.base:.0f}/s "
-                f"(x{t.ratio:.1f}) drives CPU to {_pct(max(st.recent, st.fresh))} of its limit on"
+                f"(x{t.ratio:.1f}) drives CPU to {pct(max(st.recent, st.fresh))} of its limit on"
                 f" "
                 f"{len(cpu_hot)} pod(s)")
             add(st, "cpu_saturation", 0.3,
-                f"{_where(st)}: CPU at {_pct(max(st.recent, st.fresh))} of its limit, with "
+                f"{_where(st)}: CPU at {pct(max(st.recent, st.fresh))} of its limit, with "
                 f"traffic x{t.ratio:.1f}")
         elif cpu_hot:
             st = max(cpu_hot, key=lambda s: max(s.recent, s.fresh))
-            text = (f"{_where(st)}: CPU at {_pct(max(st.recent, st.fresh))} of its limit (baseline "
-                    f"{_pct(st.base)}), {len(cpu_hot)} pod(s) saturated")
+            text = (f"{_where(st)}: CPU at {pct(max(st.recent, st.fresh))} of its limit (baseline "
+                    f"{pct(st.base)}), {len(cpu_hot)} pod(s) saturated")
             if throttled:
-                text += f"; throttled {_pct(max(t.recent for t in throttled))} of CFS periods"
+                text += f"; throttled {pct(max(t.recent for t in throttled))} of CFS periods"
             share = len(cpu_hot) / max(1, len(named.get(roles.CPU, [])))
             add(st, "cpu_saturation", 0.35 + 0.3 * share + (0.1 if throttled else 0.0), text)
         elif cpu_jump and len(cpu_jump) * 2 >= len(cpu_all):
             st = max(cpu_jump, key=lambda s: s.ratio)
             flat = "" if traffic else ", request rate flat"
             add(st, "cpu_saturation", 0.35 if traffic else 0.55,
-                f"{_where(st)}: CPU usage x{st.ratio:.1f} its baseline ({_pct(st.base)} -> "
-                f"{_pct(st.recent)} of its limit) on {len(cpu_jump)} of {len(cpu_all)} pods"
+                f"{_where(st)}: CPU usage x{st.ratio:.1f} its baseline ({pct(st.base)} -> "
+                f"{pct(st.recent)} of its limit) on {len(cpu_jump)} of {len(cpu_all)} pods"
                 f"{flat}")
         for st in named.get(roles.REQUESTS, []):
             if st in surge and not cpu_hot:
@@ -259,12 +264,12 @@ def metric_findings(stats: list[Stat]) -> list[Finding]:
         for st in named.get(roles.DB_CONNECTIONS, []):
             if st.recent >= 0.85 and st.z >= 3:
                 add(st, "database_saturation", 0.75,
-                    f"database {_where(st)}: {_pct(st.recent)} of max connections in use "
-                    f"(baseline {_pct(st.base)})")
+                    f"database {_where(st)}: {pct(st.recent)} of max connections in use "
+                    f"(baseline {pct(st.base)})")
         for st in named.get(roles.DB_CPU, []):
             if st.recent >= 0.8 and st.z >= 3:
                 add(st, "database_saturation", 0.4,
-                    f"database {_where(st)}: CPU {_pct(st.recent)} (baseline {_pct(st.base)})")
+                    f"database {_where(st)}: CPU {pct(st.recent)} (baseline {pct(st.base)})")
         for st in named.get(roles.DB_LAG, []):
             if st.z >= 5 and st.recent >= 5:
                 add(st, "database_saturation", 0.3,
@@ -275,11 +280,11 @@ def metric_findings(stats: list[Stat]) -> list[Finding]:
                 if full >= 0.9:
                     what = "volume" if name.startswith("pvc") else "database storage"
                     add(st, "disk_pressure", 0.75 if full >= 0.95 else 0.5,
-                        f"{_where(st)}: {what} {_pct(full)} full (was {_pct(st.base)})")
+                        f"{_where(st)}: {what} {pct(full)} full (was {pct(st.base)})")
         for st in named.get(roles.NODE_FILESYSTEM, []):
             if st.recent >= 0.9 and not st.ended_early:
                 add(st, "disk_pressure", 0.5,
-                    f"node {st.entity[1]}: filesystem {_pct(st.recent)} full")
+                    f"node {st.entity[1]}: filesystem {pct(st.recent)} full")
         ended = [st for n, sts in named.items() if n.startswith("node:") for st in sts
                  if st.ended_early]
         if ended:
@@ -294,81 +299,6 @@ def metric_findings(stats: list[Stat]) -> list[Finding]:
             elif st.last < 3 * 86400:
                 add(st, "certificate_expired", 0.3,
                     f"{_where(st)}: TLS certificate expires in {st.last / 3600:.1f} h")
-    return out
-
-
-# a pod-to-pod round trip inside one cluster takes a few milliseconds; a p99 this high is a
-# network problem whatever the series' own history
-NETWORK_RTT_ABNORMAL = 0.1
-
-
-def young_series_findings(ix: Index) -> list[Finding]:
-    """Judge series too short for a baseline by absolute level or by when they stopped.
-
-    A pod network round trip is judged by its level; a TLS expiry by its sign; a node whose
-    every series stopped while another node still reports has gone silent. Long series are
-    judged by `metric_findings` against their own baseline, so nothing is counted twice.
-    """
-    out: list[Finding] = []
-    latest = max((float(s.values[-1][0]) for s in ix.snapshot.series if s.values), default=0.0)
-    node_ends: dict[str, list[tuple[str, float, int]]] = {}
-    for s in ix.snapshot.series:
-        pts = ix.points(s)
-        if not pts:
-            continue
-        role = ix.role(s)
-        if role.startswith("node:") and s.metric.get("node"):
-            node_ends.setdefault(s.metric["node"], []).append((role, pts[-1][0], len(pts)))
-        if role == roles.CERT_EXPIRY and len(pts) < 6 and pts[-1][1] <= 0:
-            ns, svc = s.metric.get("namespace", ""), s.metric.get("service", "")
-            if svc:
-                out.append(Finding(ns, svc, "certificate_expired", 0.8,
-                                   f"{f'{ns}/' if ns else ''}{svc}: served TLS certificate "
-                                   f"expired {-pts[-1][1] / 60:.0f} min ago "
-                                   f"({s.name} <= 0)", source="metrics"))
-    out += _silent_nodes(node_ends, latest)
-    judged: set[tuple[str, str]] = set()
-    rtts = [(q, s) for s in ix.snapshot.series
-            if (q := tail_quantile(ix.role(s), "pod:network_latency_seconds:"))]
-    for quantile, s in sorted(rtts, key=lambda qs: -qs[0]):  # the highest quantile first
-        pts = ix.points(s)
-        if not pts or len(pts) >= 6:
-            continue  # long series are judged against their own baseline
-        recent = median(v for _, v in pts[-3:])
-        if recent < NETWORK_RTT_ABNORMAL:
-            continue
-        ns, pod = s.metric.get("namespace", ""), s.metric.get("pod", "")
-        if not pod:
-            continue
-        if (ns, pod) in judged:
-            continue  # one tail quantile per pod is enough
-        judged.add((ns, pod))
-        ent = ix.owner_of_pod(ns, pod)
-        out.append(Finding(ent[0], ent[1], "network_latency", 0.6,
-                           f"pod {ns}/{pod}: network round trip p{quantile} "
-                           f"{recent * 1000:.0f} ms "
-                           f"(series only {len(pts)} samples old; in-cluster round trips take "
-                           "a few ms)", onset=datetime.fromtimestamp(pts[0][0], tz=UTC),
-                           source="metrics"))
-    return out
-
-
-def _silent_nodes(ends: dict[str, list[tuple[str, float, int]]],
-                  latest: float) -> list[Finding]:
-    """Name a node whose every series stopped (too short for `metric_findings` to judge).
-
-    Another node must still report at the newest sample, or it is the scrape that stopped.
-    """
-    live = {n for n, e in ends.items() if any(latest - t <= 1 for _, t, _ in e)}
-    out: list[Finding] = []
-    for node, e in sorted(ends.items()):
-        if not live - {node} or any(n >= 6 for _, _, n in e):
-            continue  # no other node to compare with, or long enough for metric_findings
-        if all(latest - t > 180 for _, t, _ in e):
-            names = sorted({name for name, _, _ in e})
-            out.append(Finding("", node, "node_failure", 0.6 if len(names) >= 2 else 0.4,
-                               f"node {node}: node metrics stopped reporting "
-                               f"({', '.join(names)})", source="metrics"))
     return out
 
 
@@ -403,7 +333,7 @@ def symptoms(stats: list[Stat]) -> dict[Entity, list[str]]:
             continue  # the baseline reached this level often: its usual noise
         if st.name == roles.ERRORS and st.z >= 3 and st.recent - st.base >= 0.02:
             out.setdefault(st.entity, []).append(
-                f"{_where(st)}: error ratio {_pct(st.recent)} (baseline {_pct(st.base)})")
+                f"{_where(st)}: error ratio {pct(st.recent)} (baseline {pct(st.base)})")
         elif (st.entity, st.name) in tails and st.z >= 3 and st.ratio >= 1.5:
             out.setdefault(st.entity, []).append(
                 f"{_where(st)}: p{tail_quantile(st.name, '')} latency {st.recent:.2f}s "

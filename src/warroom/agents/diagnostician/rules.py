@@ -45,8 +45,8 @@ from warroom.agents.diagnostician.metrics import (
     compute_stats,
     metric_findings,
     symptoms,
-    young_series_findings,
 )
+from warroom.agents.diagnostician.shortseries import young_series_findings
 from warroom.agents.diagnostician.templates import (
     chronic_places,
     error_lines,
