@@ -10,7 +10,7 @@ from warroom.agents.diagnostician import diagnose_snapshot
 from warroom.agents.models import DiagnosisReport
 from warroom.sensors.models import Series
 
-from .diag_builders import NOW, alert, snapshot
+from .diag_builders import NOW, alert, change, snapshot
 
 STEP = 300
 
@@ -58,6 +58,22 @@ def test_a_node_whose_short_series_all_stopped_is_named() -> None:
                                         alerts=[alert({"service": "web"}, minutes_ago=9)]))
     assert top(report) == ("", "worker-2", "node_failure")
     assert "stopped reporting" in report.hypotheses[0].evidence[0]
+
+
+def test_a_node_disk_filling_in_a_short_series_outranks_a_deploy_of_its_victim() -> None:
+    # what is hosted where is unknown (no objects); the gateway was deployed minutes before it
+    # failed, and one node's filesystem went from 60% to 98%: a full disk is a fact by its
+    # level, with no baseline needed, as it is in a long series
+    series = [*golden("gateway", [0.004, 0.005, 0.004, 0.09, 0.12], [0.2, 0.21, 0.2, 0.5, 0.6]),
+              coarse("node:filesystem_usage:ratio", [0.6, 0.66, 0.83, 0.96, 0.98],
+                     node="worker-2"),
+              coarse("node:filesystem_usage:ratio", [0.4, 0.41, 0.4, 0.41, 0.4],
+                     node="worker-1")]
+    deploy = change("deploy", "/deployment/gateway", 12, "image gateway:2.8.4 -> gateway:2.8.5")
+    report = diagnose_snapshot(snapshot(series=series, changes=[deploy],
+                                        alerts=[alert({"service": "gateway"}, minutes_ago=9)]))
+    assert top(report) == ("", "worker-2", "disk_pressure")
+    assert "filesystem 96% full" in report.hypotheses[0].evidence[0]
 
 
 def test_golden_signal_symptoms_count_for_the_fault_the_pattern_names() -> None:

@@ -2,8 +2,8 @@
 
 `metrics.series_stat` needs `MIN_POINTS` samples to compare a series with its own history; at
 five-minute steps a series may hold fewer. Some facts need no history: a pod round trip of a
-tenth of a second, a certificate past its expiry, a node whose every series stopped while
-another node still reports.
+tenth of a second, a certificate past its expiry, a filesystem nine-tenths full, a node whose
+every series stopped while another node still reports.
 """
 
 from __future__ import annotations
@@ -14,7 +14,7 @@ from statistics import median
 from warroom.agents.diagnostician import roles
 from warroom.agents.diagnostician.findings import Finding
 from warroom.agents.diagnostician.index import Index
-from warroom.agents.diagnostician.metrics import MIN_POINTS, SILENT_AFTER, tail_quantile
+from warroom.agents.diagnostician.metrics import MIN_POINTS, SILENT_AFTER, pct, tail_quantile
 
 # a pod-to-pod round trip inside one cluster takes a few milliseconds; a p99 this high is a
 # network problem whatever the series' own history
@@ -24,8 +24,9 @@ NETWORK_RTT_ABNORMAL = 0.1
 def young_series_findings(ix: Index) -> list[Finding]:
     """Judge series too short for a baseline by absolute level or by when they stopped.
 
-    A pod network round trip is judged by its level; a TLS expiry by its sign; a node whose
-    every series stopped while another node still reports has gone silent. Long series are
+    A pod network round trip and a node's filesystem are judged by their level (as full as the
+    long series' rule asks); a TLS expiry by its sign; a node whose every series stopped while
+    another node still reports has gone silent. Long series are
     judged by `metric_findings` against their own baseline, so nothing is counted twice.
     """
     out: list[Finding] = []
@@ -45,6 +46,14 @@ def young_series_findings(ix: Index) -> list[Finding]:
                                    f"{f'{ns}/' if ns else ''}{svc}: served TLS certificate "
                                    f"expired {-pts[-1][1] / 60:.0f} min ago "
                                    f"({s.name} <= 0)", source="metrics"))
+        node = s.metric.get("node", "")
+        if role == roles.NODE_FILESYSTEM and node and len(pts) < MIN_POINTS and (
+                latest - pts[-1][0] <= SILENT_AFTER):
+            full = median(v for _, v in pts[-3:])  # as full as the long series' rule asks
+            if full >= 0.9:
+                out.append(Finding("", node, "disk_pressure", 0.5,
+                                   f"node {node}: filesystem {pct(full)} full "
+                                   f"(series only {len(pts)} samples)", source="metrics"))
     out += _silent_nodes(node_ends, latest)
     judged: set[tuple[str, str]] = set()
     rtts = [(q, s) for s in ix.snapshot.series
