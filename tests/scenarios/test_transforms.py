@@ -19,6 +19,7 @@ from warroom.scenarios.models import Scenario
 from warroom.scenarios.replay import load_scenario
 from warroom.scenarios.transforms import (
     COARSE_STEP,
+    SERVICE_LABELS,
     TRANSFORMS,
     alert_to_entry,
     apply,
@@ -30,6 +31,7 @@ from warroom.scenarios.transforms import (
     onset,
     raw_names,
     red_herring,
+    relabel,
     resolve,
 )
 from warroom.scenarios.transforms_world import namespaces, noise, rename
@@ -279,9 +281,26 @@ def test_raw_names_rename_every_recording_rule_and_keep_the_rest(scenario: Scena
     assert _dump(out, "prometheus") == _dump(scenario, "prometheus")
 
 
+def test_relabel_moves_the_service_label_of_series_and_alerts(scenario: Scenario) -> None:
+    out = relabel(scenario, 3)
+    labels = [s.metric for s in out.prometheus.series]
+    labels += [w.common_labels for w in out.alerts] + [a.labels for w in out.alerts
+                                                      for a in w.alerts]
+    assert not any("service" in m for m in labels)
+    moved = {k for m in labels for k in m if k in SERVICE_LABELS}
+    assert len(moved) == 1  # one setup's name per scenario
+    label = moved.pop()
+    assert [({k if k != label else "service": v for k, v in s.metric.items()}, s.values)
+            for s in out.prometheus.series] == [
+        (s.metric, s.values) for s in scenario.prometheus.series]
+    assert _dump(out, "prometheus", "alerts") == _dump(scenario, "prometheus", "alerts")
+
+
 def test_resolve_expands_all_and_rejects_unknown_names() -> None:
-    assert resolve(["all"]) == [n for n in TRANSFORMS if n not in ("raw_names", "drop_topology")]
-    assert resolve(["all", "drop_topology"]) == [n for n in TRANSFORMS if n != "raw_names"]
+    by_name = ("raw_names", "relabel", "drop_topology")
+    assert resolve(["all"]) == [n for n in TRANSFORMS if n not in by_name]
+    assert resolve(["all", "drop_topology"]) == [n for n in TRANSFORMS
+                                                 if n not in ("raw_names", "relabel")]
     assert resolve(["drop_topology", "raw_names"]) == ["raw_names", "drop_topology"]
     assert resolve(["rename", "drop_logs"]) == ["drop_logs", "rename"]
     with pytest.raises(ValueError, match=r"unknown transform bogus; valid: drop_objects.*all"):

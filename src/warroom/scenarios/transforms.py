@@ -14,6 +14,8 @@ them, so diagnosis quality is measured on evidence shaped unlike the generators'
   series turn over to a new ReplicaSet, as a real rollout shows in the metrics).
 - `raw_names` (not part of `all`): every recording-rule name (`pod:cpu_usage:ratio`) becomes
   a raw exporter's name for the same fact (`container_cpu_utilisation_ratio`).
+- `relabel` (not part of `all`): the `service` label of every series and alert becomes another
+  setup's name for it (`app`, `app_kubernetes_io_name` or OpenTelemetry's `service_name`).
 - `drop_topology` (not part of `all`, which is the eight before `raw_names`): the call graph
   is gone, so the walk must infer who calls whom from logs, traces and co-movement.
 
@@ -110,6 +112,29 @@ def raw_names(scenario: Scenario, seed: int = 0) -> Scenario:
         series.append(item.model_copy(update={"metric": {**item.metric, "__name__": raw}}))
     return scenario.model_copy(update={"prometheus": scenario.prometheus.model_copy(
         update={"series": series})})
+
+
+# what other setups call the label that names a service: the Kubernetes recommended label as
+# kube-prometheus relabels it, the bare `app`, and OpenTelemetry's `service.name`
+SERVICE_LABELS = ("app", "app_kubernetes_io_name", "service_name")
+
+
+def relabel(scenario: Scenario, seed: int = 0) -> Scenario:
+    """Move the `service` label of every series and alert to another setup's name for it."""
+    label = rng_for(scenario, "relabel", seed).choice(SERVICE_LABELS)
+
+    def moved(labels: dict[str, str]) -> dict[str, str]:
+        out = {k: v for k, v in labels.items() if k != "service"}
+        return {**out, label: labels["service"]} if "service" in labels else out
+
+    series = [item.model_copy(update={"metric": moved(item.metric)})
+              for item in scenario.prometheus.series]
+    alerts = [hook.model_copy(update={
+        "common_labels": moved(hook.common_labels), "group_labels": moved(hook.group_labels),
+        "alerts": [a.model_copy(update={"labels": moved(a.labels)}) for a in hook.alerts]})
+        for hook in scenario.alerts]
+    return scenario.model_copy(update={"alerts": alerts, "prometheus": scenario.prometheus
+                                       .model_copy(update={"series": series})})
 
 
 def _fmt(value: float) -> str:
@@ -263,6 +288,7 @@ TRANSFORMS: dict[str, Transform] = {
     "coarsen": coarsen,
     "rename": rename,
     "raw_names": raw_names,
+    "relabel": relabel,
     "drop_topology": drop_topology,
 }
 # what `all` applies: the degradations the diagnosis is held to; the others are asked for by name
