@@ -120,3 +120,18 @@ def test_a_service_reporting_only_p95_shows_its_latency_symptom_by_its_highest_t
 def test_a_pod_round_trip_measured_at_p95_is_read_like_p99() -> None:
     found = _findings("pod:network_latency_seconds:p95_1m", stepped(0.002, 0.25))
     assert found == ["cart:network_latency"]
+
+
+def test_a_fingerprint_series_is_placed_as_the_anomaly_method_places_it() -> None:
+    # a database instance known only by `dbinstance_identifier`, a service only by `app`: the
+    # fingerprint rules read them at the same place as every other series
+    db = {"namespace": "", "dbinstance_identifier": "orders-prod"}
+    snap = snapshot(series=[series("db:connections:ratio", stepped(0.3, 0.97, at=30), **db),
+                            series("pod:cpu_usage:ratio", flat(0.4), namespace="shop",
+                                   app="cart")])
+    placed = {(st.name, st.entity) for st in compute_stats(Index.build(snap))}
+    assert placed == {("db:connections:ratio", ("", "orders-prod")),
+                      ("pod:cpu_usage:ratio", ("shop", "cart"))}
+    found = metric_findings(compute_stats(Index.build(snap)))
+    assert [(f.service, f.fault) for f in found] == [("orders-prod", "database_saturation")]
+

@@ -51,3 +51,17 @@ def test_kube_state_metrics_alerts_are_about_the_workload_they_name() -> None:
         "name": "nightly-export", "namespace": "batch"}}]))
     assert alert_entities(ix, [alert({"job_name": "nightly-export"})]) == [
         ("batch", "nightly-export")]
+
+
+def test_an_alert_is_about_the_place_its_series_name_by_any_place_label() -> None:
+    # a series placed by `app`, `function_name`, `dbinstance_identifier` or OpenTelemetry's
+    # `service_name` is about that place; an alert carrying the same label is about it too,
+    # not about the Argo CD application both belong to
+    ix = Index.build(snapshot())
+    got = alert_entities(ix, [
+        alert({"namespace": "shop", "app": "cart", "application": "shop-apps"}),
+        alert({"function_name": "resize-images"}),
+        alert({"dbinstance_identifier": "orders-prod", "application": "billing"}),
+        alert({"namespace": "shop", "service_name": "checkout"})])
+    assert got == [("shop", "cart"), ("", "resize-images"), ("", "orders-prod"),
+                   ("shop", "checkout")]

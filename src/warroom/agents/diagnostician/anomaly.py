@@ -31,7 +31,7 @@ from warroom.agents.diagnostician.excursion import (
     spread,
     strength_of,
 )
-from warroom.agents.diagnostician.index import Entity, Index, finite_samples
+from warroom.agents.diagnostician.index import PLACE_LABELS, Entity, Index, finite_samples
 from warroom.sensors.models import Series
 
 # generic vocabulary of metric names (any exporter): which way is bad
@@ -48,11 +48,6 @@ _KINDS: list[tuple[str, re.Pattern[str]]] = [
                            r"bytes|packets|messages", re.I)),
 ]
 _COUNTER = re.compile(r"(_total|_count|_sum|_bucket)$")
-# labels that name the place a series is about, most specific first
-_PLACE_LABELS = ("service", "deployment", "statefulset", "daemonset", "function_name",
-                 "functionname", "dbinstance_identifier", "db_instance", "database", "table",
-                 "tablename", "table_name", "queue", "queue_name", "queuename", "topic",
-                 "cluster_name", "cache_cluster_id", "bucket", "app", "job", "instance", "host")
 _IGNORED_LABELS = frozenset({"__name__", "namespace", "container", "le", "quantile", "code",
                              "method", "status", "region", "severity", "stat", "unit"})
 MIN_ERROR_FLOOR = 0.002  # an alert on a fifth of a percent of failures is as low as it goes
@@ -102,7 +97,7 @@ def place_of(ix: Index, s: Series) -> Entity | None:
         return ix.owner_of_pod(ns, m["pod"])
     if m.get("persistentvolumeclaim"):
         return ix.pvc_owner(ns, m["persistentvolumeclaim"])
-    for label in _PLACE_LABELS:
+    for label in PLACE_LABELS:
         if m.get(label):
             value = m[label]
             if label == "instance":

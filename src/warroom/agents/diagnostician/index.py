@@ -107,6 +107,25 @@ def finite_samples(series: Series) -> list[tuple[float, float]]:
             out.append((float(ts), v))
     return out
 
+
+# labels that name the place a series or an alert is about, most specific first: the service
+# (`service_name` is OpenTelemetry's `service.name`) and Kubernetes workloads, then places that
+# are not workloads (a Lambda function, a database instance, a table, a queue, a cache cluster,
+# a bucket), then the generic `app` labels; `job`, `instance` and `host` name a scrape target
+# and come last
+PLACE_LABELS = ("service", "service_name", "deployment", "statefulset", "daemonset",
+                "function_name", "functionname", "dbinstance_identifier", "db_instance",
+                "database", "table", "tablename", "table_name", "queue", "queue_name",
+                "queuename", "topic", "cluster_name", "cache_cluster_id", "bucket", "app",
+                "app_kubernetes_io_name", "job", "instance", "host")
+_TARGET_LABELS = ("job", "instance", "host")
+
+
+def named_place(labels: dict[str, str]) -> str:
+    """Return the place a series' labels name (not its scrape target), or ''."""
+    return next((labels[k] for k in PLACE_LABELS if k not in _TARGET_LABELS and labels.get(k)),
+                "")
+
 @dataclass
 class Index:
     """Lookups over one evidence snapshot."""
@@ -183,7 +202,7 @@ class Index:
                 ns = ""
             ix.events[(inv.get("kind", ""), ns, inv.get("name", ""))].append(ev)
         for s in snapshot.series:
-            label_ns, label_svc = s.metric.get("namespace"), s.metric.get("service")
+            label_ns, label_svc = s.metric.get("namespace"), named_place(s.metric)
             if label_ns is not None and label_svc:
                 ix.service_ns[label_svc].add(label_ns)
                 if is_database_series(s):

@@ -14,7 +14,7 @@ from datetime import UTC, datetime
 from statistics import median
 
 from warroom.agents.diagnostician import roles
-from warroom.agents.diagnostician.anomaly import precedent, significance
+from warroom.agents.diagnostician.anomaly import place_of, precedent, significance
 from warroom.agents.diagnostician.findings import Finding
 from warroom.agents.diagnostician.index import Entity, Index, finite_samples
 from warroom.sensors.models import Series
@@ -159,6 +159,8 @@ def compute_stats(ix: Index) -> list[Stat]:
             entity = ("", m["node"])
         elif m.get("deployment") or m.get("statefulset"):
             entity = (ns, m.get("deployment") or m.get("statefulset") or "")
+        elif (placed := place_of(ix, s)) is not None:
+            entity = placed  # a Lambda, a database, a queue: placed as the anomaly method does
         else:
             continue
         st = series_stat(s, entity, pod, latest, ix.points(s), ix.role(s))

@@ -12,13 +12,17 @@ from collections import deque
 from dataclasses import dataclass, field
 
 from warroom.agents.diagnostician.findings import Finding
-from warroom.agents.diagnostician.index import Entity, Index
+from warroom.agents.diagnostician.index import PLACE_LABELS, Entity, Index
 from warroom.sensors.models import AlertView
 
 # workload labels of kube-state-metrics, and the Argo CD / app-of-apps `application`
 _WORKLOAD_LABELS = ("deployment", "statefulset", "daemonset", "job_name", "cronjob",
                     "application")
 _EXPORTER = re.compile(r"kube-state-metrics")
+# the labels that place a series (index.PLACE_LABELS) name the place of an alert too, past the
+# Kubernetes ones read first; `job` and `instance` name a scrape target and are read last
+_NAMING_LABELS = tuple(k for k in PLACE_LABELS if k not in (
+    "service", "deployment", "statefulset", "daemonset", "job", "instance", "host"))
 
 
 def alert_entities(ix: Index, alerts: list[AlertView]) -> list[Entity]:
@@ -51,6 +55,8 @@ def alert_entities(ix: Index, alerts: list[AlertView]) -> list[Entity]:
             ent = (ns, lab["horizontalpodautoscaler"])
         elif lab.get("persistentvolumeclaim"):
             ent = ix.pvc_owner(ns, lab["persistentvolumeclaim"])
+        elif named := next((lab[k] for k in _NAMING_LABELS if lab.get(k)), ""):
+            ent = ix.entity(named, ns)
         elif workload:
             ent = (ns, workload)
         elif lab.get("job") and ns:
