@@ -168,23 +168,6 @@ async def test_expired_decision_never_executes_and_escalates(workflow_app: Any) 
     assert "decision.expired" in kinds and "decision.escalated" in kinds
 
 
-async def test_an_incident_that_resolved_unapproved_and_fires_again_is_decided_afresh(
-    workflow_app: Any,
-) -> None:
-    # the decision expires because the incident resolved before anyone approved it; when the
-    # alert fires again and re-opens the incident, nobody has it: a new round must decide
-    async with workflow_app(ScriptedDebate()) as client:
-        incident_id = await post_alert(client)
-        first = await wait_for(lambda: decision_of(client, incident_id, "ready"),
-                               what="a ready decision")
-        await post_alert(client, "resolved")
-        await wait_for(lambda: _status(client, first["token"], "expired"), what="expiry")
-        assert await post_alert(client) == incident_id  # re-opened within the group window
-        again = await wait_for(lambda: decision_of(client, incident_id, "ready"),
-                               what="a new ready decision")
-    assert again["token"] != first["token"]
-
-
 async def test_hard_rule_refuses_an_approved_action_at_execution(workflow_app: Any) -> None:
     scale_to_zero = Action(type="scale", target="shop/deployment/checkout",
                            params={"replicas": 0})
@@ -266,10 +249,16 @@ async def test_incident_resolving_before_any_approval_closes_the_decision(
         await post_alert(client, "resolved")
         timeline = await wait_for(lambda: _closed(client, incident_id), what="workflow closed")
         view = await _view(client, decision["token"])
+        # it fires again and re-opens the incident: nobody has this new episode, so a new
+        # round decides it (the expired decision must not leave it undecided)
+        assert await post_alert(client) == incident_id
+        again = await wait_for(lambda: decision_of(client, incident_id, "ready"),
+                               what="a decision for the new episode")
     assert view["status"] == "expired" and view["executions"] == []
     expired = next(e for e in timeline if e["kind"] == "decision.expired")
     assert "resolved" in expired["data"]["reason"]
     assert "decision.escalated" not in [e["kind"] for e in timeline]
+    assert again["token"] != decision["token"]
 
 
 async def test_incident_acknowledged_before_a_crash_gets_its_workflow_on_start(
