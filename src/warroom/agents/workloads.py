@@ -8,9 +8,9 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
+from warroom.domain.targets import REVISION
 from warroom.sensors.models import Change
 
-REVISION = "deployment.kubernetes.io/revision"
 WORKLOAD_KINDS = ("Deployment", "StatefulSet", "DaemonSet")
 _QTY = re.compile(r"^(\d+(?:\.\d+)?)(m|k|Ki|Mi|Gi|Ti|M|G|T)?$")
 # what a controller appends to a workload's name: ReplicaSet hash + pod id, ordinal, pod id

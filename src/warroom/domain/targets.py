@@ -6,6 +6,8 @@ from dataclasses import dataclass
 
 # the annotations a rollout writes and reads (the sensors read them too, through `kube.objects`)
 REVISION = "deployment.kubernetes.io/revision"
+# the revisions a re-adopted ReplicaSet had before (a rollback renumbers it)
+REVISION_HISTORY = "deployment.kubernetes.io/revision-history"
 RESTARTED_AT = "kubectl.kubernetes.io/restartedAt"
 
 # kind (as targets spell it, with the usual kubectl aliases) -> (canonical kind, API prefix, plural)

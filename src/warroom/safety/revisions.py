@@ -14,8 +14,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-REVISION = "deployment.kubernetes.io/revision"
-HISTORY = "deployment.kubernetes.io/revision-history"
+from warroom.domain.targets import REVISION, REVISION_HISTORY
 
 
 @dataclass(frozen=True, slots=True)
@@ -52,7 +51,7 @@ def _owned(objects: list[dict[str, Any]], namespace: str, deployment: str) -> li
         revision = _number(annotations.get(REVISION))
         if revision is None:
             continue
-        history = {_number(h) for h in str(annotations.get(HISTORY) or "").split(",") if h}
+        history = {_number(h) for h in str(annotations.get(REVISION_HISTORY) or "").split(",") if h}
         out.append(_Owned(revision, _time(meta.get("creationTimestamp") or ""),
                           frozenset(h for h in history if h is not None)))
     return out

@@ -126,6 +126,7 @@ def named_place(labels: dict[str, str]) -> str:
     return next((labels[k] for k in PLACE_LABELS if k not in _TARGET_LABELS and labels.get(k)),
                 "")
 
+
 @dataclass
 class Index:
     """Lookups over one evidence snapshot."""

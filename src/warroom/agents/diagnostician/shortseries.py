@@ -13,7 +13,7 @@ from statistics import median
 
 from warroom.agents.diagnostician import roles
 from warroom.agents.diagnostician.findings import Finding
-from warroom.agents.diagnostician.index import Index
+from warroom.agents.diagnostician.index import Index, named_place
 from warroom.agents.diagnostician.metrics import MIN_POINTS, SILENT_AFTER, pct, tail_quantile
 
 # a pod-to-pod round trip inside one cluster takes a few milliseconds; a p99 this high is a
@@ -26,8 +26,8 @@ def young_series_findings(ix: Index) -> list[Finding]:
 
     A pod network round trip and a node's filesystem are judged by their level (as full as the
     long series' rule asks); a TLS expiry by its sign; a node whose every series stopped while
-    another node still reports has gone silent. Long series are
-    judged by `metric_findings` against their own baseline, so nothing is counted twice.
+    another node still reports has gone silent. Long series are judged by `metric_findings`
+    against their own baseline, so nothing is counted twice.
     """
     out: list[Finding] = []
     latest = max((float(s.values[-1][0]) for s in ix.snapshot.series if s.values), default=0.0)
@@ -40,7 +40,7 @@ def young_series_findings(ix: Index) -> list[Finding]:
         if role.startswith("node:") and s.metric.get("node"):
             node_ends.setdefault(s.metric["node"], []).append((role, pts[-1][0], len(pts)))
         if role == roles.CERT_EXPIRY and len(pts) < MIN_POINTS and pts[-1][1] <= 0:
-            ns, svc = s.metric.get("namespace", ""), s.metric.get("service", "")
+            ns, svc = s.metric.get("namespace", ""), named_place(s.metric)
             if svc:
                 out.append(Finding(ns, svc, "certificate_expired", 0.8,
                                    f"{f'{ns}/' if ns else ''}{svc}: served TLS certificate "
