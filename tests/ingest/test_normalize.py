@@ -3,7 +3,7 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta, timezone
 
 from warroom.config import Settings
-from warroom.ingest.normalize import AlertRecord, fingerprint, group_key, instant
+from warroom.ingest.normalize import AlertRecord, fingerprint, group_key, instant, service_of
 
 
 def test_fingerprint_matches_alertmanager() -> None:
@@ -40,3 +40,11 @@ def test_instants_are_utc_and_clamped() -> None:
     assert instant(datetime(2026, 1, 1, 1, tzinfo=plus_one)) == datetime(2026, 1, 1, tzinfo=UTC)
     assert instant(datetime(1, 1, 1, tzinfo=plus_one)) == datetime.min.replace(tzinfo=UTC)
     assert instant(datetime(2026, 1, 1)).tzinfo is UTC
+
+
+def test_the_service_is_read_from_the_labels_other_setups_name_it_by() -> None:
+    assert service_of({"service": "cart", "app": "shop"}) == "cart"
+    assert service_of({"service_name": "cart", "job": "otel-collector"}) == "cart"
+    assert service_of({"app_kubernetes_io_name": "cart", "job": "kubelet"}) == "cart"
+    assert service_of({"alertname": "HighLatency"}) == ""
+

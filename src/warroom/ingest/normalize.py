@@ -14,6 +14,7 @@ PRIORITIES = ("P0", "P1", "P2", "P3")
 # labels that name the workload an alert is about, most specific first
 SERVICE_LABELS = (
     "service",
+    "service_name",  # OpenTelemetry's service.name
     "app",
     "app_kubernetes_io_name",
     "deployment",

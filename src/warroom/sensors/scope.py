@@ -12,7 +12,8 @@ from warroom.sensors.models import AlertView, SensorRequest
 from warroom.store.tables import Incident, Signal
 
 # alert labels that name the service an alert is about, most specific first
-SERVICE_LABELS = ("service", "deployment", "statefulset", "daemonset", "app", "job_name")
+SERVICE_LABELS = ("service", "service_name", "deployment", "statefulset", "daemonset", "app",
+                  "app_kubernetes_io_name", "job_name")
 
 
 def build_request(incident: Incident, signals: list[Signal], *, now: datetime,
