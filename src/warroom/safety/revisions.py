@@ -10,67 +10,43 @@ and it was created before the ReplicaSets numbered below it.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from warroom.domain.targets import REVISION, REVISION_HISTORY
+from warroom.domain.call_state import find, owned_replicasets, revision
+from warroom.domain.targets import REVISION_HISTORY, Target
 
 
-@dataclass(frozen=True, slots=True)
-class _Owned:
-    revision: int
-    created: datetime | None
-    history: frozenset[int]
-
-
-def _number(raw: object) -> int | None:
+def _created(rs: dict[str, Any]) -> datetime | None:
     try:
-        return int(str(raw))
+        return datetime.fromisoformat(str((rs.get("metadata") or {}).get("creationTimestamp")))
     except ValueError:
         return None
 
 
-def _time(raw: object) -> datetime | None:
-    try:
-        return datetime.fromisoformat(str(raw))
-    except ValueError:
-        return None
-
-
-def _owned(objects: list[dict[str, Any]], namespace: str, deployment: str) -> list[_Owned]:
-    out = []
-    for obj in objects:
-        meta = obj.get("metadata") or {}
-        if obj.get("kind") != "ReplicaSet" or meta.get("namespace", "") != namespace:
-            continue
-        owners = [o.get("name") for o in meta.get("ownerReferences") or []]
-        if deployment not in owners:
-            continue
-        annotations = meta.get("annotations") or {}
-        revision = _number(annotations.get(REVISION))
-        if revision is None:
-            continue
-        history = {_number(h) for h in str(annotations.get(REVISION_HISTORY) or "").split(",") if h}
-        out.append(_Owned(revision, _time(meta.get("creationTimestamp") or ""),
-                          frozenset(h for h in history if h is not None)))
-    return out
+def _history(rs: dict[str, Any]) -> set[int]:
+    raw = str(((rs.get("metadata") or {}).get("annotations") or {}).get(REVISION_HISTORY) or "")
+    return {int(h) for h in raw.split(",") if h.strip().isdigit()}
 
 
 def rolled_back_from(objects: list[dict[str, Any]], namespace: str,
                      deployment: str) -> set[int]:
     """Return the revisions of a Deployment that a rollback has already undone."""
-    owned = _owned(objects, namespace, deployment)
+    state = {"objects": objects}
+    owned = [rs for rs in owned_replicasets(state, Target(namespace, "deployment", deployment))
+             if revision(rs) > 0]
     undone: set[int] = set()
     for adopted in owned:
+        history, created = _history(adopted), _created(adopted)
         for other in owned:
-            if other.revision >= adopted.revision or other.revision in adopted.history:
+            if revision(other) >= revision(adopted) or revision(other) in history:
                 continue
-            after_history = bool(adopted.history) and other.revision > min(adopted.history)
-            created_later = (adopted.created is not None and other.created is not None
-                             and adopted.created < other.created)
+            after_history = bool(history) and revision(other) > min(history)
+            other_created = _created(other)
+            created_later = (created is not None and other_created is not None
+                             and created < other_created)
             if after_history or created_later:
-                undone.add(other.revision)
+                undone.add(revision(other))
     return undone
 
 
@@ -79,14 +55,11 @@ def undo_target(objects: list[dict[str, Any]], namespace: str, deployment: str,
     """Return the revision a `rollout undo` would go to (None when the evidence cannot say)."""
     if to_revision is not None:
         return to_revision
-    owned = sorted(o.revision for o in _owned(objects, namespace, deployment))
-    current = None
-    for obj in objects:
-        meta = obj.get("metadata") or {}
-        if (obj.get("kind"), meta.get("namespace", ""), meta.get("name")) == (
-                "Deployment", namespace, deployment):
-            current = _number((meta.get("annotations") or {}).get(REVISION))
-    if current is None and owned:
-        current = owned[-1]  # without the Deployment's own mark, the newest one runs
-    below = [r for r in owned if current is not None and r < current]
+    state = {"objects": objects}
+    owned = [revision(rs) for rs in owned_replicasets(
+        state, Target(namespace, "deployment", deployment)) if revision(rs) > 0]
+    found = find(state, "deployment", deployment, namespace)
+    # without the Deployment's own mark, the newest ReplicaSet is the one running
+    current = (revision(found) if found else 0) or (owned[-1] if owned else 0)
+    below = [r for r in owned if r < current]
     return below[-1] if below else None
