@@ -32,6 +32,7 @@ from warroom.agents.diagnostician.excursion import (
     strength_of,
 )
 from warroom.agents.diagnostician.index import PLACE_LABELS, Entity, Index, finite_samples
+from warroom.agents.diagnostician.roles import COUNTER_SUFFIXES
 from warroom.sensors.models import Series
 
 # generic vocabulary of metric names (any exporter): which way is bad
@@ -47,7 +48,6 @@ _KINDS: list[tuple[str, re.Pattern[str]]] = [
     ("traffic", re.compile(r"request|rate|rps|qps|throughput|invocation|calls|count|ops|"
                            r"bytes|packets|messages", re.I)),
 ]
-_COUNTER = re.compile(r"(_total|_count|_sum|_bucket)$")
 _IGNORED_LABELS = frozenset({"__name__", "namespace", "container", "le", "quantile", "code",
                              "method", "status", "region", "severity", "stat", "unit"})
 MIN_ERROR_FLOOR = 0.002  # an alert on a fifth of a percent of failures is as low as it goes
@@ -121,7 +121,7 @@ def _rate(pts: list[tuple[float, float]]) -> list[tuple[float, float]]:
 
 
 def _is_counter(name: str, pts: list[tuple[float, float]]) -> bool:
-    if not _COUNTER.search(name) or len(pts) < 3:
+    if not name.endswith(COUNTER_SUFFIXES) or len(pts) < 3:
         return False
     return all(b >= a for (_, a), (_, b) in zip(pts, pts[1:], strict=False)) or (
         name.endswith("_total"))

@@ -147,21 +147,12 @@ def compute_stats(ix: Index) -> list[Stat]:
     stats = []
     for s in ix.snapshot.series:
         m = s.metric
-        ns = m.get("namespace", "")
         pod = m.get("pod", "")
-        if pod:
-            entity = ix.owner_of_pod(ns, pod)
-        elif m.get("persistentvolumeclaim"):
-            entity = ix.pvc_owner(ns, m["persistentvolumeclaim"])
-        elif m.get("service"):
-            entity = (ns, m["service"])
-        elif m.get("node"):
-            entity = ("", m["node"])
-        elif m.get("deployment") or m.get("statefulset"):
-            entity = (ns, m.get("deployment") or m.get("statefulset") or "")
-        elif (placed := place_of(ix, s)) is not None:
-            entity = placed  # a Lambda, a database, a queue: placed as the anomaly method does
-        else:
+        # placed as the anomaly method places it, except that a node's series stays the
+        # node's whatever workload or scrape target it also names
+        entity = ("", m["node"]) if m.get("node") and not (
+            pod or m.get("persistentvolumeclaim") or m.get("service")) else place_of(ix, s)
+        if entity is None:
             continue
         st = series_stat(s, entity, pod, latest, ix.points(s), ix.role(s))
         if st is not None:

@@ -61,6 +61,8 @@ _REQUESTS = re.compile(r"request|rps|qps|throughput", re.I)
 _PER_SECOND = re.compile(r"rate|per_second|rps|qps|throughput", re.I)
 _NOT_DEMAND = re.compile(r"error|fail|5xx|latency|duration|bytes|size", re.I)
 MAX_SHARE = 1.5  # a CPU share bursts a little over its limit; nothing else goes past 1
+# the suffixes of a counter's or a histogram's series, never a quantile's value
+COUNTER_SUFFIXES = ("_total", "_count", "_sum", "_bucket")
 
 
 def role_of(series: Series, pts: list[tuple[float, float]]) -> str:
@@ -89,8 +91,7 @@ def role_of(series: Series, pts: list[tuple[float, float]]) -> str:
                 return role
     if _CERT.search(name) and _SECONDS.search(name) and max(abs(v) for v in values) < EPOCH:
         return CERT_EXPIRY
-    if _LATENCY.search(name) and _SECONDS.search(name) and not name.endswith(
-            ("_total", "_count", "_sum", "_bucket")):
+    if _LATENCY.search(name) and _SECONDS.search(name) and not name.endswith(COUNTER_SUFFIXES):
         quantile = _quantile(name, labels.get("quantile", ""))
         if quantile:
             if _NETWORK.search(name) and labels.get("pod"):
