@@ -29,6 +29,17 @@ def test_noise_is_not_an_anomaly_and_short_series_are_not_judged() -> None:
     assert series_stat(series("x", [1, 2, 3]), ("ns", "svc"), "", NOW.timestamp()) is None
 
 
+def test_a_quantile_jumping_between_buckets_dates_its_onset_where_it_stays_up() -> None:
+    # a p99 interpolated in histogram buckets reaches the next bucket now and then before
+    # the change, and stays there after it
+    vals = [0.1] * 30 + [0.24] * 10
+    for i in (4, 9, 13, 18, 22, 27):
+        vals[i] = 0.23
+    st = series_stat(series("x", vals), ("ns", "svc"), "", NOW.timestamp())
+    assert st is not None
+    assert st.onset == NOW - timedelta(minutes=9)  # index 30, not the jumps before it
+
+
 def test_a_single_outlier_does_not_set_an_onset() -> None:
     vals = flat(0.2)
     vals[25] = 5.0

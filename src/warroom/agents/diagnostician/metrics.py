@@ -77,6 +77,27 @@ MIN_POINTS = 6  # fewer samples are too few to judge a series against its own ba
 SILENT_AFTER = 180.0  # seconds behind the newest sample after which a series has stopped
 
 
+def sustained_from(out: list[bool], share: float = 0.7) -> int | None:
+    """Return the sample from which a series stays outside its band (`out` flags each sample):
+    the first flagged sample after the change-point of the flags' CUSUM (the split with the
+    most flags missing before it), provided `share` of the samples from it on are flagged.
+    Flags scattered through the baseline (a quantile jumping between histogram buckets) are
+    its noise: the change is where they stop being occasional."""
+    flagged = sum(out)
+    if not flagged:
+        return None
+    p = flagged / len(out)
+    split, deficit, seen = 0, 0.0, 0
+    for i, flag in enumerate(out):
+        if i * p - seen > deficit:
+            split, deficit = i, i * p - seen
+        seen += flag
+    for i in range(split, len(out)):
+        if out[i] and sum(out[i:]) >= share * (len(out) - i):
+            return i
+    return None
+
+
 def series_stat(series: Series, entity: Entity, pod: str, latest: float,
                 pts: list[tuple[float, float]] | None = None, name: str = "") -> Stat | None:
     """Score one series against its own baseline; None when too short to judge. `name` is the
@@ -105,13 +126,10 @@ def series_stat(series: Series, entity: Entity, pod: str, latest: float,
     onset_at = len(vals)
     if abs(z) >= 3:
         sign = 1 if z > 0 else -1
-        out = [sign * (v - base) > 3 * scale for v in vals]
-        for i in range(len(vals)):
-            tail = out[i:]
-            if out[i] and sum(tail) >= 0.7 * len(tail):
-                onset = datetime.fromtimestamp(pts[i][0], tz=UTC)
-                onset_at = i
-                break
+        at = sustained_from([sign * (v - base) > 3 * scale for v in vals])
+        if at is not None:
+            onset = datetime.fromtimestamp(pts[at][0], tz=UTC)
+            onset_at = at
     rise = r2 = early = tail_rise = tail_r2 = ramp_rise = ramp_r2 = 0.0
     ramp_len = 0
     drops: list[int] = []
