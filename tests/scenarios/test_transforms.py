@@ -297,10 +297,10 @@ def test_relabel_moves_the_service_label_of_series_and_alerts(scenario: Scenario
 
 
 def test_resolve_expands_all_and_rejects_unknown_names() -> None:
-    by_name = ("raw_names", "relabel", "drop_topology")
+    by_name = ("raw_names", "relabel", "raw_counters", "drop_topology")
     assert resolve(["all"]) == [n for n in TRANSFORMS if n not in by_name]
-    assert resolve(["all", "drop_topology"]) == [n for n in TRANSFORMS
-                                                 if n not in ("raw_names", "relabel")]
+    assert resolve(["all", "drop_topology"]) == [
+        n for n in TRANSFORMS if n not in ("raw_names", "relabel", "raw_counters")]
     assert resolve(["drop_topology", "raw_names"]) == ["raw_names", "drop_topology"]
     assert resolve(["rename", "drop_logs"]) == ["drop_logs", "rename"]
     with pytest.raises(ValueError, match=r"unknown transform bogus; valid: drop_objects.*all"):

@@ -8,16 +8,14 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
+from warroom.domain.quantities import BYTES, QUANTITY
 from warroom.domain.targets import REVISION
 from warroom.sensors.models import Change
 
 WORKLOAD_KINDS = ("Deployment", "StatefulSet", "DaemonSet")
-_QTY = re.compile(r"^(\d+(?:\.\d+)?)(m|k|Ki|Mi|Gi|Ti|M|G|T)?$")
 # what a controller appends to a workload's name: ReplicaSet hash + pod id, ordinal, pod id
 _POD_SUFFIX = re.compile(r"[a-z0-9]{6,10}-[a-z0-9]{5}|\d+|[a-z0-9]{5}")
 _DEPLOYMENT_POD = re.compile(r"(?P<hash>[a-z0-9]{6,10})-[a-z0-9]{5}")
-_BYTES = {None: 1, "k": 1e3, "M": 1e6, "G": 1e9, "T": 1e12, "Ki": 1024, "Mi": 1024**2,
-          "Gi": 1024**3, "Ti": 1024**4}
 
 
 @dataclass
@@ -128,7 +126,7 @@ def scale_quantity(quantity: str | None, factor: float, resource: str) -> str | 
     """Multiply a Kubernetes quantity and round it up: memory to 64Mi, cpu to 100m."""
     if not quantity:
         return None
-    match = _QTY.match(quantity.strip())
+    match = QUANTITY.match(quantity.strip())
     if not match:
         return None
     number, unit = float(match.group(1)), match.group(2)
@@ -138,7 +136,7 @@ def scale_quantity(quantity: str | None, factor: float, resource: str) -> str | 
         return f"{new // 1000}" if new % 1000 == 0 else f"{new}m"
     if unit == "m":
         return None
-    mib = number * _BYTES[unit] / 1024**2
+    mib = number * BYTES[unit] / 1024**2
     new_mib = math.ceil(mib * factor / 64) * 64
     return f"{new_mib // 1024}Gi" if new_mib % 1024 == 0 else f"{new_mib}Mi"
 

@@ -16,6 +16,9 @@ them, so diagnosis quality is measured on evidence shaped unlike the generators'
   a raw exporter's name for the same fact (`container_cpu_utilisation_ratio`).
 - `relabel` (not part of `all`): the `service` label of every series and alert becomes another
   setup's name for it (`app`, `app_kubernetes_io_name` or OpenTelemetry's `service_name`).
+- `raw_counters` (not part of `all`): the counters, histograms and cAdvisor gauges the
+  recording rules are computed from (`http_requests_total{code}`, `..._bucket{le}`,
+  `container_cpu_usage_seconds_total` with kube-state-metrics' limits); see transforms_raw.py.
 - `drop_topology` (not part of `all`, which is the eight before `raw_names`): the call graph
   is gone, so the walk must infer who calls whom from logs, traces and co-movement.
 
@@ -33,6 +36,7 @@ from statistics import fmean
 from warroom.ingest.models import AlertmanagerAlert, AlertmanagerWebhook
 from warroom.safety.rules import callers_of
 from warroom.scenarios.models import ExpectedAction, PrometheusData, Scenario
+from warroom.scenarios.transforms_raw import raw_counters, raw_name
 from warroom.scenarios.transforms_world import (
     healthy_services,
     namespaces,
@@ -83,32 +87,11 @@ def drop_topology(scenario: Scenario, seed: int = 0) -> Scenario:
         update={"edges": []})})
 
 
-# what another exporter calls the facts our recording rules name; any other recording rule
-# (`db:connections:ratio`) becomes `db_connections_ratio`
-RAW_NAMES = {
-    "pod:cpu_usage:ratio": "container_cpu_utilisation_ratio",
-    "pod:cpu_throttled:ratio": "container_cpu_cfs_throttled_ratio",
-    "pod:memory_working_set:ratio": "container_memory_working_set_usage",
-    "pod:network_latency_seconds:p99_1m": "pod_network_rtt_seconds_p99",
-    "node:cpu_usage:ratio": "node_cpu_utilisation_ratio",
-    "node:memory_usage:ratio": "node_memory_utilisation_ratio",
-    "node:filesystem_usage:ratio": "node_filesystem_usage_ratio",
-    "service:errors:ratio_rate1m": "http_server_requests_error_ratio",
-    "service:requests:rate1m": "http_server_requests_per_second",
-    "service:latency_seconds:p99_1m": "http_server_request_duration_seconds_p99",
-    "service:latency_seconds:p95_1m": "http_server_request_duration_seconds_p95",
-    "service:latency_seconds:p90_1m": "http_server_request_duration_seconds_p90",
-    "service:latency_seconds:p50_1m": "http_server_request_duration_seconds_p50",
-    "service:latency_seconds:avg_1m": "http_server_request_duration_seconds_avg",
-}
-
-
 def raw_names(scenario: Scenario, seed: int = 0) -> Scenario:
     """Give every recording rule's series the name a raw exporter gives the same fact."""
     series = []
     for item in scenario.prometheus.series:
-        name = item.metric.get("__name__", "")
-        raw = RAW_NAMES.get(name) or name.replace(":", "_")
+        raw = raw_name(item.metric.get("__name__", ""))
         series.append(item.model_copy(update={"metric": {**item.metric, "__name__": raw}}))
     return scenario.model_copy(update={"prometheus": scenario.prometheus.model_copy(
         update={"series": series})})
@@ -289,6 +272,7 @@ TRANSFORMS: dict[str, Transform] = {
     "rename": rename,
     "raw_names": raw_names,
     "relabel": relabel,
+    "raw_counters": raw_counters,
     "drop_topology": drop_topology,
 }
 # what `all` applies: the degradations the diagnosis is held to; the others are asked for by name

@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
+from warroom.agents.diagnostician.families import derive
 from warroom.agents.diagnostician.kubetext import objects_from_documents
 from warroom.agents.diagnostician.roles import is_database_series, role_of
 from warroom.agents.diagnostician.rollovers import HASH_POD, Entity, Rollover, stitch
@@ -166,6 +167,11 @@ class Index:
     @classmethod
     def build(cls, snapshot: EvidenceSnapshot) -> Index:
         """Index a snapshot's objects, series labels and topology."""
+        # a raw exporter's counters and histograms, as the golden signals they count
+        pods = [o for o in snapshot.objects if isinstance(o, dict) and o.get("kind") == "Pod"]
+        series = derive(snapshot.series, finite_samples, pods)
+        if series is not snapshot.series:
+            snapshot = snapshot.model_copy(update={"series": series})
         ix = cls(snapshot=snapshot)
         for raw in snapshot.objects:
             if isinstance(raw, dict) and isinstance(raw.get("kind"), str):

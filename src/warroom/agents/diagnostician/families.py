@@ -1,0 +1,351 @@
+"""Golden signals from raw exporter families, as an SRE's first queries derive them.
+
+A setup without recording rules exposes what an instrumentation library counts: requests as a
+counter split by a status label (`http_requests_total{code="500"}`, `grpc_server_handled_total
+{grpc_code="Unavailable"}`), latency as a histogram (`..._bucket{le=...}`, `_sum`, `_count`).
+Scored as they are, the failed requests' counter is only "traffic" and a histogram's buckets say
+nothing of its tail. So before anything is scored each family becomes what a dashboard shows:
+
+- a counter family with a status label: its failure ratio (`<family>_error_ratio`, the rates of
+  failed requests over all, summed over status, method and route) and its request rate
+  (`<family>_requests_per_second`). Failed means a 5xx HTTP status, a gRPC code of a server-side
+  failure, or a word like `error` or `failure` (client errors, 4xx, are the caller's);
+- a histogram: its 50th, 95th and 99th percentiles per sample, interpolated in the buckets as
+  Prometheus' `histogram_quantile` does (`<family>_p50`, ...); a `_sum` and `_count` with no
+  buckets: the mean (`<family>_avg`). Milliseconds become seconds, so the tail plays the
+  latency role.
+
+- a container's CPU seconds (cAdvisor) and working set as shares of its limits, where a limit is
+  known (kube-state-metrics' `kube_pod_container_resource_limits`, or the Pod's spec), and its
+  throttled CFS periods as a share of all: what the recording rules of `deploy/` compute, so
+  the fingerprint rules judge a container at its limit the same way without them.
+
+A failed requests' counter that first appears after the onset is the common case (a client
+library creates it at the first failure): before it exists it counted nothing. The series a
+family was derived from are replaced by what was derived; anything else passes unchanged.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from collections import defaultdict
+from collections.abc import Callable
+from typing import Any
+
+from warroom.domain.quantities import amount
+from warroom.sensors.models import Series
+
+Points = list[tuple[float, float]]
+Labels = tuple[tuple[str, str], ...]
+
+# labels that carry a request's outcome, any library's spelling
+STATUS_LABELS = ("code", "status", "status_code", "http_status_code", "http_status",
+                 "http_response_status_code", "response_code", "grpc_code", "grpc_status",
+                 "rpc_grpc_status_code", "outcome", "result")
+# labels that split one service's requests by what was asked: summed, as a service dashboard does
+_REQUEST_DIMENSIONS = ("method", "http_method", "http_request_method", "route", "http_route",
+                       "handler", "path", "uri", "endpoint", "operation", "grpc_method",
+                       "rpc_method")
+# gRPC codes that are the server's failure (Unknown, DeadlineExceeded, ResourceExhausted,
+# Unimplemented, Internal, Unavailable, DataLoss), by name and by number
+_GRPC_FAILED = {"unknown", "deadlineexceeded", "resourceexhausted", "unimplemented",
+                "internal", "unavailable", "dataloss"}
+_GRPC_FAILED_NUMBERS = {2, 4, 8, 12, 13, 14, 15}
+_GRPC_OK = {"ok", "canceled", "cancelled", "invalidargument", "notfound", "alreadyexists",
+            "permissiondenied", "failedprecondition", "aborted", "outofrange",
+            "unauthenticated"}
+_FAILED_WORDS = re.compile(r"error|fail|exception|fault|timeout|server_?error|5xx", re.I)
+_OK_WORDS = re.compile(r"^(ok|success|succeeded|successful|client_?error|[1-4]xx|redirection|"
+                       r"informational)$", re.I)
+_MILLIS = re.compile(r"milliseconds|millis|(?<=_)ms(?=_|$)")
+QUANTILES = (0.5, 0.95, 0.99)  # what the recording rules of `deploy/` take of a histogram
+# a container's usage as cAdvisor exports it -> the share of its limit the fingerprints read
+_CPU_SECONDS = "container_cpu_usage_seconds_total"
+_MEMORY_BYTES = "container_memory_working_set_bytes"
+_THROTTLED, _PERIODS = ("container_cpu_cfs_throttled_periods_total",
+                        "container_cpu_cfs_periods_total")
+_SHARES = {_CPU_SECONDS: ("cpu", "container_cpu_usage_ratio"),
+           _MEMORY_BYTES: ("memory", "container_memory_working_set_ratio")}
+_LIMITS = "kube_pod_container_resource_limits"
+_OLD_LIMITS = {"kube_pod_container_resource_limits_cpu_cores": "cpu",
+               "kube_pod_container_resource_limits_memory_bytes": "memory"}
+# the recording rules (`deploy/recording-rules.yaml`) whose place a derived share would take
+_RECORDED = {"cpu": "pod:cpu_usage:ratio", "memory": "pod:memory_working_set:ratio",
+             "throttled": "pod:cpu_throttled:ratio"}
+Container = tuple[str, str, str]  # namespace, pod, container
+
+
+def derive(series: list[Series], points: Callable[[Series], Points],
+           pods: list[dict[str, Any]] | None = None) -> list[Series]:
+    """Return the series with every status-split counter family, every latency histogram and
+    every container usage with a known limit replaced by the golden signals derived from it;
+    `points` parses a series' samples, `pods` are the Pod objects (for their limits)."""
+    series = _container_shares(series, points, pods or [])
+    counters: dict[tuple[str, Labels], list[tuple[Series, bool]]] = defaultdict(list)
+    buckets: dict[tuple[str, Labels], list[tuple[float, Series]]] = defaultdict(list)
+    parts: dict[tuple[str, Labels], dict[str, list[Series]]] = defaultdict(
+        lambda: defaultdict(list))
+    rest: list[Series] = []
+    for s in series:
+        name = s.metric.get("__name__", "")
+        status = _status_label(s.metric)
+        summed = (status, *_REQUEST_DIMENSIONS)
+        failed = _failed(status, s.metric[status]) if status else None
+        if name.endswith(("_total", "_count")) and failed is not None:
+            counters[(name, _without(s.metric, summed))].append((s, failed))
+            continue
+        bound = _bound(s.metric.get("le", "")) if name.endswith("_bucket") else None
+        if bound is not None:
+            buckets[(name.removesuffix("_bucket"), _without(s.metric, ("le", *summed)))].append(
+                (bound, s))
+            continue
+        suffix = next((x for x in ("_sum", "_count") if name.endswith(x)), "")
+        if suffix and _is_latency(name.removesuffix(suffix)):
+            parts[(name.removesuffix(suffix), _without(s.metric, summed))][suffix].append(s)
+            continue
+        rest.append(s)
+    if not counters and not buckets and not parts:
+        return series
+    out: list[Series] = []
+    for (name, labels), members in counters.items():
+        out.extend(_outcomes(name, labels, members, points))
+    for (base, labels), bins in buckets.items():
+        for q, pts in _quantile_points(bins, _scale(base), points).items():
+            out.append(_series(f"{_seconds(base)}_p{round(q * 100)}", labels, pts))
+    histograms = {base for base, _ in buckets}
+    for (base, labels), pair in parts.items():
+        if base in histograms:
+            continue  # its tail says more than its mean
+        if len(pair) < 2:
+            rest.extend(s for members in pair.values() for s in members)
+            continue
+        out.append(_series(_seconds(base) + "_avg", labels, _mean_points(
+            pair["_sum"], pair["_count"], _scale(base), points)))
+    return [*rest, *[s for s in out if s.values]]
+
+
+def _status_label(labels: dict[str, str]) -> str:
+    return next((k for k in STATUS_LABELS if labels.get(k)), "")
+
+
+def _failed(label: str, value: str) -> bool | None:
+    """Tell whether a status value is a server-side failure; None when it is no status."""
+    v = value.strip()
+    if v.isdigit():
+        n = int(v)
+        if "rpc" in label and n <= 16:
+            return n in _GRPC_FAILED_NUMBERS
+        return n >= 500 if 100 <= n <= 599 else None
+    word = v.replace("_", "").lower()
+    if "rpc" in label or label == "code":  # gRPC's names of its codes
+        if word in _GRPC_FAILED:
+            return True
+        if word in _GRPC_OK:
+            return False
+    if _OK_WORDS.match(v):
+        return False
+    if re.fullmatch(r"5\d\d|5xx", v, re.I) or _FAILED_WORDS.search(v):
+        return True
+    return None
+
+
+def _without(labels: dict[str, str], dropped: tuple[str, ...]) -> Labels:
+    return tuple(sorted((k, v) for k, v in labels.items()
+                        if k != "__name__" and k not in dropped))
+
+
+def _increases(s: Series, points: Callable[[Series], Points]) -> dict[float, float]:
+    """Return a counter's increase over each interval, keyed by the interval's end (a drop is
+    a restart: the new value is the increase)."""
+    pts = sorted(points(s))
+    return {t1: (v1 - v0 if v1 >= v0 else v1)
+            for (t0, v0), (t1, v1) in zip(pts, pts[1:], strict=False) if t1 > t0}
+
+
+def _outcomes(name: str, labels: Labels, members: list[tuple[Series, bool]],
+              points: Callable[[Series], Points]) -> list[Series]:
+    """Return a status-split counter family's failure ratio and request rate."""
+    total: dict[float, float] = defaultdict(float)
+    failed: dict[float, float] = defaultdict(float)
+    spans: dict[float, float] = {}
+    for s, is_failed in members:
+        pts = sorted(points(s))
+        for (t0, _), (t1, _) in zip(pts, pts[1:], strict=False):
+            spans[t1] = max(spans.get(t1, 0.0), t1 - t0)
+        for t, inc in _increases(s, points).items():
+            total[t] += inc
+            if is_failed:
+                failed[t] += inc
+    base = name.removesuffix("_total").removesuffix("_count")
+    requests = base if "request" in base else f"{base}_requests"
+    times = sorted(total)
+    return [
+        _series(f"{base}_error_ratio", labels,
+                [(t, failed[t] / total[t]) for t in times if total[t] > 0]),
+        _series(f"{requests}_per_second", labels,
+                [(t, total[t] / spans[t]) for t in times if spans.get(t)]),
+    ]
+
+
+def _bound(le: str) -> float | None:
+    try:
+        return float(le)
+    except ValueError:
+        return None
+
+
+def _quantile_points(bins: list[tuple[float, Series]], scale: float,
+                     points: Callable[[Series], Points]) -> dict[float, Points]:
+    """Return the QUANTILES of a histogram per sample, from its buckets' increases (the same
+    bound's buckets of several series summed)."""
+    by_bound: dict[float, dict[float, float]] = defaultdict(lambda: defaultdict(float))
+    for bound, s in bins:
+        for t, inc in _increases(s, points).items():
+            by_bound[bound][t] += inc
+    times = sorted({t for inc in by_bound.values() for t in inc})
+    bounds = sorted(by_bound)
+    out: dict[float, Points] = {q: [] for q in QUANTILES}
+    for t in times:
+        cumulative = [(bound, by_bound[bound].get(t, 0.0)) for bound in bounds]
+        for q in QUANTILES:
+            v = _histogram_quantile(q, cumulative)
+            if v is not None:
+                out[q].append((t, v * scale))
+    return out
+
+
+def _histogram_quantile(q: float, cumulative: list[tuple[float, float]]) -> float | None:
+    """Interpolate the q-quantile in cumulative buckets (upper bound, count), as Prometheus'
+    `histogram_quantile` does: linearly within the bucket it falls in, the lower bound of the
+    first bucket 0, and the highest finite bound when it falls in the `+Inf` bucket."""
+    if len(cumulative) < 2 or not math.isinf(cumulative[-1][0]):
+        return None
+    count = cumulative[-1][1]
+    if count <= 0:
+        return None
+    rank = q * count
+    lower_bound, lower_count = 0.0, 0.0
+    for bound, c in cumulative:
+        if c >= rank:
+            if math.isinf(bound):
+                return lower_bound
+            if c == lower_count:
+                return bound
+            return lower_bound + (bound - lower_bound) * (rank - lower_count) / (c - lower_count)
+        lower_bound, lower_count = bound, max(lower_count, c)
+    return cumulative[-2][0]
+
+
+def _mean_points(sums: list[Series], counts: list[Series], scale: float,
+                 points: Callable[[Series], Points]) -> Points:
+    """Return the mean per sample of a `_sum` and `_count` pair (several series summed)."""
+    total: dict[float, float] = defaultdict(float)
+    count: dict[float, float] = defaultdict(float)
+    for s in sums:
+        for t, inc in _increases(s, points).items():
+            total[t] += inc
+    for s in counts:
+        for t, inc in _increases(s, points).items():
+            count[t] += inc
+    return [(t, total[t] / count[t] * scale) for t in sorted(count)
+            if count[t] > 0 and t in total]
+
+
+def _is_latency(base: str) -> bool:
+    return re.search(r"latency|duration|response_time|seconds|millis|_ms$", base, re.I) is not None
+
+
+def _scale(base: str) -> float:
+    return 0.001 if _MILLIS.search(base) else 1.0
+
+
+def _seconds(base: str) -> str:
+    return _MILLIS.sub("seconds", base) if _MILLIS.search(base) else base
+
+
+def _series(name: str, labels: Labels, pts: Points) -> Series:
+    return Series(metric={"__name__": name, **dict(labels)},
+                  values=[(t, f"{v:.6g}") for t, v in pts])
+
+
+
+def _container(labels: dict[str, str]) -> Container | None:
+    pod, container = labels.get("pod", ""), labels.get("container", "")
+    if not pod or container in ("", "POD"):
+        return None
+    return (labels.get("namespace", ""), pod, container)
+
+
+def _limits(series: list[Series], points: Callable[[Series], Points],
+            pods: list[dict[str, Any]]) -> dict[tuple[Container, str], float]:
+    """Return each container's CPU (cores) and memory (bytes) limits: kube-state-metrics'
+    newest sample, else the Pod's spec."""
+    out: dict[tuple[Container, str], float] = {}
+    for pod in pods:
+        meta = pod.get("metadata") or {}
+        for c in (pod.get("spec") or {}).get("containers") or []:
+            limits = (c.get("resources") or {}).get("limits") or {}
+            for resource in ("cpu", "memory"):
+                value = amount(limits.get(resource, ""), resource)
+                if value:
+                    out[((meta.get("namespace", ""), meta.get("name", ""), c.get("name", "")),
+                         resource)] = value
+    for s in series:
+        name = s.metric.get("__name__", "")
+        resource = s.metric.get("resource", "") if name == _LIMITS else _OLD_LIMITS.get(name, "")
+        where = _container(s.metric)
+        pts = points(s) if resource in ("cpu", "memory") and where else []
+        if where and pts and pts[-1][1] > 0:
+            out[(where, resource)] = pts[-1][1]
+    return out
+
+
+def _container_shares(series: list[Series], points: Callable[[Series], Points],
+                      pods: list[dict[str, Any]]) -> list[Series]:
+    """Replace cAdvisor's usage of each container with a known limit by its share of it."""
+    if not any(s.metric.get("__name__") in (_CPU_SECONDS, _MEMORY_BYTES, _THROTTLED)
+               for s in series):
+        return series
+    limits = _limits(series, points, pods)
+    recorded = {(s.metric.get("namespace", ""), s.metric.get("pod", ""), s.metric["__name__"])
+                for s in series if s.metric.get("__name__") in _RECORDED.values()}
+    periods = {_container(s.metric): s for s in series
+               if s.metric.get("__name__") == _PERIODS and _container(s.metric)}
+    out: list[Series] = []
+    derived: list[Series] = []
+    for s in series:
+        name = s.metric.get("__name__", "")
+        where = _container(s.metric)
+        if where is None or name not in (*_SHARES, _THROTTLED):
+            out.append(s)
+            continue
+        resource, share = _SHARES.get(name, ("throttled", "container_cpu_cfs_throttled_ratio"))
+        if (where[0], where[1], _RECORDED[resource]) in recorded:
+            out.append(s)  # the recording rule already says it
+            continue
+        labels = _without(s.metric, ())
+        if name == _THROTTLED:
+            whole = periods.get(where)
+            if whole is None:
+                out.append(s)
+                continue
+            throttled, all_periods = _increases(s, points), _increases(whole, points)
+            pts = [(t, throttled[t] / n) for t, n in sorted(all_periods.items())
+                   if n > 0 and t in throttled]
+        elif (where, resource) not in limits:
+            out.append(s)
+            continue
+        elif name == _CPU_SECONDS:
+            pts = [(t, rate / limits[(where, resource)]) for t, rate in _rates(s, points)]
+        else:
+            pts = [(t, v / limits[(where, resource)]) for t, v in sorted(points(s))]
+        derived.append(_series(share, labels, pts))
+    return [*out, *[s for s in derived if s.values]]
+
+
+def _rates(s: Series, points: Callable[[Series], Points]) -> Points:
+    pts = sorted(points(s))
+    increases = _increases(s, points)
+    return [(t1, increases[t1] / (t1 - t0))
+            for (t0, _), (t1, _) in zip(pts, pts[1:], strict=False) if t1 in increases]

@@ -1,0 +1,137 @@
+"""A raw exporter's counters and histograms become the golden signals the rules read."""
+
+from __future__ import annotations
+
+import pytest
+
+from warroom.agents.diagnostician.families import derive
+from warroom.agents.diagnostician.index import Index, finite_samples
+from warroom.agents.diagnostician.metrics import compute_stats, metric_findings
+from warroom.agents.diagnostician.roles import CPU, ERRORS, MEMORY, REQUESTS, THROTTLED, role_of
+from warroom.sensors.models import Series
+
+from .diag_builders import deployment, pod, series, snapshot
+
+CART = {"namespace": "shop", "service": "cart"}
+POD = {"namespace": "shop", "pod": "cart-7f9dd8b6c4-aaaaa", "container": "cart"}
+
+
+def counter(rates: list[float], step: float = 60.0) -> list[float]:
+    """Return the samples of a counter growing at the given per-second rates."""
+    total, out = 1000.0, []
+    for r in rates:
+        total += r * step
+        out.append(total)
+    return out
+
+
+def named(out: list[Series]) -> dict[str, list[float]]:
+    return {s.name: [v for _, v in finite_samples(s)] for s in out}
+
+
+def test_a_status_split_counter_becomes_its_error_ratio_and_request_rate() -> None:
+    ok = series("http_requests_total", counter([10.0] * 40), code="200", method="GET", **CART)
+    # the failures' counter is created at the first failure, ten samples before the end
+    failed = series("http_requests_total", counter([2.0] * 10), code="503", method="GET", **CART)
+    client = series("http_requests_total", counter([1.0] * 40), code="404", method="POST",
+                    **CART)
+    out = named(derive([ok, failed, client], finite_samples))
+    assert set(out) == {"http_requests_error_ratio", "http_requests_per_second"}
+    ratio = out["http_requests_error_ratio"]
+    assert ratio[0] == 0 and ratio[-1] == pytest.approx(2 / 13)  # a 404 is the caller's
+    assert out["http_requests_per_second"][0] == pytest.approx(11.0)
+    assert out["http_requests_per_second"][-1] == pytest.approx(13.0)
+    derived = {s.name: s for s in derive([ok, failed, client], finite_samples)}
+    assert derived["http_requests_error_ratio"].metric == {
+        "__name__": "http_requests_error_ratio", **CART}  # summed over status and method
+    for name, role in (("http_requests_error_ratio", ERRORS),
+                       ("http_requests_per_second", REQUESTS)):
+        assert role_of(derived[name], finite_samples(derived[name])) == role
+
+
+def test_grpc_codes_fail_by_name_or_number_and_client_codes_do_not() -> None:
+    def ratio(label: str, bad: str, good: str) -> float:
+        out = named(derive([
+            series("grpc_server_handled_total", counter([9.0] * 5), **{label: good}, **CART),
+            series("grpc_server_handled_total", counter([1.0] * 5), **{label: bad}, **CART),
+        ], finite_samples))
+        return out["grpc_server_handled_error_ratio"][-1]
+
+    assert ratio("grpc_code", "Unavailable", "OK") == pytest.approx(0.1)
+    assert ratio("grpc_code", "NotFound", "OK") == 0
+    assert ratio("rpc_grpc_status_code", "14", "0") == pytest.approx(0.1)
+    assert ratio("outcome", "SERVER_ERROR", "SUCCESS") == pytest.approx(0.1)
+
+
+def test_a_label_that_is_no_status_leaves_the_counter_alone() -> None:
+    jobs = series("jobs_processed_total", counter([3.0] * 5), status="queued", **CART)
+    assert derive([jobs], finite_samples) == [jobs]
+
+
+def _histogram(base: str, bounds: list[tuple[str, list[float]]], **labels: str) -> list[Series]:
+    return [series(f"{base}_bucket", counter(rates), le=le, **labels, **CART)
+            for le, rates in bounds]
+
+
+def test_a_histogram_gives_its_quantiles_as_histogram_quantile_does() -> None:
+    # per second: 50 under 0.1 s, 40 more under 0.5 s, 10 more under 1 s
+    buckets = _histogram("http_request_duration_seconds", [
+        ("0.1", [50.0] * 5), ("0.5", [90.0] * 5), ("1", [100.0] * 5), ("+Inf", [100.0] * 5)])
+    total = series("http_request_duration_seconds_sum", counter([20.0] * 5), **CART)
+    out = named(derive([*buckets, total], finite_samples))
+    assert set(out) == {"http_request_duration_seconds_p50", "http_request_duration_seconds_p95",
+                        "http_request_duration_seconds_p99"}  # the tail says more than a mean
+    assert out["http_request_duration_seconds_p50"][-1] == pytest.approx(0.1)
+    assert out["http_request_duration_seconds_p95"][-1] == pytest.approx(0.75)
+    assert out["http_request_duration_seconds_p99"][-1] == pytest.approx(0.95)
+    p99 = next(s for s in derive(buckets, finite_samples) if s.name.endswith("_p99"))
+    assert role_of(p99, finite_samples(p99)) == "service:latency_seconds:p99_1m"
+
+
+def test_milliseconds_become_seconds_and_a_sum_and_count_give_the_mean() -> None:
+    buckets = _histogram("http_server_duration_milliseconds", [
+        ("100", [50.0] * 5), ("1000", [100.0] * 5), ("+Inf", [100.0] * 5)])
+    out = named(derive(buckets, finite_samples))
+    assert out["http_server_duration_seconds_p50"][-1] == pytest.approx(0.1)
+    mean = named(derive([
+        series("rpc_latency_seconds_sum", counter([3.0] * 5), **CART),
+        series("rpc_latency_seconds_count", counter([10.0] * 5), **CART)], finite_samples))
+    assert mean == {"rpc_latency_seconds_avg": pytest.approx([0.3] * 4)}
+
+
+def test_cadvisor_usage_becomes_a_share_of_the_limit_kube_state_metrics_gives() -> None:
+    cpu = series("container_cpu_usage_seconds_total", counter([0.2] * 5), **POD)
+    memory = series("container_memory_working_set_bytes", [2**28] * 5, **POD)
+    limits = [series("kube_pod_container_resource_limits", [0.5] * 5, resource="cpu", **POD),
+              series("kube_pod_container_resource_limits", [2**29] * 5, resource="memory",
+                     **POD)]
+    periods = series("container_cpu_cfs_periods_total", counter([10.0] * 5), **POD)
+    throttled = series("container_cpu_cfs_throttled_periods_total", counter([2.5] * 5), **POD)
+    derived = derive([cpu, memory, periods, throttled, *limits], finite_samples)
+    out = named(derived)
+    assert out["container_cpu_usage_ratio"] == pytest.approx([0.4] * 4)
+    assert out["container_memory_working_set_ratio"] == pytest.approx([0.5] * 5, rel=1e-4)
+    assert out["container_cpu_cfs_throttled_ratio"] == pytest.approx([0.25] * 4)
+    roles = {role_of(s, finite_samples(s)) for s in derived}
+    assert {CPU, MEMORY, THROTTLED} <= roles
+    assert "container_cpu_usage_seconds_total" not in out
+
+
+def test_the_pods_spec_gives_the_limit_and_without_one_the_usage_stays_as_it_is() -> None:
+    cpu = series("container_cpu_usage_seconds_total", counter([0.25] * 5), **POD)
+    spec = pod("shop", "cart-7f9dd8b6c4-aaaaa", ("ReplicaSet", "cart-7f9dd8b6c4"))  # 500m
+    assert named(derive([cpu], finite_samples, [spec]))["container_cpu_usage_ratio"] == \
+        pytest.approx([0.5] * 4)
+    assert derive([cpu], finite_samples) == [cpu]
+    recorded = series("pod:cpu_usage:ratio", [0.5] * 5, **POD)
+    assert derive([cpu, recorded], finite_samples, [spec]) == [cpu, recorded]
+
+
+def test_a_container_at_its_cpu_limit_is_saturated_in_cadvisor_counters_too() -> None:
+    objects = [*deployment("shop", "cart"),
+               pod("shop", "cart-7f9dd8b6c4-aaaaa", ("ReplicaSet", "cart-7f9dd8b6c4"))]
+    cores = counter([0.05] * 30 + [0.5] * 10)  # its limit is 500m
+    snap = snapshot(objects=objects, series=[
+        series("container_cpu_usage_seconds_total", cores, **POD)])
+    findings = metric_findings(compute_stats(Index.build(snap)))
+    assert "cpu_saturation" in {f.fault for f in findings if f.service == "cart"}

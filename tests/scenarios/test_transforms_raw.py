@@ -1,0 +1,99 @@
+"""`raw_counters` gives back the counters and histograms the recorded series were computed from."""
+
+from __future__ import annotations
+
+import bisect
+from pathlib import Path
+
+import pytest
+
+from warroom.agents.diagnostician.families import derive
+from warroom.agents.diagnostician.index import finite_samples
+from warroom.scenarios.models import Scenario
+from warroom.scenarios.replay import load_scenario
+from warroom.scenarios.transforms import resolve
+from warroom.scenarios.transforms_raw import BOUNDS, CPU_LIMIT, raw_counters
+from warroom.sensors.models import Series
+
+REGRESSION = Path(__file__).parents[2] / "scenarios" / "regression"
+# errors that start mid-window, latency quantiles and pods' shares of their limits
+SAMPLE = ["gen-bad-deploy-easy-058", "gen-cpu-saturation-easy-002"]
+_COUNTERS = ("_total", "_bucket", "_count", "_sum")
+
+
+@pytest.fixture(params=SAMPLE)
+def scenario(request: pytest.FixtureRequest) -> Scenario:
+    return load_scenario(REGRESSION / f"{request.param}.json", with_expected=True)
+
+
+def _by(series: list[Series], name: str) -> dict[tuple[tuple[str, str], ...], dict[float, float]]:
+    return {tuple(sorted((k, v) for k, v in s.metric.items() if k != "__name__")):
+            dict(finite_samples(s)) for s in series if s.name == name}
+
+
+def test_every_counter_only_grows_and_starts_a_step_before_the_window(
+        scenario: Scenario) -> None:
+    out = raw_counters(scenario)
+    first = min(t for s in scenario.prometheus.series for t, _ in s.values)
+    counters = [s for s in out.prometheus.series if s.name.endswith(_COUNTERS)]
+    assert counters and not any(":" in s.name for s in out.prometheus.series)
+    for s in counters:
+        values = [v for _, v in finite_samples(s)]
+        assert values == sorted(values), s.metric
+    assert any(finite_samples(s)[0][0] < first for s in counters)
+    assert out.model_dump(exclude={"prometheus"}) == scenario.model_dump(exclude={"prometheus"})
+
+
+def test_the_derived_golden_signals_are_the_recorded_ones(scenario: Scenario) -> None:
+    derived = derive(raw_counters(scenario).prometheus.series, finite_samples)
+    recorded = scenario.prometheus.series
+    errors = _by(recorded, "service:errors:ratio_rate1m")
+    for was, now in (("service:errors:ratio_rate1m", "http_requests_error_ratio"),
+                     ("service:requests:rate1m", "http_requests_per_second"),
+                     ("pod:cpu_usage:ratio", "container_cpu_usage_ratio"),
+                     ("pod:memory_working_set:ratio", "container_memory_working_set_ratio")):
+        before, after = _by(recorded, was), _by(derived, now)
+        assert before, was
+        for labels, samples in before.items():
+            key = labels if now.startswith("http") else tuple(sorted({
+                *labels, ("container", dict(labels).get("container") or "")} - {
+                ("container", "")}))
+            got = after.get(key) or next(v for k, v in after.items() if set(labels) <= set(k))
+            # the failures of the interval in which the failures' counter was created are
+            # unseen, as a counter's first sample has no rate
+            failing = errors.get(labels, {}) if now.startswith("http") else {}
+            unseen = min((t for t, v in failing.items() if v > 0), default=None)
+            for t, v in got.items():
+                if t != unseen:
+                    assert v == pytest.approx(samples[t], rel=1e-3, abs=1e-6), (was, labels, t)
+
+
+def test_a_failures_counter_appears_at_the_first_failure() -> None:
+    scenario = load_scenario(REGRESSION / f"{SAMPLE[0]}.json", with_expected=True)
+    failed = [s for s in raw_counters(scenario).prometheus.series
+              if s.name == "http_requests_total" and s.metric["code"] == "500"]
+    assert failed and all(float(s.values[0][1]) > 0 for s in failed)
+
+
+def test_a_derived_quantile_falls_in_the_bucket_of_the_recorded_one(scenario: Scenario) -> None:
+    derived = _by(derive(raw_counters(scenario).prometheus.series, finite_samples),
+                  "http_request_duration_seconds_p99")
+    recorded = _by(scenario.prometheus.series, "service:latency_seconds:p99_1m")
+    assert recorded
+    for labels, samples in recorded.items():
+        for t, v in derived[labels].items():
+            at = bisect.bisect_left(BOUNDS, samples[t])
+            low = BOUNDS[at - 1] if at else 0.0
+            assert low <= v <= BOUNDS[at], (labels, t, samples[t], v)
+
+
+def test_limits_come_as_kube_state_metrics_gives_them(scenario: Scenario) -> None:
+    limits = _by(raw_counters(scenario).prometheus.series, "kube_pod_container_resource_limits")
+    cpu = [v for k, samples in limits.items() if ("resource", "cpu") in k
+           for v in samples.values()]
+    assert cpu and set(cpu) == {CPU_LIMIT}
+
+
+def test_raw_counters_is_asked_for_by_name() -> None:
+    assert "raw_counters" not in resolve(["all"])
+    assert resolve(["raw_counters"]) == ["raw_counters"]
