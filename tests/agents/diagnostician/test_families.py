@@ -63,6 +63,15 @@ def test_grpc_codes_fail_by_name_or_number_and_client_codes_do_not() -> None:
     assert ratio("outcome", "SERVER_ERROR", "SUCCESS") == pytest.approx(0.1)
 
 
+def test_request_rates_split_by_status_give_the_error_ratio_too() -> None:
+    ok = series("service:requests:rate1m", [9.0] * 5, code="200", **CART)
+    failed = series("service:requests:rate1m", [0.0] * 4 + [3.0], code="500", **CART)
+    out = named(derive([ok, failed], finite_samples))
+    assert out == {ERRORS: [0.0] * 4 + [0.25], REQUESTS: [9.0] * 4 + [12.0]}
+    per_status = series("http_requests_per_second", [4.0] * 3, status="5xx", **CART)
+    assert "http_requests_error_ratio" in named(derive([per_status], finite_samples))
+
+
 def test_a_label_that_is_no_status_leaves_the_counter_alone() -> None:
     jobs = series("jobs_processed_total", counter([3.0] * 5), status="queued", **CART)
     assert derive([jobs], finite_samples) == [jobs]

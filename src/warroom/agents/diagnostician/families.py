@@ -6,15 +6,16 @@ counter split by a status label (`http_requests_total{code="500"}`, `grpc_server
 Scored as they are, the failed requests' counter is only "traffic" and a histogram's buckets say
 nothing of its tail. So before anything is scored each family becomes what a dashboard shows:
 
-- a counter family with a status label: its failure ratio (`<family>_error_ratio`, the rates of
-  failed requests over all, summed over status, method and route) and its request rate
-  (`<family>_requests_per_second`). Failed means a 5xx HTTP status, a gRPC code of a server-side
-  failure, or a word like `error` or `failure` (client errors, 4xx, are the caller's);
+- a counter family with a status label: its failure ratio (`<family>_error_ratio`, the rates
+  of failed requests over all, summed over status, method and route) and its request rate
+  (`<family>_requests_per_second`); a family of request rates split the same way, the same
+  ratio (`service:requests:rate1m{code}` gives `service:errors:ratio_rate1m`) and its rates
+  summed. Failed means a 5xx HTTP status, a gRPC code of a server-side failure, or a word like
+  `error` or `failure` (client errors, 4xx, are the caller's);
 - a histogram: its 50th, 95th and 99th percentiles per sample, interpolated in the buckets as
   Prometheus' `histogram_quantile` does (`<family>_p50`, ...); a `_sum` and `_count` with no
   buckets: the mean (`<family>_avg`). Milliseconds become seconds, so the tail plays the
-  latency role.
-
+  latency role;
 - a container's CPU seconds (cAdvisor) and working set as shares of its limits, where a limit is
   known (kube-state-metrics' `kube_pod_container_resource_limits`, or the Pod's spec), and its
   throttled CFS periods as a share of all: what the recording rules of `deploy/` compute, so
@@ -33,6 +34,7 @@ from collections import defaultdict
 from collections.abc import Callable
 from typing import Any
 
+from warroom.agents.diagnostician.roles import ERRORS, REQUESTS
 from warroom.domain.quantities import amount
 from warroom.sensors.models import Series
 
@@ -59,6 +61,10 @@ _FAILED_WORDS = re.compile(r"error|fail|exception|fault|timeout|server_?error|5x
 _OK_WORDS = re.compile(r"^(ok|success|succeeded|successful|client_?error|[1-4]xx|redirection|"
                        r"informational)$", re.I)
 _MILLIS = re.compile(r"milliseconds|millis|(?<=_)ms(?=_|$)")
+# a family of request rates (not counters) split by status: its name says it counts requests
+_RATE = re.compile(r"request|call|rps|qps|throughput|invocation|per_second|rate", re.I)
+_RATE_SUFFIX = re.compile(r"(_per_second|_rate\w*|_rps|_qps)$")
+_PARTS = ("_bucket", "_sum")
 QUANTILES = (0.5, 0.95, 0.99)  # what the recording rules of `deploy/` take of a histogram
 # a container's usage as cAdvisor exports it -> the share of its limit the fingerprints read
 _CPU_SECONDS = "container_cpu_usage_seconds_total"
@@ -92,7 +98,8 @@ def derive(series: list[Series], points: Callable[[Series], Points],
         status = _status_label(s.metric)
         summed = (status, *_REQUEST_DIMENSIONS)
         failed = _failed(status, s.metric[status]) if status else None
-        if name.endswith(("_total", "_count")) and failed is not None:
+        if failed is not None and (name.endswith(("_total", "_count"))
+                                   or _RATE.search(name) and not name.endswith(_PARTS)):
             counters[(name, _without(s.metric, summed))].append((s, failed))
             continue
         bound = _bound(s.metric.get("le", "")) if name.endswith("_bucket") else None
@@ -109,7 +116,8 @@ def derive(series: list[Series], points: Callable[[Series], Points],
         return series
     out: list[Series] = []
     for (name, labels), members in counters.items():
-        out.extend(_outcomes(name, labels, members, points))
+        out.extend(_outcomes(name, labels, members, points,
+                             counted=name.endswith(("_total", "_count"))))
     for (base, labels), bins in buckets.items():
         for q, pts in _quantile_points(bins, _scale(base), points).items():
             out.append(_series(f"{_seconds(base)}_p{round(q * 100)}", labels, pts))
@@ -164,28 +172,26 @@ def _increases(s: Series, points: Callable[[Series], Points]) -> dict[float, flo
 
 
 def _outcomes(name: str, labels: Labels, members: list[tuple[Series, bool]],
-              points: Callable[[Series], Points]) -> list[Series]:
-    """Return a status-split counter family's failure ratio and request rate."""
+              points: Callable[[Series], Points], *, counted: bool) -> list[Series]:
+    """Return a status-split family's failure ratio and request rate; a counter family
+    (`counted`) is turned into rates first, a family of rates is summed as it is."""
     total: dict[float, float] = defaultdict(float)
     failed: dict[float, float] = defaultdict(float)
-    spans: dict[float, float] = {}
     for s, is_failed in members:
-        pts = sorted(points(s))
-        for (t0, _), (t1, _) in zip(pts, pts[1:], strict=False):
-            spans[t1] = max(spans.get(t1, 0.0), t1 - t0)
-        for t, inc in _increases(s, points).items():
-            total[t] += inc
+        for t, v in _rates(s, points) if counted else points(s):
+            total[t] += v
             if is_failed:
-                failed[t] += inc
-    base = name.removesuffix("_total").removesuffix("_count")
-    requests = base if "request" in base else f"{base}_requests"
+                failed[t] += v
+    if counted:
+        base = name.removesuffix("_total").removesuffix("_count")
+        ratio = f"{base}_error_ratio"
+        requests = f"{base if 'request' in base else base + '_requests'}_per_second"
+    else:  # `service:requests:rate1m{code=...}`, `http_requests_per_second{status=...}`
+        ratio = ERRORS if name == REQUESTS else f"{_RATE_SUFFIX.sub('', name)}_error_ratio"
+        requests = name
     times = sorted(total)
-    return [
-        _series(f"{base}_error_ratio", labels,
-                [(t, failed[t] / total[t]) for t in times if total[t] > 0]),
-        _series(f"{requests}_per_second", labels,
-                [(t, total[t] / spans[t]) for t in times if spans.get(t)]),
-    ]
+    return [_series(ratio, labels, [(t, failed[t] / total[t]) for t in times if total[t] > 0]),
+            _series(requests, labels, [(t, total[t]) for t in times])]
 
 
 def _bound(le: str) -> float | None:
