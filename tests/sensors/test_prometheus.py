@@ -6,7 +6,12 @@ from pathlib import Path
 import httpx
 
 from warroom.sensors.models import SensorRequest
-from warroom.sensors.prometheus import PrometheusSensor, build_queries
+from warroom.sensors.prometheus import (
+    RAW_POD_SERIES,
+    RAW_SERVICE_SERIES,
+    PrometheusSensor,
+    build_queries,
+)
 
 NOW = datetime(2026, 4, 18, 10, 46, tzinfo=UTC)
 
@@ -48,11 +53,60 @@ async def test_query_range_results_become_series_with_exact_queries() -> None:
     assert [s.name for s in result.data.series] == ["service:errors:ratio_rate1m"]
     assert result.data.series[0].values[1] == (1776508860.0, "0.2")
     assert "parse error" in (result.run.error or "")
-    assert len(result.run.queries) == len(build_queries(SensorRequest(now=NOW)))
+    # the service rules are loaded; the pods' failed, so their raw families were asked for
+    assert len(result.run.queries) == len(build_queries(SensorRequest(now=NOW))) + len(
+        RAW_POD_SERIES)
     request = seen[0]
     assert request.url.path == "/api/v1/query_range"
     assert float(request.url.params["end"]) - float(request.url.params["start"]) == 600
     assert request.url.params["step"] == "60s"
+
+
+def _empty() -> httpx.Response:
+    return httpx.Response(200, json={"status": "success",
+                                     "data": {"resultType": "matrix", "result": []}})
+
+
+async def test_without_recording_rules_the_raw_families_are_asked_for() -> None:
+    seen: dict[str, httpx.Request] = {}
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        query = request.url.params["query"]
+        seen[query] = request
+        if query.startswith("sum without") and "(http_requests_total{" in query:
+            # an aggregation's result carries no metric name
+            return httpx.Response(200, json={"status": "success", "data": {
+                "resultType": "matrix", "result": [
+                    {"metric": {"namespace": "shop", "service": "checkout", "code": "503"},
+                     "values": [[1776508800, "3"], [1776508860, "9"]]}]}})
+        return _empty()
+
+    sensor = PrometheusSensor("http://prom:9090", transport=httpx.MockTransport(handler))
+    result = await sensor.collect(SensorRequest(now=NOW, namespaces=["shop"],
+                                                lookback_seconds=600))
+    assert [(s.name, s.metric["code"]) for s in result.data.series] == [
+        ("http_requests_total", "503")]
+    asked = [q for q in result.run.queries if "sum " in q]
+    assert len(asked) == len(RAW_SERVICE_SERIES) + len(RAW_POD_SERIES)
+    raw = seen['sum without (method, route, handler, path, uri, endpoint) '
+               '(http_requests_total{namespace="shop"})']
+    # a counter's first sample has no rate: one step more than the window
+    assert float(raw.url.params["end"]) - float(raw.url.params["start"]) == 660
+    assert any('container_cpu_usage_seconds_total{container!="", container!="POD", '
+               'namespace="shop"}' in q for q in seen)
+
+
+async def test_recorded_series_ask_for_nothing_raw() -> None:
+    def handler(request: httpx.Request) -> httpx.Response:
+        query = request.url.params["query"]
+        for name in ("service:requests:rate1m", "pod:cpu_usage:ratio"):
+            if query.startswith(name):
+                return httpx.Response(200, json=matrix(name, "shop"))
+        return _empty()
+
+    sensor = PrometheusSensor("http://prom:9090", transport=httpx.MockTransport(handler))
+    result = await sensor.collect(SensorRequest(now=NOW, namespaces=["shop"]))
+    assert len(result.run.queries) == len(build_queries(SensorRequest(now=NOW)))
 
 
 async def test_unreachable_prometheus_is_an_error_not_an_exception() -> None:
@@ -63,6 +117,8 @@ async def test_unreachable_prometheus_is_an_error_not_an_exception() -> None:
     result = await sensor.collect(SensorRequest(now=NOW))
     assert result.run.status == "error"
     assert "connection refused" in (result.run.error or "")
+    # what failed every query is not asked for the raw families as well
+    assert len(result.run.queries) == len(build_queries(SensorRequest(now=NOW)))
     assert "found nothing" in result.run.note
 
 

@@ -1,6 +1,12 @@
 """Prometheus adapter: `query_range` over the canonical series names, scoped to the incident.
 
-Each query is recorded exactly as sent; a failed query is reported, the others still count.
+The canonical names are what `deploy/recording-rules.yaml` records. Where a Prometheus has no
+such rules (none of a group's canonical series comes back), the families those rules are
+computed from are asked for instead: requests by status and latency histograms, summed over
+method and route; cAdvisor's CPU, throttling and memory with kube-state-metrics' limits,
+summed per container. The Diagnostician derives the same golden signals from them
+(`agents/diagnostician/families.py`). Each query is recorded exactly as sent; a failed query is
+reported, the others still count.
 """
 
 from __future__ import annotations
@@ -26,6 +32,36 @@ NAMESPACE_SERIES = (
     "pod:network_latency_seconds:p99_1m", "pvc:usage:ratio",
 )
 NODE_SERIES = ("node:cpu_usage:ratio", "node:memory_usage:ratio", "node:filesystem_usage:ratio")
+# the raw families each group's recording rules are computed from: (name, PromQL with
+# `{scope}` for the namespace matcher); asked for only when the group's canonical series are
+# missing. A request family is summed over what splits one service's requests by what was
+# asked; a container's series per container (cAdvisor repeats them under other labels).
+_BY_REQUEST = "method, route, handler, path, uri, endpoint"
+_CONTAINER = 'container!="", container!="POD"'
+# requests by status and latency histograms as the common libraries name them: the Prometheus
+# clients' convention, Micrometer (Spring), OpenTelemetry (current and older semantic
+# conventions) and go-grpc-prometheus
+RAW_SERVICE_FAMILIES = (
+    "http_requests_total", "http_request_duration_seconds_bucket",
+    "http_server_requests_seconds_count", "http_server_requests_seconds_bucket",
+    "http_server_request_duration_seconds_count", "http_server_request_duration_seconds_bucket",
+    "http_server_duration_milliseconds_count", "http_server_duration_milliseconds_bucket",
+    "grpc_server_handled_total",
+)
+RAW_SERVICE_SERIES = tuple((name, f"sum without ({_BY_REQUEST}) ({name}{{scope}})")
+                           for name in RAW_SERVICE_FAMILIES)
+RAW_POD_SERIES = tuple(
+    (name, f"sum by (namespace, pod, container{extra}) ({name}{{{selector}{{sep}}{{scope}}}})")
+    for name, extra, selector in (
+        ("container_cpu_usage_seconds_total", "", _CONTAINER),
+        ("container_memory_working_set_bytes", "", _CONTAINER),
+        ("container_cpu_cfs_throttled_periods_total", "", _CONTAINER),
+        ("container_cpu_cfs_periods_total", "", _CONTAINER),
+        ("kube_pod_container_resource_limits", ", resource", 'resource=~"cpu|memory"'),
+    ))
+# the canonical series whose absence means the group's recording rules are not loaded
+_RECORDED_SERVICE = SERVICE_SERIES[:5]
+_RECORDED_POD = ("pod:cpu_usage:ratio", "pod:memory_working_set:ratio")
 _LABEL_VALUE = re.compile(r"^[A-Za-z0-9_.:-]+$")
 
 
@@ -45,6 +81,22 @@ def build_queries(request: SensorRequest) -> list[str]:
     queries = [f"{name}{scoped}" for name in SERVICE_SERIES + NAMESPACE_SERIES]
     queries += list(NODE_SERIES)
     return queries
+
+
+def build_raw_queries(request: SensorRequest, *, services: bool, pods: bool
+                      ) -> list[tuple[str, str]]:
+    """Return (name, PromQL) of the raw families for the groups whose recording rules are
+    missing, scoped to the request's namespaces."""
+    ns = _matcher("namespace", request.namespaces)
+    wanted = (RAW_SERVICE_SERIES if services else ()) + (RAW_POD_SERIES if pods else ())
+    out = []
+    for name, template in wanted:
+        if "{sep}" in template:  # a selector of its own: the scope joins it
+            query = template.replace("{sep}", ", " if ns else "").replace("{scope}", ns)
+        else:
+            query = template.replace("{scope}", "{" + ns + "}" if ns else "")
+        out.append((name, query))
+    return out
 
 
 class PrometheusSensor:
@@ -71,21 +123,33 @@ class PrometheusSensor:
                                      timeout=self._timeout) as client:
             answers = await asyncio.gather(
                 *(self._query(client, q, params) for q in queries))
+            found_names = {s.name for found, _ in answers for s in found}
+            # a Prometheus that failed every query would fail these too (and time out again)
+            reached = any(error is None for _, error in answers)
+            raw = build_raw_queries(
+                request, services=reached and not found_names & set(_RECORDED_SERVICE),
+                pods=reached and not found_names & set(_RECORDED_POD))
+            # a counter's first sample has no rate: start one step earlier
+            early = {**params, "start": f"{start.timestamp() - self.step_seconds:.3f}"}
+            answers += await asyncio.gather(
+                *(self._query(client, q, early, name=name) for name, q in raw))
+        sent = [(q, params) for q in queries] + [(q, early) for _, q in raw]
+        queries = [q for q, _ in sent]
         series: list[Series] = []
         errors: list[str] = []
         for query, (found, error) in zip(queries, answers, strict=True):
             series.extend(found)
             if error:
                 errors.append(f"{query}: {error}")
-        recorded = [f"GET /api/v1/query_range?query={q}&start={params['start']}"
-                    f"&end={params['end']}&step={params['step']}" for q in queries]
+        recorded = [f"GET /api/v1/query_range?query={q}&start={p['start']}"
+                    f"&end={p['end']}&step={p['step']}" for q, p in sent]
         if errors and len(errors) == len(queries):
             status, error = "error", "; ".join(errors)[:2000]
         else:
             status = "ok" if series else "empty"
             error = "; ".join(errors)[:2000] if errors else None
         note = "" if series else (
-            f"searched {len(queries)} canonical series in "
+            f"searched {len(queries)} canonical and raw series in "
             f"{','.join(request.namespaces) or 'all namespaces'}, found nothing")
         return SensorResult(
             run=SensorRun(sensor=self.name, status=status, error=error, queries=recorded,
@@ -105,8 +169,10 @@ class PrometheusSensor:
             series, error = await self._query(client, query, params)
         return series, error, recorded
 
-    async def _query(self, client: httpx.AsyncClient, query: str,
-                     params: dict[str, str]) -> tuple[list[Series], str | None]:
+    async def _query(self, client: httpx.AsyncClient, query: str, params: dict[str, str],
+                     name: str = "") -> tuple[list[Series], str | None]:
+        """Run one range query; its series are named `name` (an aggregation drops the name),
+        else by the metric the query selects."""
         try:
             response = await client.get("/api/v1/query_range", params={"query": query, **params})
         except httpx.HTTPError as exc:
@@ -124,7 +190,7 @@ class PrometheusSensor:
         out: list[Series] = []
         for item in data.get("result") or []:
             metric = dict(item.get("metric") or {})
-            metric.setdefault("__name__", query.split("{", 1)[0])
+            metric.setdefault("__name__", name or query.split("{", 1)[0])
             out.append(Series(metric=metric, values=[(float(t), str(v)) for t, v in
                                                      item.get("values") or []]))
         return out, None

@@ -7,10 +7,11 @@ import pytest
 from warroom.agents.diagnostician.families import derive
 from warroom.agents.diagnostician.index import Index, finite_samples
 from warroom.agents.diagnostician.metrics import compute_stats, metric_findings
+from warroom.agents.diagnostician.rules import diagnose_snapshot
 from warroom.agents.diagnostician.roles import CPU, ERRORS, MEMORY, REQUESTS, THROTTLED, role_of
 from warroom.sensors.models import Series
 
-from .diag_builders import deployment, pod, series, snapshot
+from .diag_builders import alert, deployment, pod, series, snapshot
 
 CART = {"namespace": "shop", "service": "cart"}
 POD = {"namespace": "shop", "pod": "cart-7f9dd8b6c4-aaaaa", "container": "cart"}
@@ -144,3 +145,18 @@ def test_a_container_at_its_cpu_limit_is_saturated_in_cadvisor_counters_too() ->
         series("container_cpu_usage_seconds_total", cores, **POD)])
     findings = metric_findings(compute_stats(Index.build(snap)))
     assert "cpu_saturation" in {f.fault for f in findings if f.service == "cart"}
+
+
+def test_a_callee_failing_in_raw_counters_is_the_root_cause_its_caller_alerts_for() -> None:
+    # what the metrics sensor asks for without recording rules: requests summed per service
+    # and status, the failures' counters created at the first failure
+    def requests(service: str, failing: float) -> list[Series]:
+        where = {"namespace": "shop", "service": service}
+        return [series("http_requests_total", counter([20.0] * 40), code="200", **where),
+                series("http_requests_total", counter([failing] * 8), code="500", **where)]
+
+    snap = snapshot(series=[*requests("frontend", 4.0), *requests("cart", 8.0)],
+                    topology=[("frontend", "cart")],
+                    alerts=[alert({"namespace": "shop", "service": "frontend"}, minutes_ago=6)])
+    top = diagnose_snapshot(snap).hypotheses[0]
+    assert (top.service, top.fault) == ("cart", "application_error")
