@@ -31,6 +31,7 @@ from warroom.agents.diagnostician.excursion import (
     spread,
     strength_of,
 )
+from warroom.agents.diagnostician.families import rates
 from warroom.agents.diagnostician.index import PLACE_LABELS, Entity, Index, finite_samples
 from warroom.agents.diagnostician.roles import COUNTER_SUFFIXES
 from warroom.sensors.models import Series
@@ -109,17 +110,6 @@ def place_of(ix: Index, s: Series) -> Entity | None:
     return (ns, m[rest[0]]) if rest else None
 
 
-
-
-def _rate(pts: list[tuple[float, float]]) -> list[tuple[float, float]]:
-    """Turn counter samples into per-second rates (a drop is a reset, not a negative rate)."""
-    out = []
-    for (t0, v0), (t1, v1) in zip(pts, pts[1:], strict=False):
-        if t1 > t0:
-            out.append((t1, (v1 - v0 if v1 >= v0 else v1) / (t1 - t0)))
-    return out
-
-
 def _is_counter(name: str, pts: list[tuple[float, float]]) -> bool:
     if not name.endswith(COUNTER_SUFFIXES) or len(pts) < 3:
         return False
@@ -143,7 +133,7 @@ def score_series(s: Series, entity: Entity, anchor: float | None, latest: float,
     """
     pts = sorted(finite_samples(s) if parsed is None else parsed)
     if _is_counter(s.name, pts):
-        pts = _rate(pts)
+        pts = rates(pts)
     if len(pts) < 2:
         return None
     kind = kind_of(s.name)

@@ -163,12 +163,25 @@ def _without(labels: dict[str, str], dropped: tuple[str, ...]) -> Labels:
                         if k != "__name__" and k not in dropped))
 
 
+def increases(pts: Points) -> Points:
+    """Return a counter's increase over each interval of its samples (in time order), at the
+    interval's end: a drop is a restart, whose new value is the increase."""
+    return [(t1, v1 - v0 if v1 >= v0 else v1)
+            for (t0, v0), (t1, v1) in zip(pts, pts[1:], strict=False) if t1 > t0]
+
+
+def rates(pts: Points) -> Points:
+    """Return a counter's per-second rate over each interval of its samples (in time order)."""
+    spans = [t1 - t0 for (t0, _), (t1, _) in zip(pts, pts[1:], strict=False) if t1 > t0]
+    return [(t, inc / span) for (t, inc), span in zip(increases(pts), spans, strict=True)]
+
+
 def _increases(s: Series, points: Callable[[Series], Points]) -> dict[float, float]:
-    """Return a counter's increase over each interval, keyed by the interval's end (a drop is
-    a restart: the new value is the increase)."""
-    pts = sorted(points(s))
-    return {t1: (v1 - v0 if v1 >= v0 else v1)
-            for (t0, v0), (t1, v1) in zip(pts, pts[1:], strict=False) if t1 > t0}
+    return dict(increases(sorted(points(s))))
+
+
+def _rates(s: Series, points: Callable[[Series], Points]) -> Points:
+    return rates(sorted(points(s)))
 
 
 def _outcomes(name: str, labels: Labels, members: list[tuple[Series, bool]],
@@ -348,10 +361,3 @@ def _container_shares(series: list[Series], points: Callable[[Series], Points],
             pts = [(t, v / limits[(where, resource)]) for t, v in sorted(points(s))]
         derived.append(_series(share, labels, pts))
     return [*out, *[s for s in derived if s.values]]
-
-
-def _rates(s: Series, points: Callable[[Series], Points]) -> Points:
-    pts = sorted(points(s))
-    increases = _increases(s, points)
-    return [(t1, increases[t1] / (t1 - t0))
-            for (t0, _), (t1, _) in zip(pts, pts[1:], strict=False) if t1 in increases]
