@@ -125,6 +125,17 @@ def test_healthy_snapshot_says_none_or_abstains() -> None:
     assert report.abstain == (first.confidence < 0.4)
 
 
+def test_an_alert_on_a_service_nothing_was_observed_of_is_escalated_not_called_healthy() -> None:
+    # other services report and are healthy; of the alerting one there is nothing at all
+    s = [series("service:errors:ratio_rate1m", flat(0.003), namespace="web", service="frontend")]
+    report = diagnose_snapshot(snapshot(series=s, alerts=[
+        alert({"alertname": "HighErrorRate", "namespace": "web", "service": "payments"})]))
+    first = report.hypotheses[0]
+    assert (first.service, first.fault) == ("payments", "none")
+    assert "nothing observed of the alerting service" in first.evidence[0]
+    assert report.abstain and "not in the evidence" in report.summary
+
+
 def test_a_resource_spike_that_is_over_is_no_trouble_now() -> None:
     # a database's write IOPS and write latency shot up around the alert and have been back
     # at their baseline for eight minutes: nothing is wrong now, and no place else moved

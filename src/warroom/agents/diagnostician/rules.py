@@ -305,8 +305,10 @@ def diagnose_snapshot(snapshot: EvidenceSnapshot, *, namespace: str = "",
     podded = {ix.owner_of_pod(*p) for p in ix.pods}
     # health is only shown by what was looked at: the alert's own signals, or (with no metrics
     # at all) its pods, and nothing anomalous below it
-    quiet = not troubled_alert and not chain and (not alerts or any(
-        a in metered or (not metered and a in podded) for a in alerts))
+    judged = not alerts or any(a in metered or (not metered and a in podded) for a in alerts)
+    quiet = not troubled_alert and not chain and judged
+    # nothing at all of the alerting service: no series, pod or log of it
+    unseen = bool(alerts) and not any(a in observed | metered | podded for a in alerts)
     # something below the alert moved: "nothing is wrong" must beat that, not only the alert
     none_score = _none_score(quiet, troubled_alert or chain, resolved, best)
     # "nothing is wrong" only when nothing is: a firing alert over a place below it whose own
@@ -329,9 +331,12 @@ def diagnose_snapshot(snapshot: EvidenceSnapshot, *, namespace: str = "",
         why = ["the alerting service's own signals moved and are back within their baseline: "
                "that trouble is over" if quiet and healed else
                "no anomaly on the alerting service's own signals" if quiet else
-               "nothing observed of the alerting service to judge it by"
-               if not troubled_alert else
-               "the signals of the alerting service are only mildly off their baseline"]
+               "the signals of the alerting service are only mildly off their baseline"
+               if troubled_alert else
+               "nothing observed of the alerting service to judge it by" if unseen else
+               "no anomaly on the alerting service's own signals; what moved below it is too "
+               "weak to name" if chain else
+               "no anomaly in what was observed of the alerting service"]
         if resolved:
             why.append("every alert has resolved")
         why.append(f"strongest other hypothesis scores {best:.2f}")
@@ -352,7 +357,9 @@ def diagnose_snapshot(snapshot: EvidenceSnapshot, *, namespace: str = "",
     unplaced = (top_at in reach and top_at not in grounded and top_cand is not None
                 and top_at in places and places[top_at].kind_score({"latency"}) >= 0.25
                 and not any(f.source in _SAID and not f.generic for f in top_cand.findings))
-    abstain = top.confidence < ABSTAIN_BELOW or method_only or unplaced
+    # "nothing is wrong" about an alert nothing was observed of is no finding: a human looks
+    blind = top.fault == "none" and unseen and not resolved
+    abstain = top.confidence < ABSTAIN_BELOW or method_only or unplaced or blind
     summary = (f"{top.fault} at {top.namespace + '/' if top.namespace else ''}{top.service} "
                f"(confidence {top.confidence:.2f})"
                + (f": {top.evidence[0]}" if top.evidence else ""))
@@ -360,6 +367,8 @@ def diagnose_snapshot(snapshot: EvidenceSnapshot, *, namespace: str = "",
         summary = f"escalating, localised from anomalies alone: {summary}"
     elif unplaced and top.confidence >= ABSTAIN_BELOW:
         summary = f"escalating, placed below the alert by guess: {summary}"
+    elif blind and top.confidence >= ABSTAIN_BELOW:
+        summary = f"escalating, the alerting service is not in the evidence: {summary}"
     elif abstain:
         summary = f"abstaining, best guess {summary}"
     return DiagnosisReport(hypotheses=hyps, abstain=abstain, summary=summary)
