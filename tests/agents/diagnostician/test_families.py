@@ -7,8 +7,8 @@ import pytest
 from warroom.agents.diagnostician.families import derive
 from warroom.agents.diagnostician.index import Index, finite_samples
 from warroom.agents.diagnostician.metrics import compute_stats, metric_findings
-from warroom.agents.diagnostician.rules import diagnose_snapshot
 from warroom.agents.diagnostician.roles import CPU, ERRORS, MEMORY, REQUESTS, THROTTLED, role_of
+from warroom.agents.diagnostician.rules import diagnose_snapshot
 from warroom.sensors.models import Series
 
 from .diag_builders import alert, deployment, pod, series, snapshot
