@@ -133,6 +133,12 @@ async def test_against_the_sandbox_prometheus_api(tmp_path: Path) -> None:
             rt.sandbox.now.timestamp()), UTC)
         result = await PrometheusSensor(rt.url).collect(
             SensorRequest(now=now, namespaces=["shop"], lookback_seconds=900))
+        # a namespace with no recorded series: the raw families are asked for, and answered
+        elsewhere = await PrometheusSensor(rt.url).collect(
+            SensorRequest(now=now, namespaces=["nowhere"], lookback_seconds=900))
+    assert elsewhere.run.error is None
+    assert sum("sum " in q for q in elsewhere.run.queries) == len(RAW_SERVICE_SERIES) + len(
+        RAW_POD_SERIES)
     assert result.run.status == "ok" and result.run.error is None
     names = {s.name for s in result.data.series}
     assert {"service:errors:ratio_rate1m", "pod:memory_working_set:ratio",

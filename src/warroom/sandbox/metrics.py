@@ -13,10 +13,14 @@ LOOKBACK_S = 300.0
 
 _SELECTOR = re.compile(r"^\s*([a-zA-Z_:][a-zA-Z0-9_:]*)?\s*(?:\{(.*)\})?\s*$")
 _MATCHER = re.compile(r'\s*([a-zA-Z_][a-zA-Z0-9_]*)\s*(=~|!=|!~|=)\s*"((?:[^"\\]|\\.)*)"\s*,?')
+# `sum by (a, b) (selector)` or `sum without (a, b) (selector)`: what the metrics sensor asks
+# for when the recording rules are missing
+_SUM = re.compile(r"^\s*sum\s+(by|without)\s*\(([^)]*)\)\s*\((.*)\)\s*$", re.S)
 
 
 class QueryError(ValueError):
-    """A PromQL expression outside the supported subset (an instant vector selector)."""
+    """A PromQL expression outside the supported subset (an instant vector selector, or a sum
+    of one by or without labels)."""
 
 
 @dataclass(frozen=True)
@@ -84,7 +88,13 @@ class SeriesStore:
         return sorted(found, key=lambda item: sorted(item[0].items()))
 
     def query_range(self, query: str, start: float, end: float, step: float) -> list[dict]:
-        """Answer like Prometheus `query_range`: the last sample at or before each step."""
+        """Answer like Prometheus `query_range`: the last sample at or before each step; a
+        `sum by`/`sum without` adds those up per step and group, without the metric name."""
+        summed = _SUM.match(query)
+        if summed:
+            return _sum(self.query_range(summed.group(3), start, end, step),
+                        summed.group(1), [x.strip() for x in summed.group(2).split(",")
+                                          if x.strip()])
         if step <= 0:
             raise QueryError("step must be positive")
         if (end - start) / step > 11000:
@@ -142,6 +152,20 @@ class SeriesStore:
             rendered = ",".join(f'{k}="{_escape(v)}"' for k, v in sorted(labels.items()))
             lines.append(f"{name}{{{rendered}}} {_fmt(samples[-1][1])}")
         return "\n".join(lines) + "\n"
+
+
+def _sum(result: list[dict], mode: str, labels: list[str]) -> list[dict]:
+    """Add up a range result per step within groups of labels, as PromQL's `sum` does."""
+    groups: dict[Labels, dict[float | int, float]] = {}
+    for item in result:
+        metric = {k: v for k, v in item["metric"].items() if k != "__name__"}
+        kept = ({k: v for k, v in metric.items() if k in labels} if mode == "by"
+                else {k: v for k, v in metric.items() if k not in labels})
+        group = groups.setdefault(tuple(sorted(kept.items())), {})
+        for at, value in item["values"]:
+            group[at] = group.get(at, 0.0) + float(value)
+    return [{"metric": dict(key), "values": [[at, _fmt(v)] for at, v in sorted(values.items())]}
+            for key, values in sorted(groups.items())]
 
 
 def _visible(at: float, sample_at: float, stale_after: float | None) -> bool:
