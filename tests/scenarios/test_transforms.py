@@ -28,6 +28,7 @@ from warroom.scenarios.transforms import (
     drop_logs,
     drop_objects,
     drop_topology,
+    fine_steps,
     onset,
     raw_names,
     red_herring,
@@ -296,11 +297,25 @@ def test_relabel_moves_the_service_label_of_series_and_alerts(scenario: Scenario
     assert _dump(out, "prometheus", "alerts") == _dump(scenario, "prometheus", "alerts")
 
 
+def test_fine_steps_hold_each_sample_for_four_quarter_minutes(scenario: Scenario) -> None:
+    out = fine_steps(scenario)
+    assert out.prometheus.step_seconds == 15
+    for before, after in zip(scenario.prometheus.series, out.prometheus.series, strict=True):
+        assert after.metric == before.metric
+        held = {t: v for t, v in after.values}
+        for t, v in before.values:
+            assert held[t] == v  # every sample is still there, at its own time
+        if len(before.values) > 1 and before.values[1][0] - before.values[0][0] == 60:
+            t0, v0 = before.values[0]
+            assert [held[t0 + d] for d in (15, 30, 45)] == [v0] * 3
+    assert _dump(out, "prometheus") == _dump(scenario, "prometheus")
+
+
 def test_resolve_expands_all_and_rejects_unknown_names() -> None:
-    by_name = ("raw_names", "relabel", "raw_counters", "drop_topology")
+    by_name = ("raw_names", "relabel", "raw_counters", "fine_steps", "drop_topology")
     assert resolve(["all"]) == [n for n in TRANSFORMS if n not in by_name]
     assert resolve(["all", "drop_topology"]) == [
-        n for n in TRANSFORMS if n not in ("raw_names", "relabel", "raw_counters")]
+        n for n in TRANSFORMS if n not in ("raw_names", "relabel", "raw_counters", "fine_steps")]
     assert resolve(["drop_topology", "raw_names"]) == ["raw_names", "drop_topology"]
     assert resolve(["rename", "drop_logs"]) == ["drop_logs", "rename"]
     with pytest.raises(ValueError, match=r"unknown transform bogus; valid: drop_objects.*all"):

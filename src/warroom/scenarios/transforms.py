@@ -19,6 +19,8 @@ them, so diagnosis quality is measured on evidence shaped unlike the generators'
 - `raw_counters` (not part of `all`): the counters, histograms and cAdvisor gauges the
   recording rules are computed from (`http_requests_total{code}`, `..._bucket{le}`,
   `container_cpu_usage_seconds_total` with kube-state-metrics' limits); see transforms_raw.py.
+- `fine_steps` (not part of `all`): every series sampled every minute or more often is read
+  at 15-second steps, each sample held until the next (a step finer than the scrape interval).
 - `drop_topology` (not part of `all`, which is the eight before `raw_names`): the call graph
   is gone, so the walk must infer who calls whom from logs, traces and co-movement.
 
@@ -50,6 +52,7 @@ from warroom.sensors.models import Change, Series
 Transform = Callable[[Scenario, int], Scenario]
 
 COARSE_STEP = 300
+FINE_STEP = 15
 _ALERT_FOR = timedelta(minutes=5)
 _MUTATING = ("rollout_restart", "rollout_undo", "scale", "set_resources")
 
@@ -153,6 +156,22 @@ def coarsen(scenario: Scenario, seed: int = 0) -> Scenario:
             series.append(item.model_copy(update={"values": values}))
     return scenario.model_copy(update={"prometheus": PrometheusData(
         step_seconds=COARSE_STEP, series=series)})
+
+
+def fine_steps(scenario: Scenario, seed: int = 0) -> Scenario:
+    """Read every series sampled every minute or more often at 15-second steps, as Prometheus'
+    `query_range` at a step finer than the scrape interval does: each sample again until the
+    next. Coarser series (five-minute data) are left as they are."""
+    series: list[Series] = []
+    for item in scenario.prometheus.series:
+        values: list[tuple[float, str]] = []
+        for (t0, v0), (t1, _) in zip(item.values, item.values[1:], strict=False):
+            steps = int((t1 - t0) // FINE_STEP) if t1 - t0 <= 60 else 1
+            values += [(t0 + i * FINE_STEP, v0) for i in range(max(steps, 1))]
+        values += item.values[-1:]
+        series.append(item.model_copy(update={"values": values}))
+    return scenario.model_copy(update={"prometheus": PrometheusData(
+        step_seconds=FINE_STEP, series=series)})
 
 
 def _entry(scenario: Scenario, rng: random.Random) -> str | None:
@@ -273,6 +292,7 @@ TRANSFORMS: dict[str, Transform] = {
     "raw_names": raw_names,
     "relabel": relabel,
     "raw_counters": raw_counters,
+    "fine_steps": fine_steps,
     "drop_topology": drop_topology,
 }
 # what `all` applies: the degradations the diagnosis is held to; the others are asked for by name

@@ -16,6 +16,7 @@ from typing import Any
 
 from warroom.agents.diagnostician.families import derive
 from warroom.agents.diagnostician.kubetext import objects_from_documents
+from warroom.agents.diagnostician.resolution import at_minutes
 from warroom.agents.diagnostician.roles import is_database_series, role_of
 from warroom.agents.diagnostician.rollovers import HASH_POD, Entity, Rollover, stitch
 from warroom.sensors.models import EvidenceSnapshot, Series
@@ -169,7 +170,7 @@ class Index:
         """Index a snapshot's objects, series labels and topology."""
         # a raw exporter's counters and histograms, as the golden signals they count
         pods = [o for o in snapshot.objects if isinstance(o, dict) and o.get("kind") == "Pod"]
-        series = derive(snapshot.series, finite_samples, pods)
+        series = derive(at_minutes(snapshot.series), finite_samples, pods)
         if series is not snapshot.series:
             snapshot = snapshot.model_copy(update={"series": series})
         ix = cls(snapshot=snapshot)
