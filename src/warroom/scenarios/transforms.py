@@ -15,7 +15,8 @@ them, so diagnosis quality is measured on evidence shaped unlike the generators'
 - `raw_names` (not part of `all`): every recording-rule name (`pod:cpu_usage:ratio`) becomes
   a raw exporter's name for the same fact (`container_cpu_utilisation_ratio`).
 - `relabel` (not part of `all`): the `service` label of every series and alert becomes another
-  setup's name for it (`app`, `app_kubernetes_io_name` or OpenTelemetry's `service_name`).
+  setup's name for it (`app`, `app_kubernetes_io_name`, OpenTelemetry's `service_name`, or
+  the scrape `job` of a plain Prometheus).
 - `raw_counters` (not part of `all`): the counters, histograms and cAdvisor gauges the
   recording rules are computed from (`http_requests_total{code}`, `..._bucket{le}`,
   `container_cpu_usage_seconds_total` with kube-state-metrics' limits); see transforms_raw.py.
@@ -101,8 +102,9 @@ def raw_names(scenario: Scenario, seed: int = 0) -> Scenario:
 
 
 # what other setups call the label that names a service: the Kubernetes recommended label as
-# kube-prometheus relabels it, the bare `app`, and OpenTelemetry's `service.name`
-SERVICE_LABELS = ("app", "app_kubernetes_io_name", "service_name")
+# kube-prometheus relabels it, the bare `app`, OpenTelemetry's `service.name`, and the scrape
+# job of a plain Prometheus
+SERVICE_LABELS = ("app", "app_kubernetes_io_name", "service_name", "job")
 
 
 def relabel(scenario: Scenario, seed: int = 0) -> Scenario:

@@ -6,7 +6,7 @@ from warroom.agents.diagnostician.index import Index
 from warroom.agents.diagnostician.logs import dns_entity
 from warroom.agents.diagnostician.topology import Graph, alert_entities, relation
 
-from .diag_builders import alert, deployment, node, pod, snapshot, statefulset
+from .diag_builders import alert, deployment, flat, node, pod, series, snapshot, statefulset
 
 
 def test_alerts_resolve_to_workloads_nodes_and_volumes() -> None:
@@ -51,6 +51,22 @@ def test_kube_state_metrics_alerts_are_about_the_workload_they_name() -> None:
         "name": "nightly-export", "namespace": "batch"}}]))
     assert alert_entities(ix, [alert({"job_name": "nightly-export"})]) == [
         ("batch", "nightly-export")]
+
+
+def test_an_alert_is_about_the_scrape_target_its_series_are_placed_by() -> None:
+    # a plain Prometheus names a service by its job; the alert on it also names the
+    # application both belong to, which is no place of its own
+    ix = Index.build(snapshot(series=[
+        series("http_requests_error_ratio", flat(0.01), job="cart", instance="10.0.0.7:8080"),
+        series("http_requests_error_ratio", flat(0.01), job="payments")]))
+    def about(labels: dict[str, str]) -> list[tuple[str, str]]:
+        return alert_entities(ix, [alert({**labels, "application": "shop"})])
+
+    assert about({"job": "cart", "instance": "10.0.0.7:8080"}) == [("", "cart")]
+    # an instance names the target its series are placed by
+    assert about({"instance": "10.0.0.7:8080"}) == [("", "cart")]
+    # a job no series is placed by is nothing known
+    assert about({"job": "prometheus"}) == [("", "shop")]
 
 
 def test_an_alert_is_about_the_place_its_series_name_by_any_place_label() -> None:

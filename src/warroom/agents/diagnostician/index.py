@@ -129,6 +129,13 @@ def named_place(labels: dict[str, str]) -> str:
                 "")
 
 
+def targets_of(labels: dict[str, str]) -> list[str]:
+    """Return the scrape targets a series' or an alert's labels name, in the order that places
+    it: its `job`, the host of its `instance`, its `host`."""
+    return [labels[k].split(":")[0] if k == "instance" else labels[k]
+            for k in _TARGET_LABELS if labels.get(k)]
+
+
 @dataclass
 class Index:
     """Lookups over one evidence snapshot."""
@@ -146,6 +153,10 @@ class Index:
         default_factory=lambda: defaultdict(list))
     db_services: set[str] = field(default_factory=set)
     node_names: set[str] = field(default_factory=set)  # nodes known from objects or series
+    # scrape targets (`job`, the host of `instance`, `host`) of series no other label places,
+    # each to the place those series are about (their first target label): a plain Prometheus
+    # names a service by its job
+    targets: dict[str, str] = field(default_factory=dict)
     rollovers: list[Rollover] = field(default_factory=list)  # pods a new ReplicaSet replaced
     _points: dict[int, list[tuple[float, float]]] = field(default_factory=dict)
     _roles: dict[int, str] = field(default_factory=dict)
@@ -217,6 +228,10 @@ class Index:
                     ix.db_services.add(label_svc)
             if s.metric.get("node") and not s.metric.get("pod"):
                 ix.node_names.add(s.metric["node"])
+            elif not label_svc and not s.metric.get("pod"):
+                named = targets_of(s.metric)
+                for target in named:
+                    ix.targets.setdefault(target, named[0])
         ix.node_names |= set(ix.nodes)
         # a replaced pod's series continues as its successor's (see rollovers.py)
         series, ix.rollovers = stitch(snapshot.series, ix.owner_of_pod, ix.points)

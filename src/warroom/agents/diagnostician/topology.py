@@ -12,7 +12,7 @@ from collections import deque
 from dataclasses import dataclass, field
 
 from warroom.agents.diagnostician.findings import Finding
-from warroom.agents.diagnostician.index import PLACE_LABELS, Entity, Index
+from warroom.agents.diagnostician.index import PLACE_LABELS, Entity, Index, targets_of
 from warroom.sensors.models import AlertView
 
 # workload labels of kube-state-metrics, and the Argo CD / app-of-apps `application`
@@ -57,6 +57,9 @@ def alert_entities(ix: Index, alerts: list[AlertView]) -> list[Entity]:
             ent = ix.pvc_owner(ns, lab["persistentvolumeclaim"])
         elif named := next((lab[k] for k in _NAMING_LABELS if lab.get(k)), ""):
             ent = ix.entity(named, ns)
+        elif target := next((ix.targets[t] for t in targets_of(lab) if t in ix.targets), ""):
+            # a scrape target series are placed by, before the application it belongs to
+            ent = ix.entity(target, ns)
         elif workload:
             ent = (ns, workload)
         elif lab.get("job") and ns:
