@@ -148,9 +148,11 @@ class PrometheusSensor:
         else:
             status = "ok" if series else "empty"
             error = "; ".join(errors)[:2000] if errors else None
+        asked = f"{len(queries) - len(raw)} canonical series" + (
+            f" and {len(raw)} raw families" if raw else "")
         note = "" if series else (
-            f"searched {len(queries)} canonical and raw series in "
-            f"{','.join(request.namespaces) or 'all namespaces'}, found nothing")
+            f"searched {asked} in {','.join(request.namespaces) or 'all namespaces'}, "
+            "found nothing")
         return SensorResult(
             run=SensorRun(sensor=self.name, status=status, error=error, queries=recorded,
                           items=len(series), note=note),

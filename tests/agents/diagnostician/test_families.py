@@ -125,6 +125,7 @@ def test_cadvisor_usage_becomes_a_share_of_the_limit_kube_state_metrics_gives() 
     roles = {role_of(s, finite_samples(s)) for s in derived}
     assert {CPU, MEMORY, THROTTLED} <= roles
     assert "container_cpu_usage_seconds_total" not in out
+    assert "container_cpu_cfs_periods_total" not in out  # what the throttled share is of
 
 
 def test_the_pods_spec_gives_the_limit_and_without_one_the_usage_stays_as_it_is() -> None:

@@ -288,7 +288,6 @@ def _series(name: str, labels: Labels, pts: Points) -> Series:
                   values=[(t, f"{v:.6g}") for t, v in pts])
 
 
-
 def _container(labels: dict[str, str]) -> Container | None:
     pod, container = labels.get("pod", ""), labels.get("container", "")
     if not pod or container in ("", "POD"):
@@ -333,6 +332,7 @@ def _container_shares(series: list[Series], points: Callable[[Series], Points],
                if s.metric.get("__name__") == _PERIODS and _container(s.metric)}
     out: list[Series] = []
     derived: list[Series] = []
+    used: set[int] = set()  # the periods a throttled share was taken of
     for s in series:
         name = s.metric.get("__name__", "")
         where = _container(s.metric)
@@ -352,6 +352,7 @@ def _container_shares(series: list[Series], points: Callable[[Series], Points],
             throttled, all_periods = _increases(s, points), _increases(whole, points)
             pts = [(t, throttled[t] / n) for t, n in sorted(all_periods.items())
                    if n > 0 and t in throttled]
+            used.add(id(whole))
         elif (where, resource) not in limits:
             out.append(s)
             continue
@@ -360,4 +361,4 @@ def _container_shares(series: list[Series], points: Callable[[Series], Points],
         else:
             pts = [(t, v / limits[(where, resource)]) for t, v in sorted(points(s))]
         derived.append(_series(share, labels, pts))
-    return [*out, *[s for s in derived if s.values]]
+    return [*[s for s in out if id(s) not in used], *[s for s in derived if s.values]]

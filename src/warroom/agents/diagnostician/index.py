@@ -179,7 +179,8 @@ class Index:
     @classmethod
     def build(cls, snapshot: EvidenceSnapshot) -> Index:
         """Index a snapshot's objects, series labels and topology."""
-        # a raw exporter's counters and histograms, as the golden signals they count
+        # series finer than a minute at one-minute steps (resolution.py), and a raw exporter's
+        # counters and histograms as the golden signals they count (families.py)
         pods = [o for o in snapshot.objects if isinstance(o, dict) and o.get("kind") == "Pod"]
         series = derive(at_minutes(snapshot.series), finite_samples, pods)
         if series is not snapshot.series:
