@@ -94,6 +94,16 @@ def test_limits_come_as_kube_state_metrics_gives_them(scenario: Scenario) -> Non
     assert cpu and set(cpu) == {CPU_LIMIT}
 
 
+def test_a_latency_with_no_request_rate_still_becomes_a_histogram() -> None:
+    scenario = load_scenario(REGRESSION / f"{SAMPLE[0]}.json", with_expected=True)
+    only = [s for s in scenario.prometheus.series if s.name.startswith("service:latency")]
+    alone = scenario.model_copy(update={"prometheus": scenario.prometheus.model_copy(
+        update={"series": only})})
+    derived = _by(derive(raw_counters(alone).prometheus.series, finite_samples),
+                  "http_request_duration_seconds_p99")
+    assert derived and all(derived.values())
+
+
 def test_raw_counters_is_asked_for_by_name() -> None:
     assert "raw_counters" not in resolve(["all"])
     assert resolve(["raw_counters"]) == ["raw_counters"]

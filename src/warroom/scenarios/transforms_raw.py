@@ -124,8 +124,8 @@ def _requests(labels: dict[str, str], samples: dict[str, Samples], out: list[Ser
     quantiles = {q: samples[name] for name, q in _QUANTILES.items() if name in samples}
     if rate is None and errors is None and not quantiles:
         return set()
-    times = sorted(set(rate or {}) | set(errors or {}))
-    if rate is None:  # a ratio with no rate: one request a second
+    times = sorted(set(rate or {}) | set(errors or {}).union(*quantiles.values()))
+    if rate is None:  # a ratio or a latency with no rate: one request a second
         rate = dict.fromkeys(times, 1.0)
     ratio = errors or {}
     ok = _counter({t: rate[t] * (1 - min(max(ratio.get(t, 0.0), 0.0), 1.0)) for t in rate})
