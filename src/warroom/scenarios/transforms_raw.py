@@ -24,6 +24,7 @@ from __future__ import annotations
 
 from collections import defaultdict
 
+from warroom.agents.diagnostician.index import finite_samples
 from warroom.scenarios.models import PrometheusData, Scenario
 from warroom.sensors.models import Series
 
@@ -71,7 +72,7 @@ def raw_counters(scenario: Scenario, seed: int = 0) -> Scenario:
         by_place[_labels(item)][item.metric.get("__name__", "")] = item
     out: list[Series] = []
     for labels, named in by_place.items():
-        samples = {name: _samples(s) for name, s in named.items()}
+        samples = {name: dict(finite_samples(s)) for name, s in named.items()}
         used = _requests(dict(labels), samples, out)
         used |= _pod(dict(labels), samples, out)
         for name, s in named.items():
@@ -84,16 +85,6 @@ def raw_counters(scenario: Scenario, seed: int = 0) -> Scenario:
 
 def _labels(s: Series) -> Labels:
     return tuple(sorted((k, v) for k, v in s.metric.items() if k != "__name__"))
-
-
-def _samples(s: Series) -> Samples:
-    out = {}
-    for t, v in s.values:
-        try:
-            out[float(t)] = float(v)
-        except ValueError:
-            continue
-    return out
 
 
 def _counter(rate: Samples) -> list[tuple[float, float]]:

@@ -60,7 +60,9 @@ RAW_POD_SERIES = tuple(
         ("kube_pod_container_resource_limits", ", resource", 'resource=~"cpu|memory"'),
     ))
 # the canonical series whose absence means the group's recording rules are not loaded
-_RECORDED_SERVICE = SERVICE_SERIES[:5]
+_RECORDED_SERVICE = ("service:requests:rate1m", "service:errors:ratio_rate1m",
+                     "service:latency_seconds:p99_1m", "service:latency_seconds:p95_1m",
+                     "service:latency_seconds:p50_1m")
 _RECORDED_POD = ("pod:cpu_usage:ratio", "pod:memory_working_set:ratio")
 _LABEL_VALUE = re.compile(r"^[A-Za-z0-9_.:-]+$")
 
