@@ -8,7 +8,7 @@ from typing import Any
 
 import pytest
 from sqlalchemy import select, text
-from sqlalchemy.exc import DBAPIError
+from sqlalchemy.exc import DBAPIError, OperationalError
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 from warroom.agents.events import EventBus
@@ -178,6 +178,23 @@ async def test_unknown_incident_and_broken_backends_never_raise(
         assert result.package.status == "blocked"
         assert result.package.outcome == "all_degraded_human"
         assert all(t.degraded for t in result.turns[:4])
+
+
+async def test_a_lost_database_is_raised_not_written_up_as_a_failed_analysis(
+        sessions: Sessions, settings: Settings, fixtures_dir: Path) -> None:
+    # the connection drops under the debate's first read: its session is finished, so a
+    # "failed" package written in it would be lost, and the workflow step must run it again
+    async with sessions() as session:
+        incident_id = await open_incident(session, settings, fixtures_dir)
+        await session.commit()
+
+        async def lost(*args: Any, **kwargs: Any) -> Any:
+            raise OperationalError("SELECT incidents", {}, ConnectionError("connection lost"))
+
+        session.execute = lost  # type: ignore[method-assign]
+        with pytest.raises(OperationalError):
+            await analyze_incident(session, incident_id, settings=settings, sensors=[],
+                                   now=NOW, backends=backends(), **PORTS)
 
 
 async def test_incident_api_shows_evidence_turns_and_package(

@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 import httpx
+from sqlalchemy.exc import OperationalError
 from wfkit import ScriptedDebate, decision_of, package, post_alert, wait_for, webhook
 
 from warroom.agents.models import Action
@@ -196,6 +197,31 @@ async def test_debate_past_the_deadline_still_yields_a_ready_decision(
     assert view["package"]["status"] == "timeout"
     assert view["package"]["action"]["type"] == "escalate"
     assert view["executions"] == []
+
+
+class LosesTheDatabaseOnce(ScriptedDebate):
+    """A debate whose database connection drops the first time, as in a failover."""
+
+    async def __call__(self, session: Any, incident_id: str, **kwargs: Any) -> Any:
+        if not self.calls:
+            self.calls.append(incident_id)
+            raise OperationalError("SELECT incidents", {}, ConnectionError("connection lost"))
+        return await super().__call__(session, incident_id, **kwargs)
+
+
+async def test_a_debate_that_lost_the_database_is_run_again_not_given_up(
+    workflow_app: Any,
+) -> None:
+    debate = LosesTheDatabaseOnce()
+    async with workflow_app(debate) as client:
+        incident_id = await post_alert(client)
+        decision = await wait_for(lambda: decision_of(client, incident_id, "ready"),
+                                  what="a ready decision")
+        view = await _view(client, decision["token"])
+    # the step ran the debate again: its package, not a "the debate failed" fallback
+    assert debate.calls == [incident_id, incident_id]
+    assert view["package"]["action"]["type"] == "scale"
+    assert view["package"]["outcome"] != "workflow_fallback"
 
 
 class HealthyMetrics:

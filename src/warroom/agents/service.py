@@ -40,6 +40,7 @@ from warroom.sensors.ports import Sensor
 from warroom.sensors.scope import build_request
 from warroom.sensors.service import select_sensors, take_snapshot
 from warroom.store.audit import NewEvent, append_many, list_events
+from warroom.store.db import DATABASE_TROUBLE
 from warroom.store.tables import EvidenceSnapshotRow
 from warroom.store.times import utc
 
@@ -95,7 +96,9 @@ async def analyze_incident(session: AsyncSession, incident_id: str, *, settings:
                            models: LanguageModels, now: datetime | None = None,
                            backends: Backends | None = None,
                            bus: EventBus | None = None, live: bool = True) -> DebateResult:
-    """Sense, sanitize, persist the snapshot, debate and audit; never raises.
+    """Sense, sanitize, persist the snapshot, debate and audit; raises only when the database
+    fails (`DATABASE_TROUBLE`: the session is finished, and a package written beside a lost
+    read would not be the debate's).
 
     `trust` reads the learned playbook trust the debate weighs its candidates by (read once,
     and handed back on the result for the policy). `models` opens the language models the
@@ -113,13 +116,17 @@ async def analyze_incident(session: AsyncSession, incident_id: str, *, settings:
         result = await _analyze(session, incident_id, session_id=session_id, settings=settings,
                                 sensors=sensors, trust=trust, models=models, now=now,
                                 backends=backends, live=live)
+    except DATABASE_TROUBLE:  # its session is finished: the caller's step runs it again
+        raise
     except Exception as exc:  # the promise to the caller: a package, never an exception
         result = _failed(session_id, incident_id, now,
                          f"analysis failed: {type(exc).__name__}: {exc}"[:500])
         try:
             async with session.begin_nested():
                 await _audit(session, result, [""])
-        except Exception:  # the database itself is the problem; the package still stands
+        except DATABASE_TROUBLE:
+            raise
+        except Exception:  # rolled back to its savepoint: the package still stands
             pass
     result.latency_ms = round((time.perf_counter() - started) * 1000, 3)
     if bus is not None:

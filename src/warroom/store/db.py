@@ -11,6 +11,7 @@ from typing import Any
 import orjson
 import structlog
 from sqlalchemy import event
+from sqlalchemy.exc import DBAPIError, PendingRollbackError
 from sqlalchemy.ext.asyncio import (
     AsyncEngine,
     AsyncSession,
@@ -35,6 +36,11 @@ log = structlog.get_logger(__name__)
 def json_text(value: Any) -> str:
     """Serialise a JSON column (orjson: several times faster than the standard library)."""
     return orjson.dumps(value, default=str, option=orjson.OPT_NON_STR_KEYS).decode()
+
+
+# what a lost or failing database raises through SQLAlchemy and its drivers: the session it
+# happened in is finished, and the work is worth doing again in a new one
+DATABASE_TROUBLE = (DBAPIError, PendingRollbackError, ConnectionError)
 
 
 def make_engine(

@@ -29,10 +29,10 @@ from dbos import (
     SetEnqueueOptions,
     SetWorkflowID,
 )
-from sqlalchemy.exc import DBAPIError
 from structlog.contextvars import bound_contextvars
 
 from warroom.observe.metrics import STEP_SECONDS
+from warroom.store.db import DATABASE_TROUBLE
 from warroom.workflow import steps
 from warroom.workflow.runtime import Runtime
 
@@ -52,13 +52,18 @@ INSTANCE_NAME = "warroom"
 
 def _transient(exc: BaseException) -> bool:
     """Retry a step on database or network trouble, never on a logic error."""
-    return isinstance(exc, DBAPIError | OSError | TimeoutError)
+    return isinstance(exc, (*DATABASE_TROUBLE, OSError, TimeoutError))
+
+
+# a step's attempts on transient trouble, 0.5 s apart and doubling: 63.5 s in all, which rides
+# out a database failover (a step out of attempts fails its workflow for good)
+STEP_ATTEMPTS = 8
 
 
 def _step(name: str) -> Callable[[Callable[..., Awaitable[Any]]], Callable[..., Any]]:
     """A DBOS step that rides out transient failures, timed per attempt; all are idempotent."""
-    durable = DBOS.step(name=name, retries_allowed=True, max_attempts=4, interval_seconds=0.5,
-                        backoff_rate=2.0, should_retry=_transient)
+    durable = DBOS.step(name=name, retries_allowed=True, max_attempts=STEP_ATTEMPTS,
+                        interval_seconds=0.5, backoff_rate=2.0, should_retry=_transient)
 
     def decorate(function: Callable[..., Awaitable[Any]]) -> Callable[..., Any]:
         @functools.wraps(function)

@@ -37,7 +37,7 @@ from warroom.observe.metrics import (
     WORKFLOWS_CLOSED,
 )
 from warroom.store import audit
-from warroom.store.db import transaction
+from warroom.store.db import DATABASE_TROUBLE, transaction
 from warroom.store.tables import Approval, Decision
 from warroom.verify.service import verify_decision
 from warroom.workflow.runtime import Runtime
@@ -127,7 +127,7 @@ async def analyze_step(runtime: Runtime, token: str) -> dict[str, Any]:
         )
         log.warning("workflow.debate_timeout", deadline=settings.decision_deadline_seconds)
     except Exception as exc:  # the debate promised not to raise; a decision is ready anyway
-        if debated:
+        if debated or isinstance(exc, DATABASE_TROUBLE):  # the store failed: retried
             raise
         package = human_must_decide(f"the debate failed: {type(exc).__name__}: {exc}",
                                     "failed", outcome="workflow_fallback")
