@@ -1,9 +1,13 @@
 from __future__ import annotations
 
+import asyncio
 import json
+import time
 
+import pytest
 from pydantic import BaseModel
 
+from warroom.agents import recording
 from warroom.config import Settings
 from warroom.llm.models import CachedAnswer
 from warroom.llm.service import ModelRuntime
@@ -126,3 +130,22 @@ async def test_llama_cpp_gets_what_its_server_understands(
     # the answer's own schema, which the server compiles into a grammar
     assert sent["response_format"]["schema"]["properties"]["summary"]["type"] == "string"
     assert "summary" in json.dumps(sent["messages"]), "the schema is in the prompt"
+
+
+async def test_a_wait_cut_by_the_agents_deadline_trips_the_chain_for_the_debate() -> None:
+    # the agent's deadline cancels the wait before the model's own budget fires (a busy event
+    # loop fires timers late): the later agents of the debate must not wait on it again
+    runtime = ModelRuntime(settings(llm_model="test:hang", agent_deadline_seconds=30.0))
+    scope = recording.DebateScope(deadline_at=time.monotonic() + 60)
+    token = recording.DEBATE.set(scope)
+    try:
+        waiting = asyncio.create_task(ask(runtime))
+        await asyncio.sleep(0.2)
+        waiting.cancel()
+        with pytest.raises(asyncio.CancelledError):
+            await waiting
+        _, turn = await ask(runtime, "solver")
+    finally:
+        recording.DEBATE.reset(token)
+    assert turn.status == "skipped"  # type: ignore[attr-defined]
+    assert "agent's deadline" in turn.reason  # type: ignore[attr-defined]

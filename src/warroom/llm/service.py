@@ -7,6 +7,7 @@ out or was skipped). A chain that hangs or fails is not asked again in the same 
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import time
 from collections.abc import Awaitable, Callable
@@ -257,6 +258,11 @@ class ModelRuntime:
 
         try:
             result = await bounded(run(), budget)
+        except asyncio.CancelledError:
+            # the agent's own deadline cut the wait first (a busy event loop fires the budget's
+            # timer late): the provider did not answer in time all the same
+            recording.trip(chain_key, "no answer before the agent's deadline")
+            raise
         except TimeoutError:
             recording.trip(chain_key, f"no answer within {budget:.2f}s")
             return None, turn.model_copy(update={
