@@ -16,7 +16,7 @@ from integration.services import log_tail, prometheus
 from warroom.config import Settings
 from warroom.sandbox.runtime import SandboxRuntime
 from warroom.sensors.models import SensorRequest, Series
-from warroom.sensors.prometheus import PrometheusSensor
+from warroom.sensors.prometheus import PrometheusSensor, build_mesh_queries
 
 pytestmark = pytest.mark.integration
 
@@ -96,12 +96,18 @@ async def test_prometheus_sensor_reads_what_prometheus_scraped_from_the_sandbox(
                 f'GET /api/v1/query_range?query=service:errors:ratio_rate1m{{namespace="shop"}}'
                 f"{window}" in run.queries
             )
+            # the recording rules are loaded: no raw family is asked for, only the mesh's
+            # calls, counters read from one step before the window
+            early = f"&start={now.timestamp() - 61:.3f}&end={now.timestamp():.3f}&step=1s"
+            mesh = dict(build_mesh_queries(request)).values()
             for query in run.queries:
-                assert query.startswith("GET /api/v1/query_range?query=") and query.endswith(
-                    window
-                ), query
                 selector = dict(parse_qsl(urlsplit(query[4:]).query))["query"]
-                assert selector.startswith("node:") or selector.endswith('{namespace="shop"}')
+                assert query.startswith("GET /api/v1/query_range?query=") and query.endswith(
+                    early if selector in mesh else window
+                ), query
+                assert selector in mesh or selector.startswith("node:") or selector.endswith(
+                    '{namespace="shop"}')
+            assert sum(q.endswith(early) for q in run.queries) == len(mesh)
 
             # the recorded queries are exactly what was asked: replayed, they give the same series
             replayed: list[Series] = []

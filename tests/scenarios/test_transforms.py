@@ -312,10 +312,10 @@ def test_fine_steps_hold_each_sample_for_four_quarter_minutes(scenario: Scenario
 
 
 def test_resolve_expands_all_and_rejects_unknown_names() -> None:
-    by_name = ("raw_names", "relabel", "raw_counters", "fine_steps", "drop_topology")
+    by_name = ("raw_names", "relabel", "raw_counters", "mesh", "fine_steps", "drop_topology")
     assert resolve(["all"]) == [n for n in TRANSFORMS if n not in by_name]
     assert resolve(["all", "drop_topology"]) == [
-        n for n in TRANSFORMS if n not in ("raw_names", "relabel", "raw_counters", "fine_steps")]
+        n for n in TRANSFORMS if n not in by_name[:-1]]
     assert resolve(["drop_topology", "raw_names"]) == ["raw_names", "drop_topology"]
     assert resolve(["rename", "drop_logs"]) == ["drop_logs", "rename"]
     with pytest.raises(ValueError, match=r"unknown transform bogus; valid: drop_objects.*all"):

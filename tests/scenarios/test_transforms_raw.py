@@ -1,4 +1,5 @@
-"""`raw_counters` gives back the counters and histograms the recorded series were computed from."""
+"""`raw_counters` gives back the counters and histograms the recorded series were computed from;
+`mesh` gives them as a service mesh counts each call."""
 
 from __future__ import annotations
 
@@ -12,7 +13,8 @@ from warroom.agents.diagnostician.index import finite_samples
 from warroom.scenarios.models import Scenario
 from warroom.scenarios.replay import load_scenario
 from warroom.scenarios.transforms import resolve
-from warroom.scenarios.transforms_raw import BOUNDS, CPU_LIMIT, raw_counters
+from warroom.scenarios.transforms_raw import BOUNDS, CPU_LIMIT, mesh, raw_counters
+from warroom.sensors.mesh import at_callee, calls
 from warroom.sensors.models import Series
 
 REGRESSION = Path(__file__).parents[2] / "scenarios" / "regression"
@@ -107,3 +109,35 @@ def test_a_latency_with_no_request_rate_still_becomes_a_histogram() -> None:
 def test_raw_counters_is_asked_for_by_name() -> None:
     assert "raw_counters" not in resolve(["all"])
     assert resolve(["raw_counters"]) == ["raw_counters"]
+
+
+def test_mesh_gives_the_call_graph_and_each_callees_answers_in_the_labels(
+        scenario: Scenario) -> None:
+    out = mesh(scenario)
+    names = {s.name for s in out.prometheus.series}
+    assert "istio_requests_total" in names and not names & {
+        "service:errors:ratio_rate1m", "service:requests:rate1m"}
+    # the edges between services are in the metrics only; the rest stay in the topology
+    edges, kept = set(scenario.topology.edges), set(out.topology.edges)
+    found = set(calls(out.prometheus.series))
+    assert kept < edges and found and found | kept == edges and not found & kept
+    # what the Diagnostician reads back is each callee's recorded error ratio, per caller
+    derived = _by(derive(at_callee(out.prometheus.series), finite_samples),
+                  "istio_requests_error_ratio")
+    errors = _by(scenario.prometheus.series, "service:errors:ratio_rate1m")
+    assert derived
+    for labels, samples in derived.items():
+        place = dict(labels)
+        recorded = errors[(("namespace", place["namespace"]), ("service", place["service"]))]
+        first_failure = min((t for t, v in recorded.items() if v > 0), default=None)
+        for t, v in samples.items():
+            if t != first_failure:
+                assert v == pytest.approx(recorded[t], rel=1e-3, abs=1e-6), (labels, t)
+    # an alert on a service names it as the mesh does
+    labels = [a.labels for hook in out.alerts for a in hook.alerts]
+    assert all("service" not in lab for lab in labels if "destination_workload" in lab)
+
+
+def test_mesh_is_asked_for_by_name() -> None:
+    assert "mesh" not in resolve(["all"])
+    assert resolve(["mesh", "drop_topology"]) == ["mesh", "drop_topology"]

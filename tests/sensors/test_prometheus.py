@@ -7,9 +7,11 @@ import httpx
 
 from warroom.sensors.models import SensorRequest
 from warroom.sensors.prometheus import (
+    MESH_FAMILIES,
     RAW_POD_SERIES,
     RAW_SERVICE_SERIES,
     PrometheusSensor,
+    build_mesh_queries,
     build_queries,
 )
 
@@ -53,9 +55,10 @@ async def test_query_range_results_become_series_with_exact_queries() -> None:
     assert [s.name for s in result.data.series] == ["service:errors:ratio_rate1m"]
     assert result.data.series[0].values[1] == (1776508860.0, "0.2")
     assert "parse error" in (result.run.error or "")
-    # the service rules are loaded; the pods' failed, so their raw families were asked for
+    # the service rules are loaded; the pods' failed, so their raw families were asked for, and
+    # the mesh's calls always are
     assert len(result.run.queries) == len(build_queries(SensorRequest(now=NOW))) + len(
-        RAW_POD_SERIES)
+        RAW_POD_SERIES) + len(MESH_FAMILIES)
     request = seen[0]
     assert request.url.path == "/api/v1/query_range"
     assert float(request.url.params["end"]) - float(request.url.params["start"]) == 600
@@ -87,7 +90,7 @@ async def test_without_recording_rules_the_raw_families_are_asked_for() -> None:
     assert [(s.name, s.metric["code"]) for s in result.data.series] == [
         ("http_requests_total", "503")]
     asked = [q for q in result.run.queries if "sum " in q]
-    assert len(asked) == len(RAW_SERVICE_SERIES) + len(RAW_POD_SERIES)
+    assert len(asked) == len(RAW_SERVICE_SERIES) + len(RAW_POD_SERIES) + len(MESH_FAMILIES)
     raw = seen['sum without (method, route, handler, path, uri, endpoint) '
                '(http_requests_total{namespace="shop"})']
     # a counter's first sample has no rate: one step more than the window
@@ -96,7 +99,7 @@ async def test_without_recording_rules_the_raw_families_are_asked_for() -> None:
                'namespace="shop"}' in q for q in seen)
 
 
-async def test_recorded_series_ask_for_nothing_raw() -> None:
+async def test_recorded_series_ask_for_nothing_raw_but_the_mesh() -> None:
     def handler(request: httpx.Request) -> httpx.Response:
         query = request.url.params["query"]
         for name in ("service:requests:rate1m", "pod:cpu_usage:ratio"):
@@ -106,7 +109,23 @@ async def test_recorded_series_ask_for_nothing_raw() -> None:
 
     sensor = PrometheusSensor("http://prom:9090", transport=httpx.MockTransport(handler))
     result = await sensor.collect(SensorRequest(now=NOW, namespaces=["shop"]))
-    assert len(result.run.queries) == len(build_queries(SensorRequest(now=NOW)))
+    assert len(result.run.queries) == len(build_queries(SensorRequest(now=NOW))) + len(
+        MESH_FAMILIES)
+
+
+def test_mesh_queries_are_scoped_by_the_label_naming_each_side() -> None:
+    queries = dict(build_mesh_queries(SensorRequest(now=NOW, namespaces=["shop"])))
+    assert queries["istio_requests_total"] == (
+        "sum by (reporter, source_workload, source_workload_namespace, destination_workload, "
+        "destination_workload_namespace, destination_service_name, response_code) "
+        '(istio_requests_total{destination_workload_namespace="shop"})')
+    assert queries["response_total"].endswith(
+        '(response_total{direction="outbound", namespace="shop"})')
+    # a service graph names no namespace: asked for whole
+    assert queries["traces_service_graph_request_total"] == (
+        "sum by (client, server) (traces_service_graph_request_total)")
+    unscoped = dict(build_mesh_queries(SensorRequest(now=NOW)))
+    assert unscoped["istio_requests_total"].endswith("(istio_requests_total)")
 
 
 async def test_unreachable_prometheus_is_an_error_not_an_exception() -> None:
@@ -138,7 +157,7 @@ async def test_against_the_sandbox_prometheus_api(tmp_path: Path) -> None:
             SensorRequest(now=now, namespaces=["nowhere"], lookback_seconds=900))
     assert elsewhere.run.error is None
     assert sum("sum " in q for q in elsewhere.run.queries) == len(RAW_SERVICE_SERIES) + len(
-        RAW_POD_SERIES)
+        RAW_POD_SERIES) + len(MESH_FAMILIES)
     assert result.run.status == "ok" and result.run.error is None
     names = {s.name for s in result.data.series}
     assert {"service:errors:ratio_rate1m", "pod:memory_working_set:ratio",

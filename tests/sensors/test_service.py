@@ -138,3 +138,19 @@ async def test_a_sensor_may_carry_a_shorter_timeout() -> None:
     quick.timeout_seconds = 0.01  # type: ignore[attr-defined]
     snap = await take_snapshot(SensorRequest(now=NOW), [quick], timeout=0.5)
     assert snap.sensors[0].status == "timeout" and "0.01" in (snap.sensors[0].error or "")
+
+
+class Mesh:
+    name = "metrics"
+
+    async def collect(self, request: SensorRequest) -> SensorResult:
+        labels = {"__name__": "istio_requests_total", "source_workload": "frontend",
+                  "destination_workload": "checkout", "response_code": "200"}
+        data = EvidenceData(series=[Series(metric=labels, values=[])],
+                            topology=[("checkout", "payments")])
+        return SensorResult(run=SensorRun(sensor=self.name, status="ok", items=1), data=data)
+
+
+async def test_the_calls_a_mesh_counted_join_the_topology() -> None:
+    snap = await take_snapshot(SensorRequest(now=NOW), [Mesh()], timeout=1)
+    assert snap.topology == [("checkout", "payments"), ("frontend", "checkout")]

@@ -20,6 +20,9 @@ them, so diagnosis quality is measured on evidence shaped unlike the generators'
 - `raw_counters` (not part of `all`): the counters, histograms and cAdvisor gauges the
   recording rules are computed from (`http_requests_total{code}`, `..._bucket{le}`,
   `container_cpu_usage_seconds_total` with kube-state-metrics' limits); see transforms_raw.py.
+- `mesh` (not part of `all`): each service's requests, failures and latency as Istio's
+  per-call metrics, and no topology: the call graph is in the metrics' labels (see
+  transforms_raw.py).
 - `fine_steps` (not part of `all`): every series sampled every minute or more often is read
   at 15-second steps, each sample held until the next (a step finer than the scrape interval).
 - `drop_topology` (not part of `all`, which is the eight before `raw_names`): the call graph
@@ -39,7 +42,7 @@ from statistics import fmean
 from warroom.ingest.models import AlertmanagerAlert, AlertmanagerWebhook
 from warroom.safety.rules import callers_of
 from warroom.scenarios.models import ExpectedAction, PrometheusData, Scenario
-from warroom.scenarios.transforms_raw import raw_counters, raw_name
+from warroom.scenarios.transforms_raw import mesh, raw_counters, raw_name
 from warroom.scenarios.transforms_world import (
     healthy_services,
     namespaces,
@@ -294,6 +297,7 @@ TRANSFORMS: dict[str, Transform] = {
     "raw_names": raw_names,
     "relabel": relabel,
     "raw_counters": raw_counters,
+    "mesh": mesh,
     "fine_steps": fine_steps,
     "drop_topology": drop_topology,
 }

@@ -18,6 +18,16 @@ series back into what they would have been computed from:
 
 Every counter has one sample a step before the window, as a counter that ran before it does, so
 the window's first sample has a rate; a counter never goes down.
+
+The `mesh` transform gives the same facts as a service mesh counts them, with no call graph
+beside: each service's requests, failures and latency become Istio's
+`istio_requests_total{source_workload, destination_workload, response_code, reporter}` and
+`istio_request_duration_milliseconds_bucket`, one series per caller (its share of the
+requests; `source_workload="unknown"` for a service nothing calls), with the labels Istio adds
+(response flags, security policy, versions); the alerts on a service name it as
+`destination_workload`, and the topology keeps only the edges to places with no request
+series (a database, an outside host), so the rest of the call graph must be read from the
+metrics.
 """
 
 from __future__ import annotations
@@ -25,7 +35,7 @@ from __future__ import annotations
 from collections import defaultdict
 
 from warroom.agents.diagnostician.index import finite_samples
-from warroom.scenarios.models import PrometheusData, Scenario
+from warroom.scenarios.models import PrometheusData, Scenario, Topology
 from warroom.sensors.models import Series
 
 CPU_LIMIT = 1.0  # cores
@@ -193,3 +203,86 @@ def _pod(labels: dict[str, str], samples: dict[str, Samples], out: list[Series])
                  {**labels, "resource": resource, "unit": "core" if resource == "cpu" else "byte"},
                  [(t, limit) for t in times])
     return used
+
+
+# the labels Istio's standard metrics carry beside a call's two sides and its status
+_ISTIO = {"reporter": "destination", "response_flags": "-", "request_protocol": "http",
+          "connection_security_policy": "mutual_tls", "source_version": "v1",
+          "destination_version": "v1"}
+_ISTIO_NAMES = {"http_requests_total": "istio_requests_total",
+                "http_request_duration_seconds": "istio_request_duration_milliseconds"}
+
+
+def mesh(scenario: Scenario, seed: int = 0) -> Scenario:
+    """Give every service's golden signals as Istio's per-call metrics, and drop the edges
+    to them from the topology."""
+    callers: dict[str, list[str]] = defaultdict(list)
+    for caller, callee in scenario.topology.edges:
+        callers[callee].append(caller)
+    namespace = {s.metric["service"]: s.metric.get("namespace", "")
+                 for s in scenario.prometheus.series if s.metric.get("service")}
+    by_service: dict[Labels, dict[str, Series]] = defaultdict(dict)
+    out: list[Series] = []
+    for item in scenario.prometheus.series:
+        name = item.metric.get("__name__", "")
+        if item.metric.get("service") and (name in (_REQUESTS, _ERRORS, _MEAN)
+                                           or name in _QUANTILES):
+            by_service[_labels(item)][name] = item
+        else:
+            out.append(item)
+    meshed: set[str] = set()
+    for labels, named in by_service.items():
+        place = dict(labels)
+        service, ns = place.pop("service"), place.pop("namespace", "")
+        samples = {name: dict(finite_samples(s)) for name, s in named.items()}
+        sources = callers.get(service) or ["unknown"]
+        share = 1 / len(sources)
+        if _REQUESTS in samples:
+            samples[_REQUESTS] = {t: v * share for t, v in samples[_REQUESTS].items()}
+        for source in sources:
+            call = {**place, **_ISTIO, "source_workload": source,
+                    "source_workload_namespace": namespace.get(source, ns),
+                    "destination_workload": service, "destination_workload_namespace": ns,
+                    "destination_service_name": service,
+                    "destination_service": f"{service}.{ns or 'default'}.svc.cluster.local"}
+            made: list[Series] = []
+            _requests(call, samples, made)
+            out.extend(_istio(s) for s in made)
+        meshed.add(service)
+
+    def destination(labels: dict[str, str]) -> dict[str, str]:
+        if labels.get("service") not in meshed:
+            return labels
+        rest = {k: v for k, v in labels.items() if k != "service"}
+        return {**rest, "destination_workload": labels["service"],
+                "destination_workload_namespace": labels.get("namespace", "")}
+
+    alerts = [hook.model_copy(update={
+        "common_labels": destination(hook.common_labels),
+        "group_labels": destination(hook.group_labels),
+        "alerts": [a.model_copy(update={"labels": destination(a.labels)}) for a in hook.alerts]})
+        for hook in scenario.alerts]
+    # a mesh counts only the requests of services it runs beside: the edges to a database or
+    # an outside host with no request series of its own stay as they were
+    kept = [edge for edge in scenario.topology.edges if edge[1] not in meshed]
+    return scenario.model_copy(update={
+        "alerts": alerts, "topology": Topology(edges=kept),
+        "prometheus": PrometheusData(step_seconds=scenario.prometheus.step_seconds, series=out)})
+
+
+def _istio(s: Series) -> Series:
+    """Name a counter or histogram series of `_requests` as Istio does (milliseconds)."""
+    name = s.metric["__name__"]
+    labels = {k: v for k, v in s.metric.items() if k != "code"}
+    if "code" in s.metric:
+        labels["response_code"] = s.metric["code"]
+    if name == "http_requests_total":
+        return Series(metric={**labels, "__name__": _ISTIO_NAMES[name]}, values=s.values)
+    base, suffix = name.rsplit("_", 1)
+    values = s.values
+    if suffix == "bucket" and labels["le"] != "+Inf":
+        labels["le"] = f"{float(labels['le']) * 1000:g}"
+    elif suffix == "sum":
+        values = [(t, f"{float(v) * 1000:.9g}") for t, v in s.values]
+    return Series(metric={**labels, "__name__": f"{_ISTIO_NAMES[base]}_{suffix}"},
+                  values=values)

@@ -5,8 +5,9 @@ such rules (none of a group's canonical series comes back), the families those r
 computed from are asked for instead: requests by status and latency histograms, summed over
 method and route; cAdvisor's CPU, throttling and memory with kube-state-metrics' limits,
 summed per container. The Diagnostician derives the same golden signals from them
-(`agents/diagnostician/families.py`). Each query is recorded exactly as sent; a failed query is
-reported, the others still count.
+(`agents/diagnostician/families.py`). The calls a service mesh or a service graph counts are
+asked for on every incident: they are the call graph (`mesh.py`). Each query is recorded
+exactly as sent; a failed query is reported, the others still count.
 """
 
 from __future__ import annotations
@@ -59,6 +60,26 @@ RAW_POD_SERIES = tuple(
         ("container_cpu_cfs_periods_total", "", _CONTAINER),
         ("kube_pod_container_resource_limits", ", resource", 'resource=~"cpu|memory"'),
     ))
+# the calls between services as a service mesh (Istio, Linkerd) or a tracing backend's service
+# graph counts them: the call graph and each callee's answers to each caller (`mesh.py`), asked
+# for on every incident as no recording rule keeps them. (name, labels summed by, the label
+# that scopes it to the incident's namespaces, a selector of its own)
+_ISTIO_CALL = ("reporter, source_workload, source_workload_namespace, destination_workload, "
+               "destination_workload_namespace, destination_service_name")
+_LINKERD_CALL = "deployment, namespace, dst_deployment, dst_namespace"
+MESH_FAMILIES = (
+    ("istio_requests_total", f"{_ISTIO_CALL}, response_code", "destination_workload_namespace",
+     ""),
+    ("istio_request_duration_milliseconds_bucket", f"{_ISTIO_CALL}, le",
+     "destination_workload_namespace", ""),
+    ("istio_tcp_connections_opened_total", _ISTIO_CALL, "source_workload_namespace", ""),
+    ("response_total", f"{_LINKERD_CALL}, classification", "namespace",
+     'direction="outbound"'),
+    ("response_latency_ms_bucket", f"{_LINKERD_CALL}, le", "namespace", 'direction="outbound"'),
+    ("traces_service_graph_request_total", "client, server", "", ""),
+    ("traces_service_graph_request_failed_total", "client, server", "", ""),
+    ("traces_service_graph_request_server_seconds_bucket", "client, server, le", "", ""),
+)
 # the canonical series whose absence means the group's recording rules are not loaded
 _RECORDED_SERVICE = ("service:requests:rate1m", "service:errors:ratio_rate1m",
                      "service:latency_seconds:p99_1m", "service:latency_seconds:p95_1m",
@@ -101,6 +122,18 @@ def build_raw_queries(request: SensorRequest, *, services: bool, pods: bool
     return out
 
 
+def build_mesh_queries(request: SensorRequest) -> list[tuple[str, str]]:
+    """Return (name, PromQL) of the mesh and service-graph families, scoped to the request's
+    namespaces where the family names them."""
+    out = []
+    for name, by, label, selector in MESH_FAMILIES:
+        scope = _matcher(label, request.namespaces) if label else ""
+        matchers = ", ".join(m for m in (selector, scope) if m)
+        out.append((name, f"sum by ({by}) ({name}{{{matchers}}})" if matchers
+                    else f"sum by ({by}) ({name})"))
+    return out
+
+
 class PrometheusSensor:
     """Read golden signals and saturation from a Prometheus HTTP API."""
 
@@ -131,6 +164,7 @@ class PrometheusSensor:
             raw = build_raw_queries(
                 request, services=reached and not found_names & set(_RECORDED_SERVICE),
                 pods=reached and not found_names & set(_RECORDED_POD))
+            raw += build_mesh_queries(request) if reached else []
             # a counter's first sample has no rate: start one step earlier
             early = {**params, "start": f"{start.timestamp() - self.step_seconds:.3f}"}
             answers += await asyncio.gather(
@@ -151,7 +185,7 @@ class PrometheusSensor:
             status = "ok" if series else "empty"
             error = "; ".join(errors)[:2000] if errors else None
         asked = f"{len(queries) - len(raw)} canonical series" + (
-            f" and {len(raw)} raw families" if raw else "")
+            f" and {len(raw)} raw and mesh families" if raw else "")
         note = "" if series else (
             f"searched {asked} in {','.join(request.namespaces) or 'all namespaces'}, "
             "found nothing")

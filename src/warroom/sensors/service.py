@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeVar
 
 from warroom.observe.tracing import span
+from warroom.sensors.mesh import calls
 from warroom.sensors.models import EvidenceSnapshot, SensorRequest, SensorResult, SensorRun
 from warroom.sensors.ports import Sensor
 
@@ -121,6 +122,9 @@ async def take_snapshot(request: SensorRequest, sensors: list[Sensor], *,
         snapshot.sensors.append(result.run)
         if result.run.status in ("ok", "empty"):
             snapshot.merge(result.data)
+    # the calls a service mesh or a service graph counted are call graph edges (mesh.py)
+    known = set(snapshot.topology)
+    snapshot.topology.extend(edge for edge in calls(snapshot.series) if edge not in known)
     return snapshot
 
 

@@ -6,8 +6,10 @@ from warroom.agents.diagnostician import rules
 from warroom.agents.diagnostician.anomaly import score_all
 from warroom.agents.diagnostician.correlation import comoving
 from warroom.agents.diagnostician.index import Index
-from warroom.agents.diagnostician.inference import undirected_links
+from warroom.agents.diagnostician.inference import undirected_links, unmapped_links
 from warroom.agents.diagnostician.localise import gather
+from warroom.agents.diagnostician.logs import LogEvidence
+from warroom.agents.diagnostician.topology import Graph
 from warroom.agents.models import Hypothesis
 from warroom.sensors.models import Series
 
@@ -129,3 +131,17 @@ def test_a_slow_place_only_the_guess_puts_below_the_alert_is_not_acted_on() -> N
                                             alerts=[alert({"service": "entry"})]))
     assert (fast.hypotheses[0].service, fast.hypotheses[0].fault) == ("pricing", "bad_deploy")
     assert not fast.abstain
+
+
+def test_a_call_graph_gains_only_the_dependencies_it_does_not_know() -> None:
+    # a mesh's graph has its services but not the outside host one of them calls
+    g = Graph()
+    g.add(("shop", "entry"), ("shop", "orders"))
+    logev = LogEvidence()
+    logev.about[("", "api.stripe.com")]["timeout"].append((("shop", "orders"), "timed out"))
+    logev.about[("shop", "orders")]["refused"].append((("shop", "entry"), "refused"))
+    logev.about[("shop", "entry")]["refused"].append((("shop", "orders"), "refused"))
+    assert unmapped_links(g, logev)
+    assert g.callees == {("shop", "entry"): {("shop", "orders")},
+                         ("shop", "orders"): {("", "api.stripe.com")}}
+    assert not unmapped_links(g, logev)  # known now

@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+from warroom.agents.diagnostician import rules
 from warroom.agents.diagnostician.index import Index
 from warroom.agents.diagnostician.logs import dns_entity
 from warroom.agents.diagnostician.topology import Graph, alert_entities, relation
+from warroom.sensors.mesh import calls
+from warroom.sensors.models import Series
 
 from .diag_builders import alert, deployment, flat, node, pod, series, snapshot, statefulset
 
@@ -81,3 +84,33 @@ def test_an_alert_is_about_the_place_its_series_name_by_any_place_label() -> Non
         alert({"namespace": "shop", "service_name": "checkout"})])
     assert got == [("shop", "cart"), ("", "resize-images"), ("", "orders-prod"),
                    ("shop", "checkout")]
+
+
+def _istio(caller: str, callee: str, code: str, rates: list[float]) -> Series:
+    """A mesh's counter of one caller's requests to a callee answered with `code`, as the
+    caller's proxy reports it (scraped from the caller's pod)."""
+    total, counts = 0.0, []
+    for r in rates:
+        total += r * 60
+        counts.append(total)
+    return series("istio_requests_total", counts, reporter="source",
+                  source_workload=caller, source_workload_namespace="shop",
+                  destination_workload=callee, destination_workload_namespace="shop",
+                  response_code=code, response_flags="-", pod=f"{caller}-7f9dd8b6c4-aaaaa")
+
+
+def test_a_mesh_alone_locates_a_failure_three_calls_below_the_entry() -> None:
+    # entry -> a -> b -> c, with no call graph but the mesh's: c fails from minute 30 and every
+    # caller above it passes a little less of the failure on
+    world: list[Series] = []
+    for (caller, callee), share in zip(
+            [("unknown", "entry"), ("entry", "a"), ("a", "b"), ("b", "c")],
+            (0.15, 0.2, 0.25, 0.3), strict=True):
+        world.append(_istio(caller, callee, "200", [10.0] * 30 + [10 * (1 - share)] * 10))
+        world.append(_istio(caller, callee, "503", [0.0] * 30 + [10 * share] * 10))
+    found = calls(world)
+    assert found == [("entry", "a"), ("a", "b"), ("b", "c")]
+    report = rules.diagnose_snapshot(snapshot(series=world, topology=found, alerts=[alert(
+        {"destination_workload": "entry", "destination_workload_namespace": "shop"})]))
+    top = report.hypotheses[0]
+    assert (top.namespace, top.service, top.fault) == ("shop", "c", "application_error")

@@ -19,6 +19,7 @@ from warroom.agents.diagnostician.kubetext import objects_from_documents
 from warroom.agents.diagnostician.resolution import at_minutes
 from warroom.agents.diagnostician.roles import is_database_series, role_of
 from warroom.agents.diagnostician.rollovers import HASH_POD, Entity, Rollover, stitch
+from warroom.sensors.mesh import at_callee
 from warroom.sensors.models import EvidenceSnapshot, Series
 from warroom.store.times import utc
 
@@ -179,10 +180,11 @@ class Index:
     @classmethod
     def build(cls, snapshot: EvidenceSnapshot) -> Index:
         """Index a snapshot's objects, series labels and topology."""
-        # series finer than a minute at one-minute steps (resolution.py), and a raw exporter's
-        # counters and histograms as the golden signals they count (families.py)
+        # series finer than a minute at one-minute steps (resolution.py), a mesh's calls as
+        # measurements of their callees (sensors/mesh.py), and a raw exporter's counters and
+        # histograms as the golden signals they count (families.py)
         pods = [o for o in snapshot.objects if isinstance(o, dict) and o.get("kind") == "Pod"]
-        series = derive(at_minutes(snapshot.series), finite_samples, pods)
+        series = derive(at_callee(at_minutes(snapshot.series)), finite_samples, pods)
         if series is not snapshot.series:
             snapshot = snapshot.model_copy(update={"series": series})
         ix = cls(snapshot=snapshot)

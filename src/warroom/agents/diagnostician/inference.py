@@ -48,6 +48,22 @@ def infer_links(g: Graph, logev: LogEvidence,
         g.add(caller, callee)
 
 
+def unmapped_links(g: Graph, logev: LogEvidence) -> bool:
+    """Add the links the callers' logs show to dependencies a call graph does not know at all
+    (a mesh's graph has the services it runs beside, not always the database or outside host
+    they call); return whether any was added."""
+    known = set(g.callees) | set(g.callers)
+    added = False
+    for dep, cats in logev.about.items():
+        if dep in known:
+            continue
+        for items in cats.values():
+            for caller, _ in items:
+                g.add(caller, dep)
+                added = True
+    return added
+
+
 def undirected_links(ix: Index, places: dict[Entity, Place]
                      ) -> tuple[dict[Entity, set[Entity]], frozenset[Entity]]:
     """Return the co-movement links between anomalous places, and which places are sinks.

@@ -28,7 +28,7 @@ from warroom.agents.diagnostician.findings import Finding
 from warroom.agents.diagnostician.healthreports import health_report_findings
 from warroom.agents.diagnostician.hops import hop_delay_findings
 from warroom.agents.diagnostician.index import Entity, Index
-from warroom.agents.diagnostician.inference import infer_links, undirected_links
+from warroom.agents.diagnostician.inference import infer_links, undirected_links, unmapped_links
 from warroom.agents.diagnostician.kubernetes import kubernetes_findings
 from warroom.agents.diagnostician.kubestate import kube_state_findings, rollouts_from_generations
 from warroom.agents.diagnostician.localise import (
@@ -180,6 +180,8 @@ def diagnose_snapshot(snapshot: EvidenceSnapshot, *, namespace: str = "",
     errors = error_traces(ix)  # per trace id: who logged an error, when
     if not mapped:
         infer_links(g, logev, errors)
+        reach = g.downstream(alerts)
+    elif unmapped_links(g, logev):
         reach = g.downstream(alerts)
     floor = alert_error_floor(ix, alerts)
     signals = score_all(ix, floor)

@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 
 from warroom.agents.diagnostician.findings import Finding
 from warroom.agents.diagnostician.index import PLACE_LABELS, Entity, Index, targets_of
+from warroom.sensors.mesh import call_of
 from warroom.sensors.models import AlertView
 
 # workload labels of kube-state-metrics, and the Argo CD / app-of-apps `application`
@@ -45,6 +46,8 @@ def alert_entities(ix: Index, alerts: list[AlertView]) -> list[Entity]:
             # kube-state-metrics reports about objects: its own pod, service and instance
             # labels name the exporter, the workload labels name the subject
             ent = (ns, workload)
+        elif (call := call_of(lab)) is not None:  # on a mesh's calls: about their callee
+            ent = ix.entity(call.callee, call.callee_namespace or ns)
         elif lab.get("service"):
             ent = ix.entity(lab["service"], ns)
         elif lab.get("deployment") or lab.get("statefulset") or lab.get("daemonset"):
