@@ -42,7 +42,7 @@ from statistics import fmean
 from warroom.ingest.models import AlertmanagerAlert, AlertmanagerWebhook
 from warroom.safety.rules import callers_of
 from warroom.scenarios.models import ExpectedAction, PrometheusData, Scenario
-from warroom.scenarios.transforms_raw import mesh, raw_counters, raw_name
+from warroom.scenarios.transforms_raw import mesh, raw_counters, raw_name, relabelled_alerts
 from warroom.scenarios.transforms_world import (
     healthy_services,
     namespaces,
@@ -120,10 +120,7 @@ def relabel(scenario: Scenario, seed: int = 0) -> Scenario:
 
     series = [item.model_copy(update={"metric": moved(item.metric)})
               for item in scenario.prometheus.series]
-    alerts = [hook.model_copy(update={
-        "common_labels": moved(hook.common_labels), "group_labels": moved(hook.group_labels),
-        "alerts": [a.model_copy(update={"labels": moved(a.labels)}) for a in hook.alerts]})
-        for hook in scenario.alerts]
+    alerts = relabelled_alerts(scenario.alerts, moved)
     return scenario.model_copy(update={"alerts": alerts, "prometheus": scenario.prometheus
                                        .model_copy(update={"series": series})})
 

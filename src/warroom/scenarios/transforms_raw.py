@@ -33,8 +33,10 @@ metrics.
 from __future__ import annotations
 
 from collections import defaultdict
+from collections.abc import Callable
 
 from warroom.agents.diagnostician.index import finite_samples
+from warroom.ingest.models import AlertmanagerWebhook
 from warroom.scenarios.models import PrometheusData, Scenario, Topology
 from warroom.sensors.models import Series
 
@@ -68,6 +70,17 @@ RAW_NAMES = {
     "service:latency_seconds:p50_1m": "http_server_request_duration_seconds_p50",
     "service:latency_seconds:avg_1m": "http_server_request_duration_seconds_avg",
 }
+
+
+def relabelled_alerts(hooks: list[AlertmanagerWebhook],
+                      labels: Callable[[dict[str, str]], dict[str, str]]
+                      ) -> list[AlertmanagerWebhook]:
+    """Return the webhooks with `labels` applied to their group's, common and every alert's
+    labels."""
+    return [hook.model_copy(update={
+        "common_labels": labels(hook.common_labels), "group_labels": labels(hook.group_labels),
+        "alerts": [a.model_copy(update={"labels": labels(a.labels)}) for a in hook.alerts]})
+        for hook in hooks]
 
 
 def raw_name(name: str) -> str:
@@ -257,11 +270,7 @@ def mesh(scenario: Scenario, seed: int = 0) -> Scenario:
         return {**rest, "destination_workload": labels["service"],
                 "destination_workload_namespace": labels.get("namespace", "")}
 
-    alerts = [hook.model_copy(update={
-        "common_labels": destination(hook.common_labels),
-        "group_labels": destination(hook.group_labels),
-        "alerts": [a.model_copy(update={"labels": destination(a.labels)}) for a in hook.alerts]})
-        for hook in scenario.alerts]
+    alerts = relabelled_alerts(scenario.alerts, destination)
     # a mesh counts only the requests of services it runs beside: the edges to a database or
     # an outside host with no request series of its own stay as they were
     kept = [edge for edge in scenario.topology.edges if edge[1] not in meshed]

@@ -19,6 +19,7 @@ so the walk treats every place as possibly below an alert when the graph is infe
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from datetime import datetime
 from itertools import combinations
 from typing import TYPE_CHECKING
@@ -40,10 +41,8 @@ def infer_links(g: Graph, logev: LogEvidence,
                 errors: dict[str, list[tuple[float, Entity]]]) -> None:
     """Add the directed links the logs show to a graph the snapshot left empty: the callers'
     lines naming a dependency (`logev`), and the order of errors per trace (`errors`)."""
-    for dep, cats in logev.about.items():
-        for items in cats.values():
-            for caller, _ in items:
-                g.add(caller, dep)
+    for caller, dep in _log_links(logev):
+        g.add(caller, dep)
     for caller, callee in error_order_edges(errors):
         g.add(caller, callee)
 
@@ -53,15 +52,18 @@ def unmapped_links(g: Graph, logev: LogEvidence) -> bool:
     (a mesh's graph has the services it runs beside, not always the database or outside host
     they call); return whether any was added."""
     known = set(g.callees) | set(g.callers)
-    added = False
+    unknown = [(caller, dep) for caller, dep in _log_links(logev) if dep not in known]
+    for caller, dep in unknown:
+        g.add(caller, dep)
+    return bool(unknown)
+
+
+def _log_links(logev: LogEvidence) -> Iterator[tuple[Entity, Entity]]:
+    """(caller, dependency) of every caller's log line that names a dependency."""
     for dep, cats in logev.about.items():
-        if dep in known:
-            continue
         for items in cats.values():
             for caller, _ in items:
-                g.add(caller, dep)
-                added = True
-    return added
+                yield caller, dep
 
 
 def undirected_links(ix: Index, places: dict[Entity, Place]
