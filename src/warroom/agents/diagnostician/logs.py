@@ -14,44 +14,51 @@ from datetime import UTC, datetime
 from warroom.agents.diagnostician.findings import Finding
 from warroom.agents.diagnostician.index import Entity, Index
 
+
+def _on_lowered(pattern: str) -> re.Pattern[str]:
+    """Compile a case-blind pattern to search a line already lowered: the same matches, some
+    five times faster on long lines (a case-blind search tries every position the slow way).
+    Escapes (`\\S`, `\\W`, `\\B`) keep their case; every other letter is lowered."""
+    return re.compile(re.sub(r"\\.|[A-Z]",
+                             lambda m: m.group() if len(m.group()) > 1 else m.group().lower(),
+                             pattern))
+
+
 CATEGORIES: list[tuple[str, re.Pattern[str]]] = [
-    ("dns", re.compile(r"NXDOMAIN|SERVFAIL|EAI_AGAIN|name resolution|no such host|server "
-                       r"misbehaving|on [\d.]+:53|dns lookup failed|UnknownHostException|"
-                       r"could(n't| not) resolve (host|hostname)|Name or service not known|"
-                       r"ENOTFOUND", re.I)),
-    ("tls", re.compile(r"x509|certificate (has )?expired|bad certificate|certificate verify "
-                       r"failed|TLS handshake|SSLHandshake|CERT_HAS_EXPIRED", re.I)),
-    ("pool", re.compile(r"HikariPool|Connection is not available|too many clients|remaining "
-                        r"connection slots|pool (is )?exhausted|could not obtain connection|"
-                        r"max_connections|QueuePool limit", re.I)),
-    ("disk", re.compile(r"No space left on device|disk (is )?full|ENOSPC", re.I)),
-    ("oom", re.compile(r"OutOfMemory|heap out of memory|MemoryError|cannot allocate memory|"
-                       r"approaching limit|Killed process", re.I)),
-    ("leak", re.compile(r"GC overhead|still growing|(?<!EventEmitter )memory leak|"
-                        r"no eviction configured", re.I)),
-    ("config", re.compile(r"invalid configuration|missing required|configuration validation|"
-                          r"required key|failed to parse \S+|config(uration)? error|unknown "
-                          r"config|environment variable \S+ (is )?(not set|missing|required)|"
-                          r"env(ironment)? var(iable)? \S+ (is )?(not set|missing)|could not "
-                          r"load config|ConfigException|invalid value for \S+|yaml: unmarshal|"
-                          r"no such file or directory: \S+\.(ya?ml|json|conf|toml|ini)",
-                          re.I)),
-    ("cpu", re.compile(r"WORKER TIMEOUT|event loop blocked|CPU throttl|compute_\w+", re.I)),
-    ("load", re.compile(r"queue full|shedding load|Rejected request|too many requests|\b429\b",
-                        re.I)),
-    ("network", re.compile(r"retransmi|reset before headers|packet loss|connection timeout",
-                           re.I)),
-    ("exception", re.compile(r"Exception\b|Traceback|panic:|TypeError|NullPointer|Unhandled|"
-                             r"segmentation fault|KeyError|AttributeError|IllegalState|"
-                             r"cannot unmarshal", re.I)),
-    ("timeout", re.compile(r"timed? ?out|deadline exceeded|Timeout", re.I)),
-    ("refused", re.compile(r"connection refused|ECONNREFUSED|reset by peer|broken pipe|"
-                           r"upstream connect error|\b50[234]\b|Service Unavailable|Bad Gateway|"
-                           r"status code 5\d\d|IOException", re.I)),
+    ("dns", _on_lowered(r"NXDOMAIN|SERVFAIL|EAI_AGAIN|name resolution|no such host|server "
+                        r"misbehaving|on [\d.]+:53|dns lookup failed|UnknownHostException|"
+                        r"could(n't| not) resolve (host|hostname)|Name or service not known|"
+                        r"ENOTFOUND")),
+    ("tls", _on_lowered(r"x509|certificate (has )?expired|bad certificate|certificate verify "
+                        r"failed|TLS handshake|SSLHandshake|CERT_HAS_EXPIRED")),
+    ("pool", _on_lowered(r"HikariPool|Connection is not available|too many clients|remaining "
+                         r"connection slots|pool (is )?exhausted|could not obtain connection|"
+                         r"max_connections|QueuePool limit")),
+    ("disk", _on_lowered(r"No space left on device|disk (is )?full|ENOSPC")),
+    ("oom", _on_lowered(r"OutOfMemory|heap out of memory|MemoryError|cannot allocate memory|"
+                        r"approaching limit|Killed process")),
+    ("leak", _on_lowered(r"GC overhead|still growing|(?<!EventEmitter )memory leak|"
+                         r"no eviction configured")),
+    ("config", _on_lowered(r"invalid configuration|missing required|configuration validation|"
+                           r"required key|failed to parse \S+|config(uration)? error|unknown "
+                           r"config|environment variable \S+ (is )?(not set|missing|required)|"
+                           r"env(ironment)? var(iable)? \S+ (is )?(not set|missing)|could not "
+                           r"load config|ConfigException|invalid value for \S+|yaml: unmarshal|"
+                           r"no such file or directory: \S+\.(ya?ml|json|conf|toml|ini)")),
+    ("cpu", _on_lowered(r"WORKER TIMEOUT|event loop blocked|CPU throttl|compute_\w+")),
+    ("load", _on_lowered(r"queue full|shedding load|Rejected request|too many requests|\b429\b")),
+    ("network", _on_lowered(r"retransmi|reset before headers|packet loss|connection timeout")),
+    ("exception", _on_lowered(r"Exception\b|Traceback|panic:|TypeError|NullPointer|Unhandled|"
+                              r"segmentation fault|KeyError|AttributeError|IllegalState|"
+                              r"cannot unmarshal")),
+    ("timeout", _on_lowered(r"timed? ?out|deadline exceeded|Timeout")),
+    ("refused", _on_lowered(r"connection refused|ECONNREFUSED|reset by peer|broken pipe|"
+                            r"upstream connect error|\b50[234]\b|Service Unavailable|Bad Gateway|"
+                            r"status code 5\d\d|IOException")),
 ]
-_ERRORISH = re.compile(r"error|warn|fatal|critical|fail|exception|panic|refused|timeout|"
-                       r"could(n't| not) resolve|not known|ENOTFOUND|"
-                       r"\"level\":\s*[456]0|GC overhead|still growing|heap in use", re.I)
+_ERRORISH = _on_lowered(r"error|warn|fatal|critical|fail|exception|panic|refused|timeout|"
+                        r"could(n't| not) resolve|not known|ENOTFOUND|"
+                        r"\"level\":\s*[456]0|GC overhead|still growing|heap in use")
 # words one of which every line _ERRORISH matches holds, in lower case: a substring test is some
 # ten times cheaper than the case-blind regex, and most lines are chatter that holds none
 _WORTH = ("error", "warn", "fatal", "critical", "fail", "exception", "panic", "refused",
@@ -97,9 +104,9 @@ def _dependency(ix: Index, line: str, caller: Entity) -> Entity | None:
     return None
 
 
-_ERROR_LEVEL = re.compile(r"\b(ERROR|FATAL|CRITICAL|SEVERE|PANIC|EMERG)\b|\"level\":\s*\"?"
-                          r"(error|fatal|critical|panic)|\"level\":\s*[56]0\b|level=(error|"
-                          r"fatal)|\[(error|fatal|crit)\]|^panic:|Traceback|Unhandled", re.I)
+_ERROR_LEVEL = _on_lowered(r"\b(ERROR|FATAL|CRITICAL|SEVERE|PANIC|EMERG)\b|\"level\":\s*\"?"
+                           r"(error|fatal|critical|panic)|\"level\":\s*[56]0\b|level=(error|"
+                           r"fatal)|\[(error|fatal|crit)\]|^panic:|Traceback|Unhandled")
 
 
 def classify(line: str) -> list[str]:
@@ -108,10 +115,10 @@ def classify(line: str) -> list[str]:
     An exception logged below error level (a framework saying it handled one) is not a failure.
     """
     lowered = line.lower()
-    if not any(word in lowered for word in _WORTH) or not _ERRORISH.search(line):
+    if not any(word in lowered for word in _WORTH) or not _ERRORISH.search(lowered):
         return []
-    cats = [name for name, pat in CATEGORIES if pat.search(line)]
-    if "exception" in cats and not _ERROR_LEVEL.search(line):
+    cats = [name for name, pat in CATEGORIES if pat.search(lowered)]
+    if "exception" in cats and not _ERROR_LEVEL.search(lowered):
         cats.remove("exception")
     return cats
 
