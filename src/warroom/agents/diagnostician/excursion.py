@@ -10,6 +10,7 @@ baseline, judged against every sample outside the stretch (the epidemic change-p
 from __future__ import annotations
 
 import math
+from bisect import insort
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from statistics import median
@@ -45,6 +46,12 @@ def spread(base: list[float], med: float, kind: str, scale_hint: float,
     else:
         absolute = 0.02 * scale_hint if scale_hint > 0 else 1e-6
     return max(mad, iqr, rel, absolute, 1e-9)
+
+
+def _sorted_median(values: list[float]) -> float:
+    """Return the median of sorted values (as `statistics.median` would, without sorting)."""
+    n = len(values)
+    return values[n // 2] if n % 2 else (values[n // 2 - 1] + values[n // 2]) / 2
 
 
 def strength_of(z: float) -> float:
@@ -116,10 +123,16 @@ def excursion_of(pts: list[tuple[float, float]], kind: str, hint: float, anchor:
             # short baseline (an alert fires a step or more after its onset at coarse steps),
             # so every split in the look-back is tried as the change-point, judged against
             # what came before it alone
-            for at in range(max(1, early), cut):
-                base = [v for _, v in pts[:at]]
-                m = median(base)
-                splits.append((at, base, m, spread(base, m, kind, hint, error_floor), True))
+            direction = -1.0 if kind == "free" else 1.0
+            first = max(1, early)
+            before = sorted(v for _, v in pts[:first])  # the samples before `at`, kept sorted
+            for at in range(first, cut):
+                m = _sorted_median(before)
+                # no stretch can begin where its first sample is not off the median
+                if direction * (pts[at][1] - m) > 0:
+                    base = list(before)
+                    splits.append((at, base, m, spread(base, m, kind, hint, error_floor), True))
+                insort(before, pts[at][1])
     best: Excursion | None = None
     for start, base, m, sc, at_split in splits:
         found = _stretches(pts, kind, hint, start, base, m, sc, at_split, error_floor)
@@ -139,6 +152,8 @@ def _stretches(pts: list[tuple[float, float]], kind: str, hint: float, start: in
     That baseline needs SPLIT_BASELINE samples: one sample says nothing of the noise.
     """
     direction = -1.0 if kind == "free" else 1.0
+    if at_split and direction * (pts[start][1] - med) <= MIN_Z * scale:
+        return None  # the stretch must begin at the change-point, and it is inside the band
     devs = [direction * (v - med) for _, v in pts]
     best: Excursion | None = None
     i = start
