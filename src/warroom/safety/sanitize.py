@@ -78,7 +78,6 @@ _INJECTION_TRIGGERS = (
 )
 
 
-_LONG_STRING = re.compile(r'"(?:[^"\\]|\\.){' + str(MAX_STRING) + ',}"')
 _LONG_LABEL = re.compile(r"[^\n]{501}")
 _DSN_TRIGGER = re.compile(r"://[^\s/@\"']+:[^\s@/\"']*@")
 # references to Secrets name them without holding them: not worth a closer look
@@ -162,9 +161,11 @@ def _has_long_string(text: str) -> bool:
     """Tell whether JSON text holds a string longer than MAX_STRING."""
     if len(text) <= MAX_STRING:
         return False
-    if '\\"' in text:  # escaped quotes split strings: take the exact, slower road
-        return bool(_LONG_STRING.search(text))
-    return max(map(len, text.split('"'))) > MAX_STRING
+    # escaped backslashes and quotes made plain at their own length, so that every quote left
+    # ends a string: an escape counts as its two characters, never fewer (a long string is never
+    # missed; a regular expression over every quote took 12 ms on 180 KB of objects)
+    plain = text.replace("\\\\", "__").replace('\\"', "__")
+    return max(map(len, plain.split('"'))) > MAX_STRING
 
 
 def clean_object(obj: dict[str, Any], needles: tuple[str, ...] = _TRIGGERS) -> dict[str, Any]:
