@@ -23,7 +23,7 @@ from warroom.scenarios.models import Scenario
 from warroom.scenarios.sensors import replay_sensors
 
 if TYPE_CHECKING:
-    from sqlalchemy.ext.asyncio import AsyncSession
+    from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
 
     from warroom.agents.llm.ports import LanguageModels
 
@@ -133,7 +133,7 @@ class Replayer:
         self._models = models
         self._dir: tempfile.TemporaryDirectory[str] | None = None
         self._template: Path | None = None
-        self._n = 0
+        self._engine: AsyncEngine | None = None
 
     async def __aenter__(self) -> Replayer:
         # lazy: cold import cost (python -X importtime): warroom.store.db ~960 ms (pulls rich,
@@ -164,10 +164,18 @@ class Replayer:
         if any(self._base.backend_for(r) != "rules" for r in ("diagnostician", "solver",
                                                               "reviewer", "critic")):
             import pydantic_ai  # noqa: F401  (the model path's import, paid once up front)
+        # one engine for every scenario, its file replaced by a fresh copy of the template each
+        # time: live traffic runs on one engine whose statements are compiled once and cached;
+        # an engine per scenario would bill every replay for compiling them all again (the
+        # cache is the engine's, keyed by its dialect)
+        self._engine = make_engine(f"sqlite+aiosqlite:///{self._dir.name}/replay.sqlite")
         return self
 
     async def __aexit__(self, exc_type: type[BaseException] | None,
                         exc: BaseException | None, tb: TracebackType | None) -> None:
+        if self._engine is not None:
+            await self._engine.dispose()
+            self._engine = None
         if self._dir is not None:
             self._dir.cleanup()
             self._dir = None
@@ -180,26 +188,24 @@ class Replayer:
         # module's import path
         from warroom.agents.service import analyze_incident
         from warroom.ingest.service import ingest_alertmanager
-        from warroom.store.db import make_engine, make_sessionmaker
+        from warroom.store.db import make_sessionmaker
 
-        assert self._dir is not None and self._template is not None, "use `async with`"
+        assert self._dir is not None and self._template is not None and self._engine is not None, \
+            "use `async with`"
         scenario = scenario.model_copy(update={"expected": None})  # never seen by the system
-        self._n += 1
-        path = Path(self._dir.name) / f"s{self._n}.sqlite"
+        engine = self._engine
+        await engine.dispose()  # the last scenario's connections, on the file replaced now
+        path = Path(engine.url.database or "")
+        for suffix in ("", "-wal", "-shm"):
+            path.with_name(path.name + suffix).unlink(missing_ok=True)
         shutil.copyfile(self._template, path)
-        url = f"sqlite+aiosqlite:///{path}"
         assert self._base is not None
-        settings = self._base.model_copy(update={"database_url": url,
+        settings = self._base.model_copy(update={"database_url": str(engine.url),
                                            "home": Path(self._dir.name)})
-        engine = make_engine(url)
-        try:
-            # live traffic finds a warm connection pool; so does each replayed scenario, whose
-            # private database is an artefact of replay, not part of the pipeline it times
-            async with engine.connect():
-                pass
-        except Exception:
-            await engine.dispose()
-            raise
+        # live traffic finds a warm connection pool; so does each replayed scenario, whose
+        # private database is an artefact of replay, not part of the pipeline it times
+        async with engine.connect():
+            pass
         started = time.perf_counter()
         try:
             sessions = make_sessionmaker(engine)
@@ -229,9 +235,6 @@ class Replayer:
                                 time.perf_counter() - started)
             line["error"] = line["decision"]["blocked_reason"]
             return line
-        finally:
-            await engine.dispose()
-            path.unlink(missing_ok=True)
 
 
 async def _nothing_learned(session: AsyncSession) -> dict[str, float]:
