@@ -14,6 +14,7 @@ table, a queue, a host.
 
 from __future__ import annotations
 
+import functools
 import math
 import re
 from dataclasses import dataclass
@@ -82,8 +83,9 @@ class Signal:
         return self.recent / self.base if abs(self.base) > 1e-12 else math.inf
 
 
+@functools.lru_cache(maxsize=4096)
 def kind_of(name: str) -> str:
-    """Classify a metric name by the generic words in it."""
+    """Classify a metric name by the generic words in it (names repeat: remembered)."""
     for kind, pat in _KINDS:
         if pat.search(name):
             return kind

@@ -10,6 +10,7 @@ a step that is still there, a step that switched off again). The fingerprint ana
 
 from __future__ import annotations
 
+import functools
 import re
 from typing import TYPE_CHECKING
 
@@ -72,7 +73,7 @@ def killed_at_limit(ix: Index, ent: Entity) -> bool:
     it still show in three samples, however short the series and whatever its baseline.
     """
     for series in ix.snapshot.series:
-        if not _MEMORY.search(series.name) or place_of(ix, series) != ent:
+        if not _measures_memory(series.name) or place_of(ix, series) != ent:
             continue
         vals = [v for _, v in ix.points(series)]
         if not vals or min(vals) < 0 or max(vals) > 1.0:
@@ -81,6 +82,11 @@ def killed_at_limit(ix: Index, ent: Entity) -> bool:
                for a, b, c in zip(vals, vals[1:], vals[2:], strict=False)):
             return True
     return False
+
+
+@functools.lru_cache(maxsize=4096)
+def _measures_memory(name: str) -> bool:
+    return _MEMORY.search(name) is not None
 
 
 def switched_off(signals: list[Signal]) -> bool:
