@@ -42,6 +42,8 @@ _STR_KEYS = frozenset({
 _INT_KEYS = frozenset({"currentReplicas", "desiredReplicas", "maxReplicas", "minReplicas",
                        "replicas", "count", "restartCount"})
 _TOP_DICTS = frozenset({"metadata", "spec", "status"})
+# maps of strings to strings whatever their keys are (a label called `count` is no integer)
+_STRING_MAPS = frozenset({"annotations", "labels", "matchLabels", "data"})
 
 
 def repair(obj: dict[str, Any]) -> dict[str, Any]:
@@ -62,14 +64,20 @@ def _fix(value: Any, key: str) -> Any:
         item = str if key in _STR_LIST_KEYS else dict  # a list holds one shape of item
         return [_fix(v, "") for v in value if isinstance(v, item)]
     if key in _STR_KEYS and not isinstance(value, str):
-        return "" if value is None or isinstance(value, dict | list) else str(value)
+        return _as_str(value)
     if key in _INT_KEYS and value is not None and not isinstance(value, int):
         return as_int(value)
     if key == "status" and not isinstance(value, dict | str):
         return ""
+    if key in _STRING_MAPS and isinstance(value, dict):
+        return {str(k): v if isinstance(v, str) else _as_str(v) for k, v in value.items()}
     if isinstance(value, dict):
         return {str(k): _fix(v, str(k)) for k, v in value.items()}
     return value
+
+
+def _as_str(value: Any) -> str:
+    return "" if value is None or isinstance(value, dict | list) else str(value)
 
 
 def as_int(value: Any, default: int = 0) -> int:
