@@ -2,11 +2,16 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 
+import orjson
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from warroom.safety.sanitize import (
     FENCE_OPEN,
+    MAX_STRING,
     REDACTED,
+    _has_long_string,
     clean_text,
     clean_value,
     looks_like_instruction,
@@ -116,3 +121,12 @@ def test_snapshot_sanitized_everywhere() -> None:
     assert "pw12345" not in out.logs[0].lines[-1]
     assert out.documents[0].text.startswith(FENCE_OPEN)
     assert snap.logs[0].lines[-1].endswith("pw12345@h/db")  # the original is not mutated
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.text(alphabet='ab"\\\n{}:, ', min_size=MAX_STRING - 3, max_size=MAX_STRING + 40))
+def test_a_long_string_is_found_whatever_it_escapes(value: str) -> None:
+    # quotes and backslashes are escaped in JSON; the test still sees every long string
+    text = orjson.dumps([{"k": "short"}, {"v": value}]).decode()
+    if len(value) > MAX_STRING:
+        assert _has_long_string(text)

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from warroom.agents.diagnostician.index import Index
+from warroom.agents.diagnostician.index import Index, repair
 
 from .diag_builders import deployment, pod, series, snapshot, statefulset
 
@@ -35,3 +35,13 @@ def test_pvc_belongs_to_its_statefulset_and_names_resolve_to_places() -> None:
     assert ix.entity("orders-db", "shop") == ("data", "orders-db")
     assert ix.entity("api.stripe.com", "shop") == ("", "api.stripe.com")
     assert ix.is_database(("data", "orders-db")) and not ix.is_database(("shop", "orders"))
+
+
+def test_labels_and_annotations_stay_strings_whatever_their_keys() -> None:
+    raw = {"kind": "Deployment", "spec": {"replicas": "3"}, "metadata": {
+        "name": "api", "namespace": "shop", "labels": {"count": "3", "name": "api", "tier": 2},
+        "annotations": {"replicas": "5", "note": None}}}
+    fixed = repair(raw)
+    assert fixed["spec"]["replicas"] == 3  # the object's own field is read as what it is
+    assert fixed["metadata"]["labels"] == {"count": "3", "name": "api", "tier": "2"}
+    assert fixed["metadata"]["annotations"] == {"replicas": "5", "note": ""}

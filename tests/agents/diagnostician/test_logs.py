@@ -11,6 +11,7 @@ from warroom.agents.diagnostician.index import Index
 from warroom.agents.diagnostician.logs import (
     _ERRORISH,
     _WORTH,
+    _on_lowered,
     classify,
     collect,
     dns_entity,
@@ -117,3 +118,11 @@ def test_the_cheap_word_tests_never_drop_a_line_the_patterns_would_take(line: st
     assert is_error_line(line) == bool(ERROR_LINE.search(line))
     if _ERRORISH.search(line):
         assert any(w in line.lower() for w in _WORTH)
+
+
+
+def test_a_pattern_for_lowered_lines_keeps_its_escapes() -> None:
+    pat = _on_lowered(r"Failed to parse \S+ on \W?NXDOMAIN\b|HTTP \d{3}")
+    assert pat.pattern == r"failed to parse \S+ on \W?nxdomain\b|http \d{3}"
+    assert pat.search("error: failed to parse config.yaml on nxdomain")
+    assert not pat.search("error: failed to parse  on nxdomain")  # \S+ still needs a word
