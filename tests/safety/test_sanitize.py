@@ -1,11 +1,10 @@
 from __future__ import annotations
 
+import random
 from datetime import UTC, datetime
 
 import orjson
 import pytest
-from hypothesis import given, settings
-from hypothesis import strategies as st
 
 from warroom.safety.sanitize import (
     FENCE_OPEN,
@@ -123,10 +122,13 @@ def test_snapshot_sanitized_everywhere() -> None:
     assert snap.logs[0].lines[-1].endswith("pw12345@h/db")  # the original is not mutated
 
 
-@settings(max_examples=200, deadline=None)
-@given(st.text(alphabet='ab"\\\n{}:, ', min_size=MAX_STRING - 3, max_size=MAX_STRING + 40))
-def test_a_long_string_is_found_whatever_it_escapes(value: str) -> None:
+def test_a_long_string_is_found_whatever_it_escapes() -> None:
     # quotes and backslashes are escaped in JSON; the test still sees every long string
-    text = orjson.dumps([{"k": "short"}, {"v": value}]).decode()
-    if len(value) > MAX_STRING:
-        assert _has_long_string(text)
+    rnd = random.Random(2026)
+    for _ in range(300):
+        chars = ["a"] * rnd.randint(MAX_STRING - 45, MAX_STRING + 5) + rnd.choices(
+            ['"', "\\", "\n", "}", ","], k=rnd.randint(0, 40))
+        rnd.shuffle(chars)
+        value = "".join(chars)
+        text = orjson.dumps([{"k": "short"}, {"v": value}]).decode()
+        assert _has_long_string(text) or len(value) <= MAX_STRING, value
