@@ -1,5 +1,8 @@
 """Shared fixtures: a migrated database per test on SQLite, and on PostgreSQL when reachable.
 
+Each test's database is a copy of one migrated once per run; `blank_engine` is empty, for
+the migrations' own tests.
+
 Under CI=true the PostgreSQL and Redis suites must run: an unreachable service fails the run
 instead of skipping it.
 """
@@ -8,14 +11,16 @@ from __future__ import annotations
 
 import asyncio
 import os
+import shutil
 import socket
 import uuid
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Iterator
+from dataclasses import dataclass
 from pathlib import Path
 from urllib.parse import urlparse
 
 import pytest
-from sqlalchemy import text
+from sqlalchemy import make_url, text
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 from ci_env import IN_CI
@@ -51,17 +56,27 @@ def require_service(url: str, default_port: int, what: str) -> None:
 
 
 @pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
-def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
-    """A fresh database URL: a SQLite file, or a private schema on PostgreSQL."""
+def database_url(request: pytest.FixtureRequest, tmp_path: Path,
+                 migrated_template: MigratedTemplate) -> Iterator[str]:
+    """A fresh database URL: a SQLite file (the `engine` fixture copies the migrated template
+    into it), or on PostgreSQL a database of the test's own, created from the migrated
+    template and dropped afterwards (so DBOS's tables are the test's own too)."""
     if request.param == "sqlite":
-        return f"sqlite+aiosqlite:///{tmp_path / 'warroom.sqlite'}"
+        yield f"sqlite+aiosqlite:///{tmp_path / 'warroom.sqlite'}"
+        return
     require_service(POSTGRES_URL, 5432, "PostgreSQL")
-    return POSTGRES_URL
+    name, template = f"t_{uuid.uuid4().hex[:12]}", migrated_template.postgres_template()
+    asyncio.run(_admin(f'CREATE DATABASE "{name}" TEMPLATE "{template}"'))
+    try:
+        yield _postgres_database(name)
+    finally:
+        asyncio.run(_drop_database(name))
 
 
 @pytest.fixture
 async def blank_engine(database_url: str) -> AsyncIterator[AsyncEngine]:
-    """An engine on an empty database; on PostgreSQL a schema of its own, dropped afterwards."""
+    """An engine on an empty database; on PostgreSQL a schema of its own in the test's
+    database, dropped afterwards."""
     if database_url.startswith("sqlite"):
         eng = make_engine(database_url)
         yield eng
@@ -83,11 +98,71 @@ async def blank_engine(database_url: str) -> AsyncIterator[AsyncEngine]:
         await admin.dispose()
 
 
+@pytest.fixture(scope="session")
+def migrated_template(tmp_path_factory: pytest.TempPathFactory) -> Iterator[MigratedTemplate]:
+    """Databases migrated once for the whole run, which each test's database is copied from.
+
+    Migrating a fresh database took 0.3 s on SQLite and 0.7 s on PostgreSQL, for every test
+    that wants one; a copy of a migrated SQLite file costs a millisecond, a PostgreSQL database
+    created from a migrated template about 0.15 s.
+    """
+    template = MigratedTemplate(sqlite=tmp_path_factory.mktemp("template") / "warroom.sqlite")
+    asyncio.run(_migrate(f"sqlite+aiosqlite:///{template.sqlite}"))
+    try:
+        yield template
+    finally:
+        if template.postgres:
+            asyncio.run(_drop_database(template.postgres))
+
+
+@dataclass
+class MigratedTemplate:
+    sqlite: Path
+    postgres: str = ""  # the template database's name, made when a test first asks for one
+
+    def postgres_template(self) -> str:
+        if not self.postgres:
+            name = f"warroom_template_{uuid.uuid4().hex[:8]}"
+            asyncio.run(_admin(f'CREATE DATABASE "{name}"'))
+            asyncio.run(_migrate(_postgres_database(name)))
+            self.postgres = name
+        return self.postgres
+
+
+async def _migrate(url: str) -> None:
+    eng = make_engine(url)
+    try:
+        await upgrade(eng)
+    finally:
+        await eng.dispose()
+
+
+def _postgres_database(name: str) -> str:
+    return str(make_url(POSTGRES_URL).set(database=name).render_as_string(hide_password=False))
+
+
+async def _admin(statement: str) -> None:
+    admin = make_engine(POSTGRES_URL, isolation_level="AUTOCOMMIT")
+    try:
+        async with admin.connect() as conn:
+            await conn.execute(text(statement))
+    finally:
+        await admin.dispose()
+
+
+async def _drop_database(name: str) -> None:
+    await _admin(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
 @pytest.fixture
-async def engine(blank_engine: AsyncEngine) -> AsyncEngine:
-    """A migrated engine (see `blank_engine`)."""
-    await upgrade(blank_engine)
-    return blank_engine
+async def engine(database_url: str,
+                 migrated_template: MigratedTemplate) -> AsyncIterator[AsyncEngine]:
+    """A migrated engine on the test's database (see `database_url`)."""
+    if database_url.startswith("sqlite"):
+        shutil.copyfile(migrated_template.sqlite, make_url(database_url).database or "")
+    eng = make_engine(database_url)
+    yield eng
+    await eng.dispose()
 
 
 @pytest.fixture
