@@ -86,7 +86,7 @@ def wf_settings(settings: Settings) -> Settings:
         "approval_timeout_seconds": 30.0, "sensor_timeout_seconds": 1.0,
         "verify_timeout_seconds": 5.0,
     }
-    # on PostgreSQL the DBOS tables follow the app into the test's private schema
+    # on PostgreSQL the test's database is its own (conftest), and so are DBOS's tables in it
     return settings.model_copy(update=update)
 
 
