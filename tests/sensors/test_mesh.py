@@ -74,3 +74,12 @@ def test_a_calls_series_becomes_its_callees() -> None:
     assert linkerd[0].metric["status_code"] == "500" and "classification" not in linkerd[0].metric
     untouched = [plain]
     assert at_callee(untouched) is untouched
+
+
+def test_a_grpc_calls_outcome_is_its_grpc_status_not_the_http_200() -> None:
+    grpc = at_callee([series({**ISTIO, "response_code": "200", "grpc_response_status": "14"}),
+                      series({**ISTIO, "response_code": "200", "grpc_response_status": ""})])
+    assert grpc[0].metric["grpc_response_status"] == "14" and "response_code" not in grpc[0].metric
+    # a plain HTTP call carries an empty gRPC status: its HTTP code is the outcome
+    assert grpc[1].metric["response_code"] == "200"
+    assert "grpc_response_status" not in grpc[1].metric

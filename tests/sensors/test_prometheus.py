@@ -117,7 +117,8 @@ def test_mesh_queries_are_scoped_by_the_label_naming_each_side() -> None:
     queries = dict(build_mesh_queries(SensorRequest(now=NOW, namespaces=["shop"])))
     assert queries["istio_requests_total"] == (
         "sum by (reporter, source_workload, source_workload_namespace, destination_workload, "
-        "destination_workload_namespace, destination_service_name, response_code) "
+        "destination_workload_namespace, destination_service_name, response_code, "
+        "grpc_response_status) "
         '(istio_requests_total{destination_workload_namespace="shop"})')
     assert queries["response_total"].endswith(
         '(response_total{direction="outbound", namespace="shop"})')

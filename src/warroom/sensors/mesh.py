@@ -44,8 +44,10 @@ _CONVENTIONS = (
 # what a mesh writes where it does not know a side (traffic from outside the mesh)
 _UNKNOWN = {"", "unknown", "unknown_service"}
 # labels of a call's series that split the callee's answers, kept by `at_callee`; of several
-# status labels the first is kept
-_STATUS = ("response_code", "status_code", "code", "status", "classification")
+# status labels the first is kept. Istio answers a gRPC call with HTTP 200 and its outcome in
+# `grpc_response_status` (a gRPC code; empty for plain HTTP), so that label comes first.
+_STATUS = ("grpc_response_status", "response_code", "status_code", "code", "status",
+           "classification")
 _KEPT = ("__name__", "le", "quantile", "reporter", "direction")
 # the namespace a Kubernetes callee's name is qualified with (`reviews.default.svc...`)
 _SERVICE_DOMAIN = ".svc."

@@ -68,8 +68,8 @@ _ISTIO_CALL = ("reporter, source_workload, source_workload_namespace, destinatio
                "destination_workload_namespace, destination_service_name")
 _LINKERD_CALL = "deployment, namespace, dst_deployment, dst_namespace"
 MESH_FAMILIES = (
-    ("istio_requests_total", f"{_ISTIO_CALL}, response_code", "destination_workload_namespace",
-     ""),
+    ("istio_requests_total", f"{_ISTIO_CALL}, response_code, grpc_response_status",
+     "destination_workload_namespace", ""),
     ("istio_request_duration_milliseconds_bucket", f"{_ISTIO_CALL}, le",
      "destination_workload_namespace", ""),
     ("istio_tcp_connections_opened_total", _ISTIO_CALL, "source_workload_namespace", ""),

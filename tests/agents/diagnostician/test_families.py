@@ -61,6 +61,7 @@ def test_grpc_codes_fail_by_name_or_number_and_client_codes_do_not() -> None:
     assert ratio("grpc_code", "Unavailable", "OK") == pytest.approx(0.1)
     assert ratio("grpc_code", "NotFound", "OK") == 0
     assert ratio("rpc_grpc_status_code", "14", "0") == pytest.approx(0.1)
+    assert ratio("grpc_response_status", "14", "0") == pytest.approx(0.1)  # Istio's
     assert ratio("outcome", "SERVER_ERROR", "SUCCESS") == pytest.approx(0.1)
 
 
