@@ -25,7 +25,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 from ci_env import IN_CI
 from warroom.config import Settings
-from warroom.store.db import make_engine, make_sessionmaker
+from warroom.store.db import create_database, drop_database, make_engine, make_sessionmaker
 from warroom.store.migrate import upgrade
 
 POSTGRES_URL = os.environ.get(
@@ -66,11 +66,11 @@ def database_url(request: pytest.FixtureRequest, tmp_path: Path,
         return
     require_service(POSTGRES_URL, 5432, "PostgreSQL")
     name, template = f"t_{uuid.uuid4().hex[:12]}", migrated_template.postgres_template()
-    asyncio.run(_admin(f'CREATE DATABASE "{name}" TEMPLATE "{template}"'))
+    url = asyncio.run(create_database(POSTGRES_URL, name, template=template))
     try:
-        yield _postgres_database(name)
+        yield url
     finally:
-        asyncio.run(_drop_database(name))
+        asyncio.run(drop_database(POSTGRES_URL, name))
 
 
 @pytest.fixture
@@ -112,7 +112,7 @@ def migrated_template(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Migr
         yield template
     finally:
         if template.postgres:
-            asyncio.run(_drop_database(template.postgres))
+            asyncio.run(drop_database(POSTGRES_URL, template.postgres))
 
 
 @dataclass
@@ -123,8 +123,8 @@ class MigratedTemplate:
     def postgres_template(self) -> str:
         if not self.postgres:
             name = f"warroom_template_{uuid.uuid4().hex[:8]}"
-            asyncio.run(_admin(f'CREATE DATABASE "{name}"'))
-            asyncio.run(_migrate(_postgres_database(name)))
+            url = asyncio.run(create_database(POSTGRES_URL, name))
+            asyncio.run(_migrate(url))
             self.postgres = name
         return self.postgres
 
@@ -135,23 +135,6 @@ async def _migrate(url: str) -> None:
         await upgrade(eng)
     finally:
         await eng.dispose()
-
-
-def _postgres_database(name: str) -> str:
-    return str(make_url(POSTGRES_URL).set(database=name).render_as_string(hide_password=False))
-
-
-async def _admin(statement: str) -> None:
-    admin = make_engine(POSTGRES_URL, isolation_level="AUTOCOMMIT")
-    try:
-        async with admin.connect() as conn:
-            await conn.execute(text(statement))
-    finally:
-        await admin.dispose()
-
-
-async def _drop_database(name: str) -> None:
-    await _admin(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
 
 
 @pytest.fixture

@@ -16,13 +16,12 @@ import signal
 import subprocess
 import sys
 import time
-import uuid
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
-from sqlalchemy import create_engine, select, text
+from sqlalchemy import select
 from wfkit import ScriptedDebate, decision_of, post_alert, wait_for
 
 from warroom.access.models import Role
@@ -87,27 +86,13 @@ class Worker:
 
 
 @pytest.fixture
-def crash_settings(tmp_path: Path, database_url: str) -> Iterator[Settings]:
-    """Settings a child process can reach: on PostgreSQL, a database of the test's own."""
-    url, dropper = database_url, None
-    if database_url.startswith("postgresql"):
-        name = f"wcrash_{uuid.uuid4().hex[:10]}"
-        admin = create_engine(database_url.replace("+asyncpg", ""), isolation_level="AUTOCOMMIT")
-        with admin.connect() as conn:
-            conn.execute(text(f'CREATE DATABASE "{name}"'))
-        url = database_url.rsplit("/", 1)[0] + f"/{name}"
-
-        def dropper() -> None:
-            with admin.connect() as conn:
-                conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-            admin.dispose()
-
-    yield Settings(  # type: ignore[call-arg]
-        home=tmp_path / "home", database_url=url, _env_file=None, workflow_poll_seconds=0.02,
-        execution_poll_seconds=0.02, verify_warmup_seconds=0.05, approval_timeout_seconds=120,
+def crash_settings(tmp_path: Path, database_url: str) -> Settings:
+    """Settings a child process can reach: the test's own database (see `database_url`)."""
+    return Settings(  # type: ignore[call-arg]
+        home=tmp_path / "home", database_url=database_url, _env_file=None,
+        workflow_poll_seconds=0.02, execution_poll_seconds=0.02, verify_warmup_seconds=0.05,
+        approval_timeout_seconds=120,
     )
-    if dropper is not None:
-        dropper()
 
 
 @pytest.fixture

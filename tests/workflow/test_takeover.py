@@ -18,13 +18,12 @@ import subprocess
 import sys
 import time
 import uuid
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import httpx
 import pytest
-from sqlalchemy import create_engine, select, text
+from sqlalchemy import select
 from wfkit import ScriptedDebate, wait_for, webhook
 
 from warroom.api.testing import app_client
@@ -43,24 +42,14 @@ INCIDENTS = 4
 
 
 @pytest.fixture
-def pg_settings(tmp_path: Path, database_url: str) -> Iterator[Settings]:
-    """Settings on a PostgreSQL database of the test's own (child processes share it)."""
-    name = f"wtake_{uuid.uuid4().hex[:10]}"
-    admin = create_engine(database_url.replace("+asyncpg", ""), isolation_level="AUTOCOMMIT")
-    with admin.connect() as conn:
-        conn.execute(text(f'CREATE DATABASE "{name}"'))
-    try:
-        yield Settings(  # type: ignore[call-arg]
-            home=tmp_path / "home", database_url=database_url.rsplit("/", 1)[0] + f"/{name}",
-            _env_file=None, workflow_poll_seconds=0.02, execution_poll_seconds=0.02,
-            verify_warmup_seconds=0.05,
-            approval_timeout_seconds=300, worker_heartbeat_seconds=HEARTBEAT,
-            worker_takeover_seconds=TAKEOVER,
-        )
-    finally:
-        with admin.connect() as conn:
-            conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-        admin.dispose()
+def pg_settings(tmp_path: Path, database_url: str) -> Settings:
+    """Settings on the test's own PostgreSQL database (child processes share it)."""
+    return Settings(  # type: ignore[call-arg]
+        home=tmp_path / "home", database_url=database_url, _env_file=None,
+        workflow_poll_seconds=0.02, execution_poll_seconds=0.02, verify_warmup_seconds=0.05,
+        approval_timeout_seconds=300, worker_heartbeat_seconds=HEARTBEAT,
+        worker_takeover_seconds=TAKEOVER,
+    )
 
 
 def alert(service: str) -> dict[str, Any]:

@@ -23,13 +23,11 @@ from pathlib import Path
 
 import httpx
 import orjson
-from sqlalchemy import text
-from sqlalchemy.engine import make_url
 
 from warroom.bench import processes
 from warroom.bench.repository import resolved_signals, workload
 from warroom.ingest.normalize import fingerprint
-from warroom.store.db import make_engine, make_sessionmaker
+from warroom.store.db import create_database, drop_database, make_engine, make_sessionmaker
 
 WEBHOOK_PATH = "/api/v1/alerts/alertmanager"
 
@@ -391,15 +389,5 @@ def _database(url: str, work: Path) -> tuple[str, Callable[[], None]]:
         return url, lambda: None
 
     name = f"warroom_bench_{uuid.uuid4().hex[:8]}"
-
-    async def admin(statement: str) -> None:
-        engine = make_engine(url, isolation_level="AUTOCOMMIT")
-        try:
-            async with engine.connect() as conn:
-                await conn.execute(text(statement))
-        finally:
-            await engine.dispose()
-
-    asyncio.run(admin(f'CREATE DATABASE "{name}"'))
-    target = make_url(url).set(database=name).render_as_string(hide_password=False)
-    return target, lambda: asyncio.run(admin(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+    target = asyncio.run(create_database(url, name))
+    return target, lambda: asyncio.run(drop_database(url, name))
