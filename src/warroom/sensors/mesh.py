@@ -26,7 +26,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from warroom.sensors.models import Series
+from warroom.sensors.models import STATUS_LABELS, Series
 
 # (caller labels, callee labels, caller namespace label, callee namespace label, whether a
 # series names a call without its caller), each kind of name most specific first. Only Istio
@@ -43,11 +43,8 @@ _CONVENTIONS = (
 )
 # what a mesh writes where it does not know a side (traffic from outside the mesh)
 _UNKNOWN = {"", "unknown", "unknown_service"}
-# labels of a call's series that split the callee's answers, kept by `at_callee`; of several
-# status labels the first is kept. Istio answers a gRPC call with HTTP 200 and its outcome in
-# `grpc_response_status` (a gRPC code; empty for plain HTTP), so that label comes first.
-_STATUS = ("grpc_response_status", "response_code", "status_code", "code", "status",
-           "classification")
+# labels of a call's series that split the callee's answers, kept by `at_callee` (of several
+# status labels, the first of STATUS_LABELS)
 _KEPT = ("__name__", "le", "quantile", "reporter", "direction")
 # the namespace a Kubernetes callee's name is qualified with (`reviews.default.svc...`)
 _SERVICE_DOMAIN = ".svc."
@@ -107,7 +104,7 @@ def at_callee(series: list[Series]) -> list[Series]:
             continue
         changed = True
         labels = {k: s.metric[k] for k in _KEPT if s.metric.get(k)}
-        status = next((k for k in _STATUS if s.metric.get(k)), None)
+        status = next((k for k in STATUS_LABELS if s.metric.get(k)), None)
         if status is not None:
             labels[status] = s.metric[status]
         labels.update(service=call.callee, namespace=call.callee_namespace)

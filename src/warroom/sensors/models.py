@@ -16,6 +16,13 @@ SensorName = Literal[
     "kubernetes", "events", "metrics", "logs", "topology", "changes", "documents", "history"
 ]
 SensorStatus = Literal["ok", "empty", "error", "timeout"]
+# labels that carry a request's outcome, in any library's or mesh's spelling; of several on one
+# series the first is read. Istio answers a failed gRPC call with HTTP 200 in `response_code`
+# and its gRPC code in `grpc_response_status` (empty for plain HTTP), so that comes first;
+# Linkerd's `classification` is `success` or `failure`
+STATUS_LABELS = ("grpc_response_status", "code", "status", "status_code", "http_status_code",
+                 "http_status", "http_response_status_code", "response_code", "grpc_code",
+                 "grpc_status", "rpc_grpc_status_code", "classification", "outcome", "result")
 
 
 class Series(BaseModel):

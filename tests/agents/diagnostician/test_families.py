@@ -9,6 +9,7 @@ from warroom.agents.diagnostician.index import Index, finite_samples
 from warroom.agents.diagnostician.metrics import compute_stats, metric_findings
 from warroom.agents.diagnostician.roles import CPU, ERRORS, MEMORY, REQUESTS, THROTTLED, role_of
 from warroom.agents.diagnostician.rules import diagnose_snapshot
+from warroom.sensors.mesh import at_callee
 from warroom.sensors.models import Series
 
 from .diag_builders import alert, deployment, pod, series, snapshot
@@ -63,6 +64,17 @@ def test_grpc_codes_fail_by_name_or_number_and_client_codes_do_not() -> None:
     assert ratio("rpc_grpc_status_code", "14", "0") == pytest.approx(0.1)
     assert ratio("grpc_response_status", "14", "0") == pytest.approx(0.1)  # Istio's
     assert ratio("outcome", "SERVER_ERROR", "SUCCESS") == pytest.approx(0.1)
+
+
+def test_linkerds_classification_is_an_outcome_at_the_callee() -> None:
+    # the metrics sensor sums Linkerd's outbound `response_total` by its classification
+    call = {"direction": "outbound", "deployment": "web", "namespace": "shop",
+            "dst_deployment": "cart", "dst_namespace": "shop"}
+    out = named(derive(at_callee([
+        series("response_total", counter([9.0] * 5), classification="success", **call),
+        series("response_total", counter([0.0] * 4 + [3.0]), classification="failure", **call),
+    ]), finite_samples))
+    assert out["response_error_ratio"] == [0.0] * 3 + [0.25]
 
 
 def test_request_rates_split_by_status_give_the_error_ratio_too() -> None:

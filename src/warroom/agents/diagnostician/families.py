@@ -36,17 +36,11 @@ from typing import Any
 
 from warroom.agents.diagnostician.roles import ERRORS, REQUESTS
 from warroom.domain.quantities import amount
-from warroom.sensors.models import Series
+from warroom.sensors.models import STATUS_LABELS, Series
 
 Points = list[tuple[float, float]]
 Labels = tuple[tuple[str, str], ...]
 
-# labels that carry a request's outcome, any library's spelling
-# (Istio's `grpc_response_status` before its `response_code`: a gRPC call that failed answers
-# HTTP 200)
-STATUS_LABELS = ("code", "status", "status_code", "http_status_code", "http_status",
-                 "http_response_status_code", "grpc_response_status", "response_code",
-                 "grpc_code", "grpc_status", "rpc_grpc_status_code", "outcome", "result")
 # labels that split one service's requests by what was asked: summed, as a service dashboard does
 _REQUEST_DIMENSIONS = ("method", "http_method", "http_request_method", "route", "http_route",
                        "handler", "path", "uri", "endpoint", "operation", "grpc_method",
