@@ -23,6 +23,10 @@ them, so diagnosis quality is measured on evidence shaped unlike the generators'
 - `mesh` (not part of `all`): each service's requests, failures and latency as Istio's
   per-call metrics, and no topology: the call graph is in the metrics' labels (see
   transforms_raw.py).
+- `linkerd`, `service_graph` (not part of `all`): the same as Linkerd's outbound
+  `response_total{classification}` and `response_latency_ms` histogram count it (the service's
+  own inbound series when nothing calls it), or as a tracing backend's service graph does
+  (`traces_service_graph_request_total`, `..._failed_total`, `..._server_seconds_bucket`).
 - `fine_steps` (not part of `all`): every series sampled every minute or more often is read
   at 15-second steps, each sample held until the next (a step finer than the scrape interval).
 - `drop_topology` (not part of `all`, which is the eight before `raw_names`): the call graph
@@ -42,7 +46,14 @@ from statistics import fmean
 from warroom.ingest.models import AlertmanagerAlert, AlertmanagerWebhook
 from warroom.safety.rules import callers_of
 from warroom.scenarios.models import ExpectedAction, PrometheusData, Scenario
-from warroom.scenarios.transforms_raw import mesh, raw_counters, raw_name, relabelled_alerts
+from warroom.scenarios.transforms_raw import (
+    linkerd,
+    mesh,
+    raw_counters,
+    raw_name,
+    relabelled_alerts,
+    service_graph,
+)
 from warroom.scenarios.transforms_world import (
     healthy_services,
     namespaces,
@@ -295,6 +306,8 @@ TRANSFORMS: dict[str, Transform] = {
     "relabel": relabel,
     "raw_counters": raw_counters,
     "mesh": mesh,
+    "linkerd": linkerd,
+    "service_graph": service_graph,
     "fine_steps": fine_steps,
     "drop_topology": drop_topology,
 }

@@ -48,6 +48,8 @@ _REQUESTS = "service:requests:rate1m"
 _ERRORS = "service:errors:ratio_rate1m"
 _QUANTILES = {f"service:latency_seconds:p{q}_1m": q / 100 for q in (50, 90, 95, 99)}
 _MEAN = "service:latency_seconds:avg_1m"
+# what `_requests` names a service's request counter and its latency histogram
+_TOTAL, _LATENCY = "http_requests_total", "http_request_duration_seconds"
 Samples = dict[float, float]
 Labels = tuple[tuple[str, str], ...]
 
@@ -144,10 +146,10 @@ def _requests(labels: dict[str, str], samples: dict[str, Samples], out: list[Ser
     ratio = errors or {}
     ok = _counter({t: rate[t] * (1 - min(max(ratio.get(t, 0.0), 0.0), 1.0)) for t in rate})
     failed = _counter({t: rate[t] * min(max(ratio.get(t, 0.0), 0.0), 1.0) for t in rate})
-    _add(out, "http_requests_total", {**labels, "code": "200"}, ok)
+    _add(out, _TOTAL, {**labels, "code": "200"}, ok)
     started = next((i for i, (_, v) in enumerate(failed) if v > 0), None)
     if started is not None:  # created at the first failure: what it counted before is unseen
-        _add(out, "http_requests_total", {**labels, "code": "500"}, failed[started:])
+        _add(out, _TOTAL, {**labels, "code": "500"}, failed[started:])
     used = {_REQUESTS, _ERRORS}
     if quantiles:
         used |= set(_QUANTILES) & set(samples) | {_MEAN}
@@ -222,13 +224,36 @@ def _pod(labels: dict[str, str], samples: dict[str, Samples], out: list[Series])
 _ISTIO = {"reporter": "destination", "response_flags": "-", "request_protocol": "http",
           "connection_security_policy": "mutual_tls", "source_version": "v1",
           "destination_version": "v1"}
-_ISTIO_NAMES = {"http_requests_total": "istio_requests_total",
-                "http_request_duration_seconds": "istio_request_duration_milliseconds"}
 
 
 def mesh(scenario: Scenario, seed: int = 0) -> Scenario:
     """Give every service's golden signals as Istio's per-call metrics, and drop the edges
     to them from the topology."""
+    return _meshed(scenario, _istio_calls,
+                   ("destination_workload", "destination_workload_namespace"))
+
+
+def linkerd(scenario: Scenario, seed: int = 0) -> Scenario:
+    """Give every service's golden signals as Linkerd's outbound metrics, as the metrics
+    sensor sums them, and drop the edges to them from the topology."""
+    return _meshed(scenario, _linkerd_calls, ("deployment", "namespace"))
+
+
+def service_graph(scenario: Scenario, seed: int = 0) -> Scenario:
+    """Give every service's golden signals as a tracing backend's service graph counts them,
+    and drop the edges to them from the topology."""
+    return _meshed(scenario, _graph_calls, ("service", "namespace"))
+
+
+# (the place's other labels, caller, caller's namespace, callee, callee's namespace, the
+# callee's samples) -> the series a mesh counts of those calls
+Calls = Callable[[dict[str, str], str, str, str, str, dict[str, Samples]], list[Series]]
+
+
+def _meshed(scenario: Scenario, calls: Calls, alert_labels: tuple[str, str]) -> Scenario:
+    """Replace each service's request series by a mesh's series of the calls to it, one set
+    per caller (`unknown` for a service nothing calls); its alerts name it and its namespace
+    by `alert_labels`."""
     callers: dict[str, list[str]] = defaultdict(list)
     for caller, callee in scenario.topology.edges:
         callers[callee].append(caller)
@@ -253,24 +278,17 @@ def mesh(scenario: Scenario, seed: int = 0) -> Scenario:
         if _REQUESTS in samples:
             samples[_REQUESTS] = {t: v * share for t, v in samples[_REQUESTS].items()}
         for source in sources:
-            call = {**place, **_ISTIO, "source_workload": source,
-                    "source_workload_namespace": namespace.get(source, ns),
-                    "destination_workload": service, "destination_workload_namespace": ns,
-                    "destination_service_name": service,
-                    "destination_service": f"{service}.{ns or 'default'}.svc.cluster.local"}
-            made: list[Series] = []
-            _requests(call, samples, made)
-            out.extend(_istio(s) for s in made)
+            out.extend(calls(place, source, namespace.get(source, ns), service, ns, samples))
         meshed.add(service)
 
-    def destination(labels: dict[str, str]) -> dict[str, str]:
+    def as_callee(labels: dict[str, str]) -> dict[str, str]:
         if labels.get("service") not in meshed:
             return labels
         rest = {k: v for k, v in labels.items() if k != "service"}
-        return {**rest, "destination_workload": labels["service"],
-                "destination_workload_namespace": labels.get("namespace", "")}
+        name, ns = alert_labels
+        return {**rest, name: labels["service"], ns: labels.get("namespace", "")}
 
-    alerts = relabelled_alerts(scenario.alerts, destination)
+    alerts = relabelled_alerts(scenario.alerts, as_callee)
     # a mesh counts only the requests of services it runs beside: the edges to a database or
     # an outside host with no request series of its own stay as they were
     kept = [edge for edge in scenario.topology.edges if edge[1] not in meshed]
@@ -279,19 +297,84 @@ def mesh(scenario: Scenario, seed: int = 0) -> Scenario:
         "prometheus": PrometheusData(step_seconds=scenario.prometheus.step_seconds, series=out)})
 
 
+def _istio_calls(place: dict[str, str], source: str, source_ns: str, service: str, ns: str,
+                 samples: dict[str, Samples]) -> list[Series]:
+    call = {**place, **_ISTIO, "source_workload": source, "source_workload_namespace": source_ns,
+            "destination_workload": service, "destination_workload_namespace": ns,
+            "destination_service_name": service,
+            "destination_service": f"{service}.{ns or 'default'}.svc.cluster.local"}
+    made: list[Series] = []
+    _requests(call, samples, made)
+    return [_istio(s) for s in made]
+
+
+def _linkerd_calls(place: dict[str, str], source: str, source_ns: str, service: str, ns: str,
+                   samples: dict[str, Samples]) -> list[Series]:
+    """Linkerd's `response_total{classification}` and `response_latency_ms` histogram: from
+    each caller's proxy (outbound), or the service's own (inbound) when nothing in the mesh
+    calls it."""
+    if source == "unknown":
+        call = {**place, "direction": "inbound", "deployment": service, "namespace": ns}
+    else:
+        call = {**place, "direction": "outbound", "deployment": source, "namespace": source_ns,
+                "dst_deployment": service, "dst_namespace": ns}
+    made: list[Series] = []
+    _requests(call, samples, made)
+    out = []
+    for s in made:
+        labels = {k: v for k, v in s.metric.items() if k != "code"}
+        if "code" in s.metric:
+            labels["classification"] = "failure" if s.metric["code"] == "500" else "success"
+        out.append(_in_millis(s, labels, "response_total", "response_latency_ms"))
+    return out
+
+
+def _graph_calls(place: dict[str, str], source: str, source_ns: str, service: str, ns: str,
+                 samples: dict[str, Samples]) -> list[Series]:
+    """A service graph's request and failed-request counters and server-side histogram. A
+    graph counts only calls between traced services: a service nothing calls keeps its own
+    instrumentation's counters and histogram."""
+    made: list[Series] = []
+    if source == "unknown":
+        _requests({**place, "service": service, "namespace": ns}, samples, made)
+        return made
+    call = {**place, "client": source, "server": service}
+    _requests(call, samples, made)
+    counted = {s.metric.get("code"): s for s in made if s.metric["__name__"] == _TOTAL}
+    out: list[Series] = []
+    if (ok := counted.get("200")) is not None:  # the request counter counts failures too
+        failures = dict(counted["500"].values) if "500" in counted else {}
+        out.append(Series(
+            metric={"__name__": "traces_service_graph_request_total", **call},
+            values=[(t, f"{float(v) + float(failures.get(t, 0)):.9g}") for t, v in ok.values]))
+    if "500" in counted:
+        out.append(Series(metric={"__name__": "traces_service_graph_request_failed_total",
+                                  **call}, values=counted["500"].values))
+    for s in made:
+        if s.metric["__name__"].startswith(_LATENCY):
+            out.append(s.model_copy(update={"metric": {**s.metric, "__name__": s.metric[
+                "__name__"].replace(_LATENCY, "traces_service_graph_request_server_seconds")}}))
+    return out
+
+
 def _istio(s: Series) -> Series:
     """Name a counter or histogram series of `_requests` as Istio does (milliseconds)."""
-    name = s.metric["__name__"]
     labels = {k: v for k, v in s.metric.items() if k != "code"}
     if "code" in s.metric:
         labels["response_code"] = s.metric["code"]
-    if name == "http_requests_total":
-        return Series(metric={**labels, "__name__": _ISTIO_NAMES[name]}, values=s.values)
-    base, suffix = name.rsplit("_", 1)
+    return _in_millis(s, labels, "istio_requests_total", "istio_request_duration_milliseconds")
+
+
+def _in_millis(s: Series, labels: dict[str, str], total: str, latency: str) -> Series:
+    """Rename a series of `_requests` to a mesh's request counter `total` or its latency
+    histogram `latency`, in milliseconds."""
+    name = s.metric["__name__"]
+    if name == _TOTAL:
+        return Series(metric={**labels, "__name__": total}, values=s.values)
+    suffix = name.rsplit("_", 1)[1]
     values = s.values
     if suffix == "bucket" and labels["le"] != "+Inf":
         labels["le"] = f"{float(labels['le']) * 1000:g}"
     elif suffix == "sum":
         values = [(t, f"{float(v) * 1000:.9g}") for t, v in s.values]
-    return Series(metric={**labels, "__name__": f"{_ISTIO_NAMES[base]}_{suffix}"},
-                  values=values)
+    return Series(metric={**labels, "__name__": f"{latency}_{suffix}"}, values=values)
