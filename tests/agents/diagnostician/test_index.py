@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from warroom.agents.diagnostician.anomaly import place_of
 from warroom.agents.diagnostician.index import Index, repair
 
 from .diag_builders import deployment, pod, series, snapshot, statefulset
@@ -45,3 +46,28 @@ def test_labels_and_annotations_stay_strings_whatever_their_keys() -> None:
     assert fixed["spec"]["replicas"] == 3  # the object's own field is read as what it is
     assert fixed["metadata"]["labels"] == {"count": "3", "name": "api", "tier": "2"}
     assert fixed["metadata"]["annotations"] == {"replicas": "5", "note": ""}
+
+
+def test_a_name_given_without_a_namespace_is_the_one_place_of_that_name() -> None:
+    # a service graph names callees without a namespace; the pods' series of the same
+    # workload (no objects at all) and another service's own series give theirs
+    cpu = series("pod:cpu_usage:ratio", [0.2] * 5, namespace="trains",
+                 pod="ts-train-7f9dd8b6c4-x7gr9")
+    graph = series("traces_service_graph_request_server_seconds_p99", [0.01] * 5,
+                   client="ts-gateway", server="ts-train")
+    known = series("service:requests:rate1m", [5.0] * 5, namespace="trains", service="ts-food")
+    unplaced = series("service:requests:rate1m", [5.0] * 5, namespace="", service="ts-food")
+    ix = Index.build(snapshot(series=[cpu, graph, known, unplaced]))
+    assert place_of(ix, cpu) == ("trains", "ts-train")
+    at_callee = next(s for s in ix.snapshot.series if s.name == graph.name)
+    assert at_callee.metric["service"] == "ts-train"
+    assert place_of(ix, at_callee) == ("trains", "ts-train")
+    assert place_of(ix, unplaced) == ("trains", "ts-food")
+    assert ix.entity("ts-food") == ("trains", "ts-food")
+    # in two namespaces, a name without one stays unplaced rather than guessed
+    twice = series("service:requests:rate1m", [5.0] * 5, namespace="other", service="ts-food")
+    ix = Index.build(snapshot(series=[known, twice, unplaced]))
+    assert place_of(ix, unplaced) == ("", "ts-food")
+    # a scrape target's host is never moved into a namespace
+    host = series("node_load1", [1.0] * 5, instance="ts-food:9100")
+    assert place_of(Index.build(snapshot(series=[known, host])), host) == ("", "ts-food")

@@ -105,7 +105,9 @@ def place_of(ix: Index, s: Series) -> Entity | None:
             value = m[label]
             if label == "instance":
                 value = value.split(":")[0]
-            return (ns, value) if ns or label not in ("instance", "host") else ("", value)
+            if label in ("instance", "host"):
+                return (ns, value)
+            return (ns or ix.namespace_of(value) or "", value)
     if m.get("node"):
         return ("", m["node"])
     rest = sorted(k for k in m if k not in _IGNORED_LABELS and m[k])

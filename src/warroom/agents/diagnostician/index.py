@@ -231,12 +231,15 @@ class Index:
             if inv.get("kind") == "Node":
                 ns = ""
             ix.events[(inv.get("kind", ""), ns, inv.get("name", ""))].append(ev)
+        pods_seen: set[Entity] = set()
         for s in snapshot.series:
             label_ns, label_svc = s.metric.get("namespace"), named_place(s.metric)
             if label_ns is not None and label_svc:
                 ix.service_ns[label_svc].add(label_ns)
                 if is_database_series(s):
                     ix.db_services.add(label_svc)
+            elif label_ns and s.metric.get("pod"):
+                pods_seen.add((label_ns, s.metric["pod"]))
             if s.metric.get("node") and not s.metric.get("pod"):
                 ix.node_names.add(s.metric["node"])
             elif not label_svc and not s.metric.get("pod"):
@@ -244,6 +247,13 @@ class Index:
                 for target in named:
                     ix.targets.setdefault(target, named[0])
         ix.node_names |= set(ix.nodes)
+        for ns, pod_name in pods_seen:  # a workload known by its pods' series only
+            ix.service_ns[ix.owner_of_pod(ns, pod_name)[1]].add(ns)
+        # a name some series give without a namespace (a service graph's `server`) that
+        # everything else gives in one namespace is that one place (`namespace_of`)
+        for spaces in ix.service_ns.values():
+            if "" in spaces and len(spaces) == 2:
+                spaces.discard("")
         # a replaced pod's series continues as its successor's (see rollovers.py)
         series, ix.rollovers = stitch(snapshot.series, ix.owner_of_pod, ix.points)
         if ix.rollovers:
