@@ -77,6 +77,21 @@ def test_linkerds_classification_is_an_outcome_at_the_callee() -> None:
     assert out["response_error_ratio"] == [0.0] * 3 + [0.25]
 
 
+def test_a_failures_counter_beside_the_all_requests_counter_gives_the_error_ratio() -> None:
+    # a service graph counts every call and, apart, the failed ones; the failures' counter
+    # first reports at the first failure
+    call = {"client": "web", "server": "cart"}
+    every = series("traces_service_graph_request_total", counter([10.0] * 6), **call)
+    failed = series("traces_service_graph_request_failed_total",
+                    counter([0.0] * 3 + [2.0, 5.0, 5.0])[3:], **call)
+    out = named(derive(at_callee([every, failed]), finite_samples))
+    assert out["traces_service_graph_request_error_ratio"] == [0.0] * 3 + [0.5, 0.5]
+    assert out["traces_service_graph_request_per_second"] == [10.0] * 5
+    assert not {every.name, failed.name} & set(out)
+    # a failures' counter with nothing beside it stays a rate of failures
+    assert derive([failed], finite_samples) == [failed]
+
+
 def test_request_rates_split_by_status_give_the_error_ratio_too() -> None:
     ok = series("service:requests:rate1m", [9.0] * 5, code="200", **CART)
     failed = series("service:requests:rate1m", [0.0] * 4 + [3.0], code="500", **CART)

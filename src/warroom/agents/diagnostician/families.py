@@ -60,6 +60,9 @@ _MILLIS = re.compile(r"milliseconds|millis|(?<=_)ms(?=_|$)")
 # a family of request rates (not counters) split by status: its name says it counts requests
 _RATE = re.compile(r"request|call|rps|qps|throughput|invocation|per_second|rate", re.I)
 _RATE_SUFFIX = re.compile(r"(_per_second|_rate\w*|_rps|_qps)$")
+# a counter of the failed requests kept beside the counter of all of them (`X_failed_total`
+# and `X_total`, as a tracing backend's service graph counts calls)
+_FAILED_SUFFIX = re.compile(r"_(failed|failures|errors)_total$")
 _PARTS = ("_bucket", "_sum")
 QUANTILES = (0.5, 0.95, 0.99)  # what the recording rules of `deploy/` take of a histogram
 # a container's usage as cAdvisor exports it -> the share of its limit the fingerprints read
@@ -108,9 +111,9 @@ def derive(series: list[Series], points: Callable[[Series], Points],
             parts[(name.removesuffix(suffix), _without(s.metric, summed))][suffix].append(s)
             continue
         rest.append(s)
-    if not counters and not buckets and not parts:
+    out, rest = _failed_beside_all(rest, points)
+    if not counters and not buckets and not parts and not out:
         return series
-    out: list[Series] = []
     for (name, labels), members in counters.items():
         out.extend(_outcomes(name, labels, members, points,
                              counted=name.endswith(("_total", "_count"))))
@@ -127,6 +130,46 @@ def derive(series: list[Series], points: Callable[[Series], Points],
         out.append(_series(_seconds(base) + "_avg", labels, _mean_points(
             pair["_sum"], pair["_count"], _scale(base), points)))
     return [*rest, *[s for s in out if s.values]]
+
+
+def _failed_beside_all(series: list[Series], points: Callable[[Series], Points]
+                       ) -> tuple[list[Series], list[Series]]:
+    """Return the failure ratio and request rate of every pair of counters that count the
+    failed requests and all requests of one place (`X_failed_total` beside `X_total`, summed
+    over what was asked), and the series left. Before its failures' counter first reports, a
+    place failed nothing."""
+    failed: dict[tuple[str, Labels], list[Series]] = defaultdict(list)
+    every: dict[tuple[str, Labels], list[Series]] = defaultdict(list)
+    for s in series:
+        name = s.metric.get("__name__", "")
+        if name.endswith("_total"):
+            key = _without(s.metric, _REQUEST_DIMENSIONS)
+            if _FAILED_SUFFIX.search(name):
+                failed[(_FAILED_SUFFIX.sub("_total", name), key)].append(s)
+            else:
+                every[(name, key)].append(s)
+    paired = failed.keys() & every.keys()
+    if not paired:
+        return [], series
+    out: list[Series] = []
+    for name, labels in sorted(paired):
+        total: dict[float, float] = defaultdict(float)
+        for s in every[(name, labels)]:
+            for t, v in _rates(s, points):
+                total[t] += v
+        bad: dict[float, float] = defaultdict(float)
+        for s in failed[(name, labels)]:
+            for t, v in _rates(s, points):
+                bad[t] += v
+        first = min(bad, default=math.inf)
+        times = [t for t in sorted(total) if total[t] > 0 and (t in bad or t < first)]
+        base = name.removesuffix("_total")
+        out.append(_series(f"{base}_error_ratio", labels,
+                           [(t, min(bad.get(t, 0.0) / total[t], 1.0)) for t in times]))
+        requests = f"{base if 'request' in base else base + '_requests'}_per_second"
+        out.append(_series(requests, labels, sorted(total.items())))
+    used = {id(s) for key in paired for s in (*failed[key], *every[key])}
+    return out, [s for s in series if id(s) not in used]
 
 
 def _status_label(labels: dict[str, str]) -> str:
