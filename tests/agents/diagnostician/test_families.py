@@ -92,6 +92,21 @@ def test_a_failures_counter_beside_the_all_requests_counter_gives_the_error_rati
     assert derive([failed], finite_samples) == [failed]
 
 
+def test_opentelemetry_span_metrics_statuses_are_outcomes() -> None:
+    # the span metrics connector: one counter per span name and status; an unmarked span
+    # (UNSET) is the usual success
+    spans = {"service_name": "cart", "span_kind": "SPAN_KIND_SERVER"}
+    out = named(derive([
+        series("traces_span_metrics_calls_total", counter([6.0] * 5),
+               status_code="STATUS_CODE_UNSET", span_name="GET /cart", **spans),
+        series("traces_span_metrics_calls_total", counter([3.0] * 5),
+               status_code="STATUS_CODE_OK", span_name="POST /cart", **spans),
+        series("traces_span_metrics_calls_total", counter([0.0] * 4 + [1.0]),
+               status_code="STATUS_CODE_ERROR", span_name="POST /cart", **spans),
+    ], finite_samples))
+    assert out["traces_span_metrics_calls_error_ratio"] == [0.0] * 3 + [0.1]
+
+
 def test_request_rates_split_by_status_give_the_error_ratio_too() -> None:
     ok = series("service:requests:rate1m", [9.0] * 5, code="200", **CART)
     failed = series("service:requests:rate1m", [0.0] * 4 + [3.0], code="500", **CART)

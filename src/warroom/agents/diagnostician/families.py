@@ -44,7 +44,7 @@ Labels = tuple[tuple[str, str], ...]
 # labels that split one service's requests by what was asked: summed, as a service dashboard does
 _REQUEST_DIMENSIONS = ("method", "http_method", "http_request_method", "route", "http_route",
                        "handler", "path", "uri", "endpoint", "operation", "grpc_method",
-                       "rpc_method")
+                       "rpc_method", "span_name")
 # gRPC codes that are the server's failure (Unknown, DeadlineExceeded, ResourceExhausted,
 # Unimplemented, Internal, Unavailable, DataLoss), by name and by number
 _GRPC_FAILED = {"unknown", "deadlineexceeded", "resourceexhausted", "unimplemented",
@@ -55,7 +55,10 @@ _GRPC_OK = {"ok", "canceled", "cancelled", "invalidargument", "notfound", "alrea
             "unauthenticated"}
 _FAILED_WORDS = re.compile(r"error|fail|exception|fault|timeout|server_?error|5xx", re.I)
 _OK_WORDS = re.compile(r"^(ok|success|succeeded|successful|client_?error|[1-4]xx|redirection|"
-                       r"informational)$", re.I)
+                       r"informational|unset)$", re.I)
+# OpenTelemetry's span status as its span metrics name it: STATUS_CODE_ERROR, _OK and _UNSET
+# (a span nobody marked, the usual success)
+_OTEL_STATUS = re.compile(r"^status_code_", re.I)
 _MILLIS = re.compile(r"milliseconds|millis|(?<=_)ms(?=_|$)")
 # a family of request rates (not counters) split by status: its name says it counts requests
 _RATE = re.compile(r"request|call|rps|qps|throughput|invocation|per_second|rate", re.I)
@@ -178,7 +181,7 @@ def _status_label(labels: dict[str, str]) -> str:
 
 def _failed(label: str, value: str) -> bool | None:
     """Tell whether a status value is a server-side failure; None when it is no status."""
-    v = value.strip()
+    v = _OTEL_STATUS.sub("", value.strip())
     if v.isdigit():
         n = int(v)
         if "rpc" in label and n <= 16:
