@@ -22,7 +22,8 @@ SensorStatus = Literal["ok", "empty", "error", "timeout"]
 # Linkerd's `classification` is `success` or `failure`
 STATUS_LABELS = ("grpc_response_status", "code", "status", "status_code", "http_status_code",
                  "http_status", "http_response_status_code", "response_code", "grpc_code",
-                 "grpc_status", "rpc_grpc_status_code", "classification", "outcome", "result")
+                 "grpc_status", "rpc_grpc_status_code", "envoy_response_code",
+                 "envoy_response_code_class", "classification", "outcome", "result")
 
 
 class Series(BaseModel):

@@ -107,6 +107,50 @@ def test_opentelemetry_span_metrics_statuses_are_outcomes() -> None:
     assert out["traces_span_metrics_calls_error_ratio"] == [0.0] * 3 + [0.1]
 
 
+def test_a_counter_without_its_suffix_is_read_as_a_counter() -> None:
+    # NGINX ingress counts requests in `nginx_ingress_controller_requests{status}`
+    ingress = {"ingress": "shop", "service": "cart", "namespace": "shop"}
+    out = named(derive([
+        series("nginx_ingress_controller_requests", counter([9.0] * 5), status="200", **ingress),
+        series("nginx_ingress_controller_requests", counter([1.0] * 4 + [9.0]), status="503",
+               **ingress),
+    ], finite_samples))
+    assert out["nginx_ingress_controller_requests_error_ratio"] == [0.1] * 3 + [0.5]
+    # a family of rates stays rates, whichever way it moves
+    rising = [1.0, 2.0, 3.0, 4.0, 5.0]
+    rates = named(derive([series("http_requests_per_second", rising, status="200", **CART),
+                          series("http_requests_per_second", rising, status="500", **CART)],
+                         finite_samples))
+    assert rates["http_requests_error_ratio"] == [0.5] * 5
+
+
+def test_envoys_response_code_class_is_an_outcome() -> None:
+    upstream = {"envoy_cluster_name": "cart", **CART}
+    out = named(derive([
+        series("envoy_cluster_upstream_rq_xx", counter([9.0] * 5), envoy_response_code_class="2",
+               **upstream),
+        series("envoy_cluster_upstream_rq_xx", counter([1.0] * 5), envoy_response_code_class="5",
+               **upstream),
+        series("envoy_cluster_upstream_rq_xx", counter([5.0] * 5), envoy_response_code_class="4",
+               **upstream),
+    ], finite_samples))
+    assert out["envoy_cluster_upstream_rq_xx_error_ratio"] == [pytest.approx(1 / 15)] * 4
+
+
+def test_every_status_label_and_the_exception_are_summed_into_one_family() -> None:
+    # Spring Boot's Micrometer: one request's status, outcome and exception
+    out = derive([
+        series("http_server_requests_seconds_count", counter([9.0] * 5), status="200",
+               outcome="SUCCESS", exception="None", uri="/cart", **CART),
+        series("http_server_requests_seconds_count", counter([1.0] * 5), status="500",
+               outcome="SERVER_ERROR", exception="IOException", uri="/cart", **CART),
+    ], finite_samples)
+    ratios = [s for s in out if s.name == "http_server_requests_seconds_error_ratio"]
+    assert len(ratios) == 1 and ratios[0].metric == {
+        "__name__": "http_server_requests_seconds_error_ratio", **CART}
+    assert finite_samples(ratios[0])[-1][1] == pytest.approx(0.1)
+
+
 def test_request_rates_split_by_status_give_the_error_ratio_too() -> None:
     ok = series("service:requests:rate1m", [9.0] * 5, code="200", **CART)
     failed = series("service:requests:rate1m", [0.0] * 4 + [3.0], code="500", **CART)

@@ -7,11 +7,15 @@ Scored as they are, the failed requests' counter is only "traffic" and a histogr
 nothing of its tail. So before anything is scored each family becomes what a dashboard shows:
 
 - a counter family with a status label: its failure ratio (`<family>_error_ratio`, the rates
-  of failed requests over all, summed over status, method and route) and its request rate
-  (`<family>_requests_per_second`); a family of request rates split the same way, the same
-  ratio (`service:requests:rate1m{code}` gives `service:errors:ratio_rate1m`) and its rates
-  summed. Failed means a 5xx HTTP status, a gRPC code of a server-side failure, or a word like
-  `error` or `failure` (client errors, 4xx, are the caller's);
+  of failed requests over all, summed over status, method, route and exception) and its
+  request rate (`<family>_requests_per_second`); a family of request rates split the same
+  way, the same ratio (`service:requests:rate1m{code}` gives `service:errors:ratio_rate1m`)
+  and its rates summed. Failed means a 5xx HTTP status, a gRPC code of a server-side
+  failure, or a word like `error` or `failure` (client errors, 4xx, are the caller's; see
+  outcomes.py). A family whose name says no rate and whose every series only grows is a
+  counter without its `_total` (NGINX ingress's `nginx_ingress_controller_requests`);
+- a counter of the failed requests beside the counter of all of them (`X_failed_total` and
+  `X_total`, as a service graph counts calls): the same ratio and rate;
 - a histogram: its 50th, 95th and 99th percentiles per sample, interpolated in the buckets as
   Prometheus' `histogram_quantile` does (`<family>_p50`, ...); a `_sum` and `_count` with no
   buckets: the mean (`<family>_avg`). Milliseconds become seconds, so the tail plays the
@@ -34,6 +38,7 @@ from collections import defaultdict
 from collections.abc import Callable
 from typing import Any
 
+from warroom.agents.diagnostician.outcomes import failed_status, status_label
 from warroom.agents.diagnostician.roles import ERRORS, REQUESTS
 from warroom.domain.quantities import amount
 from warroom.sensors.models import STATUS_LABELS, Series
@@ -45,24 +50,17 @@ Labels = tuple[tuple[str, str], ...]
 _REQUEST_DIMENSIONS = ("method", "http_method", "http_request_method", "route", "http_route",
                        "handler", "path", "uri", "endpoint", "operation", "grpc_method",
                        "rpc_method", "span_name")
-# gRPC codes that are the server's failure (Unknown, DeadlineExceeded, ResourceExhausted,
-# Unimplemented, Internal, Unavailable, DataLoss), by name and by number
-_GRPC_FAILED = {"unknown", "deadlineexceeded", "resourceexhausted", "unimplemented",
-                "internal", "unavailable", "dataloss"}
-_GRPC_FAILED_NUMBERS = {2, 4, 8, 12, 13, 14, 15}
-_GRPC_OK = {"ok", "canceled", "cancelled", "invalidargument", "notfound", "alreadyexists",
-            "permissiondenied", "failedprecondition", "aborted", "outofrange",
-            "unauthenticated"}
-_FAILED_WORDS = re.compile(r"error|fail|exception|fault|timeout|server_?error|5xx", re.I)
-_OK_WORDS = re.compile(r"^(ok|success|succeeded|successful|client_?error|[1-4]xx|redirection|"
-                       r"informational|unset)$", re.I)
-# OpenTelemetry's span status as its span metrics name it: STATUS_CODE_ERROR, _OK and _UNSET
-# (a span nobody marked, the usual success)
-_OTEL_STATUS = re.compile(r"^status_code_", re.I)
+# what a request's series are summed over into one family: what was asked, every status label
+# (Spring Boot's Micrometer labels one request `status="500"` and `outcome="SERVER_ERROR"`),
+# and what names the failure's kind (Micrometer's `exception` or `error`, OpenTelemetry's
+# `error.type`), which split the failed requests from the rest as surely as a status does
+_SUMMED = (*STATUS_LABELS, "exception", "error", "error_type", *_REQUEST_DIMENSIONS)
 _MILLIS = re.compile(r"milliseconds|millis|(?<=_)ms(?=_|$)")
 # a family of request rates (not counters) split by status: its name says it counts requests
-_RATE = re.compile(r"request|call|rps|qps|throughput|invocation|per_second|rate", re.I)
+_RATE = re.compile(r"request|(?<![a-z])rq(?![a-z])|call|rps|qps|throughput|invocation|"
+                   r"per_second|rate", re.I)  # `rq`: Envoy's `envoy_cluster_upstream_rq_xx`
 _RATE_SUFFIX = re.compile(r"(_per_second|_rate\w*|_rps|_qps)$")
+_PER_TIME = re.compile(r"per_second|rate|rps|qps|throughput", re.I)
 # a counter of the failed requests kept beside the counter of all of them (`X_failed_total`
 # and `X_total`, as a tracing backend's service graph counts calls)
 _FAILED_SUFFIX = re.compile(r"_(failed|failures|errors)_total$")
@@ -97,21 +95,20 @@ def derive(series: list[Series], points: Callable[[Series], Points],
     rest: list[Series] = []
     for s in series:
         name = s.metric.get("__name__", "")
-        status = _status_label(s.metric)
-        summed = (status, *_REQUEST_DIMENSIONS)
-        failed = _failed(status, s.metric[status]) if status else None
+        status = status_label(s.metric)
+        failed = failed_status(status, s.metric[status]) if status else None
         if failed is not None and (name.endswith(("_total", "_count"))
                                    or _RATE.search(name) and not name.endswith(_PARTS)):
-            counters[(name, _without(s.metric, summed))].append((s, failed))
+            counters[(name, _without(s.metric, _SUMMED))].append((s, failed))
             continue
         bound = _bound(s.metric.get("le", "")) if name.endswith("_bucket") else None
         if bound is not None:
-            buckets[(name.removesuffix("_bucket"), _without(s.metric, ("le", *summed)))].append(
+            buckets[(name.removesuffix("_bucket"), _without(s.metric, ("le", *_SUMMED)))].append(
                 (bound, s))
             continue
         suffix = next((x for x in ("_sum", "_count") if name.endswith(x)), "")
         if suffix and _is_latency(name.removesuffix(suffix)):
-            parts[(name.removesuffix(suffix), _without(s.metric, summed))][suffix].append(s)
+            parts[(name.removesuffix(suffix), _without(s.metric, _SUMMED))][suffix].append(s)
             continue
         rest.append(s)
     out, rest = _failed_beside_all(rest, points)
@@ -119,7 +116,7 @@ def derive(series: list[Series], points: Callable[[Series], Points],
         return series
     for (name, labels), members in counters.items():
         out.extend(_outcomes(name, labels, members, points,
-                             counted=name.endswith(("_total", "_count"))))
+                             counted=_counted(name, members, points)))
     for (base, labels), bins in buckets.items():
         for q, pts in _quantile_points(bins, _scale(base), points).items():
             out.append(_series(f"{_seconds(base)}_p{round(q * 100)}", labels, pts))
@@ -146,7 +143,7 @@ def _failed_beside_all(series: list[Series], points: Callable[[Series], Points]
     for s in series:
         name = s.metric.get("__name__", "")
         if name.endswith("_total"):
-            key = _without(s.metric, _REQUEST_DIMENSIONS)
+            key = _without(s.metric, _SUMMED)
             if _FAILED_SUFFIX.search(name):
                 failed[(_FAILED_SUFFIX.sub("_total", name), key)].append(s)
             else:
@@ -175,29 +172,19 @@ def _failed_beside_all(series: list[Series], points: Callable[[Series], Points]
     return out, [s for s in series if id(s) not in used]
 
 
-def _status_label(labels: dict[str, str]) -> str:
-    return next((k for k in STATUS_LABELS if labels.get(k)), "")
-
-
-def _failed(label: str, value: str) -> bool | None:
-    """Tell whether a status value is a server-side failure; None when it is no status."""
-    v = _OTEL_STATUS.sub("", value.strip())
-    if v.isdigit():
-        n = int(v)
-        if "rpc" in label and n <= 16:
-            return n in _GRPC_FAILED_NUMBERS
-        return n >= 500 if 100 <= n <= 599 else None
-    word = v.replace("_", "").lower()
-    if "rpc" in label or label == "code":  # gRPC's names of its codes
-        if word in _GRPC_FAILED:
-            return True
-        if word in _GRPC_OK:
-            return False
-    if _OK_WORDS.match(v):
-        return False
-    if re.fullmatch(r"5\d\d|5xx", v, re.I) or _FAILED_WORDS.search(v):
+def _counted(name: str, members: list[tuple[Series, bool]],
+             points: Callable[[Series], Points]) -> bool:
+    """Tell whether a status-split family counts requests (a counter) rather than gives their
+    rates: a `_total` or `_count`, or a name that says no rate whose every series only grows
+    (NGINX ingress's `nginx_ingress_controller_requests` is a counter without the suffix)."""
+    if name.endswith(("_total", "_count")):
         return True
-    return None
+    if _PER_TIME.search(name):
+        return False
+    grows = [sorted(points(s)) for s, _ in members]
+    return all(len(pts) >= 3 and all(b >= a for (_, a), (_, b) in zip(pts, pts[1:],
+                                                                      strict=False))
+               and pts[-1][1] > pts[0][1] for pts in grows)
 
 
 def _without(labels: dict[str, str], dropped: tuple[str, ...]) -> Labels:
