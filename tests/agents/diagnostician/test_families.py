@@ -151,6 +151,22 @@ def test_every_status_label_and_the_exception_are_summed_into_one_family() -> No
     assert finite_samples(ratios[0])[-1][1] == pytest.approx(0.1)
 
 
+def test_a_services_client_spans_are_its_callees_not_its_own() -> None:
+    def spans(service: str, kind: str, failing: float) -> list[Series]:
+        labels = {"service_name": service, "span_kind": kind, "span_name": "GET /"}
+        return [series("traces_span_metrics_calls_total", counter([10.0 - failing] * 5),
+                       status_code="STATUS_CODE_UNSET", **labels),
+                series("traces_span_metrics_calls_total", counter([failing] * 5),
+                       status_code="STATUS_CODE_ERROR", **labels)]
+
+    out = derive([*spans("web", "SPAN_KIND_SERVER", 0.0), *spans("web", "SPAN_KIND_CLIENT", 5.0),
+                  *spans("batch", "SPAN_KIND_CLIENT", 2.0)], finite_samples)
+    ratios = {(s.metric["service_name"], s.metric["span_kind"]): finite_samples(s)[-1][1]
+              for s in out if s.name.endswith("_error_ratio")}
+    # web answers fine; what it calls fails. A job with client spans only keeps them
+    assert ratios == {("web", "SPAN_KIND_SERVER"): 0.0, ("batch", "SPAN_KIND_CLIENT"): 0.2}
+
+
 def test_request_rates_split_by_status_give_the_error_ratio_too() -> None:
     ok = series("service:requests:rate1m", [9.0] * 5, code="200", **CART)
     failed = series("service:requests:rate1m", [0.0] * 4 + [3.0], code="500", **CART)

@@ -55,6 +55,9 @@ _REQUEST_DIMENSIONS = ("method", "http_method", "http_request_method", "route", 
 # and what names the failure's kind (Micrometer's `exception` or `error`, OpenTelemetry's
 # `error.type`), which split the failed requests from the rest as surely as a status does
 _SUMMED = (*STATUS_LABELS, "exception", "error", "error_type", *_REQUEST_DIMENSIONS)
+# what tells one span metrics series of a service from another: a bucket's bound, its kind and
+# what `_SUMMED` sums
+_SPAN_DIMENSIONS = ("__name__", "le", "span_kind", *_SUMMED)
 _MILLIS = re.compile(r"milliseconds|millis|(?<=_)ms(?=_|$)")
 # a family of request rates (not counters) split by status: its name says it counts requests
 _RATE = re.compile(r"request|(?<![a-z])rq(?![a-z])|call|rps|qps|throughput|invocation|"
@@ -87,7 +90,7 @@ def derive(series: list[Series], points: Callable[[Series], Points],
     """Return the series with every status-split counter family, every latency histogram and
     every container usage with a known limit replaced by the golden signals derived from it;
     `points` parses a series' samples, `pods` are the Pod objects (for their limits)."""
-    series = _container_shares(series, points, pods or [])
+    series = _container_shares(_own_spans(series), points, pods or [])
     counters: dict[tuple[str, Labels], list[tuple[Series, bool]]] = defaultdict(list)
     buckets: dict[tuple[str, Labels], list[tuple[float, Series]]] = defaultdict(list)
     parts: dict[tuple[str, Labels], dict[str, list[Series]]] = defaultdict(
@@ -130,6 +133,32 @@ def derive(series: list[Series], points: Callable[[Series], Points],
         out.append(_series(_seconds(base) + "_avg", labels, _mean_points(
             pair["_sum"], pair["_count"], _scale(base), points)))
     return [*rest, *[s for s in out if s.values]]
+
+
+def _own_spans(series: list[Series]) -> list[Series]:
+    """Return the series without the client spans of a service that has server spans too.
+
+    Span metrics count a service's calls to others as its client spans (`span_kind=
+    "SPAN_KIND_CLIENT"`, or a producer's): their errors and latency are its callees', which
+    span metrics do not name. A service's own server (or consumer) spans say how it answers;
+    where it has none, its client spans are all there is of it and stay.
+    """
+    kinds: dict[Labels, set[str]] = defaultdict(set)
+    for s in series:
+        if kind := s.metric.get("span_kind"):
+            kinds[_without(s.metric, _SPAN_DIMENSIONS)].add(_span_side(kind))
+    answering = {key for key, sides in kinds.items() if "server" in sides}
+    if not answering:
+        return series
+    return [s for s in series if not (
+        s.metric.get("span_kind") and _span_side(s.metric["span_kind"]) == "client"
+        and _without(s.metric, _SPAN_DIMENSIONS) in answering)]
+
+
+def _span_side(kind: str) -> str:
+    k = kind.upper().removeprefix("SPAN_KIND_")
+    return "client" if k in ("CLIENT", "PRODUCER") else "server" if k in (
+        "SERVER", "CONSUMER") else "internal"
 
 
 def _failed_beside_all(series: list[Series], points: Callable[[Series], Points]
