@@ -312,7 +312,7 @@ def test_fine_steps_hold_each_sample_for_four_quarter_minutes(scenario: Scenario
 
 
 def test_resolve_expands_all_and_rejects_unknown_names() -> None:
-    by_name = ("raw_names", "relabel", "raw_counters", "mesh", "linkerd", "service_graph",
+    by_name = ("raw_names", "relabel", "raw_counters", "mesh", "linkerd", "service_graph", "otel",
                "fine_steps", "drop_topology")
     assert resolve(["all"]) == [n for n in TRANSFORMS if n not in by_name]
     assert resolve(["all", "drop_topology"]) == [

@@ -13,16 +13,12 @@ from warroom.agents.diagnostician.families import derive
 from warroom.agents.diagnostician.index import finite_samples
 from warroom.scenarios.models import Scenario
 from warroom.scenarios.replay import load_scenario
-from warroom.scenarios.transforms import Transform, resolve
+from warroom.scenarios.transforms import resolve
 from warroom.scenarios.transforms_raw import (
     BOUNDS,
     CPU_LIMIT,
-    linkerd,
-    mesh,
     raw_counters,
-    service_graph,
 )
-from warroom.sensors.mesh import at_callee, calls
 from warroom.sensors.models import Series
 
 REGRESSION = Path(__file__).parents[2] / "scenarios" / "regression"
@@ -117,72 +113,3 @@ def test_a_latency_with_no_request_rate_still_becomes_a_histogram() -> None:
 def test_raw_counters_is_asked_for_by_name() -> None:
     assert "raw_counters" not in resolve(["all"])
     assert resolve(["raw_counters"]) == ["raw_counters"]
-
-
-@pytest.mark.parametrize(("transform", "counter", "alert_label"), [
-    (mesh, "istio_requests_total", "destination_workload"),
-    (linkerd, "response_total", "deployment"),
-])
-def test_a_mesh_gives_the_call_graph_and_each_callees_answers_in_the_labels(
-        scenario: Scenario, transform: Transform, counter: str, alert_label: str) -> None:
-    out = transform(scenario, 0)
-    names = {s.name for s in out.prometheus.series}
-    assert counter in names and not names & {
-        "service:errors:ratio_rate1m", "service:requests:rate1m"}
-    # the edges between services are in the metrics only; the rest stay in the topology
-    edges, kept = set(scenario.topology.edges), set(out.topology.edges)
-    found = set(calls(out.prometheus.series))
-    assert kept < edges and found and found | kept == edges and not found & kept
-    # what the Diagnostician reads back is each callee's recorded error ratio, per caller
-    # (Linkerd: a service nothing calls counts its own, inbound)
-    derived = _by(derive(at_callee(out.prometheus.series), finite_samples),
-                  counter.removesuffix("_total") + "_error_ratio")
-    _same_errors(scenario, {dict(labels).get("service") or dict(labels)["deployment"]: (
-        dict(labels)["namespace"], samples) for labels, samples in derived.items()})
-    # an alert on a service names it as the mesh does
-    before = [a.labels for hook in scenario.alerts for a in hook.alerts]
-    after = [a.labels for hook in out.alerts for a in hook.alerts]
-    for old, new in zip(before, after, strict=True):
-        if "service" in old:
-            assert new[alert_label] == old["service"] and "service" not in new
-        else:
-            assert new == old
-
-
-def test_a_service_graph_counts_every_request_and_the_failed_ones(scenario: Scenario) -> None:
-    out = service_graph(scenario)
-    assert set(calls(out.prometheus.series)) | set(out.topology.edges) == set(
-        scenario.topology.edges)
-    requests = _by(out.prometheus.series, "traces_service_graph_request_total")
-    failed = _by(out.prometheus.series, "traces_service_graph_request_failed_total")
-    assert failed and set(failed) <= set(requests)
-    namespace = {s.metric["service"]: s.metric.get("namespace", "")
-                 for s in scenario.prometheus.series if s.metric.get("service")}
-    ratios = {}
-    for labels, total in requests.items():
-        fails = failed.get(labels, {})
-        times = sorted(total)
-        ratio = {b: (fails.get(b, 0) - fails.get(a, 0)) / (total[b] - total[a])
-                 for a, b in zip(times, times[1:], strict=False) if total[b] > total[a]}
-        server = dict(labels)["server"]
-        ratios[server] = (namespace[server], ratio)
-    _same_errors(scenario, ratios)
-
-
-def _same_errors(scenario: Scenario,
-                 derived: dict[str, tuple[str, dict[float, float]]]) -> None:
-    """Check each service's error ratio read back against the one the scenario recorded (but
-    where its failures' counter first appears: what it counted then is unseen)."""
-    errors = _by(scenario.prometheus.series, "service:errors:ratio_rate1m")
-    assert derived
-    for service, (ns, samples) in derived.items():
-        recorded = errors[(("namespace", ns), ("service", service))]
-        first_failure = min((t for t, v in recorded.items() if v > 0), default=None)
-        for t, v in samples.items():
-            if t != first_failure:
-                assert v == pytest.approx(recorded[t], rel=1e-3, abs=1e-6), (service, t)
-
-
-def test_meshes_are_asked_for_by_name() -> None:
-    assert not {"mesh", "linkerd", "service_graph"} & set(resolve(["all"]))
-    assert resolve(["mesh", "drop_topology"]) == ["mesh", "drop_topology"]

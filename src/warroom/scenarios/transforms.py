@@ -22,11 +22,15 @@ them, so diagnosis quality is measured on evidence shaped unlike the generators'
   `container_cpu_usage_seconds_total` with kube-state-metrics' limits); see transforms_raw.py.
 - `mesh` (not part of `all`): each service's requests, failures and latency as Istio's
   per-call metrics, and no topology: the call graph is in the metrics' labels (see
-  transforms_raw.py).
+  transforms_mesh.py).
 - `linkerd`, `service_graph` (not part of `all`): the same as Linkerd's outbound
   `response_total{classification}` and `response_latency_ms` histogram count it (the service's
   own inbound series when nothing calls it), or as a tracing backend's service graph does
-  (`traces_service_graph_request_total`, `..._failed_total`, `..._server_seconds_bucket`).
+  (`traces_service_graph_request_total`, `..._failed_total`, `..._server_seconds_bucket`);
+  see transforms_mesh.py.
+- `otel` (not part of `all`): OpenTelemetry's span metrics, each service's server spans and its
+  callers' client spans (`traces_span_metrics_calls_total{service_name, span_kind,
+  status_code}`, `traces_span_metrics_duration_milliseconds_bucket`), with no namespace.
 - `fine_steps` (not part of `all`): every series sampled every minute or more often is read
   at 15-second steps, each sample held until the next (a step finer than the scrape interval).
 - `drop_topology` (not part of `all`, which is the eight before `raw_names`): the call graph
@@ -46,14 +50,8 @@ from statistics import fmean
 from warroom.ingest.models import AlertmanagerAlert, AlertmanagerWebhook
 from warroom.safety.rules import callers_of
 from warroom.scenarios.models import ExpectedAction, PrometheusData, Scenario
-from warroom.scenarios.transforms_raw import (
-    linkerd,
-    mesh,
-    raw_counters,
-    raw_name,
-    relabelled_alerts,
-    service_graph,
-)
+from warroom.scenarios.transforms_mesh import linkerd, mesh, otel, service_graph
+from warroom.scenarios.transforms_raw import raw_counters, raw_name, relabelled_alerts
 from warroom.scenarios.transforms_world import (
     healthy_services,
     namespaces,
@@ -308,6 +306,7 @@ TRANSFORMS: dict[str, Transform] = {
     "mesh": mesh,
     "linkerd": linkerd,
     "service_graph": service_graph,
+    "otel": otel,
     "fine_steps": fine_steps,
     "drop_topology": drop_topology,
 }

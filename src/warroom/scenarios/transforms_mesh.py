@@ -1,0 +1,262 @@
+"""The `mesh`, `linkerd`, `service_graph` and `otel` transforms: a service's requests as the
+calls between services are counted by a service mesh, a tracing backend or OpenTelemetry.
+
+- `mesh`: each service's requests, failures and latency become Istio's
+  `istio_requests_total{source_workload, destination_workload, response_code, reporter}` and
+  `istio_request_duration_milliseconds_bucket`, one series per caller (its share of the
+  requests; `source_workload="unknown"` for a service nothing calls), with the labels Istio
+  adds (response flags, security policy, versions); the alerts on a service name it as
+  `destination_workload`;
+- `linkerd`: Linkerd's outbound `response_total{deployment, dst_deployment, classification}`
+  and `response_latency_ms_bucket` (a service nothing calls: its own proxy's inbound series);
+- `service_graph`: a tracing backend's `traces_service_graph_request_total{client, server}`,
+  `..._request_failed_total` and `..._request_server_seconds_bucket`, with no namespaces;
+- `otel`: OpenTelemetry's span metrics, `traces_span_metrics_calls_total{service_name,
+  span_name, span_kind, status_code}` and `traces_span_metrics_duration_milliseconds_bucket`:
+  each service's server spans, and its callers' client spans of their calls to it.
+
+The first three keep in the topology only the edges to places with no request series (a
+database, an outside host), so the rest of the call graph must be read from the metrics; span
+metrics name no callee, so `otel` keeps the topology.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Callable
+
+from warroom.agents.diagnostician.index import finite_samples
+from warroom.scenarios.models import PrometheusData, Scenario, Topology
+from warroom.scenarios.transforms_raw import (
+    ERRORS,
+    LATENCY,
+    MEAN,
+    QUANTILES,
+    REQUESTS,
+    TOTAL,
+    Labels,
+    Samples,
+    place_labels,
+    relabelled_alerts,
+    request_series,
+)
+from warroom.sensors.models import Series
+
+# the labels Istio's standard metrics carry beside a call's two sides and its status
+_ISTIO = {"reporter": "destination", "response_flags": "-", "request_protocol": "http",
+          "connection_security_policy": "mutual_tls", "source_version": "v1",
+          "destination_version": "v1"}
+
+
+def mesh(scenario: Scenario, seed: int = 0) -> Scenario:
+    """Give every service's golden signals as Istio's per-call metrics, and drop the edges
+    to them from the topology."""
+    return _meshed(scenario, _istio_calls,
+                   ("destination_workload", "destination_workload_namespace"))
+
+
+def linkerd(scenario: Scenario, seed: int = 0) -> Scenario:
+    """Give every service's golden signals as Linkerd's outbound metrics, as the metrics
+    sensor sums them, and drop the edges to them from the topology."""
+    return _meshed(scenario, _linkerd_calls, ("deployment", "namespace"))
+
+
+def service_graph(scenario: Scenario, seed: int = 0) -> Scenario:
+    """Give every service's golden signals as a tracing backend's service graph counts them,
+    and drop the edges to them from the topology."""
+    return _meshed(scenario, _graph_calls, ("service", "namespace"))
+
+
+# (the place's other labels, caller, caller's namespace, callee, callee's namespace, the
+# callee's samples) -> the series a mesh counts of those calls
+Calls = Callable[[dict[str, str], str, str, str, str, dict[str, Samples]], list[Series]]
+
+
+def _meshed(scenario: Scenario, calls: Calls, alert_labels: tuple[str, str]) -> Scenario:
+    """Replace each service's request series by a mesh's series of the calls to it, one set
+    per caller (`unknown` for a service nothing calls); its alerts name it and its namespace
+    by `alert_labels`."""
+    callers, by_service, out = _requests_by_service(scenario)
+    namespace = {s.metric["service"]: s.metric.get("namespace", "")
+                 for s in scenario.prometheus.series if s.metric.get("service")}
+    meshed: set[str] = set()
+    for labels, named in by_service.items():
+        place = dict(labels)
+        service, ns = place.pop("service"), place.pop("namespace", "")
+        sources = callers.get(service) or ["unknown"]
+        samples = _shared(named, len(sources))
+        for source in sources:
+            out.extend(calls(place, source, namespace.get(source, ns), service, ns, samples))
+        meshed.add(service)
+
+    def as_callee(labels: dict[str, str]) -> dict[str, str]:
+        if labels.get("service") not in meshed:
+            return labels
+        rest = {k: v for k, v in labels.items() if k != "service"}
+        name, ns = alert_labels
+        return {**rest, name: labels["service"], ns: labels.get("namespace", "")}
+
+    alerts = relabelled_alerts(scenario.alerts, as_callee)
+    # a mesh counts only the requests of services it runs beside: the edges to a database or
+    # an outside host with no request series of its own stay as they were
+    kept = [edge for edge in scenario.topology.edges if edge[1] not in meshed]
+    return scenario.model_copy(update={
+        "alerts": alerts, "topology": Topology(edges=kept),
+        "prometheus": PrometheusData(step_seconds=scenario.prometheus.step_seconds, series=out)})
+
+
+def otel(scenario: Scenario, seed: int = 0) -> Scenario:
+    """Give every service's golden signals as OpenTelemetry's span metrics count them: its
+    server spans, and each caller's client spans of its calls to it (its share of them),
+    named by `service_name` with no namespace, as the span metrics connector exports them; an
+    alert names its service by `service_name`."""
+    callers, by_service, out = _requests_by_service(scenario)
+    spanned: set[str] = set()
+    for labels, named in by_service.items():
+        place = dict(labels)
+        service = place.pop("service")
+        place.pop("namespace", None)
+        server = {**place, "service_name": service, "span_name": f"GET /{service}",
+                  "span_kind": "SPAN_KIND_SERVER"}
+        out.extend(_spans(server, _shared(named, 1)))
+        for caller in callers.get(service, []):
+            client = {"service_name": caller, "span_name": f"GET {service}",
+                      "span_kind": "SPAN_KIND_CLIENT"}
+            out.extend(_spans(client, _shared(named, len(callers[service]))))
+        spanned.add(service)
+
+    def by_service_name(labels: dict[str, str]) -> dict[str, str]:
+        if labels.get("service") not in spanned:
+            return labels
+        rest = {k: v for k, v in labels.items() if k != "service"}
+        return {**rest, "service_name": labels["service"]}
+
+    return scenario.model_copy(update={
+        "alerts": relabelled_alerts(scenario.alerts, by_service_name),
+        "prometheus": PrometheusData(step_seconds=scenario.prometheus.step_seconds, series=out)})
+
+
+def _requests_by_service(scenario: Scenario) -> tuple[
+        dict[str, list[str]], dict[Labels, dict[str, Series]], list[Series]]:
+    """Return each service's callers, its request series by their labels, and every other
+    series."""
+    callers: dict[str, list[str]] = defaultdict(list)
+    for caller, callee in scenario.topology.edges:
+        callers[callee].append(caller)
+    by_service: dict[Labels, dict[str, Series]] = defaultdict(dict)
+    out: list[Series] = []
+    for item in scenario.prometheus.series:
+        name = item.metric.get("__name__", "")
+        if item.metric.get("service") and (name in (REQUESTS, ERRORS, MEAN)
+                                           or name in QUANTILES):
+            by_service[place_labels(item)][name] = item
+        else:
+            out.append(item)
+    return callers, by_service, out
+
+
+def _shared(named: dict[str, Series], parts: int) -> dict[str, Samples]:
+    """Return a service's request samples by name, its request rate split in `parts`."""
+    samples = {name: dict(finite_samples(s)) for name, s in named.items()}
+    if REQUESTS in samples:
+        samples[REQUESTS] = {t: v / parts for t, v in samples[REQUESTS].items()}
+    return samples
+
+
+def _spans(labels: dict[str, str], samples: dict[str, Samples]) -> list[Series]:
+    """Span metrics of one service's spans: calls by status (an unmarked span is UNSET) and
+    their duration histogram, in milliseconds."""
+    made: list[Series] = []
+    request_series(labels, samples, made)
+    out = []
+    for s in made:
+        named = {k: v for k, v in s.metric.items() if k != "code"}
+        if "code" in s.metric:
+            named["status_code"] = ("STATUS_CODE_ERROR" if s.metric["code"] == "500"
+                                    else "STATUS_CODE_UNSET")
+        out.append(_in_millis(s, named, "traces_span_metrics_calls_total",
+                              "traces_span_metrics_duration_milliseconds"))
+    return out
+
+
+def _istio_calls(place: dict[str, str], source: str, source_ns: str, service: str, ns: str,
+                 samples: dict[str, Samples]) -> list[Series]:
+    call = {**place, **_ISTIO, "source_workload": source, "source_workload_namespace": source_ns,
+            "destination_workload": service, "destination_workload_namespace": ns,
+            "destination_service_name": service,
+            "destination_service": f"{service}.{ns or 'default'}.svc.cluster.local"}
+    made: list[Series] = []
+    request_series(call, samples, made)
+    return [_istio(s) for s in made]
+
+
+def _linkerd_calls(place: dict[str, str], source: str, source_ns: str, service: str, ns: str,
+                   samples: dict[str, Samples]) -> list[Series]:
+    """Linkerd's `response_total{classification}` and `response_latency_ms` histogram: from
+    each caller's proxy (outbound), or the service's own (inbound) when nothing in the mesh
+    calls it."""
+    if source == "unknown":
+        call = {**place, "direction": "inbound", "deployment": service, "namespace": ns}
+    else:
+        call = {**place, "direction": "outbound", "deployment": source, "namespace": source_ns,
+                "dst_deployment": service, "dst_namespace": ns}
+    made: list[Series] = []
+    request_series(call, samples, made)
+    out = []
+    for s in made:
+        labels = {k: v for k, v in s.metric.items() if k != "code"}
+        if "code" in s.metric:
+            labels["classification"] = "failure" if s.metric["code"] == "500" else "success"
+        out.append(_in_millis(s, labels, "response_total", "response_latency_ms"))
+    return out
+
+
+def _graph_calls(place: dict[str, str], source: str, source_ns: str, service: str, ns: str,
+                 samples: dict[str, Samples]) -> list[Series]:
+    """A service graph's request and failed-request counters and server-side histogram. A
+    graph counts only calls between traced services: a service nothing calls keeps its own
+    instrumentation's counters and histogram."""
+    made: list[Series] = []
+    if source == "unknown":
+        request_series({**place, "service": service, "namespace": ns}, samples, made)
+        return made
+    call = {**place, "client": source, "server": service}
+    request_series(call, samples, made)
+    counted = {s.metric.get("code"): s for s in made if s.metric["__name__"] == TOTAL}
+    out: list[Series] = []
+    if (ok := counted.get("200")) is not None:  # the request counter counts failures too
+        failures = dict(counted["500"].values) if "500" in counted else {}
+        out.append(Series(
+            metric={"__name__": "traces_service_graph_request_total", **call},
+            values=[(t, f"{float(v) + float(failures.get(t, 0)):.9g}") for t, v in ok.values]))
+    if "500" in counted:
+        out.append(Series(metric={"__name__": "traces_service_graph_request_failed_total",
+                                  **call}, values=counted["500"].values))
+    for s in made:
+        if s.metric["__name__"].startswith(LATENCY):
+            out.append(s.model_copy(update={"metric": {**s.metric, "__name__": s.metric[
+                "__name__"].replace(LATENCY, "traces_service_graph_request_server_seconds")}}))
+    return out
+
+
+def _istio(s: Series) -> Series:
+    """Name a counter or histogram series of `_requests` as Istio does (milliseconds)."""
+    labels = {k: v for k, v in s.metric.items() if k != "code"}
+    if "code" in s.metric:
+        labels["response_code"] = s.metric["code"]
+    return _in_millis(s, labels, "istio_requests_total", "istio_request_duration_milliseconds")
+
+
+def _in_millis(s: Series, labels: dict[str, str], total: str, latency: str) -> Series:
+    """Rename a series of `_requests` to a mesh's request counter `total` or its latency
+    histogram `latency`, in milliseconds."""
+    name = s.metric["__name__"]
+    if name == TOTAL:
+        return Series(metric={**labels, "__name__": total}, values=s.values)
+    suffix = name.rsplit("_", 1)[1]
+    values = s.values
+    if suffix == "bucket" and labels["le"] != "+Inf":
+        labels["le"] = f"{float(labels['le']) * 1000:g}"
+    elif suffix == "sum":
+        values = [(t, f"{float(v) * 1000:.9g}") for t, v in s.values]
+    return Series(metric={**labels, "__name__": f"{latency}_{suffix}"}, values=values)
