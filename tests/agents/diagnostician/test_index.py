@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 from warroom.agents.diagnostician.anomaly import place_of
-from warroom.agents.diagnostician.index import Index, repair
+from warroom.agents.diagnostician.index import Index, exporters_labels, repair
+from warroom.agents.diagnostician.topology import alert_entities
 
-from .diag_builders import deployment, pod, series, snapshot, statefulset
+from .diag_builders import alert, deployment, pod, series, snapshot, statefulset
 
 
 def test_pods_map_to_their_owning_workload() -> None:
@@ -71,3 +72,21 @@ def test_a_name_given_without_a_namespace_is_the_one_place_of_that_name() -> Non
     # a scrape target's host is never moved into a namespace
     host = series("node_load1", [1.0] * 5, instance="ts-food:9100")
     assert place_of(Index.build(snapshot(series=[known, host])), host) == ("", "ts-food")
+
+
+def test_labels_a_scrape_renamed_are_the_exporters() -> None:
+    # NGINX ingress names its backend; its scrape target is the ingress controller
+    ingress = series("nginx_ingress_controller_requests", [5.0] * 5, exported_namespace="shop",
+                     exported_service="cart", ingress="shop", status="200",
+                     namespace="ingress-nginx", service="ingress-nginx-controller-metrics",
+                     pod="ingress-nginx-controller-7d9f8b-x2k4p", job="ingress-nginx")
+    assert exporters_labels(ingress.metric) == {
+        "__name__": "nginx_ingress_controller_requests", "namespace": "shop",
+        "service": "cart", "ingress": "shop", "status": "200"}
+    plain = {"namespace": "shop", "service": "cart"}
+    assert exporters_labels(plain) is plain
+    ix = Index.build(snapshot(series=[ingress]))
+    assert {place_of(ix, s) for s in ix.snapshot.series} == {("shop", "cart")}
+    on_backend = alert({"alertname": "IngressErrors", "exported_namespace": "shop",
+                        "exported_service": "cart", "namespace": "ingress-nginx"})
+    assert alert_entities(ix, [on_backend]) == [("shop", "cart")]

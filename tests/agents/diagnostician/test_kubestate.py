@@ -53,6 +53,16 @@ def test_a_container_waiting_on_its_image_is_an_image_pull_error() -> None:
         "image_pull_error"
 
 
+def test_a_gauge_scraped_without_honour_labels_is_about_its_subject() -> None:
+    # the scrape's target (kube-state-metrics' own pod and Service) keeps the plain labels
+    scraped = series("kube_pod_container_status_waiting_reason", SET, exported_namespace="shop",
+                     exported_pod=POD, container="cart", reason="ErrImagePull",
+                     namespace="monitoring", pod="kube-state-metrics-6d4b9c7f8-qwz7k",
+                     service="kube-state-metrics", job="kube-state-metrics",
+                     instance="10.0.3.7:8080")
+    assert top(diagnose(scraped)) == ("shop", "cart", "image_pull_error")
+
+
 def test_a_pod_no_node_can_take_is_unschedulable() -> None:
     report = diagnose(gauge("kube_pod_status_scheduled", SET, condition="false"))
     assert top(report) == ("shop", "cart", "unschedulable")

@@ -132,6 +132,35 @@ PLACE_LABELS = ("service", "service_name", "deployment", "statefulset", "daemons
 _TARGET_LABELS = ("job", "instance", "host")
 
 
+# what a scrape target adds to every series it exposes (the ServiceMonitor's labels)
+_TARGET_IDENTITY = ("namespace", "service", "pod", "container", "endpoint", "job", "instance")
+
+
+def exporters_labels(labels: dict[str, str]) -> dict[str, str]:
+    """Return a series' or an alert's labels as its exporter set them.
+
+    Where an exporter's own label clashes with one its scrape target adds, Prometheus keeps the
+    target's and renames the exporter's `exported_namespace`, `exported_service`... (NGINX
+    ingress names its backend so; kube-state-metrics its subject, without `honorLabels`). The
+    exporter's is what the series is about, and the target's `pod`, `job` and the rest name the
+    exporter's own process, so they go.
+    """
+    if not any(k.startswith("exported_") for k in labels):
+        return labels
+    out = {k: v for k, v in labels.items()
+           if not k.startswith("exported_") and k not in _TARGET_IDENTITY}
+    out.update((k.removeprefix("exported_"), v) for k, v in labels.items()
+               if k.startswith("exported_") and v)
+    return out
+
+
+def _as_exported(series: list[Series]) -> list[Series]:
+    if not any(k.startswith("exported_") for s in series for k in s.metric):
+        return series
+    return [s if (m := exporters_labels(s.metric)) is s.metric else
+            s.model_copy(update={"metric": m}) for s in series]
+
+
 def named_place(labels: dict[str, str]) -> str:
     """Return the place a series' labels name (not its scrape target), or ''."""
     return next((labels[k] for k in PLACE_LABELS if k not in _TARGET_LABELS and labels.get(k)),
@@ -188,11 +217,13 @@ class Index:
     @classmethod
     def build(cls, snapshot: EvidenceSnapshot) -> Index:
         """Index a snapshot's objects, series labels and topology."""
-        # series finer than a minute at one-minute steps (resolution.py), a mesh's calls as
+        # labels as their exporter set them (`exporters_labels`), series finer than a minute
+        # at one-minute steps (resolution.py), a mesh's calls as
         # measurements of their callees (sensors/mesh.py), and a raw exporter's counters and
         # histograms as the golden signals they count (families.py)
         pods = [o for o in snapshot.objects if isinstance(o, dict) and o.get("kind") == "Pod"]
-        series = derive(at_callee(at_minutes(snapshot.series)), finite_samples, pods)
+        series = derive(at_callee(at_minutes(_as_exported(snapshot.series))), finite_samples,
+                        pods)
         if series is not snapshot.series:
             snapshot = snapshot.model_copy(update={"series": series})
         ix = cls(snapshot=snapshot)

@@ -6,7 +6,8 @@ gone: why a container waits, why it last terminated, whether a pod was scheduled
 and a Deployment's generation. The names and labels read here are the exporter's documented
 ones (`kube_pod_container_status_waiting_reason{reason=...}`, `kube_pod_status_phase{phase=...}`,
 `kube_deployment_metadata_generation`...); a series names its subject with `namespace` and
-`pod` (or the workload label), and `exported_*` labels win when a scrape renamed them.
+`pod` (or the workload label); `exported_*` labels a scrape renamed are the exporter's again
+(`index.exporters_labels`).
 
 The weights sit below the same fingerprints read from objects (kubernetes.py): a gauge says a
 state held at a scrape, not the message that explains it.
@@ -33,7 +34,7 @@ _WORKLOAD_LABELS = ("deployment", "statefulset", "daemonset")
 
 
 def _label(s: Series, name: str) -> str:
-    return s.metric.get(f"exported_{name}") or s.metric.get(name) or ""
+    return s.metric.get(name) or ""
 
 
 def _subject(ix: Index, s: Series) -> tuple[Entity, str] | None:

@@ -12,7 +12,13 @@ from collections import deque
 from dataclasses import dataclass, field
 
 from warroom.agents.diagnostician.findings import Finding
-from warroom.agents.diagnostician.index import PLACE_LABELS, Entity, Index, targets_of
+from warroom.agents.diagnostician.index import (
+    PLACE_LABELS,
+    Entity,
+    Index,
+    exporters_labels,
+    targets_of,
+)
 from warroom.sensors.mesh import call_of
 from warroom.sensors.models import AlertView
 
@@ -30,7 +36,7 @@ def alert_entities(ix: Index, alerts: list[AlertView]) -> list[Entity]:
     """Resolve what each firing alert is about to a workload, node or service entity."""
     out: list[Entity] = []
     for a in alerts:
-        lab = a.labels
+        lab = exporters_labels(a.labels)
         ns = lab.get("namespace", "")
         ent: Entity | None = None
         workload = next((lab[k] for k in _WORKLOAD_LABELS if lab.get(k)), "")
