@@ -100,6 +100,17 @@ def test_limits_come_as_kube_state_metrics_gives_them(scenario: Scenario) -> Non
     assert cpu and set(cpu) == {CPU_LIMIT}
 
 
+def test_a_nodes_series_come_as_kube_prometheus_scrapes_node_exporter(
+        scenario: Scenario) -> None:
+    nodes = {s.metric["node"] for s in scenario.prometheus.series
+             if s.metric.get("node") and not s.metric.get("pod")}
+    out = [s for s in raw_counters(scenario).prometheus.series if s.name.startswith("node_")]
+    assert nodes and out
+    assert {s.metric["instance"].removesuffix(":9100") for s in out} == nodes
+    assert all("node" not in s.metric and s.metric["job"] == "node-exporter"
+               and s.metric["pod"].startswith("node-exporter-") for s in out)
+
+
 def test_a_latency_with_no_request_rate_still_becomes_a_histogram() -> None:
     scenario = load_scenario(REGRESSION / f"{SAMPLE[0]}.json", with_expected=True)
     only = [s for s in scenario.prometheus.series if s.name.startswith("service:latency")]

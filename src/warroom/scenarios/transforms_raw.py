@@ -14,7 +14,9 @@ series back into what they would have been computed from:
   `container_cpu_cfs_throttled_periods_total` over `container_cpu_cfs_periods_total`,
   `container_memory_working_set_bytes`, with its limits as kube-state-metrics exports them
   (`kube_pod_container_resource_limits`, of a container with 1 core and 512 MiB);
-- anything else -> its raw exporter's name (`raw_name`, as the `raw_names` transform gives it).
+- anything else -> its raw exporter's name (`raw_name`, as the `raw_names` transform gives it);
+  a node's series as kube-prometheus scrapes node-exporter (the node only in
+  `instance="NODE:9100"`, beside the exporter's own pod, namespace, Service and job).
 
 Every counter has one sample a step before the window, as a counter that ran before it does, so
 the window's first sample has a rate; a counter never goes down.
@@ -92,10 +94,25 @@ def raw_counters(scenario: Scenario, seed: int = 0) -> Scenario:
         used |= _pod(dict(labels), samples, out)
         for name, s in named.items():
             if name not in used:
-                out.append(s.model_copy(update={"metric": {**s.metric,
+                out.append(s.model_copy(update={"metric": {**_scraped(s.metric),
                                                            "__name__": raw_name(name)}}))
     return scenario.model_copy(update={"prometheus": PrometheusData(
         step_seconds=scenario.prometheus.step_seconds, series=out)})
+
+
+# the labels kube-prometheus' scrape gives node-exporter's series (its DaemonSet's pod)
+_NODE_EXPORTER = {"job": "node-exporter", "namespace": "monitoring",
+                  "pod": "node-exporter-x7k2p", "service": "node-exporter",
+                  "container": "node-exporter", "endpoint": "https"}
+
+
+def _scraped(labels: dict[str, str]) -> dict[str, str]:
+    """A node's series as kube-prometheus scrapes node-exporter: the node only as the host of
+    its `instance`, beside the exporter's own pod, namespace, Service and job."""
+    if not labels.get("node") or labels.get("pod"):
+        return labels
+    rest = {k: v for k, v in labels.items() if k != "node"}
+    return {**rest, **_NODE_EXPORTER, "instance": f"{labels['node']}:9100"}
 
 
 def place_labels(s: Series) -> Labels:

@@ -101,6 +101,8 @@ def place_of(ix: Index, s: Series) -> Entity | None:
     if m.get("persistentvolumeclaim"):
         return ix.pvc_owner(ns, m["persistentvolumeclaim"])
     for label in PLACE_LABELS:
+        if label == "job" and (node := ix.node_of(m)):
+            return ("", node)  # a node's series, whichever exporter's job scraped it
         if m.get(label):
             value = m[label]
             if label == "instance":
@@ -108,8 +110,8 @@ def place_of(ix: Index, s: Series) -> Entity | None:
             if label in ("instance", "host"):
                 return (ns, value)
             return (ns or ix.namespace_of(value) or "", value)
-    if m.get("node"):
-        return ("", m["node"])
+    if node := ix.node_of(m):
+        return ("", node)
     rest = sorted(k for k in m if k not in _IGNORED_LABELS and m[k])
     return (ns, m[rest[0]]) if rest else None
 

@@ -130,6 +130,15 @@ PLACE_LABELS = ("service", "service_name", "deployment", "statefulset", "daemons
                 "queuename", "topic", "cluster_name", "cache_cluster_id", "bucket", "app",
                 "app_kubernetes_io_name", "job", "instance", "host")
 _TARGET_LABELS = ("job", "instance", "host")
+# labels that name the node a series or an alert is about: kube-prometheus relabels cAdvisor's
+# and node-exporter's series with `node`, Prometheus' Helm chart with `kubernetes_node`, and
+# node-exporter's `node_uname_info` says `nodename`
+NODE_LABELS = ("node", "kubernetes_node", "nodename")
+# node-exporter reports about the host it runs on: its series' names and its scrape job
+_HOST_EXPORTER = re.compile(r"^node_")
+_HOST_EXPORTER_JOB = re.compile(r"node[-_]?exporter", re.I)
+# what a scrape adds about the exporter's own process, beside its job and instance
+_SCRAPED_FROM = ("namespace", "service", "pod", "container", "endpoint")
 
 
 # what a scrape target adds to every series it exposes (the ServiceMonitor's labels)
@@ -154,10 +163,51 @@ def exporters_labels(labels: dict[str, str]) -> dict[str, str]:
     return out
 
 
-def _as_exported(series: list[Series]) -> list[Series]:
-    if not any(k.startswith("exported_") for s in series for k in s.metric):
+def from_host_exporter(labels: dict[str, str]) -> bool:
+    """Tell whether a series or an alert is node-exporter's: about the host it runs on."""
+    return (_HOST_EXPORTER.search(labels.get("__name__", "")) is not None
+            or _HOST_EXPORTER_JOB.search(labels.get("job", "")) is not None)
+
+
+def own_labels(labels: dict[str, str], addresses: dict[str, str]) -> dict[str, str]:
+    """Return a series' or an alert's labels as about what it measures, not who scraped it.
+
+    Labels a scrape renamed are the exporter's again (`exporters_labels`). node-exporter's
+    series and alerts are about the host it runs on: `node` becomes the host of their
+    `instance` (a node's name for its address, from `addresses`), and the pod, namespace,
+    Service, container and endpoint a scrape gave them (kube-prometheus': node-exporter's own
+    DaemonSet pod) go.
+    """
+    labels = exporters_labels(labels)
+    if not from_host_exporter(labels):
+        return labels
+    host = next((labels[k] for k in NODE_LABELS if labels.get(k)), "") or labels.get(
+        "instance", "").rsplit(":", 1)[0] or labels.get("host", "")
+    if not host:
+        return labels
+    out = {k: v for k, v in labels.items() if k not in _SCRAPED_FROM}
+    out["node"] = addresses.get(host, host)
+    return out
+
+
+def node_addresses(objects: list[Any]) -> dict[str, str]:
+    """Map every address of the snapshot's Node objects (InternalIP...) to the node's name."""
+    out: dict[str, str] = {}
+    for obj in objects:
+        if isinstance(obj, dict) and obj.get("kind") == "Node":
+            name = str((obj.get("metadata") or {}).get("name", ""))
+            for address in (obj.get("status") or {}).get("addresses") or []:
+                if isinstance(address, dict) and address.get("address") and name:
+                    out[str(address["address"])] = name
+    return out
+
+
+def _own_series(series: list[Series], addresses: dict[str, str]) -> list[Series]:
+    if not any(k.startswith("exported_") or k == "job" and _HOST_EXPORTER_JOB.search(v)
+               for s in series for k, v in s.metric.items()) and not any(
+            _HOST_EXPORTER.search(s.name) for s in series):
         return series
-    return [s if (m := exporters_labels(s.metric)) is s.metric else
+    return [s if (m := own_labels(s.metric, addresses)) is s.metric else
             s.model_copy(update={"metric": m}) for s in series]
 
 
@@ -191,6 +241,7 @@ class Index:
         default_factory=lambda: defaultdict(list))
     db_services: set[str] = field(default_factory=set)
     node_names: set[str] = field(default_factory=set)  # nodes known from objects or series
+    node_addresses: dict[str, str] = field(default_factory=dict)  # a node's IP -> its name
     # scrape targets (`job`, the host of `instance`, `host`) of series no other label places,
     # each to the place those series are about (their first target label): a plain Prometheus
     # names a service by its job
@@ -217,13 +268,14 @@ class Index:
     @classmethod
     def build(cls, snapshot: EvidenceSnapshot) -> Index:
         """Index a snapshot's objects, series labels and topology."""
-        # labels as their exporter set them (`exporters_labels`), series finer than a minute
+        # labels about what a series measures (`own_labels`), series finer than a minute
         # at one-minute steps (resolution.py), a mesh's calls as
         # measurements of their callees (sensors/mesh.py), and a raw exporter's counters and
         # histograms as the golden signals they count (families.py)
         pods = [o for o in snapshot.objects if isinstance(o, dict) and o.get("kind") == "Pod"]
-        series = derive(at_callee(at_minutes(_as_exported(snapshot.series))), finite_samples,
-                        pods)
+        addresses = node_addresses(snapshot.objects)
+        series = derive(at_callee(at_minutes(_own_series(snapshot.series, addresses))),
+                        finite_samples, pods)
         if series is not snapshot.series:
             snapshot = snapshot.model_copy(update={"series": series})
         ix = cls(snapshot=snapshot)
@@ -247,6 +299,7 @@ class Index:
         for svc in ix.by_kind["Service"]:
             m = meta(svc)
             ix.service_ns[m.get("name", "")].add(m.get("namespace", ""))
+        ix.node_addresses = addresses
         for node in ix.by_kind["Node"]:
             ix.nodes[meta(node).get("name", "")] = node
         for pod in ix.by_kind["Pod"]:
@@ -271,8 +324,8 @@ class Index:
                     ix.db_services.add(label_svc)
             elif label_ns and s.metric.get("pod"):
                 pods_seen.add((label_ns, s.metric["pod"]))
-            if s.metric.get("node") and not s.metric.get("pod"):
-                ix.node_names.add(s.metric["node"])
+            if about_node := ix.node_of(s.metric):
+                ix.node_names.add(about_node)
             elif not label_svc and not s.metric.get("pod"):
                 named = targets_of(s.metric)
                 for target in named:
@@ -354,6 +407,21 @@ class Index:
             return prefer
         non_empty = sorted(s for s in spaces if s)
         return non_empty[0] if non_empty else ""
+
+    def node_of(self, labels: dict[str, str]) -> str:
+        """Return the node a series' or an alert's labels are about, or '': a node label, or a
+        scrape target (`instance`, `host`) that is a known node by its name or its address, as
+        a host-network exporter's is. A pod's series is the pod's."""
+        if labels.get("pod"):
+            return ""
+        if name := next((labels[k] for k in NODE_LABELS if labels.get(k)), ""):
+            return name
+        for host in (labels.get("instance", "").rsplit(":", 1)[0], labels.get("host", "")):
+            if host and (host in self.nodes or host in self.node_names):
+                return host
+            if host in self.node_addresses:
+                return self.node_addresses[host]
+        return ""
 
     def entity(self, name: str, prefer: str = "") -> Entity:
         """Resolve a bare topology name to an entity; unknown dotted names are external hosts."""

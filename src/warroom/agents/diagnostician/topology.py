@@ -13,10 +13,11 @@ from dataclasses import dataclass, field
 
 from warroom.agents.diagnostician.findings import Finding
 from warroom.agents.diagnostician.index import (
+    NODE_LABELS,
     PLACE_LABELS,
     Entity,
     Index,
-    exporters_labels,
+    own_labels,
     targets_of,
 )
 from warroom.sensors.mesh import call_of
@@ -36,7 +37,7 @@ def alert_entities(ix: Index, alerts: list[AlertView]) -> list[Entity]:
     """Resolve what each firing alert is about to a workload, node or service entity."""
     out: list[Entity] = []
     for a in alerts:
-        lab = exporters_labels(a.labels)
+        lab = own_labels(a.labels, ix.node_addresses)
         ns = lab.get("namespace", "")
         ent: Entity | None = None
         workload = next((lab[k] for k in _WORKLOAD_LABELS if lab.get(k)), "")
@@ -46,8 +47,9 @@ def alert_entities(ix: Index, alerts: list[AlertView]) -> list[Entity]:
                 (str(o["metadata"].get("namespace", "")) for kind in ("Job", "CronJob")
                  for o in ix.by_kind[kind] if o["metadata"].get("name") == workload), "") or next(
                 (pns for (pns, pod) in ix.pods if ix.owner_of_pod(pns, pod)[1] == workload), "")
-        if lab.get("node") and not lab.get("pod"):
-            ent = ("", lab["node"])
+        if not lab.get("pod") and (node := next((lab[k] for k in NODE_LABELS if lab.get(k)),
+                                                 "")):
+            ent = ("", node)
         elif workload and _EXPORTER.search(lab.get("job", "")):
             # kube-state-metrics reports about objects: its own pod, service and instance
             # labels name the exporter, the workload labels name the subject
@@ -66,6 +68,8 @@ def alert_entities(ix: Index, alerts: list[AlertView]) -> list[Entity]:
             ent = ix.pvc_owner(ns, lab["persistentvolumeclaim"])
         elif named := next((lab[k] for k in _NAMING_LABELS if lab.get(k)), ""):
             ent = ix.entity(named, ns)
+        elif node := ix.node_of(lab):  # a scrape target that is a node (node-exporter's)
+            ent = ("", node)
         elif target := next((ix.targets[t] for t in targets_of(lab) if t in ix.targets), ""):
             # a scrape target series are placed by, before the application it belongs to
             ent = ix.entity(target, ns)
@@ -73,9 +77,6 @@ def alert_entities(ix: Index, alerts: list[AlertView]) -> list[Entity]:
             ent = (ns, workload)
         elif lab.get("job") and ns:
             ent = (ns, lab["job"])
-        elif lab.get("instance"):
-            host = lab["instance"].split(":")[0]
-            ent = ("", host) if host in ix.nodes else None
         if ent is not None and ent not in out:
             out.append(ent)
     return out
