@@ -3,32 +3,20 @@ tracing backend or OpenTelemetry's span metrics count the calls between services
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import pytest
+from transform_kit import SAMPLE, by_labels, sample
 
 from warroom.agents.diagnostician.families import derive
 from warroom.agents.diagnostician.index import finite_samples
 from warroom.scenarios.models import Scenario
-from warroom.scenarios.replay import load_scenario
 from warroom.scenarios.transforms import Transform, resolve
 from warroom.scenarios.transforms_mesh import linkerd, mesh, otel, service_graph
 from warroom.sensors.mesh import at_callee, calls
-from warroom.sensors.models import Series
-
-REGRESSION = Path(__file__).parents[2] / "scenarios" / "regression"
-# errors that start mid-window, latency quantiles, a call graph
-SAMPLE = ["gen-bad-deploy-easy-058", "gen-cpu-saturation-easy-002"]
 
 
 @pytest.fixture(params=SAMPLE)
 def scenario(request: pytest.FixtureRequest) -> Scenario:
-    return load_scenario(REGRESSION / f"{request.param}.json", with_expected=True)
-
-
-def _by(series: list[Series], name: str) -> dict[tuple[tuple[str, str], ...], dict[float, float]]:
-    return {tuple(sorted((k, v) for k, v in s.metric.items() if k != "__name__")):
-            dict(finite_samples(s)) for s in series if s.name == name}
+    return sample(request.param)
 
 
 @pytest.mark.parametrize(("transform", "counter", "alert_label"), [
@@ -47,7 +35,7 @@ def test_a_mesh_gives_the_call_graph_and_each_callees_answers_in_the_labels(
     assert kept < edges and found and found | kept == edges and not found & kept
     # what the Diagnostician reads back is each callee's recorded error ratio, per caller
     # (Linkerd: a service nothing calls counts its own, inbound)
-    derived = _by(derive(at_callee(out.prometheus.series), finite_samples),
+    derived = by_labels(derive(at_callee(out.prometheus.series), finite_samples),
                   counter.removesuffix("_total") + "_error_ratio")
     _same_errors(scenario, {dict(labels).get("service") or dict(labels)["deployment"]: (
         dict(labels)["namespace"], samples) for labels, samples in derived.items()})
@@ -65,8 +53,8 @@ def test_a_service_graph_counts_every_request_and_the_failed_ones(scenario: Scen
     out = service_graph(scenario)
     assert set(calls(out.prometheus.series)) | set(out.topology.edges) == set(
         scenario.topology.edges)
-    requests = _by(out.prometheus.series, "traces_service_graph_request_total")
-    failed = _by(out.prometheus.series, "traces_service_graph_request_failed_total")
+    requests = by_labels(out.prometheus.series, "traces_service_graph_request_total")
+    failed = by_labels(out.prometheus.series, "traces_service_graph_request_failed_total")
     assert failed and set(failed) <= set(requests)
     namespace = {s.metric["service"]: s.metric.get("namespace", "")
                  for s in scenario.prometheus.series if s.metric.get("service")}
@@ -85,7 +73,7 @@ def _same_errors(scenario: Scenario,
                  derived: dict[str, tuple[str, dict[float, float]]]) -> None:
     """Check each service's error ratio read back against the one the scenario recorded (but
     where its failures' counter first appears: what it counted then is unseen)."""
-    errors = _by(scenario.prometheus.series, "service:errors:ratio_rate1m")
+    errors = by_labels(scenario.prometheus.series, "service:errors:ratio_rate1m")
     assert derived
     for service, (ns, samples) in derived.items():
         recorded = errors[(("namespace", ns), ("service", service))]
@@ -114,7 +102,7 @@ def test_otel_gives_server_spans_and_the_callers_client_spans(scenario: Scenario
     ratios = {s.metric["service_name"]: dict(finite_samples(s)) for s in derived
               if s.name == "traces_span_metrics_calls_error_ratio"}
     assert set(ratios) == {service for service, _ in kinds}
-    errors = _by(scenario.prometheus.series, "service:errors:ratio_rate1m")
+    errors = by_labels(scenario.prometheus.series, "service:errors:ratio_rate1m")
     for labels, recorded in errors.items():
         service = dict(labels)["service"]
         first_failure = min((t for t, v in recorded.items() if v > 0), default=None)

@@ -1,40 +1,25 @@
-"""`raw_counters` gives back the counters and histograms the recorded series were computed from;
-`mesh`, `linkerd` and `service_graph` give them as a service mesh or a tracing backend counts
-each call."""
+"""`raw_counters` gives back the counters and histograms the recorded series were computed from
+(the meshes' transforms: test_transforms_mesh.py)."""
 
 from __future__ import annotations
 
 import bisect
-from pathlib import Path
 
 import pytest
+from transform_kit import SAMPLE, by_labels, sample
 
 from warroom.agents.diagnostician.families import derive
 from warroom.agents.diagnostician.index import finite_samples
 from warroom.scenarios.models import Scenario
-from warroom.scenarios.replay import load_scenario
 from warroom.scenarios.transforms import resolve
-from warroom.scenarios.transforms_raw import (
-    BOUNDS,
-    CPU_LIMIT,
-    raw_counters,
-)
-from warroom.sensors.models import Series
+from warroom.scenarios.transforms_raw import BOUNDS, CPU_LIMIT, raw_counters
 
-REGRESSION = Path(__file__).parents[2] / "scenarios" / "regression"
-# errors that start mid-window, latency quantiles and pods' shares of their limits
-SAMPLE = ["gen-bad-deploy-easy-058", "gen-cpu-saturation-easy-002"]
 _COUNTERS = ("_total", "_bucket", "_count", "_sum")
 
 
 @pytest.fixture(params=SAMPLE)
 def scenario(request: pytest.FixtureRequest) -> Scenario:
-    return load_scenario(REGRESSION / f"{request.param}.json", with_expected=True)
-
-
-def _by(series: list[Series], name: str) -> dict[tuple[tuple[str, str], ...], dict[float, float]]:
-    return {tuple(sorted((k, v) for k, v in s.metric.items() if k != "__name__")):
-            dict(finite_samples(s)) for s in series if s.name == name}
+    return sample(request.param)
 
 
 def test_every_counter_only_grows_and_starts_a_step_before_the_window(
@@ -53,12 +38,12 @@ def test_every_counter_only_grows_and_starts_a_step_before_the_window(
 def test_the_derived_golden_signals_are_the_recorded_ones(scenario: Scenario) -> None:
     derived = derive(raw_counters(scenario).prometheus.series, finite_samples)
     recorded = scenario.prometheus.series
-    errors = _by(recorded, "service:errors:ratio_rate1m")
+    errors = by_labels(recorded, "service:errors:ratio_rate1m")
     for was, now in (("service:errors:ratio_rate1m", "http_requests_error_ratio"),
                      ("service:requests:rate1m", "http_requests_per_second"),
                      ("pod:cpu_usage:ratio", "container_cpu_usage_ratio"),
                      ("pod:memory_working_set:ratio", "container_memory_working_set_ratio")):
-        before, after = _by(recorded, was), _by(derived, now)
+        before, after = by_labels(recorded, was), by_labels(derived, now)
         assert before, was
         for labels, samples in before.items():
             key = labels if now.startswith("http") else tuple(sorted({
@@ -75,16 +60,16 @@ def test_the_derived_golden_signals_are_the_recorded_ones(scenario: Scenario) ->
 
 
 def test_a_failures_counter_appears_at_the_first_failure() -> None:
-    scenario = load_scenario(REGRESSION / f"{SAMPLE[0]}.json", with_expected=True)
+    scenario = sample(SAMPLE[0])
     failed = [s for s in raw_counters(scenario).prometheus.series
               if s.name == "http_requests_total" and s.metric["code"] == "500"]
     assert failed and all(float(s.values[0][1]) > 0 for s in failed)
 
 
 def test_a_derived_quantile_falls_in_the_bucket_of_the_recorded_one(scenario: Scenario) -> None:
-    derived = _by(derive(raw_counters(scenario).prometheus.series, finite_samples),
+    derived = by_labels(derive(raw_counters(scenario).prometheus.series, finite_samples),
                   "http_request_duration_seconds_p99")
-    recorded = _by(scenario.prometheus.series, "service:latency_seconds:p99_1m")
+    recorded = by_labels(scenario.prometheus.series, "service:latency_seconds:p99_1m")
     assert recorded
     for labels, samples in recorded.items():
         for t, v in derived[labels].items():
@@ -94,7 +79,8 @@ def test_a_derived_quantile_falls_in_the_bucket_of_the_recorded_one(scenario: Sc
 
 
 def test_limits_come_as_kube_state_metrics_gives_them(scenario: Scenario) -> None:
-    limits = _by(raw_counters(scenario).prometheus.series, "kube_pod_container_resource_limits")
+    limits = by_labels(raw_counters(scenario).prometheus.series,
+                       "kube_pod_container_resource_limits")
     cpu = [v for k, samples in limits.items() if ("resource", "cpu") in k
            for v in samples.values()]
     assert cpu and set(cpu) == {CPU_LIMIT}
@@ -112,11 +98,11 @@ def test_a_nodes_series_come_as_kube_prometheus_scrapes_node_exporter(
 
 
 def test_a_latency_with_no_request_rate_still_becomes_a_histogram() -> None:
-    scenario = load_scenario(REGRESSION / f"{SAMPLE[0]}.json", with_expected=True)
+    scenario = sample(SAMPLE[0])
     only = [s for s in scenario.prometheus.series if s.name.startswith("service:latency")]
     alone = scenario.model_copy(update={"prometheus": scenario.prometheus.model_copy(
         update={"series": only})})
-    derived = _by(derive(raw_counters(alone).prometheus.series, finite_samples),
+    derived = by_labels(derive(raw_counters(alone).prometheus.series, finite_samples),
                   "http_request_duration_seconds_p99")
     assert derived and all(derived.values())
 

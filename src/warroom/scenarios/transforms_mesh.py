@@ -166,17 +166,9 @@ def _shared(named: dict[str, Series], parts: int) -> dict[str, Samples]:
 def _spans(labels: dict[str, str], samples: dict[str, Samples]) -> list[Series]:
     """Span metrics of one service's spans: calls by status (an unmarked span is UNSET) and
     their duration histogram, in milliseconds."""
-    made: list[Series] = []
-    request_series(labels, samples, made)
-    out = []
-    for s in made:
-        named = {k: v for k, v in s.metric.items() if k != "code"}
-        if "code" in s.metric:
-            named["status_code"] = ("STATUS_CODE_ERROR" if s.metric["code"] == "500"
-                                    else "STATUS_CODE_UNSET")
-        out.append(_in_millis(s, named, "traces_span_metrics_calls_total",
-                              "traces_span_metrics_duration_milliseconds"))
-    return out
+    return _counted_as(labels, samples, ("status_code", "STATUS_CODE_ERROR", "STATUS_CODE_UNSET"),
+                       "traces_span_metrics_calls_total",
+                       "traces_span_metrics_duration_milliseconds")
 
 
 def _istio_calls(place: dict[str, str], source: str, source_ns: str, service: str, ns: str,
@@ -185,9 +177,8 @@ def _istio_calls(place: dict[str, str], source: str, source_ns: str, service: st
             "destination_workload": service, "destination_workload_namespace": ns,
             "destination_service_name": service,
             "destination_service": f"{service}.{ns or 'default'}.svc.cluster.local"}
-    made: list[Series] = []
-    request_series(call, samples, made)
-    return [_istio(s) for s in made]
+    return _counted_as(call, samples, ("response_code", "500", "200"), "istio_requests_total",
+                       "istio_request_duration_milliseconds")
 
 
 def _linkerd_calls(place: dict[str, str], source: str, source_ns: str, service: str, ns: str,
@@ -200,15 +191,8 @@ def _linkerd_calls(place: dict[str, str], source: str, source_ns: str, service: 
     else:
         call = {**place, "direction": "outbound", "deployment": source, "namespace": source_ns,
                 "dst_deployment": service, "dst_namespace": ns}
-    made: list[Series] = []
-    request_series(call, samples, made)
-    out = []
-    for s in made:
-        labels = {k: v for k, v in s.metric.items() if k != "code"}
-        if "code" in s.metric:
-            labels["classification"] = "failure" if s.metric["code"] == "500" else "success"
-        out.append(_in_millis(s, labels, "response_total", "response_latency_ms"))
-    return out
+    return _counted_as(call, samples, ("classification", "failure", "success"),
+                       "response_total", "response_latency_ms")
 
 
 def _graph_calls(place: dict[str, str], source: str, source_ns: str, service: str, ns: str,
@@ -239,12 +223,21 @@ def _graph_calls(place: dict[str, str], source: str, source_ns: str, service: st
     return out
 
 
-def _istio(s: Series) -> Series:
-    """Name a counter or histogram series of `_requests` as Istio does (milliseconds)."""
-    labels = {k: v for k, v in s.metric.items() if k != "code"}
-    if "code" in s.metric:
-        labels["response_code"] = s.metric["code"]
-    return _in_millis(s, labels, "istio_requests_total", "istio_request_duration_milliseconds")
+def _counted_as(labels: dict[str, str], samples: dict[str, Samples],
+                status: tuple[str, str, str], total: str, latency: str) -> list[Series]:
+    """A service's request counter and latency histogram (`request_series`) as another
+    exporter names them: the status in the label `status[0]`, `status[1]` for a failure and
+    `status[2]` otherwise, the counter called `total` and the histogram `latency` (ms)."""
+    made: list[Series] = []
+    request_series(labels, samples, made)
+    label, failed, ok = status
+    out = []
+    for s in made:
+        named = {k: v for k, v in s.metric.items() if k != "code"}
+        if "code" in s.metric:
+            named[label] = failed if s.metric["code"] == "500" else ok
+        out.append(_in_millis(s, named, total, latency))
+    return out
 
 
 def _in_millis(s: Series, labels: dict[str, str], total: str, latency: str) -> Series:
