@@ -114,3 +114,13 @@ def test_otel_gives_server_spans_and_the_callers_client_spans(scenario: Scenario
     for old, new in zip(before, after, strict=True):
         assert new == ({k: v for k, v in old.items() if k != "service"} | {
             "service_name": old["service"]} if "service" in old else old)
+
+
+def test_otel_gives_a_pods_shares_as_the_kubeletstats_receiver_does(scenario: Scenario) -> None:
+    pods = {(s.metric["namespace"], s.metric["pod"]) for s in scenario.prometheus.series
+            if s.name == "pod:cpu_usage:ratio"}
+    out = [s for s in otel(scenario).prometheus.series
+           if s.name == "k8s_pod_cpu_limit_utilization"]
+    assert pods and {(s.metric["k8s_namespace_name"], s.metric["k8s_pod_name"])
+                     for s in out} == pods
+    assert not any("pod" in s.metric or "namespace" in s.metric for s in out)

@@ -13,7 +13,9 @@ calls between services are counted by a service mesh, a tracing backend or OpenT
   `..._request_failed_total` and `..._request_server_seconds_bucket`, with no namespaces;
 - `otel`: OpenTelemetry's span metrics, `traces_span_metrics_calls_total{service_name,
   span_name, span_kind, status_code}` and `traces_span_metrics_duration_milliseconds_bucket`:
-  each service's server spans, and its callers' client spans of their calls to it.
+  each service's server spans, and its callers' client spans of their calls to it; and a pod's
+  shares of its limits as the kubeletstats receiver gives them
+  (`k8s_pod_cpu_limit_utilization{k8s_namespace_name, k8s_pod_name}`).
 
 The first three keep in the topology only the edges to places with no request series (a
 database, an outside host), so the rest of the call graph must be read from the metrics; span
@@ -42,6 +44,12 @@ from warroom.scenarios.transforms_raw import (
 )
 from warroom.sensors.models import Series
 
+# a pod's shares of its limits as OpenTelemetry's kubeletstats receiver names them, and the
+# Kubernetes attributes it labels them with
+_KUBELETSTATS = {"pod:cpu_usage:ratio": "k8s_pod_cpu_limit_utilization",
+                 "pod:memory_working_set:ratio": "k8s_pod_memory_limit_utilization"}
+_K8S_ATTRIBUTES = {"namespace": "k8s_namespace_name", "pod": "k8s_pod_name",
+                   "container": "k8s_container_name", "node": "k8s_node_name"}
 # the labels Istio's standard metrics carry beside a call's two sides and its status
 _ISTIO = {"reporter": "destination", "response_flags": "-", "request_protocol": "http",
           "connection_security_policy": "mutual_tls", "source_version": "v1",
@@ -108,9 +116,11 @@ def _meshed(scenario: Scenario, calls: Calls, alert_labels: tuple[str, str]) -> 
 def otel(scenario: Scenario, seed: int = 0) -> Scenario:
     """Give every service's golden signals as OpenTelemetry's span metrics count them: its
     server spans, and each caller's client spans of its calls to it (its share of them),
-    named by `service_name` with no namespace, as the span metrics connector exports them; an
-    alert names its service by `service_name`."""
-    callers, by_service, out = _requests_by_service(scenario)
+    named by `service_name` with no namespace, as the span metrics connector exports them; a
+    pod's shares of its CPU and memory limits as the kubeletstats receiver does, with
+    OpenTelemetry's Kubernetes attributes; an alert names its service by `service_name`."""
+    callers, by_service, rest = _requests_by_service(scenario)
+    out = [_kubeletstats(s) for s in rest]
     spanned: set[str] = set()
     for labels, named in by_service.items():
         place = dict(labels)
@@ -134,6 +144,15 @@ def otel(scenario: Scenario, seed: int = 0) -> Scenario:
     return scenario.model_copy(update={
         "alerts": relabelled_alerts(scenario.alerts, by_service_name),
         "prometheus": PrometheusData(step_seconds=scenario.prometheus.step_seconds, series=out)})
+
+
+def _kubeletstats(s: Series) -> Series:
+    """A pod's share of its CPU or memory limit as the kubeletstats receiver names it."""
+    name = _KUBELETSTATS.get(s.name)
+    if name is None or not s.metric.get("pod"):
+        return s
+    labels = {_K8S_ATTRIBUTES.get(k, k): v for k, v in s.metric.items() if k != "__name__"}
+    return s.model_copy(update={"metric": {"__name__": name, **labels}})
 
 
 def _requests_by_service(scenario: Scenario) -> tuple[

@@ -16,6 +16,7 @@ from typing import Any
 
 from warroom.agents.diagnostician.families import derive
 from warroom.agents.diagnostician.kubetext import objects_from_documents
+from warroom.agents.diagnostician.labels import NODE_LABELS, node_addresses, own_series
 from warroom.agents.diagnostician.resolution import at_minutes
 from warroom.agents.diagnostician.roles import is_database_series, role_of
 from warroom.agents.diagnostician.rollovers import HASH_POD, Entity, Rollover, stitch
@@ -130,87 +131,6 @@ PLACE_LABELS = ("service", "service_name", "deployment", "statefulset", "daemons
                 "queuename", "topic", "cluster_name", "cache_cluster_id", "bucket", "app",
                 "app_kubernetes_io_name", "job", "instance", "host")
 _TARGET_LABELS = ("job", "instance", "host")
-# labels that name the node a series or an alert is about: kube-prometheus relabels cAdvisor's
-# and node-exporter's series with `node`, Prometheus' Helm chart with `kubernetes_node`, and
-# node-exporter's `node_uname_info` says `nodename`
-NODE_LABELS = ("node", "kubernetes_node", "nodename")
-# node-exporter reports about the host it runs on: its series' names and its scrape job
-_HOST_EXPORTER = re.compile(r"^node_")
-_HOST_EXPORTER_JOB = re.compile(r"node[-_]?exporter", re.I)
-# what a scrape adds about the exporter's own process, beside its job and instance
-_SCRAPED_FROM = ("namespace", "service", "pod", "container", "endpoint")
-
-
-# what a scrape target adds to every series it exposes (the ServiceMonitor's labels)
-_TARGET_IDENTITY = ("namespace", "service", "pod", "container", "endpoint", "job", "instance")
-
-
-def exporters_labels(labels: dict[str, str]) -> dict[str, str]:
-    """Return a series' or an alert's labels as its exporter set them.
-
-    Where an exporter's own label clashes with one its scrape target adds, Prometheus keeps the
-    target's and renames the exporter's `exported_namespace`, `exported_service`... (NGINX
-    ingress names its backend so; kube-state-metrics its subject, without `honorLabels`). The
-    exporter's is what the series is about, and the target's `pod`, `job` and the rest name the
-    exporter's own process, so they go.
-    """
-    if not any(k.startswith("exported_") for k in labels):
-        return labels
-    out = {k: v for k, v in labels.items()
-           if not k.startswith("exported_") and k not in _TARGET_IDENTITY}
-    out.update((k.removeprefix("exported_"), v) for k, v in labels.items()
-               if k.startswith("exported_") and v)
-    return out
-
-
-def from_host_exporter(labels: dict[str, str]) -> bool:
-    """Tell whether a series or an alert is node-exporter's: about the host it runs on."""
-    return (_HOST_EXPORTER.search(labels.get("__name__", "")) is not None
-            or _HOST_EXPORTER_JOB.search(labels.get("job", "")) is not None)
-
-
-def own_labels(labels: dict[str, str], addresses: dict[str, str]) -> dict[str, str]:
-    """Return a series' or an alert's labels as about what it measures, not who scraped it.
-
-    Labels a scrape renamed are the exporter's again (`exporters_labels`). node-exporter's
-    series and alerts are about the host it runs on: `node` becomes the host of their
-    `instance` (a node's name for its address, from `addresses`), and the pod, namespace,
-    Service, container and endpoint a scrape gave them (kube-prometheus': node-exporter's own
-    DaemonSet pod) go.
-    """
-    labels = exporters_labels(labels)
-    if not from_host_exporter(labels):
-        return labels
-    host = next((labels[k] for k in NODE_LABELS if labels.get(k)), "") or labels.get(
-        "instance", "").rsplit(":", 1)[0] or labels.get("host", "")
-    if not host:
-        return labels
-    out = {k: v for k, v in labels.items() if k not in _SCRAPED_FROM}
-    out["node"] = addresses.get(host, host)
-    return out
-
-
-def node_addresses(objects: list[Any]) -> dict[str, str]:
-    """Map every address of the snapshot's Node objects (InternalIP...) to the node's name."""
-    out: dict[str, str] = {}
-    for obj in objects:
-        if isinstance(obj, dict) and obj.get("kind") == "Node":
-            name = str((obj.get("metadata") or {}).get("name", ""))
-            for address in (obj.get("status") or {}).get("addresses") or []:
-                if isinstance(address, dict) and address.get("address") and name:
-                    out[str(address["address"])] = name
-    return out
-
-
-def _own_series(series: list[Series], addresses: dict[str, str]) -> list[Series]:
-    if not any(k.startswith("exported_") or k == "job" and _HOST_EXPORTER_JOB.search(v)
-               for s in series for k, v in s.metric.items()) and not any(
-            _HOST_EXPORTER.search(s.name) for s in series):
-        return series
-    return [s if (m := own_labels(s.metric, addresses)) is s.metric else
-            s.model_copy(update={"metric": m}) for s in series]
-
-
 def named_place(labels: dict[str, str]) -> str:
     """Return the place a series' labels name (not its scrape target), or ''."""
     return next((labels[k] for k in PLACE_LABELS if k not in _TARGET_LABELS and labels.get(k)),
@@ -274,7 +194,7 @@ class Index:
         # histograms as the golden signals they count (families.py)
         pods = [o for o in snapshot.objects if isinstance(o, dict) and o.get("kind") == "Pod"]
         addresses = node_addresses(snapshot.objects)
-        series = derive(at_callee(at_minutes(_own_series(snapshot.series, addresses))),
+        series = derive(at_callee(at_minutes(own_series(snapshot.series, addresses))),
                         finite_samples, pods)
         if series is not snapshot.series:
             snapshot = snapshot.model_copy(update={"series": series})

@@ -7,7 +7,7 @@ and a Deployment's generation. The names and labels read here are the exporter's
 ones (`kube_pod_container_status_waiting_reason{reason=...}`, `kube_pod_status_phase{phase=...}`,
 `kube_deployment_metadata_generation`...); a series names its subject with `namespace` and
 `pod` (or the workload label); `exported_*` labels a scrape renamed are the exporter's again
-(`index.exporters_labels`).
+(`labels.exporters_labels`).
 
 The weights sit below the same fingerprints read from objects (kubernetes.py): a gauge says a
 state held at a scrape, not the message that explains it.

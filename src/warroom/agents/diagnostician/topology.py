@@ -12,14 +12,8 @@ from collections import deque
 from dataclasses import dataclass, field
 
 from warroom.agents.diagnostician.findings import Finding
-from warroom.agents.diagnostician.index import (
-    NODE_LABELS,
-    PLACE_LABELS,
-    Entity,
-    Index,
-    own_labels,
-    targets_of,
-)
+from warroom.agents.diagnostician.index import PLACE_LABELS, Entity, Index, targets_of
+from warroom.agents.diagnostician.labels import NODE_LABELS, own_labels
 from warroom.sensors.mesh import call_of
 from warroom.sensors.models import AlertView
 

@@ -1,0 +1,123 @@
+"""What a series' or an alert's labels say it is about, whoever scraped or exported it.
+
+Before anything is placed, labels are read as about what a series measures: labels a scrape
+renamed (`exported_*`) are the exporter's again; node-exporter's series are its node's, not its
+own pod's; OpenTelemetry's Kubernetes attributes (`k8s_pod_name`...) are the labels
+Prometheus' Kubernetes discovery gives.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+from warroom.sensors.models import Series
+
+# labels that name the node a series or an alert is about: kube-prometheus relabels cAdvisor's
+# and node-exporter's series with `node`, Prometheus' Helm chart with `kubernetes_node`, and
+# node-exporter's `node_uname_info` says `nodename`
+NODE_LABELS = ("node", "kubernetes_node", "nodename")
+# node-exporter reports about the host it runs on: its series' names and its scrape job
+_HOST_EXPORTER = re.compile(r"^node_")
+_HOST_EXPORTER_JOB = re.compile(r"node[-_]?exporter", re.I)
+# what a scrape adds about the exporter's own process, beside its job and instance
+_SCRAPED_FROM = ("namespace", "service", "pod", "container", "endpoint")
+
+
+# OpenTelemetry's Kubernetes attributes -> the labels Prometheus' discovery and
+# kube-state-metrics give the same facts
+_OTEL_K8S = {"k8s_namespace_name": "namespace", "k8s_pod_name": "pod",
+             "k8s_container_name": "container", "k8s_node_name": "node",
+             "k8s_deployment_name": "deployment", "k8s_statefulset_name": "statefulset",
+             "k8s_daemonset_name": "daemonset", "k8s_job_name": "job_name",
+             "k8s_cronjob_name": "cronjob"}
+# what a scrape target adds to every series it exposes (the ServiceMonitor's labels)
+_TARGET_IDENTITY = ("namespace", "service", "pod", "container", "endpoint", "job", "instance")
+
+
+def exporters_labels(labels: dict[str, str]) -> dict[str, str]:
+    """Return a series' or an alert's labels as its exporter set them.
+
+    Where an exporter's own label clashes with one its scrape target adds, Prometheus keeps the
+    target's and renames the exporter's `exported_namespace`, `exported_service`... (NGINX
+    ingress names its backend so; kube-state-metrics its subject, without `honorLabels`). The
+    exporter's is what the series is about, and the target's `pod`, `job` and the rest name the
+    exporter's own process, so they go.
+    """
+    if not any(k.startswith("exported_") for k in labels):
+        return labels
+    out = {k: v for k, v in labels.items()
+           if not k.startswith("exported_") and k not in _TARGET_IDENTITY}
+    out.update((k.removeprefix("exported_"), v) for k, v in labels.items()
+               if k.startswith("exported_") and v)
+    return out
+
+
+def from_host_exporter(labels: dict[str, str]) -> bool:
+    """Tell whether a series or an alert is node-exporter's: about the host it runs on."""
+    return (_HOST_EXPORTER.search(labels.get("__name__", "")) is not None
+            or _HOST_EXPORTER_JOB.search(labels.get("job", "")) is not None)
+
+
+def otel_labels(labels: dict[str, str]) -> dict[str, str]:
+    """Return labels with OpenTelemetry's Kubernetes attributes (the collector's
+    k8sattributes processor, the kubeletstats receiver: `k8s_namespace_name`, `k8s_pod_name`,
+    `k8s_deployment_name`...) under the names Prometheus' Kubernetes discovery and
+    kube-state-metrics give the same facts, where those are not set."""
+    if not any(k.startswith("k8s_") for k in labels):
+        return labels
+    out = {k: v for k, v in labels.items() if k not in _OTEL_K8S}
+    for otel, name in _OTEL_K8S.items():
+        if labels.get(otel) and not labels.get(name):
+            out[name] = labels[otel]
+    return out
+
+
+def own_labels(labels: dict[str, str], addresses: dict[str, str]) -> dict[str, str]:
+    """Return a series' or an alert's labels as about what it measures, not who scraped it.
+
+    OpenTelemetry's Kubernetes attributes take Prometheus' names (`otel_labels`). Labels a
+    scrape renamed are the exporter's again (`exporters_labels`). node-exporter's
+    series and alerts are about the host it runs on: `node` becomes the host of their
+    `instance` (a node's name for its address, from `addresses`), and the pod, namespace,
+    Service, container and endpoint a scrape gave them (kube-prometheus': node-exporter's own
+    DaemonSet pod) go.
+    """
+    labels = exporters_labels(otel_labels(labels))
+    if not from_host_exporter(labels):
+        return labels
+    host = next((labels[k] for k in NODE_LABELS if labels.get(k)), "") or labels.get(
+        "instance", "").rsplit(":", 1)[0] or labels.get("host", "")
+    if not host:
+        return labels
+    out = {k: v for k, v in labels.items() if k not in _SCRAPED_FROM}
+    out["node"] = addresses.get(host, host)
+    return out
+
+
+def node_addresses(objects: list[Any]) -> dict[str, str]:
+    """Map every address of the snapshot's Node objects (InternalIP...) to the node's name;
+    objects of any shape (as read, before `index.repair`) are skipped where malformed."""
+    out: dict[str, str] = {}
+    for obj in objects:
+        if not isinstance(obj, dict) or obj.get("kind") != "Node":
+            continue
+        metadata, status = obj.get("metadata"), obj.get("status")
+        name = metadata.get("name") if isinstance(metadata, dict) else None
+        addresses = status.get("addresses") if isinstance(status, dict) else None
+        if not isinstance(name, str) or not name or not isinstance(addresses, list):
+            continue
+        for address in addresses:
+            if isinstance(address, dict) and isinstance(address.get("address"), str):
+                out[address["address"]] = name
+    return out
+
+
+def own_series(series: list[Series], addresses: dict[str, str]) -> list[Series]:
+    """Return the series with their labels as about what they measure (`own_labels`)."""
+    if not any(k.startswith(("exported_", "k8s_")) or k == "job" and _HOST_EXPORTER_JOB.search(v)
+               for s in series for k, v in s.metric.items()) and not any(
+            _HOST_EXPORTER.search(s.name) for s in series):
+        return series
+    return [s if (m := own_labels(s.metric, addresses)) is s.metric else
+            s.model_copy(update={"metric": m}) for s in series]

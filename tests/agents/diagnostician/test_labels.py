@@ -1,0 +1,89 @@
+"""Labels read as about what a series measures: renamed by a scrape (`exported_*`), node-
+exporter's about its node, OpenTelemetry's Kubernetes attributes."""
+
+from __future__ import annotations
+
+from warroom.agents.diagnostician.anomaly import place_of
+from warroom.agents.diagnostician.index import Index
+from warroom.agents.diagnostician.labels import exporters_labels, otel_labels
+from warroom.agents.diagnostician.topology import alert_entities
+
+from .diag_builders import alert, node, series, snapshot
+
+
+def test_labels_a_scrape_renamed_are_the_exporters() -> None:
+    # NGINX ingress names its backend; its scrape target is the ingress controller
+    ingress = series("nginx_ingress_controller_requests", [5.0] * 5, exported_namespace="shop",
+                     exported_service="cart", ingress="shop", status="200",
+                     namespace="ingress-nginx", service="ingress-nginx-controller-metrics",
+                     pod="ingress-nginx-controller-7d9f8b-x2k4p", job="ingress-nginx")
+    assert exporters_labels(ingress.metric) == {
+        "__name__": "nginx_ingress_controller_requests", "namespace": "shop",
+        "service": "cart", "ingress": "shop", "status": "200"}
+    plain = {"namespace": "shop", "service": "cart"}
+    assert exporters_labels(plain) is plain
+    ix = Index.build(snapshot(series=[ingress]))
+    assert {place_of(ix, s) for s in ix.snapshot.series} == {("shop", "cart")}
+    on_backend = alert({"alertname": "IngressErrors", "exported_namespace": "shop",
+                        "exported_service": "cart", "namespace": "ingress-nginx"})
+    assert alert_entities(ix, [on_backend]) == [("shop", "cart")]
+
+
+def test_a_node_exporters_series_and_alerts_are_about_their_node() -> None:
+    worker = node("worker-1")
+    worker["status"]["addresses"] = [{"type": "InternalIP", "address": "10.0.1.5"},
+                                     {"type": "Hostname", "address": "worker-1"}]
+    by_label = series("node_load1", [1.0] * 5, job="node-exporter", instance="10.0.1.5:9100",
+                      node="worker-1")
+    by_chart = series("node_load1", [1.0] * 5, job="node-exporter", instance="10.0.1.5:9100",
+                      kubernetes_node="worker-1")
+    by_name = series("node_load1", [1.0] * 5, job="node-exporter", instance="worker-1:9100")
+    by_address = series("node_filesystem_avail_bytes", [1.0] * 5, job="node-exporter",
+                        instance="10.0.1.5:9100", mountpoint="/")
+    # kube-prometheus: node-exporter's own DaemonSet pod, namespace and Service beside
+    scraped = series("node_memory_MemAvailable_bytes", [1.0] * 5, job="node-exporter",
+                     instance="10.0.1.5:9100", namespace="monitoring", service="node-exporter",
+                     pod="node-exporter-x7k2p", container="node-exporter", endpoint="https")
+    app = series("http_requests_total", [1.0] * 5, job="checkout", instance="10.0.9.9:8080")
+    in_pod = series("container_cpu_usage_seconds_total", [1.0] * 5, namespace="shop",
+                    pod="cart-7f9dd8b6c4-x7gr9", node="worker-1")
+    ix = Index.build(snapshot(series=[by_label, by_chart, by_name, by_address, scraped, app,
+                                      in_pod], objects=[worker]))
+    for s in (by_label, by_chart, by_name, by_address):
+        assert place_of(ix, s) == ("", "worker-1"), s.metric
+    own = next(s for s in ix.snapshot.series if s.name == scraped.name)
+    assert own.metric == {"__name__": scraped.name, "job": "node-exporter",
+                          "instance": "10.0.1.5:9100", "node": "worker-1"}
+    assert place_of(ix, own) == ("", "worker-1")
+    assert place_of(ix, app) == ("", "checkout")  # a plain Prometheus names a service by job
+    assert place_of(ix, in_pod) == ("shop", "cart")
+    disk = alert({"alertname": "NodeFilesystemSpaceFillingUp", "job": "node-exporter",
+                  "instance": "10.0.1.5:9100", "mountpoint": "/"})
+    assert alert_entities(ix, [disk]) == [("", "worker-1")]
+    on_exporter_pod = alert({"alertname": "NodeFilesystemAlmostFull", "job": "node-exporter",
+                             "instance": "10.0.1.5:9100", "namespace": "monitoring",
+                             "pod": "node-exporter-x7k2p", "service": "node-exporter"})
+    assert alert_entities(ix, [on_exporter_pod]) == [("", "worker-1")]
+    # without objects, node-exporter's instance is still a node
+    alone = Index.build(snapshot(series=[by_name]))
+    assert place_of(alone, next(iter(alone.snapshot.series))) == ("", "worker-1")
+    assert "worker-1" in alone.node_names
+
+
+def test_opentelemetrys_kubernetes_attributes_are_prometheus_labels() -> None:
+    # the kubeletstats receiver's pod CPU, as the collector exports it to Prometheus
+    usage = series("k8s_pod_cpu_limit_utilization", [0.3] * 5, k8s_namespace_name="shop",
+                   k8s_pod_name="cart-7f9dd8b6c4-x7gr9", k8s_node_name="worker-1",
+                   k8s_deployment_name="cart", job="otel-collector")
+    assert otel_labels(usage.metric) == {
+        "__name__": "k8s_pod_cpu_limit_utilization", "namespace": "shop",
+        "pod": "cart-7f9dd8b6c4-x7gr9", "node": "worker-1", "deployment": "cart",
+        "job": "otel-collector"}
+    # a Prometheus label already set stays; labels with no such attribute are left alone
+    both = {"namespace": "shop", "k8s_namespace_name": "other", "service_name": "cart"}
+    assert otel_labels(both) == {"namespace": "shop", "service_name": "cart"}
+    plain = {"namespace": "shop", "service": "cart"}
+    assert otel_labels(plain) is plain
+    ix = Index.build(snapshot(series=[usage]))
+    assert {place_of(ix, s) for s in ix.snapshot.series} == {("shop", "cart")}
+    assert ix.role(ix.snapshot.series[0]) == "pod:cpu_usage:ratio"
