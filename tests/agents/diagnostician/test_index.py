@@ -4,8 +4,9 @@ from __future__ import annotations
 
 from warroom.agents.diagnostician.anomaly import place_of
 from warroom.agents.diagnostician.index import Index, repair
+from warroom.agents.diagnostician.topology import alert_entities
 
-from .diag_builders import deployment, pod, series, snapshot, statefulset
+from .diag_builders import alert, deployment, pod, series, snapshot, statefulset
 
 
 def test_pods_map_to_their_owning_workload() -> None:
@@ -71,3 +72,24 @@ def test_a_name_given_without_a_namespace_is_the_one_place_of_that_name() -> Non
     # a scrape target's host is never moved into a namespace
     host = series("node_load1", [1.0] * 5, instance="ts-food:9100")
     assert place_of(Index.build(snapshot(series=[known, host])), host) == ("", "ts-food")
+
+
+def test_a_service_named_otherwise_than_its_workload_is_that_workload() -> None:
+    coredns = pod("kube-system", "coredns-5d78c9869d-x7gr9", ("ReplicaSet", "coredns-5d78c9869d"))
+    coredns["metadata"]["labels"] = {"k8s-app": "kube-dns", "pod-template-hash": "5d78c9869d"}
+    kube_dns = {"kind": "Service", "metadata": {"name": "kube-dns", "namespace": "kube-system"},
+                "spec": {"selector": {"k8s-app": "kube-dns"}}}
+    # a selector that picks nothing, and a Service named as its workload, map nothing
+    idle = {"kind": "Service", "metadata": {"name": "idle", "namespace": "kube-system"},
+            "spec": {"selector": {"app": "idle"}}}
+    same = {"kind": "Service", "metadata": {"name": "coredns", "namespace": "kube-system"},
+            "spec": {"selector": {"k8s-app": "kube-dns"}}}
+    requests = series("coredns_dns_requests_total", [5.0] * 5, namespace="kube-system",
+                      service="kube-dns")
+    ix = Index.build(snapshot(objects=[*deployment("kube-system", "coredns", rs="5d78c9869d"),
+                                       coredns, kube_dns, idle, same], series=[requests]))
+    assert ix.service_workload == {("kube-system", "kube-dns"): "coredns"}
+    assert place_of(ix, requests) == ("kube-system", "coredns")
+    assert ix.entity("kube-dns") == ("kube-system", "coredns")
+    down = alert({"alertname": "CoreDNSDown", "namespace": "kube-system", "service": "kube-dns"})
+    assert alert_entities(ix, [down]) == [("kube-system", "coredns")]

@@ -109,7 +109,7 @@ def place_of(ix: Index, s: Series) -> Entity | None:
                 value = value.split(":")[0]
             if label in ("instance", "host"):
                 return (ns, value)
-            return (ns or ix.namespace_of(value) or "", value)
+            return ix.workload_of((ns or ix.namespace_of(value) or "", value))
     if node := ix.node_of(m):
         return ("", node)
     rest = sorted(k for k in m if k not in _IGNORED_LABELS and m[k])

@@ -166,6 +166,9 @@ class Index:
     # each to the place those series are about (their first target label): a plain Prometheus
     # names a service by its job
     targets: dict[str, str] = field(default_factory=dict)
+    # a Service named otherwise than the one workload its selector picks (`kube-dns` ->
+    # `coredns`): (namespace, Service) -> the workload
+    service_workload: dict[Entity, str] = field(default_factory=dict)
     rollovers: list[Rollover] = field(default_factory=list)  # pods a new ReplicaSet replaced
     _points: dict[int, list[tuple[float, float]]] = field(default_factory=dict)
     _roles: dict[int, str] = field(default_factory=dict)
@@ -229,6 +232,7 @@ class Index:
             node_name = str((pod.get("spec") or {}).get("nodeName") or "")
             if node_name:
                 ix.pods_on_node[node_name].append(key)
+        ix._map_services()
         for ev in ix.by_kind["Event"]:
             inv = ev.get("involvedObject") or {}
             ns = inv.get("namespace") or meta(ev).get("namespace", "")
@@ -343,11 +347,30 @@ class Index:
                 return self.node_addresses[host]
         return ""
 
+    def _map_services(self) -> None:
+        """Map each Service whose selector picks the pods of one workload named otherwise."""
+        labelled: dict[str, list[tuple[dict[str, Any], str]]] = defaultdict(list)
+        for (ns, pod), obj in self.pods.items():
+            labelled[ns].append((meta(obj).get("labels") or {}, pod))
+        for svc in self.by_kind["Service"]:
+            m, selector = meta(svc), (svc.get("spec") or {}).get("selector")
+            ns, name = m.get("namespace", ""), m.get("name", "")
+            if not selector or not isinstance(selector, dict):
+                continue
+            owners = {self.owner_of_pod(ns, pod)[1] for labels, pod in labelled[ns]
+                      if selector.items() <= labels.items()}
+            if len(owners) == 1 and (owner := owners.pop()) != name:
+                self.service_workload[(ns, name)] = owner
+
+    def workload_of(self, entity: Entity) -> Entity:
+        """Return the workload a place named by a Service is (`service_workload`), else it."""
+        return (entity[0], self.service_workload.get(entity, entity[1]))
+
     def entity(self, name: str, prefer: str = "") -> Entity:
         """Resolve a bare topology name to an entity; unknown dotted names are external hosts."""
         ns = self.namespace_of(name, prefer)
         if ns is not None:
-            return (ns, name)
+            return self.workload_of((ns, name))
         if name in self.node_names:
             return ("", name)
         return ("", name) if "." in name else (prefer, name)
