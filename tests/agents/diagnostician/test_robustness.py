@@ -17,7 +17,8 @@ _json: Any = st.recursive(
     lambda inner: st.lists(inner, max_size=3) | st.dictionaries(
         st.sampled_from(["kind", "metadata", "status", "spec", "name", "namespace",
                          "ownerReferences", "containerStatuses", "conditions", "reason",
-                         "involvedObject", "lastState", "terminated", "nodeName"]),
+                         "involvedObject", "lastState", "terminated", "nodeName", "selector",
+                         "labels", "addresses", "address"]),
         inner, max_size=4),
     max_leaves=12)
 
@@ -26,7 +27,7 @@ _json: Any = st.recursive(
 @given(objects=st.lists(st.dictionaries(st.sampled_from(
     ["kind", "metadata", "status", "spec", "involvedObject", "reason", "message"]), _json,
     max_size=5) | st.fixed_dictionaries({"kind": st.sampled_from(
-        ["Pod", "Node", "Event", "ReplicaSet", "Deployment", "Certificate",
+        ["Pod", "Node", "Event", "ReplicaSet", "Deployment", "Certificate", "Service",
          "HorizontalPodAutoscaler", "PersistentVolumeClaim"])}, optional={
         "metadata": _json, "status": _json, "spec": _json}), max_size=6),
        lines=st.lists(st.text(max_size=80), max_size=5))
