@@ -5,6 +5,7 @@ from __future__ import annotations
 from warroom.agents.diagnostician.anomaly import place_of
 from warroom.agents.diagnostician.index import Index, repair
 from warroom.agents.diagnostician.topology import alert_entities
+from warroom.sensors.models import Series
 
 from .diag_builders import alert, deployment, pod, series, snapshot, statefulset
 
@@ -93,3 +94,18 @@ def test_a_service_named_otherwise_than_its_workload_is_that_workload() -> None:
     assert ix.entity("kube-dns") == ("kube-system", "coredns")
     down = alert({"alertname": "CoreDNSDown", "namespace": "kube-system", "service": "kube-dns"})
     assert alert_entities(ix, [down]) == [("kube-system", "coredns")]
+
+
+def test_a_container_outside_kubernetes_is_placed_by_its_compose_service_or_name() -> None:
+    # cAdvisor on a Docker host: the container's id, image and name, and its Compose labels
+    cadvisor = Series(metric={
+        "__name__": "container_cpu_usage_seconds_total", "id": "/docker/4f1c0a9e2b7d",
+        "image": "weaveworksdemos/carts:0.4.8", "name": "sockshop-carts-1",
+        "container_label_com_docker_compose_service": "carts"},
+        values=series("x", [1.0] * 5).values)
+    # OpenTelemetry's docker_stats receiver
+    stats = series("container_cpu_utilization", [0.2] * 5, container_hostname="4f1c0a9e2b7d",
+                   container_id="4f1c0a9e2b7d", container_name="carts")
+    ix = Index.build(snapshot(series=[cadvisor, stats]))
+    assert place_of(ix, cadvisor) == ("", "carts")
+    assert place_of(ix, stats) == ("", "carts")

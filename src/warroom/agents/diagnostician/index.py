@@ -123,13 +123,15 @@ def finite_samples(series: Series) -> list[tuple[float, float]]:
 # labels that name the place a series or an alert is about, most specific first: the service
 # (`service_name` is OpenTelemetry's `service.name`) and Kubernetes workloads, then places that
 # are not workloads (a Lambda function, a database instance, a table, a queue, a cache cluster,
-# a bucket), then the generic `app` labels; `job`, `instance` and `host` name a scrape target
-# and come last
+# a bucket), then the generic `app` labels, then a container outside Kubernetes (the Compose
+# service cAdvisor reads from a container's labels, OpenTelemetry's `container.name`); `job`,
+# `instance` and `host` name a scrape target and come last
 PLACE_LABELS = ("service", "service_name", "deployment", "statefulset", "daemonset",
                 "function_name", "functionname", "dbinstance_identifier", "db_instance",
                 "database", "table", "tablename", "table_name", "queue", "queue_name",
                 "queuename", "topic", "cluster_name", "cache_cluster_id", "bucket", "app",
-                "app_kubernetes_io_name", "job", "instance", "host")
+                "app_kubernetes_io_name", "container_label_com_docker_compose_service",
+                "com_docker_compose_service", "container_name", "job", "instance", "host")
 _TARGET_LABELS = ("job", "instance", "host")
 def named_place(labels: dict[str, str]) -> str:
     """Return the place a series' labels name (not its scrape target), or ''."""
