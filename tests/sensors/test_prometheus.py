@@ -8,6 +8,7 @@ import httpx
 from warroom.sensors.models import SensorRequest
 from warroom.sensors.prometheus import (
     MESH_FAMILIES,
+    RAW_NODE_SERIES,
     RAW_POD_SERIES,
     RAW_SERVICE_SERIES,
     PrometheusSensor,
@@ -58,7 +59,7 @@ async def test_query_range_results_become_series_with_exact_queries() -> None:
     # the service rules are loaded; the pods' failed, so their raw families were asked for, and
     # the mesh's calls always are
     assert len(result.run.queries) == len(build_queries(SensorRequest(now=NOW))) + len(
-        RAW_POD_SERIES) + len(MESH_FAMILIES)
+        RAW_POD_SERIES) + len(RAW_NODE_SERIES) + len(MESH_FAMILIES)
     request = seen[0]
     assert request.url.path == "/api/v1/query_range"
     assert float(request.url.params["end"]) - float(request.url.params["start"]) == 600
@@ -89,20 +90,23 @@ async def test_without_recording_rules_the_raw_families_are_asked_for() -> None:
                                                 lookback_seconds=600))
     assert [(s.name, s.metric["code"]) for s in result.data.series] == [
         ("http_requests_total", "503")]
-    asked = [q for q in result.run.queries if "sum " in q]
-    assert len(asked) == len(RAW_SERVICE_SERIES) + len(RAW_POD_SERIES) + len(MESH_FAMILIES)
+    asked = [q for q in result.run.queries if " by (" in q or "sum without" in q]
+    assert len(asked) == len(RAW_SERVICE_SERIES) + len(RAW_POD_SERIES) + len(
+        RAW_NODE_SERIES) + len(MESH_FAMILIES)
     raw = seen['sum without (method, route, handler, path, uri, endpoint) '
                '(http_requests_total{namespace="shop"})']
     # a counter's first sample has no rate: one step more than the window
     assert float(raw.url.params["end"]) - float(raw.url.params["start"]) == 660
     assert any('container_cpu_usage_seconds_total{container!="", container!="POD", '
                'namespace="shop"}' in q for q in seen)
+    # no node:* rule: node-exporter's shares, over every node (nodes have no namespace)
+    assert '1 - avg by (instance, job) (rate(node_cpu_seconds_total{mode="idle"}[2m]))' in seen
 
 
 async def test_recorded_series_ask_for_nothing_raw_but_the_mesh() -> None:
     def handler(request: httpx.Request) -> httpx.Response:
         query = request.url.params["query"]
-        for name in ("service:requests:rate1m", "pod:cpu_usage:ratio"):
+        for name in ("service:requests:rate1m", "pod:cpu_usage:ratio", "node:cpu_usage:ratio"):
             if query.startswith(name):
                 return httpx.Response(200, json=matrix(name, "shop"))
         return _empty()

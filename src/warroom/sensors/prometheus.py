@@ -4,8 +4,9 @@ The canonical names are what `deploy/recording-rules.yaml` records. Where a Prom
 such rules (none of a group's canonical series comes back), the families those rules are
 computed from are asked for instead: requests by status and latency histograms, summed over
 method and route; cAdvisor's CPU, throttling and memory with kube-state-metrics' limits,
-summed per container. The Diagnostician derives the same golden signals from them
-(`agents/diagnostician/families.py`). The calls a service mesh or a service graph counts are
+summed per container; a node's CPU, memory and root filesystem shares from node-exporter.
+The Diagnostician derives the same golden signals from them (`agents/diagnostician/
+families.py`). The calls a service mesh or a service graph counts are
 asked for on every incident: they are the call graph (`mesh.py`). Each query is recorded
 exactly as sent; a failed query is reported, the others still count.
 """
@@ -60,6 +61,19 @@ RAW_POD_SERIES = tuple(
         ("container_cpu_cfs_periods_total", "", _CONTAINER),
         ("kube_pod_container_resource_limits", ", resource", 'resource=~"cpu|memory"'),
     ))
+# a node's shares of its CPU, memory and root filesystem from node-exporter, as the recording
+# rules compute them, but by the scrape's instance (the Diagnostician reads node-exporter's
+# instance as its node: `labels.own_labels`); not scoped, as nodes belong to no namespace
+RAW_NODE_SERIES = (
+    ("node_cpu_usage_ratio",
+     '1 - avg by (instance, job) (rate(node_cpu_seconds_total{mode="idle"}[2m]))'),
+    ("node_memory_usage_ratio",
+     "1 - sum by (instance, job) (node_memory_MemAvailable_bytes)"
+     " / sum by (instance, job) (node_memory_MemTotal_bytes)"),
+    ("node_filesystem_usage_ratio",
+     '1 - max by (instance, job) (node_filesystem_avail_bytes{mountpoint="/"}'
+     ' / node_filesystem_size_bytes{mountpoint="/"})'),
+)
 # the calls between services as a service mesh (Istio, Linkerd) or a tracing backend's service
 # graph counts them: the call graph and each callee's answers to each caller (`mesh.py`), asked
 # for on every incident as no recording rule keeps them. (name, labels summed by, the label
@@ -106,13 +120,13 @@ def build_queries(request: SensorRequest) -> list[str]:
     return queries
 
 
-def build_raw_queries(request: SensorRequest, *, services: bool, pods: bool
-                      ) -> list[tuple[str, str]]:
+def build_raw_queries(request: SensorRequest, *, services: bool, pods: bool,
+                      nodes: bool = False) -> list[tuple[str, str]]:
     """Return (name, PromQL) of the raw families for the groups whose recording rules are
-    missing, scoped to the request's namespaces."""
+    missing, scoped to the request's namespaces (nodes' are not scoped)."""
     ns = _matcher("namespace", request.namespaces)
     wanted = (RAW_SERVICE_SERIES if services else ()) + (RAW_POD_SERIES if pods else ())
-    out = []
+    out = list(RAW_NODE_SERIES) if nodes else []
     for name, template in wanted:
         if "{sep}" in template:  # a selector of its own: the scope joins it
             query = template.replace("{sep}", ", " if ns else "").replace("{scope}", ns)
@@ -163,7 +177,8 @@ class PrometheusSensor:
             reached = any(error is None for _, error in answers)
             raw = build_raw_queries(
                 request, services=reached and not found_names & set(_RECORDED_SERVICE),
-                pods=reached and not found_names & set(_RECORDED_POD))
+                pods=reached and not found_names & set(_RECORDED_POD),
+                nodes=reached and not found_names & set(NODE_SERIES))
             raw += build_mesh_queries(request) if reached else []
             # a counter's first sample has no rate: start one step earlier
             early = {**params, "start": f"{start.timestamp() - self.step_seconds:.3f}"}

@@ -3,12 +3,13 @@ exporter's about its node, OpenTelemetry's Kubernetes attributes."""
 
 from __future__ import annotations
 
+from warroom.agents.diagnostician import diagnose_snapshot
 from warroom.agents.diagnostician.anomaly import place_of
 from warroom.agents.diagnostician.index import Index
 from warroom.agents.diagnostician.labels import exporters_labels, otel_labels
 from warroom.agents.diagnostician.topology import alert_entities
 
-from .diag_builders import alert, node, series, snapshot
+from .diag_builders import alert, flat, node, series, snapshot, stepped
 
 
 def test_labels_a_scrape_renamed_are_the_exporters() -> None:
@@ -87,3 +88,18 @@ def test_opentelemetrys_kubernetes_attributes_are_prometheus_labels() -> None:
     ix = Index.build(snapshot(series=[usage]))
     assert {place_of(ix, s) for s in ix.snapshot.series} == {("shop", "cart")}
     assert ix.role(ix.snapshot.series[0]) == "pod:cpu_usage:ratio"
+
+
+def test_a_disk_filling_on_a_node_read_from_node_exporter_without_rules() -> None:
+    # the metrics sensor's node-exporter shares when no node:* rule answers (sensors/prometheus)
+    worker = node("worker-1")
+    worker["status"]["addresses"] = [{"type": "InternalIP", "address": "10.0.1.5"}]
+    on = {"instance": "10.0.1.5:9100", "job": "node-exporter"}
+    evidence = [series("node_filesystem_usage_ratio", stepped(0.5, 0.97), **on),
+                series("node_cpu_usage_ratio", flat(0.3), **on),
+                series("node_filesystem_usage_ratio", flat(0.5), instance="10.0.1.6:9100",
+                       job="node-exporter")]
+    report = diagnose_snapshot(snapshot(series=evidence, objects=[worker], alerts=[
+        alert({"alertname": "NodeFilesystemAlmostFull", **on})]))
+    top = report.hypotheses[0]
+    assert (top.namespace, top.service, top.fault) == ("", "worker-1", "disk_pressure")
