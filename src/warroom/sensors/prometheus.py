@@ -51,7 +51,12 @@ RAW_SERVICE_FAMILIES = (
     "grpc_server_handled_total",
 )
 RAW_SERVICE_SERIES = tuple((name, f"sum without ({_BY_REQUEST}) ({name}{{scope}})")
-                           for name in RAW_SERVICE_FAMILIES)
+                           for name in RAW_SERVICE_FAMILIES) + tuple(
+    # OpenTelemetry's span metrics name services, not namespaces: asked for whole, summed
+    # over span names
+    (name, f"sum without (span_name) ({name})")
+    for name in ("traces_span_metrics_calls_total",
+                 "traces_span_metrics_duration_milliseconds_bucket"))
 RAW_POD_SERIES = tuple(
     (name, f"sum by (namespace, pod, container{extra}) ({name}{{{selector}{{sep}}{{scope}}}})")
     for name, extra, selector in (
