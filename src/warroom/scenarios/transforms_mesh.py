@@ -50,6 +50,9 @@ _KUBELETSTATS = {"pod:cpu_usage:ratio": "k8s_pod_cpu_limit_utilization",
                  "pod:memory_working_set:ratio": "k8s_pod_memory_limit_utilization"}
 _K8S_ATTRIBUTES = {"namespace": "k8s_namespace_name", "pod": "k8s_pod_name",
                    "container": "k8s_container_name", "node": "k8s_node_name"}
+# what a scrape of the OpenTelemetry collector adds to the span metrics it exports
+_COLLECTOR = {"job": "otel-collector", "namespace": "observability",
+              "pod": "otel-collector-6b7d9c-x2k4p", "service": "otel-collector"}
 # the labels Istio's standard metrics carry beside a call's two sides and its status
 _ISTIO = {"reporter": "destination", "response_flags": "-", "request_protocol": "http",
           "connection_security_policy": "mutual_tls", "source_version": "v1",
@@ -184,8 +187,10 @@ def _shared(named: dict[str, Series], parts: int) -> dict[str, Samples]:
 
 def _spans(labels: dict[str, str], samples: dict[str, Samples]) -> list[Series]:
     """Span metrics of one service's spans: calls by status (an unmarked span is UNSET) and
-    their duration histogram, in milliseconds."""
-    return _counted_as(labels, samples, ("status_code", "STATUS_CODE_ERROR", "STATUS_CODE_UNSET"),
+    their duration histogram, in milliseconds, as kube-prometheus scrapes them from the
+    collector (its own pod, namespace and Service beside)."""
+    return _counted_as({**labels, **_COLLECTOR}, samples,
+                       ("status_code", "STATUS_CODE_ERROR", "STATUS_CODE_UNSET"),
                        "traces_span_metrics_calls_total",
                        "traces_span_metrics_duration_milliseconds")
 

@@ -103,3 +103,14 @@ def test_a_disk_filling_on_a_node_read_from_node_exporter_without_rules() -> Non
         alert({"alertname": "NodeFilesystemAlmostFull", **on})]))
     top = report.hypotheses[0]
     assert (top.namespace, top.service, top.fault) == ("", "worker-1", "disk_pressure")
+
+
+def test_span_metrics_are_about_their_service_not_the_collector_that_counted_them() -> None:
+    # kube-prometheus scraping the collector: its own pod, namespace and Service beside
+    calls = series("traces_span_metrics_calls_total", [5.0] * 5, service_name="cart",
+                   span_kind="SPAN_KIND_SERVER", status_code="STATUS_CODE_UNSET",
+                   k8s_namespace_name="shop", namespace="observability",
+                   pod="otel-collector-6b7d9c-x2k4p", service="otel-collector",
+                   job="otel-collector")
+    ix = Index.build(snapshot(series=[calls]))
+    assert {place_of(ix, s) for s in ix.snapshot.series} == {("shop", "cart")}

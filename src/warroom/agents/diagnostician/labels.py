@@ -24,6 +24,9 @@ _HOST_EXPORTER_JOB = re.compile(r"node[-_]?exporter", re.I)
 _SCRAPED_FROM = ("namespace", "service", "pod", "container", "endpoint")
 
 
+# series a collector computes from other services' spans: the pod, namespace and Service its
+# scrape gives them are the collector's own (their subject is their `service_name`)
+_COLLECTED = re.compile(r"^traces_span_?metrics_")
 # OpenTelemetry's Kubernetes attributes -> the labels Prometheus' discovery and
 # kube-state-metrics give the same facts
 _OTEL_K8S = {"k8s_namespace_name": "namespace", "k8s_pod_name": "pod",
@@ -76,13 +79,16 @@ def otel_labels(labels: dict[str, str]) -> dict[str, str]:
 def own_labels(labels: dict[str, str], addresses: dict[str, str]) -> dict[str, str]:
     """Return a series' or an alert's labels as about what it measures, not who scraped it.
 
-    OpenTelemetry's Kubernetes attributes take Prometheus' names (`otel_labels`). Labels a
+    Span metrics lose the labels their scrape gave them (the collector's pod, namespace and
+    Service). OpenTelemetry's Kubernetes attributes take Prometheus' names (`otel_labels`). Labels a
     scrape renamed are the exporter's again (`exporters_labels`). node-exporter's
     series and alerts are about the host it runs on: `node` becomes the host of their
     `instance` (a node's name for its address, from `addresses`), and the pod, namespace,
     Service, container and endpoint a scrape gave them (kube-prometheus': node-exporter's own
     DaemonSet pod) go.
     """
+    if _COLLECTED.search(labels.get("__name__", "")):
+        labels = {k: v for k, v in labels.items() if k not in _SCRAPED_FROM}
     labels = exporters_labels(otel_labels(labels))
     if not from_host_exporter(labels):
         return labels
@@ -117,7 +123,7 @@ def own_series(series: list[Series], addresses: dict[str, str]) -> list[Series]:
     """Return the series with their labels as about what they measure (`own_labels`)."""
     if not any(k.startswith(("exported_", "k8s_")) or k == "job" and _HOST_EXPORTER_JOB.search(v)
                for s in series for k, v in s.metric.items()) and not any(
-            _HOST_EXPORTER.search(s.name) for s in series):
+            _HOST_EXPORTER.search(s.name) or _COLLECTED.search(s.name) for s in series):
         return series
     return [s if (m := own_labels(s.metric, addresses)) is s.metric else
             s.model_copy(update={"metric": m}) for s in series]
