@@ -50,6 +50,14 @@ def test_nodes_services_and_recording_rules() -> None:
         "service:latency_seconds:p99_1m"
     assert _role("http_server_request_duration_seconds", flat(0.2), service="cart",
                  quantile="0.95") == "service:latency_seconds:p95_1m"
+    # a histogram's quantile of a time in seconds is a latency whatever it times: Micrometer's
+    # requests, a service graph's server side
+    assert _role("http_server_requests_seconds_p99", flat(0.2), service="cart") == \
+        "service:latency_seconds:p99_1m"
+    assert _role("traces_service_graph_request_server_seconds_p95", flat(0.2),
+                 service="cart") == "service:latency_seconds:p95_1m"
+    assert _role("process_cpu_seconds_total", flat(3.0), service="cart") == \
+        "process_cpu_seconds_total"
     # milliseconds are not the role's unit
     assert _role("http_server_request_duration_ms_p99", flat(200), service="cart") == \
         "http_server_request_duration_ms_p99"

@@ -46,6 +46,9 @@ _NODE_SHARES = ((NODE_FILESYSTEM, re.compile(r"filesystem|disk|_fs_|\bfs_", re.I
 # a latency in seconds, and which quantile of it (a name's `p99`, or a `quantile` label)
 _LATENCY = re.compile(r"latency|duration|response_time|rtt|round_trip", re.I)
 _SECONDS = re.compile(r"seconds", re.I)
+# a quantile of a time in seconds (a histogram's, as families.py names it): a latency, whatever
+# the family calls what it times (Micrometer's `http_server_requests_seconds`)
+_SECONDS_QUANTILE = re.compile(r"seconds_p\d{2}$", re.I)
 _QUANTILE = re.compile(r"(?:^|[_:.])p(\d{2})(?:$|[_:.])", re.I)
 _NETWORK = re.compile(r"network|rtt|round_trip", re.I)
 # a database instance's shares of its capacity, most specific first
@@ -91,7 +94,8 @@ def role_of(series: Series, pts: list[tuple[float, float]]) -> str:
                 return role
     if _CERT.search(name) and _SECONDS.search(name) and max(abs(v) for v in values) < EPOCH:
         return CERT_EXPIRY
-    if _LATENCY.search(name) and _SECONDS.search(name) and not name.endswith(COUNTER_SUFFIXES):
+    if ((_LATENCY.search(name) and _SECONDS.search(name) or _SECONDS_QUANTILE.search(name))
+            and not name.endswith(COUNTER_SUFFIXES)):
         quantile = _quantile(name, labels.get("quantile", ""))
         if quantile:
             if _NETWORK.search(name) and labels.get("pod"):
