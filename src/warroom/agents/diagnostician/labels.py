@@ -2,8 +2,9 @@
 
 Before anything is placed, labels are read as about what a series measures: labels a scrape
 renamed (`exported_*`) are the exporter's again; node-exporter's series are its node's, not its
-own pod's; OpenTelemetry's Kubernetes attributes (`k8s_pod_name`...) are the labels
-Prometheus' Kubernetes discovery gives.
+own pod's; span metrics are their service's, not the collector's that counted them;
+OpenTelemetry's Kubernetes attributes (`k8s_pod_name`...) are the labels Prometheus'
+Kubernetes discovery gives.
 """
 
 from __future__ import annotations
@@ -22,8 +23,6 @@ _HOST_EXPORTER = re.compile(r"^node_")
 _HOST_EXPORTER_JOB = re.compile(r"node[-_]?exporter", re.I)
 # what a scrape adds about the exporter's own process, beside its job and instance
 _SCRAPED_FROM = ("namespace", "service", "pod", "container", "endpoint")
-
-
 # series a collector computes from other services' spans: the pod, namespace and Service its
 # scrape gives them are the collector's own (their subject is their `service_name`)
 _COLLECTED = re.compile(r"^traces_span_?metrics_")
@@ -80,8 +79,8 @@ def own_labels(labels: dict[str, str], addresses: dict[str, str]) -> dict[str, s
     """Return a series' or an alert's labels as about what it measures, not who scraped it.
 
     Span metrics lose the labels their scrape gave them (the collector's pod, namespace and
-    Service). OpenTelemetry's Kubernetes attributes take Prometheus' names (`otel_labels`). Labels a
-    scrape renamed are the exporter's again (`exporters_labels`). node-exporter's
+    Service). OpenTelemetry's Kubernetes attributes take Prometheus' names (`otel_labels`).
+    Labels a scrape renamed are the exporter's again (`exporters_labels`). node-exporter's
     series and alerts are about the host it runs on: `node` becomes the host of their
     `instance` (a node's name for its address, from `addresses`), and the pod, namespace,
     Service, container and endpoint a scrape gave them (kube-prometheus': node-exporter's own
