@@ -114,3 +114,19 @@ def test_span_metrics_are_about_their_service_not_the_collector_that_counted_the
                    job="otel-collector")
     ix = Index.build(snapshot(series=[calls]))
     assert {place_of(ix, s) for s in ix.snapshot.series} == {("shop", "cart")}
+
+
+def test_a_node_label_that_gives_an_address_names_the_node() -> None:
+    # deploy/'s node rules copy a plain scrape's instance: the address, not the name
+    worker = node("worker-1")
+    worker["status"]["addresses"] = [{"type": "InternalIP", "address": "10.0.1.5"},
+                                     {"type": "Hostname", "address": "worker-1"}]
+    recorded = series("node:filesystem_usage:ratio", [0.5] * 5, node="10.0.1.5")
+    named = series("node:cpu_usage:ratio", [0.3] * 5, node="worker-1")
+    ix = Index.build(snapshot(series=[recorded, named], objects=[worker]))
+    assert {place_of(ix, s) for s in ix.snapshot.series} == {("", "worker-1")}
+    full = alert({"alertname": "NodeDiskFull", "node": "10.0.1.5:9100"})
+    assert alert_entities(ix, [full]) == [("", "worker-1")]
+    # without the Node object the address is all there is to name it by
+    alone = Index.build(snapshot(series=[recorded]))
+    assert place_of(alone, alone.snapshot.series[0]) == ("", "10.0.1.5")

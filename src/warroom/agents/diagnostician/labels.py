@@ -89,15 +89,20 @@ def own_labels(labels: dict[str, str], addresses: dict[str, str]) -> dict[str, s
     if _COLLECTED.search(labels.get("__name__", "")):
         labels = {k: v for k, v in labels.items() if k not in _SCRAPED_FROM}
     labels = exporters_labels(otel_labels(labels))
-    if not from_host_exporter(labels):
-        return labels
-    host = next((labels[k] for k in NODE_LABELS if labels.get(k)), "") or labels.get(
-        "instance", "").rsplit(":", 1)[0] or labels.get("host", "")
-    if not host:
-        return labels
-    out = {k: v for k, v in labels.items() if k not in _SCRAPED_FROM}
-    out["node"] = addresses.get(host, host)
-    return out
+    if from_host_exporter(labels) and (host := next(
+            (labels[k] for k in NODE_LABELS if labels.get(k)), "") or labels.get(
+            "instance", "").rsplit(":", 1)[0] or labels.get("host", "")):
+        labels = {k: v for k, v in labels.items() if k not in _SCRAPED_FROM}
+        labels["node"] = host
+    return _node_by_name(labels, addresses)
+
+
+def _node_by_name(labels: dict[str, str], addresses: dict[str, str]) -> dict[str, str]:
+    """A `node` label that gives one of a node's addresses (with a port or without, as a
+    recording rule copies a plain scrape's `instance`) names the node itself."""
+    node = labels.get("node", "")
+    name = addresses.get(node) or addresses.get(node.rsplit(":", 1)[0]) if node else None
+    return {**labels, "node": name} if name and name != node else labels
 
 
 def node_addresses(objects: list[Any]) -> dict[str, str]:
@@ -121,8 +126,9 @@ def node_addresses(objects: list[Any]) -> dict[str, str]:
 def own_series(series: list[Series], addresses: dict[str, str]) -> list[Series]:
     """Return the series with their labels as about what they measure (`own_labels`)."""
     if not any(k.startswith(("exported_", "k8s_")) or k == "job" and _HOST_EXPORTER_JOB.search(v)
-               for s in series for k, v in s.metric.items()) and not any(
-            _HOST_EXPORTER.search(s.name) or _COLLECTED.search(s.name) for s in series):
+               or k == "node" and addresses for s in series for k, v in s.metric.items()
+               ) and not any(_HOST_EXPORTER.search(s.name) or _COLLECTED.search(s.name)
+                             for s in series):
         return series
     return [s if (m := own_labels(s.metric, addresses)) is s.metric else
             s.model_copy(update={"metric": m}) for s in series]
