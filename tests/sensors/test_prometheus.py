@@ -14,6 +14,7 @@ from warroom.sensors.prometheus import (
     PrometheusSensor,
     build_mesh_queries,
     build_queries,
+    build_raw_queries,
 )
 
 NOW = datetime(2026, 4, 18, 10, 46, tzinfo=UTC)
@@ -172,3 +173,16 @@ async def test_against_the_sandbox_prometheus_api(tmp_path: Path) -> None:
     assert {s.metric.get("namespace") for s in result.data.series if
             s.name.startswith(("service:", "pod:"))} == {"shop"}
     assert all(s.values for s in result.data.series)
+
+
+def test_nginx_ingress_is_asked_for_by_its_backends_namespace_either_way() -> None:
+    scoped = [q for name, q in build_raw_queries(SensorRequest(now=NOW, namespaces=["shop"]),
+                                                 services=True, pods=False)
+              if name == "nginx_ingress_controller_requests"]
+    assert [q.rsplit("(", 1)[1] for q in scoped] == [
+        'nginx_ingress_controller_requests{namespace="shop"})',
+        'nginx_ingress_controller_requests{exported_namespace="shop"})']
+    whole = [q for name, q in build_raw_queries(SensorRequest(now=NOW), services=True,
+                                                pods=False)
+             if name == "nginx_ingress_controller_requests"]
+    assert len(whole) == 1 and whole[0].endswith("(nginx_ingress_controller_requests)")

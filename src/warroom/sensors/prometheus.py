@@ -40,6 +40,7 @@ NODE_SERIES = ("node:cpu_usage:ratio", "node:memory_usage:ratio", "node:filesyst
 # asked; a container's series per container (cAdvisor repeats them under other labels).
 _BY_REQUEST = "method, route, handler, path, uri, endpoint"
 _CONTAINER = 'container!="", container!="POD"'
+_NGINX = "namespace, service, exported_namespace, exported_service, ingress, status"
 # requests by status and latency histograms as the common libraries name them: the Prometheus
 # clients' convention, Micrometer (Spring), OpenTelemetry (current and older semantic
 # conventions) and go-grpc-prometheus
@@ -56,7 +57,13 @@ RAW_SERVICE_SERIES = tuple((name, f"sum without ({_BY_REQUEST}) ({name}{{scope}}
     # over span names
     (name, f"sum without (span_name) ({name})")
     for name in ("traces_span_metrics_calls_total",
-                 "traces_span_metrics_duration_milliseconds_bucket"))
+                 "traces_span_metrics_duration_milliseconds_bucket")) + tuple(
+    # NGINX ingress counts each backend's requests by status; its backend's namespace is
+    # `namespace`, or `exported_namespace` where the scrape kept the controller's own: asked
+    # for by each (once when every namespace is wanted)
+    ("nginx_ingress_controller_requests", f"sum by ({_NGINX}) "
+     f"(nginx_ingress_controller_requests{{{scope}}})")
+    for scope in ("scope", "exported_scope"))
 RAW_POD_SERIES = tuple(
     (name, f"sum by (namespace, pod, container{extra}) ({name}{{{selector}{{sep}}{{scope}}}})")
     for name, extra, selector in (
@@ -136,8 +143,11 @@ def build_raw_queries(request: SensorRequest, *, services: bool, pods: bool,
         if "{sep}" in template:  # a selector of its own: the scope joins it
             query = template.replace("{sep}", ", " if ns else "").replace("{scope}", ns)
         else:
-            query = template.replace("{scope}", "{" + ns + "}" if ns else "")
-        out.append((name, query))
+            exported = _matcher("exported_namespace", request.namespaces)
+            query = template.replace("{scope}", "{" + ns + "}" if ns else "").replace(
+                "{exported_scope}", "{" + exported + "}" if exported else "")
+        if (name, query) not in out:
+            out.append((name, query))
     return out
 
 
