@@ -10,6 +10,7 @@ from warroom.agents.diagnostician.labels import exporters_labels, otel_labels
 from warroom.agents.diagnostician.topology import alert_entities
 
 from .diag_builders import alert, flat, node, series, snapshot, stepped
+from .test_families import counter
 
 
 def test_labels_a_scrape_renamed_are_the_exporters() -> None:
@@ -130,3 +131,19 @@ def test_a_node_label_that_gives_an_address_names_the_node() -> None:
     # without the Node object the address is all there is to name it by
     alone = Index.build(snapshot(series=[recorded]))
     assert place_of(alone, alone.snapshot.series[0]) == ("", "10.0.1.5")
+
+
+def test_nginx_ingress_counts_give_the_backends_error_ratio() -> None:
+    # as the metrics sensor asks for them: by backend and status, the scrape's own beside
+    backend = {"exported_namespace": "shop", "exported_service": "cart", "ingress": "shop",
+               "namespace": "ingress-nginx", "service": "ingress-nginx-controller-metrics"}
+    evidence = [series("nginx_ingress_controller_requests", counter([10.0] * 40),
+                       status="200", **backend),
+                series("nginx_ingress_controller_requests", counter([0.0] * 30 + [5.0] * 10),
+                       status="503", **backend)]
+    report = diagnose_snapshot(snapshot(series=evidence, alerts=[
+        alert({"alertname": "IngressBackendErrors", "namespace": "shop", "service": "cart"})]))
+    top = report.hypotheses[0]
+    assert (top.namespace, top.service, top.fault) == ("shop", "cart", "application_error")
+    assert "nginx_ingress_controller_requests_error_ratio" in " ".join(top.evidence)
+
