@@ -132,10 +132,12 @@ def otel(scenario: Scenario, seed: int = 0) -> Scenario:
         server = {**place, "service_name": service, "span_name": f"GET /{service}",
                   "span_kind": "SPAN_KIND_SERVER"}
         out.extend(_spans(server, _shared(named, 1)))
-        for caller in callers.get(service, []):
+        clients = callers.get(service, [])
+        share = _shared(named, len(clients)) if clients else {}
+        for caller in clients:
             client = {"service_name": caller, "span_name": f"GET {service}",
                       "span_kind": "SPAN_KIND_CLIENT"}
-            out.extend(_spans(client, _shared(named, len(callers[service]))))
+            out.extend(_spans(client, share))
         spanned.add(service)
 
     def by_service_name(labels: dict[str, str]) -> dict[str, str]:

@@ -26,7 +26,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from warroom.sensors.models import STATUS_LABELS, Series
+from warroom.sensors.models import Series, status_label
 
 # (caller labels, callee labels, caller namespace label, callee namespace label, whether a
 # series names a call without its caller), each kind of name most specific first. Only Istio
@@ -104,8 +104,7 @@ def at_callee(series: list[Series]) -> list[Series]:
             continue
         changed = True
         labels = {k: s.metric[k] for k in _KEPT if s.metric.get(k)}
-        status = next((k for k in STATUS_LABELS if s.metric.get(k)), None)
-        if status is not None:
+        if status := status_label(s.metric):
             labels[status] = s.metric[status]
         labels.update(service=call.callee, namespace=call.callee_namespace)
         if call.caller:

@@ -26,6 +26,11 @@ STATUS_LABELS = ("grpc_response_status", "code", "status", "status_code", "http_
                  "envoy_response_code_class", "classification", "outcome", "result")
 
 
+def status_label(labels: dict[str, str]) -> str:
+    """Return the label that carries a request's outcome on a series, or ''."""
+    return next((k for k in STATUS_LABELS if labels.get(k)), "")
+
+
 class Series(BaseModel):
     """One Prometheus `query_range` matrix item: labels and [unix seconds, "value"] samples."""
 

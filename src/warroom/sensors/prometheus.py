@@ -137,13 +137,13 @@ def build_raw_queries(request: SensorRequest, *, services: bool, pods: bool,
     """Return (name, PromQL) of the raw families for the groups whose recording rules are
     missing, scoped to the request's namespaces (nodes' are not scoped)."""
     ns = _matcher("namespace", request.namespaces)
+    exported = _matcher("exported_namespace", request.namespaces)
     wanted = (RAW_SERVICE_SERIES if services else ()) + (RAW_POD_SERIES if pods else ())
     out = list(RAW_NODE_SERIES) if nodes else []
     for name, template in wanted:
         if "{sep}" in template:  # a selector of its own: the scope joins it
             query = template.replace("{sep}", ", " if ns else "").replace("{scope}", ns)
         else:
-            exported = _matcher("exported_namespace", request.namespaces)
             query = template.replace("{scope}", "{" + ns + "}" if ns else "").replace(
                 "{exported_scope}", "{" + exported + "}" if exported else "")
         if (name, query) not in out:

@@ -38,10 +38,10 @@ from collections import defaultdict
 from collections.abc import Callable
 from typing import Any
 
-from warroom.agents.diagnostician.outcomes import failed_status, status_label
+from warroom.agents.diagnostician.outcomes import failed_status
 from warroom.agents.diagnostician.roles import ERRORS, REQUESTS
 from warroom.domain.quantities import amount
-from warroom.sensors.models import STATUS_LABELS, Series
+from warroom.sensors.models import STATUS_LABELS, Series, status_label
 
 Points = list[tuple[float, float]]
 Labels = tuple[tuple[str, str], ...]

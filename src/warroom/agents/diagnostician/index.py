@@ -16,7 +16,7 @@ from typing import Any
 
 from warroom.agents.diagnostician.families import derive
 from warroom.agents.diagnostician.kubetext import objects_from_documents
-from warroom.agents.diagnostician.labels import NODE_LABELS, node_addresses, own_series
+from warroom.agents.diagnostician.labels import node_addresses, node_label, own_series
 from warroom.agents.diagnostician.resolution import at_minutes
 from warroom.agents.diagnostician.roles import is_database_series, role_of
 from warroom.agents.diagnostician.rollovers import HASH_POD, Entity, Rollover, stitch
@@ -133,6 +133,8 @@ PLACE_LABELS = ("service", "service_name", "deployment", "statefulset", "daemons
                 "app_kubernetes_io_name", "container_label_com_docker_compose_service",
                 "com_docker_compose_service", "container_name", "job", "instance", "host")
 _TARGET_LABELS = ("job", "instance", "host")
+
+
 def named_place(labels: dict[str, str]) -> str:
     """Return the place a series' labels name (not its scrape target), or ''."""
     return next((labels[k] for k in PLACE_LABELS if k not in _TARGET_LABELS and labels.get(k)),
@@ -340,7 +342,7 @@ class Index:
         a host-network exporter's is. A pod's series is the pod's."""
         if labels.get("pod"):
             return ""
-        if name := next((labels[k] for k in NODE_LABELS if labels.get(k)), ""):
+        if name := node_label(labels):
             return name
         for host in (labels.get("instance", "").rsplit(":", 1)[0], labels.get("host", "")):
             if host and (host in self.nodes or host in self.node_names):

@@ -55,6 +55,11 @@ def exporters_labels(labels: dict[str, str]) -> dict[str, str]:
     return out
 
 
+def node_label(labels: dict[str, str]) -> str:
+    """Return the node a node label names (`NODE_LABELS`), or ''."""
+    return next((labels[k] for k in NODE_LABELS if labels.get(k)), "")
+
+
 def from_host_exporter(labels: dict[str, str]) -> bool:
     """Tell whether a series or an alert is node-exporter's: about the host it runs on."""
     return (_HOST_EXPORTER.search(labels.get("__name__", "")) is not None
@@ -89,8 +94,7 @@ def own_labels(labels: dict[str, str], addresses: dict[str, str]) -> dict[str, s
     if _COLLECTED.search(labels.get("__name__", "")):
         labels = {k: v for k, v in labels.items() if k not in _SCRAPED_FROM}
     labels = exporters_labels(otel_labels(labels))
-    if from_host_exporter(labels) and (host := next(
-            (labels[k] for k in NODE_LABELS if labels.get(k)), "") or labels.get(
+    if from_host_exporter(labels) and (host := node_label(labels) or labels.get(
             "instance", "").rsplit(":", 1)[0] or labels.get("host", "")):
         labels = {k: v for k, v in labels.items() if k not in _SCRAPED_FROM}
         labels["node"] = host

@@ -9,8 +9,6 @@ from __future__ import annotations
 
 import re
 
-from warroom.sensors.models import STATUS_LABELS
-
 # gRPC codes that are the server's failure (Unknown, DeadlineExceeded, ResourceExhausted,
 # Unimplemented, Internal, Unavailable, DataLoss), by name and by number
 _GRPC_FAILED = {"unknown", "deadlineexceeded", "resourceexhausted", "unimplemented",
@@ -25,11 +23,6 @@ _OK_WORDS = re.compile(r"^(ok|success|succeeded|successful|client_?error|[1-4]xx
 # OpenTelemetry's span status as its span metrics name it: STATUS_CODE_ERROR, _OK and _UNSET
 # (a span nobody marked, the usual success)
 _OTEL_STATUS = re.compile(r"^status_code_", re.I)
-
-
-def status_label(labels: dict[str, str]) -> str:
-    """Return the label that carries a request's outcome on a series, or ''."""
-    return next((k for k in STATUS_LABELS if labels.get(k)), "")
 
 
 def failed_status(label: str, value: str) -> bool | None:

@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 
 from warroom.agents.diagnostician.findings import Finding
 from warroom.agents.diagnostician.index import PLACE_LABELS, Entity, Index, targets_of
-from warroom.agents.diagnostician.labels import NODE_LABELS, own_labels
+from warroom.agents.diagnostician.labels import node_label, own_labels
 from warroom.sensors.mesh import call_of
 from warroom.sensors.models import AlertView
 
@@ -41,8 +41,7 @@ def alert_entities(ix: Index, alerts: list[AlertView]) -> list[Entity]:
                 (str(o["metadata"].get("namespace", "")) for kind in ("Job", "CronJob")
                  for o in ix.by_kind[kind] if o["metadata"].get("name") == workload), "") or next(
                 (pns for (pns, pod) in ix.pods if ix.owner_of_pod(pns, pod)[1] == workload), "")
-        if not lab.get("pod") and (node := next((lab[k] for k in NODE_LABELS if lab.get(k)),
-                                                 "")):
+        if not lab.get("pod") and (node := node_label(lab)):
             ent = ("", node)
         elif workload and _EXPORTER.search(lab.get("job", "")):
             # kube-state-metrics reports about objects: its own pod, service and instance
