@@ -7,6 +7,7 @@ from datetime import timedelta
 from warroom.agents.diagnostician.findings import Finding
 from warroom.agents.diagnostician.hops import hop_delay_findings
 from warroom.agents.diagnostician.index import Index
+from warroom.agents.diagnostician.rules import diagnose_snapshot
 from warroom.agents.diagnostician.topology import Graph
 from warroom.sensors.models import LogStream
 
@@ -27,7 +28,9 @@ def _calls(delays: dict[str, list[tuple[float, float]]]) -> list[LogStream]:
             n += 1
             trace = f"{n:032x}"
             sent = NOW - timedelta(minutes=minutes_ago)
-            for who, at in (("orders", sent), (callee, sent + timedelta(seconds=gap))):
+            back = sent + timedelta(seconds=gap + 0.002)  # the caller logs the answer
+            for who, at in (("orders", sent), (callee, sent + timedelta(seconds=gap)),
+                            ("orders", back)):
                 lines[who].append(f"{at:%Y-%m-%dT%H:%M:%S.%f}Z INFO TraceID: {trace} "
                                   f"handling request {n}")
     return [logs("shop", f"{who}-7f9dd8b6c4-aaaaa", sorted(found))
@@ -66,3 +69,12 @@ def test_a_delay_long_before_the_alert_and_a_steady_slow_edge_say_nothing() -> N
     earlier = [(25, 2.0), (24, 2.5)]  # late calls well before the incident's anchor
     steady = [(20 - i, 0.9) for i in range(6)]  # always ~0.9 s: its usual, not a delay
     assert _findings({"stock": USUAL + earlier, "prices": steady}) == []
+
+
+def test_without_a_call_graph_the_nested_lines_give_the_late_edge() -> None:
+    late = [(5, 2.1), (4, 3.4), (3, 2.8)]
+    snap = snapshot(logs=_calls({"stock": USUAL + late, "prices": USUAL + [(4, 0.007)]}),
+                    alerts=[alert({"namespace": "shop", "service": "orders"}, minutes_ago=8)])
+    top = diagnose_snapshot(snap).hypotheses[0]
+    assert (top.service, top.fault) == ("stock", "network_latency")
+    assert "3 call(s) from orders took 3.40 s" in top.evidence[0]

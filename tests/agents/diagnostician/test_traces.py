@@ -11,6 +11,8 @@ from warroom.agents.diagnostician.traces import (
     error_chain_findings,
     error_order_edges,
     error_traces,
+    nesting_edges,
+    trace_events,
     trace_findings,
 )
 from warroom.sensors.models import AlertView, Document, EvidenceSnapshot
@@ -136,3 +138,47 @@ def test_without_a_call_graph_the_error_order_finds_the_callee_below_the_alert()
                   starts_at=NOW - timedelta(minutes=6))]})
     top = diagnose_snapshot(snap).hypotheses[0]
     assert (top.service, top.fault) == ("contacts", "application_error")
+
+
+def _request(trace: str, minutes_ago: float, visits: list[tuple[str, float]]
+             ) -> dict[str, list[str]]:
+    """One request's lines: (place, seconds after the first line) in the order logged."""
+    out: dict[str, list[str]] = {}
+    for who, after in visits:
+        at = NOW - timedelta(minutes=minutes_ago) + timedelta(seconds=after)
+        out.setdefault(who, []).append(
+            f"{at:%Y-%m-%dT%H:%M:%S.%f}Z INFO TraceID: {trace} SpanID: 0f0e step")
+    return out
+
+
+def _nested(requests: list[dict[str, list[str]]]) -> EvidenceSnapshot:
+    lines: dict[str, list[str]] = {}
+    for req in requests:
+        for who, found in req.items():
+            lines.setdefault(who, []).extend(found)
+    return snapshot(logs=[logs("shop", f"{who}-7f9dd8b6c4-aaaaa", sorted(found))
+                          for who, found in sorted(lines.items())])
+
+
+# the gateway calls orders, which calls the ledger; then the gateway calls auth; the mailer is
+# called last, and the gateway logs nothing after it
+CHECKOUT = [("gateway", 0.0), ("orders", 0.01), ("ledger", 0.02), ("ledger", 0.03),
+            ("orders", 0.04), ("gateway", 0.05), ("auth", 0.06), ("gateway", 0.07),
+            ("mailer", 0.08)]
+
+
+def test_lines_nested_in_a_callers_lines_say_who_calls_whom() -> None:
+    ix = Index.build(_nested([_request(f"{i:032x}", 10 - i, CHECKOUT) for i in range(2)]))
+    edges = {(a[1], b[1]) for a, b in nesting_edges(trace_events(ix))}
+    # the tightest enclosing place is the direct caller: not the gateway for the ledger;
+    # siblings called one after the other (orders, auth) never enclose each other, and a
+    # callee its caller logged nothing after (the mailer) gets no link
+    assert edges == {("gateway", "orders"), ("orders", "ledger"), ("gateway", "auth")}
+
+
+def test_nesting_seen_more_often_the_other_way_is_no_link() -> None:
+    upside = [("orders", 0.0), ("gateway", 0.01), ("orders", 0.02)]
+    ix = Index.build(_nested([_request(f"{i:032x}", 10 - i, CHECKOUT) for i in range(2)]
+                             + [_request(f"{9 + i:032x}", 5 - i, upside) for i in range(2)]))
+    edges = {(a[1], b[1]) for a, b in nesting_edges(trace_events(ix))}
+    assert ("gateway", "orders") not in edges and ("orders", "gateway") not in edges

@@ -6,6 +6,8 @@ Three readings of the evidence, the directed ones first:
 - a caller's log line naming its dependency ("call to X timed out") links the caller to it;
 - the order of errors within one request's trace links the places that failed later to the
   one that failed first (traces.error_order_edges);
+- a place whose lines of one request's trace fall between two lines of another's was called
+  by it (traces.nesting_edges);
 - places whose anomalous series move together are linked without a direction
   (correlation.comoving), and so are places that began to fail in the same way at the same
   sample (`_together`). A data store or an outside host is the callee of such a link: it
@@ -26,7 +28,7 @@ from typing import TYPE_CHECKING
 
 from warroom.agents.diagnostician.correlation import comoving
 from warroom.agents.diagnostician.faulttype import external_host, is_datastore
-from warroom.agents.diagnostician.traces import error_order_edges
+from warroom.agents.diagnostician.traces import error_order_edges, nesting_edges
 
 TOGETHER = 0.5  # the least anomaly of a symptom that links a sink by its onset alone
 
@@ -38,13 +40,18 @@ if TYPE_CHECKING:
 
 
 def infer_links(g: Graph, logev: LogEvidence,
-                errors: dict[str, list[tuple[float, Entity]]]) -> None:
+                errors: dict[str, list[tuple[float, Entity]]],
+                events: dict[str, list[tuple[float, Entity]]]) -> None:
     """Add the directed links the logs show to a graph the snapshot left empty: the callers'
-    lines naming a dependency (`logev`), and the order of errors per trace (`errors`)."""
+    lines naming a dependency (`logev`), the order of errors per trace (`errors`) and how the
+    lines of each trace nest (`events`, every line with a trace id)."""
     for caller, dep in _log_links(logev):
         g.add(caller, dep)
     for caller, callee in error_order_edges(errors):
         g.add(caller, callee)
+    for caller, callee in nesting_edges(events):
+        if caller not in g.above(callee) and callee not in g.above(caller):
+            g.add(caller, callee)
 
 
 def unmapped_links(g: Graph, logev: LogEvidence) -> bool:

@@ -57,6 +57,7 @@ from warroom.agents.diagnostician.topology import Graph, alert_entities, alert_f
 from warroom.agents.diagnostician.traces import (
     error_chain_findings,
     error_traces,
+    trace_events,
     trace_findings,
 )
 from warroom.agents.diagnostician.walk import leader_below, off_path_factor, rank_places
@@ -179,7 +180,7 @@ def diagnose_snapshot(snapshot: EvidenceSnapshot, *, namespace: str = "",
     hints = pointers(logev)
     errors = error_traces(ix)  # per trace id: who logged an error, when
     if not mapped:
-        infer_links(g, logev, errors)
+        infer_links(g, logev, errors, trace_events(ix))
         reach = g.downstream(alerts)
     elif unmapped_links(g, logev):
         reach = g.downstream(alerts)

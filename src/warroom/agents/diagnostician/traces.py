@@ -17,6 +17,7 @@ begin, several times, is evidence of an application error of its own.
 from __future__ import annotations
 
 import re
+from bisect import bisect_left, bisect_right
 from collections import defaultdict
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -37,6 +38,7 @@ MIN_TRACED_MS = 1000.0  # traces faster than a second in total say nothing about
 TRACE_WEIGHT = 0.45
 _TRACE_ID = re.compile(r"trace[_-]?id[\"']?\s*[:=]?\s*[\"']?([0-9a-f]{16,32})\b", re.I)
 MIN_CHAINS = 2  # one propagated error is an accident; two are a pattern
+MIN_NESTS = 1  # one request whose lines nest is a call seen, not a guess
 
 
 @dataclass
@@ -179,6 +181,40 @@ def error_order_edges(by_trace: dict[str, list[tuple[float, Entity]]]
                 seen[(ent, origin)] += 1
     return sorted(pair for pair, n in seen.items()
                   if n >= MIN_CHAINS and n > seen.get((pair[1], pair[0]), 0))
+
+
+def nesting_edges(by_trace: dict[str, list[tuple[float, Entity]]]
+                  ) -> list[tuple[Entity, Entity]]:
+    """Infer caller -> callee links from how one request's log lines nest (`trace_events`).
+
+    A synchronous call's lines at the callee fall between two of its caller's: the caller
+    logs, calls, waits, and logs again once the callee has returned. So a place with lines of
+    the trace both before another place's first line and after its last one called it,
+    directly or not; of the places that enclose it so, the one whose enclosing pair of lines is
+    tightest is the direct caller. Siblings called one after the other never enclose each
+    other, and a place whose caller logged nothing after the call gets no link at all. A link
+    counts when two traces or more show it and it is seen more often this way than the other.
+    """
+    seen: dict[tuple[Entity, Entity], int] = defaultdict(int)
+    for events in by_trace.values():
+        times: dict[Entity, list[float]] = defaultdict(list)
+        for at, ent in events:
+            times[ent].append(at)
+        if len(times) < 2:
+            continue
+        for ts in times.values():
+            ts.sort()
+        for callee, own in times.items():
+            enclosing: list[tuple[float, Entity]] = []
+            for caller, ts in times.items():
+                before = bisect_left(ts, own[0])  # the caller's lines before the callee's first
+                after = bisect_right(ts, own[-1])  # ... and its first after the callee's last
+                if caller != callee and before > 0 and after < len(ts):
+                    enclosing.append((ts[after] - ts[before - 1], caller))
+            if enclosing:
+                seen[(min(enclosing)[1], callee)] += 1
+    return sorted(pair for pair, n in seen.items()
+                  if n >= MIN_NESTS and n > seen.get((pair[1], pair[0]), 0))
 
 
 def error_chain_findings(by_trace: dict[str, list[tuple[float, Entity]]],
