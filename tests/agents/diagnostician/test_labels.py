@@ -72,6 +72,17 @@ def test_a_node_exporters_series_and_alerts_are_about_their_node() -> None:
     assert "worker-1" in alone.node_names
 
 
+def test_a_scrape_target_named_as_a_node_is_that_node_whichever_series_comes_first() -> None:
+    # the kubelet's own series, scraped from the host it runs on
+    kubelet = series("process_resident_memory_bytes", [9e7] * 5, job="kubelet",
+                     instance="worker-1:10250")
+    pressure = series("node:cpu_usage:ratio", [0.5] * 5, node="worker-1")
+    for order in ([kubelet, pressure], [pressure, kubelet]):
+        ix = Index.build(snapshot(series=order))
+        assert ix.node_names == {"worker-1"} and not ix.targets
+        assert {place_of(ix, s) for s in ix.snapshot.series} == {("", "worker-1")}
+
+
 def test_opentelemetrys_kubernetes_attributes_are_prometheus_labels() -> None:
     # the kubeletstats receiver's pod CPU, as the collector exports it to Prometheus
     usage = series("k8s_pod_cpu_limit_utilization", [0.3] * 5, k8s_namespace_name="shop",

@@ -244,6 +244,10 @@ class Index:
                 ns = ""
             ix.events[(inv.get("kind", ""), ns, inv.get("name", ""))].append(ev)
         pods_seen: set[Entity] = set()
+        # the nodes some series names by a node label, before any series is judged by its
+        # scrape target: a target is that node whichever series comes first
+        ix.node_names |= {name for s in snapshot.series
+                          if not s.metric.get("pod") and (name := node_label(s.metric))}
         for s in snapshot.series:
             label_ns, label_svc = s.metric.get("namespace"), named_place(s.metric)
             if label_ns is not None and label_svc:
