@@ -34,6 +34,7 @@ from warroom.agents.diagnostician.excursion import (
 )
 from warroom.agents.diagnostician.families import rates
 from warroom.agents.diagnostician.index import PLACE_LABELS, Entity, Index, finite_samples
+from warroom.agents.diagnostician.resolution import sampling_step
 from warroom.agents.diagnostician.roles import COUNTER_SUFFIXES
 from warroom.sensors.models import Series
 
@@ -160,7 +161,7 @@ def score_series(s: Series, entity: Entity, anchor: float | None, latest: float,
     raw_z = (recent - med) / scale
     sign = -1.0 if kind == "free" else 1.0
     z = raw_z * sign if kind in DIRECTED else abs(raw_z)
-    step = _step(pts)
+    step = sampling_step([[t for t, _ in pts]])
     stopped = latest - pts[-1][0] > max(180.0, 2.5 * step)
     strength = strength_of(z)
     if strength > 0:
@@ -237,11 +238,6 @@ def _climbs(pts: list[tuple[float, float]]) -> bool:
     syy = sum((v - my) ** 2 for v in vals)
     r2 = sxy * sxy / (sxx * syy) if sxx and syy else 0.0
     return r2 >= 0.95 and vals[n // 2] - vals[0] >= 0.3 * (vals[-1] - vals[0])
-
-
-def _step(pts: list[tuple[float, float]]) -> float:
-    gaps = [b - a for (a, _), (b, _) in zip(pts, pts[1:], strict=False) if b > a]
-    return median(gaps) if gaps else 60.0
 
 
 def alert_error_floor(ix: Index, alerts: list[Entity]) -> float:

@@ -12,6 +12,7 @@ returns it. Coarser series (five-minute CloudWatch data) are left as they are.
 from __future__ import annotations
 
 import math
+from collections.abc import Iterable, Sequence
 from statistics import median
 
 from warroom.sensors.models import Series
@@ -40,8 +41,13 @@ def at_minutes(series: list[Series]) -> list[Series]:
     return out
 
 
+def sampling_step(runs: Iterable[Sequence[float]], default: float = 60.0) -> float:
+    """Return the usual interval between samples: the median gap between consecutive distinct
+    times within each run of ascending sample times, or `default` with no gap at all."""
+    gaps = [b - a for times in runs for a, b in zip(times, times[1:], strict=False) if b > a]
+    return median(gaps) if gaps else default
+
+
 def _step(s: Series) -> float:
     """Return a series' usual sampling interval, read off its first samples."""
-    times = sorted(float(t) for t, _ in s.values[:21])
-    gaps = [b - a for a, b in zip(times, times[1:], strict=False) if b > a]
-    return median(gaps) if gaps else math.inf
+    return sampling_step([sorted(float(t) for t, _ in s.values[:21])], math.inf)

@@ -18,6 +18,7 @@ import re
 from collections.abc import Callable
 from dataclasses import dataclass
 
+from warroom.agents.diagnostician.resolution import sampling_step
 from warroom.sensors.models import Series
 
 HASH_POD = re.compile(r"^(?P<base>.+?)-(?P<hash>[a-z0-9]{5,10})-(?P<id>[a-z0-9]{5})$")
@@ -67,7 +68,7 @@ def stitch(series: list[Series], owner: Callable[[str, str], Entity],
     for (entity, _), runs in groups.items():
         if len(runs) < 2:
             continue
-        step = _step(runs)
+        step = sampling_step([t for t, _ in r.pts] for r in runs)
         slack = 0.5 * step  # a pair of its own makes a stitch: a sample missed is enough
         ended = [r for r in runs if r.pts[-1][0] < latest - slack]
         # in time order, so a pod replaced twice chains its history
@@ -99,9 +100,3 @@ def stitch(series: list[Series], owner: Callable[[str, str], Entity],
             out.append(s)
     unique = {(r.entity, r.old_pod, r.new_pod): r for r in rollovers}
     return out, sorted(unique.values(), key=lambda r: (r.at, r.entity, r.new_pod))
-
-
-def _step(runs: list[_Run]) -> float:
-    gaps = sorted(b - a for r in runs for (a, _), (b, _) in zip(r.pts, r.pts[1:], strict=False)
-                  if b > a)
-    return gaps[len(gaps) // 2] if gaps else 60.0
