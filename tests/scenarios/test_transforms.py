@@ -36,6 +36,7 @@ from warroom.scenarios.transforms import (
     resolve,
 )
 from warroom.scenarios.transforms_world import namespaces, noise, rename
+from warroom.sensors.models import Document
 
 REGRESSION = Path(__file__).parents[2] / "scenarios" / "regression"
 # an upstream alert, a deploy in the feed, pods, logs and a database in the graph
@@ -269,6 +270,26 @@ def test_rename_carries_a_statefulsets_name_into_its_volume_claims() -> None:
                if "persistentvolumeclaim" in s.metric]
     assert f"data-{new}-0" in claims
     assert all(re.fullmatch(r"data-.+_AWS::[\w:]+-0", c) for c in claims), claims
+    # with no object left to say which workload is a StatefulSet, its claims' names say it
+    alone = rename(drop_objects(scenario), 5)
+    assert alone.expected is not None
+    assert {s.metric["persistentvolumeclaim"] for s in alone.prometheus.series
+            if "persistentvolumeclaim" in s.metric} >= {
+        f"data-{alone.expected.root_cause.service}-0"}
+
+
+def test_rename_leaves_no_namespace_in_kubectl_text_or_trace_attributes() -> None:
+    text = ("Name:         ghost-7f9dd8b6c4-x7gr9\nNamespace:    shop\nNode: worker-1\n"
+            "  Resource labels: k8s.namespace.name='shop' service.name='ghost'\n"
+            '{"kind": "pod", "name": "ghost-7f9dd8b6c4-x7gr9", "namespace": "shop"}')
+    scenario = _load("gen-disk-pressure-easy-013")
+    with_doc = scenario.model_copy(update={"documents": [Document(
+        source="kubectl", title="kubectl describe pod ghost-7f9dd8b6c4-x7gr9 -n shop",
+        text=text)]})
+    (doc,) = rename(with_doc, 5).documents
+    assert doc.title == "kubectl describe pod ghost-7f9dd8b6c4-x7gr9"
+    assert "shop" not in doc.text and "Node: worker-1" in doc.text
+    assert "Namespace:    \n" in doc.text and '"namespace": ""' in doc.text
 
 
 def test_raw_names_rename_every_recording_rule_and_keep_the_rest(scenario: Scenario) -> None:

@@ -153,14 +153,36 @@ def rename(scenario: Scenario, seed: int = 0) -> Scenario:
     fixed = {k: data.pop(k) for k in ("format", "id", "now", "cluster")}
     data["kubernetes"]["objects"] = [o for o in data["kubernetes"]["objects"]
                                      if o.get("kind") != "Namespace"]
-    # a StatefulSet's claims carry its name (`data-orders-db-0`), and follow it
-    claims = _claim_pattern(n for n in mapping if workload_kind(scenario, n) == "statefulset")
+    # a StatefulSet's claims carry its name (`data-orders-db-0`), and follow it; so do the
+    # claims a series names that way when no object says which workload is a StatefulSet
+    pvcs = {s.metric["persistentvolumeclaim"] for s in scenario.prometheus.series
+            if s.metric.get("persistentvolumeclaim")}
+    claims = _claim_pattern(n for n in mapping if workload_kind(scenario, n) == "statefulset"
+                            or any(re.fullmatch(rf"\w[\w.-]*-{re.escape(n)}-\d+", c)
+                                   for c in pvcs))
     series = data["prometheus"].pop("series")  # samples name nothing: rewrite labels only
     data = _rewrite(data, pattern, mapping, "", claims=claims)
     data["prometheus"]["series"] = [
         {"metric": _rewrite(s["metric"], pattern, mapping, "", claims=claims),
          "values": s["values"]} for s in series]
+    for doc in data.get("documents") or []:  # kubectl's text names namespaces too
+        doc["title"], doc["text"] = _no_namespace(doc["title"]), _no_namespace(doc["text"])
     return Scenario.model_validate({**fixed, **data})
+
+
+_NS_TEXT = [(re.compile(r"\s(?:-n|--namespace)[ =][\w.-]+"), ""),
+            (re.compile(r"(k8s\.namespace\.name['\"]?\s*[=:]\s*['\"])[\w.-]+"), r"\1"),
+            (re.compile(r"^(Namespace:[ \t]*)\S+", re.M), r"\1"),
+            (re.compile(r'("namespace":\s*")[\w.-]+"'), r'\1"')]
+
+
+def _no_namespace(text: str) -> str:
+    """Drop the namespaces kubectl's commands and output and a trace's resource attributes name
+    (`-n shop`, `Namespace: shop`, `"namespace": "shop"`, `k8s.namespace.name='shop'`):
+    nothing is in one any more."""
+    for pattern, repl in _NS_TEXT:
+        text = pattern.sub(repl, text)
+    return text
 
 
 def _pod_name(rng: random.Random, name: str) -> str:
