@@ -29,6 +29,7 @@ from warroom.scenarios.transforms import (
     drop_objects,
     drop_topology,
     fine_steps,
+    gaps,
     onset,
     raw_names,
     red_herring,
@@ -332,9 +333,22 @@ def test_fine_steps_hold_each_sample_for_four_quarter_minutes(scenario: Scenario
     assert _dump(out, "prometheus") == _dump(scenario, "prometheus")
 
 
+def test_gaps_remove_a_fifth_of_the_samples_but_the_first_and_newest(scenario: Scenario) -> None:
+    out = gaps(scenario, 3)
+    kept = total = 0
+    for before, after in zip(scenario.prometheus.series, out.prometheus.series, strict=True):
+        assert after.metric == before.metric
+        assert set(after.values) <= set(before.values)
+        assert after.values[0] == before.values[0] and after.values[-1] == before.values[-1]
+        kept, total = kept + len(after.values), total + len(before.values)
+    assert 0.7 < kept / total < 0.9
+    assert gaps(scenario, 3) == out and gaps(scenario, 4) != out  # seeded
+    assert _dump(out, "prometheus") == _dump(scenario, "prometheus")
+
+
 def test_resolve_expands_all_and_rejects_unknown_names() -> None:
     by_name = ("raw_names", "relabel", "raw_counters", "mesh", "linkerd", "service_graph", "otel",
-               "fine_steps", "drop_topology")
+               "fine_steps", "gaps", "drop_topology")
     assert resolve(["all"]) == [n for n in TRANSFORMS if n not in by_name]
     assert resolve(["all", "drop_topology"]) == [
         n for n in TRANSFORMS if n not in by_name[:-1]]

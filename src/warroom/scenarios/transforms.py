@@ -33,6 +33,8 @@ them, so diagnosis quality is measured on evidence shaped unlike the generators'
   status_code}`, `traces_span_metrics_duration_milliseconds_bucket`), with no namespace.
 - `fine_steps` (not part of `all`): every series sampled every minute or more often is read
   at 15-second steps, each sample held until the next (a step finer than the scrape interval).
+- `gaps` (not part of `all`): failed scrapes: a fifth of every series' samples are missing, at
+  random (its first and newest samples stay, so no series looks as if it stopped reporting).
 - `drop_topology` (not part of `all`, which is the eight before `raw_names`): the call graph
   is gone, so the walk must infer who calls whom from logs, traces and co-movement.
 
@@ -185,6 +187,21 @@ def fine_steps(scenario: Scenario, seed: int = 0) -> Scenario:
         step_seconds=FINE_STEP, series=series)})
 
 
+GAP_SHARE = 0.2
+
+
+def gaps(scenario: Scenario, seed: int = 0) -> Scenario:
+    """Remove a fifth of every series' samples at random, as failed scrapes leave them; each
+    series' first and newest samples stay."""
+    rng = rng_for(scenario, "gaps", seed)
+    series = [item.model_copy(update={"values": [
+        v for i, v in enumerate(item.values)
+        if i in (0, len(item.values) - 1) or rng.random() >= GAP_SHARE]})
+        for item in scenario.prometheus.series]
+    return scenario.model_copy(update={"prometheus": scenario.prometheus.model_copy(
+        update={"series": series})})
+
+
 def _entry(scenario: Scenario, rng: random.Random) -> str | None:
     """Return a root of the call graph above the root cause (itself when nothing calls it)."""
     if scenario.expected is None:
@@ -308,6 +325,7 @@ TRANSFORMS: dict[str, Transform] = {
     "service_graph": service_graph,
     "otel": otel,
     "fine_steps": fine_steps,
+    "gaps": gaps,
     "drop_topology": drop_topology,
 }
 # what `all` applies: the degradations the diagnosis is held to; the others are asked for by name
