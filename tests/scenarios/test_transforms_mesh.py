@@ -10,7 +10,8 @@ from warroom.agents.diagnostician.families import derive
 from warroom.agents.diagnostician.index import finite_samples
 from warroom.scenarios.models import Scenario
 from warroom.scenarios.transforms import Transform, resolve
-from warroom.scenarios.transforms_mesh import linkerd, mesh, otel, service_graph
+from warroom.scenarios.transforms_mesh import linkerd, mesh, otel, service_graph, tempo
+from warroom.scenarios.transforms_raw import raw_counters
 from warroom.sensors.mesh import at_callee, calls
 
 
@@ -115,6 +116,30 @@ def test_otel_gives_server_spans_and_the_callers_client_spans(scenario: Scenario
     for old, new in zip(before, after, strict=True):
         assert new == ({k: v for k, v in old.items() if k != "service"} | {
             "service_name": old["service"]} if "service" in old else old)
+
+
+def test_tempo_writes_span_metrics_in_seconds_by_service(scenario: Scenario) -> None:
+    out = tempo(scenario)
+    assert out.topology == scenario.topology and out.alerts == scenario.alerts
+    spans = [s for s in out.prometheus.series if s.name.startswith("traces_spanmetrics_")]
+    assert {s.name for s in spans} >= {"traces_spanmetrics_calls_total",
+                                       "traces_spanmetrics_latency_bucket"}
+    # remote-written: the service in `service`, no namespace, no scrape's labels
+    assert all(set(s.metric) <= {"__name__", "service", "span_name", "span_kind",
+                                 "status_code", "le"} for s in spans)
+    # every other series as it was; the recorded service series became the spans
+    assert [s for s in out.prometheus.series if s not in spans] == [
+        s for s in scenario.prometheus.series if not s.name.startswith("service:")
+        or "service" not in s.metric]
+    # the histogram in seconds, unnamed: read as the same histogram named in seconds
+    derived = derive(spans, finite_samples)
+    p99 = {s.metric["service"]: finite_samples(s) for s in derived
+           if s.name == "traces_spanmetrics_latency_seconds_p99"
+           and s.metric["span_kind"] == "SPAN_KIND_SERVER"}
+    raw = derive(raw_counters(scenario).prometheus.series, finite_samples)
+    named = {s.metric["service"]: finite_samples(s) for s in raw
+             if s.name == "http_request_duration_seconds_p99"}
+    assert p99 and p99 == named
 
 
 def test_otel_gives_a_pods_shares_as_the_kubeletstats_receiver_does(scenario: Scenario) -> None:

@@ -102,6 +102,7 @@ async def test_without_recording_rules_the_raw_families_are_asked_for() -> None:
                'namespace="shop"}' in q for q in seen)
     # span metrics name services, not namespaces: asked for whole
     assert "sum without (span_name) (traces_span_metrics_calls_total)" in seen
+    assert "sum without (span_name) (traces_spanmetrics_latency_bucket)" in seen  # Tempo's
     # no node:* rule: node-exporter's shares, over every node (nodes have no namespace)
     assert '1 - avg by (instance, job) (rate(node_cpu_seconds_total{mode="idle"}[2m]))' in seen
 

@@ -31,6 +31,10 @@ them, so diagnosis quality is measured on evidence shaped unlike the generators'
 - `otel` (not part of `all`): OpenTelemetry's span metrics, each service's server spans and its
   callers' client spans (`traces_span_metrics_calls_total{service_name, span_kind,
   status_code}`, `traces_span_metrics_duration_milliseconds_bucket`), with no namespace.
+- `tempo` (not part of `all`): the same as Grafana Tempo's metrics generator writes them
+  (`traces_spanmetrics_calls_total{service, span_kind, status_code}`,
+  `traces_spanmetrics_latency_bucket` in seconds), with no scrape labels; see
+  transforms_mesh.py.
 - `fine_steps` (not part of `all`): every series sampled every minute or more often is read
   at 15-second steps, each sample held until the next (a step finer than the scrape interval).
 - `gaps` (not part of `all`): failed scrapes: a fifth of every series' samples are missing, at
@@ -52,7 +56,7 @@ from statistics import fmean
 from warroom.ingest.models import AlertmanagerAlert, AlertmanagerWebhook
 from warroom.safety.rules import callers_of
 from warroom.scenarios.models import ExpectedAction, PrometheusData, Scenario
-from warroom.scenarios.transforms_mesh import linkerd, mesh, otel, service_graph
+from warroom.scenarios.transforms_mesh import linkerd, mesh, otel, service_graph, tempo
 from warroom.scenarios.transforms_raw import raw_counters, raw_name, relabelled_alerts
 from warroom.scenarios.transforms_world import (
     healthy_services,
@@ -324,6 +328,7 @@ TRANSFORMS: dict[str, Transform] = {
     "linkerd": linkerd,
     "service_graph": service_graph,
     "otel": otel,
+    "tempo": tempo,
     "fine_steps": fine_steps,
     "gaps": gaps,
     "drop_topology": drop_topology,

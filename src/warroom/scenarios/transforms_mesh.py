@@ -1,5 +1,6 @@
-"""The `mesh`, `linkerd`, `service_graph` and `otel` transforms: a service's requests as the
-calls between services are counted by a service mesh, a tracing backend or OpenTelemetry.
+"""The `mesh`, `linkerd`, `service_graph`, `otel` and `tempo` transforms: a service's requests
+as the calls between services are counted by a service mesh, a tracing backend or
+OpenTelemetry.
 
 - `mesh`: each service's requests, failures and latency become Istio's
   `istio_requests_total{source_workload, destination_workload, response_code, reporter}` and
@@ -15,11 +16,15 @@ calls between services are counted by a service mesh, a tracing backend or OpenT
   span_name, span_kind, status_code}` and `traces_span_metrics_duration_milliseconds_bucket`:
   each service's server spans, and its callers' client spans of their calls to it; and a pod's
   shares of its limits as the kubeletstats receiver gives them
-  (`k8s_pod_cpu_limit_utilization{k8s_namespace_name, k8s_pod_name}`).
+  (`k8s_pod_cpu_limit_utilization{k8s_namespace_name, k8s_pod_name}`);
+- `tempo`: span metrics as Grafana Tempo's metrics generator writes them,
+  `traces_spanmetrics_calls_total{service, span_kind, status_code}` and
+  `traces_spanmetrics_latency_bucket` in seconds (no unit in its name), with no scrape's
+  labels; the rest of the scenario as it was.
 
 The first three keep in the topology only the edges to places with no request series (a
 database, an outside host), so the rest of the call graph must be read from the metrics; span
-metrics name no callee, so `otel` keeps the topology.
+metrics name no callee, so `otel` and `tempo` keep the topology.
 """
 
 from __future__ import annotations
@@ -122,23 +127,7 @@ def otel(scenario: Scenario, seed: int = 0) -> Scenario:
     named by `service_name` with no namespace, as the span metrics connector exports them; a
     pod's shares of its CPU and memory limits as the kubeletstats receiver does, with
     OpenTelemetry's Kubernetes attributes; an alert names its service by `service_name`."""
-    callers, by_service, rest = _requests_by_service(scenario)
-    out = [_kubeletstats(s) for s in rest]
-    spanned: set[str] = set()
-    for labels, named in by_service.items():
-        place = dict(labels)
-        service = place.pop("service")
-        place.pop("namespace", None)
-        server = {**place, "service_name": service, "span_name": f"GET /{service}",
-                  "span_kind": "SPAN_KIND_SERVER"}
-        out.extend(_spans(server, _shared(named, 1)))
-        clients = callers.get(service, [])
-        share = _shared(named, len(clients)) if clients else {}
-        for caller in clients:
-            client = {"service_name": caller, "span_name": f"GET {service}",
-                      "span_kind": "SPAN_KIND_CLIENT"}
-            out.extend(_spans(client, share))
-        spanned.add(service)
+    spans, spanned, rest = _spanned(scenario, "service_name", _spans)
 
     def by_service_name(labels: dict[str, str]) -> dict[str, str]:
         if labels.get("service") not in spanned:
@@ -148,7 +137,65 @@ def otel(scenario: Scenario, seed: int = 0) -> Scenario:
 
     return scenario.model_copy(update={
         "alerts": relabelled_alerts(scenario.alerts, by_service_name),
-        "prometheus": PrometheusData(step_seconds=scenario.prometheus.step_seconds, series=out)})
+        "prometheus": PrometheusData(step_seconds=scenario.prometheus.step_seconds,
+                                     series=[*map(_kubeletstats, rest), *spans])})
+
+
+def tempo(scenario: Scenario, seed: int = 0) -> Scenario:
+    """Give every service's golden signals as Grafana Tempo's metrics generator writes them
+    (remote-written, so with no scrape's labels): `traces_spanmetrics_calls_total{service,
+    span_name, span_kind, status_code}` and `traces_spanmetrics_latency_bucket`, in seconds
+    with no unit in its name, for its server spans and its callers' client spans, with no
+    namespace; every other series and the alerts stay as they are."""
+    spans, _, rest = _spanned(scenario, "service", _tempo_spans)
+    return scenario.model_copy(update={"prometheus": PrometheusData(
+        step_seconds=scenario.prometheus.step_seconds, series=[*rest, *spans])})
+
+
+SpanSeries = Callable[[dict[str, str], dict[str, Samples]], list[Series]]
+
+
+def _spanned(scenario: Scenario, label: str, spans: SpanSeries
+             ) -> tuple[list[Series], set[str], list[Series]]:
+    """Return the span metrics of every service's server spans and of its callers' client
+    spans (their share of its requests each), the service named in `label` and with no
+    namespace; the services so counted; and every other series."""
+    callers, by_service, rest = _requests_by_service(scenario)
+    out: list[Series] = []
+    spanned: set[str] = set()
+    for labels, named in by_service.items():
+        place = dict(labels)
+        service = place.pop("service")
+        place.pop("namespace", None)
+        server = {**place, label: service, "span_name": f"GET /{service}",
+                  "span_kind": "SPAN_KIND_SERVER"}
+        out.extend(spans(server, _shared(named, 1)))
+        clients = callers.get(service, [])
+        share = _shared(named, len(clients)) if clients else {}
+        for caller in clients:
+            client = {label: caller, "span_name": f"GET {service}",
+                      "span_kind": "SPAN_KIND_CLIENT"}
+            out.extend(spans(client, share))
+        spanned.add(service)
+    return out, spanned, rest
+
+
+def _tempo_spans(labels: dict[str, str], samples: dict[str, Samples]) -> list[Series]:
+    """Span metrics as Tempo's metrics generator names them: calls by status (UNSET for an
+    unmarked span) and a latency histogram in seconds."""
+    made: list[Series] = []
+    request_series(labels, samples, made)
+    out = []
+    for s in made:
+        name, named = s.metric["__name__"], {k: v for k, v in s.metric.items() if k != "code"}
+        if name == TOTAL:
+            named["status_code"] = ("STATUS_CODE_ERROR" if s.metric["code"] == "500"
+                                    else "STATUS_CODE_UNSET")
+            named["__name__"] = "traces_spanmetrics_calls_total"
+        else:
+            named["__name__"] = name.replace(LATENCY, "traces_spanmetrics_latency")
+        out.append(Series(metric=named, values=s.values))
+    return out
 
 
 def _kubeletstats(s: Series) -> Series:

@@ -53,11 +53,13 @@ RAW_SERVICE_FAMILIES = (
 )
 RAW_SERVICE_SERIES = tuple((name, f"sum without ({_BY_REQUEST}) ({name}{{scope}})")
                            for name in RAW_SERVICE_FAMILIES) + tuple(
-    # OpenTelemetry's span metrics name services, not namespaces: asked for whole, summed
-    # over span names
+    # span metrics name services, not namespaces: asked for whole, summed over span names;
+    # OpenTelemetry's span metrics connector, and Grafana Tempo's metrics generator (its
+    # latency histogram in seconds, the service in `service`)
     (name, f"sum without (span_name) ({name})")
     for name in ("traces_span_metrics_calls_total",
-                 "traces_span_metrics_duration_milliseconds_bucket")) + tuple(
+                 "traces_span_metrics_duration_milliseconds_bucket",
+                 "traces_spanmetrics_calls_total", "traces_spanmetrics_latency_bucket")) + tuple(
     # NGINX ingress counts each backend's requests by status; its backend's namespace is
     # `namespace`, or `exported_namespace` where the scrape kept the controller's own: asked
     # for by each (once when every namespace is wanted)

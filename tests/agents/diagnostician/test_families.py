@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import pytest
 
+from warroom.agents.diagnostician.anomaly import place_of
 from warroom.agents.diagnostician.families import derive
 from warroom.agents.diagnostician.index import Index, finite_samples
 from warroom.agents.diagnostician.metrics import compute_stats, metric_findings
@@ -105,6 +106,30 @@ def test_opentelemetry_span_metrics_statuses_are_outcomes() -> None:
                status_code="STATUS_CODE_ERROR", span_name="POST /cart", **spans),
     ], finite_samples))
     assert out["traces_span_metrics_calls_error_ratio"] == [0.0] * 3 + [0.1]
+
+
+def _tempo(bounds: tuple[str, ...]) -> list[Series]:
+    """Grafana Tempo's metrics generator: the service in `service`, no unit in the latency's
+    name; a tenth of the calls fail and the latency's buckets hold 50, 90, 100 of 100."""
+    spans = {"service": "cart", "span_kind": "SPAN_KIND_SERVER", "span_name": "GET /cart"}
+    return [series("traces_spanmetrics_calls_total", counter([9.0] * 5),
+                   status_code="STATUS_CODE_UNSET", **spans),
+            series("traces_spanmetrics_calls_total", counter([1.0] * 5),
+                   status_code="STATUS_CODE_ERROR", **spans),
+            *[series("traces_spanmetrics_latency_bucket", counter([n] * 5), le=le, **spans)
+              for le, n in zip((*bounds, "+Inf"), (50.0, 90.0, 100.0, 100.0), strict=True)]]
+
+
+def test_tempos_span_metrics_are_a_services_errors_and_latency_in_seconds() -> None:
+    ix = Index.build(snapshot(series=_tempo(("0.1", "0.5", "1"))))
+    read = {ix.role(s): finite_samples(s)[-1][1] for s in ix.snapshot.series}
+    assert read[ERRORS] == pytest.approx(0.1)
+    assert read["service:latency_seconds:p99_1m"] == pytest.approx(0.95)
+    assert {place_of(ix, s) for s in ix.snapshot.series} == {("", "cart")}
+    # bounds that reach a thousand are milliseconds, as older span metrics count them
+    ms = Index.build(snapshot(series=_tempo(("100", "500", "1000"))))
+    assert {ms.role(s): finite_samples(s)[-1][1] for s in ms.snapshot.series}[
+        "service:latency_seconds:p99_1m"] == pytest.approx(0.95)
 
 
 def test_a_counter_without_its_suffix_is_read_as_a_counter() -> None:

@@ -59,6 +59,7 @@ _SUMMED = (*STATUS_LABELS, "exception", "error", "error_type", *_REQUEST_DIMENSI
 # what `_SUMMED` sums
 _SPAN_DIMENSIONS = ("__name__", "le", "span_kind", *_SUMMED)
 _MILLIS = re.compile(r"milliseconds|millis|(?<=_)ms(?=_|$)")
+_UNIT = re.compile(r"seconds|millis|(?<=_)ms(?=_|$)|micro|(?<=_)us(?=_|$)|bytes", re.I)
 # a family of request rates (not counters) split by status: its name says it counts requests
 _RATE = re.compile(r"request|(?<![a-z])rq(?![a-z])|call|rps|qps|throughput|invocation|"
                    r"per_second|rate", re.I)  # `rq`: Envoy's `envoy_cluster_upstream_rq_xx`
@@ -121,7 +122,7 @@ def derive(series: list[Series], points: Callable[[Series], Points],
         out.extend(_outcomes(name, labels, members, points,
                              counted=_counted(name, members, points)))
     for (base, labels), bins in buckets.items():
-        for q, pts in _quantile_points(bins, _scale(base), points).items():
+        for q, pts in _quantile_points(bins, _bins_scale(base, bins), points).items():
             out.append(_series(f"{_seconds(base)}_p{round(q * 100)}", labels, pts))
     histograms = {base for base, _ in buckets}
     for (base, labels), pair in parts.items():
@@ -337,8 +338,27 @@ def _scale(base: str) -> float:
     return 0.001 if _MILLIS.search(base) else 1.0
 
 
+def _bins_scale(base: str, bins: list[tuple[float, Series]]) -> float:
+    """Return the factor to seconds of a histogram's bounds: what its name says, or, for a
+    latency whose name gives no unit (Grafana Tempo's `traces_spanmetrics_latency`), seconds,
+    Prometheus' base unit, unless its bounds reach a thousand: milliseconds, as older
+    OpenTelemetry span metrics count them."""
+    if not _unitless_latency(base):
+        return _scale(base)
+    finite = [bound for bound, _ in bins if not math.isinf(bound)]
+    return 0.001 if finite and max(finite) >= 1000 else 1.0
+
+
+def _unitless_latency(base: str) -> bool:
+    return _is_latency(base) and not _UNIT.search(base)
+
+
 def _seconds(base: str) -> str:
-    return _MILLIS.sub("seconds", base) if _MILLIS.search(base) else base
+    """The name of a time family in seconds: `_ms` and `milliseconds` become `seconds`, and a
+    latency whose name gives no unit is in seconds once read."""
+    if _MILLIS.search(base):
+        return _MILLIS.sub("seconds", base)
+    return f"{base}_seconds" if _unitless_latency(base) else base
 
 
 def _series(name: str, labels: Labels, pts: Points) -> Series:

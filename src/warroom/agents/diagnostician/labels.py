@@ -24,7 +24,8 @@ _HOST_EXPORTER_JOB = re.compile(r"node[-_]?exporter", re.I)
 # what a scrape adds about the exporter's own process, beside its job and instance
 _SCRAPED_FROM = ("namespace", "service", "pod", "container", "endpoint")
 # series a collector computes from other services' spans: the pod, namespace and Service its
-# scrape gives them are the collector's own (their subject is their `service_name`)
+# scrape gives them are the collector's own (their subject is their `service_name`; Grafana
+# Tempo's metrics generator writes its own, whose subject is their `service`)
 _COLLECTED = re.compile(r"^traces_span_?metrics_")
 # OpenTelemetry's Kubernetes attributes -> the labels Prometheus' discovery and
 # kube-state-metrics give the same facts
@@ -91,7 +92,7 @@ def own_labels(labels: dict[str, str], addresses: dict[str, str]) -> dict[str, s
     Service, container and endpoint a scrape gave them (kube-prometheus': node-exporter's own
     DaemonSet pod) go.
     """
-    if _COLLECTED.search(labels.get("__name__", "")):
+    if _COLLECTED.search(labels.get("__name__", "")) and labels.get("service_name"):
         labels = {k: v for k, v in labels.items() if k not in _SCRAPED_FROM}
     labels = exporters_labels(otel_labels(labels))
     if from_host_exporter(labels) and (host := node_label(labels) or labels.get(
