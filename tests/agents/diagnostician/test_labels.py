@@ -126,6 +126,16 @@ def test_span_metrics_are_about_their_service_not_the_collector_that_counted_the
                    job="otel-collector")
     ix = Index.build(snapshot(series=[calls]))
     assert {place_of(ix, s) for s in ix.snapshot.series} == {("shop", "cart")}
+    # an alert on them, its rule keeping the span labels and the scrape's, is about the service
+    failing = alert({"alertname": "SpanErrors", "service_name": "cart",
+                     "span_kind": "SPAN_KIND_SERVER", "namespace": "observability",
+                     "pod": "otel-collector-6b7d9c-x2k4p", "service": "otel-collector",
+                     "job": "otel-collector"})
+    assert alert_entities(ix, [failing]) == [("shop", "cart")]
+    # an alert with no span label names its service as any alert does
+    plain = alert({"alertname": "HighErrorRate", "service_name": "cart", "namespace": "shop",
+                   "service": "cart-api"})
+    assert alert_entities(ix, [plain]) == [("shop", "cart-api")]
 
 
 def test_a_node_label_that_gives_an_address_names_the_node() -> None:

@@ -27,6 +27,7 @@ _SCRAPED_FROM = ("namespace", "service", "pod", "container", "endpoint")
 # scrape gives them are the collector's own (their subject is their `service_name`; Grafana
 # Tempo's metrics generator writes its own, whose subject is their `service`)
 _COLLECTED = re.compile(r"^traces_span_?metrics_")
+_SPAN_LABELS = ("span_kind", "span_name", "status_code")
 # OpenTelemetry's Kubernetes attributes -> the labels Prometheus' discovery and
 # kube-state-metrics give the same facts
 _OTEL_K8S = {"k8s_namespace_name": "namespace", "k8s_pod_name": "pod",
@@ -81,18 +82,29 @@ def otel_labels(labels: dict[str, str]) -> dict[str, str]:
     return out
 
 
+def _collected(labels: dict[str, str]) -> bool:
+    """Tell whether a series' or an alert's labels are a collector's span metrics about the
+    service in `service_name`: the series by its name, an alert (which has none) by the span
+    labels its rule kept."""
+    if not labels.get("service_name"):
+        return False
+    if name := labels.get("__name__", ""):
+        return _COLLECTED.search(name) is not None
+    return any(labels.get(k) for k in _SPAN_LABELS)
+
+
 def own_labels(labels: dict[str, str], addresses: dict[str, str]) -> dict[str, str]:
     """Return a series' or an alert's labels as about what it measures, not who scraped it.
 
-    Span metrics lose the labels their scrape gave them (the collector's pod, namespace and
-    Service). OpenTelemetry's Kubernetes attributes take Prometheus' names (`otel_labels`).
-    Labels a scrape renamed are the exporter's again (`exporters_labels`). node-exporter's
-    series and alerts are about the host it runs on: `node` becomes the host of their
-    `instance` (a node's name for its address, from `addresses`), and the pod, namespace,
-    Service, container and endpoint a scrape gave them (kube-prometheus': node-exporter's own
-    DaemonSet pod) go.
+    Span metrics, and alerts on them, lose the labels their scrape gave them (the collector's
+    pod, namespace and Service). OpenTelemetry's Kubernetes attributes take Prometheus' names
+    (`otel_labels`). Labels a scrape renamed are the exporter's again (`exporters_labels`).
+    node-exporter's series and alerts are about the host it runs on: `node` becomes the host
+    of their `instance` (a node's name for its address, from `addresses`), and the pod,
+    namespace, Service, container and endpoint a scrape gave them (kube-prometheus':
+    node-exporter's own DaemonSet pod) go.
     """
-    if _COLLECTED.search(labels.get("__name__", "")) and labels.get("service_name"):
+    if _collected(labels):
         labels = {k: v for k, v in labels.items() if k not in _SCRAPED_FROM}
     labels = exporters_labels(otel_labels(labels))
     if from_host_exporter(labels) and (host := node_label(labels) or labels.get(
