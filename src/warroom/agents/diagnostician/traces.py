@@ -192,8 +192,8 @@ def nesting_edges(by_trace: dict[str, list[tuple[float, Entity]]]
     the trace both before another place's first line and after its last one called it,
     directly or not; of the places that enclose it so, the one whose enclosing pair of lines is
     tightest is the direct caller. Siblings called one after the other never enclose each
-    other, and a place whose caller logged nothing after the call gets no link at all. A link
-    counts when two traces or more show it and it is seen more often this way than the other.
+    other, and a place whose caller logged nothing after the call gets no link at all. One
+    trace is enough for a link, unless more traces nest the two places the other way.
     """
     seen: dict[tuple[Entity, Entity], int] = defaultdict(int)
     for events in by_trace.values():
