@@ -19,7 +19,7 @@ from __future__ import annotations
 import asyncio
 import functools
 from collections.abc import AsyncIterator, Awaitable, Callable
-from contextlib import AbstractAsyncContextManager, AsyncExitStack, asynccontextmanager
+from contextlib import AbstractAsyncContextManager, AsyncExitStack, asynccontextmanager, suppress
 from dataclasses import dataclass, field, replace
 from importlib.metadata import version
 from typing import Any
@@ -131,6 +131,7 @@ async def workflow_lifespan(app: FastAPI) -> AsyncIterator[None]:
     # lazy: cold import cost (python -X importtime): warroom.workflow.listener ~378 ms (pulls dbos);
     # kept off the module's import path
     from warroom.workflow.listener import WorkflowListener, adopt_orphans
+    from warroom.workflow.sweeper import sweep_every, sweep_failed
 
     c = container_of(app)
     runtime = replace(await runtime_like(c.engine, c.settings, bus=c.bus, turns=c.turns),
@@ -148,9 +149,15 @@ async def workflow_lifespan(app: FastAPI) -> AsyncIterator[None]:
     listener = WorkflowListener(c.sessions, client)
     c.listeners.append(listener)
     await adopt_orphans(c.sessions, listener)
+    await sweep_failed(c.sessions, client)
+    sweeper = asyncio.create_task(
+        sweep_every(c.sessions, client, settings.workflow_sweep_seconds))
     try:
         yield
     finally:
+        sweeper.cancel()
+        with suppress(asyncio.CancelledError):
+            await sweeper
         c.listeners.remove(listener)
         c.waker = c.notify.waker = None
         await asyncio.to_thread(client.close)

@@ -127,6 +127,9 @@ class Settings(BaseSettings):
     pod_name: str = ""
     # how often each worker writes its heartbeat to the application database
     worker_heartbeat_seconds: float = Field(default=2.0, gt=0)
+    # how often the app looks for decisions whose workflow failed for good (a step out of its
+    # retries) and hands them to a human (workflow/sweeper.py); also once at start
+    workflow_sweep_seconds: float = Field(default=60.0, gt=0)
     # a worker silent (or stopped) this long is declared dead and a live worker takes over its
     # pending workflows through DBOS recovery; must exceed two heartbeats
     worker_takeover_seconds: float = Field(default=10.0, gt=0)

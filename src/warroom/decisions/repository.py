@@ -39,6 +39,13 @@ async def active_for_incident(session: AsyncSession, incident_id: str) -> Decisi
     return (await session.execute(stmt)).scalars().first()
 
 
+async def unfinished(session: AsyncSession) -> Sequence[Decision]:
+    """Return every decision still in flight (rollback proposals too), oldest first."""
+    stmt = (select(Decision).where(Decision.status.in_(ACTIVE_STATES))
+            .order_by(Decision.created_at))
+    return (await session.execute(stmt)).scalars().all()
+
+
 async def for_incident(session: AsyncSession, incident_id: str) -> Sequence[Decision]:
     """Return every decision of an incident, oldest first."""
     stmt = (

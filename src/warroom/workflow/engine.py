@@ -31,6 +31,8 @@ from warroom.workflow.fleet import Fleet, worker_identity
 from warroom.workflow.runtime import Runtime
 
 APP_NAME = "warroom"
+# the DBOS statuses of a workflow it will not run again by itself
+_FAILED_FOR_GOOD = frozenset({"ERROR", "MAX_RECOVERY_ATTEMPTS_EXCEEDED"})
 
 
 def dbos_config(settings: Settings) -> dict[str, Any]:
@@ -315,6 +317,23 @@ class WorkflowClient:
         except error.DBOSNonExistentWorkflowError:
             return None
         return str((await handle.get_status()).status)
+
+    async def failure(self, workflow_id: str) -> str | None:
+        """Return why a workflow failed for good (DBOS runs it no more: ERROR, or out of
+        recovery attempts), or None while it exists to run, has run, or does not exist."""
+        # lazy: cold import cost (python -X importtime): dbos ~1200 ms; kept off the module's import
+        # path
+        from dbos import error
+
+        try:
+            handle: Any = await self._client.retrieve_workflow_async(workflow_id)
+        except error.DBOSNonExistentWorkflowError:
+            return None
+        status = await handle.get_status()
+        if str(status.status) not in _FAILED_FOR_GOOD:
+            return None
+        return f"{type(status.error).__name__}: {status.error}" if status.error else str(
+            status.status)
 
     def close(self) -> None:
         """Release the client's connections."""
