@@ -308,19 +308,20 @@ class WorkflowClient:
 
     async def status(self, workflow_id: str) -> str | None:
         """Return a workflow's DBOS status (PENDING, ENQUEUED, SUCCESS, ERROR...), if it exists."""
-        # lazy: cold import cost (python -X importtime): dbos ~1200 ms; kept off the module's import
-        # path
-        from dbos import error
-
-        try:
-            handle: Any = await self._client.retrieve_workflow_async(workflow_id)
-        except error.DBOSNonExistentWorkflowError:
-            return None
-        return str((await handle.get_status()).status)
+        found = await self._status_of(workflow_id)
+        return None if found is None else str(found.status)
 
     async def failure(self, workflow_id: str) -> str | None:
         """Return why a workflow failed for good (DBOS runs it no more: ERROR, or out of
         recovery attempts), or None while it exists to run, has run, or does not exist."""
+        found = await self._status_of(workflow_id)
+        if found is None or str(found.status) not in _FAILED_FOR_GOOD:
+            return None
+        return f"{type(found.error).__name__}: {found.error}" if found.error else str(
+            found.status)
+
+    async def _status_of(self, workflow_id: str) -> Any:
+        """Return a workflow's DBOS status record, or None when no such workflow exists."""
         # lazy: cold import cost (python -X importtime): dbos ~1200 ms; kept off the module's import
         # path
         from dbos import error
@@ -329,11 +330,7 @@ class WorkflowClient:
             handle: Any = await self._client.retrieve_workflow_async(workflow_id)
         except error.DBOSNonExistentWorkflowError:
             return None
-        status = await handle.get_status()
-        if str(status.status) not in _FAILED_FOR_GOOD:
-            return None
-        return f"{type(status.error).__name__}: {status.error}" if status.error else str(
-            status.status)
+        return await handle.get_status()
 
     def close(self) -> None:
         """Release the client's connections."""
