@@ -308,20 +308,6 @@ class WorkflowClient:
 
     async def status(self, workflow_id: str) -> str | None:
         """Return a workflow's DBOS status (PENDING, ENQUEUED, SUCCESS, ERROR...), if it exists."""
-        found = await self._status_of(workflow_id)
-        return None if found is None else str(found.status)
-
-    async def failure(self, workflow_id: str) -> str | None:
-        """Return why a workflow failed for good (DBOS runs it no more: ERROR, or out of
-        recovery attempts), or None while it exists to run, has run, or does not exist."""
-        found = await self._status_of(workflow_id)
-        if found is None or str(found.status) not in _FAILED_FOR_GOOD:
-            return None
-        return f"{type(found.error).__name__}: {found.error}" if found.error else str(
-            found.status)
-
-    async def _status_of(self, workflow_id: str) -> Any:
-        """Return a workflow's DBOS status record, or None when no such workflow exists."""
         # lazy: cold import cost (python -X importtime): dbos ~1200 ms; kept off the module's import
         # path
         from dbos import error
@@ -330,7 +316,17 @@ class WorkflowClient:
             handle: Any = await self._client.retrieve_workflow_async(workflow_id)
         except error.DBOSNonExistentWorkflowError:
             return None
-        return await handle.get_status()
+        return str((await handle.get_status()).status)
+
+    async def failures(self, workflow_ids: Sequence[str]) -> dict[str, str]:
+        """Return, of these workflows, each one DBOS will run no more (ERROR, or out of
+        recovery attempts) with why, in one query; running, done or unknown ones are left out."""
+        if not workflow_ids:
+            return {}
+        found = await self._client.list_workflows_async(
+            workflow_ids=list(workflow_ids), status=sorted(_FAILED_FOR_GOOD), load_input=False)
+        return {s.workflow_id: f"{type(s.error).__name__}: {s.error}" if s.error else str(
+            s.status) for s in found}
 
     def close(self) -> None:
         """Release the client's connections."""

@@ -36,16 +36,17 @@ async def sweep_failed(sessions: async_sessionmaker[AsyncSession],
     """End the decisions (and open one for each undecided incident) whose workflow failed for
     good; return their tokens."""
     async with sessions() as session:
-        unfinished = [(d.token, d.status, d.workflow_id)
-                      for d in await decisions.unfinished(session)]
-        undecided = [i.id for i in await repository.undecided_open_incidents(session)]
+        # `analyzing` is the incident's round deciding; after it, the decision's own workflow;
+        # a decision opened by no workflow (recorded by hand) has nothing to watch
+        carriers = {d.token: (d.status, d.workflow_id if d.status == "analyzing"
+                              else act_workflow_id(d.workflow_id))
+                    for d in await decisions.unfinished(session) if d.workflow_id is not None}
+        rounds = {i.id: incident_workflow_id(i.id, 1)
+                  for i in await repository.undecided_open_incidents(session)}
+    failed = await client.failures([*(c for _, c in carriers.values()), *rounds.values()])
     ended: list[str] = []
-    for token, status, workflow_id in unfinished:
-        if workflow_id is None:
-            continue  # opened by no workflow (a decision recorded by hand): nothing to watch
-        # `analyzing` is the incident's round deciding; after it, the decision's own workflow
-        carrier = workflow_id if status == "analyzing" else act_workflow_id(workflow_id)
-        if (error := await client.failure(carrier)) is None:
+    for token, (status, carrier) in carriers.items():
+        if (error := failed.get(carrier)) is None:
             continue
         async with transaction(sessions) as session:
             decision = await decisions.get(session, token, for_update=True)
@@ -54,9 +55,8 @@ async def sweep_failed(sessions: async_sessionmaker[AsyncSession],
             await transition(session, decision, "expired" if status == "ready" else "failed",
                              payload=_why(carrier, error))
         ended.append(token)
-    for incident_id in undecided:
-        round_one = incident_workflow_id(incident_id, 1)
-        if (error := await client.failure(round_one)) is None:
+    for incident_id, round_one in rounds.items():
+        if (error := failed.get(round_one)) is None:
             continue
         async with transaction(sessions) as session:
             decision, _ = await open_decision(session, incident_id=incident_id,
