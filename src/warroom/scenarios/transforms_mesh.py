@@ -182,20 +182,10 @@ def _spanned(scenario: Scenario, label: str, spans: SpanSeries
 
 def _tempo_spans(labels: dict[str, str], samples: dict[str, Samples]) -> list[Series]:
     """Span metrics as Tempo's metrics generator names them: calls by status (UNSET for an
-    unmarked span) and a latency histogram in seconds."""
-    made: list[Series] = []
-    request_series(labels, samples, made)
-    out = []
-    for s in made:
-        name, named = s.metric["__name__"], {k: v for k, v in s.metric.items() if k != "code"}
-        if name == TOTAL:
-            named["status_code"] = ("STATUS_CODE_ERROR" if s.metric["code"] == "500"
-                                    else "STATUS_CODE_UNSET")
-            named["__name__"] = "traces_spanmetrics_calls_total"
-        else:
-            named["__name__"] = name.replace(LATENCY, "traces_spanmetrics_latency")
-        out.append(Series(metric=named, values=s.values))
-    return out
+    unmarked span) and a latency histogram in seconds, with no unit in its name."""
+    return _counted_as(labels, samples, ("status_code", "STATUS_CODE_ERROR", "STATUS_CODE_UNSET"),
+                       "traces_spanmetrics_calls_total", "traces_spanmetrics_latency",
+                       millis=False)
 
 
 def _kubeletstats(s: Series) -> Series:
@@ -297,10 +287,12 @@ def _graph_calls(place: dict[str, str], source: str, source_ns: str, service: st
 
 
 def _counted_as(labels: dict[str, str], samples: dict[str, Samples],
-                status: tuple[str, str, str], total: str, latency: str) -> list[Series]:
+                status: tuple[str, str, str], total: str, latency: str, *,
+                millis: bool = True) -> list[Series]:
     """A service's request counter and latency histogram (`request_series`) as another
     exporter names them: the status in the label `status[0]`, `status[1]` for a failure and
-    `status[2]` otherwise, the counter called `total` and the histogram `latency` (ms)."""
+    `status[2]` otherwise, the counter called `total` and the histogram `latency` (in ms, or
+    in seconds when not `millis`)."""
     made: list[Series] = []
     request_series(labels, samples, made)
     label, failed, ok = status
@@ -309,20 +301,21 @@ def _counted_as(labels: dict[str, str], samples: dict[str, Samples],
         named = {k: v for k, v in s.metric.items() if k != "code"}
         if "code" in s.metric:
             named[label] = failed if s.metric["code"] == "500" else ok
-        out.append(_in_millis(s, named, total, latency))
+        out.append(_renamed(s, named, total, latency, millis))
     return out
 
 
-def _in_millis(s: Series, labels: dict[str, str], total: str, latency: str) -> Series:
+def _renamed(s: Series, labels: dict[str, str], total: str, latency: str,
+             millis: bool) -> Series:
     """Rename a series of `_requests` to a mesh's request counter `total` or its latency
-    histogram `latency`, in milliseconds."""
+    histogram `latency`, in milliseconds when `millis`."""
     name = s.metric["__name__"]
     if name == TOTAL:
         return Series(metric={**labels, "__name__": total}, values=s.values)
     suffix = name.rsplit("_", 1)[1]
     values = s.values
-    if suffix == "bucket" and labels["le"] != "+Inf":
+    if millis and suffix == "bucket" and labels["le"] != "+Inf":
         labels["le"] = f"{float(labels['le']) * 1000:g}"
-    elif suffix == "sum":
+    elif millis and suffix == "sum":
         values = [(t, f"{float(v) * 1000:.9g}") for t, v in s.values]
     return Series(metric={**labels, "__name__": f"{latency}_{suffix}"}, values=values)
