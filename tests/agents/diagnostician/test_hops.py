@@ -9,6 +9,7 @@ from warroom.agents.diagnostician.hops import hop_delay_findings
 from warroom.agents.diagnostician.index import Index
 from warroom.agents.diagnostician.rules import diagnose_snapshot
 from warroom.agents.diagnostician.topology import Graph
+from warroom.agents.diagnostician.traces import trace_events
 from warroom.sensors.models import LogStream
 
 from .diag_builders import NOW, alert, logs, snapshot
@@ -41,7 +42,7 @@ def _findings(delays: dict[str, list[tuple[float, float]]]) -> list[Finding]:
     snap = snapshot(logs=_calls(delays), topology=EDGES,
                     alerts=[alert({"namespace": "shop", "service": "orders"}, minutes_ago=8)])
     ix = Index.build(snap)
-    return hop_delay_findings(ix, Graph.build(ix, "shop"))
+    return hop_delay_findings(ix, Graph.build(ix, "shop"), trace_events(ix))
 
 
 USUAL = [(30 - i, 0.006 + 0.001 * (i % 3)) for i in range(8)]  # before the alert, ~7 ms

@@ -19,7 +19,6 @@ from warroom.agents.diagnostician.anomaly import split_time
 from warroom.agents.diagnostician.findings import Finding
 from warroom.agents.diagnostician.index import Entity, Index
 from warroom.agents.diagnostician.topology import Graph
-from warroom.agents.diagnostician.traces import trace_events
 
 MIN_HOPS = 4  # hops seen along an edge before its usual gap means anything
 SLOW_GAP = 0.2  # seconds: a gap shorter than this is never a delay worth naming
@@ -28,11 +27,12 @@ ONE_WEIGHT = 0.2  # one late call: a pause, or the start of a delay
 MORE_WEIGHT = 0.3  # two late calls or more
 
 
-def _hops(ix: Index, g: Graph) -> dict[tuple[Entity, Entity], list[tuple[float, float]]]:
+def _hops(by_trace: dict[str, list[tuple[float, Entity]]], g: Graph
+          ) -> dict[tuple[Entity, Entity], list[tuple[float, float]]]:
     """Return, per call edge, (arrival time, gap seconds) of each call seen in the logs."""
     hops: dict[tuple[Entity, Entity], list[tuple[float, float]]] = defaultdict(list)
-    for events in trace_events(ix).values():
-        events.sort()
+    for found in by_trace.values():
+        events = sorted(found)
         seen: set[Entity] = set()
         for (t0, a), (t1, b) in zip(events, events[1:], strict=False):
             if a != b and b not in seen and b in g.callees.get(a, ()):
@@ -47,13 +47,15 @@ def _usual(gaps: list[float]) -> float:
     return ordered[len(ordered) // 4]
 
 
-def hop_delay_findings(ix: Index, g: Graph) -> list[Finding]:
-    """Name the callees whose incoming calls arrive late while their callers' others do not.
+def hop_delay_findings(ix: Index, g: Graph,
+                       by_trace: dict[str, list[tuple[float, Entity]]]) -> list[Finding]:
+    """Name the callees whose incoming calls arrive late while their callers' others do not,
+    from every place's lines per trace id (`traces.trace_events`).
 
     Only calls that arrived after the incident's anchor (shortly before the first alert) count
     as late: a delay long before it is not this incident's.
     """
-    hops = _hops(ix, g)
+    hops = _hops(by_trace, g)
     anchor = split_time(ix)
     late: dict[tuple[Entity, Entity], tuple[list[float], float]] = {}  # slow gaps, usual
     for edge, seen in hops.items():

@@ -179,8 +179,9 @@ def diagnose_snapshot(snapshot: EvidenceSnapshot, *, namespace: str = "",
                     - timedelta(minutes=3))
     hints = pointers(logev)
     errors = error_traces(ix)  # per trace id: who logged an error, when
+    events = trace_events(ix)  # per trace id: who logged any line, when
     if not mapped:
-        infer_links(g, logev, errors, trace_events(ix))
+        infer_links(g, logev, errors, events)
         reach = g.downstream(alerts)
     elif unmapped_links(g, logev):
         reach = g.downstream(alerts)
@@ -226,7 +227,7 @@ def diagnose_snapshot(snapshot: EvidenceSnapshot, *, namespace: str = "",
                 *hinted,
                 *document_findings(ix, alerts), *health_report_findings(ix, alerts),
                 *trace_findings(ix),
-                *error_chain_findings(errors, g), *hop_delay_findings(ix, g),
+                *error_chain_findings(errors, g), *hop_delay_findings(ix, g, events),
                 *history_findings(ix)]
     sym = symptoms(stats)
     for ent, texts in sym.items():
