@@ -347,14 +347,15 @@ def test_gaps_remove_a_fifth_of_the_samples_but_the_first_and_newest(scenario: S
 
 
 def test_resolve_expands_all_and_rejects_unknown_names() -> None:
-    by_name = ("raw_names", "relabel", "raw_counters", "mesh", "linkerd", "service_graph", "otel",
-               "tempo", "fine_steps", "gaps", "drop_topology")
+    by_name = ("kube_state", "raw_names", "relabel", "raw_counters", "mesh", "linkerd",
+               "service_graph", "otel", "tempo", "fine_steps", "gaps", "drop_topology")
     assert resolve(["all"]) == [n for n in TRANSFORMS if n not in by_name]
     assert resolve(["all", "drop_topology"]) == [
         n for n in TRANSFORMS if n not in by_name[:-1]]
     assert resolve(["drop_topology", "raw_names"]) == ["raw_names", "drop_topology"]
     assert resolve(["rename", "drop_logs"]) == ["drop_logs", "rename"]
-    with pytest.raises(ValueError, match=r"unknown transform bogus; valid: drop_objects.*all"):
+    with pytest.raises(ValueError,
+                       match=r"unknown transform bogus; valid: kube_state, drop_objects.*all"):
         resolve(["bogus", "noise"])
 
 
@@ -381,7 +382,7 @@ def test_eval_prints_a_row_per_transform_and_combined(tmp_path: Path) -> None:
     for name in (DEPLOY, OOM):
         shutil.copy(REGRESSION / f"{name}.json", tmp_path)
     bad = runner.invoke(app, ["eval", str(tmp_path), "--transform", "nope"])
-    assert bad.exit_code == 2 and "valid: drop_objects" in bad.output
+    assert bad.exit_code == 2 and "valid: kube_state, drop_objects" in bad.output
     result = runner.invoke(app, ["eval", str(tmp_path), "--transform", "drop_logs",
                                  "--transform", "rename", "--json"])
     assert result.exit_code == 0, result.output

@@ -39,6 +39,10 @@ them, so diagnosis quality is measured on evidence shaped unlike the generators'
   at 15-second steps, each sample held until the next (a step finer than the scrape interval).
 - `gaps` (not part of `all`): failed scrapes: a fifth of every series' samples are missing, at
   random (its first and newest samples stay, so no series looks as if it stopped reporting).
+- `kube_state` (not part of `all`): no Kubernetes objects, but the series kube-state-metrics
+  exports of them (`kube_pod_container_status_waiting_reason{reason}`, `kube_pod_status_ready`,
+  `kube_node_status_condition`, `kube_deployment_metadata_generation`...), as a warroom without
+  access to the API reads the cluster; see transforms_kube.py.
 - `drop_topology` (not part of `all`, which is the eight before `raw_names`): the call graph
   is gone, so the walk must infer who calls whom from logs, traces and co-movement.
 
@@ -56,6 +60,7 @@ from statistics import fmean
 from warroom.ingest.models import AlertmanagerAlert, AlertmanagerWebhook
 from warroom.safety.rules import callers_of
 from warroom.scenarios.models import ExpectedAction, PrometheusData, Scenario
+from warroom.scenarios.transforms_kube import kube_state
 from warroom.scenarios.transforms_mesh import linkerd, mesh, otel, service_graph, tempo
 from warroom.scenarios.transforms_raw import raw_counters, raw_name, relabelled_alerts
 from warroom.scenarios.transforms_world import (
@@ -313,6 +318,7 @@ def red_herring(scenario: Scenario, seed: int = 0) -> Scenario:
 # In the order `combined` applies them: removals first, then additions (so what is added is
 # not removed again), then resampling and renaming (so what was added is resampled and renamed).
 TRANSFORMS: dict[str, Transform] = {
+    "kube_state": kube_state,
     "drop_objects": drop_objects,
     "drop_logs": drop_logs,
     "drop_changes": drop_changes,

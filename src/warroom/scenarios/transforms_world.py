@@ -124,7 +124,7 @@ def _rewrite(value: Any, pattern: re.Pattern[str], mapping: dict[str, str], ns: 
         return [_rewrite(v, pattern, mapping, ns, claims=claims) for v in value]
     if not isinstance(value, str):
         return value
-    if key == "namespace":
+    if key in ("namespace", "exported_namespace"):  # the exporter's, as a scrape renamed it
         return ns if value else value
     if key == "target" and value.count("/") == 2 and not value.startswith("/"):
         _, kind, name = value.split("/")

@@ -94,7 +94,13 @@ def kind_of(name: str) -> str:
 
 
 def place_of(ix: Index, s: Series) -> Entity | None:
-    """Return the place (namespace, name) a series is about, or None when no label says."""
+    """Return the place (namespace, name) a series is about, or None when no label says.
+
+    kube-state-metrics' series (`kube_*`) are the API's state of objects, read by
+    kubestate.py, not a measurement of how a place behaves: they have no place here.
+    """
+    if s.name.startswith("kube_"):
+        return None
     m = s.metric
     ns = m.get("namespace", "")
     if m.get("pod"):

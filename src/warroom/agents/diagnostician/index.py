@@ -155,6 +155,8 @@ class Index:
     snapshot: EvidenceSnapshot
     by_kind: dict[str, list[dict[str, Any]]] = field(default_factory=lambda: defaultdict(list))
     rs_owner: dict[tuple[str, str], tuple[str, str]] = field(default_factory=dict)
+    # (namespace, pod) -> its workload, from kube-state-metrics' owner series
+    pod_owner: dict[tuple[str, str], str] = field(default_factory=dict)
     workloads: dict[Entity, str] = field(default_factory=dict)  # -> kind
     pods: dict[tuple[str, str], dict[str, Any]] = field(default_factory=dict)
     service_ns: dict[str, set[str]] = field(default_factory=lambda: defaultdict(set))
@@ -227,6 +229,7 @@ class Index:
             m = meta(svc)
             ix.service_ns[m.get("name", "")].add(m.get("namespace", ""))
         ix.node_addresses = addresses
+        ix.pod_owner = owners_in_series(snapshot.series)
         for node in ix.by_kind["Node"]:
             ix.nodes[meta(node).get("name", "")] = node
         for pod in ix.by_kind["Pod"]:
@@ -314,6 +317,8 @@ class Index:
             for label in ("app.kubernetes.io/name", "app", "k8s-app"):
                 if labels.get(label) and (namespace, labels[label]) in self.workloads:
                     return (namespace, labels[label])
+        elif (namespace, pod) in self.pod_owner:
+            return (namespace, self.pod_owner[(namespace, pod)])
         return (namespace, self.workload_from_name(namespace, pod))
 
     def workload_from_name(self, namespace: str, pod: str) -> str:
@@ -415,3 +420,19 @@ class Index:
             return True
         return self.kind_of(entity) == "StatefulSet" and any(
             t in name for t in ("db", "postgres", "mysql", "mongo", "sql"))
+
+
+def owners_in_series(series: list[Series]) -> dict[tuple[str, str], str]:
+    """Read which workload owns each pod from kube-state-metrics' `kube_pod_owner` and
+    `kube_replicaset_owner` (a pod's ReplicaSet belongs to its Deployment)."""
+    rs_owner = {(s.metric.get("namespace", ""), s.metric.get("replicaset", "")):
+                s.metric.get("owner_name", "") for s in series
+                if s.name == "kube_replicaset_owner" and s.metric.get("owner_name")}
+    out: dict[tuple[str, str], str] = {}
+    for s in series:
+        ns, owner = s.metric.get("namespace", ""), s.metric.get("owner_name", "")
+        if s.name == "kube_pod_owner" and s.metric.get("pod") and owner:
+            kind = s.metric.get("owner_kind", "")
+            out[(ns, s.metric["pod"])] = rs_owner.get((ns, owner), owner.rsplit("-", 1)[0]) \
+                if kind == "ReplicaSet" else owner
+    return out

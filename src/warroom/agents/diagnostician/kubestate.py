@@ -15,6 +15,8 @@ state held at a scrape, not the message that explains it.
 
 from __future__ import annotations
 
+from collections import defaultdict
+from dataclasses import replace
 from datetime import UTC, datetime
 
 from warroom.agents.diagnostician.findings import Finding
@@ -31,6 +33,7 @@ _WAITING = {
 _GENERATION = ("kube_deployment_metadata_generation", "kube_statefulset_metadata_generation",
                "kube_daemonset_metadata_generation")
 _WORKLOAD_LABELS = ("deployment", "statefulset", "daemonset")
+_PENDING_LONG = 300.0  # seconds Pending with no node before the scheduler is blamed
 
 
 def _label(s: Series, name: str) -> str:
@@ -57,49 +60,211 @@ def _set_now(ix: Index, s: Series) -> tuple[bool, bool]:
     return pts[-1][1] >= 1, pts[0][1] < 1
 
 
+# a node condition set now -> (fault, weight); the objects' (kubernetes.py) weigh more
+_NODE_CONDITIONS = {
+    ("ready", "false"): ("node_failure", 0.75),
+    ("ready", "unknown"): ("node_failure", 0.75),
+    ("diskpressure", "true"): ("disk_pressure", 0.6),
+    ("memorypressure", "true"): ("node_failure", 0.35),
+    ("pidpressure", "true"): ("node_failure", 0.25),
+}
+
+
+class _Facts:
+    """What the gauges set now say about pods and nodes, read before judging any one."""
+
+    def __init__(self, ix: Index) -> None:
+        self.waiting: set[tuple[str, str]] = set()  # (namespace, pod) with a container waiting
+        self.not_running: set[tuple[str, str]] = set()  # pods whose phase is not Running
+        self.restarting: set[tuple[str, str]] = set()  # pods that restarted in the window
+        self.oom_killed: set[tuple[str, str]] = set()  # pods whose last exit was OOMKilled
+        self.signalled: set[tuple[str, str]] = set()  # last exit by SIGKILL/SIGTERM (137, 143)
+        self.unready: set[tuple[str, str]] = set()  # pods not ready now
+        self.node_of: dict[tuple[str, str], str] = {}
+        self.sick_nodes: set[str] = set()
+        self.wanted: dict[Entity, float] = {}  # a Deployment's spec replicas now
+        for s in ix.snapshot.series:
+            if not s.name.startswith("kube_"):
+                continue
+            pod = (_label(s, "namespace"), _label(s, "pod"))
+            set_now = _set_now(ix, s)[0]
+            if s.name == "kube_pod_info" and _label(s, "node"):
+                self.node_of[pod] = _label(s, "node")
+            elif s.name == "kube_pod_container_status_waiting" and set_now:
+                self.waiting.add(pod)
+            elif (s.name == "kube_pod_status_ready" and set_now
+                  and _label(s, "condition").lower() == "false"):
+                self.unready.add(pod)
+            elif s.name == "kube_deployment_spec_replicas" and (pts := ix.points(s)):
+                self.wanted[(_label(s, "namespace"), _label(s, "deployment"))] = pts[-1][1]
+            elif s.name == "kube_pod_container_status_restarts_total" and _rose(ix, s):
+                self.restarting.add(pod)
+            elif (s.name == "kube_pod_container_status_last_terminated_reason" and set_now
+                  and _label(s, "reason").lower() == "oomkilled"):
+                self.oom_killed.add(pod)
+            elif (s.name == "kube_pod_container_status_last_terminated_exitcode"
+                  and (pts := ix.points(s)) and pts[-1][1] in (137, 143)):
+                self.signalled.add(pod)
+            elif (s.name == "kube_pod_status_phase" and set_now
+                  and _label(s, "phase").lower() != "running"):
+                self.not_running.add(pod)
+            elif s.name == "kube_node_status_condition" and set_now and (
+                    _label(s, "condition").lower(), _label(s, "status").lower()
+            ) in _NODE_CONDITIONS:
+                self.sick_nodes.add(_label(s, "node"))
+
+    def serving(self, ready: Series) -> bool:
+        """Tell whether the pod of a readiness series runs every container on a sound node, so
+        that only its own readiness probe can keep it out of service."""
+        pod = (_label(ready, "namespace"), _label(ready, "pod"))
+        # restarts by a signal that no OOM kill explains are the kubelet's, after failed
+        # liveness probes; restarts after the code exited by itself are a crash
+        killed = pod in self.signalled and pod not in self.oom_killed
+        return (pod not in self.waiting and pod not in self.not_running
+                and (pod not in self.restarting or killed)
+                and self.node_of.get(pod) not in self.sick_nodes)
+
+    def troubled(self, ix: Index) -> set[Entity]:
+        """Return the workloads with a pod waiting, not running or not ready now."""
+        return {ix.owner_of_pod(*pod) for pod in self.waiting | self.not_running | self.unready}
+
+    def pending_unplaced(self, phase: Series) -> bool:
+        """Tell whether a Pending pod has no node and no container waiting: never scheduled."""
+        pod = (_label(phase, "namespace"), _label(phase, "pod"))
+        return pod not in self.node_of and pod not in self.waiting
+
+
 def kube_state_findings(ix: Index) -> list[Finding]:
-    """Name rollout and scheduling faults from kube-state-metrics gauges set now."""
+    """Name rollout, scheduling and node faults from kube-state-metrics gauges set now.
+
+    The pods of one workload in one state are one piece of evidence (the strongest of them,
+    naming how many pods show it); a state that held from the window's start, before the
+    incident, counts half, as a chronic log template does.
+    """
+    facts = _Facts(ix)
+    start = min((pts[0][0] for s in ix.snapshot.series if s.name.startswith("kube_")
+                 if (pts := ix.points(s))), default=0.0)
+    found: dict[tuple[str, str, str], list[Finding]] = defaultdict(list)
     out: list[Finding] = []
     for s in ix.snapshot.series:
         if not s.name.startswith("kube_"):
             continue
+        if s.name == "kube_node_status_condition":
+            out += _node_condition(ix, s)
+            continue
+        if s.name == "kube_deployment_status_replicas_available":
+            out += _uncreated(ix, s, facts, start)
+            continue
         subject = _subject(ix, s)
-        if subject is None:
-            continue
-        (ns, name), pod = subject
-        where = f"{ns}/{pod or name}" if ns else pod or name
         now, was_clear = _set_now(ix, s)
-        if not now:
+        if subject is None or not now:
             continue
-        reason = _label(s, "reason").lower()
-        if s.name == "kube_pod_container_status_waiting_reason" and reason in _WAITING:
-            fault, weight = _WAITING[reason]
-            out.append(Finding(ns, name, fault, weight,
-                               f"pod {where}: container waiting, reason {_label(s, 'reason')} "
-                               f"({s.name})", source="kubernetes"))
-        elif s.name == "kube_pod_status_unschedulable" or (
-                s.name == "kube_pod_status_scheduled"
-                and _label(s, "condition").lower() == "false"):
-            out.append(Finding(ns, name, "unschedulable", 0.6,
-                               f"pod {where}: not scheduled on any node ({s.name})",
-                               source="kubernetes"))
-        elif (s.name == "kube_pod_status_ready" and _label(s, "condition").lower() == "false"
-              and was_clear and not _waiting(ix, s)):
-            # running (no waiting reason) and no longer ready: its readiness probe fails
-            out.append(Finding(ns, name, "probe_failure", 0.4,
-                               f"pod {where}: running but no longer ready ({s.name})",
-                               source="kubernetes"))
+        chronic = not was_clear and ix.points(s)[0][0] <= start
+        for f in _pod_findings(ix, s, subject, facts, was_clear):
+            if chronic:
+                f = replace(f, weight=f.weight / 2, evidence=f"{f.evidence}, before the window")
+            found[(f.namespace, f.service, f.fault)].append(f)
+    for group in found.values():
+        out += group
     return out
 
 
-def _waiting(ix: Index, ready: Series) -> bool:
-    """Tell whether the pod of a readiness series has a container waiting (not running)."""
-    ns, pod = _label(ready, "namespace"), _label(ready, "pod")
-    for s in ix.snapshot.series:
-        if (s.name == "kube_pod_container_status_waiting" and _label(s, "pod") == pod
-                and _label(s, "namespace") == ns and _set_now(ix, s)[0]):
-            return True
-    return False
+def _pod_findings(ix: Index, s: Series, subject: tuple[Entity, str], facts: _Facts,
+                  was_clear: bool) -> list[Finding]:
+    """Judge one pod's gauge set now."""
+    (ns, name), pod = subject
+    where = f"{ns}/{pod or name}" if ns else pod or name
+    reason = _label(s, "reason").lower()
+    pod_key = (_label(s, "namespace"), pod)
+    if s.name == "kube_pod_container_status_waiting_reason" and reason in _WAITING:
+        fault, weight = _WAITING[reason]
+        return [Finding(ns, name, fault, weight, f"pod {where}: container waiting, reason "
+                        f"{_label(s, 'reason')} ({s.name})", source="kubernetes")]
+    if (s.name == "kube_pod_container_status_waiting_reason" and reason == "crashloopbackoff"
+            and pod_key not in facts.oom_killed):
+        # it keeps exiting; why is in its logs (the OOM kills are judged below)
+        return [Finding(ns, name, "application_error", 0.3,
+                        f"pod {where}: container in CrashLoopBackOff ({s.name})",
+                        generic=True, source="kubernetes")]
+    if (s.name == "kube_pod_container_status_last_terminated_reason" and reason == "oomkilled"
+            and (was_clear or pod_key in facts.restarting)):
+        # killed for memory lately: a limit the working set outgrew, at once or slowly
+        looping = pod_key in facts.restarting and pod_key in facts.waiting
+        text = (f"pod {where}: last terminated OOMKilled"
+                f"{', restarting' if pod_key in facts.restarting else ''} ({s.name})")
+        return [Finding(ns, name, "memory_limit_too_low", 0.45 if looping else 0.3, text,
+                        source="kubernetes"),
+                Finding(ns, name, "memory_leak", 0.3, text, source="kubernetes")]
+    if s.name == "kube_pod_status_unschedulable" or (
+            s.name == "kube_pod_status_scheduled" and _label(s, "condition").lower() == "false"):
+        return [Finding(ns, name, "unschedulable", 0.6,
+                        f"pod {where}: not scheduled on any node ({s.name})",
+                        source="kubernetes")]
+    if (s.name == "kube_pod_status_phase" and _label(s, "phase").lower() == "pending"
+            and not was_clear and _held(ix, s) >= _PENDING_LONG and facts.pending_unplaced(s)):
+        return [Finding(ns, name, "unschedulable", 0.35,
+                        f"pod {where}: Pending with no node assigned ({s.name})",
+                        source="kubernetes")]
+    if (s.name == "kube_pod_status_ready" and _label(s, "condition").lower() == "false"
+            and facts.serving(s)):
+        # running on a sound node and not ready: its readiness probe fails (as the objects'
+        # Running-but-not-Ready says)
+        return [Finding(ns, name, "probe_failure", 0.4,
+                        f"pod {where}: running but not ready ({s.name})", source="kubernetes")]
+    return []
+
+
+def _held(ix: Index, s: Series) -> float:
+    """Return how many seconds a series spans (a gauge set at all its samples: how long)."""
+    pts = ix.points(s)
+    return pts[-1][0] - pts[0][0] if pts else 0.0
+
+
+def _rose(ix: Index, s: Series) -> bool:
+    """Tell whether a counter grew over the window."""
+    pts = ix.points(s)
+    return len(pts) >= 2 and pts[-1][1] > pts[0][1]
+
+
+def _uncreated(ix: Index, available: Series, facts: _Facts, start: float) -> list[Finding]:
+    """Judge a Deployment short of replicas while every pod it has is ready and running.
+
+    The missing replicas are no pods at all: the ReplicaSet could not create them (a quota or
+    an admission rule refused them), which a short but healthy Deployment shows when it has
+    stayed short for five minutes. Short since the window began counts half.
+    """
+    ent = (_label(available, "namespace"), _label(available, "deployment"))
+    want = facts.wanted.get(ent)
+    pts = ix.points(available)
+    if want is None or not pts or pts[-1][1] >= want or ent in facts.troubled(ix):
+        return []
+    short = [t for t, v in pts if v < want]
+    recent = [v for t, v in pts if t >= pts[-1][0] - _PENDING_LONG]
+    if pts[-1][0] - pts[0][0] < _PENDING_LONG or any(v >= want for v in recent):
+        return []
+    chronic = short[0] <= max(start, pts[0][0])
+    return [Finding(ent[0], ent[1], "unschedulable", 0.35 / (2 if chronic else 1),
+                    f"deployment {ent[0]}/{ent[1]}: {pts[-1][1]:.0f} of {want:.0f} replicas "
+                    f"available and no pod of it waiting or unready: the rest were never "
+                    f"created ({available.name}){', before the window' if chronic else ''}",
+                    source="kubernetes")]
+
+
+def _node_condition(ix: Index, s: Series) -> list[Finding]:
+    """Judge one `kube_node_status_condition{condition, status}` gauge set now."""
+    node = _label(s, "node")
+    key = (_label(s, "condition").lower(), _label(s, "status").lower())
+    now, was_clear = _set_now(ix, s)
+    if not node or not now or key not in _NODE_CONDITIONS:
+        return []
+    fault, weight = _NODE_CONDITIONS[key]
+    # the onset is when it was first set, if the window saw it clear before
+    onset = next((datetime.fromtimestamp(t, tz=UTC) for t, v in ix.points(s) if v >= 1),
+                 None) if was_clear else None
+    since = f" since {onset:%H:%M:%S}" if onset else ""
+    return [Finding("", node, fault, weight,
+                    f"node {node}: {_label(s, 'condition')}={_label(s, 'status')}{since} "
+                    f"({s.name})", onset=onset, source="kubernetes")]
 
 
 def rollouts_from_generations(ix: Index, known: list[Change]) -> list[Change]:
