@@ -43,6 +43,9 @@ them, so diagnosis quality is measured on evidence shaped unlike the generators'
   exports of them (`kube_pod_container_status_waiting_reason{reason}`, `kube_pod_status_ready`,
   `kube_node_status_condition`, `kube_deployment_metadata_generation`...), as a warroom without
   access to the API reads the cluster; see transforms_kube.py.
+- `chronic` (not part of `all`): 2-3 workloads broken for days (an image that cannot be pulled,
+  a crash loop of hundreds of restarts, a pod Pending for want of memory, a missing Secret)
+  beside the root cause, unconnected to it; see transforms_chronic.py.
 - `drop_topology` (not part of `all`, which is the eight before `raw_names`): the call graph
   is gone, so the walk must infer who calls whom from logs, traces and co-movement.
 
@@ -60,6 +63,7 @@ from statistics import fmean
 from warroom.ingest.models import AlertmanagerAlert, AlertmanagerWebhook
 from warroom.safety.rules import callers_of
 from warroom.scenarios.models import ExpectedAction, PrometheusData, Scenario
+from warroom.scenarios.transforms_chronic import chronic
 from warroom.scenarios.transforms_kube import kube_state
 from warroom.scenarios.transforms_mesh import linkerd, mesh, otel, service_graph, tempo
 from warroom.scenarios.transforms_raw import raw_counters, raw_name, relabelled_alerts
@@ -325,6 +329,7 @@ TRANSFORMS: dict[str, Transform] = {
     "alert_to_entry": alert_to_entry,
     "noise": noise,
     "red_herring": red_herring,
+    "chronic": chronic,
     "coarsen": coarsen,
     "rename": rename,
     "raw_names": raw_names,

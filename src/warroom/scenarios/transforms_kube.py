@@ -191,11 +191,11 @@ def _container(g: _Gauges, labels: dict[str, str], cs: dict[str, Any],
         g.add("kube_pod_container_state_started", labels, _const(at), at)
     g.add("kube_pod_container_status_ready", labels,
           _step(wait_since, float(bool(cs.get("ready"))), 1.0), started_pod)
-    if last.get("reason") and finished is not None:
+    if last.get("reason"):  # an exit of unknown time is kept all along, as the status has it
         g.add("kube_pod_container_status_last_terminated_reason",
-              {**labels, "reason": str(last["reason"])}, _const(1), finished)
+              {**labels, "reason": str(last["reason"])}, _const(1), finished or started_pod)
         g.add("kube_pod_container_status_last_terminated_exitcode", labels,
-              _const(float(last.get("exitCode", 0))), finished)
+              _const(float(last.get("exitCode", 0))), finished or started_pod)
     restarts = float(cs.get("restartCount") or 0)
     g.add("kube_pod_container_status_restarts_total", labels,
           _restarts(restarts, finished, g.times[0] if g.times else 0.0), started_pod)

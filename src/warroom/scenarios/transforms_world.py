@@ -185,7 +185,15 @@ def _no_namespace(text: str) -> str:
     return text
 
 
-def _pod_name(rng: random.Random, name: str) -> str:
+def fresh_names(scenario: Scenario, rng: random.Random, count: int) -> list[str]:
+    """Return `count` workload names the scenario does not use yet (`ledger-sync`)."""
+    known = set(namespaces(scenario)) | {n for e in scenario.topology.edges for n in e}
+    pool = [f"{a}-{b}" for a in _FIRST for b in _SECOND if f"{a}-{b}" not in known]
+    return rng.sample(pool, count)
+
+
+def pod_name(rng: random.Random, name: str) -> str:
+    """Return a Deployment's pod name: `name-<ReplicaSet hash>-<suffix>`."""
     return (f"{name}-{''.join(rng.choices(_POD_CHARS, k=10))}-"
             f"{''.join(rng.choices(_POD_CHARS, k=5))}")
 
@@ -229,9 +237,7 @@ def noise(scenario: Scenario, seed: int = 0, count: int = 20) -> Scenario:
     if longest is None:
         return scenario
     times = [t for t, _ in longest.values]
-    known = set(namespaces(scenario)) | {n for e in scenario.topology.edges for n in e}
-    pool = [f"{a}-{b}" for a in _FIRST for b in _SECOND if f"{a}-{b}" not in known]
-    names = rng.sample(pool, count)
+    names = fresh_names(scenario, rng, count)
     healthy = healthy_services(scenario)
     in_graph = {n for e in scenario.topology.edges for n in e}
     anchors = [h for h in healthy if h[1] in in_graph]
@@ -251,7 +257,7 @@ def noise(scenario: Scenario, seed: int = 0, count: int = 20) -> Scenario:
         cloned = _clone(scenario, rng.choice(templates), name, ns) if templates else []
         objects.extend(cloned)
         pods = [str(o["metadata"]["name"]) for o in cloned if o.get("kind") == "Pod"]
-        pods = pods or [_pod_name(rng, name) for _ in range(2)]
+        pods = pods or [pod_name(rng, name) for _ in range(2)]
         svc = {"namespace": ns, "service": name}
         p99 = rng.uniform(0.05, 0.6)
         for metric, values in (

@@ -69,7 +69,7 @@ def test_a_resolved_alert_without_a_call_graph_is_not_blamed_on_trouble_elsewher
     # the alert on a quiet place has resolved; another workload crash-loops, and with no
     # graph nothing ties it to the alert: it is another incident's, not this one's cause
     crashing = pod("shop", "ledger-7f9dd8b6c4-x7gr9", ("ReplicaSet", "ledger-7f9dd8b6c4"),
-                   state={"waiting": {"reason": "CrashLoopBackOff"}}, restarts=140, ready=False,
+                   state={"waiting": {"reason": "CrashLoopBackOff"}}, restarts=6, ready=False,
                    last={"reason": "Error", "exitCode": 1, "finishedAt": ts(2)})
     world = [series("service:errors:ratio_rate1m", flat(0.002), namespace="shop",
                     service="media")]
@@ -81,6 +81,12 @@ def test_a_resolved_alert_without_a_call_graph_is_not_blamed_on_trouble_elsewher
     report = rules.diagnose_snapshot(snapshot(series=world, alerts=[firing],
                                               objects=[*deployment("shop", "ledger"), crashing]))
     assert report.hypotheses[0].service == "ledger"  # firing: it may well be below the alert
+    # unless it has looped since long before (140 restarts, 5 minutes apart at most: 11 hours)
+    looping = {**crashing, "status": {**crashing["status"], "containerStatuses": [
+        {**crashing["status"]["containerStatuses"][0], "restartCount": 140}]}}
+    report = rules.diagnose_snapshot(snapshot(series=world, alerts=[firing],
+                                              objects=[*deployment("shop", "ledger"), looping]))
+    assert (report.hypotheses[0].service, report.hypotheses[0].fault) == ("media", "none")
 
 
 def _failing_together(entry_to: float, callee_to: float, *, slower: bool = False

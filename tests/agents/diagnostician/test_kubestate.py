@@ -95,12 +95,18 @@ def findings(*state: Series) -> list[tuple[str, str, str, float]]:
                   for f in kube_state_findings(ix))
 
 
-def test_a_state_that_held_before_the_window_counts_half() -> None:
+def old(*state: Series) -> list[bool]:
+    """Return whether each finding the gauges give is old trouble (`chronic`)."""
+    return [f.chronic for f in kube_state_findings(Index.build(snapshot(series=list(state))))]
+
+
+def test_a_state_that_held_since_the_window_began_is_old_trouble() -> None:
     waiting = {"container": "cart", "reason": "ImagePullBackOff"}
     assert findings(gauge("kube_pod_container_status_waiting_reason", SET, **waiting)) == [
         ("shop", "cart", "image_pull_error", 0.65)]
-    assert findings(gauge("kube_pod_container_status_waiting_reason", [1.0] * 40,
-                          **waiting)) == [("shop", "cart", "image_pull_error", 0.325)]
+    assert old(gauge("kube_pod_container_status_waiting_reason", SET, **waiting)) == [False]
+    assert old(gauge("kube_pod_container_status_waiting_reason", [1.0] * 40,
+                     **waiting)) == [True]
 
 
 def test_a_node_condition_set_now_names_the_node() -> None:
@@ -168,10 +174,11 @@ def test_a_deployment_short_of_replicas_with_every_pod_healthy_could_not_create_
     available = series("kube_deployment_status_replicas_available", [5.0] * 30 + [3.0] * 10,
                        namespace="shop", deployment="cart")
     assert findings(window, want, available) == [("shop", "cart", "unschedulable", 0.35)]
-    # short all along: before the incident, half
+    assert old(window, want, available) == [False]
+    # short all along: old trouble
     always = series("kube_deployment_status_replicas_available", [3.0] * 40,
                     namespace="shop", deployment="cart")
-    assert findings(window, want, always) == [("shop", "cart", "unschedulable", 0.175)]
+    assert old(window, want, always) == [True]
     # a pod of it is not ready (the pod rules judge it), or short only a moment: nothing more
     unready = gauge("kube_pod_status_ready", [0.0] * 30 + [1.0] * 10, condition="false")
     assert [f[2] for f in findings(window, want, available, unready)] == ["probe_failure"]

@@ -11,7 +11,9 @@ class Finding:
     """Evidence that `fault` is at (namespace, service); weight is a probability-like 0..1.
 
     `generic` marks symptoms (errors, latency) that any fault downstream could also cause;
-    localisation discounts them when an anomalous dependency explains them better.
+    localisation discounts them when an anomalous dependency explains them better. `chronic`
+    marks a state that began long before the incident: evidence of old trouble, not of what
+    is wrong now.
     """
 
     namespace: str
@@ -22,6 +24,7 @@ class Finding:
     generic: bool = False
     onset: datetime | None = None
     source: str = ""  # kubernetes | metrics | logs | changes | topology | history
+    chronic: bool = False
 
     @property
     def entity(self) -> tuple[str, str]:

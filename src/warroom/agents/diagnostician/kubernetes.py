@@ -21,6 +21,35 @@ _LONG_LIFE = timedelta(hours=2)
 
 
 _PENDING_LONG = timedelta(minutes=2)
+# trouble that began this long before now predates the incident: another one, long known
+_CHRONIC = timedelta(hours=6)
+_BACKOFF = timedelta(minutes=5)  # the kubelet's longest back-off between restarts
+# the stuck states whose start a pod's status dates (an OOM kill dates itself: `_RECENT`)
+_DATED = frozenset({"image_pull_error", "config_error", "application_error", "unschedulable"})
+
+
+def trouble_since(pod: dict[str, Any], now: datetime) -> datetime | None:
+    """Return the latest time a pod's trouble can have begun, from what its status says.
+
+    A container that never ran (waiting, no restart, no last state) has waited since the pod
+    started; a crash loop of N restarts began N back-offs ago at least; a pod the scheduler
+    never placed has waited since its PodScheduled condition last changed. None when the
+    status dates nothing.
+    """
+    status = pod.get("status") or {}
+    started = parse_time(status.get("startTime")) or parse_time(
+        meta(pod).get("creationTimestamp"))
+    for cond in status.get("conditions") or []:
+        if cond.get("type") == "PodScheduled" and cond.get("status") == "False":
+            return parse_time(cond.get("lastTransitionTime")) or started
+    for cs in status.get("containerStatuses") or []:
+        waiting = (cs.get("state") or {}).get("waiting")
+        restarts = as_int(cs.get("restartCount"))
+        if waiting is not None and not restarts and not cs.get("lastState"):
+            return started
+        if (waiting or {}).get("reason") == "CrashLoopBackOff" and restarts:
+            return now - restarts * _BACKOFF
+    return None
 
 
 def _limit(pod: dict[str, Any], container: str, resource: str) -> str:
@@ -37,11 +66,17 @@ def analyze_pods(ix: Index, now: datetime) -> list[Finding]:
         owner = ix.owner_of_pod(ns, name)
         status = pod.get("status") or {}
         where = f"Pod {ns}/{name}"
+        since = trouble_since(pod, now)
 
         def add(fault: str, weight: float, text: str, onset: datetime | None = None,
-                generic: bool = False, owner: tuple[str, str] = owner) -> None:
+                generic: bool = False, owner: tuple[str, str] = owner,
+                since: datetime | None = since) -> None:
+            old = since is not None and now - since >= _CHRONIC and fault in _DATED
+            if old:
+                # stuck like this since long before anyone was paged (rules.py weighs it)
+                text += f"; so since {since:%Y-%m-%d %H:%M}Z, before the incident"
             out.append(Finding(owner[0], owner[1], fault, weight, text, generic=generic,
-                               onset=onset, source="kubernetes"))
+                               onset=onset, source="kubernetes", chronic=old))
 
         for cs in status.get("containerStatuses") or []:
             cname = cs.get("name", "")
@@ -178,15 +213,19 @@ def analyze_events(ix: Index, now: datetime) -> list[Finding]:
             reason, msg = ev.get("reason", ""), str(ev.get("message", ""))
             count = as_int(ev.get("count"), 1) or 1
             first = parse_time(ev.get("firstTimestamp"))
+            # repeated since long before now: old trouble, not what changed
+            old = first is not None and count > 1 and now - first >= _CHRONIC
             owner = ix.owner_of_pod(ns, name) if kind == "Pod" else (ns, name)
             if kind == "ReplicaSet" and (ns, name) in ix.rs_owner:
                 owner = (ns, ix.rs_owner[(ns, name)][1])
             text = f"Event {kind} {ns + '/' if ns else ''}{name}: {reason} x{count}: {msg[:180]}"
 
             def add(fault: str, weight: float, where: tuple[str, str] = owner,
-                    text: str = text, first: datetime | None = first) -> None:
+                    text: str = text, first: datetime | None = first, old: bool = old) -> None:
+                if old and first is not None:
+                    text += f"; repeated since {first:%Y-%m-%d %H:%M}Z, before the incident"
                 out.append(Finding(where[0], where[1], fault, weight, text, onset=first,
-                                   source="kubernetes"))
+                                   source="kubernetes", chronic=old))
 
             if reason == "Unhealthy" and _PROBE.search(msg):
                 add("probe_failure", min(0.6, 0.3 + 0.02 * count))

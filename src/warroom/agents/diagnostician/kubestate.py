@@ -137,9 +137,8 @@ class _Facts:
 def kube_state_findings(ix: Index) -> list[Finding]:
     """Name rollout, scheduling and node faults from kube-state-metrics gauges set now.
 
-    The pods of one workload in one state are one piece of evidence (the strongest of them,
-    naming how many pods show it); a state that held from the window's start, before the
-    incident, counts half, as a chronic log template does.
+    A state that held from the window's start, before the incident, is marked `chronic`
+    (rules.py weighs it, as a chronic log template is noise).
     """
     facts = _Facts(ix)
     start = min((pts[0][0] for s in ix.snapshot.series if s.name.startswith("kube_")
@@ -162,7 +161,7 @@ def kube_state_findings(ix: Index) -> list[Finding]:
         chronic = not was_clear and ix.points(s)[0][0] <= start
         for f in _pod_findings(ix, s, subject, facts, was_clear):
             if chronic:
-                f = replace(f, weight=f.weight / 2, evidence=f"{f.evidence}, before the window")
+                f = replace(f, evidence=f"{f.evidence}, before the window", chronic=True)
             found[(f.namespace, f.service, f.fault)].append(f)
     for group in found.values():
         out += group
@@ -231,7 +230,7 @@ def _uncreated(ix: Index, available: Series, facts: _Facts, start: float) -> lis
 
     The missing replicas are no pods at all: the ReplicaSet could not create them (a quota or
     an admission rule refused them), which a short but healthy Deployment shows when it has
-    stayed short for five minutes. Short since the window began counts half.
+    stayed short for five minutes. Short since the window began is old trouble (`chronic`).
     """
     ent = (_label(available, "namespace"), _label(available, "deployment"))
     want = facts.wanted.get(ent)
@@ -243,11 +242,11 @@ def _uncreated(ix: Index, available: Series, facts: _Facts, start: float) -> lis
     if pts[-1][0] - pts[0][0] < _PENDING_LONG or any(v >= want for v in recent):
         return []
     chronic = short[0] <= max(start, pts[0][0])
-    return [Finding(ent[0], ent[1], "unschedulable", 0.35 / (2 if chronic else 1),
+    return [Finding(ent[0], ent[1], "unschedulable", 0.35,
                     f"deployment {ent[0]}/{ent[1]}: {pts[-1][1]:.0f} of {want:.0f} replicas "
                     f"available and no pod of it waiting or unready: the rest were never "
                     f"created ({available.name}){', before the window' if chronic else ''}",
-                    source="kubernetes")]
+                    source="kubernetes", chronic=chronic)]
 
 
 def _node_condition(ix: Index, s: Series) -> list[Finding]:

@@ -73,6 +73,7 @@ FIRST_SLACK = timedelta(minutes=2)
 MAX_HYPOTHESES = 5
 _MAX_EVIDENCE = 6
 CHRONIC_FACTOR = 0.35
+OLD_TROUBLE = 0.25  # a state that began long before the incident, away from the alert
 
 
 def _onsets(stats: list[Stat]) -> dict[Entity, datetime]:
@@ -242,7 +243,7 @@ def diagnose_snapshot(snapshot: EvidenceSnapshot, *, namespace: str = "",
                                     generic=True, source="metrics"))
     troubled: dict[Entity, bool] = {ent: False for ent in sym}
     for f in findings:
-        if f.source in ("kubernetes", "logs"):
+        if f.source in ("kubernetes", "logs") and not f.chronic:  # old trouble is not the alert's
             troubled[f.entity] = True
         else:
             troubled.setdefault(f.entity, False)
@@ -253,7 +254,11 @@ def diagnose_snapshot(snapshot: EvidenceSnapshot, *, namespace: str = "",
                                 broke_first=_broke_first(findings),
                                 moved={e: p.anomaly for e, p in places.items()})
 
-    findings = [_fold(ix, f, dns) for f in findings]
+    # old trouble (a state that began long before the incident) elsewhere is not this alert's;
+    # on the alerting place itself it is what the alert is about, whatever its age
+    findings = [replace(f, weight=f.weight * OLD_TROUBLE)
+                if f.chronic and f.entity not in alerts else f
+                for f in (_fold(ix, f, dns) for f in findings)]
     cands: dict[tuple[Entity, str], Candidate] = {}
     for f in findings:
         key = (f.entity, f.fault)
