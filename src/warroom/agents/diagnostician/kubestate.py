@@ -15,7 +15,6 @@ state held at a scrape, not the message that explains it.
 
 from __future__ import annotations
 
-from collections import defaultdict
 from dataclasses import replace
 from datetime import UTC, datetime
 
@@ -141,9 +140,9 @@ def kube_state_findings(ix: Index) -> list[Finding]:
     (rules.py weighs it, as a chronic log template is noise).
     """
     facts = _Facts(ix)
+    troubled = facts.troubled(ix)
     start = min((pts[0][0] for s in ix.snapshot.series if s.name.startswith("kube_")
                  if (pts := ix.points(s))), default=0.0)
-    found: dict[tuple[str, str, str], list[Finding]] = defaultdict(list)
     out: list[Finding] = []
     for s in ix.snapshot.series:
         if not s.name.startswith("kube_"):
@@ -152,19 +151,15 @@ def kube_state_findings(ix: Index) -> list[Finding]:
             out += _node_condition(ix, s)
             continue
         if s.name == "kube_deployment_status_replicas_available":
-            out += _uncreated(ix, s, facts, start)
+            out += _uncreated(ix, s, facts.wanted, troubled, start)
             continue
         subject = _subject(ix, s)
         now, was_clear = _set_now(ix, s)
         if subject is None or not now:
             continue
         chronic = not was_clear and ix.points(s)[0][0] <= start
-        for f in _pod_findings(ix, s, subject, facts, was_clear):
-            if chronic:
-                f = replace(f, evidence=f"{f.evidence}, before the window", chronic=True)
-            found[(f.namespace, f.service, f.fault)].append(f)
-    for group in found.values():
-        out += group
+        out += [replace(f, evidence=f"{f.evidence}, before the window", chronic=True)
+                if chronic else f for f in _pod_findings(ix, s, subject, facts, was_clear)]
     return out
 
 
@@ -225,7 +220,8 @@ def _rose(ix: Index, s: Series) -> bool:
     return len(pts) >= 2 and pts[-1][1] > pts[0][1]
 
 
-def _uncreated(ix: Index, available: Series, facts: _Facts, start: float) -> list[Finding]:
+def _uncreated(ix: Index, available: Series, wanted: dict[Entity, float],
+               troubled: set[Entity], start: float) -> list[Finding]:
     """Judge a Deployment short of replicas while every pod it has is ready and running.
 
     The missing replicas are no pods at all: the ReplicaSet could not create them (a quota or
@@ -233,9 +229,9 @@ def _uncreated(ix: Index, available: Series, facts: _Facts, start: float) -> lis
     stayed short for five minutes. Short since the window began is old trouble (`chronic`).
     """
     ent = (_label(available, "namespace"), _label(available, "deployment"))
-    want = facts.wanted.get(ent)
+    want = wanted.get(ent)
     pts = ix.points(available)
-    if want is None or not pts or pts[-1][1] >= want or ent in facts.troubled(ix):
+    if want is None or not pts or pts[-1][1] >= want or ent in troubled:
         return []
     short = [t for t, v in pts if v < want]
     recent = [v for t, v in pts if t >= pts[-1][0] - _PENDING_LONG]

@@ -243,7 +243,8 @@ def diagnose_snapshot(snapshot: EvidenceSnapshot, *, namespace: str = "",
                                     generic=True, source="metrics"))
     troubled: dict[Entity, bool] = {ent: False for ent in sym}
     for f in findings:
-        if f.source in ("kubernetes", "logs") and not f.chronic:  # old trouble is not the alert's
+        # old trouble away from the alerting place is not what the alert is about
+        if f.source in ("kubernetes", "logs") and not (f.chronic and f.entity not in alerts):
             troubled[f.entity] = True
         else:
             troubled.setdefault(f.entity, False)
