@@ -16,7 +16,12 @@ from typing import Any
 
 from warroom.agents.diagnostician.families import derive
 from warroom.agents.diagnostician.kubetext import objects_from_documents
-from warroom.agents.diagnostician.labels import node_addresses, node_label, own_series
+from warroom.agents.diagnostician.labels import (
+    node_addresses,
+    node_label,
+    own_series,
+    owners_in_series,
+)
 from warroom.agents.diagnostician.resolution import at_minutes
 from warroom.agents.diagnostician.roles import is_database_series, role_of
 from warroom.agents.diagnostician.rollovers import HASH_POD, Entity, Rollover, stitch
@@ -421,18 +426,3 @@ class Index:
         return self.kind_of(entity) == "StatefulSet" and any(
             t in name for t in ("db", "postgres", "mysql", "mongo", "sql"))
 
-
-def owners_in_series(series: list[Series]) -> dict[tuple[str, str], str]:
-    """Read which workload owns each pod from kube-state-metrics' `kube_pod_owner` and
-    `kube_replicaset_owner` (a pod's ReplicaSet belongs to its Deployment)."""
-    rs_owner = {(s.metric.get("namespace", ""), s.metric.get("replicaset", "")):
-                s.metric.get("owner_name", "") for s in series
-                if s.name == "kube_replicaset_owner" and s.metric.get("owner_name")}
-    out: dict[tuple[str, str], str] = {}
-    for s in series:
-        ns, owner = s.metric.get("namespace", ""), s.metric.get("owner_name", "")
-        if s.name == "kube_pod_owner" and s.metric.get("pod") and owner:
-            kind = s.metric.get("owner_kind", "")
-            out[(ns, s.metric["pod"])] = rs_owner.get((ns, owner), owner.rsplit("-", 1)[0]) \
-                if kind == "ReplicaSet" else owner
-    return out

@@ -4,7 +4,7 @@ Before anything is placed, labels are read as about what a series measures: labe
 renamed (`exported_*`) are the exporter's again; node-exporter's series are its node's, not its
 own pod's; span metrics are their service's, not the collector's that counted them;
 OpenTelemetry's Kubernetes attributes (`k8s_pod_name`...) are the labels Prometheus'
-Kubernetes discovery gives.
+Kubernetes discovery gives. kube-state-metrics' owner series say which workload a pod is of.
 """
 
 from __future__ import annotations
@@ -149,3 +149,19 @@ def own_series(series: list[Series], addresses: dict[str, str]) -> list[Series]:
         return series
     return [s if (m := own_labels(s.metric, addresses)) is s.metric else
             s.model_copy(update={"metric": m}) for s in series]
+
+
+def owners_in_series(series: list[Series]) -> dict[tuple[str, str], str]:
+    """Read which workload owns each pod from kube-state-metrics' `kube_pod_owner` and
+    `kube_replicaset_owner` (a pod's ReplicaSet belongs to its Deployment)."""
+    rs_owner = {(s.metric.get("namespace", ""), s.metric.get("replicaset", "")):
+                s.metric.get("owner_name", "") for s in series
+                if s.name == "kube_replicaset_owner" and s.metric.get("owner_name")}
+    out: dict[tuple[str, str], str] = {}
+    for s in series:
+        ns, owner = s.metric.get("namespace", ""), s.metric.get("owner_name", "")
+        if s.name == "kube_pod_owner" and s.metric.get("pod") and owner:
+            kind = s.metric.get("owner_kind", "")
+            out[(ns, s.metric["pod"])] = rs_owner.get((ns, owner), owner.rsplit("-", 1)[0]) \
+                if kind == "ReplicaSet" else owner
+    return out
