@@ -171,6 +171,18 @@ def test_old_breakage_beside_the_alert_is_not_why_it_fired() -> None:
     report = diagnose_snapshot(snapshot(objects=objects, series=golden, alerts=firing))
     assert (report.hypotheses[0].service, report.hypotheses[0].fault) == \
         ("banner", "image_pull_error")
+    # three pods of it stuck alike for days are one old fact, not three pieces of evidence:
+    # the alerting place's own (weaker, fresh-looking) trouble still comes first
+    pending = pod("shop", "checkout-6d4b9c7f8-ddddd", ("ReplicaSet", "checkout-6d4b9c7f8"))
+    pending["spec"].pop("nodeName")  # never placed, and no scheduler message to say why
+    pending["status"] = {"phase": "Pending"}
+    pending["metadata"]["creationTimestamp"] = ts(30)
+    stuck_three = [{**stuck, "metadata": {**stuck["metadata"], "name": f"banner-5c8d7f6b9-{c}"}}
+                   for c in ("bbbbb", "ccccc", "ddddd")]
+    report = diagnose_snapshot(snapshot(objects=[*objects[:4], pending, *stuck_three],
+                                        series=golden, alerts=firing))
+    assert (report.hypotheses[0].service, report.hypotheses[0].fault) == \
+        ("checkout", "unschedulable")
     # old trouble on the alerting place itself is what the alert is about, whatever its age
     about_it = [alert({"alertname": "KubePodNotReady", "namespace": "shop",
                        "pod": "banner-5c8d7f6b9-bbbbb"})]

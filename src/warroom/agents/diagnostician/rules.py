@@ -137,6 +137,30 @@ def _explainers(ix: Index, g: Graph, ent: Entity, dns: Entity) -> set[Entity]:
     return out
 
 
+def _old_trouble(findings: list[Finding], alerts: list[Entity]) -> list[Finding]:
+    """Weigh old trouble (a state that began long before the incident) away from the alert.
+
+    It is not what this alert is about: it counts OLD_TROUBLE of its weight, and once per
+    place and fault (the pods of one workload stuck alike for days are one fact, not
+    independent evidence). On the alerting place it is what the alert is about, whatever its
+    age, and counts in full.
+    """
+    out: list[Finding] = []
+    kept: dict[tuple[Entity, str], int] = {}
+    for f in findings:
+        if not f.chronic or f.entity in alerts:
+            out.append(f)
+            continue
+        f = replace(f, weight=f.weight * OLD_TROUBLE)
+        at = kept.get((f.entity, f.fault))
+        if at is None:
+            kept[(f.entity, f.fault)] = len(out)
+            out.append(f)
+        elif f.weight > out[at].weight:
+            out[at] = f
+    return out
+
+
 def _unchronic(findings: list[Finding], chronic: set[Entity]) -> list[Finding]:
     """Discount exceptions a place logged before the onset as often as after: usual noise."""
     return [replace(f, weight=f.weight * CHRONIC_FACTOR,
@@ -255,11 +279,7 @@ def diagnose_snapshot(snapshot: EvidenceSnapshot, *, namespace: str = "",
                                 broke_first=_broke_first(findings),
                                 moved={e: p.anomaly for e, p in places.items()})
 
-    # old trouble (a state that began long before the incident) elsewhere is not this alert's;
-    # on the alerting place itself it is what the alert is about, whatever its age
-    findings = [replace(f, weight=f.weight * OLD_TROUBLE)
-                if f.chronic and f.entity not in alerts else f
-                for f in (_fold(ix, f, dns) for f in findings)]
+    findings = _old_trouble([_fold(ix, f, dns) for f in findings], alerts)
     cands: dict[tuple[Entity, str], Candidate] = {}
     for f in findings:
         key = (f.entity, f.fault)
