@@ -15,15 +15,12 @@ import random
 from datetime import datetime, timedelta
 from typing import Any
 
+from warroom.scenarios.generator_world import stamp
 from warroom.scenarios.models import ExpectedAction, Scenario
 from warroom.scenarios.transforms_world import fresh_names, namespaces, pod_name
 
 _STATES = ("image", "crashloop", "pending", "secret")
 _BACKOFF = timedelta(minutes=5)  # the kubelet's longest back-off between restarts or pulls
-
-
-def _stamp(t: datetime) -> str:
-    return t.strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
 def _event(ns: str, pod: str, reason: str, message: str, first: datetime, last: datetime,
@@ -33,7 +30,7 @@ def _event(ns: str, pod: str, reason: str, message: str, first: datetime, last: 
             "metadata": {"name": f"{pod}.{reason.lower()}", "namespace": ns},
             "involvedObject": {"kind": "Pod", "name": pod, "namespace": ns},
             "type": etype, "reason": reason, "message": message, "count": count,
-            "firstTimestamp": _stamp(first), "lastTimestamp": _stamp(last)}
+            "firstTimestamp": stamp(first), "lastTimestamp": stamp(last)}
 
 
 def _broken(rng: random.Random, ns: str, name: str, state: str, now: datetime,
@@ -46,9 +43,9 @@ def _broken(rng: random.Random, ns: str, name: str, state: str, now: datetime,
     last_seen = now - timedelta(seconds=rng.uniform(10, 280))
     cs: dict[str, Any] = {"name": name, "image": image, "ready": False, "restartCount": 0}
     conditions = [{"type": "PodScheduled", "status": "True",
-                   "lastTransitionTime": _stamp(created)},
+                   "lastTransitionTime": stamp(created)},
                   {"type": "Ready", "status": "False", "reason": "ContainersNotReady",
-                   "lastTransitionTime": _stamp(created)}]
+                   "lastTransitionTime": stamp(created)}]
     phase, events = "Pending", []
     if state == "image":
         msg = f'Back-off pulling image "{image}"'
@@ -64,15 +61,15 @@ def _broken(rng: random.Random, ns: str, name: str, state: str, now: datetime,
                                    "message": f"back-off 5m0s restarting failed container="
                                               f"{name} pod={pod}_{ns}"}}
         cs["lastState"] = {"terminated": {"reason": "Error", "exitCode": 1,
-                                          "startedAt": _stamp(started),
-                                          "finishedAt": _stamp(last_seen)}}
+                                          "startedAt": stamp(started),
+                                          "finishedAt": stamp(last_seen)}}
         events.append(_event(ns, pod, "BackOff", "Back-off restarting failed container",
                              created, last_seen))
     elif state == "pending":
         msg = (f"0/{rng.randint(3, 9)} nodes are available: "
                f"{rng.randint(3, 9)} Insufficient memory.")
         conditions = [{"type": "PodScheduled", "status": "False", "reason": "Unschedulable",
-                       "message": msg, "lastTransitionTime": _stamp(created)}]
+                       "message": msg, "lastTransitionTime": stamp(created)}]
         cs = {}
         events.append(_event(ns, pod, "FailedScheduling", msg, created, last_seen))
     else:
@@ -85,19 +82,19 @@ def _broken(rng: random.Random, ns: str, name: str, state: str, now: datetime,
         spec["nodeName"] = node
     return [
         {"apiVersion": "apps/v1", "kind": "Deployment",
-         "metadata": {"name": name, "namespace": ns, "creationTimestamp": _stamp(created),
+         "metadata": {"name": name, "namespace": ns, "creationTimestamp": stamp(created),
                       "generation": 1},
          "spec": {"replicas": 1}, "status": {"replicas": 1, "unavailableReplicas": 1}},
         {"apiVersion": "apps/v1", "kind": "ReplicaSet",
-         "metadata": {"name": rs, "namespace": ns, "creationTimestamp": _stamp(created),
+         "metadata": {"name": rs, "namespace": ns, "creationTimestamp": stamp(created),
                       "ownerReferences": [{"apiVersion": "apps/v1", "kind": "Deployment",
                                            "name": name, "controller": True}]},
          "spec": {"replicas": 1}, "status": {"replicas": 1}},
         {"apiVersion": "v1", "kind": "Pod",
-         "metadata": {"name": pod, "namespace": ns, "creationTimestamp": _stamp(created),
+         "metadata": {"name": pod, "namespace": ns, "creationTimestamp": stamp(created),
                       "labels": {"app": name}, "ownerReferences": owner},
          "spec": spec,
-         "status": {"phase": phase, "conditions": conditions, "startTime": _stamp(created),
+         "status": {"phase": phase, "conditions": conditions, "startTime": stamp(created),
                     **({"containerStatuses": [cs]} if cs else {})}},
         *events,
     ]

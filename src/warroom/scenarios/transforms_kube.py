@@ -23,9 +23,9 @@ from __future__ import annotations
 import random
 from collections import defaultdict
 from collections.abc import Callable, Iterable
-from datetime import datetime
 from typing import Any
 
+from warroom.agents.diagnostician.index import parse_time
 from warroom.scenarios.models import PrometheusData, Scenario
 from warroom.sensors.models import Series
 
@@ -71,9 +71,9 @@ def _fmt(value: float) -> str:
 
 
 def _ts(text: Any) -> float | None:
-    if not isinstance(text, str) or not text:
-        return None
-    return datetime.fromisoformat(text.replace("Z", "+00:00")).timestamp()
+    """Return an object's RFC 3339 stamp as unix seconds, or None when it has none."""
+    at = parse_time(text)
+    return at.timestamp() if at is not None else None
 
 
 def _const(value: float) -> ValueAt:

@@ -425,4 +425,3 @@ class Index:
             return True
         return self.kind_of(entity) == "StatefulSet" and any(
             t in name for t in ("db", "postgres", "mysql", "mongo", "sql"))
-

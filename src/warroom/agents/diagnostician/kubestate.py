@@ -235,7 +235,7 @@ def _uncreated(ix: Index, available: Series, wanted: dict[Entity, float],
         return []
     short = [t for t, v in pts if v < want]
     recent = [v for t, v in pts if t >= pts[-1][0] - _PENDING_LONG]
-    if pts[-1][0] - pts[0][0] < _PENDING_LONG or any(v >= want for v in recent):
+    if _held(ix, available) < _PENDING_LONG or any(v >= want for v in recent):
         return []
     chronic = short[0] <= max(start, pts[0][0])
     return [Finding(ent[0], ent[1], "unschedulable", 0.35,

@@ -137,6 +137,12 @@ def _explainers(ix: Index, g: Graph, ent: Entity, dns: Entity) -> set[Entity]:
     return out
 
 
+def _old_elsewhere(f: Finding, alerts: list[Entity]) -> bool:
+    """Tell whether a finding is old trouble away from the alerting place: not what the alert
+    is about (on the alerting place it is, whatever its age)."""
+    return f.chronic and f.entity not in alerts
+
+
 def _old_trouble(findings: list[Finding], alerts: list[Entity]) -> list[Finding]:
     """Weigh old trouble (a state that began long before the incident) away from the alert.
 
@@ -148,7 +154,7 @@ def _old_trouble(findings: list[Finding], alerts: list[Entity]) -> list[Finding]
     out: list[Finding] = []
     kept: dict[tuple[Entity, str], int] = {}
     for f in findings:
-        if not f.chronic or f.entity in alerts:
+        if not _old_elsewhere(f, alerts):
             out.append(f)
             continue
         f = replace(f, weight=f.weight * OLD_TROUBLE)
@@ -267,8 +273,7 @@ def diagnose_snapshot(snapshot: EvidenceSnapshot, *, namespace: str = "",
                                     generic=True, source="metrics"))
     troubled: dict[Entity, bool] = {ent: False for ent in sym}
     for f in findings:
-        # old trouble away from the alerting place is not what the alert is about
-        if f.source in ("kubernetes", "logs") and not (f.chronic and f.entity not in alerts):
+        if f.source in ("kubernetes", "logs") and not _old_elsewhere(f, alerts):
             troubled[f.entity] = True
         else:
             troubled.setdefault(f.entity, False)
