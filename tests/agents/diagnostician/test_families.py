@@ -52,6 +52,20 @@ def test_a_status_split_counter_becomes_its_error_ratio_and_request_rate() -> No
         assert role_of(derived[name], finite_samples(derived[name])) == role
 
 
+def test_a_counter_first_reported_after_its_family_counts_from_zero() -> None:
+    # as Prometheus' created-timestamp zero injection records it: a failures' counter created
+    # at the first failure counted its first value in the interval before its first scrape
+    ok = series("http_requests_total", counter([10.0] * 6), code="200", **CART)
+    fresh = series("http_requests_total", [120.0, 420.0, 720.0], code="500", **CART)
+    ratio = named(derive([ok, fresh], finite_samples))["http_requests_error_ratio"]
+    assert ratio == pytest.approx([0.0, 0.0, 2 / 12, 5 / 15, 5 / 15], rel=1e-5)
+    # a first value no interval of the family could have counted was counting before it was
+    # seen (a series missing from earlier scrapes): its first interval is unknown, not a burst
+    seen_late = series("http_requests_total", [50_000.0, 50_300.0, 50_600.0], code="500", **CART)
+    ratio = named(derive([ok, seen_late], finite_samples))["http_requests_error_ratio"]
+    assert ratio == pytest.approx([0.0, 0.0, 0.0, 5 / 15, 5 / 15], rel=1e-5)
+
+
 def test_grpc_codes_fail_by_name_or_number_and_client_codes_do_not() -> None:
     def ratio(label: str, bad: str, good: str) -> float:
         out = named(derive([

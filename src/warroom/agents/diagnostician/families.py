@@ -26,8 +26,11 @@ nothing of its tail. So before anything is scored each family becomes what a das
   the fingerprint rules judge a container at its limit the same way without them.
 
 A failed requests' counter that first appears after the onset is the common case (a client
-library creates it at the first failure): before it exists it counted nothing. The series a
-family was derived from are replaced by what was derived; anything else passes unchanged.
+library creates it at the first failure): before it exists it counted nothing, and its first
+sample counts from zero at the family's scrape before it, as Prometheus' created-timestamp
+zero injection records it (otherwise the first failures, a whole step of them, are lost).
+The series a family was derived from are replaced by what was derived; anything else passes
+unchanged.
 """
 
 from __future__ import annotations
@@ -189,7 +192,7 @@ def _failed_beside_all(series: list[Series], points: Callable[[Series], Points]
                 total[t] += v
         bad: dict[float, float] = defaultdict(float)
         for s in failed[(name, labels)]:
-            for t, v in _rates(s, points):
+            for t, v in _rates(s, points, every[(name, labels)] + [s]):
                 bad[t] += v
         first = min(bad, default=math.inf)
         times = [t for t in sorted(total) if total[t] > 0 and (t in bad or t < first)]
@@ -239,8 +242,25 @@ def _increases(s: Series, points: Callable[[Series], Points]) -> dict[float, flo
     return dict(increases(sorted(points(s))))
 
 
-def _rates(s: Series, points: Callable[[Series], Points]) -> Points:
-    return rates(sorted(points(s)))
+def _rates(s: Series, points: Callable[[Series], Points],
+           family: list[Series] | None = None) -> Points:
+    """Return a counter's rates. A counter first reported after the rest of its `family` was
+    counts from zero at the family's scrape before (created at zero), when its first value
+    is no more than half again what the rest counted together in one interval at most; a
+    larger one was counting before it was seen (a series missing from earlier scrapes)."""
+    pts = sorted(points(s))
+    if not family or not pts:
+        return rates(pts)
+    others = [o for o in family if o is not s]
+    before = max((t for o in others for t, _ in points(o) if t < pts[0][0]), default=None)
+    if before is not None:
+        summed: dict[float, float] = defaultdict(float)
+        for o in others:
+            for t, inc in increases(sorted(points(o))):
+                summed[t] += inc
+        if 0 <= pts[0][1] <= 1.5 * max(summed.values(), default=0.0):
+            pts = [(before, 0.0), *pts]
+    return rates(pts)
 
 
 def _outcomes(name: str, labels: Labels, members: list[tuple[Series, bool]],
@@ -249,8 +269,9 @@ def _outcomes(name: str, labels: Labels, members: list[tuple[Series, bool]],
     (`counted`) is turned into rates first, a family of rates is summed as it is."""
     total: dict[float, float] = defaultdict(float)
     failed: dict[float, float] = defaultdict(float)
+    family = [s for s, _ in members]
     for s, is_failed in members:
-        for t, v in _rates(s, points) if counted else points(s):
+        for t, v in _rates(s, points, family) if counted else points(s):
             total[t] += v
             if is_failed:
                 failed[t] += v
