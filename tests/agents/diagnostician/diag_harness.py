@@ -23,6 +23,7 @@ from warroom.agents.diagnostician.calibration import reliability
 from warroom.agents.diagnostician.rules import diagnose_snapshot
 from warroom.agents.models import DiagnosisReport
 from warroom.scenarios.models import Scenario
+from warroom.sensors.mesh import calls
 from warroom.sensors.models import AlertView, EvidenceSnapshot
 
 
@@ -34,9 +35,12 @@ def snapshot_from_scenario(sc: Scenario) -> EvidenceSnapshot:
     end = sc.now.timestamp()
     series = [s.model_copy(update={"values": [v for v in s.values if v[0] <= end]})
               for s in sc.prometheus.series]
-    return EvidenceSnapshot(now=sc.now, alerts=alerts, series=[s for s in series if s.values],
+    kept = [s for s in series if s.values]
+    # the calls a mesh or a service graph counted are call graph edges, as take_snapshot adds
+    edges = list(dict.fromkeys([*sc.topology.edges, *calls(kept)]))
+    return EvidenceSnapshot(now=sc.now, alerts=alerts, series=kept,
                             objects=list(sc.kubernetes.objects), logs=list(sc.logs),
-                            topology=list(sc.topology.edges),
+                            topology=edges,
                             changes=[c for c in sc.changes if c.time <= sc.now],
                             documents=list(sc.documents))
 
