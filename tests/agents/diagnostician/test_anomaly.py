@@ -53,6 +53,43 @@ def test_direction_follows_the_kind_of_series() -> None:
     assert sig2 is not None and sig2.score == 0.0
 
 
+@pytest.mark.parametrize(("name", "kind"), [
+    # CloudWatch's and Datadog's CamelCase, and separators other than `_`, read as words
+    ("TargetResponseTime", "latency"), ("ApproximateAgeOfOldestMessage", "latency"),
+    ("HTTPCode_Target_5XX_Count", "errors"), ("CPUUtilization", "saturation"),
+    ("ConsumedReadCapacityUnits", "saturation"), ("FreeableMemory", "free"),
+    ("latency-90", "latency"), ("mem.used", "saturation"),
+    # short names a converter or a small exporter gives
+    ("rt", "latency"), ("p99", "latency"), ("elapsed", "latency"), ("mem", "saturation"),
+    ("heap_used", "saturation"), ("threads", "saturation"), ("open_fds", "saturation"),
+    ("conn_active", "saturation"), ("err", "errors"), ("tps", "traffic"),
+    ("net_rx", "traffic"),
+    # a share that succeeded: lower is worse
+    ("probe_success", "success"), ("success_rate", "success"), ("availability", "success"),
+    ("apdex", "success"),
+    # what the words must not catch
+    ("disk_usage", "saturation"), ("storage_usage", "saturation"),
+])
+def test_metric_names_of_any_vendor_say_their_kind(name: str, kind: str) -> None:
+    assert kind_of(name) == kind
+
+
+def test_a_falling_share_of_successes_is_scored_as_the_share_that_failed() -> None:
+    for name, values in (("probe_success", [1, 1, 0, 0, 0]),
+                         ("availability_percent", [99.9, 99.95, 62.0, 60.0, 61.0])):
+        sig = score_series(coarse(name, values, service="fn"), ("", "fn"), ANCHOR,
+                           NOW.timestamp())
+        assert sig is not None and sig.kind == "errors" and sig.name == f"1 - {name}"
+        assert sig.score > 0.5 and sig.recent > sig.base
+    better = coarse("success_rate", [0.90, 0.91, 0.99, 0.99, 0.99], service="fn")
+    sig = score_series(better, ("", "fn"), ANCHOR, NOW.timestamp())
+    assert sig is not None and sig.score == 0.0  # more success is good news
+    # a count of successes is demand, not a share
+    count = coarse("checks_success_total", [100, 200, 300, 400, 500], service="fn")
+    sig = score_series(count, ("", "fn"), ANCHOR, NOW.timestamp())
+    assert sig is not None and sig.kind == "traffic"
+
+
 def test_counters_are_rated_before_scoring() -> None:
     # a monotonic counter whose increase per second quadruples
     totals, acc = [], 0.0

@@ -38,19 +38,26 @@ from warroom.agents.diagnostician.resolution import sampling_step
 from warroom.agents.diagnostician.roles import COUNTER_SUFFIXES
 from warroom.sensors.models import Series
 
-# generic vocabulary of metric names (any exporter): which way is bad
+# generic vocabulary of metric names (any exporter), read in snake case: which way is bad
 _KINDS: list[tuple[str, re.Pattern[str]]] = [
-    ("free", re.compile(r"free|available|remaining|headroom|idle", re.I)),
+    ("free", re.compile(r"free|available|remaining|headroom|idle")),
+    # a share of requests or checks that succeeded: lower is worse (scored as its complement)
+    ("success", re.compile(r"success|availability|apdex|(^|_)succ(_|$)")),
     ("errors", re.compile(r"error|fail|fault|5xx|exception|reject|throttled_requests|denied|"
-                          r"dropped|timeout", re.I)),
-    ("latency", re.compile(r"latency|duration|response_time|wait|_ms\b|millis|seconds(?!_total)"
-                           r"|delay|lag", re.I)),
-    ("saturation", re.compile(r"cpu|memory|mem_|throttl|util|usage|connections|queue|backlog|"
-                              r"swap|disk|storage|load|pressure|inflight|concurren|"
-                              r"consumed_capacity|iops|burst|credit", re.I)),
-    ("traffic", re.compile(r"request|rate|rps|qps|throughput|invocation|calls|count|ops|"
-                           r"bytes|packets|messages", re.I)),
+                          r"dropped|timeout|(^|_)errs?(_|$)")),
+    ("latency", re.compile(r"latency|duration|response_?time|wait|_ms\b|millis|seconds(?!_total)"
+                           r"|delay|lag|elapsed|time_taken|(^|_)rt(_|$)|oldest|(^|_)age(_|$)"
+                           r"|(^|_)p(50|75|90|95|99|999)(_|$)")),
+    ("saturation", re.compile(r"cpu|memory|(^|_)mem(_|$)|heap|throttl|util|usage|connections|"
+                              r"(^|_)conns?(_|$)|socket|threads?(_|$)|(^|_)fds?(_|$)|"
+                              r"file_descriptors|open_files|queue|backlog|swap|disk|storage|"
+                              r"load|pressure|inflight|concurren|consumed_capacity|"
+                              r"capacity_units|iops|burst|credit")),
+    ("traffic", re.compile(r"request|rate|rps|qps|(^|_)tps(_|$)|throughput|invocation|calls|"
+                           r"count|ops|bytes|packets|messages|receive|transmit|(^|_)[rt]x(_|$)")),
 ]
+_CAMEL = re.compile(r"(?<=[a-z])(?=[A-Z])|(?<=[A-Z])(?=[A-Z][a-z])")
+_SEPARATORS = re.compile(r"[^a-z0-9]+")
 _IGNORED_LABELS = frozenset({"__name__", "namespace", "container", "le", "quantile", "code",
                              "method", "status", "region", "severity", "stat", "unit"})
 MIN_ERROR_FLOOR = 0.002  # an alert on a fifth of a percent of failures is as low as it goes
@@ -86,9 +93,15 @@ class Signal:
 
 @functools.lru_cache(maxsize=4096)
 def kind_of(name: str) -> str:
-    """Classify a metric name by the generic words in it (names repeat: remembered)."""
+    """Classify a metric name by the generic words in it (names repeat: remembered).
+
+    The name is read in snake case: CloudWatch's and Datadog's CamelCase
+    (`TargetResponseTime`) and other separators (`latency-90`, `mem.used`) split into words.
+    A share of successes is `success` (see `score_series`).
+    """
+    words = _SEPARATORS.sub("_", _CAMEL.sub("_", name).lower())
     for kind, pat in _KINDS:
-        if pat.search(name):
+        if pat.search(words):
             return kind
     return "other"
 
@@ -149,7 +162,9 @@ def score_series(s: Series, entity: Entity, anchor: float | None, latest: float,
         pts = rates(pts)
     if len(pts) < 2:
         return None
-    kind = kind_of(s.name)
+    kind, name = kind_of(s.name), s.name
+    if kind == "success":
+        pts, kind, name = _failing(pts, name)
     n = len(pts)
     if anchor is not None:
         cut = sum(1 for t, _ in pts if t < anchor)
@@ -199,7 +214,7 @@ def score_series(s: Series, entity: Entity, anchor: float | None, latest: float,
         # the strongest evidence is an excursion, maybe over before the alert: a root cause's
         # trouble starts first and may have recovered by the time its callers alert
         out = [exc.direction * (v - exc.base) > MIN_Z * exc.scale for _, v in pts]
-        return Signal(name=s.name, entity=entity, kind=kind, base=exc.base, recent=exc.level,
+        return Signal(name=name, entity=entity, kind=kind, base=exc.base, recent=exc.level,
                       z=exc.z, score=exc.strength, onset=exc.onset, stopped=False,
                       baseline_points=exc.baseline_points, climbing=climbing, last=pts[-1][0],
                       first=pts[0][0], step=step, recovered=_switched(out[cut:]),
@@ -216,10 +231,21 @@ def score_series(s: Series, entity: Entity, anchor: float | None, latest: float,
     newest = sign * (pts[-1][1] - med)
     jumped = (kind in DIRECTED and not stopped and newest > MIN_Z * scale
               and all(sign * (v - med) < newest for v in base_vals))
-    return Signal(name=s.name, entity=entity, kind=kind, base=med, recent=recent, z=z,
+    return Signal(name=name, entity=entity, kind=kind, base=med, recent=recent, z=z,
                   score=strength, onset=onset, stopped=stopped, baseline_points=cut,
                   climbing=climbing, last=pts[-1][0], first=pts[0][0], step=step,
                   recovered=recovered, jumped=jumped)
+
+
+def _failing(pts: list[tuple[float, float]], name: str
+             ) -> tuple[list[tuple[float, float]], str, str]:
+    """Turn a share of successes (0..1, or a percentage) into the share that failed, an error
+    ratio (`1 - probe_success`); a count or rate of successes is traffic."""
+    vals = [v for _, v in pts]
+    if name.endswith(COUNTER_SUFFIXES) or min(vals) < 0 or max(vals) > 100:
+        return pts, "traffic", name
+    full = 1.0 if max(vals) <= 1.0 else 100.0
+    return [(t, (full - v) / full) for t, v in pts], "errors", f"1 - {name}"
 
 
 def _switched(out: list[bool]) -> bool:
