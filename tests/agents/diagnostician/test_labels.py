@@ -6,7 +6,7 @@ from __future__ import annotations
 from warroom.agents.diagnostician import diagnose_snapshot
 from warroom.agents.diagnostician.anomaly import place_of
 from warroom.agents.diagnostician.index import Index
-from warroom.agents.diagnostician.labels import exporters_labels, otel_labels
+from warroom.agents.diagnostician.labels import cloudwatch_labels, exporters_labels, otel_labels
 from warroom.agents.diagnostician.topology import alert_entities
 
 from .diag_builders import alert, flat, node, series, snapshot, stepped
@@ -100,6 +100,33 @@ def test_opentelemetrys_kubernetes_attributes_are_prometheus_labels() -> None:
     ix = Index.build(snapshot(series=[usage]))
     assert {place_of(ix, s) for s in ix.snapshot.series} == {("shop", "cart")}
     assert ix.role(ix.snapshot.series[0]) == "pod:cpu_usage:ratio"
+
+
+def test_a_cloudwatch_exporters_dimensions_name_the_place() -> None:
+    # YACE: an API Gateway in front of a Lambda function whose errors began first
+    labels = {"__name__": "aws_lambda_errors_sum", "dimension_FunctionName": "resize",
+              "name": "arn:aws:lambda:eu-west-1:123:function:resize"}
+    assert cloudwatch_labels(labels) == {
+        "__name__": "aws_lambda_errors_sum", "function_name": "resize",
+        "name": "arn:aws:lambda:eu-west-1:123:function:resize"}
+    assert cloudwatch_labels({"dimension_DBInstanceIdentifier": "orders-prod"}) == {
+        "db_instance_identifier": "orders-prod"}
+    plain = {"function_name": "resize"}
+    assert cloudwatch_labels(plain) is plain
+    api = {"dimension_ApiName": "shop-api", "dimension_Stage": "prod"}
+    fn = {"dimension_FunctionName": "resize"}
+    snap = snapshot(
+        series=[series("aws_apigateway_5xxerror_average", stepped(0.0, 0.3, at=31), **api),
+                series("aws_apigateway_latency_average", flat(80.0), **api),
+                series("aws_lambda_errors_average", stepped(0.0, 0.35, at=30), **fn),
+                series("aws_lambda_duration_average", flat(40.0), **fn)],
+        alerts=[alert({"dimension_ApiName": "shop-api", "severity": "page"})],
+        topology=[("shop-api", "resize")])
+    ix = Index.build(snap)
+    assert {place_of(ix, s) for s in ix.snapshot.series} == {("", "shop-api"), ("", "resize")}
+    assert alert_entities(ix, snap.alerts) == [("", "shop-api")]
+    top = diagnose_snapshot(snap).hypotheses[0]
+    assert (top.service, top.fault) == ("resize", "application_error")
 
 
 def test_a_disk_filling_on_a_node_read_from_node_exporter_without_rules() -> None:

@@ -132,9 +132,11 @@ def finite_samples(series: Series) -> list[tuple[float, float]]:
 # service cAdvisor reads from a container's labels, OpenTelemetry's `container.name`); `job`,
 # `instance` and `host` name a scrape target and come last
 PLACE_LABELS = ("service", "service_name", "deployment", "statefulset", "daemonset",
-                "function_name", "functionname", "dbinstance_identifier", "db_instance",
-                "database", "table", "tablename", "table_name", "queue", "queue_name",
-                "queuename", "topic", "cluster_name", "cache_cluster_id", "bucket", "app",
+                "function_name", "functionname", "dbinstance_identifier",
+                "db_instance_identifier", "db_instance", "database", "table", "tablename",
+                "table_name", "queue", "queue_name", "queuename", "topic", "topic_name",
+                "stream_name", "api_name", "target_group", "load_balancer", "cluster_name",
+                "cache_cluster_id", "bucket", "bucket_name", "instance_id", "app",
                 "app_kubernetes_io_name", "container_label_com_docker_compose_service",
                 "com_docker_compose_service", "container_name", "job", "instance", "host")
 _TARGET_LABELS = ("job", "instance", "host")

@@ -4,7 +4,9 @@ Before anything is placed, labels are read as about what a series measures: labe
 renamed (`exported_*`) are the exporter's again; node-exporter's series are its node's, not its
 own pod's; span metrics are their service's, not the collector's that counted them;
 OpenTelemetry's Kubernetes attributes (`k8s_pod_name`...) are the labels Prometheus'
-Kubernetes discovery gives. kube-state-metrics' owner series say which workload a pod is of.
+Kubernetes discovery gives; a CloudWatch exporter's dimensions (`dimension_FunctionName`) the
+names the other CloudWatch exporter gives (`function_name`). kube-state-metrics' owner series
+say which workload a pod is of.
 """
 
 from __future__ import annotations
@@ -35,6 +37,8 @@ _OTEL_K8S = {"k8s_namespace_name": "namespace", "k8s_pod_name": "pod",
              "k8s_deployment_name": "deployment", "k8s_statefulset_name": "statefulset",
              "k8s_daemonset_name": "daemonset", "k8s_job_name": "job_name",
              "k8s_cronjob_name": "cronjob"}
+# a CamelCase word boundary (`DBInstanceIdentifier` reads `db_instance_identifier`)
+_CAMEL = re.compile(r"(?<=[a-z0-9])(?=[A-Z])|(?<=[A-Z])(?=[A-Z][a-z])")
 # what a scrape target adds to every series it exposes (the ServiceMonitor's labels)
 _TARGET_IDENTITY = ("namespace", "service", "pod", "container", "endpoint", "job", "instance")
 
@@ -82,6 +86,20 @@ def otel_labels(labels: dict[str, str]) -> dict[str, str]:
     return out
 
 
+def cloudwatch_labels(labels: dict[str, str]) -> dict[str, str]:
+    """Return labels with a CloudWatch exporter's dimensions (YACE's `dimension_FunctionName`,
+    `dimension_DBInstanceIdentifier`...) under the snake-case names the CloudWatch exporter
+    gives them (`function_name`, `db_instance_identifier`), where those are not set."""
+    if not any(k.startswith("dimension_") for k in labels):
+        return labels
+    out = {k: v for k, v in labels.items() if not k.startswith("dimension_")}
+    for key, value in labels.items():
+        if key.startswith("dimension_") and value:
+            name = _CAMEL.sub("_", key.removeprefix("dimension_")).lower()
+            out.setdefault(name, value)
+    return out
+
+
 def _collected(labels: dict[str, str]) -> bool:
     """Tell whether a series' or an alert's labels are a collector's span metrics about the
     service in `service_name`: the series by its name, an alert (which has none) by the span
@@ -106,7 +124,7 @@ def own_labels(labels: dict[str, str], addresses: dict[str, str]) -> dict[str, s
     """
     if _collected(labels):
         labels = {k: v for k, v in labels.items() if k not in _SCRAPED_FROM}
-    labels = exporters_labels(otel_labels(labels))
+    labels = exporters_labels(otel_labels(cloudwatch_labels(labels)))
     if from_host_exporter(labels) and (host := node_label(labels) or labels.get(
             "instance", "").rsplit(":", 1)[0] or labels.get("host", "")):
         labels = {k: v for k, v in labels.items() if k not in _SCRAPED_FROM}
@@ -142,10 +160,11 @@ def node_addresses(objects: list[Any]) -> dict[str, str]:
 
 def own_series(series: list[Series], addresses: dict[str, str]) -> list[Series]:
     """Return the series with their labels as about what they measure (`own_labels`)."""
-    if not any(k.startswith(("exported_", "k8s_")) or k == "job" and _HOST_EXPORTER_JOB.search(v)
-               or k == "node" and addresses for s in series for k, v in s.metric.items()
-               ) and not any(_HOST_EXPORTER.search(s.name) or _COLLECTED.search(s.name)
-                             for s in series):
+    relabelled = any(k.startswith(("exported_", "k8s_", "dimension_"))
+                     or k == "job" and _HOST_EXPORTER_JOB.search(v) or k == "node" and addresses
+                     for s in series for k, v in s.metric.items())
+    if not relabelled and not any(_HOST_EXPORTER.search(s.name) or _COLLECTED.search(s.name)
+                                  for s in series):
         return series
     return [s if (m := own_labels(s.metric, addresses)) is s.metric else
             s.model_copy(update={"metric": m}) for s in series]
