@@ -34,6 +34,7 @@ from warroom.agents.diagnostician.excursion import (
 )
 from warroom.agents.diagnostician.families import rates
 from warroom.agents.diagnostician.index import PLACE_LABELS, Entity, Index, finite_samples
+from warroom.agents.diagnostician.labels import snake_case
 from warroom.agents.diagnostician.resolution import sampling_step
 from warroom.agents.diagnostician.roles import COUNTER_SUFFIXES
 from warroom.sensors.models import Series
@@ -56,8 +57,6 @@ _KINDS: list[tuple[str, re.Pattern[str]]] = [
     ("traffic", re.compile(r"request|rate|rps|qps|(^|_)tps(_|$)|throughput|invocation|calls|"
                            r"count|ops|bytes|packets|messages|receive|transmit|(^|_)[rt]x(_|$)")),
 ]
-_CAMEL = re.compile(r"(?<=[a-z])(?=[A-Z])|(?<=[A-Z])(?=[A-Z][a-z])")
-_SEPARATORS = re.compile(r"[^a-z0-9]+")
 _IGNORED_LABELS = frozenset({"__name__", "namespace", "container", "le", "quantile", "code",
                              "method", "status", "region", "severity", "stat", "unit"})
 MIN_ERROR_FLOOR = 0.002  # an alert on a fifth of a percent of failures is as low as it goes
@@ -99,7 +98,7 @@ def kind_of(name: str) -> str:
     (`TargetResponseTime`) and other separators (`latency-90`, `mem.used`) split into words.
     A share of successes is `success` (see `score_series`).
     """
-    words = _SEPARATORS.sub("_", _CAMEL.sub("_", name).lower())
+    words = snake_case(name)
     for kind, pat in _KINDS:
         if pat.search(words):
             return kind

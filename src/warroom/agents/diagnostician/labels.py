@@ -37,8 +37,10 @@ _OTEL_K8S = {"k8s_namespace_name": "namespace", "k8s_pod_name": "pod",
              "k8s_deployment_name": "deployment", "k8s_statefulset_name": "statefulset",
              "k8s_daemonset_name": "daemonset", "k8s_job_name": "job_name",
              "k8s_cronjob_name": "cronjob"}
-# a CamelCase word boundary (`DBInstanceIdentifier` reads `db_instance_identifier`)
-_CAMEL = re.compile(r"(?<=[a-z0-9])(?=[A-Z])|(?<=[A-Z])(?=[A-Z][a-z])")
+# a CamelCase word boundary (`DBInstanceIdentifier` reads `db_instance_identifier`, `5XXError`
+# reads `5xx_error`)
+_CAMEL = re.compile(r"(?<=[a-z])(?=[A-Z])|(?<=[A-Z])(?=[A-Z][a-z])")
+_SEPARATORS = re.compile(r"[^a-z0-9]+")
 # what a scrape target adds to every series it exposes (the ServiceMonitor's labels)
 _TARGET_IDENTITY = ("namespace", "service", "pod", "container", "endpoint", "job", "instance")
 
@@ -86,6 +88,12 @@ def otel_labels(labels: dict[str, str]) -> dict[str, str]:
     return out
 
 
+def snake_case(name: str) -> str:
+    """Return a name in snake case: CamelCase (CloudWatch's, Datadog's) and any separator
+    other than `_` (`latency-90`, `mem.used`, `pod:cpu_usage:ratio`) split into words."""
+    return _SEPARATORS.sub("_", _CAMEL.sub("_", name).lower())
+
+
 def cloudwatch_labels(labels: dict[str, str]) -> dict[str, str]:
     """Return labels with a CloudWatch exporter's dimensions (YACE's `dimension_FunctionName`,
     `dimension_DBInstanceIdentifier`...) under the snake-case names the CloudWatch exporter
@@ -95,8 +103,7 @@ def cloudwatch_labels(labels: dict[str, str]) -> dict[str, str]:
     out = {k: v for k, v in labels.items() if not k.startswith("dimension_")}
     for key, value in labels.items():
         if key.startswith("dimension_") and value:
-            name = _CAMEL.sub("_", key.removeprefix("dimension_")).lower()
-            out.setdefault(name, value)
+            out.setdefault(snake_case(key.removeprefix("dimension_")), value)
     return out
 
 
