@@ -37,6 +37,7 @@ from __future__ import annotations
 
 import math
 import re
+from bisect import bisect_left
 from collections import defaultdict
 from collections.abc import Callable
 from typing import Any
@@ -192,7 +193,7 @@ def _failed_beside_all(series: list[Series], points: Callable[[Series], Points]
                 total[t] += v
         bad: dict[float, float] = defaultdict(float)
         for s in failed[(name, labels)]:
-            for t, v in _rates(s, points, every[(name, labels)] + [s]):
+            for t, v in _created_rates([*every[(name, labels)], s], points)[id(s)]:
                 bad[t] += v
         first = min(bad, default=math.inf)
         times = [t for t in sorted(total) if total[t] > 0 and (t in bad or t < first)]
@@ -242,25 +243,33 @@ def _increases(s: Series, points: Callable[[Series], Points]) -> dict[float, flo
     return dict(increases(sorted(points(s))))
 
 
-def _rates(s: Series, points: Callable[[Series], Points],
-           family: list[Series] | None = None) -> Points:
-    """Return a counter's rates. A counter first reported after the rest of its `family` was
-    counts from zero at the family's scrape before (created at zero), when its first value
-    is no more than half again what the rest counted together in one interval at most; a
-    larger one was counting before it was seen (a series missing from earlier scrapes)."""
-    pts = sorted(points(s))
-    if not family or not pts:
-        return rates(pts)
-    others = [o for o in family if o is not s]
-    before = max((t for o in others for t, _ in points(o) if t < pts[0][0]), default=None)
-    if before is not None:
-        summed: dict[float, float] = defaultdict(float)
-        for o in others:
-            for t, inc in increases(sorted(points(o))):
-                summed[t] += inc
-        if 0 <= pts[0][1] <= 1.5 * max(summed.values(), default=0.0):
-            pts = [(before, 0.0), *pts]
-    return rates(pts)
+def _rates(s: Series, points: Callable[[Series], Points]) -> Points:
+    return rates(sorted(points(s)))
+
+
+def _created_rates(members: list[Series], points: Callable[[Series], Points]
+                   ) -> dict[int, Points]:
+    """Return the rates of a counter family's members (by `id`). A member first reported after
+    the rest of its family was counts from zero at the family's scrape before (created at
+    zero), when its first value is no more than half again what the rest counted together in
+    one interval at most; a larger one was counting before it was seen (a series missing from
+    earlier scrapes)."""
+    sampled = {id(s): sorted(points(s)) for s in members}
+    scraped = sorted({t for pts in sampled.values() for t, _ in pts})
+    own = {key: dict(increases(pts)) for key, pts in sampled.items()}
+    summed: dict[float, float] = defaultdict(float)
+    for incs in own.values():
+        for t, inc in incs.items():
+            summed[t] += inc
+    out: dict[int, Points] = {}
+    for key, pts in sampled.items():
+        if pts and pts[0][0] > scraped[0]:
+            most = max((total - own[key].get(t, 0.0) for t, total in summed.items()),
+                       default=0.0)
+            if 0 <= pts[0][1] <= 1.5 * most:
+                pts = [(scraped[bisect_left(scraped, pts[0][0]) - 1], 0.0), *pts]
+        out[key] = rates(pts)
+    return out
 
 
 def _outcomes(name: str, labels: Labels, members: list[tuple[Series, bool]],
@@ -269,9 +278,9 @@ def _outcomes(name: str, labels: Labels, members: list[tuple[Series, bool]],
     (`counted`) is turned into rates first, a family of rates is summed as it is."""
     total: dict[float, float] = defaultdict(float)
     failed: dict[float, float] = defaultdict(float)
-    family = [s for s, _ in members]
+    counts = _created_rates([s for s, _ in members], points) if counted else {}
     for s, is_failed in members:
-        for t, v in _rates(s, points, family) if counted else points(s):
+        for t, v in counts[id(s)] if counted else points(s):
             total[t] += v
             if is_failed:
                 failed[t] += v
