@@ -129,6 +129,28 @@ def test_a_cloudwatch_exporters_dimensions_name_the_place() -> None:
     assert (top.service, top.fault) == ("resize", "application_error")
 
 
+def test_a_series_with_no_labels_is_the_place_its_name_begins_with() -> None:
+    # a metrics-only export whose columns name the service (`cartservice_cpu`), converted as
+    # they were named: no label says which place a series is about
+    snap = snapshot(
+        series=[series("frontend_latency-90", stepped(0.2, 0.9, at=31)),
+                series("frontend_cpu", flat(0.3)),
+                series("cartservice_latency-90", stepped(0.05, 0.6, at=30)),
+                series("cartservice_cpu", stepped(0.2, 0.97, at=30)),
+                series("cartservice_mem", flat(0.4)),
+                series("adservice_latency-90", flat(0.03)),
+                series("adservice_cpu", flat(0.25), job="export", instance="host-1:9100"),
+                series("checkout_total", flat(3.0), job="checkout")],  # no place it begins with
+        alerts=[alert({"service": "frontend", "alertname": "HighLatency"})],
+        topology=[("frontend", "cartservice"), ("frontend", "adservice")])
+    ix = Index.build(snap)
+    placed = {(s.name, place_of(ix, s)) for s in ix.snapshot.series}
+    assert ("cpu", ("", "adservice")) in placed and ("latency-90", ("", "frontend")) in placed
+    assert ("checkout_total", ("", "checkout")) in placed  # its job names it, as before
+    top = diagnose_snapshot(snap).hypotheses[0]
+    assert (top.service, top.fault) == ("cartservice", "cpu_saturation")
+
+
 def test_a_disk_filling_on_a_node_read_from_node_exporter_without_rules() -> None:
     # the metrics sensor's node-exporter shares when no node:* rule answers (sensors/prometheus)
     worker = node("worker-1")

@@ -21,6 +21,7 @@ from warroom.agents.diagnostician.labels import (
     node_label,
     own_series,
     owners_in_series,
+    placed_by_name,
 )
 from warroom.agents.diagnostician.resolution import at_minutes
 from warroom.agents.diagnostician.roles import is_database_series, role_of
@@ -210,8 +211,11 @@ class Index:
         # histograms as the golden signals they count (families.py)
         pods = [o for o in snapshot.objects if isinstance(o, dict) and o.get("kind") == "Pod"]
         addresses = node_addresses(snapshot.objects)
-        series = derive(at_callee(at_minutes(own_series(snapshot.series, addresses))),
-                        finite_samples, pods)
+        # a series with no label at all may name its place in its metric name (labels.py)
+        known = {n for edge in snapshot.topology for n in edge} | {
+            named_place(a.labels) for a in snapshot.alerts}
+        series = derive(at_callee(at_minutes(own_series(
+            placed_by_name(snapshot.series, known - {""}), addresses))), finite_samples, pods)
         if series is not snapshot.series:
             snapshot = snapshot.model_copy(update={"series": series})
         ix = cls(snapshot=snapshot)

@@ -37,6 +37,8 @@ _OTEL_K8S = {"k8s_namespace_name": "namespace", "k8s_pod_name": "pod",
              "k8s_deployment_name": "deployment", "k8s_statefulset_name": "statefulset",
              "k8s_daemonset_name": "daemonset", "k8s_job_name": "job_name",
              "k8s_cronjob_name": "cronjob"}
+# the labels of a series that name no place of their own (only its scrape target)
+_UNPLACED = frozenset({"__name__", "job", "instance"})
 # a CamelCase word boundary (`DBInstanceIdentifier` reads `db_instance_identifier`, `5XXError`
 # reads `5xx_error`)
 _CAMEL = re.compile(r"(?<=[a-z])(?=[A-Z])|(?<=[A-Z])(?=[A-Z][a-z])")
@@ -175,6 +177,31 @@ def own_series(series: list[Series], addresses: dict[str, str]) -> list[Series]:
         return series
     return [s if (m := own_labels(s.metric, addresses)) is s.metric else
             s.model_copy(update={"metric": m}) for s in series]
+
+
+def placed_by_name(series: list[Series], places: set[str]) -> list[Series]:
+    """Return the series with the place their metric name begins with as their `service`.
+
+    A series with no label but its scrape target's (a CSV export's column `cartservice_cpu`,
+    converted as it was named; a plain exporter's `checkout_http_requests_total{job,
+    instance}`) may say its place only in its name: where the name begins with a place the
+    snapshot knows (`places`: the call graph's, the alerts') and a separator, that place is its
+    `service` and the rest its name (`cpu`). The longest such place wins.
+    """
+    ordered = sorted(places, key=len, reverse=True)
+    out, changed = [], False
+    for s in series:
+        name = s.metric.get("__name__", "")
+        place = None if set(s.metric) - _UNPLACED else next(
+            (p for p in ordered if len(name) > len(p) + 1 and name.startswith(p)
+             and name[len(p)] in "_-.:"), None)
+        if place is None:
+            out.append(s)
+            continue
+        changed = True
+        out.append(s.model_copy(update={"metric": {
+            **s.metric, "__name__": name[len(place) + 1:], "service": place}}))
+    return out if changed else series
 
 
 def owners_in_series(series: list[Series]) -> dict[tuple[str, str], str]:
