@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 from warroom.agents.diagnostician.changes import change_findings, rollouts_from_replicasets
 from warroom.agents.diagnostician.index import Index
+from warroom.sensors.models import Change, Series
 
 from .diag_builders import NOW, change, deployment, series, snapshot, ts
 
@@ -79,3 +80,28 @@ def test_rollouts_are_read_from_replicaset_revisions() -> None:
     assert "cart:1.0 -> cart:1.1" in found[0].description
     listed = [change("deploy", "shop/deployment/cart", 15)]
     assert rollouts_from_replicasets(ix, listed, NOW) == []
+
+
+def test_a_scale_up_whose_new_pods_never_report_is_unschedulable() -> None:
+    onset = NOW - timedelta(minutes=10)
+    pods = [series("pod:cpu_usage:ratio", [0.4] * 30, namespace="shop", pod=f"cart-7f9dd8b6c4-{p}")
+            for p in ("aaaaa", "bbbbb")]
+    scale_up = [change("scale", "shop/deployment/cart", 12, "replicas 2 -> 5")]
+    troubled = {("shop", "cart"): False}
+
+    def found(extra: list[Series], changes: list[Change],
+              at: datetime = onset) -> tuple[float, str]:
+        ix = Index.build(snapshot(series=[*pods, *extra]))
+        (f,) = change_findings(ix, changes, {("shop", "cart"): at}, troubled, onset)
+        assert f.fault == "unschedulable"
+        return f.weight, f.evidence
+
+    weight, evidence = found([], scale_up)
+    assert weight == 0.55 and "still 2 of 5 pods report and none is new" in evidence
+    # a new pod reports: the scale-up ran, and says only when
+    young = series("pod:cpu_usage:ratio", [0.3] * 5, namespace="shop", pod="cart-7f9dd8b6c4-ccccc")
+    assert found([young], scale_up)[0] == 0.2
+    # a scale-down, or too soon after the change to tell, says only when too
+    assert found([], [change("scale", "shop/deployment/cart", 12, "replicas 5 -> 2")])[0] == 0.2
+    soon = [change("scale", "shop/deployment/cart", 1, "replicas 2 -> 5")]
+    assert found([], soon, at=NOW)[0] == 0.2

@@ -6,6 +6,7 @@ elsewhere is a red herring and yields nothing.
 
 from __future__ import annotations
 
+import math
 import re
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -100,12 +101,52 @@ def change_findings(ix: Index, changes: list[Change], onsets: dict[Entity, datet
                                0.25 if probes_only else 0.6 if own else unowned, text,
                                onset=ch.time, generic=not own or probes_only, source="changes"))
         elif ch.kind == "scale":
-            out.append(Finding(ent[0], ent[1], "unschedulable", 0.2, text, onset=ch.time,
+            stuck = stuck_scale_up(ix, ent, ch)
+            out.append(Finding(ent[0], ent[1], "unschedulable", 0.55 if stuck else 0.2,
+                               f"{text}; {stuck}" if stuck else text, onset=ch.time,
                                source="changes"))
         elif ch.kind == "feature_flag":
             out.append(Finding(ent[0], ent[1], "application_error", 0.15, text, onset=ch.time,
                                generic=True, source="changes"))
     return out
+
+
+_REPLICAS = re.compile(r"(\d+)\s*->\s*(\d+)")
+STARTUP = timedelta(minutes=2)  # long enough for a scheduled pod to start and be scraped
+
+
+def stuck_scale_up(ix: Index, ent: Entity, change: Change) -> str:
+    """Say how a scale-up of `ent` never ran its new pods, or return "".
+
+    A change that raised the replicas (`replicas 2 -> 5`) and, minutes later, no pod of the
+    workload begun since while fewer than the new count still report: the new pods were never
+    scheduled (or never started), which is what a scale-up into a full cluster looks like
+    from the metrics alone.
+    """
+    m = _REPLICAS.search(change.description)
+    if m is None or int(m[2]) <= int(m[1]):
+        return ""
+    spans: dict[str, tuple[float, float]] = {}
+    for s in ix.snapshot.series:
+        pod = s.metric.get("pod", "")
+        pts = ix.points(s) if pod else []
+        if not pts or ix.owner_of_pod(s.metric.get("namespace", ""), pod) != ent:
+            continue
+        first, last = spans.get(pod, (math.inf, -math.inf))
+        spans[pod] = (min(first, min(t for t, _ in pts)), max(last, max(t for t, _ in pts)))
+    if not spans:
+        return ""  # none of its pods observed: nothing says how many run
+    latest = max(last for _, last in spans.values())
+    at = change.time.timestamp()
+    if latest - at < STARTUP.total_seconds():
+        return ""
+    if any(first > at for first, _ in spans.values()):
+        return ""  # a new pod reports: the scale-up ran
+    running = sum(1 for _, last in spans.values() if last >= latest - 180)
+    if running >= int(m[2]):
+        return ""
+    return (f"{(latest - at) / 60:.0f} min later still {running} of {m[2]} pods report and "
+            f"none is new: the new pods never ran")
 
 
 _LIMIT = re.compile(r"limits?\.?(memory|cpu)\S*\s+([\d.]+)\s*([kmgt]i?|m)?\s*->\s*([\d.]+)"
