@@ -112,7 +112,7 @@ def change_findings(ix: Index, changes: list[Change], onsets: dict[Entity, datet
 
 
 _REPLICAS = re.compile(r"(\d+)\s*->\s*(\d+)")
-STARTUP = timedelta(minutes=2)  # long enough for a scheduled pod to start and be scraped
+STARTUP = timedelta(minutes=5)  # long enough for a scheduled pod (and a GitOps sync) to start
 
 
 def stuck_scale_up(ix: Index, ent: Entity, change: Change) -> str:
