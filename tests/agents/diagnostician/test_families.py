@@ -7,13 +7,12 @@ import pytest
 from warroom.agents.diagnostician.anomaly import place_of
 from warroom.agents.diagnostician.families import derive
 from warroom.agents.diagnostician.index import Index, finite_samples
-from warroom.agents.diagnostician.metrics import compute_stats, metric_findings
-from warroom.agents.diagnostician.roles import CPU, ERRORS, MEMORY, REQUESTS, THROTTLED, role_of
+from warroom.agents.diagnostician.roles import ERRORS, REQUESTS, role_of
 from warroom.agents.diagnostician.rules import diagnose_snapshot
 from warroom.sensors.mesh import at_callee
 from warroom.sensors.models import Series
 
-from .diag_builders import alert, deployment, pod, series, snapshot
+from .diag_builders import alert, series, snapshot
 
 CART = {"namespace": "shop", "service": "cart"}
 POD = {"namespace": "shop", "pod": "cart-7f9dd8b6c4-aaaaa", "container": "cart"}
@@ -249,45 +248,6 @@ def test_milliseconds_become_seconds_and_a_sum_and_count_give_the_mean() -> None
         series("rpc_latency_seconds_sum", counter([3.0] * 5), **CART),
         series("rpc_latency_seconds_count", counter([10.0] * 5), **CART)], finite_samples))
     assert mean == {"rpc_latency_seconds_avg": pytest.approx([0.3] * 4)}
-
-
-def test_cadvisor_usage_becomes_a_share_of_the_limit_kube_state_metrics_gives() -> None:
-    cpu = series("container_cpu_usage_seconds_total", counter([0.2] * 5), **POD)
-    memory = series("container_memory_working_set_bytes", [2**28] * 5, **POD)
-    limits = [series("kube_pod_container_resource_limits", [0.5] * 5, resource="cpu", **POD),
-              series("kube_pod_container_resource_limits", [2**29] * 5, resource="memory",
-                     **POD)]
-    periods = series("container_cpu_cfs_periods_total", counter([10.0] * 5), **POD)
-    throttled = series("container_cpu_cfs_throttled_periods_total", counter([2.5] * 5), **POD)
-    derived = derive([cpu, memory, periods, throttled, *limits], finite_samples)
-    out = named(derived)
-    assert out["container_cpu_usage_ratio"] == pytest.approx([0.4] * 4)
-    assert out["container_memory_working_set_ratio"] == pytest.approx([0.5] * 5, rel=1e-4)
-    assert out["container_cpu_cfs_throttled_ratio"] == pytest.approx([0.25] * 4)
-    roles = {role_of(s, finite_samples(s)) for s in derived}
-    assert {CPU, MEMORY, THROTTLED} <= roles
-    assert "container_cpu_usage_seconds_total" not in out
-    assert "container_cpu_cfs_periods_total" not in out  # what the throttled share is of
-
-
-def test_the_pods_spec_gives_the_limit_and_without_one_the_usage_stays_as_it_is() -> None:
-    cpu = series("container_cpu_usage_seconds_total", counter([0.25] * 5), **POD)
-    spec = pod("shop", "cart-7f9dd8b6c4-aaaaa", ("ReplicaSet", "cart-7f9dd8b6c4"))  # 500m
-    assert named(derive([cpu], finite_samples, [spec]))["container_cpu_usage_ratio"] == \
-        pytest.approx([0.5] * 4)
-    assert derive([cpu], finite_samples) == [cpu]
-    recorded = series("pod:cpu_usage:ratio", [0.5] * 5, **POD)
-    assert derive([cpu, recorded], finite_samples, [spec]) == [cpu, recorded]
-
-
-def test_a_container_at_its_cpu_limit_is_saturated_in_cadvisor_counters_too() -> None:
-    objects = [*deployment("shop", "cart"),
-               pod("shop", "cart-7f9dd8b6c4-aaaaa", ("ReplicaSet", "cart-7f9dd8b6c4"))]
-    cores = counter([0.05] * 30 + [0.5] * 10)  # its limit is 500m
-    snap = snapshot(objects=objects, series=[
-        series("container_cpu_usage_seconds_total", cores, **POD)])
-    findings = metric_findings(compute_stats(Index.build(snap)))
-    assert "cpu_saturation" in {f.fault for f in findings if f.service == "cart"}
 
 
 def test_a_callee_failing_in_raw_counters_is_the_root_cause_its_caller_alerts_for() -> None:

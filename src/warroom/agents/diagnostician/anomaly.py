@@ -21,6 +21,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from statistics import median
 
+from warroom.agents.diagnostician.counters import rates
 from warroom.agents.diagnostician.excursion import (
     DIRECTED,
     ERROR_FLOOR,
@@ -32,7 +33,6 @@ from warroom.agents.diagnostician.excursion import (
     spread,
     strength_of,
 )
-from warroom.agents.diagnostician.families import rates
 from warroom.agents.diagnostician.index import PLACE_LABELS, Entity, Index, finite_samples
 from warroom.agents.diagnostician.labels import snake_case
 from warroom.agents.diagnostician.resolution import sampling_step

@@ -20,10 +20,8 @@ nothing of its tail. So before anything is scored each family becomes what a das
   Prometheus' `histogram_quantile` does (`<family>_p50`, ...); a `_sum` and `_count` with no
   buckets: the mean (`<family>_avg`). Milliseconds become seconds, so the tail plays the
   latency role;
-- a container's CPU seconds (cAdvisor) and working set as shares of its limits, where a limit is
-  known (kube-state-metrics' `kube_pod_container_resource_limits`, or the Pod's spec), and its
-  throttled CFS periods as a share of all: what the recording rules of `deploy/` compute, so
-  the fingerprint rules judge a container at its limit the same way without them.
+- a container's CPU seconds (cAdvisor) and working set as shares of its limits, and its
+  throttled CFS periods as a share of all (`containers.py`).
 
 A failed requests' counter that first appears after the onset is the common case (a client
 library creates it at the first failure): before it exists it counted nothing, and its first
@@ -42,13 +40,20 @@ from collections import defaultdict
 from collections.abc import Callable
 from typing import Any
 
+from warroom.agents.diagnostician.containers import container_shares
+from warroom.agents.diagnostician.counters import (
+    Labels,
+    Points,
+    counter_increases,
+    counter_rates,
+    derived_series,
+    increases,
+    rates,
+    without_labels,
+)
 from warroom.agents.diagnostician.outcomes import failed_status
 from warroom.agents.diagnostician.roles import ERRORS, REQUESTS
-from warroom.domain.quantities import amount
 from warroom.sensors.models import STATUS_LABELS, Series, status_label
-
-Points = list[tuple[float, float]]
-Labels = tuple[tuple[str, str], ...]
 
 # labels that split one service's requests by what was asked: summed, as a service dashboard does
 _REQUEST_DIMENSIONS = ("method", "http_method", "http_request_method", "route", "http_route",
@@ -74,20 +79,6 @@ _PER_TIME = re.compile(r"per_second|rate|rps|qps|throughput", re.I)
 _FAILED_SUFFIX = re.compile(r"_(failed|failures|errors)_total$")
 _PARTS = ("_bucket", "_sum")
 QUANTILES = (0.5, 0.95, 0.99)  # what the recording rules of `deploy/` take of a histogram
-# a container's usage as cAdvisor exports it -> the share of its limit the fingerprints read
-_CPU_SECONDS = "container_cpu_usage_seconds_total"
-_MEMORY_BYTES = "container_memory_working_set_bytes"
-_THROTTLED, _PERIODS = ("container_cpu_cfs_throttled_periods_total",
-                        "container_cpu_cfs_periods_total")
-_SHARES = {_CPU_SECONDS: ("cpu", "container_cpu_usage_ratio"),
-           _MEMORY_BYTES: ("memory", "container_memory_working_set_ratio")}
-_LIMITS = "kube_pod_container_resource_limits"
-_OLD_LIMITS = {"kube_pod_container_resource_limits_cpu_cores": "cpu",
-               "kube_pod_container_resource_limits_memory_bytes": "memory"}
-# the recording rules (`deploy/recording-rules.yaml`) whose place a derived share would take
-_RECORDED = {"cpu": "pod:cpu_usage:ratio", "memory": "pod:memory_working_set:ratio",
-             "throttled": "pod:cpu_throttled:ratio"}
-Container = tuple[str, str, str]  # namespace, pod, container
 
 
 def derive(series: list[Series], points: Callable[[Series], Points],
@@ -95,7 +86,7 @@ def derive(series: list[Series], points: Callable[[Series], Points],
     """Return the series with every status-split counter family, every latency histogram and
     every container usage with a known limit replaced by the golden signals derived from it;
     `points` parses a series' samples, `pods` are the Pod objects (for their limits)."""
-    series = _container_shares(_own_spans(series), points, pods or [])
+    series = container_shares(_own_spans(series), points, pods or [])
     counters: dict[tuple[str, Labels], list[tuple[Series, bool]]] = defaultdict(list)
     buckets: dict[tuple[str, Labels], list[tuple[float, Series]]] = defaultdict(list)
     parts: dict[tuple[str, Labels], dict[str, list[Series]]] = defaultdict(
@@ -107,16 +98,16 @@ def derive(series: list[Series], points: Callable[[Series], Points],
         failed = failed_status(status, s.metric[status]) if status else None
         if failed is not None and (name.endswith(("_total", "_count"))
                                    or _RATE.search(name) and not name.endswith(_PARTS)):
-            counters[(name, _without(s.metric, _SUMMED))].append((s, failed))
+            counters[(name, without_labels(s.metric, _SUMMED))].append((s, failed))
             continue
         bound = _bound(s.metric.get("le", "")) if name.endswith("_bucket") else None
         if bound is not None:
-            buckets[(name.removesuffix("_bucket"), _without(s.metric, ("le", *_SUMMED)))].append(
-                (bound, s))
+            key = without_labels(s.metric, ("le", *_SUMMED))
+            buckets[(name.removesuffix("_bucket"), key)].append((bound, s))
             continue
         suffix = next((x for x in ("_sum", "_count") if name.endswith(x)), "")
         if suffix and _is_latency(name.removesuffix(suffix)):
-            parts[(name.removesuffix(suffix), _without(s.metric, _SUMMED))][suffix].append(s)
+            parts[(name.removesuffix(suffix), without_labels(s.metric, _SUMMED))][suffix].append(s)
             continue
         rest.append(s)
     out, rest = _failed_beside_all(rest, points)
@@ -127,7 +118,7 @@ def derive(series: list[Series], points: Callable[[Series], Points],
                              counted=_counted(name, members, points)))
     for (base, labels), bins in buckets.items():
         for q, pts in _quantile_points(bins, _bins_scale(base, bins), points).items():
-            out.append(_series(f"{_seconds(base)}_p{round(q * 100)}", labels, pts))
+            out.append(derived_series(f"{_seconds(base)}_p{round(q * 100)}", labels, pts))
     histograms = {base for base, _ in buckets}
     for (base, labels), pair in parts.items():
         if base in histograms:
@@ -135,7 +126,7 @@ def derive(series: list[Series], points: Callable[[Series], Points],
         if len(pair) < 2:
             rest.extend(s for members in pair.values() for s in members)
             continue
-        out.append(_series(_seconds(base) + "_avg", labels, _mean_points(
+        out.append(derived_series(_seconds(base) + "_avg", labels, _mean_points(
             pair["_sum"], pair["_count"], _scale(base), points)))
     return [*rest, *[s for s in out if s.values]]
 
@@ -151,13 +142,13 @@ def _own_spans(series: list[Series]) -> list[Series]:
     kinds: dict[Labels, set[str]] = defaultdict(set)
     for s in series:
         if kind := s.metric.get("span_kind"):
-            kinds[_without(s.metric, _SPAN_DIMENSIONS)].add(_span_side(kind))
+            kinds[without_labels(s.metric, _SPAN_DIMENSIONS)].add(_span_side(kind))
     answering = {key for key, sides in kinds.items() if "server" in sides}
     if not answering:
         return series
     return [s for s in series if not (
         s.metric.get("span_kind") and _span_side(s.metric["span_kind"]) == "client"
-        and _without(s.metric, _SPAN_DIMENSIONS) in answering)]
+        and without_labels(s.metric, _SPAN_DIMENSIONS) in answering)]
 
 
 def _span_side(kind: str) -> str:
@@ -177,7 +168,7 @@ def _failed_beside_all(series: list[Series], points: Callable[[Series], Points]
     for s in series:
         name = s.metric.get("__name__", "")
         if name.endswith("_total"):
-            key = _without(s.metric, _SUMMED)
+            key = without_labels(s.metric, _SUMMED)
             if _FAILED_SUFFIX.search(name):
                 failed[(_FAILED_SUFFIX.sub("_total", name), key)].append(s)
             else:
@@ -189,7 +180,7 @@ def _failed_beside_all(series: list[Series], points: Callable[[Series], Points]
     for name, labels in sorted(paired):
         total: dict[float, float] = defaultdict(float)
         for s in every[(name, labels)]:
-            for t, v in _rates(s, points):
+            for t, v in counter_rates(s, points):
                 total[t] += v
         bad: dict[float, float] = defaultdict(float)
         for s in failed[(name, labels)]:
@@ -198,10 +189,10 @@ def _failed_beside_all(series: list[Series], points: Callable[[Series], Points]
         first = min(bad, default=math.inf)
         times = [t for t in sorted(total) if total[t] > 0 and (t in bad or t < first)]
         base = name.removesuffix("_total")
-        out.append(_series(f"{base}_error_ratio", labels,
+        out.append(derived_series(f"{base}_error_ratio", labels,
                            [(t, min(bad.get(t, 0.0) / total[t], 1.0)) for t in times]))
         requests = f"{base if 'request' in base else base + '_requests'}_per_second"
-        out.append(_series(requests, labels, sorted(total.items())))
+        out.append(derived_series(requests, labels, sorted(total.items())))
     used = {id(s) for key in paired for s in (*failed[key], *every[key])}
     return out, [s for s in series if id(s) not in used]
 
@@ -219,32 +210,6 @@ def _counted(name: str, members: list[tuple[Series, bool]],
     return all(len(pts) >= 3 and all(b >= a for (_, a), (_, b) in zip(pts, pts[1:],
                                                                       strict=False))
                and pts[-1][1] > pts[0][1] for pts in grows)
-
-
-def _without(labels: dict[str, str], dropped: tuple[str, ...]) -> Labels:
-    return tuple(sorted((k, v) for k, v in labels.items()
-                        if k != "__name__" and k not in dropped))
-
-
-def increases(pts: Points) -> Points:
-    """Return a counter's increase over each interval of its samples (in time order), at the
-    interval's end: a drop is a restart, whose new value is the increase."""
-    return [(t1, v1 - v0 if v1 >= v0 else v1)
-            for (t0, v0), (t1, v1) in zip(pts, pts[1:], strict=False) if t1 > t0]
-
-
-def rates(pts: Points) -> Points:
-    """Return a counter's per-second rate over each interval of its samples (in time order)."""
-    spans = [t1 - t0 for (t0, _), (t1, _) in zip(pts, pts[1:], strict=False) if t1 > t0]
-    return [(t, inc / span) for (t, inc), span in zip(increases(pts), spans, strict=True)]
-
-
-def _increases(s: Series, points: Callable[[Series], Points]) -> dict[float, float]:
-    return dict(increases(sorted(points(s))))
-
-
-def _rates(s: Series, points: Callable[[Series], Points]) -> Points:
-    return rates(sorted(points(s)))
 
 
 def _created_rates(members: list[Series], points: Callable[[Series], Points]
@@ -292,8 +257,9 @@ def _outcomes(name: str, labels: Labels, members: list[tuple[Series, bool]],
         ratio = ERRORS if name == REQUESTS else f"{_RATE_SUFFIX.sub('', name)}_error_ratio"
         requests = name
     times = sorted(total)
-    return [_series(ratio, labels, [(t, failed[t] / total[t]) for t in times if total[t] > 0]),
-            _series(requests, labels, [(t, total[t]) for t in times])]
+    shares = [(t, failed[t] / total[t]) for t in times if total[t] > 0]
+    return [derived_series(ratio, labels, shares),
+            derived_series(requests, labels, [(t, total[t]) for t in times])]
 
 
 def _bound(le: str) -> float | None:
@@ -309,7 +275,7 @@ def _quantile_points(bins: list[tuple[float, Series]], scale: float,
     bound's buckets of several series summed)."""
     by_bound: dict[float, dict[float, float]] = defaultdict(lambda: defaultdict(float))
     for bound, s in bins:
-        for t, inc in _increases(s, points).items():
+        for t, inc in counter_increases(s, points).items():
             by_bound[bound][t] += inc
     times = sorted({t for inc in by_bound.values() for t in inc})
     bounds = sorted(by_bound)
@@ -351,10 +317,10 @@ def _mean_points(sums: list[Series], counts: list[Series], scale: float,
     total: dict[float, float] = defaultdict(float)
     count: dict[float, float] = defaultdict(float)
     for s in sums:
-        for t, inc in _increases(s, points).items():
+        for t, inc in counter_increases(s, points).items():
             total[t] += inc
     for s in counts:
-        for t, inc in _increases(s, points).items():
+        for t, inc in counter_increases(s, points).items():
             count[t] += inc
     return [(t, total[t] / count[t] * scale) for t in sorted(count)
             if count[t] > 0 and t in total]
@@ -391,82 +357,3 @@ def _seconds(base: str) -> str:
     return f"{base}_seconds" if _unitless_latency(base) else base
 
 
-def _series(name: str, labels: Labels, pts: Points) -> Series:
-    return Series(metric={"__name__": name, **dict(labels)},
-                  values=[(t, f"{v:.6g}") for t, v in pts])
-
-
-def _container(labels: dict[str, str]) -> Container | None:
-    pod, container = labels.get("pod", ""), labels.get("container", "")
-    if not pod or container in ("", "POD"):
-        return None
-    return (labels.get("namespace", ""), pod, container)
-
-
-def _limits(series: list[Series], points: Callable[[Series], Points],
-            pods: list[dict[str, Any]]) -> dict[tuple[Container, str], float]:
-    """Return each container's CPU (cores) and memory (bytes) limits: kube-state-metrics'
-    newest sample, else the Pod's spec."""
-    out: dict[tuple[Container, str], float] = {}
-    for pod in pods:
-        meta = pod.get("metadata") or {}
-        for c in (pod.get("spec") or {}).get("containers") or []:
-            limits = (c.get("resources") or {}).get("limits") or {}
-            for resource in ("cpu", "memory"):
-                value = amount(limits.get(resource, ""), resource)
-                if value:
-                    out[((meta.get("namespace", ""), meta.get("name", ""), c.get("name", "")),
-                         resource)] = value
-    for s in series:
-        name = s.metric.get("__name__", "")
-        resource = s.metric.get("resource", "") if name == _LIMITS else _OLD_LIMITS.get(name, "")
-        where = _container(s.metric)
-        pts = points(s) if resource in ("cpu", "memory") and where else []
-        if where and pts and pts[-1][1] > 0:
-            out[(where, resource)] = pts[-1][1]
-    return out
-
-
-def _container_shares(series: list[Series], points: Callable[[Series], Points],
-                      pods: list[dict[str, Any]]) -> list[Series]:
-    """Replace cAdvisor's usage of each container with a known limit by its share of it."""
-    if not any(s.metric.get("__name__") in (_CPU_SECONDS, _MEMORY_BYTES, _THROTTLED)
-               for s in series):
-        return series
-    limits = _limits(series, points, pods)
-    recorded = {(s.metric.get("namespace", ""), s.metric.get("pod", ""), s.metric["__name__"])
-                for s in series if s.metric.get("__name__") in _RECORDED.values()}
-    periods = {_container(s.metric): s for s in series
-               if s.metric.get("__name__") == _PERIODS and _container(s.metric)}
-    out: list[Series] = []
-    derived: list[Series] = []
-    used: set[int] = set()  # the periods a throttled share was taken of
-    for s in series:
-        name = s.metric.get("__name__", "")
-        where = _container(s.metric)
-        if where is None or name not in (*_SHARES, _THROTTLED):
-            out.append(s)
-            continue
-        resource, share = _SHARES.get(name, ("throttled", "container_cpu_cfs_throttled_ratio"))
-        if (where[0], where[1], _RECORDED[resource]) in recorded:
-            out.append(s)  # the recording rule already says it
-            continue
-        labels = _without(s.metric, ())
-        if name == _THROTTLED:
-            whole = periods.get(where)
-            if whole is None:
-                out.append(s)
-                continue
-            throttled, all_periods = _increases(s, points), _increases(whole, points)
-            pts = [(t, throttled[t] / n) for t, n in sorted(all_periods.items())
-                   if n > 0 and t in throttled]
-            used.add(id(whole))
-        elif (where, resource) not in limits:
-            out.append(s)
-            continue
-        elif name == _CPU_SECONDS:
-            pts = [(t, rate / limits[(where, resource)]) for t, rate in _rates(s, points)]
-        else:
-            pts = [(t, v / limits[(where, resource)]) for t, v in sorted(points(s))]
-        derived.append(_series(share, labels, pts))
-    return [*[s for s in out if id(s) not in used], *[s for s in derived if s.values]]
