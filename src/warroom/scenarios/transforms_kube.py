@@ -25,7 +25,7 @@ from collections import defaultdict
 from collections.abc import Callable, Iterable
 from typing import Any
 
-from warroom.agents.diagnostician.index import parse_time
+from warroom.agents.diagnostician.index import meta, parse_time
 from warroom.scenarios.models import PrometheusData, Scenario
 from warroom.sensors.models import Series
 
@@ -99,13 +99,9 @@ def _window(scenario: Scenario) -> list[float]:
     return [end - STEP * i for i in range(n, -1, -1)]
 
 
-def _meta(o: dict[str, Any]) -> dict[str, Any]:
-    return o.get("metadata") or {}
-
-
 def _owner(o: dict[str, Any]) -> dict[str, Any]:
     """Return an object's first owner reference (empty when it has none)."""
-    refs: list[dict[str, Any]] = _meta(o).get("ownerReferences") or []
+    refs: list[dict[str, Any]] = meta(o).get("ownerReferences") or []
     return refs[0] if refs else {}
 
 
@@ -114,7 +110,7 @@ def _conditions(o: dict[str, Any]) -> dict[str, dict[str, Any]]:
 
 
 def _pod(g: _Gauges, pod: dict[str, Any], ready: dict[tuple[str, str], ValueAt]) -> None:
-    m, spec, status = _meta(pod), pod.get("spec") or {}, pod.get("status") or {}
+    m, spec, status = meta(pod), pod.get("spec") or {}, pod.get("status") or {}
     ns, name = str(m.get("namespace", "")), str(m.get("name", ""))
     created = _ts(m.get("creationTimestamp"))
     subject = {"namespace": ns, "pod": name, "uid": str(m.get("uid", ""))}
@@ -218,7 +214,7 @@ def _restarts(total: float, last_exit: float | None, window_start: float) -> Val
 
 
 def _node(g: _Gauges, node: dict[str, Any]) -> None:
-    name = str(_meta(node).get("name", ""))
+    name = str(meta(node).get("name", ""))
     g.add("kube_node_info", {"node": name}, _const(1))
     if (node.get("spec") or {}).get("unschedulable"):
         g.add("kube_node_spec_unschedulable", {"node": name}, _const(1))
@@ -237,7 +233,7 @@ def _workloads(g: _Gauges, objects: list[dict[str, Any]],
     newest_rs: dict[tuple[str, str], float] = {}
     rs_owner: dict[tuple[str, str], str] = {}
     for rs in (o for o in objects if o.get("kind") == "ReplicaSet"):
-        m, owner = _meta(rs), _owner(rs)
+        m, owner = meta(rs), _owner(rs)
         created = _ts(m.get("creationTimestamp"))
         if owner.get("name"):
             key = (str(m.get("namespace", "")), str(owner["name"]))
@@ -250,7 +246,7 @@ def _workloads(g: _Gauges, objects: list[dict[str, Any]],
                 newest_rs[key] = max(newest_rs.get(key, created), created)
     pods_of: dict[tuple[str, str], list[ValueAt]] = defaultdict(list)
     for pod in (o for o in objects if o.get("kind") == "Pod"):
-        m, owner = _meta(pod), _owner(pod)
+        m, owner = meta(pod), _owner(pod)
         ns = str(m.get("namespace", ""))
         workload = rs_owner.get((ns, str(owner.get("name", ""))), str(owner.get("name", "")))
         fn = ready.get((ns, str(m.get("name", ""))))
@@ -260,7 +256,7 @@ def _workloads(g: _Gauges, objects: list[dict[str, Any]],
         kind = str(o.get("kind", ""))
         if kind not in ("Deployment", "StatefulSet", "DaemonSet"):
             continue
-        m, spec = _meta(o), o.get("spec") or {}
+        m, spec = meta(o), o.get("spec") or {}
         ns, name, low = str(m.get("namespace", "")), str(m.get("name", "")), kind.lower()
         labels = {"namespace": ns, low: name}
         gen = float(m.get("generation") or 1)
@@ -276,7 +272,7 @@ def _workloads(g: _Gauges, objects: list[dict[str, Any]],
 
 def _claims(g: _Gauges, objects: Iterable[dict[str, Any]]) -> None:
     for pvc in (o for o in objects if o.get("kind") == "PersistentVolumeClaim"):
-        m = _meta(pvc)
+        m = meta(pvc)
         phase = str((pvc.get("status") or {}).get("phase", "Bound"))
         for p in ("Pending", "Bound", "Lost"):
             g.add("kube_persistentvolumeclaim_status_phase",

@@ -82,9 +82,13 @@ class _Facts:
         self.node_of: dict[tuple[str, str], str] = {}
         self.sick_nodes: set[str] = set()
         self.wanted: dict[Entity, float] = {}  # a Deployment's spec replicas now
+        self.start = 0.0  # when the first of these gauges was first scraped: the window's start
+        starts: list[float] = []
         for s in ix.snapshot.series:
             if not s.name.startswith("kube_"):
                 continue
+            if pts := ix.points(s):
+                starts.append(pts[0][0])
             pod = (_label(s, "namespace"), _label(s, "pod"))
             set_now = _set_now(ix, s)[0]
             if s.name == "kube_pod_info" and _label(s, "node"):
@@ -111,6 +115,7 @@ class _Facts:
                     _label(s, "condition").lower(), _label(s, "status").lower()
             ) in _NODE_CONDITIONS:
                 self.sick_nodes.add(_label(s, "node"))
+        self.start = min(starts, default=0.0)
 
     def serving(self, ready: Series) -> bool:
         """Tell whether the pod of a readiness series runs every container on a sound node, so
@@ -141,8 +146,6 @@ def kube_state_findings(ix: Index) -> list[Finding]:
     """
     facts = _Facts(ix)
     troubled = facts.troubled(ix)
-    start = min((pts[0][0] for s in ix.snapshot.series if s.name.startswith("kube_")
-                 if (pts := ix.points(s))), default=0.0)
     out: list[Finding] = []
     for s in ix.snapshot.series:
         if not s.name.startswith("kube_"):
@@ -151,13 +154,13 @@ def kube_state_findings(ix: Index) -> list[Finding]:
             out += _node_condition(ix, s)
             continue
         if s.name == "kube_deployment_status_replicas_available":
-            out += _uncreated(ix, s, facts.wanted, troubled, start)
+            out += _uncreated(ix, s, facts.wanted, troubled, facts.start)
             continue
         subject = _subject(ix, s)
         now, was_clear = _set_now(ix, s)
         if subject is None or not now:
             continue
-        chronic = not was_clear and ix.points(s)[0][0] <= start
+        chronic = not was_clear and ix.points(s)[0][0] <= facts.start
         out += [replace(f, evidence=f"{f.evidence}, before the window", chronic=True)
                 if chronic else f for f in _pod_findings(ix, s, subject, facts, was_clear)]
     return out
