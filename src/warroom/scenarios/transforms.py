@@ -72,6 +72,7 @@ from warroom.scenarios.transforms_world import (
     namespaces,
     noise,
     rename,
+    rng_for,
     roll_pods,
     workload_kind,
 )
@@ -89,11 +90,6 @@ def onset(scenario: Scenario) -> datetime:
     """Estimate when the incident began: the first alert's start less its `for:` window."""
     starts = [a.starts_at for w in scenario.alerts for a in w.alerts]
     return (min(starts) if starts else scenario.now - timedelta(minutes=10)) - _ALERT_FOR
-
-
-def rng_for(scenario: Scenario, name: str, seed: int) -> random.Random:
-    """Return the random source of one transform on one scenario (stable across runs)."""
-    return random.Random(f"{seed}:{name}:{scenario.id}")
 
 
 def drop_objects(scenario: Scenario, seed: int = 0) -> Scenario:

@@ -17,7 +17,7 @@ from typing import Any
 
 from warroom.scenarios.generator_world import stamp
 from warroom.scenarios.models import ExpectedAction, Scenario
-from warroom.scenarios.transforms_world import fresh_names, namespaces, pod_name
+from warroom.scenarios.transforms_world import fresh_names, namespaces, pod_name, rng_for
 
 _STATES = ("image", "crashloop", "pending", "secret")
 _BACKOFF = timedelta(minutes=5)  # the kubelet's longest back-off between restarts or pulls
@@ -104,7 +104,7 @@ def chronic(scenario: Scenario, seed: int = 0) -> Scenario:
     """Add 2-3 workloads broken for days to the root cause's namespace (with objects only)."""
     if not scenario.kubernetes.objects or scenario.expected is None:
         return scenario
-    rng = random.Random(f"{seed}:chronic:{scenario.id}")
+    rng = rng_for(scenario, "chronic", seed)
     root = scenario.expected.root_cause
     ns = root.namespace or namespaces(scenario).get(root.service, "")
     nodes = [str((o.get("metadata") or {}).get("name", "")) for o in scenario.kubernetes.objects

@@ -20,13 +20,13 @@ exporter's own pod, namespace and container take their place.
 
 from __future__ import annotations
 
-import random
 from collections import defaultdict
 from collections.abc import Callable, Iterable
 from typing import Any
 
 from warroom.agents.diagnostician.index import meta, parse_time
 from warroom.scenarios.models import PrometheusData, Scenario
+from warroom.scenarios.transforms_world import rng_for
 from warroom.sensors.models import Series
 
 STEP = 60.0
@@ -284,7 +284,7 @@ def _claims(g: _Gauges, objects: Iterable[dict[str, Any]]) -> None:
 def kube_state(scenario: Scenario, seed: int = 0) -> Scenario:
     """Replace the Kubernetes objects by the kube-state-metrics series they give."""
     objects = list(scenario.kubernetes.objects)
-    rng = random.Random(f"{seed}:kube_state:{scenario.id}")
+    rng = rng_for(scenario, "kube_state", seed)
     g = _Gauges(_window(scenario), exported=rng.random() < 0.5)
     ready: dict[tuple[str, str], ValueAt] = {}
     for o in objects:

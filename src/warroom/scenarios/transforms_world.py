@@ -141,7 +141,7 @@ def rename(scenario: Scenario, seed: int = 0) -> Scenario:
     Nodes and hosts outside the cluster keep their names; Namespace objects go (nothing is in
     one any more). Targets `ns/kind/name` of renamed workloads become `/kind/new-name`.
     """
-    rng = random.Random(f"{seed}:rename:{scenario.id}")
+    rng = rng_for(scenario, "rename", seed)
     mapping: dict[str, str] = {}
     for name in sorted(namespaces(scenario)):
         stateful = workload_kind(scenario, name) == "statefulset"
@@ -183,6 +183,11 @@ def _no_namespace(text: str) -> str:
     for pattern, repl in _NS_TEXT:
         text = pattern.sub(repl, text)
     return text
+
+
+def rng_for(scenario: Scenario, name: str, seed: int) -> random.Random:
+    """Return the random source of one transform on one scenario (stable across runs)."""
+    return random.Random(f"{seed}:{name}:{scenario.id}")
 
 
 def fresh_names(scenario: Scenario, rng: random.Random, count: int) -> list[str]:
@@ -232,7 +237,7 @@ def noise(scenario: Scenario, seed: int = 0, count: int = 20) -> Scenario:
     and, when the scenario has Kubernetes objects, gets a copy of a healthy workload's
     objects. Its series share the sample times of the scenario's longest series.
     """
-    rng = random.Random(f"{seed}:noise:{scenario.id}")
+    rng = rng_for(scenario, "noise", seed)
     longest = max(scenario.prometheus.series, key=lambda s: len(s.values), default=None)
     if longest is None:
         return scenario
