@@ -80,6 +80,20 @@ def test_one_sample_off_baseline_is_not_a_switch() -> None:
     assert not switched_off(signals)
 
 
+def test_a_missed_scrape_beside_a_one_sample_excursion_does_not_veto_a_switch() -> None:
+    # the latency was off for two samples and is back; the errors' first off sample was never
+    # scraped, so their one off sample may have lasted as long: unknown, not "it flickered"
+    snap = build({"service:latency_seconds:p90_1m": [0.2, 0.21, 0.9, 0.95, 0.2],
+                  "service:errors:ratio_rate1m": [0.0, 0.0, 0.0, 0.2, 0.0]})
+    for s in snap.series:
+        if s.metric["service"] == PLACE and s.name == "service:errors:ratio_rate1m":
+            s.values.pop(2)
+    signals = [s for s in score_all(Index.build(snap)) if s.entity == ("", PLACE)]
+    errors = next(s for s in signals if s.kind == "errors")
+    assert errors.score >= 0.3 and errors.recovered is None  # moved clearly: it would veto
+    assert switched_off(signals)
+
+
 def test_slower_with_resources_seen_flat_is_network_latency() -> None:
     slow = {"service:latency_seconds:p90_1m": [0.2, 0.21, 0.9, 0.95, 0.92],
             "process_cpu_utilization": [0.3, 0.31, 0.3, 0.32, 0.3]}

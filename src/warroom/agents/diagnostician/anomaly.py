@@ -61,6 +61,7 @@ _IGNORED_LABELS = frozenset({"__name__", "namespace", "container", "le", "quanti
                              "method", "status", "region", "severity", "stat", "unit"})
 MIN_ERROR_FLOOR = 0.002  # an alert on a fifth of a percent of failures is as low as it goes
 _SWITCHED_OFF = re.compile(r"\.*x{2,}\.+")
+_ONE_OFF = re.compile(r"\.*x\.+")
 
 
 @dataclass(frozen=True)
@@ -81,7 +82,9 @@ class Signal:
     last: float = 0.0  # when its last sample was taken (epoch seconds)
     first: float = 0.0  # when its first sample was taken (epoch seconds)
     step: float = 60.0  # its usual sampling interval (seconds)
-    recovered: bool = False  # off its baseline for two samples or more, back within it now
+    # off its baseline for two samples or more and back within it now; None when a missed
+    # scrape beside a one-sample excursion leaves its length unknown
+    recovered: bool | None = False
     transient: bool = False  # its strongest evidence is an excursion already over
     jumped: bool = False  # its newest sample is off its band, beyond every baseline sample
 
@@ -165,6 +168,7 @@ def score_series(s: Series, entity: Entity, anchor: float | None, latest: float,
     if kind == "success":
         pts, kind, name = _failing(pts, name)
     n = len(pts)
+    step = sampling_step([[t for t, _ in pts]])
     if anchor is not None:
         cut = sum(1 for t, _ in pts if t < anchor)
         cut = max(cut, 2) if n >= 3 else 1
@@ -181,7 +185,6 @@ def score_series(s: Series, entity: Entity, anchor: float | None, latest: float,
     raw_z = (recent - med) / scale
     sign = -1.0 if kind == "free" else 1.0
     z = raw_z * sign if kind in DIRECTED else abs(raw_z)
-    step = sampling_step([[t for t, _ in pts]])
     stopped = latest - pts[-1][0] > max(180.0, 2.5 * step)
     strength = strength_of(z)
     if strength > 0:
@@ -207,7 +210,7 @@ def score_series(s: Series, entity: Entity, anchor: float | None, latest: float,
         # demand moves with everything upstream: alone it is weak evidence of a cause
         strength *= 0.15 if 0.5 < (recent + 1e-9) / (med + 1e-9) < 2.0 else 0.3
     onset = None
-    recovered = False
+    recovered: bool | None = False
     exc = excursion_of(pts, kind, hint, anchor, cut, base_vals, med, scale, error_floor)
     if exc is not None and exc.strength > strength and not stopped:
         # the strongest evidence is an excursion, maybe over before the alert: a root cause's
@@ -216,7 +219,7 @@ def score_series(s: Series, entity: Entity, anchor: float | None, latest: float,
         return Signal(name=name, entity=entity, kind=kind, base=exc.base, recent=exc.level,
                       z=exc.z, score=exc.strength, onset=exc.onset, stopped=False,
                       baseline_points=exc.baseline_points, climbing=climbing, last=pts[-1][0],
-                      first=pts[0][0], step=step, recovered=_switched(out[cut:]),
+                      first=pts[0][0], step=step, recovered=_switched(out, pts, cut, step),
                       transient=exc.over)
     if strength > 0:
         direction = 1 if raw_z > 0 else -1
@@ -226,7 +229,7 @@ def score_series(s: Series, entity: Entity, anchor: float | None, latest: float,
             if out[i] and sum(tail) >= 0.5 * len(tail):
                 onset = datetime.fromtimestamp(pts[i][0], tz=UTC)
                 break
-        recovered = not stopped and _switched(out[cut:])
+        recovered = False if stopped else _switched(out, pts, cut, step)
     newest = sign * (pts[-1][1] - med)
     jumped = (kind in DIRECTED and not stopped and newest > MIN_Z * scale
               and all(sign * (v - med) < newest for v in base_vals))
@@ -247,10 +250,25 @@ def _failing(pts: list[tuple[float, float]], name: str
     return [(t, (full - v) / full) for t, v in pts], "errors", f"1 - {name}"
 
 
-def _switched(out: list[bool]) -> bool:
-    """Tell whether flags after the anchor show one unbroken stretch of two samples or more
-    off the baseline, then back inside its band to the newest sample (noise flickers)."""
-    return _SWITCHED_OFF.fullmatch("".join("x" if o else "." for o in out)) is not None
+def _switched(out: list[bool], pts: list[tuple[float, float]], cut: int, step: float
+              ) -> bool | None:
+    """Tell whether the flags after the anchor show one unbroken stretch of two samples or
+    more off the baseline, then back inside its band to the newest sample (noise flickers).
+
+    A one-sample stretch beside a missed scrape (a gap over one and a half steps, the sample
+    before the anchor included) may have lasted longer: None, unknown.
+    """
+    marks = []
+    for i in range(cut, len(out)):
+        if i and pts[i][0] - pts[i - 1][0] > 1.5 * step:
+            marks.append("?")
+        marks.append("x" if out[i] else ".")
+    text = "".join(marks)
+    if _SWITCHED_OFF.fullmatch(text.replace("?", "")):
+        return True
+    if _ONE_OFF.fullmatch(text.replace("?", "")) and ("?x" in text or "x?" in text):
+        return None
+    return False
 
 
 def _climbs(pts: list[tuple[float, float]]) -> bool:

@@ -95,13 +95,15 @@ def switched_off(signals: list[Signal]) -> bool:
     Every errors or latency series that moved clearly left its baseline for two samples or
     more and is back inside it at the newest sample: a behaviour that was turned on and then
     off, which is what toggling a runtime setting does (a deployed defect stays until a
-    rollback, and a rollback would show as a change).
+    rollback, and a rollback would show as a change). A series whose missed scrapes leave
+    that unknown does not say either way.
     """
     symptoms = [s for s in signals if s.kind in ("errors", "latency")]
     # what moved clearly, or (at a place whose symptoms are all weak) what moved the most
     floor = min(0.3, max((s.score for s in symptoms), default=0.0))
     moved = [s for s in symptoms if s.score >= floor > 0]
-    return bool(moved) and all(s.recovered for s in moved)
+    known = [s.recovered for s in moved if s.recovered is not None]
+    return bool(known) and all(known)
 
 
 def type_fault(ix: Index, p: Place, watched: set[Entity] | None = None) -> tuple[str, str]:
