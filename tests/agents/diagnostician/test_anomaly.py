@@ -193,6 +193,19 @@ def test_precedent_is_the_binomial_chance_of_what_the_baseline_already_showed() 
     assert sig is not None and sig.score > 0.8
 
 
+def test_a_missed_baseline_scrape_is_not_filled_from_after_the_anchor() -> None:
+    # the second baseline sample was due before the anchor and never scraped: the one left is
+    # the baseline, rather than the first sample of the change borrowed to make two
+    s = coarse("service:latency_seconds:avg_1m", [0.07, 0.065, 0.31, 0.35, 0.27], service="fn")
+    del s.values[1]
+    sig = score_series(s, ("", "fn"), ANCHOR, NOW.timestamp())
+    assert sig is not None and sig.baseline_points == 1 and sig.score > 0.8
+    # a series that only began just before the anchor still borrows its second sample
+    young = coarse("service:latency_seconds:avg_1m", [0.07, 0.31, 0.35, 0.27], service="fn")
+    sig = score_series(young, ("", "fn"), ANCHOR, NOW.timestamp())
+    assert sig is not None and sig.baseline_points == 2
+
+
 def test_an_onset_inside_a_two_sample_baseline_is_found_by_its_change_point() -> None:
     # the alert fired a step after the errors began: the second baseline sample is already
     # part of the incident, so the usual split judges the pulse against itself

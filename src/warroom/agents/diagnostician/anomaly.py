@@ -171,7 +171,11 @@ def score_series(s: Series, entity: Entity, anchor: float | None, latest: float,
     step = sampling_step([[t for t, _ in pts]])
     if anchor is not None:
         cut = sum(1 for t, _ in pts if t < anchor)
-        cut = max(cut, 2) if n >= 3 else 1
+        # two baseline samples at least, unless the second was due before the anchor and its
+        # scrape was missed: borrowing it from after the anchor would judge the change against
+        # itself
+        missed = cut == 1 and pts[0][0] + step < anchor and pts[1][0] - pts[0][0] > 1.5 * step
+        cut = 1 if n < 3 or missed else max(cut, 2)
         if cut >= n:
             cut = n - 1
     else:
