@@ -24,7 +24,7 @@ from collections import defaultdict
 from collections.abc import Callable, Iterable
 from typing import Any
 
-from warroom.agents.diagnostician.index import meta, parse_time
+from warroom.agents.diagnostician.objects import meta, parse_time
 from warroom.scenarios.models import PrometheusData, Scenario
 from warroom.scenarios.transforms_world import rng_for
 from warroom.sensors.models import Series

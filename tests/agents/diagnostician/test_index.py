@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from warroom.agents.diagnostician.anomaly import place_of
-from warroom.agents.diagnostician.index import Index, repair
+from warroom.agents.diagnostician.index import Index
 from warroom.agents.diagnostician.topology import alert_entities
 from warroom.sensors.models import Series
 
@@ -38,16 +38,6 @@ def test_pvc_belongs_to_its_statefulset_and_names_resolve_to_places() -> None:
     assert ix.entity("orders-db", "shop") == ("data", "orders-db")
     assert ix.entity("api.stripe.com", "shop") == ("", "api.stripe.com")
     assert ix.is_database(("data", "orders-db")) and not ix.is_database(("shop", "orders"))
-
-
-def test_labels_and_annotations_stay_strings_whatever_their_keys() -> None:
-    raw = {"kind": "Deployment", "spec": {"replicas": "3"}, "metadata": {
-        "name": "api", "namespace": "shop", "labels": {"count": "3", "name": "api", "tier": 2},
-        "annotations": {"replicas": "5", "note": None}}}
-    fixed = repair(raw)
-    assert fixed["spec"]["replicas"] == 3  # the object's own field is read as what it is
-    assert fixed["metadata"]["labels"] == {"count": "3", "name": "api", "tier": "2"}
-    assert fixed["metadata"]["annotations"] == {"replicas": "5", "note": ""}
 
 
 def test_a_name_given_without_a_namespace_is_the_one_place_of_that_name() -> None:

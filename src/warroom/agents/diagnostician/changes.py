@@ -12,7 +12,8 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from warroom.agents.diagnostician.findings import Finding
-from warroom.agents.diagnostician.index import Entity, Index, meta, parse_time
+from warroom.agents.diagnostician.index import Entity, Index
+from warroom.agents.diagnostician.objects import meta, parse_time
 from warroom.sensors.models import Change
 
 BEFORE = timedelta(minutes=60)

@@ -11,7 +11,8 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from warroom.agents.diagnostician.findings import Finding
-from warroom.agents.diagnostician.index import Index, as_int, meta, parse_time
+from warroom.agents.diagnostician.index import Index
+from warroom.agents.diagnostician.objects import as_int, meta, parse_time
 
 _RECENT = timedelta(hours=3)
 # an OOM kill this soon after the container started means the limit is below the ordinary
