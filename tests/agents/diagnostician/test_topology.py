@@ -9,7 +9,17 @@ from warroom.agents.diagnostician.topology import Graph, alert_entities, relatio
 from warroom.sensors.mesh import calls
 from warroom.sensors.models import Series
 
-from .diag_builders import alert, deployment, flat, node, pod, series, snapshot, statefulset
+from .diag_builders import (
+    alert,
+    deployment,
+    flat,
+    node,
+    pod,
+    series,
+    snapshot,
+    statefulset,
+    stepped,
+)
 
 
 def test_alerts_resolve_to_workloads_nodes_and_volumes() -> None:
@@ -97,6 +107,38 @@ def _istio(caller: str, callee: str, code: str, rates: list[float]) -> Series:
                   source_workload=caller, source_workload_namespace="shop",
                   destination_workload=callee, destination_workload_namespace="shop",
                   response_code=code, response_flags="-", pod=f"{caller}-7f9dd8b6c4-aaaaa")
+
+
+def test_an_slo_tools_burn_rate_alert_is_about_the_service_its_labels_name() -> None:
+    ix = Index.build(snapshot(series=[
+        series("service:errors:ratio_rate1m", flat(0.0), namespace="shop", service=svc)
+        for svc in ("cart", "cart-api", "orders")]))
+    sloth = alert({"sloth_service": "cart", "sloth_slo": "requests-availability"})
+    sloth_id_only = alert({"sloth_id": "orders-requests-availability", "sloth_slo": "x"})
+    # Pyrra names the SLO object after the service: the longest known place it begins with
+    pyrra = alert({"slo": "cart-api-availability", "namespace": "shop", "long": "1h"})
+    assert alert_entities(ix, [sloth, sloth_id_only, pyrra]) == [
+        ("shop", "cart"), ("shop", "orders"), ("shop", "cart-api")]
+    # a value that names nothing known places nothing
+    assert alert_entities(ix, [alert({"slo": "payments-availability"})]) == []
+
+
+def test_an_alert_placed_nowhere_still_ranks_what_moved_before_nothing_is_wrong() -> None:
+    # labels that name no place warroom knows (a tool's own keys): the place whose errors
+    # jumped is the best hypothesis, not "nothing is wrong" about no place
+    calm = [series("service:errors:ratio_rate1m", flat(0.0), namespace="shop", service=svc)
+            for svc in ("frontend", "cart")]
+    broken = series("service:errors:ratio_rate1m", stepped(0.0, 0.3), namespace="shop",
+                    service="orders")
+    report = rules.diagnose_snapshot(snapshot(
+        series=[*calm, broken], topology=[("frontend", "orders"), ("frontend", "cart")],
+        alerts=[alert({"slo_name": "checkout-journey", "tier": "1"})]))
+    top = report.hypotheses[0]
+    assert (top.service, top.fault) == ("orders", "application_error")
+    # with nothing moved anywhere, it is still "nothing is wrong"
+    quiet = rules.diagnose_snapshot(snapshot(
+        series=calm, alerts=[alert({"slo_name": "checkout-journey"})]))
+    assert quiet.hypotheses[0].fault == "none"
 
 
 def test_a_mesh_alone_locates_a_failure_three_calls_below_the_entry() -> None:

@@ -46,13 +46,14 @@ def finite_samples(series: Series) -> list[tuple[float, float]]:
 
 
 # labels that name the place a series or an alert is about, most specific first: the service
-# (`service_name` is OpenTelemetry's `service.name`) and Kubernetes workloads, then places that
+# (`service_name` is OpenTelemetry's `service.name`, `sloth_service` the service of Sloth's SLO
+# series and alerts) and Kubernetes workloads, then places that
 # are not workloads (a Lambda function, a database instance, a table, a queue, a cache cluster,
 # a bucket), then the generic `app` labels, then a container outside Kubernetes (the Compose
 # service cAdvisor reads from a container's labels, OpenTelemetry's `container.name`); `job`,
 # `instance` and `host` name a scrape target and come last
-PLACE_LABELS = ("service", "service_name", "deployment", "statefulset", "daemonset",
-                "function_name", "functionname", "dbinstance_identifier",
+PLACE_LABELS = ("service", "service_name", "sloth_service", "deployment", "statefulset",
+                "daemonset", "function_name", "functionname", "dbinstance_identifier",
                 "db_instance_identifier", "db_instance", "database", "table", "tablename",
                 "table_name", "queue", "queue_name", "queuename", "topic", "topic_name",
                 "stream_name", "api_name", "target_group", "load_balancer", "cluster_name",

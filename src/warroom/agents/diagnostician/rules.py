@@ -329,8 +329,10 @@ def diagnose_snapshot(snapshot: EvidenceSnapshot, *, namespace: str = "",
     resolved = bool(snapshot.alerts) and all(a.status == "resolved" for a in snapshot.alerts)
     # without a call graph, any place may be below a firing alert; once every alert has
     # resolved, trouble the inferred links do not tie to it is another incident's
-    below_alert = (set(reach) if mapped or resolved else {*reach, *places, *troubled, *hints}
-                   ) - set(alerts)
+    # ... and with no alert placed at all (labels that name no place warroom knows), every
+    # place is: "nothing is wrong" must beat all that moved
+    below_alert = (set(reach) if alerts and (mapped or resolved)
+                   else {*reach, *places, *troubled, *hints}) - set(alerts)
     chain = any(trouble(e) for e in below_alert)
     # a place anywhere that ran out of its own resources (not inherited from a callee): the
     # alert may be on the wrong service, but "nothing is wrong" is not what the evidence says

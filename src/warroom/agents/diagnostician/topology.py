@@ -27,6 +27,26 @@ _NAMING_LABELS = tuple(k for k in PLACE_LABELS if k not in (
     "service", "deployment", "statefulset", "daemonset", "job", "instance", "host"))
 
 
+_NOT_PLACES = frozenset({"alertname", "severity", "namespace", "alertstate", "prometheus",
+                         "receiver", "priority", "team"})
+
+
+def named_by_value(labels: dict[str, str], places: set[str]) -> str:
+    """Return the known place one of an alert's labels names by its value, or ''.
+
+    The last resort for an alert no label key places: an SLO tool's burn-rate alert names its
+    service under keys of its own (Sloth's `sloth_service="checkout"`, `sloth_id=
+    "checkout-requests-availability"`, Pyrra's `slo="checkout-availability"`). A value that is
+    a place's name, or begins with it and a separator (the longest such place), names it.
+    """
+    values = [v for k, v in sorted(labels.items()) if k not in _NOT_PLACES and v]
+    if exact := next((v for v in values if v in places), ""):
+        return exact
+    ordered = sorted((p for p in places if p), key=len, reverse=True)
+    return next((p for v in values for p in ordered
+                 if len(v) > len(p) + 1 and v.startswith(p) and v[len(p)] in "_-.:/"), "")
+
+
 def alert_entities(ix: Index, alerts: list[AlertView]) -> list[Entity]:
     """Resolve what each firing alert is about to a workload, node or service entity."""
     out: list[Entity] = []
@@ -70,6 +90,9 @@ def alert_entities(ix: Index, alerts: list[AlertView]) -> list[Entity]:
             ent = (ns, workload)
         elif lab.get("job") and ns:
             ent = (ns, lab["job"])
+        elif named := named_by_value(lab, {*ix.service_ns, *(b for e in ix.snapshot.topology
+                                                             for b in e)}):
+            ent = ix.entity(named, ns)
         if ent is not None and ent not in out:
             out.append(ent)
     return out
