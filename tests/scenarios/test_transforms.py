@@ -347,7 +347,7 @@ def test_gaps_remove_a_fifth_of_the_samples_but_the_first_and_newest(scenario: S
 
 
 def test_resolve_expands_all_and_rejects_unknown_names() -> None:
-    by_name = ("kube_state", "chronic", "raw_names", "relabel", "raw_counters", "mesh",
+    by_name = ("kube_state", "chronic", "raw_names", "relabel", "slo_alert", "raw_counters", "mesh",
                "linkerd", "service_graph", "otel", "tempo", "fine_steps", "gaps",
                "drop_topology")
     assert resolve(["all"]) == [n for n in TRANSFORMS if n not in by_name]

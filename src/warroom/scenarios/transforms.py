@@ -17,6 +17,9 @@ them, so diagnosis quality is measured on evidence shaped unlike the generators'
 - `relabel` (not part of `all`): the `service` label of every series and alert becomes another
   setup's name for it (`app`, `app_kubernetes_io_name`, OpenTelemetry's `service_name`, or
   the scrape `job` of a plain Prometheus).
+- `slo_alert` (not part of `all`): every alert about a service is the burn-rate alert of an
+  SLO tool (Sloth's `sloth_service`/`sloth_id`, or Pyrra's `slo="checkout-availability"`),
+  which names the service only inside label values of its own keys.
 - `raw_counters` (not part of `all`): the counters, histograms and cAdvisor gauges the
   recording rules are computed from (`http_requests_total{code}`, `..._bucket{le}`,
   `container_cpu_usage_seconds_total` with kube-state-metrics' limits); see transforms_raw.py.
@@ -67,6 +70,7 @@ from warroom.scenarios.transforms_chronic import chronic
 from warroom.scenarios.transforms_kube import kube_state
 from warroom.scenarios.transforms_mesh import linkerd, mesh, otel, service_graph, tempo
 from warroom.scenarios.transforms_raw import raw_counters, raw_name, relabelled_alerts
+from warroom.scenarios.transforms_slo import slo_alert
 from warroom.scenarios.transforms_world import (
     healthy_services,
     namespaces,
@@ -330,6 +334,7 @@ TRANSFORMS: dict[str, Transform] = {
     "rename": rename,
     "raw_names": raw_names,
     "relabel": relabel,
+    "slo_alert": slo_alert,
     "raw_counters": raw_counters,
     "mesh": mesh,
     "linkerd": linkerd,
