@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from warroom.agents.diagnostician import rules
+from warroom.agents.diagnostician.anomaly import place_of
 from warroom.agents.diagnostician.index import Index
 from warroom.agents.diagnostician.logs import dns_entity
 from warroom.agents.diagnostician.topology import Graph, alert_entities, relation
@@ -139,6 +140,23 @@ def test_an_alert_placed_nowhere_still_ranks_what_moved_before_nothing_is_wrong(
     quiet = rules.diagnose_snapshot(snapshot(
         series=calm, alerts=[alert({"slo_name": "checkout-journey"})]))
     assert quiet.hypotheses[0].fault == "none"
+
+
+def test_a_probe_is_about_the_endpoint_it_probes_not_the_prober() -> None:
+    # the blackbox exporter's target is relabelled as `instance`: a URL, never host:port
+    ix = Index.build(snapshot(objects=[*deployment("shop", "checkout")], series=[
+        series("probe_success", flat(1.0), job="blackbox", namespace="monitoring",
+               instance="http://checkout.shop.svc.cluster.local:8080/healthz"),
+        series("probe_success", flat(1.0), job="blackbox", instance="https://api.stripe.com")]))
+    assert [place_of(ix, s) for s in ix.snapshot.series] == [
+        ("shop", "checkout"), ("", "api.stripe.com")]
+    probe = {"alertname": "ProbeFailed", "job": "blackbox", "namespace": "monitoring"}
+    assert alert_entities(ix, [alert({**probe, "instance": "http://checkout:8080/healthz"}),
+                               alert({**probe, "instance": "https://api.stripe.com/v1"})]) == [
+        ("shop", "checkout"), ("", "api.stripe.com")]
+    # a scraped target (host:port) is still the job's
+    assert alert_entities(ix, [alert({"job": "checkout", "instance": "10.0.0.7:8080"})]) == [
+        ("shop", "checkout")]
 
 
 def test_a_mesh_alone_locates_a_failure_three_calls_below_the_entry() -> None:

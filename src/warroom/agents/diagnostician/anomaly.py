@@ -33,7 +33,13 @@ from warroom.agents.diagnostician.excursion import (
     spread,
     strength_of,
 )
-from warroom.agents.diagnostician.index import PLACE_LABELS, Entity, Index, finite_samples
+from warroom.agents.diagnostician.index import (
+    PLACE_LABELS,
+    Entity,
+    Index,
+    finite_samples,
+    probed,
+)
 from warroom.agents.diagnostician.labels import snake_case
 from warroom.agents.diagnostician.resolution import sampling_step
 from warroom.agents.diagnostician.roles import COUNTER_SUFFIXES
@@ -125,6 +131,8 @@ def place_of(ix: Index, s: Series) -> Entity | None:
     for label in PLACE_LABELS:
         if label == "job" and (node := ix.node_of(m)):
             return ("", node)  # a node's series, whichever exporter's job scraped it
+        if label == "job" and (probe := probed(m))[1]:
+            return ix.entity(probe[1], probe[0] or ns)  # a prober's target, not the prober
         if m.get(label):
             value = m[label]
             if label == "instance":

@@ -12,6 +12,7 @@ import re
 from collections import defaultdict
 from dataclasses import dataclass, field
 from typing import Any
+from urllib.parse import urlsplit
 
 from warroom.agents.diagnostician.families import derive
 from warroom.agents.diagnostician.kubetext import objects_from_documents
@@ -72,8 +73,25 @@ def named_place(labels: dict[str, str]) -> str:
 def targets_of(labels: dict[str, str]) -> list[str]:
     """Return the scrape targets a series' or an alert's labels name, in the order that places
     it: its `job`, the host of its `instance`, its `host`."""
-    return [labels[k].split(":")[0] if k == "instance" else labels[k]
+    return [probed(labels)[1] or labels[k].split(":")[0] if k == "instance" else labels[k]
             for k in _TARGET_LABELS if labels.get(k)]
+
+
+def probed(labels: dict[str, str]) -> Entity:
+    """Return the (namespace, host) an `instance` that is a URL names, or ("", "").
+
+    A prober (the blackbox exporter) has its target relabelled as `instance`: a URL, never a
+    scraped `host:port`. Its series and alerts are about that endpoint, not the prober's job.
+    An in-cluster host (`checkout.shop.svc.cluster.local`) is a Service and its namespace.
+    """
+    url = labels.get("instance", "")
+    if "://" not in url:
+        return ("", "")
+    host = urlsplit(url).hostname or ""
+    parts = host.split(".")
+    if len(parts) >= 3 and parts[2] == "svc":
+        return (parts[1], parts[0])
+    return ("", host)
 
 
 @dataclass
@@ -192,7 +210,7 @@ class Index:
                 pods_seen.add((label_ns, s.metric["pod"]))
             if about_node := ix.node_of(s.metric):
                 ix.node_names.add(about_node)
-            elif not label_svc and not s.metric.get("pod"):
+            elif not label_svc and not s.metric.get("pod") and not probed(s.metric)[1]:
                 named = targets_of(s.metric)
                 for target in named:
                     ix.targets.setdefault(target, named[0])
