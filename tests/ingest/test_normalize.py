@@ -48,3 +48,27 @@ def test_the_service_is_read_from_the_labels_other_setups_name_it_by() -> None:
     assert service_of({"app_kubernetes_io_name": "cart", "job": "kubelet"}) == "cart"
     assert service_of({"alertname": "HighLatency"}) == ""
 
+
+
+# kube-prometheus' KubePodCrashLooping as Alertmanager sends it: kube-state-metrics scraped with
+# honorLabels keeps the subject's namespace, pod and container; the scrape adds its own Service
+_CRASH_LOOP = {"alertname": "KubePodCrashLooping", "namespace": "shop",
+               "pod": "checkout-7f9dd8b6c4-x7gr9", "container": "checkout",
+               "job": "kube-state-metrics", "service": "prometheus-kube-state-metrics",
+               "endpoint": "http", "instance": "10.244.0.11:8080", "severity": "warning"}
+
+
+def test_an_alert_from_an_object_exporter_is_grouped_and_named_by_its_subject() -> None:
+    settings = Settings(_env_file=None)  # type: ignore[call-arg]
+    assert service_of(_CRASH_LOOP) == "checkout"
+    # not one incident for every pod kube-state-metrics reports on in the namespace
+    assert group_key(record(**_CRASH_LOOP), settings) == (
+        "namespace=shop,alertname=KubePodCrashLooping")
+    hpa = {**_CRASH_LOOP, "alertname": "KubeHpaMaxedOut", "horizontalpodautoscaler": "cart",
+           "pod": "prometheus-kube-state-metrics-6d4b8c7f9-abcde"}
+    assert service_of(hpa) == ""  # the pod is the exporter's: not a workload of the app
+    assert service_of({**hpa, "deployment": "cart"}) == "cart"
+    # an application's own alert keeps its Service
+    assert service_of({"service": "checkout", "pod": "checkout-7f9dd8b6c4-x7gr9",
+                       "job": "checkout"}) == "checkout"
+    assert service_of({"pod": "orders-db-0", "namespace": "data"}) == "orders-db"

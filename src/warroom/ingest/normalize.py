@@ -7,6 +7,7 @@ from datetime import UTC, datetime
 from typing import cast
 
 from warroom.config import Settings
+from warroom.domain.subjects import pod_workload, subject_labels
 from warroom.ingest.models import AlertmanagerWebhook, GenericAlertBatch, Priority
 from warroom.store.audit import utc
 
@@ -128,20 +129,24 @@ def priority_of(labels: dict[str, str], settings: Settings) -> Priority:
 
 
 def group_key(record: AlertRecord, settings: Settings) -> str:
-    """Return the grouping key: the first label set of `settings.group_by` the alert carries."""
+    """Return the grouping key: the first label set of `settings.group_by` the alert carries
+    (of its subject's labels: kube-state-metrics' Service is not what a pod alert is about)."""
+    labels = subject_labels(record.labels)
     for names in settings.group_by:
-        if names and all(record.labels.get(name) for name in names):
-            return ",".join(f"{name}={record.labels[name]}" for name in names)[:512]
+        if names and all(labels.get(name) for name in names):
+            return ",".join(f"{name}={labels[name]}" for name in names)[:512]
     # nothing to group on: the alert stands alone
     return f"fingerprint={record.fingerprint}"
 
 
 def service_of(labels: dict[str, str]) -> str:
-    """Name the workload an alert is about, from the most specific label present."""
+    """Name the workload an alert is about, from the most specific label present: its
+    subject's when an exporter reports on other objects, a pod's workload by its name."""
+    labels = subject_labels(labels)
     for name in SERVICE_LABELS:
         if labels.get(name):
             return labels[name][:253]
-    return ""
+    return pod_workload(labels["pod"])[:253] if labels.get("pod") else ""
 
 
 def affected_services(root: str, labels: list[dict[str, str]]) -> list[str]:

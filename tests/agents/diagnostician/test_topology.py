@@ -67,6 +67,23 @@ def test_kube_state_metrics_alerts_are_about_the_workload_they_name() -> None:
         ("batch", "nightly-export")]
 
 
+def test_an_object_exporters_alert_is_about_its_subject_not_the_exporters_service() -> None:
+    # kube-prometheus' alerts on kube-state-metrics and cAdvisor series carry the scrape's
+    # Service, endpoint and instance beside the subject's pod (and, beside a workload or an
+    # autoscaler, the exporter's own pod)
+    ix = Index.build(snapshot(objects=[*deployment("shop", "checkout")]))
+    scrape = {"job": "kube-state-metrics", "service": "prometheus-kube-state-metrics",
+              "endpoint": "http", "instance": "10.244.0.11:8080", "namespace": "shop"}
+    own_pod = {"pod": "prometheus-kube-state-metrics-6d4b8c7f9-abcde",
+               "container": "kube-state-metrics"}
+    got = alert_entities(ix, [
+        alert({**scrape, "pod": "checkout-7f9dd8b6c4-x7gr9", "container": "checkout"}),
+        alert({**scrape, **own_pod, "horizontalpodautoscaler": "checkout"}),
+        alert({**scrape, "job": "kubelet", "service": "kubelet", "pod": "checkout-7f9dd8b6c4-k2x9q",
+               "container": "checkout", "metrics_path": "/metrics/cadvisor"})])
+    assert got == [("shop", "checkout")]  # all three, once
+
+
 def test_an_alert_is_about_the_scrape_target_its_series_are_placed_by() -> None:
     # a plain Prometheus names a service by its job; the alert on it also names the
     # application both belong to, which is no place of its own

@@ -14,6 +14,7 @@ from __future__ import annotations
 import re
 from typing import Any
 
+from warroom.domain.subjects import OBJECT_EXPORTER_JOB, subject_labels
 from warroom.sensors.models import Series
 
 # labels that name the node a series or an alert is about: kube-prometheus relabels cAdvisor's
@@ -129,11 +130,14 @@ def own_labels(labels: dict[str, str], addresses: dict[str, str]) -> dict[str, s
     node-exporter's series and alerts are about the host it runs on: `node` becomes the host
     of their `instance` (a node's name for its address, from `addresses`), and the pod,
     namespace, Service, container and endpoint a scrape gave them (kube-prometheus':
-    node-exporter's own DaemonSet pod) go.
+    node-exporter's own DaemonSet pod) go. kube-state-metrics' and the kubelet's are about the
+    object they name (a pod, a workload, a volume claim, a node): the Service, endpoint,
+    instance and job of their scrape go (`domain.subjects`).
     """
     if _collected(labels):
         labels = {k: v for k, v in labels.items() if k not in _SCRAPED_FROM}
     labels = exporters_labels(otel_labels(cloudwatch_labels(labels)))
+    labels = subject_labels(labels)
     if from_host_exporter(labels) and (host := node_label(labels) or labels.get(
             "instance", "").rsplit(":", 1)[0] or labels.get("host", "")):
         labels = {k: v for k, v in labels.items() if k not in _SCRAPED_FROM}
@@ -170,7 +174,9 @@ def node_addresses(objects: list[Any]) -> dict[str, str]:
 def own_series(series: list[Series], addresses: dict[str, str]) -> list[Series]:
     """Return the series with their labels as about what they measure (`own_labels`)."""
     relabelled = any(k.startswith(("exported_", "k8s_", "dimension_"))
-                     or k == "job" and _HOST_EXPORTER_JOB.search(v) or k == "node" and addresses
+                     or k == "job" and (_HOST_EXPORTER_JOB.search(v)
+                                        or OBJECT_EXPORTER_JOB.search(v))
+                     or k == "node" and addresses
                      for s in series for k, v in s.metric.items())
     if not relabelled and not any(_HOST_EXPORTER.search(s.name) or _COLLECTED.search(s.name)
                                   for s in series):

@@ -26,7 +26,6 @@ from warroom.sensors.models import AlertView
 # workload labels of kube-state-metrics, and the Argo CD / app-of-apps `application`
 _WORKLOAD_LABELS = ("deployment", "statefulset", "daemonset", "job_name", "cronjob",
                     "application")
-_EXPORTER = re.compile(r"kube-state-metrics")
 # the labels that place a series (index.PLACE_LABELS) name the place of an alert too, past the
 # Kubernetes ones read first; `job` and `instance` name a scrape target and are read last
 _NAMING_LABELS = tuple(k for k in PLACE_LABELS if k not in (
@@ -69,10 +68,6 @@ def alert_entities(ix: Index, alerts: list[AlertView]) -> list[Entity]:
                 (pns for (pns, pod) in ix.pods if ix.owner_of_pod(pns, pod)[1] == workload), "")
         if not lab.get("pod") and (node := node_label(lab)):
             ent = ("", node)
-        elif workload and _EXPORTER.search(lab.get("job", "")):
-            # kube-state-metrics reports about objects: its own pod, service and instance
-            # labels name the exporter, the workload labels name the subject
-            ent = (ns, workload)
         elif (call := call_of(lab)) is not None:  # on a mesh's calls: about their callee
             ent = ix.entity(call.callee, call.callee_namespace or ns)
         elif lab.get("service"):

@@ -1,0 +1,44 @@
+"""What an alert or a series is about when an exporter reports on other objects.
+
+kube-state-metrics and the kubelet (with its cAdvisor) report on pods, workloads, volume claims
+and nodes. Scraped with `honorLabels`, their series keep the subject's `namespace`, `pod` and
+`container`, but the `service`, `endpoint` and `instance` the scrape adds, and its `job`, name
+the exporter: kube-prometheus' KubePodCrashLooping carries
+`service="prometheus-kube-state-metrics"` beside the crashing pod. Ingest (grouping, the
+incident's service) and the Diagnostician (where an alert points) both read the subject.
+"""
+
+from __future__ import annotations
+
+import re
+
+OBJECT_EXPORTER_JOB = re.compile(r"kube-state-metrics|kubelet|cadvisor", re.I)
+SUBJECT_LABELS = ("pod", "deployment", "statefulset", "daemonset", "replicaset", "job_name",
+                  "cronjob", "horizontalpodautoscaler", "persistentvolumeclaim", "node")
+EXPORTER_OWN = ("service", "endpoint", "instance", "job")
+_NOT_POD_SUBJECTS = ("deployment", "statefulset", "daemonset", "replicaset", "job_name",
+                     "cronjob", "horizontalpodautoscaler", "persistentvolumeclaim")
+# a Deployment's pod (`NAME-<template hash>-<5 characters>`), a StatefulSet's (`NAME-<ordinal>`)
+_DEPLOYMENT_POD = re.compile(r"^(?P<base>.+?)-[a-z0-9]{5,10}-[a-z0-9]{5}$")
+_ORDINAL_POD = re.compile(r"^(?P<base>.+)-\d+$")
+
+
+def subject_labels(labels: dict[str, str]) -> dict[str, str]:
+    """Return the labels without the exporter's own when an object exporter reports on a
+    subject (a pod, a workload, a claim, a node); otherwise the labels as they are.
+
+    A series about a workload, an autoscaler or a claim has no pod of its own: the `pod` and
+    `container` the scrape added beside it are the exporter's too.
+    """
+    if not OBJECT_EXPORTER_JOB.search(labels.get("job", "")) or not any(
+            labels.get(k) for k in SUBJECT_LABELS):
+        return labels
+    own = EXPORTER_OWN + (("pod", "container") if any(
+        labels.get(k) for k in _NOT_POD_SUBJECTS) else ())
+    return {k: v for k, v in labels.items() if k not in own}
+
+
+def pod_workload(pod: str) -> str:
+    """Guess the workload a pod belongs to from its generated name, or the name itself."""
+    m = _DEPLOYMENT_POD.match(pod) or _ORDINAL_POD.match(pod)
+    return m.group("base") if m else pod
