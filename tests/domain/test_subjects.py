@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from warroom.domain.subjects import pod_workload, subject_labels
+from warroom.domain.subjects import subject_labels
 
 
 def test_the_exporters_own_labels_go_when_it_reports_on_a_subject() -> None:
@@ -22,8 +22,3 @@ def test_the_exporters_own_labels_go_when_it_reports_on_a_subject() -> None:
     app = {"job": "checkout", "service": "checkout", "pod": "checkout-7f9dd8b6c4-x7gr9"}
     assert subject_labels(app) is app
 
-
-def test_a_pods_workload_is_read_from_its_generated_name() -> None:
-    assert pod_workload("checkout-7f9dd8b6c4-x7gr9") == "checkout"
-    assert pod_workload("orders-db-0") == "orders-db"
-    assert pod_workload("standalone") == "standalone"

@@ -60,7 +60,7 @@ _CRASH_LOOP = {"alertname": "KubePodCrashLooping", "namespace": "shop",
 
 def test_an_alert_from_an_object_exporter_is_grouped_and_named_by_its_subject() -> None:
     settings = Settings(_env_file=None)  # type: ignore[call-arg]
-    assert service_of(_CRASH_LOOP) == "checkout"
+    assert service_of(_CRASH_LOOP) == ""  # no service label of its own, not the exporter's
     # not one incident for every pod kube-state-metrics reports on in the namespace
     assert group_key(record(**_CRASH_LOOP), settings) == (
         "namespace=shop,alertname=KubePodCrashLooping")
@@ -71,4 +71,3 @@ def test_an_alert_from_an_object_exporter_is_grouped_and_named_by_its_subject() 
     # an application's own alert keeps its Service
     assert service_of({"service": "checkout", "pod": "checkout-7f9dd8b6c4-x7gr9",
                        "job": "checkout"}) == "checkout"
-    assert service_of({"pod": "orders-db-0", "namespace": "data"}) == "orders-db"

@@ -18,9 +18,6 @@ SUBJECT_LABELS = ("pod", "deployment", "statefulset", "daemonset", "replicaset",
 EXPORTER_OWN = ("service", "endpoint", "instance", "job")
 _NOT_POD_SUBJECTS = ("deployment", "statefulset", "daemonset", "replicaset", "job_name",
                      "cronjob", "horizontalpodautoscaler", "persistentvolumeclaim")
-# a Deployment's pod (`NAME-<template hash>-<5 characters>`), a StatefulSet's (`NAME-<ordinal>`)
-_DEPLOYMENT_POD = re.compile(r"^(?P<base>.+?)-[a-z0-9]{5,10}-[a-z0-9]{5}$")
-_ORDINAL_POD = re.compile(r"^(?P<base>.+)-\d+$")
 
 
 def subject_labels(labels: dict[str, str]) -> dict[str, str]:
@@ -37,8 +34,3 @@ def subject_labels(labels: dict[str, str]) -> dict[str, str]:
         labels.get(k) for k in _NOT_POD_SUBJECTS) else ())
     return {k: v for k, v in labels.items() if k not in own}
 
-
-def pod_workload(pod: str) -> str:
-    """Guess the workload a pod belongs to from its generated name, or the name itself."""
-    m = _DEPLOYMENT_POD.match(pod) or _ORDINAL_POD.match(pod)
-    return m.group("base") if m else pod

@@ -7,7 +7,7 @@ from datetime import UTC, datetime
 from typing import cast
 
 from warroom.config import Settings
-from warroom.domain.subjects import pod_workload, subject_labels
+from warroom.domain.subjects import subject_labels
 from warroom.ingest.models import AlertmanagerWebhook, GenericAlertBatch, Priority
 from warroom.store.audit import utc
 
@@ -140,13 +140,13 @@ def group_key(record: AlertRecord, settings: Settings) -> str:
 
 
 def service_of(labels: dict[str, str]) -> str:
-    """Name the workload an alert is about, from the most specific label present: its
-    subject's when an exporter reports on other objects, a pod's workload by its name."""
+    """Name the workload an alert is about, from the most specific label present (its
+    subject's when an exporter reports on other objects: never the exporter's Service)."""
     labels = subject_labels(labels)
     for name in SERVICE_LABELS:
         if labels.get(name):
             return labels[name][:253]
-    return pod_workload(labels["pod"])[:253] if labels.get("pod") else ""
+    return ""
 
 
 def affected_services(root: str, labels: list[dict[str, str]]) -> list[str]:
