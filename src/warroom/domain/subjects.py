@@ -13,11 +13,11 @@ from __future__ import annotations
 import re
 
 OBJECT_EXPORTER_JOB = re.compile(r"kube-state-metrics|kubelet|cadvisor", re.I)
-SUBJECT_LABELS = ("pod", "deployment", "statefulset", "daemonset", "replicaset", "job_name",
-                  "cronjob", "horizontalpodautoscaler", "persistentvolumeclaim", "node")
-EXPORTER_OWN = ("service", "endpoint", "instance", "job")
+# subjects that are not a pod (beside them, a `pod` label is the exporter's own), and all of them
 _NOT_POD_SUBJECTS = ("deployment", "statefulset", "daemonset", "replicaset", "job_name",
                      "cronjob", "horizontalpodautoscaler", "persistentvolumeclaim")
+_SUBJECTS = ("pod", *_NOT_POD_SUBJECTS, "node")
+_EXPORTER_OWN = ("service", "endpoint", "instance", "job")
 
 
 def subject_labels(labels: dict[str, str]) -> dict[str, str]:
@@ -28,9 +28,8 @@ def subject_labels(labels: dict[str, str]) -> dict[str, str]:
     `container` the scrape added beside it are the exporter's too.
     """
     if not OBJECT_EXPORTER_JOB.search(labels.get("job", "")) or not any(
-            labels.get(k) for k in SUBJECT_LABELS):
+            labels.get(k) for k in _SUBJECTS):
         return labels
-    own = EXPORTER_OWN + (("pod", "container") if any(
+    own = _EXPORTER_OWN + (("pod", "container") if any(
         labels.get(k) for k in _NOT_POD_SUBJECTS) else ())
     return {k: v for k, v in labels.items() if k not in own}
-
