@@ -8,7 +8,7 @@ from warroom.agents.diagnostician.changes import change_findings, rollouts_from_
 from warroom.agents.diagnostician.index import Index
 from warroom.sensors.models import Change, Series
 
-from .diag_builders import NOW, change, deployment, series, snapshot, ts
+from .diag_builders import NOW, change, deployment, pod, series, snapshot, ts
 
 
 def test_deploy_window_and_troubled_workloads_only() -> None:
@@ -105,3 +105,22 @@ def test_a_scale_up_whose_new_pods_never_report_is_unschedulable() -> None:
     assert found([], [change("scale", "shop/deployment/cart", 12, "replicas 5 -> 2")])[0] == 0.2
     soon = [change("scale", "shop/deployment/cart", 1, "replicas 2 -> 5")]
     assert found([], soon, at=NOW)[0] == 0.2
+
+
+def test_a_rollout_under_way_is_dated_by_its_new_pods_when_its_replicasets_date_nothing() -> None:
+    def born(name: str, owner: str, minutes_ago: float) -> dict[str, object]:
+        p = pod("shop", name, ("ReplicaSet", owner))
+        p["metadata"]["creationTimestamp"] = ts(minutes_ago)  # type: ignore[index]
+        return p
+
+    old, new = deployment("shop", "cart"), deployment("shop", "cart", rs="5b6c7d8e9f")[1:]
+    rollout = [*old, *new, born("cart-7f9dd8b6c4-aaaaa", "cart-7f9dd8b6c4", 7000),
+               born("cart-5b6c7d8e9f-bbbbb", "cart-5b6c7d8e9f", 14),
+               born("cart-5b6c7d8e9f-ccccc", "cart-5b6c7d8e9f", 12)]
+    (found,) = rollouts_from_replicasets(Index.build(snapshot(objects=rollout)), [], NOW)
+    assert found.target == "shop/deployment/cart"
+    assert found.time.strftime("%Y-%m-%dT%H:%M:%SZ") == ts(14)  # its first pod's start
+    assert found.description == "ReplicaSet cart-5b6c7d8e9f started its first pod"
+    # the old ReplicaSet has no pods left: new pods are a node's rescheduling, not a rollout
+    settled = [o for o in rollout if "7f9dd8b6c4-" not in str(o["metadata"])]
+    assert rollouts_from_replicasets(Index.build(snapshot(objects=settled)), [], NOW) == []

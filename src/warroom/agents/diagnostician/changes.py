@@ -188,30 +188,56 @@ def _image(rs: dict[str, Any]) -> str:
 
 def rollouts_from_replicasets(ix: Index, changes: list[Change], now: datetime,
                               horizon: timedelta = timedelta(hours=6)) -> list[Change]:
-    """Derive recent rollouts from ReplicaSet revisions that the change feed does not list."""
-    by_owner: dict[Entity, list[tuple[int, datetime, dict[str, Any]]]] = {}
+    """Derive recent rollouts from ReplicaSet revisions that the change feed does not list.
+
+    A Deployment's ReplicaSets are ordered by their revision annotation, else by when each was
+    created; a ReplicaSet that dates neither is dated by its oldest pod, but only while an
+    older one still has pods too (a rollout under way: a lone ReplicaSet's pods are new
+    whenever a node drops them, which is no rollout).
+    """
+    by_owner: dict[Entity, list[tuple[int, datetime | None, dict[str, Any]]]] = {}
+    born: dict[Entity, datetime] = {}  # (namespace, ReplicaSet) -> its oldest pod's creation
+    for (ns, _), pod in ix.pods.items():
+        created = parse_time(meta(pod).get("creationTimestamp"))
+        for ref in meta(pod).get("ownerReferences") or []:
+            if ref.get("kind") == "ReplicaSet" and created is not None:
+                key = (ns, str(ref.get("name", "")))
+                born[key] = min(born.get(key, created), created)
     for rs in ix.by_kind["ReplicaSet"]:
         m = meta(rs)
-        owner = ix.rs_owner.get((m.get("namespace", ""), m.get("name", "")))
-        created = parse_time(m.get("creationTimestamp"))
+        key = (m.get("namespace", ""), m.get("name", ""))
+        owner = ix.rs_owner.get(key)
         raw = str((m.get("annotations") or {}).get("deployment.kubernetes.io/revision", ""))
-        if owner is None or created is None or not raw.isdigit():
-            continue
-        by_owner.setdefault((m.get("namespace", ""), owner[1]), []).append(
-            (int(raw), created, rs))
+        if owner is not None:
+            by_owner.setdefault((key[0], owner[1]), []).append(
+                (int(raw) if raw.isdigit() else -1, parse_time(m.get("creationTimestamp")), rs))
     out: list[Change] = []
     for (ns, name), sets in by_owner.items():
-        sets.sort(key=lambda x: x[0])
-        rev, created, rs = sets[-1]
-        if len(sets) < 2 or not (now - horizon <= created <= now):
+        if len(sets) < 2:
+            continue
+        with_pods = [born[k] for _, _, rs in sets if (k := (ns, meta(rs).get("name", ""))) in born]
+        if len(with_pods) >= 2:  # a rollout under way: pods date what nothing else does
+            sets = [(rev, created or born.get((ns, meta(rs).get("name", ""))), rs)
+                    for rev, created, rs in sets]
+        if all(rev >= 0 for rev, _, _ in sets):
+            sets.sort(key=lambda x: x[0])
+        elif all(created is not None for _, created, _ in sets):
+            sets.sort(key=lambda x: x[1] or now)
+        else:
+            continue
+        _, created, rs = sets[-1]
+        if created is None or not (now - horizon <= created <= now):
             continue
         target = f"{ns}/deployment/{name}"
         if any(c.target == target and abs((c.time - created).total_seconds()) < 900
                for c in changes):
             continue
-        out.append(Change(time=created, kind="deploy", target=target,
-                          description=f"ReplicaSet {meta(rs).get('name')} (revision {rev}) "
-                                      f"created: {_image(sets[-2][2])} -> {_image(rs)}"))
+        rev = (meta(rs).get("annotations") or {}).get("deployment.kubernetes.io/revision")
+        images = (_image(sets[-2][2]), _image(rs))
+        out.append(Change(time=created, kind="deploy", target=target, description=(
+            f"ReplicaSet {meta(rs).get('name')}{f' (revision {rev})' if rev else ''} "
+            f"{'created' if meta(rs).get('creationTimestamp') else 'started its first pod'}"
+            f"{': ' + ' -> '.join(images) if images != ('?', '?') else ''}")))
     return out
 
 
