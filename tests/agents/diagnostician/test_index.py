@@ -20,6 +20,13 @@ def test_pods_map_to_their_owning_workload() -> None:
     # pods that are only named (in logs or series) resolve by their name's shape
     assert ix.owner_of_pod("shop", "checkout-7f9dd8b6c4-zzzzz") == ("shop", "checkout")
     assert ix.owner_of_pod("web", "frontend-5d8c7b9f6a-abcde") == ("web", "frontend")
+    # a name of no standard shape: the container it runs names the workload the pod starts with
+    assert ix.owner_of_pod("pay", "payments-api-canary-7c-001", "payments-api") == (
+        "pay", "payments-api")
+    assert ix.owner_of_pod("pay", "payments-api-canary-7c-001") == ("pay", "payments-api-canary-7c")
+    # a standard hash suffix still wins over a container named otherwise
+    assert ix.owner_of_pod("shop", "cart-worker-7f9dd8b6c4-abcde", "cart") == (
+        "shop", "cart-worker")
 
 
 def test_an_orphan_replicaset_still_names_the_deployment() -> None:

@@ -125,7 +125,7 @@ def place_of(ix: Index, s: Series) -> Entity | None:
     m = s.metric
     ns = m.get("namespace", "")
     if m.get("pod"):
-        return ix.owner_of_pod(ns, m["pod"])
+        return ix.owner_of_pod(ns, m["pod"], m.get("container", ""))
     if m.get("persistentvolumeclaim"):
         return ix.pvc_owner(ns, m["persistentvolumeclaim"])
     for label in PLACE_LABELS:

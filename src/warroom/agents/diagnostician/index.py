@@ -28,7 +28,7 @@ from warroom.agents.diagnostician.resolution import at_minutes
 from warroom.agents.diagnostician.roles import is_database_series, role_of
 from warroom.agents.diagnostician.rollovers import HASH_POD, Entity, Rollover, stitch
 from warroom.sensors.mesh import at_callee
-from warroom.sensors.models import EvidenceSnapshot, Series
+from warroom.sensors.models import EvidenceSnapshot, LogStream, Series
 
 _ORDINAL = re.compile(r"^(?P<base>.+)-(?P<n>\d+)$")
 
@@ -195,7 +195,7 @@ class Index:
             if inv.get("kind") == "Node":
                 ns = ""
             ix.events[(inv.get("kind", ""), ns, inv.get("name", ""))].append(ev)
-        pods_seen: set[Entity] = set()
+        pods_seen: set[tuple[str, str, str]] = set()  # (namespace, pod, container)
         # the nodes some series names by a node label, before any series is judged by its
         # scrape target: a target is that node whichever series comes first
         ix.node_names |= {name for s in snapshot.series
@@ -207,7 +207,7 @@ class Index:
                 if is_database_series(s):
                     ix.db_services.add(label_svc)
             elif label_ns and s.metric.get("pod"):
-                pods_seen.add((label_ns, s.metric["pod"]))
+                pods_seen.add((label_ns, s.metric["pod"], s.metric.get("container", "")))
             if about_node := ix.node_of(s.metric):
                 ix.node_names.add(about_node)
             elif not label_svc and not s.metric.get("pod") and not probed(s.metric)[1]:
@@ -215,8 +215,8 @@ class Index:
                 for target in named:
                     ix.targets.setdefault(target, named[0])
         ix.node_names |= set(ix.nodes)
-        for ns, pod_name in pods_seen:  # a workload known by its pods' series only
-            ix.service_ns[ix.owner_of_pod(ns, pod_name)[1]].add(ns)
+        for ns, pod_name, container in pods_seen:  # a workload known by its pods' series only
+            ix.service_ns[ix.owner_of_pod(ns, pod_name, container)[1]].add(ns)
         # a name some series give without a namespace (a service graph's `server`) that
         # everything else gives in one namespace is that one place (`namespace_of`)
         for spaces in ix.service_ns.values():
@@ -248,8 +248,9 @@ class Index:
                 seen.add(key)
                 self.by_kind["Event"].append(obj)
 
-    def owner_of_pod(self, namespace: str, pod: str) -> Entity:
-        """Return (namespace, workload) owning a pod: ownerReferences first, then its name."""
+    def owner_of_pod(self, namespace: str, pod: str, container: str = "") -> Entity:
+        """Return (namespace, workload) owning a pod: ownerReferences first, then its name
+        (and the name of the container it runs, when the pod's name starts with it)."""
         obj = self.pods.get((namespace, pod))
         if obj is not None:
             m = meta(obj)
@@ -268,10 +269,19 @@ class Index:
                     return (namespace, labels[label])
         elif (namespace, pod) in self.pod_owner:
             return (namespace, self.pod_owner[(namespace, pod)])
-        return (namespace, self.workload_from_name(namespace, pod))
+        return (namespace, self.workload_from_name(namespace, pod, container))
 
-    def workload_from_name(self, namespace: str, pod: str) -> str:
-        """Guess a pod's workload from its name (deployment hash suffix or ordinal)."""
+    def stream_owner(self, stream: LogStream) -> Entity:
+        """Return the (namespace, workload) a log stream is from: its pod's, else its
+        container's."""
+        if stream.pod:
+            return self.owner_of_pod(stream.namespace, stream.pod, stream.container or "")
+        return (stream.namespace, stream.container or "")
+
+    def workload_from_name(self, namespace: str, pod: str, container: str = "") -> str:
+        """Guess a pod's workload from its name: a deployment's hash suffix, else the name of
+        the container it runs when the pod's name starts with it (a pod is named after its
+        workload, and most workloads after their main container), else an ordinal."""
         for (ns, name) in self.workloads:
             if ns == namespace and (pod.startswith(name + "-")):
                 rest = pod[len(name) + 1:]
@@ -281,6 +291,8 @@ class Index:
         m = HASH_POD.match(pod)
         if m:
             return m.group("base")
+        if container and pod.startswith(container + "-"):
+            return container
         m2 = _ORDINAL.match(pod)
         return m2.group("base") if m2 else pod
 

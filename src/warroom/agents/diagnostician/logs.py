@@ -146,7 +146,7 @@ def collect(ix: Index, since: datetime | None = None) -> LogEvidence:
     ev = LogEvidence()
     now = ix.snapshot.now
     for stream in ix.snapshot.logs:
-        owner = ix.owner_of_pod(stream.namespace, stream.pod)
+        owner = ix.stream_owner(stream)
         tag = f"{stream.namespace}/{stream.pod}{' (previous)' if stream.previous else ''}"
         per_cat: dict[str, list[tuple[datetime | None, str, Entity | None]]] = defaultdict(list)
         first: datetime | None = None

@@ -241,8 +241,8 @@ def diagnose_snapshot(snapshot: EvidenceSnapshot, *, namespace: str = "",
                 g.add(ent, p.victim_of)
         reach = g.downstream(alerts)
     blame_stopped_node(ix, places)
-    observed = {s.entity for s in signals} | {ix.owner_of_pod(st.namespace, st.pod)
-                                               for st in snapshot.logs if st.pod}
+    observed = {s.entity for s in signals} | {ix.stream_owner(st) for st in snapshot.logs
+                                               if st.pod}
     blame_blind_hosts(ix, places, g, observed)
     ranks = rank_places(places, g, alerts)
     hinted = alert_findings(ix, snapshot.alerts)

@@ -103,8 +103,7 @@ def _error_lines(ix: Index) -> tuple[_Lines, dict[Entity, datetime], dict[Entity
     for stream in ix.snapshot.logs:
         if not stream.lines:
             continue
-        owner = ix.owner_of_pod(stream.namespace, stream.pod) if stream.pod else (
-            stream.namespace, stream.container or "")
+        owner = ix.stream_owner(stream)
         if not owner[1]:
             continue
         newest = stream.lines[-MAX_LINES_PER_PLACE:]

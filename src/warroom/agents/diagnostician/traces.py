@@ -135,8 +135,7 @@ def trace_events(ix: Index, keep: Callable[[str], bool] | None = None
     """Return, per trace id, when each place logged a line of it (the lines `keep` keeps)."""
     by_trace: dict[str, list[tuple[float, Entity]]] = defaultdict(list)
     for stream in ix.snapshot.logs:
-        owner = ix.owner_of_pod(stream.namespace, stream.pod) if stream.pod else (
-            stream.namespace, stream.container or "")
+        owner = ix.stream_owner(stream)
         if not owner[1]:
             continue
         for line in stream.lines:
