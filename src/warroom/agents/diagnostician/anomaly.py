@@ -38,7 +38,6 @@ from warroom.agents.diagnostician.index import (
     Entity,
     Index,
     finite_samples,
-    probed,
 )
 from warroom.agents.diagnostician.labels import snake_case
 from warroom.agents.diagnostician.resolution import sampling_step
@@ -131,8 +130,8 @@ def place_of(ix: Index, s: Series) -> Entity | None:
     for label in PLACE_LABELS:
         if label == "job" and (node := ix.node_of(m)):
             return ("", node)  # a node's series, whichever exporter's job scraped it
-        if label == "job" and (probe := probed(m))[1]:
-            return ix.entity(probe[1], probe[0] or ns)  # a prober's target, not the prober
+        if label == "job" and (probe := ix.probed_entity(m, ns)) is not None:
+            return probe  # a prober's target, not the prober
         if m.get(label):
             value = m[label]
             if label == "instance":

@@ -349,6 +349,11 @@ class Index:
             return ("", name)
         return ("", name) if "." in name else (prefer, name)
 
+    def probed_entity(self, labels: dict[str, str], prefer: str = "") -> Entity | None:
+        """Return the place a prober's series or alert is about (`probed`), or None."""
+        ns, host = probed(labels)
+        return self.entity(host, ns or prefer) if host else None
+
     def pvc_owner(self, namespace: str, claim: str) -> Entity:
         """Return the StatefulSet (or workload) that owns a PersistentVolumeClaim."""
         for (ns, name), kind in self.workloads.items():

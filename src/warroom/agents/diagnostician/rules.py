@@ -46,6 +46,7 @@ from warroom.agents.diagnostician.metrics import (
     metric_findings,
     symptoms,
 )
+from warroom.agents.diagnostician.oldtrouble import old_elsewhere, old_trouble, unchronic
 from warroom.agents.diagnostician.shortseries import young_series_findings
 from warroom.agents.diagnostician.templates import (
     chronic_places,
@@ -72,8 +73,6 @@ OWN_ANOMALY = 0.6 * METHOD_WEIGHT  # a method finding this strong is the place's
 FIRST_SLACK = timedelta(minutes=2)
 MAX_HYPOTHESES = 5
 _MAX_EVIDENCE = 6
-CHRONIC_FACTOR = 0.35
-OLD_TROUBLE = 0.25  # a state that began long before the incident, away from the alert
 
 
 def _onsets(stats: list[Stat]) -> dict[Entity, datetime]:
@@ -135,44 +134,6 @@ def _explainers(ix: Index, g: Graph, ent: Entity, dns: Entity) -> set[Entity]:
                 out.add(("", node))
     out.discard(ent)
     return out
-
-
-def _old_elsewhere(f: Finding, alerts: list[Entity]) -> bool:
-    """Tell whether a finding is old trouble away from the alerting place: not what the alert
-    is about (on the alerting place it is, whatever its age)."""
-    return f.chronic and f.entity not in alerts
-
-
-def _old_trouble(findings: list[Finding], alerts: list[Entity]) -> list[Finding]:
-    """Weigh old trouble (a state that began long before the incident) away from the alert.
-
-    It is not what this alert is about: it counts OLD_TROUBLE of its weight, and once per
-    place and fault (the pods of one workload stuck alike for days are one fact, not
-    independent evidence). On the alerting place it is what the alert is about, whatever its
-    age, and counts in full.
-    """
-    out: list[Finding] = []
-    kept: dict[tuple[Entity, str], int] = {}
-    for f in findings:
-        if not _old_elsewhere(f, alerts):
-            out.append(f)
-            continue
-        f = replace(f, weight=f.weight * OLD_TROUBLE)
-        at = kept.get((f.entity, f.fault))
-        if at is None:
-            kept[(f.entity, f.fault)] = len(out)
-            out.append(f)
-        elif f.weight > out[at].weight:
-            out[at] = f
-    return out
-
-
-def _unchronic(findings: list[Finding], chronic: set[Entity]) -> list[Finding]:
-    """Discount exceptions a place logged before the onset as often as after: usual noise."""
-    return [replace(f, weight=f.weight * CHRONIC_FACTOR,
-                    evidence=f"{f.evidence} (logged as often before the onset: chronic)")
-            if f.entity in chronic and f.generic and f.fault == "application_error" else f
-            for f in findings]
 
 
 _DB_FOLD = {"cpu_saturation", "application_error", "memory_limit_too_low", "memory_leak",
@@ -254,7 +215,7 @@ def diagnose_snapshot(snapshot: EvidenceSnapshot, *, namespace: str = "",
     findings = [*method,
                 *metric_findings(stats), *young_series_findings(ix),
                 *kubernetes_findings(ix, now), *kube_state_findings(ix),
-                *_unchronic(log_findings(ix, logev), chronic),
+                *unchronic(log_findings(ix, logev), chronic),
                 *hinted,
                 *document_findings(ix, alerts), *health_report_findings(ix, alerts),
                 *trace_findings(ix),
@@ -273,7 +234,7 @@ def diagnose_snapshot(snapshot: EvidenceSnapshot, *, namespace: str = "",
                                     generic=True, source="metrics"))
     troubled: dict[Entity, bool] = {ent: False for ent in sym}
     for f in findings:
-        if f.source in ("kubernetes", "logs") and not _old_elsewhere(f, alerts):
+        if f.source in ("kubernetes", "logs") and not old_elsewhere(f, alerts):
             troubled[f.entity] = True
         else:
             troubled.setdefault(f.entity, False)
@@ -284,7 +245,7 @@ def diagnose_snapshot(snapshot: EvidenceSnapshot, *, namespace: str = "",
                                 broke_first=_broke_first(findings),
                                 moved={e: p.anomaly for e, p in places.items()})
 
-    findings = _old_trouble([_fold(ix, f, dns) for f in findings], alerts)
+    findings = old_trouble([_fold(ix, f, dns) for f in findings], alerts)
     cands: dict[tuple[Entity, str], Candidate] = {}
     for f in findings:
         key = (f.entity, f.fault)

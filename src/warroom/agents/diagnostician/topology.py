@@ -16,7 +16,6 @@ from warroom.agents.diagnostician.index import (
     PLACE_LABELS,
     Entity,
     Index,
-    probed,
     targets_of,
 )
 from warroom.agents.diagnostician.labels import node_label, own_labels
@@ -84,8 +83,8 @@ def alert_entities(ix: Index, alerts: list[AlertView]) -> list[Entity]:
             ent = ix.entity(named, ns)
         elif node := ix.node_of(lab):  # a scrape target that is a node (node-exporter's)
             ent = ("", node)
-        elif (probe := probed(lab))[1]:  # a prober's target, not the prober's job
-            ent = ix.entity(probe[1], probe[0] or ns)
+        elif (probe := ix.probed_entity(lab, ns)) is not None:  # not the prober's own job
+            ent = probe
         elif target := next((ix.targets[t] for t in targets_of(lab) if t in ix.targets), ""):
             # a scrape target series are placed by, before the application it belongs to
             ent = ix.entity(target, ns)
