@@ -81,6 +81,18 @@ def test_nothing_anomalous_anywhere_is_none() -> None:
     assert report.hypotheses[0].fault == "none"
 
 
+def test_a_move_two_baseline_samples_cannot_tell_from_noise_does_not_beat_none() -> None:
+    # p99 up 40% against two baseline samples: as likely a noisy series as a fault
+    report = world({CHAIN[2]: {"service:latency_seconds:p99_1m": [0.30, 0.31, 0.42, 0.43, 0.41]}})
+    assert report.hypotheses[0].fault == "none"
+    assert any(h.service == CHAIN[2] for h in report.hypotheses[1:])  # still ranked, below
+    # an error ratio seven times its baseline is news however short the baseline
+    report = world({CHAIN[2]: {"service:errors:ratio_rate1m": [0.006, 0.006, 0.043, 0.045,
+                                                                0.044]}})
+    assert (report.hypotheses[0].service, report.hypotheses[0].fault) == (
+        CHAIN[2], "application_error")
+
+
 def test_cpu_of_a_deep_service_is_its_own_not_the_gateways() -> None:
     cpu = Series(metric={"__name__": "process_cpu_utilization", "namespace": "",
                          "service": CHAIN[2]},

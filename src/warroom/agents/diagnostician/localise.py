@@ -17,6 +17,7 @@ from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
 
 from warroom.agents.diagnostician.anomaly import Signal, describe
+from warroom.agents.diagnostician.excursion import MIN_Z
 from warroom.agents.diagnostician.faulttype import external_host, resourced, type_fault
 from warroom.agents.diagnostician.findings import Finding
 from warroom.agents.diagnostician.index import Entity, Index
@@ -33,6 +34,16 @@ _ALERT_LEAD = timedelta(minutes=2)  # the anchor is this long before the first a
 AFTER_ALERT_SLACK = timedelta(minutes=2)
 AFTER_ALERT_FACTOR = 0.3
 WEAK = 0.1  # the least anomaly that says a place moved at all
+# Student's t, two-sided 95%, by degrees of freedom: how much wider than a normal's the
+# interval a new sample falls in when the spread was estimated from so few baseline samples
+_T975 = (12.71, 4.30, 3.18, 2.78, 2.57, 2.45, 2.36, 2.31, 2.26, 2.23)
+
+
+def small_sample_factor(baseline_points: int) -> float:
+    """Return how much larger a z must be to be news when the baseline had this many samples
+    (1 with ten or more: the normal's interval)."""
+    dof = max(1, baseline_points - 1)
+    return _T975[dof - 1] / 1.96 if dof <= len(_T975) else 1.0
 METHOD_WEIGHT = 0.22  # the method's evidence is checkable but weaker than a fingerprint
 
 
@@ -71,6 +82,24 @@ class Place:
         """Tell whether its own errors, latency or resources moved at all and are still off."""
         return (self.victim_of is None and not self.over
                 and self.kind_score({"errors", "latency", "saturation", "free", "stopped"}) >= WEAK)
+
+    @property
+    def moved_beyond_chance(self) -> bool:
+        """Tell whether it moved by more than the noise its baseline allows: `moved_at_all`,
+        by a series that stopped, climbs steadily, doubled (or halved) in its bad direction, or
+        whose z stays large once widened for how few baseline samples estimated its spread
+        (two samples say little about a series' noise), or by trouble its logs or callers
+        name."""
+        if not self.moved_at_all:
+            return False
+        kinds = {"errors", "latency", "saturation", "free"}
+        return (any(s.stopped or s.climbing or (
+            s.kind in kinds and s.score >= WEAK and s.z > 0 and (
+                not 0.5 < s.ratio < 2.0
+                or s.z >= MIN_Z * small_sample_factor(s.baseline_points)))
+            for s in self.signals)
+                or (self.template is not None and 0.7 * self.template[0] >= WEAK)
+                or self.named >= 2)
 
     def kind_score(self, kinds: set[str]) -> float:
         """Return the strongest anomaly among signals of the given kinds."""

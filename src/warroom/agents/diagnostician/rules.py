@@ -24,6 +24,7 @@ from warroom.agents.diagnostician.changes import (
 )
 from warroom.agents.diagnostician.context import document_findings, history_findings
 from warroom.agents.diagnostician.excursion import ERROR_FLOOR
+from warroom.agents.diagnostician.faulttype import killed_at_limit
 from warroom.agents.diagnostician.findings import Finding
 from warroom.agents.diagnostician.healthreports import health_report_findings
 from warroom.agents.diagnostician.hops import hop_delay_findings
@@ -311,8 +312,10 @@ def diagnose_snapshot(snapshot: EvidenceSnapshot, *, namespace: str = "",
     none_score = _none_score(quiet, troubled_alert or chain, resolved, best)
     # "nothing is wrong" only when nothing is: a firing alert over a place below it whose own
     # signals moved, however weakly, ranks that place first (the decision still abstains)
-    below = [c.score for c in ranked if c.entity in below_alert
-             and c.entity in places and places[c.entity].moved_at_all]
+    # (beyond the noise a short baseline allows, or a container killed at its memory limit)
+    below = [c.score for c in ranked if c.entity in below_alert and c.entity in places
+             and (places[c.entity].moved_beyond_chance or (
+                 places[c.entity].moved_at_all and killed_at_limit(ix, c.entity)))]
     if below and not resolved and not quiet:
         none_score = min(none_score, 0.9 * max(below))
     place = _deepest(g, alerts) if alerts else (namespace, service)
