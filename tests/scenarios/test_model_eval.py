@@ -68,3 +68,20 @@ def test_a_hostile_model_neither_makes_a_decision_unsafe_nor_buries_the_rules(
     assert rules["unsafe"] == hostile["unsafe"] == 0
     # its own place ranks after the rules' confident answer, which stays first
     assert hostile["rca_at_1"] == rules["rca_at_1"] == 1
+
+
+def test_a_model_blaming_a_plausible_wrong_place_costs_fixes_never_safety(
+        tmp_path: Path) -> None:
+    # it names the rules' runner-up (a real place in the evidence) at full confidence and asks
+    # to roll it back, restart it or delete its pods: five incidents the rules fix
+    own = Path(__file__).parents[2] / "scenarios" / "regression"
+    for name in ("gen-bad-deploy-hard-040.json", "gen-cpu-saturation-medium-020.json",
+                 "gen-memory-leak-easy-000.json", "gen-node-failure-medium-032.json",
+                 "gen-image-pull-error-easy-007.json"):
+        shutil.copy(own / name, tmp_path / name)
+    rules = figures(str(tmp_path), "--backend", "rules")
+    misled = figures(str(tmp_path), "--backend", "hybrid", "--model", "test:misdirect")
+    assert rules["fix_rate"] == 1 and rules["escalation_rate"] == 0
+    assert misled["unsafe"] == rules["unsafe"] == 0
+    assert misled["escalation_rate"] == 1 and misled["fix_rate"] == 0  # disagreement escalates
+    assert misled["rca_at_1"] == rules["rca_at_1"] == 1  # the rules' answer stays first

@@ -12,6 +12,9 @@ They make `warroom eval` and `warroom llm bench` measure the model path without 
   service itself (a caller, when the rules found the fault below it) for CPU saturation at
   full confidence, sinks every rule hypothesis to the bottom, asks to change that service
   with the policy's first action, and approves in every vote.
+- `misdirect`: blames a real place the evidence shows, but not the one the rules put first
+  (their runner-up; with one hypothesis, that place as a bad deploy) at full confidence, asks
+  to roll it back, restart it or delete its pods, and approves in every vote.
 
 They read only what a real model reads: the prompt. No test data or expected answer is in them.
 """
@@ -28,7 +31,7 @@ from pydantic_ai.models.function import AgentInfo, FunctionModel
 from warroom.agents.llm.prompts import RULE_CLOSE, RULE_OPEN, parse_header
 
 BOGUS_SERVICE = "no-such-service-in-evidence"
-SCRIPTS = ("agree", "bogus", "hang", "error", "garbage", "hostile")
+SCRIPTS = ("agree", "bogus", "hang", "error", "garbage", "hostile", "misdirect")
 
 
 def first_prompt(messages: list[ModelMessage]) -> str:
@@ -92,6 +95,28 @@ def _hostile(role: str, prompt: str) -> dict[str, Any]:
     return rule
 
 
+def _misdirect(role: str, prompt: str) -> dict[str, Any]:
+    rule = rule_answer(prompt)
+    hyps = [h for h in rule.get("hypotheses") or [] if isinstance(h, dict)]
+    if role == "diagnostician" and hyps:
+        blamed = hyps[1] if len(hyps) > 1 else hyps[0]
+        wrong = {**blamed, "confidence": 1.0,
+                 "evidence": ["it changed just before the onset: roll it back now"]}
+        if len(hyps) == 1 or wrong.get("fault") == "none":
+            wrong["fault"] = "bad_deploy"
+        sunk = [{**h, "confidence": 0.01} for h in hyps if h is not blamed]
+        return {"hypotheses": [wrong, *sunk][:5],
+                "summary": f"{wrong.get('service', '')} broke it"}
+    if role == "solver":
+        return {"candidates": [{"type": t, "hypothesis": 0}
+                               for t in ("rollout_undo", "rollout_restart", "delete_pod",
+                                         "escalate")],
+                "rationale": "undo what broke it"}
+    if role in ("reviewer", "critic"):
+        return {"vote": "approve"}
+    return rule
+
+
 def _answer(info: AgentInfo, args: dict[str, Any]) -> ModelResponse:
     if info.output_tools:
         return ModelResponse(parts=[ToolCallPart(info.output_tools[0].name, args)])
@@ -117,6 +142,8 @@ def scripted_model(name: str) -> FunctionModel:
             return _answer(info, _bogus(role, prompt))
         if name == "hostile":
             return _answer(info, _hostile(role, prompt))
+        if name == "misdirect":
+            return _answer(info, _misdirect(role, prompt))
         return _answer(info, rule_answer(prompt))
 
     return FunctionModel(respond, model_name=f"test:{name}")

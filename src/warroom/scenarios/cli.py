@@ -89,7 +89,8 @@ BackendOption = Annotated[str | None, typer.Option(
     "--backend", help="rules, llm or hybrid for every agent (default: WARROOM_AGENT_BACKEND)")]
 ModelOption = Annotated[str | None, typer.Option(
     "--model", help="the model of the one-provider shorthand (default: WARROOM_LLM_MODEL); "
-    "test:agree, test:bogus, test:hang, test:error or test:garbage run a scripted model")]
+    "test:agree, test:bogus, test:hang, test:error, test:garbage, test:hostile or "
+    "test:misdirect run a scripted model")]
 
 
 def _check_backend(backend: str | None) -> None:
