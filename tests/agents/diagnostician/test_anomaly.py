@@ -214,3 +214,28 @@ def test_an_onset_inside_a_two_sample_baseline_is_found_by_its_change_point() ->
     assert sig is not None and sig.score > 0.1 and sig.transient and sig.recovered
     assert sig.onset == NOW - timedelta(minutes=15)  # the second sample: the change-point
     assert sig.baseline_points == 2  # the samples outside the pulse, before and after it
+
+
+def test_a_latency_with_no_sample_while_nothing_was_asked_of_an_often_idle_place_did_not_stop(
+        ) -> None:
+    # a few requests a minute, none at times: the p99 has a sample only when there were some
+    demand = [0.1, 0.0, 0.1, 0.1, 0.0] * 5 + [0.0] * 8
+    end = NOW.timestamp()
+
+    def latency_where_asked(rate: list[float]) -> Series:
+        return Series(metric={"__name__": "service:latency_seconds:p99_1m", "service": "cart",
+                              "namespace": "shop"},
+                      values=[(end - 60 * (len(rate) - 1 - i), "0.25")
+                              for i, v in enumerate(rate) if v > 0])
+
+    def latency_signal(rate: list[float]) -> bool:
+        snap = snapshot(series=[series("service:requests:rate1m", rate, service="cart",
+                                       namespace="shop"), latency_where_asked(rate)],
+                        alerts=[alert({"service": "cart", "namespace": "shop"})])
+        (sig,) = [s for s in score_all(Index.build(snap)) if s.kind == "latency"]
+        return sig.stopped
+
+    assert not latency_signal(demand)  # idle as it often was: nobody called it
+    # demand that never fell to nothing before: the place went silent, the stop is news
+    busy = [0.1] * 25 + [0.0] * 8
+    assert latency_signal(busy)

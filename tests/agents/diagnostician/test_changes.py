@@ -6,9 +6,10 @@ from datetime import datetime, timedelta
 
 from warroom.agents.diagnostician.changes import change_findings, rollouts_from_replicasets
 from warroom.agents.diagnostician.index import Index
+from warroom.agents.diagnostician.rules import diagnose_snapshot
 from warroom.sensors.models import Change, Series
 
-from .diag_builders import NOW, change, deployment, pod, series, snapshot, ts
+from .diag_builders import NOW, alert, change, deployment, flat, pod, series, snapshot, stepped, ts
 
 
 def test_deploy_window_and_troubled_workloads_only() -> None:
@@ -124,3 +125,19 @@ def test_a_rollout_under_way_is_dated_by_its_new_pods_when_its_replicasets_date_
     # the old ReplicaSet has no pods left: new pods are a node's rescheduling, not a rollout
     settled = [o for o in rollout if "7f9dd8b6c4-" not in str(o["metadata"])]
     assert rollouts_from_replicasets(Index.build(snapshot(objects=settled)), [], NOW) == []
+
+
+def test_a_deploy_at_a_place_whose_trouble_is_over_is_no_bad_deploy() -> None:
+    # cart was deployed and, minutes later, its p99 wobbled for three minutes, then settled;
+    # web's own errors are what the alert is about and still high
+    spike = flat(0.2, 40)
+    spike[31:34] = [0.9, 0.95, 0.9]
+    report = diagnose_snapshot(snapshot(
+        series=[series("service:latency_seconds:p99_1m", spike, namespace="shop", service="cart"),
+                series("service:errors:ratio_rate1m", stepped(0.001, 0.2, at=30),
+                       namespace="shop", service="web")],
+        topology=[("web", "cart")],
+        alerts=[alert({"alertname": "HighErrorRate", "namespace": "shop", "service": "web"})],
+        changes=[change("deploy", "shop/deployment/cart", 15, "cart:1 -> cart:2")]))
+    # (before: cart bad_deploy first, at 0.74)
+    assert not [h for h in report.hypotheses if (h.service, h.fault) == ("cart", "bad_deploy")]

@@ -17,7 +17,8 @@ from __future__ import annotations
 import functools
 import math
 import re
-from dataclasses import dataclass
+from collections import defaultdict
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from statistics import median
 
@@ -333,14 +334,32 @@ def score_all(ix: Index, error_floor: float = ERROR_FLOOR) -> list[Signal]:
     latest = max((float(s.values[-1][0]) for s in ix.snapshot.series if s.values), default=0.0)
     anchor = split_time(ix)
     out = []
+    demand: dict[Entity, list[list[tuple[float, float]]]] = defaultdict(list)
     for s in ix.snapshot.series:
         ent = place_of(ix, s)
         if ent is None or not ent[1]:
             continue
-        sig = score_series(s, ent, anchor, latest, ix.points(s), error_floor)
+        pts = ix.points(s)
+        if kind_of(s.name) == "traffic":  # requests per second, a counter's too
+            demand[ent].append(rates(pts) if _is_counter(s.name, pts) else pts)
+        sig = score_series(s, ent, anchor, latest, pts, error_floor)
         if sig is not None:
             out.append(sig)
-    return out
+    return [replace(sig, stopped=False) if sig.stopped and sig.kind in ("latency", "errors")
+            and _idle_since(demand.get(sig.entity, []), sig.last) else sig for sig in out]
+
+
+def _idle_since(demand: list[list[tuple[float, float]]], last: float) -> bool:
+    """Tell whether a place's request rate says it served nothing after `last`, as it often
+    did before: a latency or error ratio is computed over requests, and with none it has no
+    sample (no one called a service that is idle at times; it did not stop reporting). A
+    place whose demand never fell to nothing before it went silent did stop."""
+    for pts in demand:
+        after = [v for t, v in pts if t > last]
+        before = [v for t, v in pts if t <= last]
+        if after and all(v <= 0 for v in after) and any(v <= 0 for v in before):
+            return True
+    return False
 
 
 def describe(sig: Signal) -> str:

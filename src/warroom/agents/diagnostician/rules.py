@@ -244,7 +244,8 @@ def diagnose_snapshot(snapshot: EvidenceSnapshot, *, namespace: str = "",
     changes += rollouts_from_pod_series(ix, changes)
     findings += change_findings(ix, changes, onsets, troubled, default_onset,
                                 broke_first=_broke_first(findings),
-                                moved={e: p.anomaly for e, p in places.items()})
+                                moved={e: 0.0 if p.over else p.anomaly
+                                       for e, p in places.items()})
 
     findings = old_trouble([_fold(ix, f, dns) for f in findings], alerts)
     cands: dict[tuple[Entity, str], Candidate] = {}
