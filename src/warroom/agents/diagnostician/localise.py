@@ -34,6 +34,7 @@ _ALERT_LEAD = timedelta(minutes=2)  # the anchor is this long before the first a
 AFTER_ALERT_SLACK = timedelta(minutes=2)
 AFTER_ALERT_FACTOR = 0.3
 WEAK = 0.1  # the least anomaly that says a place moved at all
+METHOD_WEIGHT = 0.22  # the method's evidence is checkable but weaker than a fingerprint
 # Student's t, two-sided 95%, by degrees of freedom: how much wider than a normal's the
 # interval a new sample falls in when the spread was estimated from so few baseline samples
 _T975 = (12.71, 4.30, 3.18, 2.78, 2.57, 2.45, 2.36, 2.31, 2.26, 2.23)
@@ -44,7 +45,6 @@ def small_sample_factor(baseline_points: int) -> float:
     (1 with ten or more: the normal's interval)."""
     dof = max(1, baseline_points - 1)
     return _T975[dof - 1] / 1.96 if dof <= len(_T975) else 1.0
-METHOD_WEIGHT = 0.22  # the method's evidence is checkable but weaker than a fingerprint
 
 
 @dataclass

@@ -312,8 +312,8 @@ def diagnose_snapshot(snapshot: EvidenceSnapshot, *, namespace: str = "",
     # something below the alert moved: "nothing is wrong" must beat that, not only the alert
     none_score = _none_score(quiet, troubled_alert or chain, resolved, best)
     # "nothing is wrong" only when nothing is: a firing alert over a place below it whose own
-    # signals moved, however weakly, ranks that place first (the decision still abstains)
-    # (beyond the noise a short baseline allows, or a container killed at its memory limit)
+    # signals moved beyond the noise its baseline allows (or whose container was killed at
+    # its memory limit) ranks that place first (the decision still abstains)
     below = [c.score for c in ranked if c.entity in below_alert and c.entity in places
              and (places[c.entity].moved_beyond_chance or (
                  places[c.entity].moved_at_all and killed_at_limit(ix, c.entity)))]
