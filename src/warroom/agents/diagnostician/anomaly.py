@@ -146,6 +146,12 @@ def place_of(ix: Index, s: Series) -> Entity | None:
     return (ns, m[rest[0]]) if rest else None
 
 
+def _measured(name: str, pts: list[tuple[float, float]]) -> list[tuple[float, float]]:
+    """Return a series' samples in time order, a counter's as its per-second rates."""
+    pts = sorted(pts)
+    return rates(pts) if _is_counter(name, pts) else pts
+
+
 def _is_counter(name: str, pts: list[tuple[float, float]]) -> bool:
     if not name.endswith(COUNTER_SUFFIXES) or len(pts) < 3:
         return False
@@ -167,9 +173,7 @@ def score_series(s: Series, entity: Entity, anchor: float | None, latest: float,
 
     An error ratio must rise by `error_floor` at least to count (see `alert_error_floor`).
     """
-    pts = sorted(finite_samples(s) if parsed is None else parsed)
-    if _is_counter(s.name, pts):
-        pts = rates(pts)
+    pts = _measured(s.name, finite_samples(s) if parsed is None else parsed)
     if len(pts) < 2:
         return None
     kind, name = kind_of(s.name), s.name
@@ -339,10 +343,9 @@ def score_all(ix: Index, error_floor: float = ERROR_FLOOR) -> list[Signal]:
         ent = place_of(ix, s)
         if ent is None or not ent[1]:
             continue
-        pts = ix.points(s)
         if kind_of(s.name) == "traffic":  # requests per second, a counter's too
-            demand[ent].append(rates(pts) if _is_counter(s.name, pts) else pts)
-        sig = score_series(s, ent, anchor, latest, pts, error_floor)
+            demand[ent].append(_measured(s.name, ix.points(s)))
+        sig = score_series(s, ent, anchor, latest, ix.points(s), error_floor)
         if sig is not None:
             out.append(sig)
     return [replace(sig, stopped=False) if sig.stopped and sig.kind in ("latency", "errors")

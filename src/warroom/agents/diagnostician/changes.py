@@ -195,7 +195,9 @@ def rollouts_from_replicasets(ix: Index, changes: list[Change], now: datetime,
     older one still has pods too (a rollout under way: a lone ReplicaSet's pods are new
     whenever a node drops them, which is no rollout).
     """
-    by_owner: dict[Entity, list[tuple[int, datetime | None, dict[str, Any]]]] = {}
+    # per Deployment: (revision or -1, created, its oldest pod's creation, ReplicaSet)
+    by_owner: dict[Entity, list[tuple[int, datetime | None, datetime | None, dict[str, Any]]]]
+    by_owner = {}
     born: dict[Entity, datetime] = {}  # (namespace, ReplicaSet) -> its oldest pod's creation
     for (ns, _), pod in ix.pods.items():
         created = parse_time(meta(pod).get("creationTimestamp"))
@@ -210,22 +212,23 @@ def rollouts_from_replicasets(ix: Index, changes: list[Change], now: datetime,
         raw = str((m.get("annotations") or {}).get("deployment.kubernetes.io/revision", ""))
         if owner is not None:
             by_owner.setdefault((key[0], owner[1]), []).append(
-                (int(raw) if raw.isdigit() else -1, parse_time(m.get("creationTimestamp")), rs))
+                (int(raw) if raw.isdigit() else -1, parse_time(m.get("creationTimestamp")),
+                 born.get(key), rs))
     out: list[Change] = []
     for (ns, name), sets in by_owner.items():
         if len(sets) < 2:
             continue
-        with_pods = [born[k] for _, _, rs in sets if (k := (ns, meta(rs).get("name", ""))) in born]
-        if len(with_pods) >= 2:  # a rollout under way: pods date what nothing else does
-            sets = [(rev, created or born.get((ns, meta(rs).get("name", ""))), rs)
-                    for rev, created, rs in sets]
-        if all(rev >= 0 for rev, _, _ in sets):
-            sets.sort(key=lambda x: x[0])
-        elif all(created is not None for _, created, _ in sets):
-            sets.sort(key=lambda x: x[1] or now)
+        # a rollout under way (two of them with pods): pods date what nothing else does
+        under_way = sum(first is not None for _, _, first, _ in sets) >= 2
+        dated = [(rev, created or (first if under_way else None), rs)
+                 for rev, created, first, rs in sets]
+        if all(rev >= 0 for rev, _, _ in dated):
+            dated.sort(key=lambda x: x[0])
+        elif all(created is not None for _, created, _ in dated):
+            dated.sort(key=lambda x: x[1] or now)
         else:
             continue
-        _, created, rs = sets[-1]
+        _, created, rs = dated[-1]
         if created is None or not (now - horizon <= created <= now):
             continue
         target = f"{ns}/deployment/{name}"
@@ -233,7 +236,7 @@ def rollouts_from_replicasets(ix: Index, changes: list[Change], now: datetime,
                for c in changes):
             continue
         rev = (meta(rs).get("annotations") or {}).get("deployment.kubernetes.io/revision")
-        images = (_image(sets[-2][2]), _image(rs))
+        images = (_image(dated[-2][2]), _image(rs))
         out.append(Change(time=created, kind="deploy", target=target, description=(
             f"ReplicaSet {meta(rs).get('name')}{f' (revision {rev})' if rev else ''} "
             f"{'created' if meta(rs).get('creationTimestamp') else 'started its first pod'}"
